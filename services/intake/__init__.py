@@ -1,0 +1,1 @@
+"""Intake: enterprises, demands as submitted, per-station tracking numbers."""

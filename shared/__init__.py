@@ -1,0 +1,1 @@
+"""Library every service uses: contracts, messaging, database, auth, observability."""

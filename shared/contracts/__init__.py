@@ -1,0 +1,57 @@
+"""Event contracts: the only definitions of what travels between services."""
+
+from .envelope import STATION_ID_PATTERN, Event, StationId, TrackingNo, utcnow
+from .events import (
+    Answers,
+    Archived,
+    AssigneeKind,
+    Assigned,
+    CategoryRef,
+    Channel,
+    Contact,
+    DemandSubmitted,
+    Enterprise,
+    HandlingMode,
+    Outcome,
+    Overall,
+    Rated,
+    RatingSource,
+    Resolved,
+)
+from .topology import (
+    DEAD_LETTER_EXCHANGE,
+    EVENT_TYPES,
+    EXCHANGE,
+    LIFECYCLE,
+    dead_letter_queue_name,
+    queue_name,
+)
+
+__all__ = [
+    "DEAD_LETTER_EXCHANGE",
+    "EVENT_TYPES",
+    "EXCHANGE",
+    "LIFECYCLE",
+    "STATION_ID_PATTERN",
+    "Answers",
+    "Archived",
+    "AssigneeKind",
+    "Assigned",
+    "CategoryRef",
+    "Channel",
+    "Contact",
+    "DemandSubmitted",
+    "Enterprise",
+    "Event",
+    "HandlingMode",
+    "Outcome",
+    "Overall",
+    "Rated",
+    "RatingSource",
+    "Resolved",
+    "StationId",
+    "TrackingNo",
+    "dead_letter_queue_name",
+    "queue_name",
+    "utcnow",
+]

@@ -1,0 +1,154 @@
+"""The lifecycle events: submitted → assigned → resolved → rated → archived (domain.md §5)."""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .envelope import Event
+
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Channel(StrEnum):
+    """How the demand reached the station (002 §6.1, 004 §6.2)."""
+
+    window = "window"  # 窗口
+    phone = "phone"  # 电话
+    email = "email"  # 电子邮件
+    im = "im"  # 微信/即时通讯
+    website = "website"  # 网站/小程序
+    terminal = "terminal"  # 自助终端
+    visit = "visit"  # 主动进企业
+    daily = "daily"  # 日常服务
+    hotline = "hotline"  # 12345 热线转办
+
+
+class AssigneeKind(StrEnum):
+    """Who handles the demand (domain.md §5.2 a–d)."""
+
+    first_responder = "first_responder"  # 首问负责, the clerk who received it
+    staff = "staff"  # a team member or department (牵头科室) of the station
+    organization = "organization"  # an accredited service organization
+    department = "department"  # another government department (referral)
+
+
+class HandlingMode(StrEnum):
+    independent = "independent"  # 独立办理
+    joint = "joint"  # 共同办理
+    coordinated = "coordinated"  # 协调办理
+
+
+class Outcome(StrEnum):
+    met = "met"  # need met
+    not_met = "not_met"  # analysed why it cannot be met and told the enterprise (004 §6.4.2)
+
+
+class Overall(StrEnum):
+    """Item 10 of the satisfaction form (000 附录E, 002 附录C, 004 附录D)."""
+
+    very_satisfied = "very_satisfied"  # 非常满意
+    satisfied = "satisfied"  # 满意
+    average = "average"  # 一般
+    dissatisfied = "dissatisfied"  # 不满意
+
+
+class RatingSource(StrEnum):
+    online = "online"  # the enterprise's own link
+    paper = "paper"  # transcribed by staff from the paper form
+
+
+class Enterprise(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: Name
+    credit_code: str  # 统一社会信用代码, validated by intake
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    name: Name
+    phone: str
+
+
+class CategoryRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    code: str
+    label: str
+
+
+Stars = Annotated[int, Field(ge=1, le=5)]
+
+
+class Answers(BaseModel):
+    """The satisfaction form; items 6–9 only when an organization or technician served."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    station_service: Stars | None = None  # 1 服务站服务
+    station_timeliness: Stars | None = None  # 2 及时性
+    station_professionalism: Stars | None = None  # 3 专业性
+    station_civility: Stars | None = None  # 4 文明礼貌
+    problem_solved: bool | None = None  # 5 问题是否解决
+    technician_professionalism: Stars | None = None  # 6
+    technician_timeliness: Stars | None = None  # 7
+    technician_civility: Stars | None = None  # 8
+    facilities: Stars | None = None  # 9 技术设施
+    overall: Overall  # 10
+    comments: str | None = Field(default=None, max_length=2000)  # 11
+
+
+class DemandSubmitted(Event):
+    routing_key = "demand.submitted"
+
+    enterprise: Enterprise
+    contact: Contact
+    categories: list[CategoryRef] = Field(min_length=1)
+    description: Text
+    channel: Channel
+    first_responder: Name
+    submitted_at: datetime
+    time_limit_days: int = Field(ge=1)
+
+
+class Assigned(Event):
+    routing_key = "demand.assigned"
+
+    round: int = Field(default=1, ge=1)
+    assignment_no: int = Field(ge=1)  # 1 on first dispatch, +1 on each rematch
+    assignee_kind: AssigneeKind
+    assignee_id: Name
+    assignee_name: Name
+    handling_mode: HandlingMode
+    due_on: date
+    assigned_by: Name
+    note: str | None = None
+
+
+class Resolved(Event):
+    routing_key = "demand.resolved"
+
+    round: int = Field(default=1, ge=1)
+    outcome: Outcome
+    summary: Text
+    resolved_by: Name
+    resolved_at: datetime
+
+
+class Rated(Event):
+    routing_key = "demand.rated"
+
+    round: int = Field(default=1, ge=1)
+    answers: Answers
+    source: RatingSource
+    recorded_by: str | None = None
+    rated_at: datetime
+
+
+class Archived(Event):
+    routing_key = "demand.archived"
+
+    archive_no: str
+    sealed_at: datetime
+    content_sha256: str
+    event_count: int = Field(ge=1)
