@@ -1,0 +1,52 @@
+"""Archive use cases: one transaction each."""
+
+from uuid import UUID
+
+from shared.calendar import CHINA
+from shared.contracts import Event, utcnow
+from shared.errors import NotFound
+from shared.messaging import inbox, outbox
+from shared.runtime import ServiceRuntime
+
+from . import domain, store
+from .domain import Dossier
+
+CONSUMER = "archive"
+
+
+class Counters:
+    def __init__(self, rt: ServiceRuntime) -> None:
+        self.sealed = rt.metrics.counter("qs_dossiers_sealed_total", "Dossiers sealed, by station", ["station_id"])
+
+
+async def collect(rt: ServiceRuntime, event: Event) -> None:
+    """Log the event; seal the dossier when this event completes it."""
+    async with rt.transaction() as conn:
+        if not await inbox.claim(conn, CONSUMER, event.event_id):
+            return
+        await store.lock_demand(conn, event.demand_id)
+        await store.log_event(conn, event)
+        if await store.get_dossier(conn, event.demand_id) is not None:
+            return  # sealed already; later events stay in the log, the dossier never changes
+        events = await store.events(conn, event.demand_id)
+        if not domain.ready_to_seal(events):
+            return
+        sealed_at = utcnow().astimezone(CHINA)
+        serial = await store.next_serial(conn, event.station_id, sealed_at.year)
+        dossier = domain.seal(events, serial=serial, sealed_at=sealed_at)
+        await store.insert_dossier(conn, dossier)
+        await outbox.add(conn, domain.archived_event(dossier))
+    rt.counters.sealed.labels(dossier.station_id).inc()
+
+
+async def get_dossier(rt: ServiceRuntime, demand_id: UUID) -> Dossier:
+    async with rt.pool.acquire() as conn:
+        dossier = await store.get_dossier(conn, demand_id)
+    if dossier is None:
+        raise NotFound("该需求尚未归档", "no sealed dossier for this demand")
+    return dossier
+
+
+async def list_dossiers(rt: ServiceRuntime, station_id: str, limit: int, offset: int) -> list[Dossier]:
+    async with rt.pool.acquire() as conn:
+        return await store.list_dossiers(conn, station_id, limit, offset)

@@ -1,0 +1,1 @@
+"""Dispatch: the queue of demands waiting for a decision, and every assignment made."""

@@ -1,0 +1,107 @@
+"""Dispatch HTTP routes: the queue and assignments."""
+
+from datetime import date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts import AssigneeKind, HandlingMode, StationId
+from shared.runtime import ServiceRuntime, runtime_of
+
+from . import usecases
+from .domain import Assignment, QueueItem
+
+router = APIRouter(tags=["dispatch 派单"])
+Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+class AssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    assignee_kind: AssigneeKind = Field(description="承办方式：首问负责/本站人员或科室/服务机构/转办其他部门")
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=100, description="承办人或单位编号")
+    assignee_name: str | None = Field(default=None, min_length=1, max_length=200, description="承办人或单位名称")
+    handling_mode: HandlingMode = Field(default=HandlingMode.independent, description="独立/共同/协调办理")
+    due_on: date | None = Field(default=None, description="办结期限；不填则按服务类别的承诺时限（工作日）计算")
+    assigned_by: str = Field(min_length=1, max_length=100, description="派单人")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AssignmentOut(BaseModel):
+    assignment_no: int
+    round: int
+    assignee_kind: AssigneeKind
+    assignee_id: str
+    assignee_name: str
+    handling_mode: HandlingMode
+    due_on: date
+    assigned_by: str
+    note: str | None
+    assigned_at: datetime
+
+    @classmethod
+    def of(cls, a: Assignment) -> "AssignmentOut":
+        return cls(**{k: getattr(a, k) for k in cls.model_fields})
+
+
+class QueueItemOut(BaseModel):
+    demand_id: UUID
+    station_id: str
+    tracking_no: str
+    enterprise_name: str
+    categories: list[dict]
+    description: str
+    channel: str
+    first_responder: str
+    time_limit_days: int
+    submitted_at: datetime
+    status: str
+    round: int
+    assignment_count: int
+
+    @classmethod
+    def of(cls, i: QueueItem) -> "QueueItemOut":
+        return cls(**{k: getattr(i, k) for k in cls.model_fields})
+
+
+class DemandOut(QueueItemOut):
+    assignments: list[AssignmentOut]
+
+
+@router.get("/queue", response_model=list[QueueItemOut], summary="待派单队列 / demands waiting for dispatch")
+async def list_queue(
+    rt: Runtime,
+    station_id: StationId,
+    status: Annotated[str, Query(pattern="^(waiting|assigned|resolved)$")] = "waiting",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[QueueItemOut]:
+    return [QueueItemOut.of(i) for i in await usecases.list_queue(rt, station_id, status, limit, offset)]
+
+
+@router.get("/demands/{demand_id}", response_model=DemandOut, summary="派单记录 / a demand and its assignments")
+async def get_demand(demand_id: UUID, rt: Runtime) -> DemandOut:
+    item, assignments = await usecases.get_demand(rt, demand_id)
+    return DemandOut(**QueueItemOut.of(item).model_dump(), assignments=[AssignmentOut.of(a) for a in assignments])
+
+
+@router.post(
+    "/demands/{demand_id}/assignments",
+    status_code=201,
+    response_model=AssignmentOut,
+    summary="派单或改派 / assign or rematch",
+)
+async def assign(demand_id: UUID, body: AssignmentIn, rt: Runtime) -> AssignmentOut:
+    assignment = await usecases.assign(
+        rt,
+        demand_id,
+        kind=body.assignee_kind,
+        assignee_id=body.assignee_id,
+        assignee_name=body.assignee_name,
+        mode=body.handling_mode,
+        due_on=body.due_on,
+        assigned_by=body.assigned_by,
+        note=body.note,
+    )
+    return AssignmentOut.of(assignment)

@@ -1,0 +1,125 @@
+"""Dispatch rules (domain.md §5.2): who handles a demand and by when. Pure: no I/O."""
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from uuid import UUID
+
+from shared.calendar import add_working_days
+from shared.contracts import AssigneeKind, Assigned, DemandSubmitted, HandlingMode
+from shared.errors import Invalid, InvalidTransition
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    demand_id: UUID
+    station_id: str
+    tracking_no: str
+    enterprise_name: str
+    categories: list[dict]
+    description: str
+    channel: str
+    first_responder: str
+    time_limit_days: int
+    submitted_at: datetime
+    correlation_id: UUID
+    status: str = "waiting"
+    round: int = 1
+    assignment_count: int = 0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    demand_id: UUID
+    assignment_no: int
+    round: int
+    assignee_kind: AssigneeKind
+    assignee_id: str
+    assignee_name: str
+    handling_mode: HandlingMode
+    due_on: date
+    assigned_by: str
+    note: str | None
+    assigned_at: datetime
+
+
+def receive(event: DemandSubmitted, resolved_round: int | None = None) -> QueueItem:
+    item = QueueItem(
+        demand_id=event.demand_id,
+        station_id=event.station_id,
+        tracking_no=event.tracking_no,
+        enterprise_name=event.enterprise.name,
+        categories=[c.model_dump() for c in event.categories],
+        description=event.description,
+        channel=event.channel.value,
+        first_responder=event.first_responder,
+        time_limit_days=event.time_limit_days,
+        submitted_at=event.submitted_at,
+        correlation_id=event.correlation_id,
+    )
+    return replace(item, status="resolved", round=resolved_round) if resolved_round else item
+
+
+def assign(
+    item: QueueItem,
+    *,
+    kind: AssigneeKind,
+    assignee_id: str | None,
+    assignee_name: str | None,
+    mode: HandlingMode,
+    due_on: date | None,
+    assigned_by: str,
+    note: str | None,
+    now: datetime,
+    today: date,
+) -> tuple[QueueItem, Assignment]:
+    """First dispatch or rematch (改派); refused once the demand is resolved."""
+    if item.status == "resolved":
+        raise InvalidTransition("需求已办结，不能再派单", "demand is already resolved; it cannot be assigned")
+    if kind is AssigneeKind.first_responder:
+        # 首问负责: the clerk who received the demand keeps it.
+        assignee_id = assignee_id or item.first_responder
+        assignee_name = assignee_name or item.first_responder
+    if not assignee_id or not assignee_name:
+        raise Invalid("请指定承办人或承办单位", "assignee_id and assignee_name are required", field="assignee_id")
+    if due_on is None:
+        due_on = add_working_days(today, item.time_limit_days)
+    elif due_on < today:
+        raise Invalid("办结期限不能早于今天", "due_on cannot be in the past", field="due_on")
+    assignment = Assignment(
+        demand_id=item.demand_id,
+        assignment_no=item.assignment_count + 1,
+        round=item.round,
+        assignee_kind=kind,
+        assignee_id=assignee_id,
+        assignee_name=assignee_name,
+        handling_mode=mode,
+        due_on=due_on,
+        assigned_by=assigned_by,
+        note=note,
+        assigned_at=now,
+    )
+    return replace(item, status="assigned", assignment_count=assignment.assignment_no), assignment
+
+
+def assigned_event(item: QueueItem, a: Assignment) -> Assigned:
+    return Assigned(
+        correlation_id=item.correlation_id,
+        station_id=item.station_id,
+        demand_id=item.demand_id,
+        tracking_no=item.tracking_no,
+        round=a.round,
+        assignment_no=a.assignment_no,
+        assignee_kind=a.assignee_kind,
+        assignee_id=a.assignee_id,
+        assignee_name=a.assignee_name,
+        handling_mode=a.handling_mode,
+        due_on=a.due_on,
+        assigned_by=a.assigned_by,
+        note=a.note,
+    )
+
+
+def resolve(item: QueueItem, round_: int) -> QueueItem:
+    if round_ < item.round:
+        return item  # a late Resolved of an earlier round changes nothing
+    return replace(item, status="resolved", round=round_)

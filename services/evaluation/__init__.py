@@ -1,0 +1,1 @@
+"""Evaluation: satisfaction surveys and ratings (服务评价)."""

@@ -1,0 +1,78 @@
+"""Evaluation rules (domain.md §5.5): when a demand may be rated and what the form holds. Pure."""
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from shared.contracts import Answers, AssigneeKind, Assigned, Event, Rated, RatingSource, Resolved
+from shared.errors import Invalid, InvalidTransition
+
+# Items 6–9 of the form concern the organization's technicians and facilities.
+TECHNICIAN_ITEMS = ("technician_professionalism", "technician_timeliness", "technician_civility", "facilities")
+
+
+@dataclass(frozen=True)
+class Survey:
+    demand_id: UUID
+    station_id: str
+    tracking_no: str
+    correlation_id: UUID
+    round: int = 1
+    served_by_org: bool = False
+    status: str = "waiting"
+    opened_at: datetime | None = None
+    rated_at: datetime | None = None
+
+
+def _new(event: Event) -> Survey:
+    return Survey(
+        demand_id=event.demand_id,
+        station_id=event.station_id,
+        tracking_no=event.tracking_no,
+        correlation_id=event.correlation_id,
+    )
+
+
+def on_assigned(survey: Survey | None, event: Assigned) -> Survey:
+    survey = survey or _new(event)
+    if event.assignee_kind is AssigneeKind.organization:
+        survey = replace(survey, served_by_org=True)
+    return survey
+
+
+def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
+    survey = survey or _new(event)
+    if event.round < survey.round or (event.round == survey.round and survey.status == "rated"):
+        return survey  # an old round, or already rated: nothing to reopen
+    return replace(survey, round=event.round, status="open", opened_at=event.occurred_at)
+
+
+def rate(
+    survey: Survey, answers: Answers, *, source: RatingSource, recorded_by: str | None, now: datetime
+) -> tuple[Survey, Rated]:
+    if survey.status == "rated":
+        raise InvalidTransition("该需求已评价，不能重复评价", "this demand has already been rated")
+    if survey.status != "open":
+        raise InvalidTransition("需求尚未办结，暂不能评价", "the demand is not resolved yet; it cannot be rated")
+    if not survey.served_by_org:
+        given = [item for item in TECHNICIAN_ITEMS if getattr(answers, item) is not None]
+        if given:
+            raise Invalid(
+                "本需求未由服务机构承办，第 6–9 项（技术人员与技术设施）不适用",
+                "items 6-9 apply only when a service organization served the demand",
+                field=f"answers.{given[0]}",
+            )
+    if source is RatingSource.paper and not recorded_by:
+        raise Invalid("纸质评价须填写录入人", "recorded_by is required for a paper rating", field="recorded_by")
+    event = Rated(
+        correlation_id=survey.correlation_id,
+        station_id=survey.station_id,
+        demand_id=survey.demand_id,
+        tracking_no=survey.tracking_no,
+        round=survey.round,
+        answers=answers,
+        source=source,
+        recorded_by=recorded_by,
+        rated_at=now,
+    )
+    return replace(survey, status="rated", rated_at=now), event

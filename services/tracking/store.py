@@ -1,0 +1,68 @@
+"""Tracking SQL. Functions take a connection; the caller owns the transaction."""
+
+from uuid import UUID
+
+import asyncpg
+
+from shared.contracts import Event
+
+from .domain import CASE_FIELDS, Case
+
+_COLUMNS = ", ".join(CASE_FIELDS)
+_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(CASE_FIELDS) + 1))
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in CASE_FIELDS if c != "demand_id")
+
+_UPSERT = f"""
+INSERT INTO cases ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
+ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}, updated_at = now()
+"""
+_GET = f"SELECT {_COLUMNS} FROM cases WHERE demand_id = $1"
+
+# Status is derived from which facts are present; the filter mirrors Case.status.
+_STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
+    WHEN rated_at IS NOT NULL THEN 'rated'
+    WHEN resolved_at IS NOT NULL THEN 'resolved'
+    WHEN assignment_no > 0 THEN 'assigned'
+    ELSE 'submitted' END"""
+
+_LEDGER = f"""
+SELECT {_COLUMNS} FROM cases
+WHERE station_id = $1 AND ($2::text IS NULL OR ({_STATUS_SQL}) = $2)
+ORDER BY submitted_at DESC NULLS LAST, tracking_no DESC
+LIMIT $3 OFFSET $4
+"""
+
+_ADD_ENTRY = """
+INSERT INTO timeline (event_id, demand_id, station_id, kind, occurred_at, detail)
+VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING
+"""
+_TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, event_id"
+
+
+async def get(conn: asyncpg.Connection, demand_id: UUID, *, for_update: bool = False) -> Case | None:
+    row = await conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
+    return Case(**row) if row else None
+
+
+async def save(conn: asyncpg.Connection, case: Case) -> None:
+    await conn.execute(_UPSERT, *(getattr(case, c) for c in CASE_FIELDS))
+
+
+async def ledger(conn: asyncpg.Connection, station_id: str, status: str | None, limit: int, offset: int) -> list[Case]:
+    return [Case(**r) for r in await conn.fetch(_LEDGER, station_id, status, limit, offset)]
+
+
+async def add_entry(conn: asyncpg.Connection, event: Event, text: str) -> None:
+    await conn.execute(
+        _ADD_ENTRY,
+        event.event_id,
+        event.demand_id,
+        event.station_id,
+        event.routing_key,
+        event.occurred_at,
+        {"text": text, "event": event.model_dump(mode="json")},
+    )
+
+
+async def timeline(conn: asyncpg.Connection, demand_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(_TIMELINE, demand_id)
