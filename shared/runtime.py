@@ -155,7 +155,7 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
 
     from shared.observability import configure_logging
 
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,

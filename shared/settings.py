@@ -30,5 +30,7 @@ class ServiceSettings(BaseSettings):
     outbox_batch: int = Field(default=100, ge=1, le=10_000)
     dlq_check_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
+    # json for machines (production); console for people watching `make run`
+    log_format: Literal["json", "console"] = "json"
     # Committed time limit when a demand names none, in working days.
     default_time_limit_days: int = Field(default=10, ge=1, le=120)

@@ -30,7 +30,7 @@ ORDER BY sealed_at DESC LIMIT $2 OFFSET $3
 
 
 async def lock_demand(conn: asyncpg.Connection, demand_id: UUID) -> None:
-    await conn.execute(_LOCK_DEMAND, demand_id)
+    await conn.execute(_LOCK_DEMAND, str(demand_id))
 
 
 async def log_event(conn: asyncpg.Connection, event: Event) -> None:

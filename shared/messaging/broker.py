@@ -6,6 +6,7 @@ nack and are redelivered until the limit; a message that cannot be parsed is
 rejected straight to the DLQ and the consumer keeps consuming.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -60,6 +61,9 @@ def create_broker(*, amqp_url: str, prefetch: int, metrics: ServiceMetrics, app_
         # on_return_raises: an unroutable (returned) message fails the publish instead of passing as sent
         default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True),
         app_id=app_name,
+        # through the root logger, so broker lines are JSON with the service's context like ours
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,  # per-message received/processed lines only when debugging
         reconnect_interval=2.0,
         graceful_timeout=15.0,
         middlewares=(

@@ -13,7 +13,7 @@ _SHARED = [
 ]
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -25,8 +25,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[
             _add_service(service),
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            *(
+                [structlog.dev.ConsoleRenderer(colors=False)]
+                if fmt == "console"
+                else [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(ensure_ascii=False)]
+            ),
         ],
     )
     handler = logging.StreamHandler(sys.stdout)

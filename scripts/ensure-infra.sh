@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Make sure PostgreSQL and RabbitMQ run on localhost: install them from Debian's
+# packages when missing, start them when stopped, wait until they answer.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]} from Debian's packages"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+fi
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "!! $what did not come up" >&2; return 1; fi
+    sleep 1
+  done
+}
+
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+if ! pg_up; then
+  echo "==> starting PostgreSQL"
+  for version in $(ls /etc/postgresql); do
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  wait_for 60 PostgreSQL pg_up
+fi
+# The services connect as postgres over TCP without a password (trust on loopback),
+# as on the development machines; a stock Debian install asks for one, so allow it.
+if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1; then
+  echo "==> allowing local trust connections for PostgreSQL"
+  for hba in /etc/postgresql/*/main/pg_hba.conf; do
+    $SUDO sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+  done
+  for version in $(ls /etc/postgresql); do $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload; done
+  wait_for 30 "PostgreSQL trust login" psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1'
+fi
+
+rabbit_up() { $SUDO rabbitmqctl -q status; }
+if ! rabbit_up; then
+  echo "==> starting RabbitMQ"
+  $SUDO rabbitmq-server -detached || true
+  wait_for 120 RabbitMQ $SUDO rabbitmqctl -q await_startup
+fi
+echo "==> PostgreSQL and RabbitMQ are up"
