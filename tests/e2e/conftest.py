@@ -1,0 +1,37 @@
+import pytest
+import pytest_asyncio
+
+from shared.devrun import SERVICES, ServiceProcesses
+from tests.support import infra
+
+
+@pytest.fixture(scope="module")
+def system_env():
+    vhost = infra.new_vhost()
+    databases = {name: infra.new_database_url(name) for name in SERVICES}
+    env = {}
+    for name in SERVICES:
+        prefix = name.upper()
+        env |= {
+            f"{prefix}_DATABASE_URL": databases[name],
+            f"{prefix}_AMQP_URL": infra.amqp_url(vhost),
+            f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
+            f"{prefix}_DLQ_CHECK_SECONDS": "1",
+        }
+    yield env, databases, vhost
+    infra.drop_vhost(vhost)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def system(system_env):
+    """All five services as separate OS processes, on their own databases and vhost."""
+    env, databases, _ = system_env
+    procs = ServiceProcesses(env=env, ports={name: 18000 + port % 100 for name, port in SERVICES.items()}, echo=False)
+    await procs.start_all()
+    try:
+        await procs.wait_ready()
+        yield procs, databases
+    finally:
+        await procs.stop()
+        for url in databases.values():
+            await infra.drop_database(url)
