@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e infra venv replay
+.PHONY: run test unit integration e2e infra venv docs
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -28,3 +28,8 @@ integration: venv infra
 
 e2e: venv infra
 	$(PY) -m pytest tests/e2e
+
+docs: venv  ## regenerate the AsyncAPI documents of the five services
+	for s in intake dispatch tracking evaluation archive; do \
+	  $(VENV)/bin/faststream docs gen --yaml --factory services.$$s.app:asyncapi -o docs/asyncapi/$$s.yaml; \
+	done

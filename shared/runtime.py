@@ -15,11 +15,13 @@ import asyncpg
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from faststream import FastStream
+from faststream.specification import AsyncAPI
 
 from shared import http
 from shared.contracts import Event
 from shared.db import create_pool, ensure_database, migrate
-from shared.messaging import OutboxRelay, create_broker, declare_dead_letters, subscribe
+from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters, subscribe
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
 from shared.settings import ServiceSettings
@@ -58,6 +60,22 @@ class ServiceRuntime:
                 metrics=self.metrics,
             )
         )
+
+    def publishes(self, event_type: type[Event]) -> None:
+        """Documents an event this service publishes (through the outbox relay) in its AsyncAPI."""
+        self.broker.publisher(
+            exchange=EVENTS_EXCHANGE,
+            routing_key=event_type.routing_key,
+            persist=True,
+            title=f"{self.name}:{event_type.routing_key}",
+            description=f"{self.name} publishes {event_type.__name__} via its transactional outbox",
+            schema=event_type,
+        )
+
+    def asyncapi(self, *, title: str, description: str) -> FastStream:
+        """A FastStream app object for `faststream docs gen`; it is never run."""
+        spec = AsyncAPI(self.broker, title=title, description=description, version="0.1.0")
+        return FastStream(self.broker, specification=spec)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
