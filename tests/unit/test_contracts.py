@@ -1,0 +1,223 @@
+"""Event contracts: JSON round-trip, tolerant consumers, envelope rules, topology names."""
+
+import json
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from shared.contracts import (
+    EVENT_TYPES,
+    LIFECYCLE,
+    Archived,
+    Assigned,
+    DemandSubmitted,
+    Rated,
+    Resolved,
+    dead_letter_queue_name,
+    queue_name,
+)
+from tests.unit import factories as f
+
+
+def _one_of_each() -> dict[type, object]:
+    events = f.lifecycle()
+    return {type(e): e for e in events}
+
+
+EXAMPLES = _one_of_each()
+
+
+def test_examples_cover_the_whole_lifecycle():
+    assert set(EXAMPLES) == set(LIFECYCLE)
+    assert LIFECYCLE == (DemandSubmitted, Assigned, Resolved, Rated, Archived)
+
+
+@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+def test_round_trips_through_json_unchanged(event_type):
+    event = EXAMPLES[event_type]
+    body = event.model_dump_json()
+    back = event_type.from_json(body)
+    assert back == event
+    assert back.model_dump() == event.model_dump()
+    assert back.model_dump_json() == body
+    # bytes work as well as str (messages arrive as bytes)
+    assert event_type.from_json(body.encode()) == event
+
+
+@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+def test_unknown_fields_are_accepted_and_dropped(event_type):
+    event = EXAMPLES[event_type]
+    data = json.loads(event.model_dump_json())
+    data["added_by_a_newer_producer"] = {"anything": [1, 2, 3]}
+    back = event_type.from_json(json.dumps(data))
+    assert back == event
+    assert "added_by_a_newer_producer" not in back.model_dump()
+    assert not hasattr(back, "added_by_a_newer_producer")
+
+
+def test_unknown_nested_fields_are_dropped_too():
+    event = EXAMPLES[DemandSubmitted]
+    data = json.loads(event.model_dump_json())
+    data["enterprise"]["industry_chain"] = "装备制造"
+    data["categories"][0]["priority"] = "high"
+    back = DemandSubmitted.from_json(json.dumps(data))
+    assert back == event
+
+
+@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("missing", ["station_id", "demand_id", "correlation_id", "tracking_no"])
+def test_missing_envelope_field_fails(event_type, missing):
+    data = json.loads(EXAMPLES[event_type].model_dump_json())
+    del data[missing]
+    with pytest.raises(ValidationError) as info:
+        event_type.from_json(json.dumps(data))
+    assert any(e["loc"] == (missing,) and e["type"] == "missing" for e in info.value.errors())
+
+
+@pytest.mark.parametrize(
+    "station_id",
+    [
+        "hunnan",  # no division path
+        "210100/hunnan-01/",  # trailing slash
+        "21010/210112/hunnan-01",  # division code of 5 digits
+        "210100/210112/Hunnan-01",  # upper case
+        "210100/210112/-hunnan",  # starts with a dash
+        "210100/210112/hunnan 01",  # space
+        "210100/210112/210113/210114/210115/x",  # more than 4 division levels
+        "",
+    ],
+)
+def test_malformed_station_id_fails(station_id):
+    data = json.loads(EXAMPLES[DemandSubmitted].model_dump_json())
+    data["station_id"] = station_id
+    with pytest.raises(ValidationError) as info:
+        DemandSubmitted.from_json(json.dumps(data))
+    assert any(e["loc"] == ("station_id",) for e in info.value.errors())
+
+
+@pytest.mark.parametrize("station_id", ["210100/hunnan-01", "210100/210112/hunnan-01", "210000/210100/210112/x"])
+def test_well_formed_station_ids_pass(station_id):
+    data = json.loads(EXAMPLES[Resolved].model_dump_json())
+    data["station_id"] = station_id
+    assert Resolved.from_json(json.dumps(data)).station_id == station_id
+
+
+@pytest.mark.parametrize("tracking_no", ["2026-137", "26-000137", "2026000137", "2026-0001370"])
+def test_malformed_tracking_no_fails(tracking_no):
+    data = json.loads(EXAMPLES[Assigned].model_dump_json())
+    data["tracking_no"] = tracking_no
+    with pytest.raises(ValidationError):
+        Assigned.from_json(json.dumps(data))
+
+
+def test_naive_occurred_at_fails():
+    data = json.loads(EXAMPLES[Resolved].model_dump_json())
+    data["occurred_at"] = "2026-09-30T10:00:00"
+    with pytest.raises(ValidationError):
+        Resolved.from_json(json.dumps(data))
+
+
+@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+def test_events_are_frozen(event_type):
+    event = EXAMPLES[event_type]
+    with pytest.raises(ValidationError):
+        event.station_id = "210100/210112/other-01"
+    with pytest.raises(ValidationError):
+        event.demand_id = uuid4()
+    assert event == EXAMPLES[event_type]
+
+
+def test_nested_parts_are_frozen():
+    event = EXAMPLES[DemandSubmitted]
+    with pytest.raises(ValidationError):
+        event.enterprise.name = "别的公司"
+    rating = EXAMPLES[Rated]
+    with pytest.raises(ValidationError):
+        rating.answers.overall = "dissatisfied"
+
+
+def test_caused_keeps_correlation_and_names_the_cause():
+    cause = f.submitted()
+    follow = cause.caused(
+        Resolved, outcome="met", summary="done", resolved_by="someone", resolved_at=f.T0
+    )
+    assert isinstance(follow, Resolved)
+    assert follow.correlation_id == cause.correlation_id
+    assert follow.causation_id == cause.event_id
+    assert follow.event_id != cause.event_id
+    assert follow.station_id == cause.station_id
+    assert follow.demand_id == cause.demand_id
+    assert follow.tracking_no == cause.tracking_no
+    assert cause.causation_id is None
+
+
+def test_caused_chains():
+    s = f.submitted()
+    a = f.assigned(s)
+    r = a.caused(Resolved, outcome="met", summary="done", resolved_by="x", resolved_at=f.T0)
+    assert r.correlation_id == s.correlation_id
+    assert r.causation_id == a.event_id
+
+
+def test_fresh_events_get_distinct_ids():
+    a, b = f.submitted(), f.submitted()
+    assert a.event_id != b.event_id
+
+
+def test_event_types_routing_keys():
+    assert set(EVENT_TYPES) == {
+        "demand.submitted",
+        "demand.assigned",
+        "demand.resolved",
+        "demand.rated",
+        "demand.archived",
+    }
+    assert len(EVENT_TYPES) == 5
+    assert EVENT_TYPES["demand.submitted"] is DemandSubmitted
+    assert EVENT_TYPES["demand.assigned"] is Assigned
+    assert EVENT_TYPES["demand.resolved"] is Resolved
+    assert EVENT_TYPES["demand.rated"] is Rated
+    assert EVENT_TYPES["demand.archived"] is Archived
+    for key, event_type in EVENT_TYPES.items():
+        assert event_type.routing_key == key
+
+
+def test_routing_key_is_not_a_payload_field():
+    data = json.loads(EXAMPLES[Rated].model_dump_json())
+    assert "routing_key" not in data
+
+
+def test_queue_names():
+    assert queue_name("tracking", Resolved) == "tracking.demand.resolved"
+    assert queue_name("archive", DemandSubmitted) == "archive.demand.submitted"
+    assert dead_letter_queue_name("tracking.demand.resolved") == "tracking.demand.resolved.dlq"
+    assert dead_letter_queue_name(queue_name("evaluation", Assigned)) == "evaluation.demand.assigned.dlq"
+
+
+def test_submitted_requires_a_category_and_positive_time_limit():
+    data = json.loads(EXAMPLES[DemandSubmitted].model_dump_json())
+    with pytest.raises(ValidationError):
+        DemandSubmitted.from_json(json.dumps({**data, "categories": []}))
+    with pytest.raises(ValidationError):
+        DemandSubmitted.from_json(json.dumps({**data, "time_limit_days": 0}))
+
+
+def test_assignment_no_and_round_start_at_one():
+    data = json.loads(EXAMPLES[Assigned].model_dump_json())
+    with pytest.raises(ValidationError):
+        Assigned.from_json(json.dumps({**data, "assignment_no": 0}))
+    with pytest.raises(ValidationError):
+        Assigned.from_json(json.dumps({**data, "round": 0}))
+    del data["round"]
+    assert Assigned.from_json(json.dumps(data)).round == 1
+
+
+def test_rating_stars_are_one_to_five():
+    data = json.loads(EXAMPLES[Rated].model_dump_json())
+    data["answers"]["station_service"] = 6
+    with pytest.raises(ValidationError):
+        Rated.from_json(json.dumps(data))
+    data["answers"]["station_service"] = 0
+    with pytest.raises(ValidationError):
+        Rated.from_json(json.dumps(data))

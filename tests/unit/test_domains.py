@@ -1,0 +1,629 @@
+"""Each service's pure domain rules: transitions and refusals."""
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+
+from services.archive import domain as archive
+from services.dispatch import domain as dispatch
+from services.evaluation import domain as evaluation
+from services.intake import domain as intake
+from services.tracking import domain as tracking
+from shared.contracts import (
+    Answers,
+    AssigneeKind,
+    Assigned,
+    CategoryRef,
+    Channel,
+    DemandSubmitted,
+    Event,
+    HandlingMode,
+    Outcome,
+    Overall,
+    RatingSource,
+    Resolved,
+)
+from shared.errors import Invalid, InvalidTransition
+from tests.unit import factories as f
+
+NOW = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
+TODAY = date(2026, 9, 30)
+
+
+# --------------------------------------------------------------------------- intake
+
+CATALOGUE = {
+    "metrology": intake.Category("metrology", "计量", 10),
+    "standards": intake.Category("standards", "标准", 5),
+    "testing": intake.Category("testing", "检验检测", 15),
+}
+
+
+def _demand(categories=("metrology", "testing"), serial=137, submitted_at=NOW):
+    return intake.new_demand(
+        demand_id=uuid4(),
+        station_id=f.STATION,
+        serial=serial,
+        submitted_at=submitted_at,
+        enterprise_name="沈阳精密仪器有限公司",
+        credit_code="91210112MA0U00001J",
+        contact_name="王建国",
+        contact_phone="+8613804001234",
+        categories=intake.pick_categories(list(categories), CATALOGUE),
+        description="压力表检定",
+        channel=Channel.phone,
+        first_responder="张晓燕",
+        correlation_id=uuid4(),
+    )
+
+
+class TestIntake:
+    def test_tracking_no(self):
+        assert intake.tracking_no(2026, 137) == "2026-000137"
+        assert intake.tracking_no(2026, 1) == "2026-000001"
+        assert intake.tracking_no(2027, 999999) == "2027-999999"
+
+    def test_unknown_category_codes_are_refused(self):
+        with pytest.raises(Invalid) as info:
+            intake.pick_categories(["metrology", "astrology", "alchemy"], CATALOGUE)
+        assert info.value.field == "categories"
+        assert "astrology" in info.value.zh and "alchemy" in info.value.zh
+        assert "astrology" in info.value.en
+        assert "metrology" not in info.value.en
+        assert info.value.status == 422
+
+    def test_repeats_are_dropped_keeping_order(self):
+        picked = intake.pick_categories(["testing", "metrology", "testing", "standards", "metrology"], CATALOGUE)
+        assert [c.code for c in picked] == ["testing", "metrology", "standards"]
+        assert isinstance(picked, tuple)
+
+    def test_new_demand_takes_the_longest_time_limit(self):
+        assert _demand(("metrology", "testing", "standards")).time_limit_days == 15
+        assert _demand(("standards",)).time_limit_days == 5
+        assert _demand(("standards", "metrology")).time_limit_days == 10
+
+    def test_new_demand_is_numbered_by_its_submission_year(self):
+        demand = _demand(serial=42, submitted_at=datetime(2027, 1, 4, 1, tzinfo=UTC))
+        assert demand.tracking_no == "2027-000042"
+        assert demand.status == "open"
+        assert demand.archive_no is None
+
+    def test_submitted_event_carries_the_registration(self):
+        demand = _demand(("testing", "metrology"))
+        event = intake.submitted_event(demand)
+        assert isinstance(event, DemandSubmitted)
+        assert event.tracking_no == "2026-000137"
+        assert event.demand_id == demand.demand_id
+        assert event.station_id == f.STATION
+        assert event.correlation_id == demand.correlation_id
+        assert event.causation_id is None
+        assert event.categories == [
+            CategoryRef(code="testing", label="检验检测"),
+            CategoryRef(code="metrology", label="计量"),
+        ]
+        assert event.channel is Channel.phone
+        assert event.first_responder == "张晓燕"
+        assert event.time_limit_days == 15
+        assert event.submitted_at == NOW
+        assert event.enterprise.name == "沈阳精密仪器有限公司"
+        assert event.enterprise.credit_code == "91210112MA0U00001J"
+        assert event.contact.phone == "+8613804001234"
+        # and it survives the wire
+        assert DemandSubmitted.from_json(event.model_dump_json()) == event
+
+    def test_archive_marks_the_demand(self):
+        demand = _demand()
+        sealed = f.archived(intake.submitted_event(demand), archive_no="A2026-000007")
+        done = intake.archive(demand, sealed)
+        assert done.status == "archived"
+        assert done.archive_no == "A2026-000007"
+        assert done.archived_at == sealed.sealed_at
+        assert demand.status == "open"  # the original is untouched
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _item(time_limit_days=3, **fields):
+    return dispatch.receive(f.submitted(time_limit_days=time_limit_days, **fields))
+
+
+def _assign(item, *, kind=AssigneeKind.organization, assignee_id="org-01", assignee_name="市计量测试院",
+            due_on=None, today=TODAY):
+    return dispatch.assign(
+        item,
+        kind=kind,
+        assignee_id=assignee_id,
+        assignee_name=assignee_name,
+        mode=HandlingMode.independent,
+        due_on=due_on,
+        assigned_by="李站长",
+        note=None,
+        now=NOW,
+        today=today,
+    )
+
+
+class TestDispatch:
+    def test_received_item_waits(self):
+        event = f.submitted()
+        item = dispatch.receive(event)
+        assert item.status == "waiting"
+        assert item.assignment_count == 0
+        assert item.round == 1
+        assert item.demand_id == event.demand_id
+        assert item.first_responder == event.first_responder
+        assert item.channel == "window"
+        assert item.categories == [{"code": "metrology", "label": "计量"}]
+
+    def test_first_assignment(self):
+        item, a = _assign(_item())
+        assert item.status == "assigned"
+        assert item.assignment_count == 1
+        assert a.assignment_no == 1
+        assert a.round == 1
+        assert a.assignee_id == "org-01"
+        assert a.assigned_at == NOW
+
+    def test_rematch_numbers_the_second_assignment(self):
+        item, first = _assign(_item())
+        item, second = _assign(item, assignee_id="org-02", assignee_name="省特检院")
+        assert first.assignment_no == 1
+        assert second.assignment_no == 2
+        assert item.status == "assigned"
+        assert item.assignment_count == 2
+
+    def test_resolved_item_cannot_be_assigned(self):
+        item, _ = _assign(_item())
+        item = dispatch.resolve(item, 1)
+        assert item.status == "resolved"
+        with pytest.raises(InvalidTransition):
+            _assign(item)
+
+    def test_resolved_before_submitted_arrives_resolved(self):
+        item = dispatch.receive(f.submitted(), resolved_round=1)
+        assert item.status == "resolved"
+        with pytest.raises(InvalidTransition):
+            _assign(item)
+
+    def test_due_date_counts_working_days_over_national_day(self):
+        _, a = _assign(_item(time_limit_days=3), today=date(2026, 9, 30))
+        assert a.due_on == date(2026, 10, 10)
+        _, a = _assign(_item(time_limit_days=1), today=date(2026, 9, 30))
+        assert a.due_on == date(2026, 10, 8)
+
+    def test_explicit_due_date_is_kept(self):
+        _, a = _assign(_item(), due_on=date(2026, 11, 30))
+        assert a.due_on == date(2026, 11, 30)
+        _, a = _assign(_item(), due_on=TODAY)  # today itself is allowed
+        assert a.due_on == TODAY
+
+    def test_due_date_in_the_past_is_refused(self):
+        with pytest.raises(Invalid) as info:
+            _assign(_item(), due_on=date(2026, 9, 29))
+        assert info.value.field == "due_on"
+
+    def test_first_responder_keeps_the_demand(self):
+        item = _item()
+        item, a = _assign(item, kind=AssigneeKind.first_responder, assignee_id=None, assignee_name=None)
+        assert a.assignee_kind is AssigneeKind.first_responder
+        assert a.assignee_id == "张晓燕"
+        assert a.assignee_name == "张晓燕"
+
+    @pytest.mark.parametrize("kind", [AssigneeKind.organization, AssigneeKind.staff, AssigneeKind.department])
+    @pytest.mark.parametrize(("assignee_id", "assignee_name"), [(None, None), ("org-01", None), (None, "名称"), ("", "")])
+    def test_other_kinds_need_an_assignee(self, kind, assignee_id, assignee_name):
+        with pytest.raises(Invalid) as info:
+            _assign(_item(), kind=kind, assignee_id=assignee_id, assignee_name=assignee_name)
+        assert info.value.field == "assignee_id"
+
+    def test_resolve_of_an_older_round_changes_nothing(self):
+        item, _ = _assign(_item())
+        item = replace(item, round=2)
+        assert dispatch.resolve(item, 1) is item
+        assert dispatch.resolve(item, 1).status == "assigned"
+        assert dispatch.resolve(item, 2).status == "resolved"
+
+    def test_assigned_event(self):
+        submitted = f.submitted(time_limit_days=3)
+        item, a = _assign(dispatch.receive(submitted))
+        event = dispatch.assigned_event(item, a)
+        assert isinstance(event, Assigned)
+        assert event.correlation_id == submitted.correlation_id
+        assert event.demand_id == submitted.demand_id
+        assert event.tracking_no == submitted.tracking_no
+        assert event.assignment_no == 1
+        assert event.round == 1
+        assert event.due_on == date(2026, 10, 10)
+        assert event.assignee_kind is AssigneeKind.organization
+
+
+# --------------------------------------------------------------------------- tracking
+
+
+def _replay(events):
+    case = None
+    for event in events:
+        case = tracking.apply(case, event)
+    return case
+
+
+class TestTracking:
+    def test_in_order(self):
+        s, a, r, ra, ar = f.lifecycle()
+        case = _replay([s])
+        assert case.status == "submitted"
+        case = tracking.apply(case, a)
+        assert case.status == "assigned"
+        assert case.assignee_name == "市计量测试院"
+        assert case.due_on == a.due_on
+        assert case.assigned_at == a.occurred_at
+        case = tracking.apply(case, r)
+        assert case.status == "resolved"
+        assert case.outcome == "met"
+        case = tracking.apply(case, ra)
+        assert case.status == "rated"
+        assert case.overall == "satisfied"
+        case = tracking.apply(case, ar)
+        assert case.status == "archived"
+        assert case.archive_no == "A2026-000001"
+        assert case.enterprise_name == s.enterprise.name
+        assert case.time_limit_days == s.time_limit_days
+
+    def test_any_order_gives_the_same_case(self):
+        events = f.lifecycle()
+        expected = _replay(events)
+        assert expected.status == "archived"
+        seen = 0
+        for order in itertools.permutations(events):
+            case = _replay(order)
+            assert case == expected, [type(e).__name__ for e in order]
+            assert case.status == "archived"
+            for name in tracking.CASE_FIELDS:
+                assert getattr(case, name) == getattr(expected, name), (name, [type(e).__name__ for e in order])
+            seen += 1
+        assert seen == 120
+
+    def test_any_order_with_a_rematch(self):
+        s = f.submitted()
+        events = [s, f.assigned(s, no=1), f.assigned(s, no=2, assignee_name="省特检院"), f.resolved(s), f.rated(s)]
+        expected = _replay(events)
+        assert expected.assignment_no == 2
+        assert expected.assignee_name == "省特检院"
+        for order in itertools.permutations(events):
+            assert _replay(order) == expected
+
+    def test_resolved_before_assigned_before_submitted(self):
+        s = f.submitted()
+        a, r = f.assigned(s), f.resolved(s)
+        assert _replay([r, a, s]) == _replay([s, a, r])
+        assert _replay([r, a, s]).status == "resolved"
+
+    def test_partial_orders_reach_the_same_state(self):
+        s = f.submitted()
+        a = f.assigned(s)
+        backwards = _replay([a, s])
+        assert backwards == _replay([s, a])
+        assert backwards.status == "assigned"
+        # before Submitted arrives the case is known from the envelope only
+        only_assigned = _replay([a])
+        assert only_assigned.status == "assigned"
+        assert only_assigned.enterprise_name is None
+        assert only_assigned.tracking_no == s.tracking_no
+
+    @pytest.mark.parametrize("index", range(5))
+    def test_the_same_event_twice_is_idempotent(self, index):
+        events = f.lifecycle()
+        once = _replay(events)
+        twice = _replay(events[: index + 1] + [events[index]] + events[index + 1 :])
+        assert twice == once
+        single = tracking.apply(None, events[index])
+        assert tracking.apply(single, events[index]) == single
+
+    def test_redelivering_everything_changes_nothing(self):
+        events = f.lifecycle()
+        assert _replay(events + events) == _replay(events)
+
+    def test_older_assignment_does_not_overwrite_a_newer_one(self):
+        s = f.submitted()
+        first = f.assigned(s, no=1, assignee_name="市计量测试院", due_on=date(2026, 10, 10))
+        second = f.assigned(s, no=2, assignee_name="省特检院", due_on=date(2026, 10, 20))
+        case = _replay([s, second, first])
+        assert case.assignment_no == 2
+        assert case.assignee_name == "省特检院"
+        assert case.assignee_id == "assignee-2"
+        assert case.due_on == date(2026, 10, 20)
+        assert case.assigned_at == second.occurred_at
+        assert case == _replay([s, first, second])
+
+    def test_older_round_resolution_does_not_overwrite(self):
+        s = f.submitted()
+        case = _replay([s, f.assigned(s), f.resolved(s, round=2)])
+        old = f.resolved(s, round=1)
+        assert tracking.apply(case, old) == case
+        assert case.round == 2
+
+    def test_resolve_an_assigned_case(self):
+        s = f.submitted()
+        case = _replay([s, f.assigned(s)])
+        event = tracking.resolve(case, outcome=Outcome.not_met, summary="无法满足，已说明", resolved_by="张晓燕", now=NOW)
+        assert isinstance(event, Resolved)
+        assert event.correlation_id == s.correlation_id
+        assert event.demand_id == s.demand_id
+        assert event.station_id == s.station_id
+        assert event.tracking_no == s.tracking_no
+        assert event.round == 1
+        assert event.outcome is Outcome.not_met
+        assert event.resolved_at == NOW
+        assert tracking.apply(case, event).status == "resolved"
+
+    @pytest.mark.parametrize("upto", [1, 3, 4, 5], ids=["submitted", "resolved", "rated", "archived"])
+    def test_resolve_refused_unless_assigned(self, upto):
+        case = _replay(f.lifecycle()[:upto])
+        with pytest.raises(InvalidTransition) as info:
+            tracking.resolve(case, outcome=Outcome.met, summary="x", resolved_by="y", now=NOW)
+        assert tracking.STATUS_LABELS[case.status] in info.value.zh
+        assert info.value.status == 409
+
+    def test_overdue_only_for_open_cases_past_due(self):
+        s = f.submitted()
+        submitted_only = _replay([s])
+        assert not submitted_only.overdue(date(2030, 1, 1))  # no due date yet
+        assigned = _replay([s, f.assigned(s, due_on=date(2026, 10, 10))])
+        assert not assigned.overdue(date(2026, 10, 9))
+        assert not assigned.overdue(date(2026, 10, 10))  # due today is not late
+        assert assigned.overdue(date(2026, 10, 11))
+        resolved = tracking.apply(assigned, f.resolved(s))
+        assert not resolved.overdue(date(2026, 10, 11))
+        archived = _replay(f.lifecycle())
+        assert not archived.overdue(date(2030, 1, 1))
+
+    def test_timeline_text(self):
+        s = f.submitted()
+        assert "派单" in tracking.timeline_text(f.assigned(s, no=1))
+        assert "改派" in tracking.timeline_text(f.assigned(s, no=2))
+        assert "2026-10-10" in tracking.timeline_text(f.assigned(s, no=1))
+        assert "满意" in tracking.timeline_text(f.rated(s))
+        assert "不满意" in tracking.timeline_text(f.rated(s, overall=Overall.dissatisfied))
+        assert "A2026-000001" in tracking.timeline_text(f.archived(s))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+BASIC = Answers(station_service=5, station_timeliness=4, problem_solved=True, overall=Overall.satisfied)
+
+
+def _open_survey(kind=AssigneeKind.staff):
+    s = f.submitted()
+    survey = evaluation.on_assigned(None, f.assigned(s, kind=kind))
+    return evaluation.on_resolved(survey, f.resolved(s)), s
+
+
+class TestEvaluation:
+    def test_resolved_opens_the_survey(self):
+        s = f.submitted()
+        r = f.resolved(s)
+        survey = evaluation.on_resolved(None, r)
+        assert survey.status == "open"
+        assert survey.round == 1
+        assert survey.opened_at == r.occurred_at
+        assert survey.demand_id == s.demand_id
+
+    def test_rate_an_open_survey(self):
+        survey, s = _open_survey()
+        rated, event = evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert rated.status == "rated"
+        assert rated.rated_at == NOW
+        assert event.answers == BASIC
+        assert event.round == 1
+        assert event.source is RatingSource.online
+        assert event.correlation_id == s.correlation_id
+        assert event.demand_id == s.demand_id
+        assert event.tracking_no == s.tracking_no
+        assert event.rated_at == NOW
+
+    def test_waiting_survey_cannot_be_rated(self):
+        s = f.submitted()
+        survey = evaluation.on_assigned(None, f.assigned(s))
+        assert survey.status == "waiting"
+        with pytest.raises(InvalidTransition):
+            evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+
+    def test_rated_survey_cannot_be_rated_again(self):
+        survey, _ = _open_survey()
+        survey, _ = evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        with pytest.raises(InvalidTransition) as info:
+            evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert "重复" in info.value.zh
+
+    @pytest.mark.parametrize("item", evaluation.TECHNICIAN_ITEMS)
+    def test_technician_items_refused_without_an_organization(self, item):
+        survey, _ = _open_survey(kind=AssigneeKind.staff)
+        assert not survey.served_by_org
+        answers = Answers(overall=Overall.satisfied, **{item: 4})
+        with pytest.raises(Invalid) as info:
+            evaluation.rate(survey, answers, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert info.value.field == f"answers.{item}"
+
+    def test_technician_items_accepted_when_an_organization_served(self):
+        survey, _ = _open_survey(kind=AssigneeKind.organization)
+        assert survey.served_by_org
+        answers = Answers(
+            overall=Overall.very_satisfied,
+            technician_professionalism=5,
+            technician_timeliness=4,
+            technician_civility=5,
+            facilities=3,
+        )
+        rated, event = evaluation.rate(survey, answers, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert rated.status == "rated"
+        assert event.answers.facilities == 3
+
+    def test_organization_seen_after_resolution_still_counts(self):
+        s = f.submitted()
+        survey = evaluation.on_resolved(None, f.resolved(s))
+        survey = evaluation.on_assigned(survey, f.assigned(s, kind=AssigneeKind.organization))
+        assert survey.status == "open"
+        assert survey.served_by_org
+        answers = Answers(overall=Overall.satisfied, technician_civility=5)
+        rated, _ = evaluation.rate(survey, answers, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert rated.status == "rated"
+
+    def test_paper_rating_needs_the_recorder(self):
+        survey, _ = _open_survey()
+        for recorded_by in (None, ""):
+            with pytest.raises(Invalid) as info:
+                evaluation.rate(survey, BASIC, source=RatingSource.paper, recorded_by=recorded_by, now=NOW)
+            assert info.value.field == "recorded_by"
+        rated, event = evaluation.rate(survey, BASIC, source=RatingSource.paper, recorded_by="张晓燕", now=NOW)
+        assert event.recorded_by == "张晓燕"
+        assert event.source is RatingSource.paper
+
+    def test_resolved_again_for_a_rated_round_leaves_it_rated(self):
+        survey, s = _open_survey()
+        survey, _ = evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        again = evaluation.on_resolved(survey, f.resolved(s, round=1))
+        assert again == survey
+        assert again.status == "rated"
+
+    def test_resolution_of_an_older_round_is_ignored(self):
+        s = f.submitted()
+        survey = evaluation.on_resolved(None, f.resolved(s, round=2))
+        assert evaluation.on_resolved(survey, f.resolved(s, round=1)) == survey
+        assert survey.round == 2
+
+    def test_a_new_round_reopens_a_rated_survey(self):
+        survey, s = _open_survey()
+        survey, _ = evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        reopened = evaluation.on_resolved(survey, f.resolved(s, round=2))
+        assert reopened.status == "open"
+        assert reopened.round == 2
+        _, event = evaluation.rate(reopened, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
+        assert event.round == 2
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def _logged(event: Event) -> archive.LoggedEvent:
+    # as services/archive/store.py logs and reads it back
+    return archive.LoggedEvent(
+        event_id=event.event_id,
+        routing_key=event.routing_key,
+        occurred_at=event.occurred_at,
+        payload=event.model_dump(mode="json"),
+    )
+
+
+def _log(*events):
+    return [_logged(e) for e in events]
+
+
+SEALED_AT = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)
+
+
+class TestArchive:
+    def test_not_ready_without_a_rating(self):
+        s = f.submitted()
+        assert not archive.ready_to_seal(_log(s, f.assigned(s), f.resolved(s)))
+        assert not archive.ready_to_seal(_log(s))
+        assert not archive.ready_to_seal([])
+
+    def test_not_ready_without_submitted_or_resolved(self):
+        s = f.submitted()
+        assert not archive.ready_to_seal(_log(f.assigned(s), f.resolved(s), f.rated(s)))
+        assert not archive.ready_to_seal(_log(s, f.assigned(s), f.rated(s)))
+
+    @pytest.mark.parametrize(
+        ("overall", "ready"),
+        [
+            (Overall.very_satisfied, True),
+            (Overall.satisfied, True),
+            (Overall.average, True),
+            (Overall.dissatisfied, False),
+        ],
+    )
+    def test_ready_depends_on_the_rating(self, overall, ready):
+        s = f.submitted()
+        assert archive.ready_to_seal(_log(s, f.assigned(s), f.resolved(s), f.rated(s, overall=overall))) is ready
+
+    def test_only_the_latest_rounds_rating_counts(self):
+        s = f.submitted()
+        # round 1 satisfied, but round 2 resolved and rated dissatisfied
+        events = _log(
+            s, f.assigned(s), f.resolved(s, round=1), f.rated(s, round=1),
+            f.resolved(s, round=2), f.rated(s, round=2, overall=Overall.dissatisfied),
+        )
+        assert not archive.ready_to_seal(events)
+        # round 1 dissatisfied, round 2 resolved but not yet rated
+        events = _log(
+            s, f.resolved(s, round=1), f.rated(s, round=1, overall=Overall.dissatisfied), f.resolved(s, round=2),
+        )
+        assert not archive.ready_to_seal(events)
+        # round 2 rated satisfied
+        events.append(_logged(f.rated(s, round=2)))
+        assert archive.ready_to_seal(events)
+        # a satisfied rating of an older round does not cover a newer resolution
+        events = _log(s, f.resolved(s, round=1), f.rated(s, round=1), f.resolved(s, round=2))
+        assert not archive.ready_to_seal(events)
+
+    def test_archive_no(self):
+        assert archive.archive_no(2026, 1) == "A2026-000001"
+        assert archive.archive_no(2027, 123456) == "A2027-123456"
+
+    def test_seal(self):
+        s = f.submitted()
+        events = _log(s, f.assigned(s), f.resolved(s), f.rated(s))
+        dossier = archive.seal(events, serial=1, sealed_at=SEALED_AT)
+        assert dossier.archive_no == "A2026-000001"
+        assert dossier.demand_id == s.demand_id
+        assert dossier.station_id == s.station_id
+        assert dossier.tracking_no == s.tracking_no
+        assert dossier.sealed_at == SEALED_AT
+        assert dossier.retain_until == date(2029, 10, 12)
+        assert len(dossier.content_sha256) == 64
+        assert len(dossier.content["assignments"]) == 1
+        assert len(dossier.content["resolutions"]) == 1
+        assert len(dossier.content["ratings"]) == 1
+        assert [e["type"] for e in dossier.content["events"]] == [
+            "demand.submitted", "demand.assigned", "demand.resolved", "demand.rated",
+        ]
+
+    def test_hash_does_not_depend_on_arrival_order(self):
+        s = f.submitted()
+        events = _log(s, f.assigned(s, no=1), f.assigned(s, no=2), f.resolved(s), f.rated(s))
+        first = archive.seal(events, serial=3, sealed_at=SEALED_AT)
+        for order in itertools.permutations(events):
+            other = archive.seal(list(order), serial=3, sealed_at=SEALED_AT)
+            assert other.content_sha256 == first.content_sha256
+            assert other.content == first.content
+
+    def test_hash_changes_with_the_content(self):
+        s = f.submitted()
+        base = _log(s, f.assigned(s), f.resolved(s), f.rated(s))
+        one = archive.seal(base, serial=1, sealed_at=SEALED_AT)
+        more = archive.seal(base + _log(f.assigned(s, no=2)), serial=1, sealed_at=SEALED_AT)
+        assert one.content_sha256 != more.content_sha256
+
+    def test_retention_is_three_years(self):
+        d = archive.seal(_log(f.submitted()), serial=9, sealed_at=datetime(2026, 1, 5, tzinfo=UTC))
+        assert d.retain_until == date(2029, 1, 5)
+        assert d.archive_no == "A2026-000009"
+        leap = archive.seal(_log(f.submitted()), serial=1, sealed_at=datetime(2028, 2, 29, 12, tzinfo=UTC))
+        assert leap.retain_until == date(2031, 2, 28)
+        assert leap.archive_no == "A2028-000001"
+
+    def test_archived_event(self):
+        s = f.submitted()
+        events = _log(s, f.assigned(s), f.resolved(s), f.rated(s))
+        dossier = archive.seal(events, serial=5, sealed_at=SEALED_AT)
+        event = archive.archived_event(dossier)
+        assert event.correlation_id == s.correlation_id
+        assert event.demand_id == s.demand_id
+        assert event.archive_no == "A2026-000005"
+        assert event.content_sha256 == dossier.content_sha256
+        assert event.event_count == 4
+        assert event.sealed_at == SEALED_AT
