@@ -34,3 +34,13 @@ class Invalid(DomainError):
 
     status = 422
     code = "validation_error"
+
+
+class Unauthenticated(DomainError):
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"

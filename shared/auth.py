@@ -1,0 +1,200 @@
+"""Who is calling, and what they may see: bearer JWTs, roles, station scope (domain.md §2).
+
+Every service verifies tokens itself. Development signs with HS256 and a local key;
+production verifies RS256 against an identity provider's JWKS URL, and a service
+refuses to start in production with the development key.
+
+Claims: `sub`, `name`, `role` (clerk, head, org, supervisor, admin), `station`
+(one station id for clerks and heads; a path prefix such as "210100" or
+"210100/210112" for supervisors), `org` (organization id for `org` users).
+
+    python -m shared.auth token --role head --station 210100/210112/hunnan-01
+"""
+
+import argparse
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.contracts import STATION_ID_PATTERN
+from shared.errors import Forbidden, Unauthenticated
+
+DEV_KEY = "dev-only-insecure-signing-key-change-me-0123456789"
+DEV_ISSUER = "qs-dev"
+AUDIENCE = "quality-stations"
+
+_PREFIX_PATTERN = re.compile(r"^[0-9]{6}(/[0-9]{6}){0,3}$")
+_STATION = re.compile(STATION_ID_PATTERN)
+
+
+class Role(StrEnum):
+    clerk = "clerk"  # 服务专员 / 窗口人员
+    head = "head"  # 站长
+    org = "org"  # 质量服务机构
+    supervisor = "supervisor"  # 上级单位 / 市局
+    admin = "admin"  # 运维
+
+
+STAFF = (Role.clerk, Role.head)
+READERS = (Role.clerk, Role.head, Role.supervisor)
+
+
+def in_scope(station_id: str, scope: str) -> bool:
+    """A station is in scope when it is the scope or lies below it in the path."""
+    return station_id == scope or station_id.startswith(scope + "/")
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    name: str
+    role: Role
+    station: str | None = None  # clerk/head: their station; supervisor: a prefix
+    org: str | None = None
+
+    def sees(self, station_id: str) -> bool:
+        return self.station is not None and self.role is not Role.org and in_scope(station_id, self.station)
+
+    @property
+    def db_scope(self) -> str:
+        """What row-level security lets this caller's transactions see."""
+        return self.station if self.role in READERS and self.station else ""
+
+
+SYSTEM = Principal(subject="system", name="system", role=Role.admin)
+
+
+class TokenVerifier:
+    def __init__(self, *, key: str, issuer: str, audience: str, jwks_url: str | None = None) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key, algorithms = self._jwks.get_signing_key_from_jwt(token).key, ["RS256"]
+            else:
+                key, algorithms = self._key, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("登录已过期，请重新登录", "token expired") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("身份凭证无效", f"invalid token: {exc}") from None
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict) -> Principal:
+    try:
+        role = Role(claims.get("role"))
+    except ValueError:
+        raise Unauthenticated("身份凭证缺少有效角色", "token has no valid role") from None
+    station, org = claims.get("station"), claims.get("org")
+    valid = {
+        Role.clerk: isinstance(station, str) and bool(_STATION.match(station)),
+        Role.head: isinstance(station, str) and bool(_STATION.match(station)),
+        Role.supervisor: isinstance(station, str) and bool(_PREFIX_PATTERN.match(station) or _STATION.match(station)),
+        Role.org: isinstance(org, str) and bool(org),
+        Role.admin: True,
+    }[role]
+    if not valid:
+        raise Unauthenticated("身份凭证的服务站或机构范围无效", f"token scope invalid for role {role}")
+    return Principal(
+        subject=str(claims["sub"]),
+        name=str(claims.get("name") or claims["sub"]),
+        role=role,
+        station=station if role in READERS else None,
+        org=org if role is Role.org else None,
+    )
+
+
+def mint(
+    *,
+    role: Role,
+    station: str | None = None,
+    org: str | None = None,
+    subject: str | None = None,
+    name: str | None = None,
+    key: str = DEV_KEY,
+    issuer: str = DEV_ISSUER,
+    audience: str = AUDIENCE,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    """A development token (HS256). Production tokens come from the identity provider."""
+    now = now or datetime.now(UTC)
+    claims = {
+        "sub": subject or f"{role}-{station or org or 'ops'}",
+        "name": name or subject or str(role),
+        "role": str(role),
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "exp": now + ttl,
+    }
+    if station:
+        claims["station"] = station
+    if org:
+        claims["org"] = org
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("请先登录（缺少 Bearer 身份凭证）", "missing bearer token")
+    return token.strip()
+
+
+def current_principal(request: Request) -> Principal:
+    return request.app.state.runtime.verifier.verify(_bearer(request))
+
+
+def allow(*roles: Role):
+    """FastAPI dependency: the caller, if their role is one of `roles`; 403 otherwise."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden("您的角色无权执行此操作", f"role {principal.role} may not do this")
+        return principal
+
+    return Depends(check)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Development tokens.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    token = sub.add_parser("token", help="mint a development token (HS256, local key)")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--station", help="station id (clerk, head) or prefix (supervisor)")
+    token.add_argument("--org", help="organization id (org)")
+    token.add_argument("--name", help="display name")
+    token.add_argument("--hours", type=float, default=12.0)
+    args = parser.parse_args()
+    print(
+        mint(
+            role=Role(args.role),
+            station=args.station,
+            org=args.org,
+            name=args.name,
+            ttl=timedelta(hours=args.hours),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
