@@ -100,23 +100,21 @@ class ServiceRuntime:
             poll_seconds=s.outbox_poll_seconds,
             batch=s.outbox_batch,
         )
-        tasks = [asyncio.create_task(relay.run(), name=f"{self.name}-outbox-relay")]
-        if self.queues:
-            tasks.append(
-                asyncio.create_task(
-                    watch_dead_letters(self._ops, self.queues, self.metrics, s.dlq_check_seconds),
-                    name=f"{self.name}-dlq-watch",
-                )
-            )
+        relay.start()
+        # Background work stops by being told, not cancelled: a cancelled AMQP call can wedge its channel.
+        stopping = asyncio.Event()
+        watcher = asyncio.create_task(
+            watch_dead_letters(self._ops, self.queues, self.metrics, s.dlq_check_seconds, stopping),
+            name=f"{self.name}-dlq-watch",
+        )
         log.info("service started", port=s.http_port, queues=self.queues)
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            stopping.set()
+            await relay.stop()
+            await asyncio.wait_for(watcher, timeout=15)
             await self.broker.stop()
-            await relay.close()
             await self._ops.close()
             await self._pool.close()
             self._pool = None

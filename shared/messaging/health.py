@@ -36,11 +36,15 @@ async def dead_letter_depths(connection: aio_pika.abc.AbstractConnection, queues
 
 
 async def watch_dead_letters(
-    connection: aio_pika.abc.AbstractConnection, queues: list[str], metrics: ServiceMetrics, every: float
+    connection: aio_pika.abc.AbstractConnection,
+    queues: list[str],
+    metrics: ServiceMetrics,
+    every: float,
+    stop: asyncio.Event,
 ) -> None:
-    """Keeps the dlq_messages gauge current and logs when a DLQ grows."""
+    """Keeps the dlq_messages gauge current and logs when a DLQ grows, until `stop` is set."""
     seen: dict[str, int] = {}
-    while True:
+    while not stop.is_set():
         try:
             for name, depth in (await dead_letter_depths(connection, queues)).items():
                 metrics.dlq_messages.labels(queue=name).set(depth)
@@ -49,4 +53,7 @@ async def watch_dead_letters(
                 seen[name] = depth
         except (aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             log.warning("dead-letter check failed", error=repr(exc))
-        await asyncio.sleep(every)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass

@@ -75,11 +75,13 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
+        self._stopping = False
+        self._task: asyncio.Task | None = None
 
     async def run(self) -> None:
-        """Publish until cancelled; never dies on a broker or database outage."""
+        """Publish until stopped; never dies on a broker or database outage."""
         backoff = self._poll_seconds
-        while True:
+        while not self._stopping:
             await self._ensure_listener()
             self._wake.clear()
             try:
@@ -88,20 +90,35 @@ class OutboxRelay:
                 log.warning("outbox relay database error", error=repr(exc))
                 published, failed = 0, True
             if failed:
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = self._poll_seconds
-            if published == self._batch:
-                continue  # more may be waiting
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
-            except TimeoutError:
-                pass
+            if published < self._batch:  # a full batch means more may be waiting
+                await self._pause(self._poll_seconds)
 
-    async def close(self) -> None:
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self, timeout: float = 15.0) -> None:
+        """Let the batch in flight finish: cancelling a confirmed publish midway can wedge the channel."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
+
+    def start(self) -> asyncio.Task:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        return self._task
 
     async def _ensure_listener(self) -> None:
         if self._listener is not None and not self._listener.is_closed():
