@@ -22,7 +22,7 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.contracts import STATION_ID_PATTERN
-from shared.errors import Forbidden, Unauthenticated
+from shared.errors import Forbidden, NotFound, Unauthenticated
 
 DEV_KEY = "dev-only-insecure-signing-key-change-me-0123456789"
 DEV_ISSUER = "qs-dev"
@@ -198,3 +198,15 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def narrow(principal: Principal, station_id: str | None) -> str:
+    """The station scope a list query runs in: the caller's, or one station inside it.
+
+    A station outside the caller's scope answers 404, like any object they may not see.
+    """
+    if station_id is None:
+        return principal.db_scope
+    if not principal.sees(station_id):
+        raise NotFound("未找到该服务站", "station not found")
+    return station_id

@@ -9,6 +9,8 @@ import asyncio
 import httpx
 from stdnum.cn import uscc
 
+from shared.auth import Role, mint
+
 STATIONS = {
     "210100/210112/hunnan-01": "沈阳市浑南区一站式质量服务站",
     "440100/440113/panyu-01": "广州市番禺区工业园区质量服务工作站",
@@ -38,13 +40,32 @@ DEMANDS = {
 
 CLERKS = {"210100/210112/hunnan-01": "张晓燕", "440100/440113/panyu-01": "何家豪"}
 HEADS = {"210100/210112/hunnan-01": "周站长", "440100/440113/panyu-01": "梁站长"}
+ORG = ("org-metrology-01", "市计量测试院")
 
 
-async def _poll(client: httpx.AsyncClient, url: str, ok, timeout: float = 30.0) -> dict:
+def tokens() -> dict[str, tuple[str, str]]:
+    """Ready-to-use development tokens for the demo: label -> (who, token)."""
+    out = {}
+    for station in STATIONS:
+        short = station.rsplit("/", 1)[1]
+        out[f"clerk@{short}"] = (CLERKS[station], mint(role=Role.clerk, station=station, name=CLERKS[station]))
+        out[f"head@{short}"] = (HEADS[station], mint(role=Role.head, station=station, name=HEADS[station]))
+    out["supervisor@210100"] = ("沈阳市市场监管局", mint(role=Role.supervisor, station="210100", name="沈阳市市场监管局"))
+    out["supervisor@440100"] = ("广州市市场监管局", mint(role=Role.supervisor, station="440100", name="广州市市场监管局"))
+    out[f"org@{ORG[0]}"] = (ORG[1], mint(role=Role.org, org=ORG[0], name=ORG[1]))
+    out["admin"] = ("运维", mint(role=Role.admin, name="运维"))
+    return out
+
+
+def _as(role: Role, station: str | None = None, name: str | None = None, org: str | None = None) -> dict:
+    return {"Authorization": "Bearer " + mint(role=role, station=station, org=org, name=name)}
+
+
+async def _poll(client: httpx.AsyncClient, url: str, ok, headers: dict, timeout: float = 30.0) -> dict:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        reply = await client.get(url)
+        reply = await client.get(url, headers=headers)
         if reply.status_code == 200 and ok(reply.json()):
             return reply.json()
         if loop.time() > deadline:
@@ -55,7 +76,10 @@ async def _poll(client: httpx.AsyncClient, url: str, ok, timeout: float = 30.0) 
 async def seed(urls: dict[str, str]) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
         for station, demands in DEMANDS.items():
-            existing = await client.get(f"{urls['intake']}/demands", params={"station_id": station})
+            clerk = _as(Role.clerk, station, CLERKS[station])
+            head = _as(Role.head, station, HEADS[station])
+            org = _as(Role.org, name=ORG[1], org=ORG[0])
+            existing = await client.get(f"{urls['intake']}/demands", params={"station_id": station}, headers=head)
             existing.raise_for_status()
             if existing.json():
                 print(f"demo data for {station} already there")
@@ -66,34 +90,33 @@ async def seed(urls: dict[str, str]) -> None:
                     "enterprise": {"name": name, "credit_code": code + uscc.calc_check_digit(code)},
                     "contact": {"name": contact, "phone": phone},
                     "categories": categories, "description": text, "channel": channel,
-                    "first_responder": CLERKS[station],
-                })  # fmt: skip
+                }, headers=clerk)  # fmt: skip
                 reply.raise_for_status()
                 demand = reply.json()
                 if index == len(demands) - 1:
                     continue  # the last one waits in the dispatch queue
                 demand_id = demand["demand_id"]
-                await _poll(client, f"{urls['dispatch']}/demands/{demand_id}", lambda d: True)
+                await _poll(client, f"{urls['dispatch']}/demands/{demand_id}", lambda d: True, head)
                 kind = "organization" if index == 0 else "first_responder"
                 (await client.post(f"{urls['dispatch']}/demands/{demand_id}/assignments", json={
                     "assignee_kind": kind,
-                    "assignee_id": "org-metrology-01" if kind == "organization" else None,
-                    "assignee_name": "市计量测试院" if kind == "organization" else None,
-                    "assigned_by": HEADS[station],
-                })).raise_for_status()  # fmt: skip
+                    "assignee_id": ORG[0] if kind == "organization" else None,
+                    "assignee_name": ORG[1] if kind == "organization" else None,
+                }, headers=head)).raise_for_status()  # fmt: skip
                 if index > 0:
                     continue  # handling in progress
-                await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "assigned")
+                await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "assigned", head)
                 (await client.post(f"{urls['tracking']}/demands/{demand_id}/resolution", json={
-                    "outcome": "met", "summary": "已完成检定校准并出具证书", "resolved_by": CLERKS[station],
-                })).raise_for_status()  # fmt: skip
-                await _poll(client, f"{urls['evaluation']}/surveys/{demand_id}", lambda s: s["status"] == "open")
-                (await client.post(f"{urls['evaluation']}/surveys/{demand_id}/rating", json={
+                    "outcome": "met", "summary": "已完成检定校准并出具证书",
+                }, headers=org)).raise_for_status()  # fmt: skip
+                await _poll(client, f"{urls['evaluation']}/surveys/{demand_id}", lambda s: s["status"] == "open", head)
+                link = await client.post(f"{urls['evaluation']}/surveys/{demand_id}/link", headers=clerk)
+                link.raise_for_status()
+                (await client.post(link.json()["url"], json={
                     "answers": {"station_service": 5, "station_timeliness": 5, "station_professionalism": 5,
                                 "station_civility": 5, "problem_solved": True, "technician_professionalism": 5,
                                 "technician_timeliness": 4, "technician_civility": 5, "facilities": 5,
                                 "overall": "very_satisfied", "comments": "服务及时，非常专业"},
-                    "source": "online",
                 })).raise_for_status()  # fmt: skip
-                await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "archived")
+                await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "archived", head)
             print(f"demo data seeded for {STATIONS[station]} ({station})")

@@ -107,6 +107,9 @@ async def main() -> None:
         print("\n一站式质量服务站 is running. Open the API docs:")
         for name in SERVICES:
             print(f"  {name:<10} {procs.url(name)}/docs   metrics: {procs.url(name)}/metrics")
+        print("\nDevelopment tokens (12 h) — send as 'Authorization: Bearer <token>':")
+        for label, (who, token) in demo.tokens().items():
+            print(f"  {label:<26} {who}\n    {token}")
         print("Press Ctrl-C to stop.\n", flush=True)
         waiters = [asyncio.create_task(p.wait()) for p in procs.procs.values()]
         stopper = asyncio.create_task(stop.wait())

@@ -44,3 +44,8 @@ class Unauthenticated(DomainError):
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "rate_limited"

@@ -19,14 +19,18 @@ from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from shared import http
+from shared.auth import SYSTEM, Principal, TokenVerifier
 from shared.contracts import Event
 from shared.db import create_pool, ensure_database, migrate
+from shared.db.security import secure
 from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters, subscribe
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+
+_SET_SCOPE = "SELECT set_config('qs.scope', $1, true), set_config('qs.org', $2, true)"
 
 
 class ServiceRuntime:
@@ -40,6 +44,12 @@ class ServiceRuntime:
         )
         self.queues: list[str] = []
         self.counters: Any = None  # the service's business metrics, set by its create_app
+        self.verifier = TokenVerifier(
+            key=settings.auth_signing_key,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            jwks_url=settings.auth_jwks_url,
+        )
         self._pool: asyncpg.Pool | None = None
         self._ops: aio_pika.abc.AbstractRobustConnection | None = None
 
@@ -78,8 +88,11 @@ class ServiceRuntime:
         return FastStream(self.broker, specification=spec)
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+    async def transaction(self, principal: Principal = SYSTEM) -> AsyncIterator[asyncpg.Connection]:
+        """One transaction in the caller's scope; row-level security sees the same scope."""
+        scope = "*" if principal is SYSTEM else principal.db_scope
         async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SET_SCOPE, scope, principal.org or "")
             yield conn
 
     @contextlib.asynccontextmanager
@@ -87,13 +100,16 @@ class ServiceRuntime:
         s = self.settings
         await ensure_database(s.database_url)
         await migrate(s.database_url, self.name, self.migrations)
-        self._pool = await create_pool(s.database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        await secure(s.database_url, s.app_role)
+        self._pool = await create_pool(
+            s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
+        )
         self._ops = await aio_pika.connect_robust(s.amqp_url, client_properties={"connection_name": f"{self.name}-ops"})
         await declare_dead_letters(self._ops, self.queues)
         await self.broker.start()
         relay = OutboxRelay(
             pool=self._pool,
-            dsn=s.database_url,
+            dsn=s.resolved_app_database_url,
             broker=self.broker,
             metrics=self.metrics,
             app_id=self.name,

@@ -4,10 +4,13 @@ Defaults point at PostgreSQL and RabbitMQ on localhost so a developer machine
 needs no configuration (design rule 7).
 """
 
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import AUDIENCE, DEV_ISSUER, DEV_KEY
 
 
 class ServiceSettings(BaseSettings):
@@ -17,8 +20,12 @@ class ServiceSettings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    # The service's own database; it is created on start when missing.
+    # The service's own database, as its owner: created on start when missing, migrated.
     database_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    # What requests and handlers connect as: a role that neither owns the tables nor
+    # bypasses row-level security. Default: the same server and database as role
+    # qs_<service>_app without a password (created on start where the owner may).
+    app_database_url: str | None = None
     db_pool_min: int = 1
     db_pool_max: int = 10
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
@@ -34,3 +41,31 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     # Committed time limit when a demand names none, in working days.
     default_time_limit_days: int = Field(default=10, ge=1, le=120)
+    # Bearer tokens: HS256 with a local key in development; RS256 from an identity
+    # provider's JWKS in production.
+    auth_issuer: str = DEV_ISSUER
+    auth_audience: str = AUDIENCE
+    auth_signing_key: str = DEV_KEY
+    auth_jwks_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_dev_key_in_production(self) -> Self:
+        if self.environment == "production" and self.auth_jwks_url is None and self.auth_signing_key == DEV_KEY:
+            raise ValueError(
+                "refusing to start in production with the development signing key: "
+                "set AUTH_JWKS_URL (RS256 identity provider) or a secret AUTH_SIGNING_KEY"
+            )
+        return self
+
+    @property
+    def app_role(self) -> str:
+        return urlsplit(self.resolved_app_database_url).username or f"qs_{self.service_name}_app"
+
+    @property
+    def resolved_app_database_url(self) -> str:
+        if self.app_database_url:
+            return self.app_database_url
+        parts = urlsplit(self.database_url)
+        host = parts.hostname or "127.0.0.1"
+        netloc = f"qs_{self.service_name}_app@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
+from shared.auth import READERS, Principal, allow
 from shared.contracts import StationId
 from shared.runtime import ServiceRuntime, runtime_of
 
@@ -15,6 +16,7 @@ from .domain import Dossier
 
 router = APIRouter(tags=["archive 归档"])
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Reader = Annotated[Principal, allow(*READERS)]
 
 
 class DossierSummary(BaseModel):
@@ -38,14 +40,15 @@ class DossierOut(DossierSummary):
 @router.get("/dossiers", response_model=list[DossierSummary], summary="档案目录 / sealed dossiers of a station")
 async def list_dossiers(
     rt: Runtime,
-    station_id: StationId,
+    principal: Reader,
+    station_id: StationId | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DossierSummary]:
-    return [DossierSummary.of(d) for d in await usecases.list_dossiers(rt, station_id, limit, offset)]
+    return [DossierSummary.of(d) for d in await usecases.list_dossiers(rt, principal, station_id, limit, offset)]
 
 
 @router.get("/dossiers/{demand_id}", response_model=DossierOut, summary="档案 / one sealed dossier")
-async def get_dossier(demand_id: UUID, rt: Runtime) -> DossierOut:
-    d = await usecases.get_dossier(rt, demand_id)
+async def get_dossier(demand_id: UUID, rt: Runtime, principal: Reader) -> DossierOut:
+    d = await usecases.get_dossier(rt, principal, demand_id)
     return DossierOut(**DossierSummary.of(d).model_dump(), content=d.content)

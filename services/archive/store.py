@@ -23,10 +23,13 @@ RETURNING last_serial
 _DOSSIER_COLUMNS = "demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, content_sha256"
 _INSERT_DOSSIER = f"INSERT INTO dossiers ({_DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 _GET_DOSSIER = f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE demand_id = $1"
+_IN_SCOPE = "(station_id = $2 OR starts_with(station_id, $2 || '/'))"
+_GET_IN_SCOPE = _GET_DOSSIER + " AND " + _IN_SCOPE
 _LIST = f"""
-SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE station_id = $1
+SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE (station_id = $1 OR starts_with(station_id, $1 || '/'))
 ORDER BY sealed_at DESC LIMIT $2 OFFSET $3
 """
+_LOG_ACCESS = "INSERT INTO access_log (demand_id, station_id, subject, role) VALUES ($1, $2, $3, $4)"
 
 
 async def lock_demand(conn: asyncpg.Connection, demand_id: UUID) -> None:
@@ -72,5 +75,14 @@ async def get_dossier(conn: asyncpg.Connection, demand_id: UUID) -> Dossier | No
     return Dossier(**row) if row else None
 
 
-async def list_dossiers(conn: asyncpg.Connection, station_id: str, limit: int, offset: int) -> list[Dossier]:
-    return [Dossier(**r) for r in await conn.fetch(_LIST, station_id, limit, offset)]
+async def get_in_scope(conn: asyncpg.Connection, demand_id: UUID, scope: str) -> Dossier | None:
+    row = await conn.fetchrow(_GET_IN_SCOPE, demand_id, scope)
+    return Dossier(**row) if row else None
+
+
+async def list_in_scope(conn: asyncpg.Connection, scope: str, limit: int, offset: int) -> list[Dossier]:
+    return [Dossier(**r) for r in await conn.fetch(_LIST, scope, limit, offset)]
+
+
+async def log_access(conn: asyncpg.Connection, d: Dossier, subject: str, role: str) -> None:
+    await conn.execute(_LOG_ACCESS, d.demand_id, d.station_id, subject, role)

@@ -2,6 +2,7 @@
 
 from uuid import UUID
 
+from shared.auth import Principal, narrow
 from shared.calendar import CHINA
 from shared.contracts import Event, utcnow
 from shared.errors import NotFound
@@ -39,14 +40,19 @@ async def collect(rt: ServiceRuntime, event: Event) -> None:
     rt.counters.sealed.labels(dossier.station_id).inc()
 
 
-async def get_dossier(rt: ServiceRuntime, demand_id: UUID) -> Dossier:
-    async with rt.pool.acquire() as conn:
-        dossier = await store.get_dossier(conn, demand_id)
-    if dossier is None:
-        raise NotFound("该需求尚未归档", "no sealed dossier for this demand")
+async def get_dossier(rt: ServiceRuntime, principal: Principal, demand_id: UUID) -> Dossier:
+    """Opening a sealed record is audited, in the same transaction as the read."""
+    async with rt.transaction(principal) as conn:
+        dossier = await store.get_in_scope(conn, demand_id, principal.db_scope)
+        if dossier is None:
+            raise NotFound("未找到该需求的档案", "no sealed dossier for this demand")
+        await store.log_access(conn, dossier, principal.subject, principal.role.value)
     return dossier
 
 
-async def list_dossiers(rt: ServiceRuntime, station_id: str, limit: int, offset: int) -> list[Dossier]:
-    async with rt.pool.acquire() as conn:
-        return await store.list_dossiers(conn, station_id, limit, offset)
+async def list_dossiers(
+    rt: ServiceRuntime, principal: Principal, station_id: str | None, limit: int, offset: int
+) -> list[Dossier]:
+    scope = narrow(principal, station_id)
+    async with rt.transaction(principal) as conn:
+        return await store.list_in_scope(conn, scope, limit, offset)

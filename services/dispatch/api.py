@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.auth import READERS, STAFF, Principal, Role, allow
 from shared.contracts import AssigneeKind, HandlingMode, StationId
 from shared.runtime import ServiceRuntime, runtime_of
 
@@ -15,6 +16,9 @@ from .domain import Assignment, QueueItem
 
 router = APIRouter(tags=["dispatch 派单"])
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Staff = Annotated[Principal, allow(*STAFF)]
+Reader = Annotated[Principal, allow(*READERS)]
+ReaderOrOrg = Annotated[Principal, allow(*READERS, Role.org)]
 
 
 class AssignmentIn(BaseModel):
@@ -24,7 +28,6 @@ class AssignmentIn(BaseModel):
     assignee_name: str | None = Field(default=None, min_length=1, max_length=200, description="承办人或单位名称")
     handling_mode: HandlingMode = Field(default=HandlingMode.independent, description="独立/共同/协调办理")
     due_on: date | None = Field(default=None, description="办结期限；不填则按服务类别的承诺时限（工作日）计算")
-    assigned_by: str = Field(min_length=1, max_length=100, description="派单人")
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -72,17 +75,19 @@ class DemandOut(QueueItemOut):
 @router.get("/queue", response_model=list[QueueItemOut], summary="待派单队列 / demands waiting for dispatch")
 async def list_queue(
     rt: Runtime,
-    station_id: StationId,
+    principal: Reader,
+    station_id: StationId | None = None,
     status: Annotated[str, Query(pattern="^(waiting|assigned|resolved)$")] = "waiting",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[QueueItemOut]:
-    return [QueueItemOut.of(i) for i in await usecases.list_queue(rt, station_id, status, limit, offset)]
+    items = await usecases.list_queue(rt, principal, station_id, status, limit, offset)
+    return [QueueItemOut.of(i) for i in items]
 
 
 @router.get("/demands/{demand_id}", response_model=DemandOut, summary="派单记录 / a demand and its assignments")
-async def get_demand(demand_id: UUID, rt: Runtime) -> DemandOut:
-    item, assignments = await usecases.get_demand(rt, demand_id)
+async def get_demand(demand_id: UUID, rt: Runtime, principal: ReaderOrOrg) -> DemandOut:
+    item, assignments = await usecases.get_demand(rt, principal, demand_id)
     return DemandOut(**QueueItemOut.of(item).model_dump(), assignments=[AssignmentOut.of(a) for a in assignments])
 
 
@@ -92,16 +97,16 @@ async def get_demand(demand_id: UUID, rt: Runtime) -> DemandOut:
     response_model=AssignmentOut,
     summary="派单或改派 / assign or rematch",
 )
-async def assign(demand_id: UUID, body: AssignmentIn, rt: Runtime) -> AssignmentOut:
+async def assign(demand_id: UUID, body: AssignmentIn, rt: Runtime, principal: Staff) -> AssignmentOut:
     assignment = await usecases.assign(
         rt,
+        principal,
         demand_id,
         kind=body.assignee_kind,
         assignee_id=body.assignee_id,
         assignee_name=body.assignee_name,
         mode=body.handling_mode,
         due_on=body.due_on,
-        assigned_by=body.assigned_by,
         note=body.note,
     )
     return AssignmentOut.of(assignment)

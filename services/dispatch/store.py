@@ -19,11 +19,22 @@ ON CONFLICT (demand_id) DO UPDATE SET status = EXCLUDED.status, round = EXCLUDED
 
 _GET_ITEM = f"SELECT {_ITEM_COLUMNS} FROM queue WHERE demand_id = $1"
 
+# Who may see a demand: staff and supervisors by station path; an organization only
+# while the demand's current assignment is its own.
+_VISIBLE = """(
+    ($2 <> '' AND (station_id = $2 OR starts_with(station_id, $2 || '/')))
+    OR ($3 <> '' AND EXISTS (
+        SELECT 1 FROM assignments a
+        WHERE a.demand_id = queue.demand_id AND a.assignment_no = queue.assignment_count
+          AND a.assignee_kind = 'organization' AND a.assignee_id = $3))
+)"""
+_GET_VISIBLE = _GET_ITEM + " AND " + _VISIBLE
+
 _LIST = f"""
 SELECT {_ITEM_COLUMNS} FROM queue
-WHERE station_id = $1 AND status = $2
+WHERE status = $1 AND {_VISIBLE}
 ORDER BY submitted_at, tracking_no
-LIMIT $3 OFFSET $4
+LIMIT $4 OFFSET $5
 """
 
 _ASSIGNMENT_COLUMNS = """demand_id, assignment_no, round, assignee_kind, assignee_id, assignee_name,
@@ -67,8 +78,17 @@ async def get_item(conn: asyncpg.Connection, demand_id: UUID, *, for_update: boo
     return QueueItem(**row) if row else None
 
 
-async def list_items(conn: asyncpg.Connection, station_id: str, status: str, limit: int, offset: int) -> list[QueueItem]:
-    return [QueueItem(**r) for r in await conn.fetch(_LIST, station_id, status, limit, offset)]
+async def get_visible(
+    conn: asyncpg.Connection, demand_id: UUID, scope: str, org: str, *, for_update: bool = False
+) -> QueueItem | None:
+    row = await conn.fetchrow(_GET_VISIBLE + (" FOR UPDATE" if for_update else ""), demand_id, scope, org)
+    return QueueItem(**row) if row else None
+
+
+async def list_visible(
+    conn: asyncpg.Connection, scope: str, org: str, status: str, limit: int, offset: int
+) -> list[QueueItem]:
+    return [QueueItem(**r) for r in await conn.fetch(_LIST, status, scope, org, limit, offset)]
 
 
 async def add_assignment(conn: asyncpg.Connection, a: Assignment) -> None:

@@ -3,9 +3,10 @@
 from datetime import date
 from uuid import UUID
 
+from shared.auth import Principal, Role, narrow
 from shared.calendar import china_today
 from shared.contracts import AssigneeKind, DemandSubmitted, HandlingMode, Resolved, utcnow
-from shared.errors import NotFound
+from shared.errors import Forbidden, NotFound
 from shared.messaging import inbox, outbox
 from shared.runtime import ServiceRuntime
 
@@ -45,6 +46,7 @@ async def record_resolved(rt: ServiceRuntime, event: Resolved) -> None:
 
 async def assign(
     rt: ServiceRuntime,
+    principal: Principal,
     demand_id: UUID,
     *,
     kind: AssigneeKind,
@@ -52,14 +54,18 @@ async def assign(
     assignee_name: str | None,
     mode: HandlingMode,
     due_on: date | None,
-    assigned_by: str,
     note: str | None,
 ) -> Assignment:
+    if principal.role is not Role.head and kind is not AssigneeKind.first_responder:
+        # 首问负责: a clerk may keep a simple demand; dispatching to others is the head's.
+        raise Forbidden("只有站长可以派单、转办或改派", "only the station head dispatches to others")
     now = utcnow()
-    async with rt.transaction() as conn:
-        item = await store.get_item(conn, demand_id, for_update=True)
+    async with rt.transaction(principal) as conn:
+        item = await store.get_visible(conn, demand_id, principal.db_scope, "", for_update=True)
         if item is None:
             raise NotFound("未找到该需求", "demand not found")
+        if principal.role is not Role.head and item.first_responder != principal.name:
+            raise Forbidden("只有首位工作人员本人可以自行承办", "only the first responder may keep the demand")
         item, assignment = domain.assign(
             item,
             kind=kind,
@@ -67,7 +73,7 @@ async def assign(
             assignee_name=assignee_name,
             mode=mode,
             due_on=due_on,
-            assigned_by=assigned_by,
+            assigned_by=principal.name,
             note=note,
             now=now,
             today=china_today(now),
@@ -79,14 +85,17 @@ async def assign(
     return assignment
 
 
-async def list_queue(rt: ServiceRuntime, station_id: str, status: str, limit: int, offset: int) -> list[QueueItem]:
-    async with rt.pool.acquire() as conn:
-        return await store.list_items(conn, station_id, status, limit, offset)
+async def list_queue(
+    rt: ServiceRuntime, principal: Principal, station_id: str | None, status: str, limit: int, offset: int
+) -> list[QueueItem]:
+    scope = narrow(principal, station_id)
+    async with rt.transaction(principal) as conn:
+        return await store.list_visible(conn, scope, "", status, limit, offset)
 
 
-async def get_demand(rt: ServiceRuntime, demand_id: UUID) -> tuple[QueueItem, list[Assignment]]:
-    async with rt.pool.acquire() as conn:
-        item = await store.get_item(conn, demand_id)
+async def get_demand(rt: ServiceRuntime, principal: Principal, demand_id: UUID) -> tuple[QueueItem, list[Assignment]]:
+    async with rt.transaction(principal) as conn:
+        item = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "")
         if item is None:
             raise NotFound("未找到该需求", "demand not found")
         return item, await store.assignments(conn, demand_id)

@@ -1,20 +1,26 @@
-"""Evaluation HTTP routes: surveys and ratings."""
+"""Evaluation HTTP routes: surveys, staff transcription, one-time rating links for enterprises."""
 
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict
 
-from shared.contracts import Answers, RatingSource, StationId
+from shared.auth import READERS, STAFF, Principal, allow
+from shared.contracts import Answers, StationId
+from shared.ratelimit import RateLimiter
 from shared.runtime import ServiceRuntime, runtime_of
 
 from . import usecases
 from .domain import Survey
 
 router = APIRouter(tags=["evaluation 服务评价"])
+public = APIRouter(prefix="/public", tags=["public 企业评价（无需登录）"])
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Staff = Annotated[Principal, allow(*STAFF)]
+Reader = Annotated[Principal, allow(*READERS)]
+Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class RatingIn(BaseModel):
@@ -22,8 +28,6 @@ class RatingIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     answers: Answers
-    source: RatingSource = Field(default=RatingSource.online, description="online 企业在线评价 / paper 纸质表录入")
-    recorded_by: str | None = Field(default=None, max_length=100, description="纸质表录入人")
 
 
 class RatingOut(BaseModel):
@@ -53,24 +57,73 @@ class SurveyWithRatings(SurveyOut):
     ratings: list[RatingOut]
 
 
-@router.get("/surveys", response_model=list[SurveyOut], summary="评价表 / surveys of a station")
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class PublicSurveyOut(BaseModel):
+    """What the enterprise sees behind its link: which demand, and whether items 6–9 apply."""
+
+    tracking_no: str
+    technician_items_apply: bool
+    status: str
+
+
+@router.get("/surveys", response_model=list[SurveyOut], summary="评价表 / surveys in your scope")
 async def list_surveys(
     rt: Runtime,
-    station_id: StationId,
+    principal: Reader,
+    station_id: StationId | None = None,
     status: Annotated[str | None, Query(pattern="^(waiting|open|rated)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[SurveyOut]:
-    return [SurveyOut.of(s) for s in await usecases.list_surveys(rt, station_id, status, limit, offset)]
+    surveys = await usecases.list_surveys(rt, principal, station_id, status, limit, offset)
+    return [SurveyOut.of(s) for s in surveys]
 
 
 @router.get("/surveys/{demand_id}", response_model=SurveyWithRatings, summary="评价详情 / a survey and its ratings")
-async def get_survey(demand_id: UUID, rt: Runtime) -> SurveyWithRatings:
-    survey, ratings = await usecases.get_survey(rt, demand_id)
+async def get_survey(demand_id: UUID, rt: Runtime, principal: Reader) -> SurveyWithRatings:
+    survey, ratings = await usecases.get_survey(rt, principal, demand_id)
     return SurveyWithRatings(**SurveyOut.of(survey).model_dump(), ratings=[RatingOut(**dict(r)) for r in ratings])
 
 
-@router.post("/surveys/{demand_id}/rating", status_code=201, response_model=SurveyOut, summary="评价 / rate")
-async def rate(demand_id: UUID, body: RatingIn, rt: Runtime) -> SurveyOut:
-    survey = await usecases.rate(rt, demand_id, body.answers, source=body.source, recorded_by=body.recorded_by)
-    return SurveyOut.of(survey)
+@router.post(
+    "/surveys/{demand_id}/rating", status_code=201, response_model=SurveyOut,
+    summary="录入纸质评价表 / transcribe a paper rating",
+)  # fmt: skip
+async def record_paper_rating(demand_id: UUID, body: RatingIn, rt: Runtime, principal: Staff) -> SurveyOut:
+    return SurveyOut.of(await usecases.record_paper_rating(rt, principal, demand_id, body.answers))
+
+
+@router.post(
+    "/surveys/{demand_id}/link", status_code=201, response_model=LinkOut,
+    summary="生成一次性评价链接 / issue a one-time rating link",
+)  # fmt: skip
+async def issue_link(demand_id: UUID, rt: Runtime, principal: Staff) -> LinkOut:
+    token, expires_at = await usecases.issue_link(rt, principal, demand_id)
+    return LinkOut(url=f"{rt.settings.public_url}/public/ratings/{token}", expires_at=expires_at)
+
+
+def _limit(request: Request, token: str) -> None:
+    rt: ServiceRuntime = request.app.state.runtime
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(rt.settings.public_rate_limit, "client", request.client.host if request.client else "unknown")
+    limiter.check(rt.settings.link_rate_limit, "link", token)
+
+
+@public.get("/ratings/{token}", response_model=PublicSurveyOut, summary="打开评价链接 / open a rating link")
+async def open_link(token: Token, request: Request, rt: Runtime) -> PublicSurveyOut:
+    _limit(request, token)
+    survey = await usecases.survey_by_link(rt, token)
+    return PublicSurveyOut(tracking_no=survey.tracking_no, technician_items_apply=survey.served_by_org,
+                           status=survey.status)  # fmt: skip
+
+
+@public.post("/ratings/{token}", status_code=201, response_model=PublicSurveyOut, summary="企业评价 / rate")
+async def rate_by_link(token: Token, body: RatingIn, request: Request, rt: Runtime) -> PublicSurveyOut:
+    _limit(request, token)
+    survey = await usecases.rate_by_link(rt, token, body.answers)
+    return PublicSurveyOut(tracking_no=survey.tracking_no, technician_items_apply=survey.served_by_org,
+                           status=survey.status)  # fmt: skip

@@ -1,11 +1,11 @@
 """Evaluation rules (domain.md §5.5): when a demand may be rated and what the form holds. Pure."""
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from shared.contracts import Answers, AssigneeKind, Assigned, Event, Rated, RatingSource, Resolved
-from shared.errors import Invalid, InvalidTransition
+from shared.errors import Invalid, InvalidTransition, NotFound
 
 # Items 6–9 of the form concern the organization's technicians and facilities.
 TECHNICIAN_ITEMS = ("technician_professionalism", "technician_timeliness", "technician_civility", "facilities")
@@ -76,3 +76,38 @@ def rate(
         rated_at=now,
     )
     return replace(survey, status="rated", rated_at=now), event
+
+
+@dataclass(frozen=True)
+class RatingLink:
+    """A one-time link for the enterprise to rate one round of one demand (no account)."""
+
+    token_sha256: str
+    demand_id: UUID
+    station_id: str
+    round: int
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datetime, days: int) -> RatingLink:
+    if survey.status != "open":
+        raise InvalidTransition("需求尚未办结或已评价，不能发送评价链接", "the survey is not open for rating")
+    return RatingLink(
+        token_sha256=token_sha256,
+        demand_id=survey.demand_id,
+        station_id=survey.station_id,
+        round=survey.round,
+        created_by=created_by,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+
+
+def usable(link: RatingLink | None, survey: Survey | None, now: datetime) -> Survey:
+    """The survey a link may rate now; unknown, used, expired or outdated links all look the same."""
+    if link is None or survey is None or link.used_at is not None or link.expires_at <= now or link.round != survey.round:
+        raise NotFound("评价链接无效、已使用或已过期", "rating link is unknown, used or expired")
+    return survey

@@ -43,6 +43,30 @@ class Demand:
     archived_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Station:
+    station_id: str
+    name: str
+    address: str
+    level: int
+    parent_id: str | None
+    has_window: bool
+
+
+def check_station_placement(station: Station, parent: Station | None) -> None:
+    """A station sits below its parent in the id path and one or more levels deeper."""
+    if station.parent_id is None:
+        return
+    if parent is None:
+        raise Invalid("上级服务站不存在", "parent station does not exist", field="parent_id")
+    if not station.station_id.startswith(parent.station_id.split("/")[0] + "/") or station.level <= parent.level:
+        raise Invalid(
+            "服务站须与上级服务站同属一个城市，且层级低于上级",
+            "a station must be in its parent's city and at a deeper level",
+            field="parent_id",
+        )
+
+
 def tracking_no(year: int, serial: int) -> str:
     """跟踪单号 "年代号+流水号" (004 附录B), e.g. 2026-000137."""
     return f"{year:04d}-{serial:06d}"

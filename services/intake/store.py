@@ -6,7 +6,7 @@ import asyncpg
 
 from shared.contracts import Channel
 
-from .domain import Category, Demand
+from .domain import Category, Demand, Station
 
 _CATEGORIES = "SELECT code, label, time_limit_days FROM categories ORDER BY sort_order"
 
@@ -29,12 +29,27 @@ _COLUMNS = """demand_id, station_id, tracking_no, enterprise_name, credit_code, 
 
 _GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
 _GET_FOR_UPDATE = _GET + " FOR UPDATE"
+# Scoped reads: the station or, for a supervisor, every station below the prefix.
+_GET_IN_SCOPE = _GET + " AND (station_id = $2 OR starts_with(station_id, $2 || '/'))"
 
 _LIST = f"""
 SELECT {_COLUMNS} FROM demands
-WHERE station_id = $1 AND ($2::text IS NULL OR status = $2)
+WHERE (station_id = $1 OR starts_with(station_id, $1 || '/')) AND ($2::text IS NULL OR status = $2)
 ORDER BY submitted_at DESC, tracking_no DESC
 LIMIT $3 OFFSET $4
+"""
+
+_STATION_COLUMNS = "station_id, name, address, level, parent_id, has_window"
+_STATIONS = f"""
+SELECT {_STATION_COLUMNS} FROM stations
+WHERE $1::text IS NULL OR station_id = $1 OR starts_with(station_id, $1 || '/')
+ORDER BY station_id
+"""
+_STATION = f"SELECT {_STATION_COLUMNS} FROM stations WHERE station_id = $1"
+_UPSERT_STATION = f"""
+INSERT INTO stations ({_STATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (station_id) DO UPDATE SET name = EXCLUDED.name, address = EXCLUDED.address,
+    level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, has_window = EXCLUDED.has_window
 """
 
 _ARCHIVE = "UPDATE demands SET status = $2, archive_no = $3, archived_at = $4 WHERE demand_id = $1"
@@ -74,10 +89,26 @@ async def get(conn: asyncpg.Connection, demand_id: UUID, *, for_update: bool = F
     return _demand(row) if row else None
 
 
-async def list_for_station(
-    conn: asyncpg.Connection, station_id: str, status: str | None, limit: int, offset: int
-) -> list[Demand]:
-    return [_demand(r) for r in await conn.fetch(_LIST, station_id, status, limit, offset)]
+async def get_in_scope(conn: asyncpg.Connection, demand_id: UUID, scope: str) -> Demand | None:
+    row = await conn.fetchrow(_GET_IN_SCOPE, demand_id, scope)
+    return _demand(row) if row else None
+
+
+async def list_in_scope(conn: asyncpg.Connection, scope: str, status: str | None, limit: int, offset: int) -> list[Demand]:
+    return [_demand(r) for r in await conn.fetch(_LIST, scope, status, limit, offset)]
+
+
+async def stations(conn: asyncpg.Connection, under: str | None) -> list[Station]:
+    return [Station(**r) for r in await conn.fetch(_STATIONS, under)]
+
+
+async def station(conn: asyncpg.Connection, station_id: str) -> Station | None:
+    row = await conn.fetchrow(_STATION, station_id)
+    return Station(**row) if row else None
+
+
+async def save_station(conn: asyncpg.Connection, s: Station) -> None:
+    await conn.execute(_UPSERT_STATION, s.station_id, s.name, s.address, s.level, s.parent_id, s.has_window)
 
 
 async def save_archived(conn: asyncpg.Connection, d: Demand) -> None:

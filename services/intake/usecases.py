@@ -3,14 +3,15 @@
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from shared.contracts import Archived, Channel, utcnow
+from shared.auth import Principal, narrow
 from shared.calendar import CHINA
-from shared.errors import NotFound
+from shared.contracts import Archived, Channel, utcnow
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.messaging import inbox, outbox
 from shared.runtime import ServiceRuntime
 
 from . import domain, store
-from .domain import Category, Demand
+from .domain import Category, Demand, Station
 
 CONSUMER = "intake"
 
@@ -28,9 +29,15 @@ class DemandForm:
     first_responder: str
 
 
-async def submit_demand(rt: ServiceRuntime, form: DemandForm, correlation_id: UUID | None = None) -> Demand:
+async def submit_demand(
+    rt: ServiceRuntime, principal: Principal, form: DemandForm, correlation_id: UUID | None = None
+) -> Demand:
+    if form.station_id != principal.station:
+        raise Forbidden("只能为本服务站登记需求", "a demand can be registered only for your own station")
     submitted_at = utcnow().astimezone(CHINA)
-    async with rt.transaction() as conn:
+    async with rt.transaction(principal) as conn:
+        if await store.station(conn, form.station_id) is None:
+            raise Invalid("服务站未登记", "station is not registered", field="station_id")
         chosen = domain.pick_categories(form.categories, await store.categories(conn))
         serial = await store.next_serial(conn, form.station_id, submitted_at.year)
         demand = domain.new_demand(
@@ -54,22 +61,47 @@ async def submit_demand(rt: ServiceRuntime, form: DemandForm, correlation_id: UU
     return demand
 
 
-async def get_demand(rt: ServiceRuntime, demand_id: UUID) -> Demand:
-    async with rt.pool.acquire() as conn:
-        demand = await store.get(conn, demand_id)
+async def get_demand(rt: ServiceRuntime, principal: Principal, demand_id: UUID) -> Demand:
+    async with rt.transaction(principal) as conn:
+        demand = await store.get_in_scope(conn, demand_id, principal.db_scope)
     if demand is None:
         raise NotFound("未找到该需求", "demand not found")
     return demand
 
 
-async def list_demands(rt: ServiceRuntime, station_id: str, status: str | None, limit: int, offset: int) -> list[Demand]:
-    async with rt.pool.acquire() as conn:
-        return await store.list_for_station(conn, station_id, status, limit, offset)
+async def list_demands(
+    rt: ServiceRuntime, principal: Principal, station_id: str | None, status: str | None, limit: int, offset: int
+) -> list[Demand]:
+    scope = narrow(principal, station_id)
+    async with rt.transaction(principal) as conn:
+        return await store.list_in_scope(conn, scope, status, limit, offset)
 
 
 async def list_categories(rt: ServiceRuntime) -> list[Category]:
-    async with rt.pool.acquire() as conn:
+    async with rt.transaction() as conn:
         return list((await store.categories(conn)).values())
+
+
+async def list_stations(rt: ServiceRuntime, under: str | None) -> list[Station]:
+    async with rt.transaction() as conn:
+        return await store.stations(conn, under)
+
+
+async def get_station(rt: ServiceRuntime, station_id: str) -> Station:
+    async with rt.transaction() as conn:
+        station = await store.station(conn, station_id)
+    if station is None:
+        raise NotFound("未找到该服务站", "station not found")
+    return station
+
+
+async def save_station(rt: ServiceRuntime, station: Station) -> Station:
+    """Registry upkeep by operations (admin); the registry is not station-scoped data."""
+    async with rt.transaction() as conn:
+        parent = await store.station(conn, station.parent_id) if station.parent_id else None
+        domain.check_station_placement(station, parent)
+        await store.save_station(conn, station)
+    return station
 
 
 async def record_archived(rt: ServiceRuntime, event: Archived) -> None:

@@ -17,6 +17,12 @@ INSERT INTO cases ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
 ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}, updated_at = now()
 """
 _GET = f"SELECT {_COLUMNS} FROM cases WHERE demand_id = $1"
+# Staff and supervisors by station path; an organization only for what is assigned to it now.
+_VISIBLE = """(
+    ($2 <> '' AND (station_id = $2 OR starts_with(station_id, $2 || '/')))
+    OR ($3 <> '' AND assignee_kind = 'organization' AND assignee_id = $3)
+)"""
+_GET_VISIBLE = _GET + " AND " + _VISIBLE
 
 # Status is derived from which facts are present; the filter mirrors Case.status.
 _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
@@ -27,9 +33,9 @@ _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
 
 _LEDGER = f"""
 SELECT {_COLUMNS} FROM cases
-WHERE station_id = $1 AND ($2::text IS NULL OR ({_STATUS_SQL}) = $2)
+WHERE ($1::text IS NULL OR ({_STATUS_SQL}) = $1) AND {_VISIBLE}
 ORDER BY submitted_at DESC NULLS LAST, tracking_no DESC
-LIMIT $3 OFFSET $4
+LIMIT $4 OFFSET $5
 """
 
 _ADD_ENTRY = """
@@ -48,8 +54,17 @@ async def save(conn: asyncpg.Connection, case: Case) -> None:
     await conn.execute(_UPSERT, *(getattr(case, c) for c in CASE_FIELDS))
 
 
-async def ledger(conn: asyncpg.Connection, station_id: str, status: str | None, limit: int, offset: int) -> list[Case]:
-    return [Case(**r) for r in await conn.fetch(_LEDGER, station_id, status, limit, offset)]
+async def get_visible(
+    conn: asyncpg.Connection, demand_id: UUID, scope: str, org: str, *, for_update: bool = False
+) -> Case | None:
+    row = await conn.fetchrow(_GET_VISIBLE + (" FOR UPDATE" if for_update else ""), demand_id, scope, org)
+    return Case(**row) if row else None
+
+
+async def ledger(
+    conn: asyncpg.Connection, scope: str, org: str, status: str | None, limit: int, offset: int
+) -> list[Case]:
+    return [Case(**r) for r in await conn.fetch(_LEDGER, status, scope, org, limit, offset)]
 
 
 async def add_entry(conn: asyncpg.Connection, event: Event, text: str) -> None:

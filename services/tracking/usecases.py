@@ -5,6 +5,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.auth import Principal, Role, narrow
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
 from shared.errors import NotFound
@@ -34,14 +35,14 @@ async def record_event(rt: ServiceRuntime, event: Event) -> None:
 
 
 async def resolve(
-    rt: ServiceRuntime, demand_id: UUID, *, outcome: Outcome, summary: str, resolved_by: str
+    rt: ServiceRuntime, principal: Principal, demand_id: UUID, *, outcome: Outcome, summary: str
 ) -> tuple[Case, date]:
     now = utcnow()
-    async with rt.transaction() as conn:
-        case = await store.get(conn, demand_id, for_update=True)
+    async with rt.transaction(principal) as conn:
+        case = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "", for_update=True)
         if case is None:
             raise NotFound("未找到该需求", "demand not found")
-        event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=resolved_by, now=now)
+        event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
         case = domain.apply(case, event)
         await store.save(conn, case)
         await store.add_entry(conn, event, domain.timeline_text(event))
@@ -50,14 +51,20 @@ async def resolve(
     return case, china_today(now)
 
 
-async def ledger(rt: ServiceRuntime, station_id: str, status: str | None, limit: int, offset: int) -> tuple[list[Case], date]:
-    async with rt.pool.acquire() as conn:
-        return await store.ledger(conn, station_id, status, limit, offset), china_today(utcnow())
+async def ledger(
+    rt: ServiceRuntime, principal: Principal, station_id: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[Case], date]:
+    scope = narrow(principal, station_id) if principal.role is not Role.org else ""
+    async with rt.transaction(principal) as conn:
+        cases = await store.ledger(conn, scope, principal.org or "", status, limit, offset)
+    return cases, china_today(utcnow())
 
 
-async def case_with_timeline(rt: ServiceRuntime, demand_id: UUID) -> tuple[Case, list[asyncpg.Record], date]:
-    async with rt.pool.acquire() as conn:
-        case = await store.get(conn, demand_id)
+async def case_with_timeline(
+    rt: ServiceRuntime, principal: Principal, demand_id: UUID
+) -> tuple[Case, list[asyncpg.Record], date]:
+    async with rt.transaction(principal) as conn:
+        case = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "")
         if case is None:
             raise NotFound("未找到该需求", "demand not found")
         return case, await store.timeline(conn, demand_id), china_today(utcnow())

@@ -18,6 +18,7 @@ def system_env():
             f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
             f"{prefix}_DLQ_CHECK_SECONDS": "1",
         }
+    env["EVALUATION_PUBLIC_URL"] = "http://127.0.0.1:18004"
     yield env, databases, vhost
     infra.drop_vhost(vhost)
 

@@ -5,21 +5,21 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.support import events, infra
+from tests.support import auth, events, infra
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 
 async def _get_when(client: httpx.AsyncClient, url: str, ok, what: str, timeout: float = 30.0) -> dict:
     async def check():
-        reply = await client.get(url)
+        reply = await client.get(url, headers=auth.HEAD)
         return reply.json() if reply.status_code == 200 and ok(reply.json()) else None
 
     return await infra.eventually(check, timeout=timeout, what=what)
 
 
 async def _submit(client, procs, **form) -> dict:
-    reply = await client.post(procs.url("intake") + "/demands", json=events.demand_form(**form))
+    reply = await client.post(procs.url("intake") + "/demands", json=events.demand_form(**form), headers=auth.CLERK)
     assert reply.status_code == 201, reply.text
     return reply.json()
 
@@ -34,21 +34,27 @@ async def _drive_to_rated(client, procs, overall: str) -> dict:
     assert waiting
     reply = await client.post(procs.url("dispatch") + f"/demands/{demand_id}/assignments", json={
         "assignee_kind": "organization", "assignee_id": "org-01", "assignee_name": "市计量测试院",
-        "assigned_by": "周站长",
-    })  # fmt: skip
+    }, headers=auth.HEAD)  # fmt: skip
     assert reply.status_code == 201, reply.text
     await _get_when(client, procs.url("tracking") + f"/demands/{demand_id}", lambda c: c["status"] == "assigned",
                     "tracking to see the assignment")  # fmt: skip
+    # The organization it was assigned to submits the result (服务小结).
     reply = await client.post(procs.url("tracking") + f"/demands/{demand_id}/resolution",
-                              json={"outcome": "met", "summary": "已出具校准证书", "resolved_by": "张晓燕"})  # fmt: skip
+                              json={"outcome": "met", "summary": "已出具校准证书"}, headers=auth.ORG)  # fmt: skip
     assert reply.status_code == 200, reply.text
     await _get_when(client, procs.url("evaluation") + f"/surveys/{demand_id}", lambda s: s["status"] == "open",
                     "the survey to open")  # fmt: skip
-    reply = await client.post(procs.url("evaluation") + f"/surveys/{demand_id}/rating", json={
-        "answers": {"station_service": 5, "problem_solved": True, "technician_professionalism": 5,
-                    "overall": overall, "comments": "及时"},
-    })  # fmt: skip
+    # The clerk sends the enterprise a one-time link; the enterprise rates without an account.
+    link = await client.post(procs.url("evaluation") + f"/surveys/{demand_id}/link", headers=auth.CLERK)
+    assert link.status_code == 201, link.text
+    url = link.json()["url"]
+    assert url.startswith(procs.url("evaluation") + "/public/ratings/")
+    answers = {"station_service": 5, "problem_solved": True, "technician_professionalism": 5,
+               "overall": overall, "comments": "及时"}  # fmt: skip
+    reply = await client.post(url, json={"answers": answers})
     assert reply.status_code == 201, reply.text
+    again = await client.post(url, json={"answers": answers})
+    assert again.status_code == 404  # single use
     return demand
 
 
@@ -59,7 +65,7 @@ async def test_one_demand_from_submission_to_archive(system):
         demand_id = demand["demand_id"]
         sheet = await _get_when(client, procs.url("tracking") + f"/demands/{demand_id}",
                                 lambda c: c["status"] == "archived", "the archived status in tracking")  # fmt: skip
-        dossier = (await client.get(procs.url("archive") + f"/dossiers/{demand_id}")).json()
+        dossier = (await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)).json()
         intake_view = await _get_when(client, procs.url("intake") + f"/demands/{demand_id}",
                                       lambda d: d["status"] == "archived", "intake to mark it archived")  # fmt: skip
 
@@ -69,6 +75,9 @@ async def test_one_demand_from_submission_to_archive(system):
     assert sheet["archive_no"] == dossier["archive_no"] == intake_view["archive_no"]
     assert dossier["tracking_no"] == demand["tracking_no"]
     assert dossier["content"]["ratings"][0]["answers"]["overall"] == "satisfied"
+    [access] = await infra.fetch(db["archive"], "SELECT subject, role FROM access_log WHERE demand_id = $1",
+                                 UUID(demand_id))  # fmt: skip
+    assert access["role"] == "head"  # reading a sealed record is audited
 
     # Each service's own database holds its part, and every outbox row went out.
     [row] = await infra.fetch(db["intake"], "SELECT status FROM demands WHERE demand_id = $1", UUID(demand_id))
@@ -98,7 +107,7 @@ async def test_a_dissatisfied_rating_keeps_the_case_out_of_the_archive(system):
                                 "routing_key = 'demand.rated'", UUID(demand_id)),
             what="archive to receive the rating",
         )  # fmt: skip
-        assert (await client.get(procs.url("archive") + f"/dossiers/{demand_id}")).status_code == 404
+        assert (await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)).status_code == 404
     assert sheet["overall"] == "dissatisfied"
 
 

@@ -7,7 +7,7 @@ import aio_pika
 import pytest
 
 from shared.messaging.replay import replay
-from tests.support import events, infra
+from tests.support import auth, events, infra
 from tests.support.apps import drain, make_app, publish, publish_event
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ async def test_events_out_of_order_build_the_same_case(amqp, databases):
 
 
 async def _sheet_when(client, demand_id, ok):
-    reply = await client.get(f"/demands/{demand_id}")
+    reply = await client.get(f"/demands/{demand_id}", headers=auth.HEAD)
     return reply.json() if reply.status_code == 200 and ok(reply.json()) else None
 
 
@@ -75,7 +75,7 @@ async def _depth_is(amqp, queue, n):
 async def test_failing_message_is_dead_lettered_after_the_delivery_limit_and_can_be_replayed(amqp, databases):
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db, delivery_limit=2)) as client:
-        reply = await client.post("/demands", json=events.demand_form())
+        reply = await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
         demand = reply.json()
         # An Archived for a demand intake does not know fails every time: nack, redeliver, give up.
         orphan = events.archived(events.submitted())

@@ -5,7 +5,7 @@ import pytest
 
 from services.intake import store
 from shared.messaging import outbox
-from tests.support import events, infra
+from tests.support import auth, events, infra
 from tests.support.apps import body_of, capture_queue, drain, make_app
 from tests.support.proxy import TcpProxy
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 async def test_demand_and_its_event_commit_together(amqp, databases):
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db)) as client:
-        reply = await client.post("/demands", json=events.demand_form())
+        reply = await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
         assert reply.status_code == 201, reply.text
         demand_id = reply.json()["demand_id"]
     rows = await infra.fetch(db, "SELECT demand_id FROM demands")
@@ -37,7 +37,9 @@ async def test_rollback_leaves_neither_state_nor_event(amqp, databases):
                 await outbox.add(conn, event)
                 raise RuntimeError("crash before commit")
         # The same through the HTTP path: an unknown category fails after the serial was drawn.
-        reply = await infra.client(app).post("/demands", json=events.demand_form(categories=["metrology", "astrology"]))
+        reply = await infra.client(app).post(
+            "/demands", json=events.demand_form(categories=["metrology", "astrology"]), headers=auth.CLERK
+        )
         assert reply.status_code == 422
         assert reply.json()["errors"][0]["field"] == "categories"
     assert await infra.fetch(db, "SELECT * FROM outbox") == []
@@ -55,7 +57,7 @@ async def test_event_written_while_broker_down_is_published_when_it_is_back(vhos
     try:
         async with infra.running(make_app("intake", amqp_url=through_proxy, database_url=db)) as client:
             await proxy.stop()  # the broker is gone for this service
-            reply = await client.post("/demands", json=events.demand_form())
+            reply = await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
             assert reply.status_code == 201, reply.text  # people keep working during the outage
             await infra.eventually(
                 lambda: infra.fetch(db, "SELECT 1 FROM outbox WHERE attempts > 0 AND published_at IS NULL"),
@@ -83,7 +85,7 @@ async def test_unroutable_event_stays_pending(amqp, databases):
     """With no queue bound for demand.submitted the broker returns the message: not a success."""
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db)) as client:
-        await client.post("/demands", json=events.demand_form())
+        await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
         [row] = await infra.eventually(
             lambda: infra.fetch(db, "SELECT published_at, last_error FROM outbox WHERE attempts > 0"),
             what="a publish attempt",
@@ -95,8 +97,8 @@ async def test_unroutable_event_stays_pending(amqp, databases):
 async def test_tracking_numbers_gapless_under_50_concurrent_submissions(amqp, databases):
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db, db_pool_max=20)) as client:
-        replies = await asyncio.gather(*(client.post("/demands", json=events.demand_form()) for _ in range(50)))
-        other = await client.post("/demands", json=events.demand_form(station=events.OTHER_STATION))
+        replies = await asyncio.gather(*(client.post("/demands", json=events.demand_form(), headers=auth.CLERK) for _ in range(50)))
+        other = await client.post("/demands", json=events.demand_form(station=events.OTHER_STATION), headers=auth.OTHER_CLERK)
     assert all(r.status_code == 201 for r in replies), [r.text for r in replies if r.status_code != 201]
     numbers = sorted(r.json()["tracking_no"] for r in replies)
     year = numbers[0][:4]

@@ -1,0 +1,70 @@
+"""The second wall behind the SQL filters: PostgreSQL row-level security and a least-privilege role.
+
+Every table with a `station_id` column gets RLS enabled and forced with a policy
+on `qs_in_scope(station_id)`, so a query that forgets its station filter still
+returns nothing outside the caller's scope. The outbox and inbox are the relay's
+and handlers' bookkeeping, never read on a request path, and stay outside it.
+The service connects as a role that neither owns the tables nor bypasses RLS.
+"""
+
+import re
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger(__name__)
+
+UNSCOPED = ("outbox", "inbox", "schema_migrations")
+
+_STATION_TABLES = """
+SELECT c.table_name FROM information_schema.columns c
+JOIN information_schema.tables t USING (table_schema, table_name)
+WHERE c.table_schema = 'public' AND c.column_name = 'station_id' AND t.table_type = 'BASE TABLE'
+ORDER BY c.table_name
+"""
+
+
+def _ident(name: str) -> str:
+    # Identifiers cannot be bound as parameters; allow only plain lower-case names.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"unsafe SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+async def station_tables(conn: asyncpg.Connection) -> list[str]:
+    return [r["table_name"] for r in await conn.fetch(_STATION_TABLES) if r["table_name"] not in UNSCOPED]
+
+
+async def secure(owner_dsn: str, app_role: str) -> None:
+    """Idempotent: run after every migration pass, as the database owner."""
+    conn = await asyncpg.connect(owner_dsn)
+    try:
+        role = _ident(app_role)
+        exists = await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", app_role)
+        if not exists:
+            try:
+                await conn.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+                log.info("database role created", role=app_role)
+            except asyncpg.DuplicateObjectError:
+                pass  # created by a replica starting at the same time
+        database = await conn.fetchval("SELECT current_database()")
+        async with conn.transaction():
+            await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
+            await conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+            await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+            await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+            await conn.execute(f"REVOKE ALL ON schema_migrations FROM {role}")
+            for table in await station_tables(conn):
+                ident = _ident(table)
+                await conn.execute(f"ALTER TABLE {ident} ENABLE ROW LEVEL SECURITY")
+                await conn.execute(f"ALTER TABLE {ident} FORCE ROW LEVEL SECURITY")
+                has_policy = await conn.fetchval(
+                    "SELECT true FROM pg_policies WHERE tablename = $1 AND policyname = 'station_scope'", table
+                )
+                if not has_policy:
+                    await conn.execute(
+                        f"CREATE POLICY station_scope ON {ident} "
+                        "USING (qs_in_scope(station_id)) WITH CHECK (qs_in_scope(station_id))"
+                    )
+    finally:
+        await conn.close()
