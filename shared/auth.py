@@ -20,6 +20,7 @@ from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.contracts import STATION_ID_PATTERN
 from shared.errors import Forbidden, NotFound, Unauthenticated
@@ -152,16 +153,16 @@ def mint(
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+# Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
+_bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials:
         raise Unauthenticated("请先登录（缺少 Bearer 身份凭证）", "missing bearer token")
-    return token.strip()
-
-
-def current_principal(request: Request) -> Principal:
-    return request.app.state.runtime.verifier.verify(_bearer(request))
+    return request.app.state.runtime.verifier.verify(credentials.credentials)
 
 
 def allow(*roles: Role):

@@ -91,7 +91,8 @@ async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
     errors = None
     if isinstance(exc, Invalid):
         errors = [{"field": exc.field, "type": exc.code, "message": exc.zh, "message_en": exc.en}]
-    return JSONResponse(status_code=exc.status, content=error_body(exc.code, exc.zh, exc.en, errors))
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(status_code=exc.status, content=error_body(exc.code, exc.zh, exc.en, errors), headers=headers)
 
 
 def install(app: FastAPI, metrics) -> None:
