@@ -2,22 +2,33 @@
 
 docker-compose.yml is validated against the Compose specification schema vendored by
 check-jsonschema (no network), and cross-checked against the services' own settings,
-deploy/prometheus/prometheus.yml, the PostgreSQL init script and deploy/Dockerfile.
+deploy/prometheus/prometheus.yml, the PostgreSQL init script (run with a stand-in psql),
+the RabbitMQ setup script (run against a stand-in management API) and deploy/Dockerfile.
 """
 
+import base64
 import copy
+import http.server
 import importlib
 import importlib.resources
+import importlib.util
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import pytest
 import yaml
+from pydantic import ValidationError
+
+from shared.contracts import LIFECYCLE, dead_letter_queue_name, queue_name
+from shared.contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -26,12 +37,28 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 PROMETHEUS = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 GRAFANA_DATASOURCE = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 RABBITMQ_PLUGINS = ROOT / "deploy" / "rabbitmq" / "enabled_plugins"
-POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sql"
+POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
+RABBITMQ_SETUP = ROOT / "deploy" / "rabbitmq" / "setup-users.py"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 
 SERVICES = {"intake": 8001, "dispatch": 8002, "tracking": 8003, "evaluation": 8004, "archive": 8005}
-SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+
+
+def service_secrets(name: str) -> tuple[str, str, str]:
+    """The passwords of one service: its database owner, its database app role, its broker user."""
+    upper = name.upper()
+    return (f"{upper}_DB_OWNER_PASSWORD", f"{upper}_DB_APP_PASSWORD", f"{upper}_RABBITMQ_PASSWORD")
+
+
+ADMIN_SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+SECRETS = ADMIN_SECRETS + tuple(var for name in SERVICES for var in service_secrets(name))
 FAKE_SECRETS = {name: f"fake-{name.lower().replace('_', '-')}-x1" for name in SECRETS}
+# Required, not secret, and without a sensible default: compose refuses to start without them.
+REQUIRED = {
+    "AUTH_JWKS_URL": "https://id.example.test/realms/quality/protocol/openid-connect/certs",
+    "AUTH_ISSUER": "https://id.example.test/realms/quality",
+    "EVALUATION_PUBLIC_URL": "https://quality.example.test/evaluation",
+}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -163,7 +190,18 @@ def scrape_targets(prometheus: dict) -> dict[str, set[str]]:
 
 
 def resolved_env() -> dict[str, str]:
-    return {**env_example(), **FAKE_SECRETS}
+    return {**env_example(), **FAKE_SECRETS, **REQUIRED}
+
+
+def rabbitmq_setup_module():
+    spec = importlib.util.spec_from_file_location("rabbitmq_setup_users", RABBITMQ_SETUP)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_shot(service: dict) -> bool:
+    return service.get("restart") == "no"
 
 
 # --- (a) the Compose specification --------------------------------------------------------
@@ -227,6 +265,7 @@ def test_service_is_built_from_the_one_image_and_runs_its_own_module(compose, na
 def test_service_waits_for_a_healthy_broker_and_database(compose, name):
     depends_on = compose["services"][name]["depends_on"]
     assert depends_on["rabbitmq"]["condition"] == "service_healthy"
+    assert depends_on["rabbitmq-setup"]["condition"] == "service_completed_successfully", "its broker user"
     assert depends_on["postgres"]["condition"] == "service_healthy"
     assert compose["services"]["rabbitmq"]["healthcheck"]["test"]
     assert "rabbitmq-diagnostics" in " ".join(compose["services"]["rabbitmq"]["healthcheck"]["test"])
@@ -258,31 +297,273 @@ def test_service_environment_configures_its_settings(compose, name, monkeypatch)
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    settings = settings_class()
+    settings = settings_class()  # production mode validates: it refuses the development signing key
     assert settings.service_name == name
     assert settings.environment == "production"
     assert settings.http_host == "0.0.0.0"
     assert settings.http_port == SERVICES[name]
 
+    # Tokens: RS256 from the identity provider, never the development key.
+    assert settings.auth_jwks_url == REQUIRED["AUTH_JWKS_URL"]
+    assert settings.auth_issuer == REQUIRED["AUTH_ISSUER"]
+    assert settings.auth_audience == "quality-stations"
+    monkeypatch.delenv(f"{prefix}AUTH_JWKS_URL")
+    with pytest.raises(ValidationError, match="development signing key"):
+        settings_class()  # so the JWKS URL is what lets production start
+    monkeypatch.setenv(f"{prefix}AUTH_JWKS_URL", env[f"{prefix}AUTH_JWKS_URL"])
+
+    owner_password, app_password, broker_password = service_secrets(name)
+    default_db = urlsplit(settings_class.model_fields["database_url"].default)
     db = urlsplit(settings.database_url)
     assert (db.scheme, db.hostname, db.port, db.path) == ("postgresql", "postgres", 5432, f"/qs_{name}")
-    assert db.password == FAKE_SECRETS["POSTGRES_PASSWORD"]
-    assert db.path == urlsplit(settings_class.model_fields["database_url"].default).path
+    assert db.path == default_db.path
+    assert db.username == f"qs_{name}", "migrations run as the service's own owner role, not the superuser"
+    assert db.password == FAKE_SECRETS[owner_password]
+
+    app = urlsplit(settings.resolved_app_database_url)
+    assert (app.scheme, app.hostname, app.port, app.path) == ("postgresql", "postgres", 5432, f"/qs_{name}")
+    assert app.username == settings.app_role == f"qs_{name}_app"
+    assert app.password == FAKE_SECRETS[app_password]
 
     amqp = urlsplit(settings.amqp_url)
     assert (amqp.scheme, amqp.hostname, amqp.port) == ("amqp", "rabbitmq", 5672)
-    assert amqp.password == FAKE_SECRETS["RABBITMQ_PASSWORD"]
-    assert amqp.username != "guest"
+    assert amqp.username == rabbitmq_setup_module().user_name(name)
+    assert amqp.password == FAKE_SECRETS[broker_password]
+
+    if name == "evaluation":
+        assert settings.public_url == REQUIRED["EVALUATION_PUBLIC_URL"]
+        assert settings.rate_limit_storage == "memory://"
 
 
-def test_postgres_init_script_creates_one_database_per_service(compose):
-    created = set(re.findall(r"CREATE DATABASE\s+\"?(\w+)\"?", POSTGRES_INIT.read_text(encoding="utf-8"), re.I))
-    assert created == {f"qs_{name}" for name in SERVICES}
-    mounts = compose["services"]["postgres"]["volumes"]
-    assert any(
-        m.startswith("./deploy/postgres/init-databases.sql:/docker-entrypoint-initdb.d/") for m in mounts
-    ), mounts
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_service_gets_only_its_own_credentials(compose, name):
+    """No superuser, no administrator, no other service's role or user."""
+    referenced = referenced_variables(compose["services"][name]["environment"])
+    secrets = {var for var in referenced if "PASSWORD" in var}
+    assert secrets == set(service_secrets(name))
+
+    env = service_environment(compose, name, resolved_env())
+    users = {urlsplit(url).username for key, url in env.items() if key.endswith("_URL") and "@" in url}
+    assert users == {f"qs_{name}", f"qs_{name}_app"}
+    others = {f"qs_{other}" for other in SERVICES if other != name}
+    assert not users & (others | {f"{o}_app" for o in others} | {"postgres", "quality", "guest"})
+
+
+FAKE_PSQL = """#!{python}
+import json, os, sys
+with open(os.environ["PSQL_LOG"], "a", encoding="utf-8") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "sql": sys.stdin.read()}}) + "\\n")
+"""
+
+
+def run_postgres_init(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """The init script with a stand-in psql that records its arguments and the SQL it is given."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    psql = bin_dir / "psql"
+    psql.write_text(FAKE_PSQL.format(python=sys.executable), encoding="utf-8")
+    psql.chmod(0o755)
+    log = tmp_path / "psql.log"
+    log.unlink(missing_ok=True)
+    run_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PSQL_LOG": str(log), **env}
+    done = subprocess.run(
+        ["bash", str(POSTGRES_INIT)], env=run_env, capture_output=True, text=True, timeout=60, check=False
+    )
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return done, calls
+
+
+def psql_variables(argv: list[str]) -> dict[str, str]:
+    return dict(argv[i + 1].split("=", 1) for i, arg in enumerate(argv) if arg == "-v")
+
+
+def test_postgres_init_script_creates_an_owner_and_an_app_role_per_service(tmp_path):
+    env = {"POSTGRES_USER": "quality", **FAKE_SECRETS}
+    done, calls = run_postgres_init(tmp_path, env)
+    assert done.returncode == 0, done.stderr
+
+    assert [psql_variables(c["argv"])["db"] for c in calls] == [f"qs_{name}" for name in SERVICES]
+    for name, call in zip(SERVICES, calls, strict=True):
+        variables = psql_variables(call["argv"])
+        owner_env, app_env, _ = service_secrets(name)
+        assert variables == {
+            "ON_ERROR_STOP": "1",
+            "db": f"qs_{name}",
+            "owner": f"qs_{name}",
+            "app": f"qs_{name}_app",
+            "owner_env": owner_env,
+            "app_env": app_env,
+        }
+        assert call["argv"][call["argv"].index("--username") + 1] == "quality"
+        # Passwords come from the environment inside psql, never over the command line.
+        assert not any(secret in " ".join(call["argv"]) for secret in FAKE_SECRETS.values())
+        statements = [line.strip() for line in call["sql"].splitlines() if not line.strip().startswith("--")]
+        sql = "\n".join(statements)
+        assert "\\getenv owner_password :owner_env" in statements and "\\getenv app_password :app_env" in statements
+
+        # Both roles log in, and neither is a superuser, creates roles or databases, or bypasses RLS.
+        altered = re.findall(r"ALTER ROLE %I ([A-Z ]+) PASSWORD %L',\s*:'(\w+)', :'(\w+)'\)", sql)
+        assert {(role, password) for _attrs, role, password in altered} == {
+            ("owner", "owner_password"),
+            ("app", "app_password"),
+        }
+        for attributes, _role, _password in altered:
+            assert {"LOGIN", "NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE", "NOBYPASSRLS"} <= set(attributes.split())
+        assert re.search(r"CREATE DATABASE %I OWNER %I', :'db', :'owner'", sql)
+        assert 'ALTER DATABASE :"db" OWNER TO :"owner";' in statements
+        assert 'REVOKE ALL ON DATABASE :"db" FROM PUBLIC;' in statements, "other services must not connect"
+        assert not re.search(r"(?<!NO)(SUPERUSER|BYPASSRLS|CREATEROLE)", sql)
+
+
+@pytest.mark.parametrize("missing", ["INTAKE_DB_OWNER_PASSWORD", "ARCHIVE_DB_APP_PASSWORD"])
+def test_postgres_init_script_refuses_a_missing_password(tmp_path, missing):
+    env = {"POSTGRES_USER": "quality", **{k: v for k, v in FAKE_SECRETS.items() if k != missing}}
+    done, calls = run_postgres_init(tmp_path, env)
+    assert done.returncode != 0
+    assert missing in done.stderr
+    assert all(psql_variables(c["argv"])["db"] != f"qs_{missing.split('_')[0].lower()}" for c in calls)
+
+
+def test_postgres_runs_the_init_script_with_the_role_passwords(compose):
+    postgres = compose["services"]["postgres"]
+    mounts = postgres["volumes"]
+    assert "./deploy/postgres/init-databases.sh:/docker-entrypoint-initdb.d/10-init-databases.sh:ro" in mounts
     assert any(m.split(":")[1] == "/var/lib/postgresql/data" for m in mounts), "the database needs a volume"
+    assert POSTGRES_INIT.stat().st_mode & stat.S_IXUSR, "executable, so the entrypoint runs it rather than sources it"
+    env = service_environment(compose, "postgres", resolved_env())
+    for name in SERVICES:
+        owner_env, app_env, _ = service_secrets(name)
+        assert env[owner_env] == FAKE_SECRETS[owner_env]
+        assert env[app_env] == FAKE_SECRETS[app_env]
+    assert env["POSTGRES_PASSWORD"] == FAKE_SECRETS["POSTGRES_PASSWORD"]
+
+
+# --- RabbitMQ: one user per service ----------------------------------------------------------
+
+
+def other_services_queues(name: str) -> list[str]:
+    queues = [queue_name(other, event) for other in SERVICES if other != name for event in LIFECYCLE]
+    return queues + [dead_letter_queue_name(q) for q in queues]
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_rabbitmq_permissions_cover_the_services_own_queues_and_nothing_else(name):
+    setup = rabbitmq_setup_module()
+    assert setup.SERVICES == tuple(SERVICES)
+    permissions = setup.permissions(name)
+    assert set(permissions) == {"configure", "write", "read"}
+    own = [queue_name(name, event) for event in LIFECYCLE]
+    own += [dead_letter_queue_name(q) for q in own]
+    assert f"{name}.demand.submitted" in own and f"{name}.demand.submitted.dlq" in own
+    for kind, pattern in permissions.items():
+        regex = re.compile(pattern)  # RabbitMQ matches with PCRE; these constructs mean the same in Python
+        for resource in (EXCHANGE, DEAD_LETTER_EXCHANGE, *own):
+            assert regex.search(resource), f"{name} may not {kind} {resource}"
+        for resource in (*other_services_queues(name), "amq.topic", "amq.default", "", f"x{name}.demand.rated"):
+            assert not regex.search(resource), f"{name} may {kind} {resource!r}"
+    if name == "intake":
+        assert not re.search(permissions["read"], "tracking.demand.rated")
+
+
+class StubManagementApi(http.server.BaseHTTPRequestHandler):
+    """Records what the setup script asks of the RabbitMQ management API."""
+
+    requests: list[dict] = []
+
+    def _record(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.requests.append(
+            {"method": self.command, "path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        )
+        self.send_response(200 if self.command == "GET" else 201)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_PUT = _record
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def management_api():
+    StubManagementApi.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StubManagementApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", StubManagementApi.requests
+    server.shutdown()
+    server.server_close()
+
+
+def run_rabbitmq_setup(compose: dict, api_url: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The script with the environment compose gives rabbitmq-setup, against the stand-in API."""
+    setup = compose["services"]["rabbitmq-setup"]
+    assert setup["entrypoint"] == ["python3", "/setup/setup-users.py"]
+    container_env = service_environment(compose, "rabbitmq-setup", env)
+    container_env.update(RABBITMQ_API_URL=api_url, RABBITMQ_SETUP_TIMEOUT="5", PATH=os.environ["PATH"])
+    return subprocess.run(
+        [sys.executable, str(RABBITMQ_SETUP)],
+        env=container_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_rabbitmq_setup_creates_each_service_user_from_the_environment(compose, management_api):
+    api_url, requests = management_api
+    setup = rabbitmq_setup_module()
+    done = run_rabbitmq_setup(compose, api_url, resolved_env())
+    assert done.returncode == 0, done.stderr
+    assert not any(secret in done.stdout + done.stderr for secret in FAKE_SECRETS.values()), "passwords printed"
+
+    admin = base64.b64encode(f"quality:{FAKE_SECRETS['RABBITMQ_ADMIN_PASSWORD']}".encode()).decode()
+    assert {r["auth"] for r in requests} == {f"Basic {admin}"}
+    puts = {unquote(r["path"]): r["body"] for r in requests if r["method"] == "PUT"}
+    expected = {}
+    for name in SERVICES:
+        user = f"qs_{name}"
+        expected[f"/api/users/{user}"] = {"password": FAKE_SECRETS[service_secrets(name)[2]], "tags": ""}
+        expected[f"/api/permissions///{user}"] = setup.permissions(name)
+    assert puts == expected
+
+
+def test_rabbitmq_setup_fails_without_a_service_password(compose, management_api):
+    api_url, requests = management_api
+    setup_service = compose["services"]["rabbitmq-setup"]
+    env = {**resolved_env()}
+    environment = interpolate(setup_service["environment"], env)
+    environment.pop("TRACKING_RABBITMQ_PASSWORD")
+    done = subprocess.run(
+        [sys.executable, str(RABBITMQ_SETUP)],
+        env={**environment, "RABBITMQ_API_URL": api_url, "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "TRACKING_RABBITMQ_PASSWORD" in done.stderr
+    assert requests == [], "nothing is changed before every password is known"
+
+
+def test_rabbitmq_setup_is_a_one_shot_before_the_services(compose):
+    setup = compose["services"]["rabbitmq-setup"]
+    rabbitmq = compose["services"]["rabbitmq"]
+    assert setup["restart"] == "no"
+    assert setup["image"] == rabbitmq["image"] and setup["image"].endswith("-management"), "python3 is in it"
+    assert setup["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+    assert "./deploy/rabbitmq/setup-users.py:/setup/setup-users.py:ro" in setup["volumes"]
+    assert setup.get("user") not in (None, "root", "0")
+    env = service_environment(compose, "rabbitmq-setup", resolved_env())
+    assert urlsplit(env["RABBITMQ_API_URL"]).hostname == "rabbitmq"
+    broker = service_environment(compose, "rabbitmq", resolved_env())
+    assert env["RABBITMQ_ADMIN_USER"] == broker["RABBITMQ_DEFAULT_USER"]
+    assert env["RABBITMQ_ADMIN_PASSWORD"] == FAKE_SECRETS["RABBITMQ_ADMIN_PASSWORD"]
 
 
 def test_rabbitmq_enables_management_and_prometheus_plugins(compose):
@@ -312,7 +593,8 @@ def test_prometheus_scrapes_every_service_and_the_broker(compose, prometheus):
 
     # Every long-running service of the compose file that serves metrics has a target.
     without_metrics = {"postgres", "grafana", "prometheus"}
-    for name in set(compose["services"]) - without_metrics:
+    long_running = {name for name, service in compose["services"].items() if not one_shot(service)}
+    for name in long_running - without_metrics:
         assert any(target.split(":")[0] == name for target in every_target), f"{name} is not scraped"
 
     prom = compose["services"]["prometheus"]
@@ -352,10 +634,18 @@ def test_compose_file_holds_no_plaintext_credentials(compose):
 def test_compose_refuses_to_start_without_each_secret(compose):
     env = resolved_env()
     interpolate(compose, env)  # complete: fine
-    for secret in SECRETS:
+    for secret in (*SECRETS, *REQUIRED):
         for missing in ({k: v for k, v in env.items() if k != secret}, {**env, secret: ""}):
             with pytest.raises(MissingVariable, match=secret):
                 interpolate(compose, missing)
+
+
+def test_the_required_variables_are_the_secrets_and_the_deployment_specific_addresses(compose):
+    required = {
+        m["braced"] for text in strings(compose) for m in _INTERPOLATION.finditer(text) if m["op"] in ("?", ":?")
+    }
+    assert required == set(SECRETS) | set(REQUIRED)
+    assert len(set(FAKE_SECRETS.values())) == len(SECRETS)
 
 
 def test_env_example_lists_every_variable_and_no_secret_value(compose):
@@ -363,7 +653,7 @@ def test_env_example_lists_every_variable_and_no_secret_value(compose):
     used = referenced_variables(compose)
     assert set(SECRETS) <= used
     assert used - set(example) == set(), "variables missing from deploy/.env.example"
-    for secret in SECRETS:
+    for secret in (*SECRETS, *REQUIRED):
         assert example[secret] == "", f"{secret} must be left for operations to set"
 
 
