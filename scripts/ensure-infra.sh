@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and RabbitMQ run on localhost: install them from Debian's
+# Make sure PostgreSQL and RabbitMQ run on localhost (and the notices' Chinese font is there): install them from Debian's
 # packages when missing, start them when stopped, wait until they answer.
 set -euo pipefail
 
@@ -9,6 +9,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+# Chinese glyphs for the PDF acceptance notices.
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update

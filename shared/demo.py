@@ -16,24 +16,24 @@ STATIONS = {
     "440100/440113/panyu-01": "广州市番禺区工业园区质量服务工作站",
 }
 
-# (enterprise, credit code without check character, contact, phone, categories, description, channel)
+# (enterprise, credit code without check character, contact, phone, catalogue items, description, channel)
 DEMANDS = {
     "210100/210112/hunnan-01": [
-        ("沈阳精密仪器有限公司", "91210112MA0U00001", "王建国", "13804001234", ["metrology"],
+        ("沈阳精密仪器有限公司", "91210112MA0U00001", "王建国", "13804001234", ["metrology.calibration"],
          "压力表、千分尺共 36 台需要检定校准，希望走绿色通道", "window"),
-        ("辽宁北方锅炉制造有限公司", "91210112MA0U00002", "刘海波", "024-23781234", ["special_equipment"],
+        ("辽宁北方锅炉制造有限公司", "91210112MA0U00002", "刘海波", "024-23781234", ["special_equipment.registration", "special_equipment.operator_exam"],
          "新购两台燃气锅炉需办理使用登记，并安排司炉工考试", "phone"),
-        ("沈阳新材料科技股份有限公司", "91210112MA0U00003", "赵丽", "13940012345", ["standardization", "ip"],
+        ("沈阳新材料科技股份有限公司", "91210112MA0U00003", "赵丽", "13940012345", ["standardization.self_declaration", "ip.pledge_financing"],
          "拟制定企业标准并自我声明公开，同时咨询专利质押融资", "visit"),
-        ("浑南食品有限公司", "91210112MA0U00004", "孙明", "15998765432", ["testing"],
+        ("浑南食品有限公司", "91210112MA0U00004", "孙明", "15998765432", ["testing.product_testing"],
          "新品速冻水饺需要出厂检验报告", "website"),
     ],
     "440100/440113/panyu-01": [
-        ("广州番禺电子科技有限公司", "91440113MA5A00001", "陈志强", "13800138000", ["certification"],
+        ("广州番禺电子科技有限公司", "91440113MA5A00001", "陈志强", "13800138000", ["certification.ccc_consulting", "certification.voluntary"],
          "蓝牙音箱出口前咨询 CCC 认证与自愿性认证", "window"),
-        ("番禺珠宝首饰有限公司", "91440113MA5A00002", "黄美玲", "020-34561234", ["testing", "brand"],
+        ("番禺珠宝首饰有限公司", "91440113MA5A00002", "黄美玲", "020-34561234", ["testing.product_testing", "brand.demonstration"],
          "贵金属饰品成色检测，并申报商标品牌示范企业", "im"),
-        ("广州南沙精工机械有限公司", "91440113MA5A00003", "李伟", "13711112222", ["quality_mgmt"],
+        ("广州南沙精工机械有限公司", "91440113MA5A00003", "李伟", "13711112222", ["quality_mgmt.qc_circle", "quality_mgmt.excellence"],
          "希望开展 QC 小组活动辅导与卓越绩效自评", "daily"),
     ],
 }
@@ -84,12 +84,12 @@ async def seed(urls: dict[str, str]) -> None:
             if existing.json():
                 print(f"demo data for {station} already there")
                 continue
-            for index, (name, code, contact, phone, categories, text, channel) in enumerate(demands):
+            for index, (name, code, contact, phone, items, text, channel) in enumerate(demands):
                 reply = await client.post(f"{urls['intake']}/demands", json={
                     "station_id": station,
                     "enterprise": {"name": name, "credit_code": code + uscc.calc_check_digit(code)},
                     "contact": {"name": contact, "phone": phone},
-                    "categories": categories, "description": text, "channel": channel,
+                    "items": [{"code": item} for item in items], "description": text, "channel": channel,
                 }, headers=clerk)  # fmt: skip
                 reply.raise_for_status()
                 demand = reply.json()

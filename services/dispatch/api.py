@@ -62,6 +62,7 @@ class QueueItemOut(BaseModel):
     status: str
     round: int
     assignment_count: int
+    green_channel: str | None
 
     @classmethod
     def of(cls, i: QueueItem) -> "QueueItemOut":

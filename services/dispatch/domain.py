@@ -25,6 +25,7 @@ class QueueItem:
     status: str = "waiting"
     round: int = 1
     assignment_count: int = 0
+    green_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def receive(event: DemandSubmitted, resolved_round: int | None = None) -> QueueI
         time_limit_days=event.time_limit_days,
         submitted_at=event.submitted_at,
         correlation_id=event.correlation_id,
+        green_channel=event.green_channel.value if event.green_channel else None,
     )
     return replace(item, status="resolved", round=resolved_round) if resolved_round else item
 

@@ -9,10 +9,10 @@ from shared.contracts import AssigneeKind, HandlingMode
 from .domain import Assignment, QueueItem
 
 _ITEM_COLUMNS = """demand_id, station_id, tracking_no, enterprise_name, categories, description, channel,
-    first_responder, time_limit_days, submitted_at, correlation_id, status, round, assignment_count"""
+    first_responder, time_limit_days, submitted_at, correlation_id, status, round, assignment_count, green_channel"""
 
 _UPSERT_ITEM = f"""
-INSERT INTO queue ({_ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+INSERT INTO queue ({_ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 ON CONFLICT (demand_id) DO UPDATE SET status = EXCLUDED.status, round = EXCLUDED.round,
     assignment_count = EXCLUDED.assignment_count
 """
@@ -33,7 +33,7 @@ _GET_VISIBLE = _GET_ITEM + " AND " + _VISIBLE
 _LIST = f"""
 SELECT {_ITEM_COLUMNS} FROM queue
 WHERE status = $1 AND {_VISIBLE}
-ORDER BY submitted_at, tracking_no
+ORDER BY green_channel IS NULL, submitted_at, tracking_no
 LIMIT $4 OFFSET $5
 """
 
@@ -70,6 +70,7 @@ async def save_item(conn: asyncpg.Connection, i: QueueItem) -> None:
         i.status,
         i.round,
         i.assignment_count,
+        i.green_channel,
     )
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from shared.contracts import DemandSubmitted
+from shared.ratelimit import RateLimiter
 from shared.runtime import ServiceRuntime
 
 from . import api, handlers, usecases
@@ -24,7 +25,10 @@ def build(settings: Settings | None = None) -> ServiceRuntime:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router])
+    rt = build(settings)
+    app = rt.create_app(title=TITLE, description=DESCRIPTION, routers=[api.router, api.public])
+    app.state.rate_limiter = RateLimiter(rt.settings.rate_limit_storage)
+    return app
 
 
 def asyncapi() -> FastStream:

@@ -1,6 +1,11 @@
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+DEV_STATUS_SECRET = "dev-only-status-link-secret-change-me"
 
 
 class Settings(ServiceSettings):
@@ -9,3 +14,17 @@ class Settings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
     database_url: str = "postgresql://postgres@127.0.0.1:5432/qs_intake"
+    # Where enterprises open their status links and submit online (the public address of this service).
+    public_url: str = "http://127.0.0.1:8001"
+    status_link_secret: str = DEV_STATUS_SECRET
+    status_link_days: int = Field(default=400, ge=1, le=3650)
+    public_rate_limit: str = "10/minute"
+    rate_limit_storage: str = "memory://"
+    # The TrueType/TTC font with Chinese glyphs for PDF notices (Debian: fonts-wqy-microhei).
+    notice_font: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> Self:
+        if self.environment == "production" and self.status_link_secret == DEV_STATUS_SECRET:
+            raise ValueError("refusing to start in production with the development status-link secret")
+        return self

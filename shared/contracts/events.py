@@ -1,6 +1,7 @@
 """The lifecycle events: submitted → assigned → resolved → rated → archived (domain.md §5)."""
 
 from datetime import date, datetime
+from uuid import UUID
 from enum import StrEnum
 from typing import Annotated
 
@@ -98,6 +99,26 @@ class Answers(BaseModel):
     comments: str | None = Field(default=None, max_length=2000)  # 11
 
 
+class GreenChannel(StrEnum):
+    """绿色通道 (002 §6.3.3): who jumps the queue."""
+
+    major_project = "major_project"  # 重大投资项目
+    new_tech_enterprise = "new_tech_enterprise"  # 新创办科技型企业
+    superior_task = "superior_task"  # 上级交办任务
+
+
+class ItemRef(BaseModel):
+    """A catalogue item as it was in force when the demand was submitted."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    code: str
+    version: int
+    category: str
+    label: str
+    time_limit_days: int
+    handled_by: str
+
+
 class DemandSubmitted(Event):
     routing_key = "demand.submitted"
 
@@ -109,6 +130,11 @@ class DemandSubmitted(Event):
     first_responder: Name
     submitted_at: datetime
     time_limit_days: int = Field(ge=1)
+    # Added with the complete demand form (additive: older consumers ignore them).
+    items: list[ItemRef] = Field(default_factory=list)
+    green_channel: GreenChannel | None = None
+    possible_duplicate_of: UUID | None = None
+    visit_id: UUID | None = None
 
 
 class Assigned(Event):

@@ -49,9 +49,43 @@ LIST = dict(clerk_a=200, head_a=200, clerk_other_station=200, head_other_city=20
 
 # (service, method, path) -> (path with ids, json body, expected answer per caller, demand a 200 list must show
 # only to the callers who may see it)
-def cases(d: dict[str, UUID], token: str) -> dict[tuple[str, str, str], tuple[str, dict | None, dict, UUID | None]]:
+def cases(d: dict[str, UUID], token: str, status: str, visit: str) -> dict[tuple[str, str, str], tuple]:
     new_station = {"name": "浑南测试站", "level": 3, "parent_id": events.STATION}
+    staff_anywhere = dict(clerk_a=201, head_a=201, clerk_other_station=201, head_other_city=201, supervisor_a=403,
+                          supervisor_other=403, org_assigned=403, org_other=403, admin=403)  # fmt: skip
+    admin_only = {k: 403 for k in CALLERS if k not in UNAUTHENTICATED}
+    new_item = {"category": "other", "label": "测试项目", "time_limit_days": 5, "handled_by": "station"}
+    dossier = {"name": "浑南新企业有限公司", "in_park": True, "park_name": "浑南高新区"}
     return {
+        ("intake", "GET", "/catalogue"): ("/catalogue", None, PUBLIC, None),
+        ("intake", "PUT", "/catalogue/items/{item_code}"): ("/catalogue/items/other.matrix_test", new_item,
+            expect(**admin_only | {"admin": 200}), None),
+        ("intake", "PUT", "/catalogue/overrides/{item_code}"): ("/catalogue/overrides/metrology.calibration",
+            {"scope": "210100", "time_limit_days": 8}, expect(**admin_only | {"admin": 201}), None),
+        ("intake", "PUT", "/calendar/{day}"): ("/calendar/2031-02-03", {"is_workday": False, "note": "春节"},
+            expect(**admin_only | {"admin": 204}), None),
+        ("intake", "GET", "/demands/{demand_id}/notice"): (f"/demands/{d['archived']}/notice", None,
+            expect(**READ_A, org_assigned=403, org_other=403), None),
+        ("intake", "GET", "/demands/{demand_id}/notice.pdf"): (f"/demands/{d['archived']}/notice.pdf", None,
+            expect(**READ_A, org_assigned=403, org_other=403), None),
+        ("intake", "GET", "/ledger.csv"): ("/ledger.csv", None, expect(**LIST, org_assigned=403, org_other=403), None),
+        ("intake", "GET", "/ledger.xlsx"): ("/ledger.xlsx", None, expect(**LIST, org_assigned=403, org_other=403), None),
+        ("intake", "PUT", "/enterprises/{credit_code}"): (f"/enterprises/{events.credit_code('91210112MA0U00009')}",
+            dossier, expect(**{k: (200 if v == 201 else v) for k, v in staff_anywhere.items()}), None),
+        ("intake", "GET", "/enterprises/{credit_code}"): (f"/enterprises/{events.credit_code()}", None,
+            expect(**READ_A, org_assigned=403, org_other=403), None),
+        ("intake", "GET", "/enterprises"): ("/enterprises", None, expect(**LIST, org_assigned=403, org_other=403), None),
+        ("intake", "POST", "/visits"): ("/visits", {"credit_code": events.credit_code(), "enterprise_name": "沈阳精密",
+            "staff": ["张晓燕"], "visited_on": "2026-11-20", "findings": "需计量检定"}, expect(**staff_anywhere), None),
+        ("intake", "GET", "/visits"): ("/visits", None, expect(**LIST, org_assigned=403, org_other=403), None),
+        ("intake", "GET", "/visits/{visit_id}"): (f"/visits/{visit}", None,
+            expect(**READ_A, org_assigned=403, org_other=403), None),
+        ("intake", "POST", "/public/stations/{station_id:path}/demands"): (f"/public/stations/{events.STATION}/demands",
+            {k: v for k, v in events.demand_form().items() if k not in ("station_id", "channel", "first_responder")},
+            {name: 201 for name in CALLERS}, None),
+        ("intake", "GET", "/public/status/{token}"): (f"/public/status/{status}", None, PUBLIC, None),
+        ("intake", "GET", "/public/status/{token}/notice.pdf"): (f"/public/status/{status}/notice.pdf", None,
+            PUBLIC, None),
         ("intake", "GET", "/categories"): ("/categories", None, PUBLIC, None),
         ("intake", "GET", "/stations"): ("/stations", None, expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}), None),
         ("intake", "GET", "/stations/{station_id:path}"): (f"/stations/{events.STATION}", None,
@@ -114,7 +148,8 @@ def routes(app) -> set[tuple[str, str]]:
 
 @pytest.fixture
 async def system(amqp, databases):
-    fast_limits = {"evaluation": {"public_rate_limit": "1000/minute", "link_rate_limit": "1000/hour"}}
+    fast_limits = {"evaluation": {"public_rate_limit": "1000/minute", "link_rate_limit": "1000/hour"},
+                   "intake": {"public_rate_limit": "1000/minute"}}
     async with running_system(amqp, databases, **fast_limits) as system:
         d = system.demands
         d["archived"] = await system.submit()
@@ -129,7 +164,8 @@ async def system(amqp, databases):
             await system.assign(d[key])
             await system.resolve(d[key])
         # The other city's demand, assigned to another organization: never in A's answers.
-        d["other_city"] = await system.submit(events.OTHER_STATION, headers=auth.OTHER_CLERK)
+        other = {"enterprise": {"name": "广州番禺电子科技有限公司", "credit_code": events.credit_code("91440113MA5A00001")}}
+        d["other_city"] = await system.submit(events.OTHER_STATION, headers=auth.OTHER_CLERK, **other)
         await system.assign(d["other_city"], org="org-02", headers=auth.OTHER_HEAD)
         yield system
 
@@ -137,7 +173,11 @@ async def system(amqp, databases):
 async def test_every_route_answers_each_caller_as_its_role_allows(system):
     link = await system.clients["evaluation"].post(f"/surveys/{system.demands['linked']}/link", headers=auth.CLERK)
     token = link.json()["url"].rsplit("/", 1)[1]
-    table = cases(system.demands, token)
+    status = system.status_urls[system.demands["waiting"]].rsplit("/", 1)[1]
+    visit = await system.clients["intake"].post("/visits", headers=auth.CLERK, json={
+        "credit_code": events.credit_code(), "enterprise_name": "沈阳精密", "staff": ["张晓燕"],
+        "visited_on": "2026-11-20", "findings": "需计量检定"})  # fmt: skip
+    table = cases(system.demands, token, status, visit.json()["visit_id"])
 
     for service, client in system.clients.items():
         for method, path in sorted(routes(system.apps[service])):

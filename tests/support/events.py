@@ -83,7 +83,7 @@ def demand_form(station: str = STATION, **overrides) -> dict:
         "station_id": station,
         "enterprise": {"name": "沈阳精密仪器有限公司", "credit_code": credit_code()},
         "contact": {"name": "王建国", "phone": "13804001234"},
-        "categories": ["metrology"],
+        "items": [{"code": "metrology.calibration"}],
         "description": "压力表、千分尺共 36 台需要检定校准",
         "channel": "window",
         "first_responder": "张晓燕",

@@ -19,6 +19,7 @@ class System:
     databases: dict[str, str]
     apps: dict = field(default_factory=dict)
     demands: dict[str, UUID] = field(default_factory=dict)
+    status_urls: dict[UUID, str] = field(default_factory=dict)
 
     async def get_when(self, service: str, path: str, ok, what: str, headers=None) -> dict:
         async def check():
@@ -27,12 +28,13 @@ class System:
 
         return await infra.eventually(check, timeout=30, what=what)
 
-    async def submit(self, station: str = events.STATION, headers=None) -> UUID:
+    async def submit(self, station: str = events.STATION, headers=None, **form) -> UUID:
         reply = await self.clients["intake"].post(
-            "/demands", json=events.demand_form(station=station), headers=headers or auth.CLERK
+            "/demands", json=events.demand_form(station=station, **form), headers=headers or auth.CLERK
         )
         assert reply.status_code == 201, reply.text
         demand_id = reply.json()["demand_id"]
+        self.status_urls[UUID(demand_id)] = reply.json()["status_url"]
         await self.get_when("dispatch", f"/demands/{demand_id}", lambda d: True, "dispatch to see it", headers)
         return UUID(demand_id)
 

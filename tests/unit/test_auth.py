@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from services.intake.settings import Settings
+from services.dispatch.settings import Settings
 from shared.auth import AUDIENCE, DEV_ISSUER, DEV_KEY, Principal, Role, TokenVerifier, in_scope, mint, narrow
 from shared.errors import NotFound, Unauthenticated
 

@@ -50,7 +50,7 @@ def service_secrets(name: str) -> tuple[str, str, str]:
     return (f"{upper}_DB_OWNER_PASSWORD", f"{upper}_DB_APP_PASSWORD", f"{upper}_RABBITMQ_PASSWORD")
 
 
-ADMIN_SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD")
+ADMIN_SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "INTAKE_STATUS_LINK_SECRET")
 SECRETS = ADMIN_SECRETS + tuple(var for name in SERVICES for var in service_secrets(name))
 FAKE_SECRETS = {name: f"fake-{name.lower().replace('_', '-')}-x1" for name in SECRETS}
 # Required, not secret, and without a sensible default: compose refuses to start without them.
@@ -58,6 +58,7 @@ REQUIRED = {
     "AUTH_JWKS_URL": "https://id.example.test/realms/quality/protocol/openid-connect/certs",
     "AUTH_ISSUER": "https://id.example.test/realms/quality",
     "EVALUATION_PUBLIC_URL": "https://quality.example.test/evaluation",
+    "INTAKE_PUBLIC_URL": "https://quality.example.test/intake",
 }
 
 
@@ -330,6 +331,9 @@ def test_service_environment_configures_its_settings(compose, name, monkeypatch)
     assert amqp.username == rabbitmq_setup_module().user_name(name)
     assert amqp.password == FAKE_SECRETS[broker_password]
 
+    if name == "intake":
+        assert settings.public_url == REQUIRED["INTAKE_PUBLIC_URL"]
+        assert settings.status_link_secret == FAKE_SECRETS["INTAKE_STATUS_LINK_SECRET"]
     if name == "evaluation":
         assert settings.public_url == REQUIRED["EVALUATION_PUBLIC_URL"]
         assert settings.rate_limit_storage == "memory://"

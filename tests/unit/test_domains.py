@@ -13,6 +13,7 @@ from services.evaluation import domain as evaluation
 from services.intake import domain as intake
 from services.tracking import domain as tracking
 from shared.contracts import (
+    GreenChannel,
     Answers,
     AssigneeKind,
     Assigned,
@@ -35,29 +36,34 @@ TODAY = date(2026, 9, 30)
 
 # --------------------------------------------------------------------------- intake
 
-CATALOGUE = {
-    "metrology": intake.Category("metrology", "计量", 10),
-    "standards": intake.Category("standards", "标准", 5),
-    "testing": intake.Category("testing", "检验检测", 15),
+LABELS = {"metrology": "计量", "standardization": "标准化", "testing": "检验检测"}
+
+
+def _catalogue_item(code, category, limit, materials=("营业执照复印件",), legal=None, version=1):
+    return intake.CatalogueItem(item_code=code, version=version, category=category, label=code, description="",
+                                materials=tuple(materials), time_limit_days=limit, legal_limit_days=legal,
+                                handled_by="organization")  # fmt: skip
+
+
+ITEMS = {
+    "metrology.calibration": _catalogue_item("metrology.calibration", "metrology", 10, ("器具清单", "营业执照复印件")),
+    "standardization.standard_query": _catalogue_item("standardization.standard_query", "standardization", 3),
+    "testing.product_testing": _catalogue_item("testing.product_testing", "testing", 15),
 }
+ENTRIES = {code: intake.resolve_entry(item, LABELS[item.category], [], f.STATION) for code, item in ITEMS.items()}
 
 
-def _demand(categories=("metrology", "testing"), serial=137, submitted_at=NOW):
+def _demand(codes=("metrology.calibration", "testing.product_testing"), serial=137, submitted_at=NOW, **extra):
     return intake.new_demand(
-        demand_id=uuid4(),
-        station_id=f.STATION,
-        serial=serial,
-        submitted_at=submitted_at,
-        enterprise_name="沈阳精密仪器有限公司",
-        credit_code="91210112MA0U00001J",
-        contact_name="王建国",
-        contact_phone="+8613804001234",
-        categories=intake.pick_categories(list(categories), CATALOGUE),
-        description="压力表检定",
-        channel=Channel.phone,
-        first_responder="张晓燕",
-        correlation_id=uuid4(),
-    )
+        demand_id=uuid4(), station_id=f.STATION, serial=serial, submitted_at=submitted_at, received_at=None,
+        enterprise_name="沈阳精密仪器有限公司", credit_code="91210112MA0U00001J", credit_code_flag=None,
+        contact_name="王建国", contact_phone="+8613804001234",
+        items=intake.pick_items([(c, None, []) for c in codes], ENTRIES), category_labels=LABELS,
+        description="压力表检定", channel=Channel.phone, first_responder="张晓燕",
+        green_channel=extra.pop("green_channel", None), green_channel_reason=extra.pop("green_channel_reason", None),
+        details=extra.pop("details", {}), visit_id=None, possible_duplicate_of=None, correlation_id=uuid4(),
+        workday_overrides=extra.pop("workday_overrides", {}),
+    )  # fmt: skip
 
 
 class TestIntake:
@@ -66,60 +72,99 @@ class TestIntake:
         assert intake.tracking_no(2026, 1) == "2026-000001"
         assert intake.tracking_no(2027, 999999) == "2027-999999"
 
-    def test_unknown_category_codes_are_refused(self):
+    def test_unknown_catalogue_items_are_refused(self):
         with pytest.raises(Invalid) as info:
-            intake.pick_categories(["metrology", "astrology", "alchemy"], CATALOGUE)
-        assert info.value.field == "categories"
-        assert "astrology" in info.value.zh and "alchemy" in info.value.zh
-        assert "astrology" in info.value.en
-        assert "metrology" not in info.value.en
+            intake.pick_items([("metrology.calibration", None, []), ("astrology.horoscope", None, [])], ENTRIES)
+        assert info.value.field == "items" and "astrology.horoscope" in info.value.zh
         assert info.value.status == 422
 
-    def test_repeats_are_dropped_keeping_order(self):
-        picked = intake.pick_categories(["testing", "metrology", "testing", "standards", "metrology"], CATALOGUE)
-        assert [c.code for c in picked] == ["testing", "metrology", "standards"]
-        assert isinstance(picked, tuple)
+    def test_an_item_named_twice_is_refused(self):
+        with pytest.raises(Invalid, match="twice"):
+            intake.pick_items([("metrology.calibration", None, [])] * 2, ENTRIES)
+
+    def test_materials_still_needed_are_those_not_yet_received(self):
+        [item] = intake.pick_items([("metrology.calibration", "36 台", ["器具清单"])], ENTRIES)
+        assert item.materials_needed == ("营业执照复印件",) and item.remarks == "36 台"
+        with pytest.raises(Invalid) as info:
+            intake.pick_items([("metrology.calibration", None, ["户口本"])], ENTRIES)
+        assert info.value.field == "items.0.materials_received"
 
     def test_new_demand_takes_the_longest_time_limit(self):
-        assert _demand(("metrology", "testing", "standards")).time_limit_days == 15
-        assert _demand(("standards",)).time_limit_days == 5
-        assert _demand(("standards", "metrology")).time_limit_days == 10
+        assert _demand().time_limit_days == 15
+        assert _demand(("standardization.standard_query",)).time_limit_days == 3
+        assert [c.code for c in _demand().categories] == ["metrology", "testing"]
+
+    def test_expected_completion_counts_working_days_across_national_day(self):
+        # Accepted on 30 September 2026: 1–7 October are holidays, Saturday 10 October is a make-up workday.
+        assert _demand(("standardization.standard_query",)).expected_on == date(2026, 10, 10)
+        assert _demand(("metrology.calibration",)).expected_on == date(2026, 10, 20)
+        # A station's calendar correction wins over the package.
+        moved = _demand(("standardization.standard_query",), workday_overrides={date(2026, 10, 9): False})
+        assert moved.expected_on == date(2026, 10, 12)
+
+    def test_overrides_apply_most_specific_scope_and_latest_version(self):
+        item = ITEMS["metrology.calibration"]
+        overrides = [
+            intake.Override("210100", item.item_code, 1, 8, None),
+            intake.Override(f.STATION, item.item_code, 1, 6, ("器具清单",)),
+            intake.Override(f.STATION, item.item_code, 2, 5, None),
+            intake.Override("440100", item.item_code, 1, 2, None),
+        ]
+        entry = intake.resolve_entry(item, "计量", overrides, f.STATION)
+        assert (entry.time_limit_days, entry.override.version, entry.materials) == (5, 2, item.materials)
+        assert intake.resolve_entry(item, "计量", overrides, "210100/210106/tiexi-01").time_limit_days == 8
+        assert intake.resolve_entry(item, "计量", overrides, "320100/320102/x-01").time_limit_days == 10
+
+    def test_a_commitment_may_not_exceed_the_legal_limit(self):
+        with pytest.raises(Invalid) as info:
+            intake.new_item_version(None, item_code="x.y", category="metrology", label="x", description="",
+                                    materials=(), time_limit_days=20, legal_limit_days=15, handled_by="station")  # fmt: skip
+        assert "法定时限" in info.value.zh
+        edited = intake.new_item_version(ITEMS["metrology.calibration"], time_limit_days=12)
+        assert (edited.version, edited.time_limit_days) == (2, 12)
+
+    def test_detail_tables_must_belong_to_the_chosen_items(self):
+        assert _demand(details={"instruments": [{"name": "压力表"}]}).details
+        with pytest.raises(Invalid) as info:
+            _demand(("standardization.standard_query",), details={"special_equipment": [{"kind": "锅炉"}]})
+        assert info.value.field == "details.special_equipment"
+
+    def test_green_channel_needs_its_reason(self):
+        with pytest.raises(Invalid) as info:
+            _demand(green_channel=GreenChannel.major_project)
+        assert info.value.field == "green_channel_reason"
+        assert _demand(green_channel=GreenChannel.major_project, green_channel_reason="省重点项目").green_channel
 
     def test_new_demand_is_numbered_by_its_submission_year(self):
         demand = _demand(serial=42, submitted_at=datetime(2027, 1, 4, 1, tzinfo=UTC))
         assert demand.tracking_no == "2027-000042"
-        assert demand.status == "open"
+        assert demand.status == "open" and demand.progress == "submitted"
         assert demand.archive_no is None
 
     def test_submitted_event_carries_the_registration(self):
-        demand = _demand(("testing", "metrology"))
+        demand = _demand(("testing.product_testing", "metrology.calibration"))
         event = intake.submitted_event(demand)
         assert isinstance(event, DemandSubmitted)
-        assert event.tracking_no == "2026-000137"
-        assert event.demand_id == demand.demand_id
-        assert event.station_id == f.STATION
-        assert event.correlation_id == demand.correlation_id
-        assert event.causation_id is None
-        assert event.categories == [
-            CategoryRef(code="testing", label="检验检测"),
-            CategoryRef(code="metrology", label="计量"),
+        assert (event.tracking_no, event.demand_id, event.station_id) == ("2026-000137", demand.demand_id, f.STATION)
+        assert event.correlation_id == demand.correlation_id and event.causation_id is None
+        assert event.categories == [CategoryRef(code="testing", label="检验检测"), CategoryRef(code="metrology", label="计量")]
+        assert [(i.code, i.version, i.time_limit_days) for i in event.items] == [
+            ("testing.product_testing", 1, 15), ("metrology.calibration", 1, 10)
         ]
-        assert event.channel is Channel.phone
-        assert event.first_responder == "张晓燕"
-        assert event.time_limit_days == 15
-        assert event.submitted_at == NOW
-        assert event.enterprise.name == "沈阳精密仪器有限公司"
+        assert event.channel is Channel.phone and event.first_responder == "张晓燕"
+        assert event.time_limit_days == 15 and event.submitted_at == NOW
         assert event.enterprise.credit_code == "91210112MA0U00001J"
-        assert event.contact.phone == "+8613804001234"
-        # and it survives the wire
         assert DemandSubmitted.from_json(event.model_dump_json()) == event
+
+    def test_progress_only_moves_forward(self):
+        demand = intake.advance(_demand(), "resolved")
+        assert intake.advance(demand, "assigned").progress == "resolved"
 
     def test_archive_marks_the_demand(self):
         demand = _demand()
         sealed = f.archived(intake.submitted_event(demand), archive_no="A2026-000007")
         done = intake.archive(demand, sealed)
-        assert done.status == "archived"
-        assert done.archive_no == "A2026-000007"
+        assert (done.status, done.progress, done.archive_no) == ("archived", "archived", "A2026-000007")
         assert done.archived_at == sealed.sealed_at
         assert demand.status == "open"  # the original is untouched
 
@@ -627,3 +672,9 @@ class TestArchive:
         assert event.content_sha256 == dossier.content_sha256
         assert event.event_count == 4
         assert event.sealed_at == SEALED_AT
+
+
+def test_dispatch_remembers_a_green_channel_request():
+    event = f.submitted().model_copy(update={"green_channel": GreenChannel.superior_task})
+    assert dispatch.receive(event).green_channel == "superior_task"
+    assert dispatch.receive(f.submitted()).green_channel is None

@@ -8,7 +8,7 @@ from stdnum.cn import uscc
 
 from shared.errors import Invalid
 from shared.http import _field, _zh, error_body
-from shared.validation import china_phone, credit_code, rule
+from shared.validation import china_phone, credit_code, credit_code_flag, rule
 
 BASE = "91210112MA0U00001"
 VALID = BASE + uscc.calc_check_digit(BASE)
@@ -34,12 +34,17 @@ def test_credit_code_is_normalized():
     assert credit_code(f"  {VALID.lower()}  ") == VALID
 
 
-def test_wrong_check_character_is_refused_in_chinese():
-    with pytest.raises(Invalid) as info:
-        credit_code(_wrong_check(VALID))
-    assert "校验位" in info.value.zh
-    assert "check character" in info.value.en
-    assert info.value.status == 422
+def test_a_legacy_code_with_a_wrong_check_character_is_accepted_but_flagged():
+    legacy = _wrong_check(VALID)
+    assert credit_code(legacy) == legacy
+    assert credit_code_flag(legacy) == "check_failed"
+    assert credit_code_flag(VALID) is None
+
+
+def test_codes_whose_first_character_is_a_letter_are_accepted():
+    base = "N2210112MA0U00001"  # registered by an authority coded with a letter
+    code = base + uscc.calc_check_digit(base)
+    assert credit_code(code) == code and credit_code_flag(code) is None
 
 
 @pytest.mark.parametrize(
@@ -93,14 +98,14 @@ def test_rule_applies_the_check_and_its_normalization():
 
 def test_rule_turns_invalid_into_a_validation_error_with_chinese_context():
     with pytest.raises(ValidationError) as info:
-        Registration(credit_code=_wrong_check(VALID), phone="12345")
+        Registration(credit_code="9121011IMA0U00001X", phone="12345")
     errors = {e["loc"]: e for e in info.value.errors()}
     assert set(errors) == {("credit_code",), ("phone",)}
 
     code_error = errors[("credit_code",)]
     assert code_error["type"] == "credit_code"
-    assert "校验位" in code_error["ctx"]["zh"]
-    assert code_error["msg"] == "unified social credit code has a wrong check character"
+    assert "18 位" in code_error["ctx"]["zh"]
+    assert code_error["msg"] .startswith("unified social credit code must be 18")
 
     phone_error = errors[("phone",)]
     assert phone_error["type"] == "china_phone"
@@ -109,9 +114,9 @@ def test_rule_turns_invalid_into_a_validation_error_with_chinese_context():
 
 def test_http_layer_shows_the_rules_chinese_text():
     with pytest.raises(ValidationError) as info:
-        Registration(credit_code=_wrong_check(VALID), phone="13800138000")
+        Registration(credit_code="9121011IMA0U00001X", phone="13800138000")
     (error,) = info.value.errors()
-    assert "校验位" in _zh(error)
+    assert "18 位" in _zh(error)
 
 
 def test_http_layer_translates_pydantic_errors():
