@@ -352,10 +352,8 @@ async def get_catalogue(rt: Runtime, station_id: StationId | None = None) -> lis
 
 @router.put("/catalogue/items/{item_code}", response_model=CatalogueEntryOut, summary="新增或修订服务项目（运维）")
 async def save_item(item_code: ItemCode, body: CatalogueItemIn, rt: Runtime, principal: Admin) -> CatalogueEntryOut:
-    item = await usecases.save_item(rt, principal, item_code, **{**body.model_dump(), "materials": tuple(body.materials)})
-    entry = CatalogueEntry(item=item, category_label=item.category, time_limit_days=item.time_limit_days,
-                           materials=item.materials)  # fmt: skip
-    return CatalogueEntryOut.of(entry)
+    changes = {**body.model_dump(), "materials": tuple(body.materials)}
+    return CatalogueEntryOut.of(await usecases.save_item(rt, principal, item_code, **changes))
 
 
 @router.put("/catalogue/overrides/{item_code}", status_code=201, summary="城市或服务站的目录调整（运维）")

@@ -5,7 +5,7 @@ import hmac
 import json
 from base64 import urlsafe_b64encode
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from shared.auth import Principal, narrow
@@ -17,7 +17,7 @@ from shared.runtime import ServiceRuntime
 from shared.validation import credit_code_flag
 
 from . import domain, store
-from .domain import CatalogueEntry, CatalogueItem, Demand, EnterpriseDossier, Override, Station
+from .domain import CatalogueEntry, Demand, EnterpriseDossier, Override, Station
 from .notice import Notice, NoticeItem
 
 CONSUMER = "intake"
@@ -60,7 +60,7 @@ class DemandForm:
     description: str
     channel: Channel
     first_responder: str
-    received_at: object = None  # datetime | None: when the demand reached the station, if not now
+    received_at: datetime | None = None  # when the demand reached the station, if not now
     green_channel: GreenChannel | None = None
     green_channel_reason: str | None = None
     details: dict = field(default_factory=dict)
@@ -249,13 +249,15 @@ async def catalogue(rt: ServiceRuntime, station_id: str | None) -> list[Catalogu
     return sorted(entries, key=lambda e: order[e.item.item_code])
 
 
-async def save_item(rt: ServiceRuntime, principal: Principal, item_code: str, **changes) -> CatalogueItem:
+async def save_item(rt: ServiceRuntime, principal: Principal, item_code: str, **changes) -> CatalogueEntry:
+    """A new version of a catalogue item (or its first); demands already submitted keep theirs."""
     async with rt.transaction() as conn:
-        if changes["category"] not in await store.categories(conn):
+        categories = await store.categories(conn)
+        if changes["category"] not in categories:
             raise Invalid("未知的服务类别", "unknown category", field="category")
         item = domain.new_item_version(await store.latest_item(conn, item_code), item_code=item_code, **changes)
         await store.add_item(conn, item, principal.name)
-    return item
+    return domain.resolve_entry(item, categories[item.category].label, [], "")
 
 
 async def save_override(
