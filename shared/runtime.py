@@ -22,7 +22,6 @@ from shared import http
 from shared.auth import SYSTEM, Principal, TokenVerifier
 from shared.contracts import Event
 from shared.db import create_pool, ensure_database, migrate
-from shared.db.security import secure
 from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters, subscribe
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
@@ -88,6 +87,14 @@ class ServiceRuntime:
         return FastStream(self.broker, specification=spec)
 
     @contextlib.asynccontextmanager
+    async def demand_transaction(self, demand_id) -> AsyncIterator[asyncpg.Connection]:
+        """A system transaction that first takes the demand's lock: a handler that may create the demand's
+        row must not race another handler of the same demand (SELECT … FOR UPDATE locks no row yet absent)."""
+        async with self.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(demand_id))
+            yield conn
+
+    @contextlib.asynccontextmanager
     async def transaction(self, principal: Principal = SYSTEM) -> AsyncIterator[asyncpg.Connection]:
         """One transaction in the caller's scope; row-level security sees the same scope."""
         scope = "*" if principal is SYSTEM else principal.db_scope
@@ -99,8 +106,7 @@ class ServiceRuntime:
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         await ensure_database(s.database_url)
-        await migrate(s.database_url, self.name, self.migrations)
-        await secure(s.database_url, s.app_role)
+        await migrate(s.database_url, self.name, self.migrations, app_role=s.app_role)
         self._pool = await create_pool(
             s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
         )

@@ -13,8 +13,6 @@ INSERT INTO event_log (event_id, demand_id, station_id, routing_key, occurred_at
 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING
 """
 _EVENTS = "SELECT event_id, routing_key, occurred_at, payload FROM event_log WHERE demand_id = $1"
-# Serializes sealing of one demand across concurrent consumers and replicas.
-_LOCK_DEMAND = "SELECT pg_advisory_xact_lock(hashtext($1::text))"
 _NEXT_SERIAL = """
 INSERT INTO archive_counters (station_id, year, last_serial) VALUES ($1, $2, 1)
 ON CONFLICT (station_id, year) DO UPDATE SET last_serial = archive_counters.last_serial + 1
@@ -30,10 +28,6 @@ SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE (station_id = $1 OR starts_with(st
 ORDER BY sealed_at DESC LIMIT $2 OFFSET $3
 """
 _LOG_ACCESS = "INSERT INTO access_log (demand_id, station_id, subject, role) VALUES ($1, $2, $3, $4)"
-
-
-async def lock_demand(conn: asyncpg.Connection, demand_id: UUID) -> None:
-    await conn.execute(_LOCK_DEMAND, str(demand_id))
 
 
 async def log_event(conn: asyncpg.Connection, event: Event) -> None:

@@ -22,10 +22,9 @@ class Counters:
 
 async def collect(rt: ServiceRuntime, event: Event) -> None:
     """Log the event; seal the dossier when this event completes it."""
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
-        await store.lock_demand(conn, event.demand_id)
         await store.log_event(conn, event)
         if await store.get_dossier(conn, event.demand_id) is not None:
             return  # sealed already; later events stay in the log, the dossier never changes

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from shared.calendar import add_working_days
 from shared.contracts import AssigneeKind, Assigned, DemandSubmitted, HandlingMode
-from shared.errors import Invalid, InvalidTransition
+from shared.errors import Forbidden, Invalid, InvalidTransition
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class QueueItem:
     round: int = 1
     assignment_count: int = 0
     green_channel: str | None = None
+    first_responder_id: str | None = None
+    expected_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,20 @@ def receive(event: DemandSubmitted, resolved_round: int | None = None) -> QueueI
         submitted_at=event.submitted_at,
         correlation_id=event.correlation_id,
         green_channel=event.green_channel.value if event.green_channel else None,
+        first_responder_id=event.first_responder_id,
+        expected_on=event.expected_on,
     )
     return replace(item, status="resolved", round=resolved_round) if resolved_round else item
+
+
+def check_clerk_may_keep(item: QueueItem, kind: AssigneeKind, clerk_id: str) -> None:
+    """首问负责: a clerk may keep a waiting demand they received; everything else is the head's to decide."""
+    if kind is not AssigneeKind.first_responder:
+        raise Forbidden("只有站长可以派单、转办或改派", "only the station head dispatches to others")
+    if item.status != "waiting":
+        raise Forbidden("已派出的需求只有站长可以改派", "only the station head re-dispatches a demand")
+    if item.first_responder_id != clerk_id:
+        raise Forbidden("只有首位工作人员本人可以自行承办", "only the first responder may keep the demand")
 
 
 def assign(
@@ -79,12 +93,15 @@ def assign(
         raise InvalidTransition("需求已办结，不能再派单", "demand is already resolved; it cannot be assigned")
     if kind is AssigneeKind.first_responder:
         # 首问负责: the clerk who received the demand keeps it.
-        assignee_id = assignee_id or item.first_responder
-        assignee_name = assignee_name or item.first_responder
+        assignee_id = item.first_responder_id or item.first_responder
+        assignee_name = item.first_responder
     if not assignee_id or not assignee_name:
         raise Invalid("请指定承办人或承办单位", "assignee_id and assignee_name are required", field="assignee_id")
     if due_on is None:
-        due_on = add_working_days(today, item.time_limit_days)
+        # The date promised in the acceptance notice, unless that has passed (a rematch).
+        due_on = item.expected_on if item.expected_on and item.expected_on >= today else add_working_days(
+            today, item.time_limit_days
+        )
     elif due_on < today:
         raise Invalid("办结期限不能早于今天", "due_on cannot be in the past", field="due_on")
     assignment = Assignment(

@@ -9,10 +9,12 @@ from shared.contracts import AssigneeKind, HandlingMode
 from .domain import Assignment, QueueItem
 
 _ITEM_COLUMNS = """demand_id, station_id, tracking_no, enterprise_name, categories, description, channel,
-    first_responder, time_limit_days, submitted_at, correlation_id, status, round, assignment_count, green_channel"""
+    first_responder, time_limit_days, submitted_at, correlation_id, status, round, assignment_count, green_channel,
+    first_responder_id, expected_on"""
 
 _UPSERT_ITEM = f"""
-INSERT INTO queue ({_ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+INSERT INTO queue ({_ITEM_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 ON CONFLICT (demand_id) DO UPDATE SET status = EXCLUDED.status, round = EXCLUDED.round,
     assignment_count = EXCLUDED.assignment_count
 """
@@ -41,7 +43,7 @@ _ASSIGNMENT_COLUMNS = """demand_id, assignment_no, round, assignee_kind, assigne
     handling_mode, due_on, assigned_by, note, assigned_at"""
 
 _INSERT_ASSIGNMENT = f"""
-INSERT INTO assignments ({_ASSIGNMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+INSERT INTO assignments ({_ASSIGNMENT_COLUMNS}, station_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 _ASSIGNMENTS = f"SELECT {_ASSIGNMENT_COLUMNS} FROM assignments WHERE demand_id = $1 ORDER BY assignment_no"
@@ -71,6 +73,8 @@ async def save_item(conn: asyncpg.Connection, i: QueueItem) -> None:
         i.round,
         i.assignment_count,
         i.green_channel,
+        i.first_responder_id,
+        i.expected_on,
     )
 
 
@@ -92,7 +96,7 @@ async def list_visible(
     return [QueueItem(**r) for r in await conn.fetch(_LIST, status, scope, org, limit, offset)]
 
 
-async def add_assignment(conn: asyncpg.Connection, a: Assignment) -> None:
+async def add_assignment(conn: asyncpg.Connection, a: Assignment, station_id: str) -> None:
     await conn.execute(
         _INSERT_ASSIGNMENT,
         a.demand_id,
@@ -106,6 +110,7 @@ async def add_assignment(conn: asyncpg.Connection, a: Assignment) -> None:
         a.assigned_by,
         a.note,
         a.assigned_at,
+        station_id,
     )
 
 

@@ -6,7 +6,7 @@ from uuid import UUID
 from shared.auth import Principal, Role, narrow
 from shared.calendar import china_today
 from shared.contracts import AssigneeKind, DemandSubmitted, HandlingMode, Resolved, utcnow
-from shared.errors import Forbidden, NotFound
+from shared.errors import NotFound
 from shared.messaging import inbox, outbox
 from shared.runtime import ServiceRuntime
 
@@ -26,7 +26,7 @@ class Counters:
 
 
 async def receive_demand(rt: ServiceRuntime, event: DemandSubmitted) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         resolved_round = await store.take_resolution(conn, event.demand_id)
@@ -34,7 +34,7 @@ async def receive_demand(rt: ServiceRuntime, event: DemandSubmitted) -> None:
 
 
 async def record_resolved(rt: ServiceRuntime, event: Resolved) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         item = await store.get_item(conn, event.demand_id, for_update=True)
@@ -56,16 +56,13 @@ async def assign(
     due_on: date | None,
     note: str | None,
 ) -> Assignment:
-    if principal.role is not Role.head and kind is not AssigneeKind.first_responder:
-        # 首问负责: a clerk may keep a simple demand; dispatching to others is the head's.
-        raise Forbidden("只有站长可以派单、转办或改派", "only the station head dispatches to others")
     now = utcnow()
     async with rt.transaction(principal) as conn:
         item = await store.get_visible(conn, demand_id, principal.db_scope, "", for_update=True)
         if item is None:
             raise NotFound("未找到该需求", "demand not found")
-        if principal.role is not Role.head and item.first_responder != principal.name:
-            raise Forbidden("只有首位工作人员本人可以自行承办", "only the first responder may keep the demand")
+        if principal.role is not Role.head:
+            domain.check_clerk_may_keep(item, kind, principal.subject)
         item, assignment = domain.assign(
             item,
             kind=kind,
@@ -79,7 +76,7 @@ async def assign(
             today=china_today(now),
         )
         await store.save_item(conn, item)
-        await store.add_assignment(conn, assignment)
+        await store.add_assignment(conn, assignment, item.station_id)
         await outbox.add(conn, domain.assigned_event(item, assignment))
     rt.counters.assigned.labels(item.station_id, kind.value).inc()
     return assignment

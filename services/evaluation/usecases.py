@@ -31,7 +31,7 @@ def _digest(token: str) -> str:
 
 
 async def record_assigned(rt: ServiceRuntime, event: Assigned) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         survey = await store.get(conn, event.demand_id, for_update=True)
@@ -39,7 +39,7 @@ async def record_assigned(rt: ServiceRuntime, event: Assigned) -> None:
 
 
 async def open_survey(rt: ServiceRuntime, event: Resolved) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         survey = await store.get(conn, event.demand_id, for_update=True)

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from shared import validation
 from shared.auth import READERS, STAFF, Principal, Role, allow
@@ -109,7 +109,7 @@ class DemandIn(Strict):
     channel: Channel = Field(description="受理渠道")
     first_responder: str | None = Field(default=None, min_length=1, max_length=100,
                                         description="首位工作人员；不填则为当前登录人")  # fmt: skip
-    received_at: datetime | None = Field(default=None, description="收到需求的时间；不填则为现在")
+    received_at: AwareDatetime | None = Field(default=None, description="收到需求的时间（须带时区）；不填则为现在")
     green_channel: GreenChannel | None = Field(default=None, description="绿色通道申请")
     green_channel_reason: str | None = Field(default=None, max_length=1000, description="绿色通道理由")
     details: DetailsIn = Field(default_factory=DetailsIn)
@@ -219,10 +219,12 @@ async def submit_demand(
     idempotency_key: Annotated[str | None, Header(min_length=8, max_length=100)] = None,
     x_correlation_id: Annotated[UUID | None, Header()] = None,
 ) -> SubmittedOut:  # fmt: skip
+    # The signed-in clerk is the first responder (首问负责) unless the form names someone else.
+    named = body.first_responder and body.first_responder != principal.name
     form = _form(
         body, station_id=body.station_id, channel=body.channel, first_responder=body.first_responder or principal.name,
-        received_at=body.received_at, green_channel=body.green_channel, green_channel_reason=body.green_channel_reason,
-        visit_id=body.visit_id,
+        first_responder_id=None if named else principal.subject, received_at=body.received_at,
+        green_channel=body.green_channel, green_channel_reason=body.green_channel_reason, visit_id=body.visit_id,
     )  # fmt: skip
     demand, token = await usecases.submit_demand(
         rt, principal, form, idempotency_key=idempotency_key, correlation_id=x_correlation_id

@@ -169,7 +169,13 @@ class Demand:
     possible_duplicate_of: UUID | None = None
     expected_on: date | None = None
     progress: str = "submitted"
+    first_responder_id: str | None = None
     items: tuple[DemandItem, ...] = ()
+
+
+def numbering_year(submitted_at: datetime) -> int:
+    """The year of the tracking number: China's calendar year (New Year's night UTC is already next year here)."""
+    return submitted_at.astimezone(CHINA).year
 
 
 def tracking_no(year: int, serial: int) -> str:
@@ -267,6 +273,7 @@ def new_demand(
     description: str,
     channel: Channel,
     first_responder: str,
+    first_responder_id: str | None,
     green_channel: GreenChannel | None,
     green_channel_reason: str | None,
     details: dict,
@@ -285,10 +292,11 @@ def new_demand(
         for c in dict.fromkeys(i.category for i in items)
     )  # fmt: skip
     return Demand(
-        demand_id=demand_id, station_id=station_id, tracking_no=tracking_no(local.year, serial),
+        demand_id=demand_id, station_id=station_id, tracking_no=tracking_no(numbering_year(submitted_at), serial),
         enterprise_name=enterprise_name, credit_code=credit_code, credit_code_flag=credit_code_flag,
         contact_name=contact_name, contact_phone=contact_phone, categories=categories, description=description,
-        channel=channel, first_responder=first_responder, time_limit_days=time_limit, submitted_at=submitted_at,
+        channel=channel, first_responder=first_responder, first_responder_id=first_responder_id,
+        time_limit_days=time_limit, submitted_at=submitted_at,
         received_at=received_at or submitted_at, correlation_id=correlation_id, green_channel=green_channel,
         green_channel_reason=green_channel_reason, details=details, visit_id=visit_id,
         possible_duplicate_of=possible_duplicate_of, items=items,
@@ -315,6 +323,8 @@ def submitted_event(demand: Demand) -> DemandSubmitted:
         green_channel=demand.green_channel,
         possible_duplicate_of=demand.possible_duplicate_of,
         visit_id=demand.visit_id,
+        first_responder_id=demand.first_responder_id,
+        expected_on=demand.expected_on,
     )
 
 

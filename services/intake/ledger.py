@@ -13,10 +13,17 @@ from .domain import Demand
 COLUMNS = ("序号", "日期", "企业名称", "企业联系人", "联系电话", "企业需求类型", "企业需求", "首位工作人员", "跟踪单号")
 
 
+def _cell(value: str | int) -> str | int:
+    """Text a spreadsheet would run as a formula (=, +, -, @, tab, CR) is kept as text (CSV/formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def rows(demands: list[Demand]) -> list[list[str | int]]:
     ordered = sorted(demands, key=lambda d: (d.submitted_at, d.tracking_no))
     return [
-        [
+        [_cell(value) for value in (
             n,
             d.submitted_at.astimezone(CHINA).date().isoformat(),
             d.enterprise_name,
@@ -26,7 +33,7 @@ def rows(demands: list[Demand]) -> list[list[str | int]]:
             "；".join([*(i.label for i in d.items), d.description]),
             d.first_responder,
             d.tracking_no,
-        ]
+        )]  # fmt: skip
         for n, d in enumerate(ordered, start=1)
     ]
 
@@ -50,6 +57,9 @@ def to_xlsx(table: list[list[str | int]], title: str) -> bytes:
         cell.font = Font(bold=True)
     for row in table:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text
     for column, width in zip("ABCDEFGHI", (6, 12, 28, 12, 16, 18, 48, 12, 14), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=3):

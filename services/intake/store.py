@@ -112,7 +112,7 @@ _DEMAND_COLUMNS = (
     "demand_id", "station_id", "tracking_no", "enterprise_name", "credit_code", "contact_name", "contact_phone",
     "categories", "description", "channel", "first_responder", "time_limit_days", "submitted_at", "correlation_id",
     "status", "archive_no", "archived_at", "credit_code_flag", "received_at", "green_channel", "green_channel_reason",
-    "details", "visit_id", "possible_duplicate_of", "expected_on", "progress",
+    "details", "visit_id", "possible_duplicate_of", "expected_on", "progress", "first_responder_id",
 )  # fmt: skip
 _COLUMNS = ", ".join(_DEMAND_COLUMNS)
 _INSERT = f"INSERT INTO demands ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, len(_DEMAND_COLUMNS) + 1))})"
@@ -205,6 +205,10 @@ def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
 
 
 # --- idempotency and status links ---------------------------------------------------------------
+
+async def lock_idempotency_key(conn: asyncpg.Connection, station_id: str, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))", station_id, key)
+
 
 async def idempotent_result(conn: asyncpg.Connection, station_id: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(

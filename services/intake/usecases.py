@@ -60,6 +60,7 @@ class DemandForm:
     description: str
     channel: Channel
     first_responder: str
+    first_responder_id: str | None = None  # the signed-in clerk's account when they are the first responder
     received_at: datetime | None = None  # when the demand reached the station, if not now
     green_channel: GreenChannel | None = None
     green_channel_reason: str | None = None
@@ -101,6 +102,8 @@ async def submit_demand(
     submitted_at = utcnow()
     async with rt.transaction(principal) if principal else rt.transaction() as conn:
         if idempotency_key:
+            # Concurrent retries of one submission take turns, so the second finds the first's result.
+            await store.lock_idempotency_key(conn, form.station_id, idempotency_key)
             earlier = await store.idempotent_result(conn, form.station_id, idempotency_key)
             if earlier is not None:
                 if earlier["request_sha256"] != form.digest():
@@ -118,13 +121,14 @@ async def submit_demand(
         items = domain.pick_items([(i.code, i.remarks, i.materials_received) for i in form.items], entries)
         labels = {c.code: c.label for c in (await store.categories(conn)).values()}
         duplicate = await store.open_duplicate(conn, form.station_id, form.credit_code, [i.item_code for i in items])
-        serial = await store.next_serial(conn, form.station_id, submitted_at.year)
+        serial = await store.next_serial(conn, form.station_id, domain.numbering_year(submitted_at))
         demand = domain.new_demand(
             demand_id=uuid4(), station_id=form.station_id, serial=serial, submitted_at=submitted_at,
             received_at=form.received_at, enterprise_name=form.enterprise_name, credit_code=form.credit_code,
             credit_code_flag=credit_code_flag(form.credit_code), contact_name=form.contact_name,
             contact_phone=form.contact_phone, items=items, category_labels=labels, description=form.description,
-            channel=form.channel, first_responder=form.first_responder, green_channel=form.green_channel,
+            channel=form.channel, first_responder=form.first_responder, first_responder_id=form.first_responder_id,
+            green_channel=form.green_channel,
             green_channel_reason=form.green_channel_reason, details=form.details, visit_id=form.visit_id,
             possible_duplicate_of=duplicate, correlation_id=correlation_id or uuid4(),
             workday_overrides=await store.workday_overrides(conn),
@@ -213,7 +217,7 @@ async def notice_by_token(rt: ServiceRuntime, token: str) -> Notice:
 
 async def record_progress(rt: ServiceRuntime, event: Event) -> None:
     stage = {Assigned: "assigned", Resolved: "resolved", Rated: "rated"}[type(event)]
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         demand = await store.get(conn, event.demand_id, for_update=True)
@@ -223,7 +227,7 @@ async def record_progress(rt: ServiceRuntime, event: Event) -> None:
 
 
 async def record_archived(rt: ServiceRuntime, event: Archived) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         demand = await store.get(conn, event.demand_id, for_update=True)

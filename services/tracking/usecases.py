@@ -26,7 +26,7 @@ class Counters:
 
 
 async def record_event(rt: ServiceRuntime, event: Event) -> None:
-    async with rt.transaction() as conn:
+    async with rt.demand_transaction(event.demand_id) as conn:
         if not await inbox.claim(conn, CONSUMER, event.event_id):
             return
         case = await store.get(conn, event.demand_id, for_update=True)

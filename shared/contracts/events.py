@@ -135,6 +135,8 @@ class DemandSubmitted(Event):
     green_channel: GreenChannel | None = None
     possible_duplicate_of: UUID | None = None
     visit_id: UUID | None = None
+    first_responder_id: str | None = None  # the first responder's account (token subject), when known
+    expected_on: date | None = None  # the completion date promised in the acceptance notice
 
 
 class Assigned(Event):

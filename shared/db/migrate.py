@@ -9,6 +9,8 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from .security import secure
+
 log = structlog.get_logger(__name__)
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
@@ -24,8 +26,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 """
 
 
-async def migrate(dsn: str, namespace: str, directory: Path) -> list[str]:
-    """Apply pending migrations; returns the versions applied now."""
+async def migrate(dsn: str, namespace: str, directory: Path, app_role: str | None = None) -> list[str]:
+    """Apply pending migrations, then (with `app_role`) grants and row-level security; returns what was applied.
+
+    Everything happens under one advisory lock, so replicas starting together take turns.
+    """
     applied_now: list[str] = []
     conn = await asyncpg.connect(dsn)
     try:
@@ -48,6 +53,8 @@ async def migrate(dsn: str, namespace: str, directory: Path) -> list[str]:
                         )
                     log.info("migration applied", namespace=ns, version=version)
                     applied_now.append(f"{ns}/{version}")
+            if app_role:
+                await secure(conn, app_role)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:

@@ -35,36 +35,32 @@ async def station_tables(conn: asyncpg.Connection) -> list[str]:
     return [r["table_name"] for r in await conn.fetch(_STATION_TABLES) if r["table_name"] not in UNSCOPED]
 
 
-async def secure(owner_dsn: str, app_role: str) -> None:
-    """Idempotent: run after every migration pass, as the database owner."""
-    conn = await asyncpg.connect(owner_dsn)
-    try:
-        role = _ident(app_role)
-        exists = await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", app_role)
-        if not exists:
-            try:
-                await conn.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
-                log.info("database role created", role=app_role)
-            except asyncpg.DuplicateObjectError:
-                pass  # created by a replica starting at the same time
-        database = await conn.fetchval("SELECT current_database()")
-        async with conn.transaction():
-            await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
-            await conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
-            await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
-            await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
-            await conn.execute(f"REVOKE ALL ON schema_migrations FROM {role}")
-            for table in await station_tables(conn):
-                ident = _ident(table)
-                await conn.execute(f"ALTER TABLE {ident} ENABLE ROW LEVEL SECURITY")
-                await conn.execute(f"ALTER TABLE {ident} FORCE ROW LEVEL SECURITY")
-                has_policy = await conn.fetchval(
-                    "SELECT true FROM pg_policies WHERE tablename = $1 AND policyname = 'station_scope'", table
+async def secure(conn: asyncpg.Connection, app_role: str) -> None:
+    """Idempotent: run after every migration pass, as the database owner, under the migration lock."""
+    role = _ident(app_role)
+    exists = await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", app_role)
+    if not exists:
+        try:
+            await conn.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+            log.info("database role created", role=app_role)
+        except asyncpg.DuplicateObjectError:
+            pass  # created by a replica starting at the same time
+    database = await conn.fetchval("SELECT current_database()")
+    async with conn.transaction():
+        await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
+        await conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        await conn.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        await conn.execute(f"REVOKE ALL ON schema_migrations FROM {role}")
+        for table in await station_tables(conn):
+            ident = _ident(table)
+            await conn.execute(f"ALTER TABLE {ident} ENABLE ROW LEVEL SECURITY")
+            await conn.execute(f"ALTER TABLE {ident} FORCE ROW LEVEL SECURITY")
+            has_policy = await conn.fetchval(
+                "SELECT true FROM pg_policies WHERE tablename = $1 AND policyname = 'station_scope'", table
+            )
+            if not has_policy:
+                await conn.execute(
+                    f"CREATE POLICY station_scope ON {ident} "
+                    "USING (qs_in_scope(station_id)) WITH CHECK (qs_in_scope(station_id))"
                 )
-                if not has_policy:
-                    await conn.execute(
-                        f"CREATE POLICY station_scope ON {ident} "
-                        "USING (qs_in_scope(station_id)) WITH CHECK (qs_in_scope(station_id))"
-                    )
-    finally:
-        await conn.close()

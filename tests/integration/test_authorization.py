@@ -104,7 +104,7 @@ def cases(d: dict[str, UUID], token: str, status: str, visit: str) -> dict[tuple
             expect(**READ_A, org_assigned=200, org_other=404), None),
         ("dispatch", "POST", "/demands/{demand_id}/assignments"): (f"/demands/{d['waiting']}/assignments",
             {"assignee_kind": "organization", "assignee_id": "org-01", "assignee_name": "市计量测试院"},
-            expect(clerk_a=403, head_a=201, clerk_other_station=403, head_other_city=404, supervisor_a=403,
+            expect(clerk_a=403, head_a=201, clerk_other_station=404, head_other_city=404, supervisor_a=403,
                    supervisor_other=403, org_assigned=403, org_other=403, admin=403), None),
         ("tracking", "GET", "/ledger"): ("/ledger", None, expect(**LIST, org_assigned=200, org_other=200), d["assigned"]),
         ("tracking", "GET", "/demands/{demand_id}"): (f"/demands/{d['assigned']}", None,
@@ -268,3 +268,26 @@ async def test_row_level_security_is_the_second_wall(system):
                     assert stations <= {events.STATION}, (service, table, stations)
         finally:
             await conn.close()
+
+
+async def test_an_organization_sees_only_its_own_assignments(system):
+    demand = await system.submit()
+    await system.assign(demand, org="org-02")
+    await system.assign(demand, org="org-01")  # rematched (改派) to org-01
+    seen = (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.ORG)).json()
+    assert [a["assignee_id"] for a in seen["assignments"]] == ["org-01"]
+    assert (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.OTHER_ORG)).status_code == 404
+    head = (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.HEAD)).json()
+    assert [a["assignee_id"] for a in head["assignments"]] == ["org-02", "org-01"]
+
+
+async def test_a_clerk_keeps_only_a_waiting_demand_they_received(system):
+    mine = await system.submit()
+    body = {"assignee_kind": "first_responder"}
+    other_clerk = auth.bearer("clerk", events.STATION, name="另一位窗口人员", subject="clerk-liu")
+    refused = await system.clients["dispatch"].post(f"/demands/{mine}/assignments", json=body, headers=other_clerk)
+    assert refused.status_code == 403
+    kept = await system.clients["dispatch"].post(f"/demands/{mine}/assignments", json=body, headers=auth.CLERK)
+    assert kept.status_code == 201 and kept.json()["assignee_name"] == "张晓燕"
+    again = await system.clients["dispatch"].post(f"/demands/{mine}/assignments", json=body, headers=auth.CLERK)
+    assert again.status_code == 403  # re-dispatch is the head's

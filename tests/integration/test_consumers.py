@@ -1,5 +1,6 @@
 """Consumers on the real broker: idempotence, dead-lettering, redelivery limit, replay, reconnection."""
 
+import asyncio
 import json
 from uuid import UUID
 
@@ -144,3 +145,19 @@ async def test_readyz_fails_while_a_queue_has_no_consumer(amqp, databases):
         assert reply.status_code == 503
         assert reply.json()["problems"]["queues_without_consumer"] == ["evaluation.demand.resolved"]
         assert (await client.get("/healthz")).status_code == 200  # alive, just not ready
+
+
+async def test_concurrent_first_events_of_a_demand_do_not_overwrite_each_other(amqp, databases):
+    """Submitted and Assigned handled at the same moment for a demand not yet known: both facts survive."""
+    from services.tracking import usecases as tracking
+
+    db = databases("tracking")
+    app = make_app("tracking", amqp_url=amqp, database_url=db)
+    async with infra.running(app):
+        rt = app.state.runtime
+        for _ in range(10):
+            submitted = events.submitted()
+            await asyncio.gather(tracking.record_event(rt, submitted), tracking.record_event(rt, events.assigned(submitted)))
+            [case] = await infra.fetch(db, "SELECT enterprise_name, assignment_no FROM cases WHERE demand_id = $1",
+                                       submitted.demand_id)  # fmt: skip
+            assert case["enterprise_name"] and case["assignment_no"] == 1

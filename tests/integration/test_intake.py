@@ -1,5 +1,6 @@
 """Intake for real: the complete form, its validation, idempotency, catalogue versions, notices, online channel."""
 
+import asyncio
 import csv
 import json
 import io
@@ -55,6 +56,7 @@ INVALID = [
     ("green_channel_reason", form(green_channel="major_project")),
     ("station_id", form(station_id="hunnan")),
     ("extra_field", form(extra_field="x")),
+    ("received_at", form(received_at="2026-11-20T09:00:00")),  # a time without its zone is ambiguous
 ]
 
 
@@ -92,6 +94,14 @@ async def test_a_retried_submission_yields_one_demand_and_one_event(intake):
     assert len(await infra.fetch(intake.db, "SELECT 1 FROM outbox")) == 1
     other = await intake.post("/demands", json=form(description="另一件事"), headers=headers)
     assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
+
+
+async def test_concurrent_retries_with_one_key_yield_one_demand(intake):
+    headers = {**auth.CLERK, "Idempotency-Key": "terminal-7-retry-burst"}
+    replies = await asyncio.gather(*(intake.post("/demands", json=form(), headers=headers) for _ in range(5)))
+    assert [r.status_code for r in replies] == [201] * 5
+    assert len({r.json()["demand_id"] for r in replies}) == 1
+    assert len(await infra.fetch(intake.db, "SELECT 1 FROM demands")) == 1
 
 
 async def test_a_demand_keeps_the_catalogue_entry_in_force_when_it_was_submitted(intake):
@@ -235,5 +245,11 @@ async def test_the_intake_ledger_exports_with_the_seed_columns(intake):
     assert [row[8] for row in table[1:]] == [mine["tracking_no"]]  # the other station's demand is not in it
     sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
     assert [c.value for c in sheet[2]][-1] == "跟踪单号" and sheet.cell(row=3, column=9).value == mine["tracking_no"]
+    # Text a spreadsheet would execute stays text.
+    await intake.post("/demands", headers=auth.CLERK, json=form(
+        enterprise={"name": '=HYPERLINK("http://evil.example","点击")', "credit_code": events.credit_code()}))
+    sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
+    names = [sheet.cell(row=r, column=3) for r in range(3, sheet.max_row + 1)]
+    assert all(c.data_type == "s" for c in names) and any(str(c.value).startswith("'=HYPERLINK") for c in names)
     empty = await intake.get("/ledger.csv", params={"since": "2020-01-01", "until": "2020-12-31"}, headers=auth.HEAD)
     assert len(list(csv.reader(io.StringIO(empty.content.decode("utf-8-sig"))))) == 1

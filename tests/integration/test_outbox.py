@@ -36,12 +36,13 @@ async def test_rollback_leaves_neither_state_nor_event(amqp, databases):
                 await store.next_serial(conn, events.STATION, 2026)
                 await outbox.add(conn, event)
                 raise RuntimeError("crash before commit")
-        # The same through the HTTP path: an unknown category fails after the serial was drawn.
+        # The same through the HTTP path: a green-channel request without its reason is refused by the domain
+        # rule after the tracking number's serial was drawn.
         reply = await infra.client(app).post(
-            "/demands", json=events.demand_form(categories=["metrology", "astrology"]), headers=auth.CLERK
+            "/demands", json=events.demand_form(green_channel="major_project"), headers=auth.CLERK
         )
         assert reply.status_code == 422
-        assert reply.json()["errors"][0]["field"] == "categories"
+        assert reply.json()["errors"][0]["field"] == "green_channel_reason"
     assert await infra.fetch(db, "SELECT * FROM outbox") == []
     assert await infra.fetch(db, "SELECT * FROM demands") == []
     assert await infra.fetch(db, "SELECT * FROM tracking_counters") == []

@@ -13,7 +13,6 @@ from services.evaluation import domain as evaluation
 from services.intake import domain as intake
 from services.tracking import domain as tracking
 from shared.contracts import (
-    GreenChannel,
     Answers,
     AssigneeKind,
     Assigned,
@@ -21,13 +20,14 @@ from shared.contracts import (
     Channel,
     DemandSubmitted,
     Event,
+    GreenChannel,
     HandlingMode,
     Outcome,
     Overall,
     RatingSource,
     Resolved,
 )
-from shared.errors import Invalid, InvalidTransition
+from shared.errors import Forbidden, Invalid, InvalidTransition
 from tests.unit import factories as f
 
 NOW = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ def _demand(codes=("metrology.calibration", "testing.product_testing"), serial=1
         enterprise_name="沈阳精密仪器有限公司", credit_code="91210112MA0U00001J", credit_code_flag=None,
         contact_name="王建国", contact_phone="+8613804001234",
         items=intake.pick_items([(c, None, []) for c in codes], ENTRIES), category_labels=LABELS,
-        description="压力表检定", channel=Channel.phone, first_responder="张晓燕",
+        description="压力表检定", channel=Channel.phone, first_responder="张晓燕", first_responder_id="clerk-zhang",
         green_channel=extra.pop("green_channel", None), green_channel_reason=extra.pop("green_channel_reason", None),
         details=extra.pop("details", {}), visit_id=None, possible_duplicate_of=None, correlation_id=uuid4(),
         workday_overrides=extra.pop("workday_overrides", {}),
@@ -71,6 +71,12 @@ class TestIntake:
         assert intake.tracking_no(2026, 137) == "2026-000137"
         assert intake.tracking_no(2026, 1) == "2026-000001"
         assert intake.tracking_no(2027, 999999) == "2027-999999"
+
+    def test_the_numbering_year_is_chinas(self):
+        # 17:00 UTC on New Year's Eve is already 1 January in China: the serial and the number agree on 2027.
+        new_year = datetime(2026, 12, 31, 17, 0, tzinfo=UTC)
+        assert intake.numbering_year(new_year) == 2027
+        assert _demand(serial=1, submitted_at=new_year).tracking_no == "2027-000001"
 
     def test_unknown_catalogue_items_are_refused(self):
         with pytest.raises(Invalid) as info:
@@ -678,3 +684,21 @@ def test_dispatch_remembers_a_green_channel_request():
     event = f.submitted().model_copy(update={"green_channel": GreenChannel.superior_task})
     assert dispatch.receive(event).green_channel == "superior_task"
     assert dispatch.receive(f.submitted()).green_channel is None
+
+
+def test_a_clerk_may_keep_only_a_waiting_demand_they_received():
+    item = dispatch.receive(f.submitted().model_copy(update={"first_responder_id": "clerk-zhang"}))
+    dispatch.check_clerk_may_keep(item, AssigneeKind.first_responder, "clerk-zhang")
+    for kind, who, state in ((AssigneeKind.organization, "clerk-zhang", item),
+                             (AssigneeKind.first_responder, "clerk-liu", item),
+                             (AssigneeKind.first_responder, "clerk-zhang", replace(item, status="assigned"))):
+        with pytest.raises(Forbidden):
+            dispatch.check_clerk_may_keep(state, kind, who)
+
+
+def test_the_default_due_date_is_the_one_promised_in_the_notice():
+    item = replace(dispatch.receive(f.submitted()), expected_on=date(2026, 10, 20))
+    _, assignment = dispatch.assign(item, kind=AssigneeKind.organization, assignee_id="org-01", assignee_name="院",
+                                    mode=HandlingMode.independent, due_on=None, assigned_by="周站长", note=None,
+                                    now=NOW, today=TODAY)  # fmt: skip
+    assert assignment.due_on == date(2026, 10, 20)

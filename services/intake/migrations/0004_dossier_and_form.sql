@@ -44,7 +44,8 @@ ALTER TABLE demands
     ADD COLUMN visit_id uuid,
     ADD COLUMN possible_duplicate_of uuid,
     ADD COLUMN expected_on date,
-    ADD COLUMN progress text NOT NULL DEFAULT 'submitted';
+    ADD COLUMN progress text NOT NULL DEFAULT 'submitted',
+    ADD COLUMN first_responder_id text;
 
 -- The catalogue entries a demand names, as they were when it was submitted.
 CREATE TABLE demand_items (
