@@ -25,6 +25,7 @@ from shared.db import create_pool, ensure_database, migrate
 from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters, subscribe
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
+from shared.ratelimit import RateLimiter
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -164,6 +165,9 @@ class ServiceRuntime:
     def create_app(self, *, title: str, description: str, routers: list[APIRouter]) -> FastAPI:
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
         app.state.runtime = self
+        storage = getattr(self.settings, "rate_limit_storage", None)
+        if storage:  # services with public endpoints
+            app.state.rate_limiter = RateLimiter(storage)
         http.install(app, self.metrics)
 
         @app.get("/healthz", tags=["ops"], summary="存活检查 / liveness")

@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from faststream import FastStream
 
 from shared.contracts import DemandSubmitted
-from shared.ratelimit import RateLimiter
 from shared.runtime import ServiceRuntime
 
 from . import api, handlers, usecases
@@ -25,10 +24,7 @@ def build(settings: Settings | None = None) -> ServiceRuntime:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    rt = build(settings)
-    app = rt.create_app(title=TITLE, description=DESCRIPTION, routers=[api.router, api.public])
-    app.state.rate_limiter = RateLimiter(rt.settings.rate_limit_storage)
-    return app
+    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router, api.public])
 
 
 def asyncapi() -> FastStream:
