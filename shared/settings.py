@@ -39,8 +39,6 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # json for machines (production); console for people watching `make run`
     log_format: Literal["json", "console"] = "json"
-    # Committed time limit when a demand names none, in working days.
-    default_time_limit_days: int = Field(default=10, ge=1, le=120)
     # Bearer tokens: HS256 with a local key in development; RS256 from an identity
     # provider's JWKS in production.
     auth_issuer: str = DEV_ISSUER

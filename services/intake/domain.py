@@ -18,12 +18,6 @@ from shared.contracts import (
 )
 from shared.errors import Invalid
 
-CHANNEL_LABELS = {
-    "window": "窗口", "phone": "电话", "email": "电子邮件", "im": "微信/即时通讯", "website": "网站/小程序",
-    "terminal": "自助终端", "visit": "主动进企业", "daily": "日常服务", "hotline": "12345 热线转办",
-}  # fmt: skip
-GREEN_CHANNEL_LABELS = {"major_project": "重大投资项目", "new_tech_enterprise": "新创办科技型企业",
-                        "superior_task": "上级交办任务"}  # fmt: skip
 PROGRESS = ("submitted", "assigned", "resolved", "rated", "archived")
 PROGRESS_LABELS = {"submitted": "已受理", "assigned": "办理中", "resolved": "已办结，待评价", "rated": "已评价",
                    "archived": "已办结归档"}  # fmt: skip

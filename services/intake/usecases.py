@@ -168,7 +168,7 @@ async def _notice(conn, demand: Demand, status_url: str | None) -> Notice:
         station_name=station.name, station_address=station.address, station_phone=station.phone,
         tracking_no=demand.tracking_no, enterprise_name=demand.enterprise_name, credit_code=demand.credit_code,
         contact_name=demand.contact_name, submitted_at=demand.submitted_at.astimezone(CHINA),
-        first_responder=demand.first_responder, channel_label=domain.CHANNEL_LABELS[demand.channel.value],
+        first_responder=demand.first_responder, channel_label=demand.channel.label,
         items=tuple(
             NoticeItem(label=i.label, category_label=next(c.label for c in demand.categories if c.code == i.category),
                        time_limit_days=i.time_limit_days, materials_needed=i.materials_needed, remarks=i.remarks)
@@ -177,7 +177,7 @@ async def _notice(conn, demand: Demand, status_url: str | None) -> Notice:
         time_limit_days=demand.time_limit_days, expected_on=demand.expected_on, status_url=status_url,
         complaint_channels=COMPLAINT_CHANNELS,
         green_channel_reason=(
-            f"{domain.GREEN_CHANNEL_LABELS[demand.green_channel.value]}：{demand.green_channel_reason}"
+            f"{demand.green_channel.label}：{demand.green_channel_reason}"
             if demand.green_channel else None
         ),
     )  # fmt: skip

@@ -137,11 +137,6 @@ STATUS_LABELS = {
     "archived": "已归档",
 }
 
-CHANNEL_LABELS = {
-    "window": "窗口", "phone": "电话", "email": "电子邮件", "im": "微信/即时通讯", "website": "网站/小程序",
-    "terminal": "自助终端", "visit": "主动进企业", "daily": "日常服务", "hotline": "12345 热线转办",
-}  # fmt: skip
-
 _OVERALL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "average": "一般", "dissatisfied": "不满意"}
 
 
@@ -149,7 +144,7 @@ def timeline_text(event: Event) -> str:
     """One line of the tracking sheet (跟踪单) for people, in Chinese."""
     match event:
         case DemandSubmitted():
-            return f"{event.first_responder} 受理需求（{CHANNEL_LABELS[event.channel.value]}）"
+            return f"{event.first_responder} 受理需求（{event.channel.label}）"
         case Assigned():
             verb = "派单" if event.assignment_no == 1 else "改派"
             return f"{event.assigned_by} {verb}给 {event.assignee_name}，办结期限 {event.due_on.isoformat()}"

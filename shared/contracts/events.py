@@ -26,6 +26,18 @@ class Channel(StrEnum):
     daily = "daily"  # 日常服务
     hotline = "hotline"  # 12345 热线转办
 
+    @property
+    def label(self) -> str:
+        """The channel as people at the window say it."""
+        return _CHANNEL_LABELS[self]
+
+
+_CHANNEL_LABELS = {
+    Channel.window: "窗口", Channel.phone: "电话", Channel.email: "电子邮件", Channel.im: "微信/即时通讯",
+    Channel.website: "网站/小程序", Channel.terminal: "自助终端", Channel.visit: "主动进企业",
+    Channel.daily: "日常服务", Channel.hotline: "12345 热线转办",
+}  # fmt: skip
+
 
 class AssigneeKind(StrEnum):
     """Who handles the demand (domain.md §5.2 a–d)."""
@@ -105,6 +117,17 @@ class GreenChannel(StrEnum):
     major_project = "major_project"  # 重大投资项目
     new_tech_enterprise = "new_tech_enterprise"  # 新创办科技型企业
     superior_task = "superior_task"  # 上级交办任务
+
+    @property
+    def label(self) -> str:
+        return _GREEN_CHANNEL_LABELS[self]
+
+
+_GREEN_CHANNEL_LABELS = {
+    GreenChannel.major_project: "重大投资项目",
+    GreenChannel.new_tech_enterprise: "新创办科技型企业",
+    GreenChannel.superior_task: "上级交办任务",
+}
 
 
 class ItemRef(BaseModel):

@@ -221,3 +221,10 @@ def test_rating_stars_are_one_to_five():
     data["answers"]["station_service"] = 0
     with pytest.raises(ValidationError):
         Rated.from_json(json.dumps(data))
+
+
+def test_every_channel_and_green_channel_reason_has_a_chinese_label():
+    from shared.contracts import Channel, GreenChannel
+
+    for member in [*Channel, *GreenChannel]:
+        assert member.label and not member.label.isascii(), member
