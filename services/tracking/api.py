@@ -9,13 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import READERS, STAFF, Principal, Role, allow
 from shared.contracts import Outcome, StationId
-from shared.runtime import ServiceRuntime, runtime_of
+from shared.runtime import UoW
+from shared.validation import Limit, Offset, RequestModel
 
 from . import usecases
 from .domain import STATUS_LABELS, Case
 
 router = APIRouter(tags=["tracking 跟踪"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 ReaderOrOrg = Annotated[Principal, allow(*READERS, Role.org)]
 Handler = Annotated[Principal, allow(*STAFF, Role.org)]
 
@@ -52,6 +52,8 @@ class CaseOut(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     kind: str
     occurred_at: datetime
     text: str
@@ -61,33 +63,31 @@ class TrackingSheet(CaseOut):
     timeline: list[TimelineEntry]
 
 
-class ResolutionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ResolutionIn(RequestModel):
     outcome: Outcome = Field(description="met 需求已满足 / not_met 无法满足并已向企业说明")
     summary: str = Field(min_length=1, max_length=4000, description="处理过程及结果 / 服务小结")
 
 
 @router.get("/ledger", response_model=list[CaseOut], summary="台账 / the station's ledger")
 async def ledger(
-    rt: Runtime,
+    uow: UoW,
     principal: ReaderOrOrg,
     station_id: StationId | None = None,
     status: Annotated[str | None, Query(pattern="^(submitted|assigned|resolved|rated|archived)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[CaseOut]:
-    cases, today = await usecases.ledger(rt, principal, station_id, status, limit, offset)
+    cases, today = await usecases.ledger(uow, principal, station_id, status, limit, offset)
     return [CaseOut.of(c, today) for c in cases]
 
 
 @router.get("/demands/{demand_id}", response_model=TrackingSheet, summary="跟踪单 / tracking sheet with timeline")
-async def tracking_sheet(demand_id: UUID, rt: Runtime, principal: ReaderOrOrg) -> TrackingSheet:
-    case, entries, today = await usecases.case_with_timeline(rt, principal, demand_id)
-    timeline = [TimelineEntry(kind=e["kind"], occurred_at=e["occurred_at"], text=e["detail"]["text"]) for e in entries]
-    return TrackingSheet(**CaseOut.of(case, today).model_dump(), timeline=timeline)
+async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> TrackingSheet:
+    case, entries, today = await usecases.case_with_timeline(uow, principal, demand_id)
+    return TrackingSheet(**CaseOut.of(case, today).model_dump(), timeline=entries)
 
 
 @router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
-async def resolve(demand_id: UUID, body: ResolutionIn, rt: Runtime, principal: Handler) -> CaseOut:
-    case, today = await usecases.resolve(rt, principal, demand_id, outcome=body.outcome, summary=body.summary)
+async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler) -> CaseOut:
+    case, today = await usecases.resolve(uow, principal, demand_id, outcome=body.outcome, summary=body.summary)
     return CaseOut.of(case, today)

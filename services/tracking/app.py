@@ -1,32 +1,23 @@
-"""create_app(settings) -> the tracking ASGI app; nothing connects until its lifespan starts."""
+"""The tracking service: ledger, tracking sheet and resolution; publishes Resolved."""
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from faststream import FastStream
-
 from shared.contracts import Resolved
-from shared.runtime import ServiceRuntime
+from shared.runtime import Service
 
-from . import api, handlers, usecases
+from . import api, handlers, store
 from .settings import Settings
 
-TITLE = "跟踪服务 Tracking"
-DESCRIPTION = "台账、跟踪单与办结，发布 Resolved。Ledger, tracking sheet and resolution; publishes Resolved."
-
-
-def build(settings: Settings | None = None) -> ServiceRuntime:
-    rt = ServiceRuntime(settings or Settings(), Path(__file__).parent / "migrations")
-    rt.counters = usecases.Counters(rt)
-    handlers.register(rt)
-    rt.publishes(Resolved)
-    return rt
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router])
-
-
-def asyncapi() -> FastStream:
-    """`faststream docs gen --factory services.tracking.app:asyncapi`"""
-    return build().asyncapi(title=TITLE, description=DESCRIPTION)
+SERVICE = Service(
+    settings=Settings,
+    title="跟踪服务 Tracking",
+    description="台账、跟踪单与办结，发布 Resolved。Ledger, tracking sheet and resolution; publishes Resolved.",
+    migrations=Path(__file__).parent / "migrations",
+    store=store.Store,
+    subscribers=handlers.subscribers,
+    publishes=(Resolved,),
+    routers=(api.router,),
+    store_counters=store.COUNTERS,
+)
+create_app = SERVICE.create_app
+asyncapi = SERVICE.asyncapi

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from shared.contracts import Archived, Assigned, DemandSubmitted, Event, Outcome, Rated, Resolved
+from shared.contracts.envelope import Cause
 from shared.errors import InvalidTransition
 
 # Where a case stands; later stages win, so a late event never moves a case back.
@@ -33,6 +34,7 @@ class Case:
     handling_mode: str | None = None
     due_on: date | None = None
     assigned_at: datetime | None = None
+    assigned_event_id: UUID | None = None  # the assignment a resolution answers (and names as its cause)
     outcome: str | None = None
     summary: str | None = None
     resolved_by: str | None = None
@@ -59,6 +61,13 @@ class Case:
 
 
 CASE_FIELDS = tuple(f.name for f in fields(Case))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str
+    occurred_at: datetime
+    text: str
 
 
 def apply(case: Case | None, event: Event) -> Case:
@@ -92,6 +101,7 @@ def apply(case: Case | None, event: Event) -> Case:
                 handling_mode=event.handling_mode.value,
                 due_on=event.due_on,
                 assigned_at=event.occurred_at,
+                assigned_event_id=event.event_id,
             )
         case Resolved() if event.round >= case.round:
             return replace(
@@ -116,12 +126,11 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
             f"需求当前状态为「{STATUS_LABELS[case.status]}」，只有办理中的需求可以办结",
             f"only an assigned demand can be resolved; this one is {case.status}",
         )
-    return Resolved(
-        correlation_id=case.correlation_id,
-        station_id=case.station_id,
-        demand_id=case.demand_id,
-        tracking_no=case.tracking_no,
+    assignment = Cause(case.assigned_event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)
+    return assignment.caused(
+        Resolved,
         round=case.round,
+        assignment_no=case.assignment_no,
         outcome=outcome,
         summary=summary,
         resolved_by=resolved_by,

@@ -1,15 +1,41 @@
-"""Tracking subscribers: every lifecycle event it does not publish itself feeds the ledger."""
+"""Tracking subscribers: every lifecycle event it does not publish itself feeds the ledger.
 
-from shared.contracts import Archived, Assigned, DemandSubmitted, Event, Rated
-from shared.runtime import ServiceRuntime
+Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
+calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
+Resolved is tracking's own event, recorded in the transaction that publishes it.
+"""
+
+from shared.contracts import Archived, Assigned, DemandSubmitted, Rated, StationRegistered
+from shared.db.uow import UnitOfWork
+from shared.messaging import EventRouter
+from shared.settings import ServiceSettings
+from shared import stations
 
 from . import usecases
+from .store import Store
 
 
-def register(rt: ServiceRuntime) -> None:
-    async def on_event(event: Event) -> None:
-        await usecases.record_event(rt, event)
+def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
+    router = EventRouter("tracking", delivery_limit=settings.delivery_limit)
 
-    # Resolved is tracking's own event, recorded in the transaction that publishes it.
-    for event_type in (DemandSubmitted, Assigned, Rated, Archived):
-        rt.consume(event_type, on_event)
+    @router.consumes(DemandSubmitted, queue="tracking.demand.submitted")
+    async def on_submitted(event: DemandSubmitted) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(Assigned, queue="tracking.demand.assigned")
+    async def on_assigned(event: Assigned) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(Rated, queue="tracking.demand.rated")
+    async def on_rated(event: Rated) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(Archived, queue="tracking.demand.archived")
+    async def on_archived(event: Archived) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(StationRegistered, queue="tracking.station.registered")
+    async def on_station(event: StationRegistered) -> None:
+        await uow.handle(event, stations.record)
+
+    return router

@@ -1,12 +1,13 @@
-"""Tracking SQL. Functions take a connection; the caller owns the transaction."""
+"""Tracking SQL. The store is bound to one transaction's connection; the unit of work owns the transaction."""
 
 from uuid import UUID
 
 import asyncpg
 
 from shared.contracts import Event
+from shared.observability.metrics import StoreCounter
 
-from .domain import CASE_FIELDS, Case
+from .domain import CASE_FIELDS, Case, TimelineEntry
 
 _COLUMNS = ", ".join(CASE_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(CASE_FIELDS) + 1))
@@ -17,11 +18,8 @@ INSERT INTO cases ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
 ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}, updated_at = now()
 """
 _GET = f"SELECT {_COLUMNS} FROM cases WHERE demand_id = $1"
-# Staff and supervisors by station path; an organization only for what is assigned to it now.
-_VISIBLE = """(
-    ($2 <> '' AND (station_id = $2 OR starts_with(station_id, $2 || '/')))
-    OR ($3 <> '' AND assignee_kind = 'organization' AND assignee_id = $3)
-)"""
+# Staff and supervisors by station scope; an organization only for what is assigned to it now.
+_VISIBLE = "(qs_covers($2, station_id) OR ($3 <> '' AND assignee_kind = 'organization' AND assignee_id = $3))"
 _GET_VISIBLE = _GET + " AND " + _VISIBLE
 
 # Status is derived from which facts are present; the filter mirrors Case.status.
@@ -40,44 +38,49 @@ LIMIT $4 OFFSET $5
 
 _ADD_ENTRY = """
 INSERT INTO timeline (event_id, demand_id, station_id, kind, occurred_at, detail)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING
+VALUES ($1, $2, $3, $4, $5, $6)
 """
-_TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, event_id"
+_TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, entry_id"
+
+COUNTERS = (
+    StoreCounter(
+        "qs_demands_resolved_total",
+        "Demands resolved (办结), by station and outcome",
+        ("station_id", "outcome"),
+        "SELECT station_id, outcome, count(*) FROM cases WHERE resolved_at IS NOT NULL GROUP BY 1, 2",
+    ),
+)
 
 
-async def get(conn: asyncpg.Connection, demand_id: UUID, *, for_update: bool = False) -> Case | None:
-    row = await conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
-    return Case(**row) if row else None
+class Store:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
+    async def get(self, demand_id: UUID, *, for_update: bool = False) -> Case | None:
+        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
+        return Case(**row) if row else None
 
-async def save(conn: asyncpg.Connection, case: Case) -> None:
-    await conn.execute(_UPSERT, *(getattr(case, c) for c in CASE_FIELDS))
+    async def save(self, case: Case) -> None:
+        await self.conn.execute(_UPSERT, *(getattr(case, c) for c in CASE_FIELDS))
 
+    async def get_visible(self, demand_id: UUID, scope: str, org: str, *, for_update: bool = False) -> Case | None:
+        row = await self.conn.fetchrow(_GET_VISIBLE + (" FOR UPDATE" if for_update else ""), demand_id, scope, org)
+        return Case(**row) if row else None
 
-async def get_visible(
-    conn: asyncpg.Connection, demand_id: UUID, scope: str, org: str, *, for_update: bool = False
-) -> Case | None:
-    row = await conn.fetchrow(_GET_VISIBLE + (" FOR UPDATE" if for_update else ""), demand_id, scope, org)
-    return Case(**row) if row else None
+    async def ledger(self, scope: str, org: str, status: str | None, limit: int, offset: int) -> list[Case]:
+        return [Case(**r) for r in await self.conn.fetch(_LEDGER, status, scope, org, limit, offset)]
 
+    async def add_entry(self, event: Event, text: str) -> None:
+        await self.conn.execute(
+            _ADD_ENTRY,
+            event.event_id,
+            event.demand_id,
+            event.station_id,
+            event.routing_key,
+            event.occurred_at,
+            {"text": text, "event": event.model_dump(mode="json")},
+        )
 
-async def ledger(
-    conn: asyncpg.Connection, scope: str, org: str, status: str | None, limit: int, offset: int
-) -> list[Case]:
-    return [Case(**r) for r in await conn.fetch(_LEDGER, status, scope, org, limit, offset)]
-
-
-async def add_entry(conn: asyncpg.Connection, event: Event, text: str) -> None:
-    await conn.execute(
-        _ADD_ENTRY,
-        event.event_id,
-        event.demand_id,
-        event.station_id,
-        event.routing_key,
-        event.occurred_at,
-        {"text": text, "event": event.model_dump(mode="json")},
-    )
-
-
-async def timeline(conn: asyncpg.Connection, demand_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(_TIMELINE, demand_id)
+    async def timeline(self, demand_id: UUID) -> list[TimelineEntry]:
+        rows = await self.conn.fetch(_TIMELINE, demand_id)
+        return [TimelineEntry(kind=r["kind"], occurred_at=r["occurred_at"], text=r["detail"]["text"]) for r in rows]

@@ -1,70 +1,63 @@
-"""Tracking use cases: one transaction each."""
+"""Tracking use cases: one unit of work each.
+
+Event use cases get the open unit of work from `UnitOfWork.handle` (lock, inbox claim);
+request use cases open their own in the caller's scope.
+"""
 
 from datetime import date
 from uuid import UUID
 
-import asyncpg
-
-from shared.auth import Principal, Role, narrow
+from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
+from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
-from shared.messaging import inbox, outbox
-from shared.runtime import ServiceRuntime
 
-from . import domain, store
-from .domain import Case
+from . import domain
+from .domain import Case, TimelineEntry
+from .store import Store
 
-CONSUMER = "tracking"
-
-
-class Counters:
-    def __init__(self, rt: ServiceRuntime) -> None:
-        self.resolved = rt.metrics.counter(
-            "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", ["station_id", "outcome"]
-        )
+_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
-async def record_event(rt: ServiceRuntime, event: Event) -> None:
-    async with rt.demand_transaction(event.demand_id) as conn:
-        if not await inbox.claim(conn, CONSUMER, event.event_id):
-            return
-        case = await store.get(conn, event.demand_id, for_update=True)
-        await store.save(conn, domain.apply(case, event))
-        await store.add_entry(conn, event, domain.timeline_text(event))
+async def record_event(tx: Tx[Store], event: Event) -> None:
+    """Fold any lifecycle event into the case, whatever order they come in, and note it on the sheet."""
+    case = await tx.store.get(event.demand_id, for_update=True)
+    await tx.store.save(domain.apply(case, event))
+    await tx.store.add_entry(event, domain.timeline_text(event))
 
 
 async def resolve(
-    rt: ServiceRuntime, principal: Principal, demand_id: UUID, *, outcome: Outcome, summary: str
+    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, *, outcome: Outcome, summary: str
 ) -> tuple[Case, date]:
     now = utcnow()
-    async with rt.transaction(principal) as conn:
-        case = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "", for_update=True)
+    async with uow.begin(principal) as tx:
+        case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
         if case is None:
-            raise NotFound("未找到该需求", "demand not found")
+            raise _NOT_FOUND
         event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
         case = domain.apply(case, event)
-        await store.save(conn, case)
-        await store.add_entry(conn, event, domain.timeline_text(event))
-        await outbox.add(conn, event)
-    rt.counters.resolved.labels(case.station_id, outcome.value).inc()
+        await tx.store.save(case)
+        await tx.store.add_entry(event, domain.timeline_text(event))
+        await tx.publish(event)
     return case, china_today(now)
 
 
 async def ledger(
-    rt: ServiceRuntime, principal: Principal, station_id: str | None, status: str | None, limit: int, offset: int
+    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, status: str | None, limit: int, offset: int
 ) -> tuple[list[Case], date]:
-    scope = narrow(principal, station_id) if principal.role is not Role.org else ""
-    async with rt.transaction(principal) as conn:
-        cases = await store.ledger(conn, scope, principal.org or "", status, limit, offset)
+    async with uow.begin(principal) as tx:
+        # An organization's ledger is what is assigned to it, wherever that is.
+        scope = "" if principal.role is Role.org else await tx.scope(station_id)
+        cases = await tx.store.ledger(scope, principal.org or "", status, limit, offset)
     return cases, china_today(utcnow())
 
 
 async def case_with_timeline(
-    rt: ServiceRuntime, principal: Principal, demand_id: UUID
-) -> tuple[Case, list[asyncpg.Record], date]:
-    async with rt.transaction(principal) as conn:
-        case = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "")
+    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID
+) -> tuple[Case, list[TimelineEntry], date]:
+    async with uow.begin(principal) as tx:
+        case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "")
         if case is None:
-            raise NotFound("未找到该需求", "demand not found")
-        return case, await store.timeline(conn, demand_id), china_today(utcnow())
+            raise _NOT_FOUND
+        return case, await tx.store.timeline(demand_id), china_today(utcnow())

@@ -1,6 +1,6 @@
 """Event contracts: the only definitions of what travels between services."""
 
-from .envelope import STATION_ID_PATTERN, Event, StationId, TrackingNo, utcnow
+from .envelope import STATION_ID_PATTERN, Envelope, Event, StationId, TrackingNo, utcnow
 from .events import (
     Answers,
     Archived,
@@ -19,12 +19,14 @@ from .events import (
     Rated,
     RatingSource,
     Resolved,
+    StationRegistered,
 )
 from .topology import (
     DEAD_LETTER_EXCHANGE,
     EVENT_TYPES,
     EXCHANGE,
     LIFECYCLE,
+    REFERENCE,
     dead_letter_queue_name,
     queue_name,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "EVENT_TYPES",
     "EXCHANGE",
     "LIFECYCLE",
+    "REFERENCE",
     "STATION_ID_PATTERN",
     "Answers",
     "Archived",
@@ -46,6 +49,7 @@ __all__ = [
     "Enterprise",
     "GreenChannel",
     "ItemRef",
+    "Envelope",
     "Event",
     "HandlingMode",
     "Outcome",
@@ -54,6 +58,7 @@ __all__ = [
     "RatingSource",
     "Resolved",
     "StationId",
+    "StationRegistered",
     "TrackingNo",
     "dead_letter_queue_name",
     "queue_name",

@@ -4,8 +4,9 @@ Consumers are tolerant: unknown fields are ignored, so producers can add fields
 without breaking anyone. A breaking change is a new event type, never an edit.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Self
+from typing import Annotated, ClassVar, Self, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -22,7 +23,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Event(BaseModel):
+class Envelope(BaseModel):
+    """What every message carries, whatever it is about."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     routing_key: ClassVar[str]
@@ -33,11 +36,32 @@ class Event(BaseModel):
     causation_id: UUID | None = None
     schema_version: int = 1
     station_id: StationId
-    demand_id: UUID
-    tracking_no: TrackingNo
 
-    def caused(self, event_type: type["Event"], **fields) -> "Event":
-        """A follow-up event that keeps this one's correlation and names it as cause."""
+    @property
+    def lock_key(self) -> str:
+        """Handlers of messages with the same key take turns (see shared.db.uow)."""
+        return self.routing_key
+
+    @classmethod
+    def from_json(cls, body: bytes | str) -> Self:
+        return cls.model_validate_json(body)
+
+
+E = TypeVar("E", bound="Event")
+
+
+@dataclass(frozen=True)
+class Cause:
+    """What a follow-up event needs of the event it answers; a service keeps it where it cannot keep the event."""
+
+    event_id: UUID
+    correlation_id: UUID
+    station_id: str
+    demand_id: UUID
+    tracking_no: str
+
+    def caused(self, event_type: type["E"], **fields) -> "E":
+        """A follow-up event with the cause's correlation, naming the cause: never a hand-copied envelope."""
         return event_type(
             correlation_id=self.correlation_id,
             causation_id=self.event_id,
@@ -47,6 +71,20 @@ class Event(BaseModel):
             **fields,
         )
 
-    @classmethod
-    def from_json(cls, body: bytes | str) -> Self:
-        return cls.model_validate_json(body)
+
+class Event(Envelope):
+    """An event in one demand's life."""
+
+    demand_id: UUID
+    tracking_no: TrackingNo
+
+    @property
+    def lock_key(self) -> str:
+        return str(self.demand_id)
+
+    @property
+    def cause(self) -> Cause:
+        return Cause(self.event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
+
+    def caused(self, event_type: type["E"], **fields) -> "E":
+        return self.cause.caused(event_type, **fields)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .envelope import Event
+from .envelope import Envelope, Event, StationId
 
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -180,6 +180,8 @@ class Resolved(Event):
     routing_key = "demand.resolved"
 
     round: int = Field(default=1, ge=1)
+    # The assignment this resolution answers (its event is the causation_id); additive.
+    assignment_no: int | None = Field(default=None, ge=1)
     outcome: Outcome
     summary: Text
     resolved_by: Name
@@ -203,3 +205,18 @@ class Archived(Event):
     sealed_at: datetime
     content_sha256: str
     event_count: int = Field(ge=1)
+
+
+class StationRegistered(Envelope):
+    """A station entered or changed in the registry, which intake owns (domain.md §2).
+
+    Every service keeps the tree from these, so a station's scope covers the service
+    points registered below it whatever their ids look like.
+    """
+
+    routing_key = "station.registered"
+
+    name: Name
+    level: int = Field(ge=1, le=4)
+    parent_id: StationId | None = None
+    ancestors: list[StationId] = Field(default_factory=list)  # the root first, the parent last

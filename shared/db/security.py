@@ -14,7 +14,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-UNSCOPED = ("outbox", "inbox", "schema_migrations")
+# station_tree is the registry every caller may read, and the scope predicate reads it.
+UNSCOPED = ("outbox", "inbox", "schema_migrations", "station_tree")
 
 _STATION_TABLES = """
 SELECT c.table_name FROM information_schema.columns c

@@ -1,5 +1,5 @@
 from . import inbox, outbox
-from .broker import EVENTS_EXCHANGE, create_broker, declare_dead_letters, subscribe
+from .broker import EVENTS_EXCHANGE, EventRouter, create_broker, declare_dead_letters
 from .outbox import OutboxRelay
 
-__all__ = ["EVENTS_EXCHANGE", "OutboxRelay", "create_broker", "declare_dead_letters", "inbox", "outbox", "subscribe"]
+__all__ = ["EVENTS_EXCHANGE", "OutboxRelay", "create_broker", "EventRouter", "declare_dead_letters", "inbox", "outbox"]

@@ -2,12 +2,13 @@
 
 Each consumer gets one quorum queue per event with an explicit delivery limit and
 at-least-once dead-lettering into its own `.dlq` (design rule 4). Transient errors
-nack and are redelivered until the limit; a message that cannot be parsed is
-rejected straight to the DLQ and the consumer keeps consuming.
+nack and are redelivered until the limit; a message that cannot be decoded or is not
+the event its queue carries is rejected straight to the DLQ and the consumer keeps
+consuming.
 """
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -23,6 +24,7 @@ from faststream.rabbit import (
     RabbitExchange,
     RabbitMessage,
     RabbitQueue,
+    RabbitRouter,
 )
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from pydantic import ValidationError
@@ -30,7 +32,7 @@ from pydantic import ValidationError
 from shared.contracts import (
     DEAD_LETTER_EXCHANGE,
     EXCHANGE,
-    Event,
+    Envelope,
     dead_letter_queue_name,
     queue_name,
 )
@@ -73,7 +75,7 @@ def create_broker(*, amqp_url: str, prefetch: int, metrics: ServiceMetrics, app_
     )
 
 
-def consumer_queue(consumer: str, event_type: type[Event], delivery_limit: int) -> RabbitQueue:
+def consumer_queue(consumer: str, event_type: type[Envelope], delivery_limit: int) -> RabbitQueue:
     name = queue_name(consumer, event_type)
     return RabbitQueue(
         name,
@@ -90,52 +92,66 @@ def consumer_queue(consumer: str, event_type: type[Event], delivery_limit: int) 
     )
 
 
-async def _raw_body(msg: RabbitMessage) -> bytes:
-    # Parsing is ours, so a malformed body becomes a reject, not a decode crash.
-    return msg.body
+class EventRouter(RabbitRouter):
+    """One service's subscriptions, declared in its handlers.py (design example 1).
+
+    `@router.consumes(DemandSubmitted, queue="tracking.demand.submitted")` puts a typed
+    subscriber on its own quorum queue bound to the events exchange, with the delivery
+    limit and dead-lettering declared on the queue; the handler's parameter type is the
+    payload schema the AsyncAPI document shows.
+    """
+
+    def __init__(self, consumer: str, *, delivery_limit: int) -> None:
+        super().__init__(ack_policy=AckPolicy.NACK_ON_ERROR, decoder=_json_or_reject)
+        self.consumer = consumer
+        self.delivery_limit = delivery_limit
+        self.queues: list[str] = []
+
+    def consumes(self, event_type: type[Envelope], *, queue: str):
+        expected = queue_name(self.consumer, event_type)
+        if queue != expected:  # the name is the convention; writing it out keeps it visible
+            raise ValueError(f"queue for {event_type.__name__} must be {expected!r}, not {queue!r}")
+        self.queues.append(queue)
+        return self.subscriber(
+            consumer_queue(self.consumer, event_type, self.delivery_limit),
+            EVENTS_EXCHANGE,
+            title=queue,
+            description=f"{self.consumer} consumes {event_type.__name__}",
+        )
 
 
-Handle = Callable[[Any], Awaitable[None]]
+async def _json_or_reject(msg: RabbitMessage) -> Any:
+    try:
+        return json.loads(msg.body)
+    except ValueError as exc:
+        log.error("undecodable message rejected to DLQ", queue=msg.raw_message.routing_key, error=str(exc))
+        raise RejectMessage() from exc
 
 
-def subscribe(
-    broker: RabbitBroker,
-    *,
-    consumer: str,
-    event_type: type[Event],
-    handle: Handle,
-    delivery_limit: int,
-    metrics: ServiceMetrics,
-) -> str:
-    """Register `handle(event)` for one event type; returns the queue name."""
-    queue = consumer_queue(consumer, event_type, delivery_limit)
+class RejectInvalidPayload:
+    """A payload that is not the handler's event goes straight to the DLQ (design rule 4): redelivery cannot fix it."""
 
-    async def consume(body: bytes) -> None:
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self.metrics = metrics
+
+    def __call__(self, msg: Any, **kwargs: Any) -> BaseMiddleware:
+        return _RejectInvalidPayload(msg, metrics=self.metrics, **kwargs)
+
+
+class _RejectInvalidPayload(BaseMiddleware):
+    def __init__(self, msg: Any, *, metrics: ServiceMetrics, **kwargs: Any) -> None:
+        super().__init__(msg, **kwargs)
+        self.metrics = metrics
+
+    async def consume_scope(self, call_next, msg):
         try:
-            event = event_type.from_json(body)
-        except ValidationError as exc:
-            metrics.dead_lettered.labels(queue=queue.name, reason="malformed").inc()
-            log.error("malformed message rejected to DLQ", queue=queue.name, errors=exc.errors(include_url=False))
+            return await call_next(msg)
+        except ValidationError as exc:  # from parsing the handler's argument: UnitOfWork.handle wraps its own
+            subscriber = self.context.get_local("handler_")
+            queue = subscriber.queue.name if subscriber is not None else msg.raw_message.routing_key
+            self.metrics.dead_lettered.labels(queue=queue, reason="malformed").inc()
+            log.error("malformed message rejected to DLQ", errors=exc.errors(include_url=False, include_input=False))
             raise RejectMessage() from exc
-        with structlog.contextvars.bound_contextvars(
-            event_id=str(event.event_id),
-            correlation_id=str(event.correlation_id),
-            station_id=event.station_id,
-            demand_id=str(event.demand_id),
-        ):
-            await handle(event)
-        metrics.events_consumed.labels(event=event_type.routing_key).inc()
-
-    consume.__name__ = f"consume_{queue.name.replace('.', '_')}"
-    broker.subscriber(
-        queue,
-        EVENTS_EXCHANGE,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_raw_body,
-        title=queue.name,
-        description=f"{consumer} consumes {event_type.__name__}",
-    )(consume)
-    return queue.name
 
 
 async def declare_dead_letters(connection: aio_pika.abc.AbstractConnection, queues: list[str]) -> None:

@@ -1,6 +1,18 @@
 """One registry per service app; FastStream's Rabbit middleware and our metrics share it."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+log = structlog.get_logger(__name__)
+
+# Runs one query and returns its rows; the runtime supplies it once the database is up.
+Query = Callable[[str], Awaitable[list]]
 
 
 class ServiceMetrics:
@@ -8,9 +20,6 @@ class ServiceMetrics:
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.events_consumed = Counter(
-            "qs_events_consumed_total", "Events handled successfully, by event type", ["event"], registry=r
-        )
         self.dead_lettered = Counter(
             "qs_messages_rejected_total", "Messages this service rejected to its DLQ", ["queue", "reason"], registry=r
         )
@@ -32,9 +41,56 @@ class ServiceMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
 
+        self._store = _StoreCollector(())
+        self._query: Query | None = None
+
     def counter(self, name: str, doc: str, labels: list[str]) -> Counter:
-        """A business counter on this service's registry."""
+        """Transitional: process counters, until every service reads its counters from its store."""
         return Counter(name, doc, labels, registry=self.registry)
 
-    def histogram(self, name: str, doc: str, labels: list[str], buckets: tuple[float, ...]) -> Histogram:
-        return Histogram(name, doc, labels, registry=self.registry, buckets=buckets)
+    def from_store(self, counters: tuple["StoreCounter", ...], query: Query) -> None:
+        """Serve these counters from the store, read at each scrape."""
+        self._store.counters = counters
+        self._query = query
+        if counters:
+            self.registry.register(self._store)
+
+    async def refresh(self, timeout: float = 5.0) -> None:
+        """Reads the store's counters; on failure the last figures stay and the scrape still answers."""
+        if self._query is None:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                for c in self._store.counters:
+                    self._store.rows[c.name] = await self._query(c.sql)
+        except Exception as exc:  # a scrape must not fail because the database is away
+            log.warning("store metrics not refreshed", error=repr(exc))
+
+
+@dataclass(frozen=True)
+class StoreCounter:
+    """A business counter kept in the service's own tables, so restarts and replicas neither reset nor double it.
+
+    `sql` returns one row per series: the label values in `labels` order, then the count.
+    """
+
+    name: str
+    doc: str
+    labels: tuple[str, ...]
+    sql: str
+
+
+class _StoreCollector(Collector):
+    def __init__(self, counters: tuple[StoreCounter, ...]) -> None:
+        self.counters = counters
+        self.rows: dict[str, list] = {}
+
+    def describe(self):
+        return [CounterMetricFamily(c.name, c.doc, labels=c.labels) for c in self.counters]
+
+    def collect(self):
+        for c in self.counters:
+            family = CounterMetricFamily(c.name, c.doc, labels=c.labels)
+            for row in self.rows.get(c.name, []):
+                family.add_metric([str(v) for v in row[:-1]], row[-1])
+            yield family

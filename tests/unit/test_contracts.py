@@ -172,6 +172,7 @@ def test_event_types_routing_keys():
         "demand.resolved",
         "demand.rated",
         "demand.archived",
+        "station.registered",
     }
     assert len(EVENT_TYPES) == 5
     assert EVENT_TYPES["demand.submitted"] is DemandSubmitted

@@ -1,0 +1,102 @@
+"""Unit of work (design example 2; cosmicpython's `service_layer/unit_of_work.py`).
+
+A use case gets a `UnitOfWork` and opens one transaction with it:
+
+    async with uow.begin(principal) as tx:     # an HTTP request, in the caller's station scope
+        case = await tx.store.get(...)
+        await tx.publish(event)                 # outbox row, same transaction
+
+Event handlers never open their own: `uow.handle(event, usecase)` takes the demand's
+lock, claims the inbox (a duplicate does nothing) and calls `usecase(tx, event)`.
+`tx.store` is the service's store bound to the transaction's connection. Tests use
+`tests/support/fake_uow.py`, which keeps the same shape in memory.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import asyncpg
+import structlog
+from pydantic import ValidationError
+
+from shared.auth import SYSTEM, Principal
+from shared.contracts import Envelope
+from shared.errors import NotFound
+from shared.messaging import inbox, outbox
+
+log = structlog.get_logger(__name__)
+
+S = TypeVar("S")
+E = TypeVar("E", bound=Envelope)
+
+_SET_SCOPE = "SELECT set_config('qs.scope', $1, true), set_config('qs.org', $2, true)"
+# Two handlers of one demand's events must not race while its rows may not exist yet
+# (SELECT … FOR UPDATE locks no absent row), so handling takes a per-demand lock first.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1::text))"
+
+
+class HandlingError(RuntimeError):
+    """Handling failed in our code; the message is redelivered up to its limit."""
+
+
+@dataclass
+class Tx(Generic[S]):
+    """One transaction: the service's store on its connection, and its outbox."""
+
+    conn: asyncpg.Connection
+    store: S
+    principal: Principal
+
+    async def scope(self, station_id: str | None = None) -> str:
+        """The station scope a list runs in: the caller's, or one station inside it.
+
+        A station outside the caller's scope answers 404, like any object they may not see.
+        """
+        own = self.principal.db_scope
+        if station_id is None:
+            return own
+        if not await self.conn.fetchval("SELECT qs_covers($1, $2)", own, station_id):
+            raise NotFound("未找到该服务站", "station not found")
+        return station_id
+
+    async def publish(self, event: Envelope) -> None:
+        """Written with the state it describes; the relay publishes it after commit (design rule 2)."""
+        await outbox.add(self.conn, event)
+
+
+class UnitOfWork(Generic[S]):
+    def __init__(self, consumer: str, store: Callable[[asyncpg.Connection], S]) -> None:
+        self.consumer = consumer
+        self._store = store
+        self._pool: asyncpg.Pool | None = None
+
+    def bind(self, pool: asyncpg.Pool | None) -> None:
+        self._pool = pool
+
+    @contextlib.asynccontextmanager
+    async def begin(self, principal: Principal = SYSTEM, *, lock: object = None) -> AsyncIterator[Tx[S]]:
+        """One transaction in the caller's scope: row-level security sees what the caller may see."""
+        if self._pool is None:
+            raise RuntimeError("the service has not started")
+        scope = "*" if principal is SYSTEM else principal.db_scope
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(_SET_SCOPE, scope, principal.org or "")
+            if lock is not None:
+                await conn.execute(_LOCK, str(lock))
+            yield Tx(conn=conn, store=self._store(conn), principal=principal)
+
+    async def handle(self, event: E, usecase: Callable[[Tx[S], E], Awaitable[None]]) -> bool:
+        """Apply an event once: the inbox claim is the first write; False for a duplicate."""
+        async with self.begin(SYSTEM, lock=event.lock_key) as tx:
+            if not await inbox.claim(tx.conn, self.consumer, event.event_id):
+                log.info("duplicate event ignored", consumer=self.consumer)
+                return False
+            try:
+                await usecase(tx, event)
+            except ValidationError as exc:
+                # A model the use case built is invalid: our bug, worth retrying after a fix. Only a payload
+                # that is not its event may go straight to the dead-letter queue.
+                raise HandlingError(f"{self.consumer} built an invalid object from {event.event_id}") from exc
+            return True

@@ -1,0 +1,119 @@
+"""Tracking's use cases on a fake unit of work: no PostgreSQL, the same rules."""
+
+from dataclasses import replace
+
+import pytest
+
+from services.tracking import usecases
+from services.tracking.domain import Case, TimelineEntry
+from shared.auth import Principal, Role, in_scope
+from shared.contracts import Outcome, Resolved
+from shared.errors import InvalidTransition, NotFound
+from tests.support.fake_uow import FakeUnitOfWork
+from tests.unit import factories as f
+
+HEAD = Principal(subject="head-1", name="周站长", role=Role.head, station=f.STATION)
+OTHER_HEAD = Principal(subject="head-2", name="梁站长", role=Role.head, station="440100/440113/panyu-01")
+ORG = Principal(subject="org-user", name="市计量测试院", role=Role.org, org="assignee-1")
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.cases: dict = {}
+        self.entries: list[tuple] = []
+
+    async def get(self, demand_id, *, for_update=False):
+        return self.cases.get(demand_id)
+
+    async def save(self, case: Case) -> None:
+        self.cases[case.demand_id] = case
+
+    async def get_visible(self, demand_id, scope, org, *, for_update=False):
+        case = self.cases.get(demand_id)
+        if case is None:
+            return None
+        mine = bool(org) and case.assignee_kind == "organization" and case.assignee_id == org
+        return case if (scope and in_scope(case.station_id, scope)) or mine else None
+
+    async def ledger(self, scope, org, status, limit, offset):
+        cases = [c for c in self.cases.values() if await self.get_visible(c.demand_id, scope, org)]
+        return [c for c in cases if status is None or c.status == status][offset : offset + limit]
+
+    async def add_entry(self, event, text) -> None:
+        self.entries.append((event.event_id, event.demand_id, text))
+
+    async def timeline(self, demand_id):
+        return [TimelineEntry(kind="", occurred_at=f.T0, text=t) for _, d, t in self.entries if d == demand_id]
+
+
+@pytest.fixture
+def uow():
+    return FakeUnitOfWork(FakeStore())
+
+
+async def _assigned_case(uow):
+    submitted = f.submitted()
+    for event in (submitted, f.assigned(submitted)):
+        await uow.handle(event, usecases.record_event)
+    return submitted
+
+
+async def test_events_in_any_order_build_the_case_and_its_timeline(uow):
+    submitted = f.submitted()
+    for event in (f.rated(submitted), f.assigned(submitted), submitted):
+        await uow.handle(event, usecases.record_event)
+    case = uow.store.cases[submitted.demand_id]
+    assert case.status == "rated" and case.enterprise_name == "沈阳精密仪器有限公司"
+    assert len(uow.store.entries) == 3
+
+
+async def test_a_redelivered_event_is_applied_once(uow):
+    submitted = f.submitted()
+    assert await uow.handle(submitted, usecases.record_event)
+    assert not await uow.handle(submitted, usecases.record_event)
+    assert len(uow.store.entries) == 1
+
+
+async def test_resolving_publishes_resolved_caused_by_the_assignment(uow):
+    submitted = await _assigned_case(uow)
+    case, _today = await usecases.resolve(uow, ORG, submitted.demand_id, outcome=Outcome.met, summary="已出具证书")
+    assert case.status == "resolved"
+    [event] = uow.events(Resolved)
+    assignment = uow.store.cases[submitted.demand_id].assigned_event_id
+    assert event.causation_id == assignment and event.correlation_id == submitted.correlation_id
+    assert event.assignment_no == 1 and event.resolved_by == "市计量测试院"
+
+
+async def test_resolving_twice_is_refused_and_publishes_nothing_more(uow):
+    submitted = await _assigned_case(uow)
+    await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="办结")
+    with pytest.raises(InvalidTransition):
+        await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="再次办结")
+    assert len(uow.events(Resolved)) == 1
+
+
+async def test_another_station_cannot_see_or_resolve(uow):
+    submitted = await _assigned_case(uow)
+    with pytest.raises(NotFound):
+        await usecases.case_with_timeline(uow, OTHER_HEAD, submitted.demand_id)
+    with pytest.raises(NotFound):
+        await usecases.resolve(uow, OTHER_HEAD, submitted.demand_id, outcome=Outcome.met, summary="越权")
+    assert uow.events(Resolved) == []
+
+
+async def test_an_organization_loses_sight_once_rematched_away(uow):
+    submitted = await _assigned_case(uow)
+    assert (await usecases.case_with_timeline(uow, ORG, submitted.demand_id))[0].assignee_id == "assignee-1"
+    await uow.handle(f.assigned(submitted, no=2), usecases.record_event)
+    with pytest.raises(NotFound):
+        await usecases.case_with_timeline(uow, ORG, submitted.demand_id)
+
+
+async def test_the_ledger_filters_by_status_and_refuses_a_foreign_station(uow):
+    submitted = await _assigned_case(uow)
+    other = replace(uow.store.cases[submitted.demand_id], demand_id=f.submitted().demand_id, assignment_no=0)
+    await uow.store.save(other)
+    cases, _ = await usecases.ledger(uow, HEAD, None, "assigned", 100, 0)
+    assert [c.demand_id for c in cases] == [submitted.demand_id]
+    with pytest.raises(NotFound):
+        await usecases.ledger(uow, HEAD, "440100/440113/panyu-01", None, 100, 0)
