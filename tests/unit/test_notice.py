@@ -1,23 +1,20 @@
-"""The acceptance notice (受理通知书): HTML escapes user text, PDF embeds extractable Chinese text."""
+"""The acceptance notice (受理通知书): one template gives the HTML page and the PDF.
+
+The HTML escapes user text; the PDF (WeasyPrint over the same HTML) is A4 with extractable
+Chinese text. PDFs take a fraction of a second each, so each distinct notice is rendered once.
+"""
 
 import io
-import os
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from functools import cache
 
 import pytest
+from jinja2 import DictLoader
 from pypdf import PdfReader
 
 from services.intake import notice as notice_module
-from services.intake.notice import (
-    DEFAULT_FONT,
-    Notice,
-    NoticeItem,
-    find_font,
-    format_datetime,
-    render_html,
-    render_pdf,
-)
+from services.intake.notice import Notice, NoticeItem, format_datetime, render_html, render_pdf
 
 EVIL = "<script>alert(1)</script>"
 
@@ -51,12 +48,14 @@ def pdf_text(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
-@pytest.fixture(scope="module")
-def font() -> str:
-    try:
-        return find_font()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
+def flat(text: str) -> str:
+    """Extracted text without line breaks and spaces: table cells and long lines wrap."""
+    return "".join(text.split())
+
+
+@cache
+def sample_pdf() -> bytes:
+    return render_pdf(make_notice())
 
 
 # --- HTML -------------------------------------------------------------------
@@ -152,80 +151,127 @@ def test_accepted_time_is_shown_in_china_time():
     assert "2026年09月30日 09:05" in html
 
 
-# --- PDF --------------------------------------------------------------------
+# --- PDF: the same page, printed ----------------------------------------------
+
+A4 = (595.28, 841.89)  # points
 
 
-def test_pdf_has_extractable_chinese_text(font):
-    pdf = render_pdf(make_notice(), font)
+def test_pdf_is_one_a4_page_with_the_notice_metadata():
+    pdf = sample_pdf()
     assert pdf.startswith(b"%PDF")
     reader = PdfReader(io.BytesIO(pdf))
-    assert len(reader.pages) <= 2
-    first = reader.pages[0].extract_text()
-    for text in ("2026-000137", "受理通知书", "沈阳华信精密仪器有限公司", "预计办结日期", "2026年10月10日"):
-        assert text in first, text
+    assert len(reader.pages) == 1
+    box = reader.pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx(A4, abs=0.5)
     assert reader.metadata.title == "受理通知书 2026-000137"
     assert reader.metadata.author == "浑南区一站式质量服务站"
 
 
-def test_pdf_shows_materials_and_escapes_markup(font):
+def test_pdf_embeds_a_chinese_font():
+    reader = PdfReader(io.BytesIO(sample_pdf()))
+    fonts = reader.pages[0]["/Resources"]["/Font"]
+    names = [str(font.get_object()["/BaseFont"]) for font in fonts.values()]
+    assert any("WenQuanYi" in name for name in names), names
+    for font in fonts.values():
+        descendant = font.get_object()["/DescendantFonts"][0].get_object()
+        assert "/FontFile2" in descendant["/FontDescriptor"].get_object()  # embedded, not referenced
+
+
+def test_pdf_says_everything_the_notice_says():
+    text = pdf_text(sample_pdf())
+    for searchable in ("受理通知书", "跟踪单号：2026-000137", "沈阳华信精密仪器有限公司", "2026年10月10日"):
+        assert searchable in text, searchable  # as extracted, not only once spaces are removed
+    compact = flat(text)
+    for fact in (
+        "受理通知书",
+        "浑南区一站式质量服务站",
+        "跟踪单号：2026-000137",
+        "沈阳华信精密仪器有限公司",
+        "91210112MA0TXXXX1K",
+        "李明",
+        "王晓燕",
+        "2026年09月30日09:05",
+        # the items, their categories and the materials still needed
+        "计量器具检定/校准",
+        "备注：可预约上门取送",
+        "企业标准自我声明公开指导",
+        "尚需提交的材料",
+        "压力表12只",
+        "上一周期检定证书复印件",
+        # the time limit and the due date
+        "承诺办结时限：3个工作日",
+        "预计办结日期：2026年10月10日（星期六）",
+        "已扣除法定节假日并计入调休上班日",
+        # progress, complaints, first responder, closing
+        "https://zlfw.example.gov.cn/track/2026-000137",
+        "向本站站长反映",
+        "12315热线",
+        "首问负责人",
+        "以上事项一次性告知",
+        # the page footer: address, phone, tracking number and page number
+        "地址：沈阳市浑南区创新路188号",
+        "电话：024-23786600",
+        "第1页/共1页",
+    ):
+        assert fact in compact, fact
+    assert "绿色通道" not in compact
+    assert compact.count("地址：") == 1  # in the page margin only, not again after the text
+
+
+def test_pdf_and_html_come_from_the_same_template(monkeypatch):
+    """One layout: a change to notice.html shows in both outputs."""
+    env = notice_module._documents.env
+    source = env.loader.get_source(env, notice_module.TEMPLATE)[0]
+    marked = source.replace("<h2>四、意见与投诉</h2>", "<h2>四、意见与投诉（模板标记 TPL-7731）</h2>")
+    assert marked != source
+    monkeypatch.setattr(env, "loader", DictLoader({notice_module.TEMPLATE: marked}))
+    env.cache.clear()
+    try:
+        notice = make_notice()
+        assert "模板标记 TPL-7731" in render_html(notice)
+        assert "模板标记TPL-7731" in flat(pdf_text(render_pdf(notice)))
+    finally:
+        env.cache.clear()
+
+
+def test_pdf_shows_user_text_literally():
     evil = replace(
         make_notice(),
         enterprise_name="华信 & <b>精密</b> " + EVIL,
         items=(NoticeItem("检定 <i>x</i>", "计量", 3, ("A & B",)),),
         green_channel_reason="<font size=40>重大</font>",
     )
-    text = pdf_text(render_pdf(evil, font))
-    assert "华信 & <b>精密</b> <script>alert(1)</script>" in text  # literally, not as markup
-    assert "A & B" in text
-    assert "<font size=40>重大</font>" in text
-    text = pdf_text(render_pdf(make_notice(), font))
-    assert "压力表 12 只" in text and "上一周期检定证书复印件" in text
-    assert "无" in text
+    compact = flat(pdf_text(render_pdf(evil)))
+    assert "华信&<b>精密</b><script>alert(1)</script>" in compact  # as text, not as markup
+    assert "检定<i>x</i>" in compact
+    assert "A&B" in compact
+    assert "本需求已纳入绿色通道" in compact and "<fontsize=40>重大</font>" in compact
 
 
-def test_pdf_with_many_items_stays_within_two_pages(font):
+def test_pdf_with_many_items_has_every_item_and_a_footer_on_each_page():
     items = tuple(
         NoticeItem(f"服务项目{i}", "检验检测", 5, tuple(f"材料{i}-{j}" for j in range(3))) for i in range(8)
     )
-    pdf = render_pdf(make_notice(items=items, status_url=None, green_channel_reason="新设立科技型企业"), font)
+    pdf = render_pdf(make_notice(items=items, status_url=None, green_channel_reason="新设立科技型企业"))
     reader = PdfReader(io.BytesIO(pdf))
-    assert 1 <= len(reader.pages) <= 2
-    assert "2026-000137" in reader.pages[0].extract_text()
+    assert len(reader.pages) == 2
+    pages = [flat(page.extract_text()) for page in reader.pages]
+    for n, page in enumerate(pages, start=1):
+        assert f"第{n}页/共2页" in page
+        assert "2026-000137" in page and "地址：沈阳市浑南区创新路188号" in page
+    everything = "".join(pages)
+    for i in range(8):
+        assert f"服务项目{i}" in everything and f"材料{i}-2" in everything
+    assert "致电本站024-23786600" in everything
+    assert "新设立科技型企业" in everything
+    assert everything.index("服务项目7") < everything.index("以上事项一次性告知")
 
 
-def test_pdf_with_an_unusable_font_says_so(tmp_path):
-    bogus = tmp_path / "broken.ttf"
-    bogus.write_bytes(b"not a font")
-    with pytest.raises(RuntimeError, match="fonts-wqy-microhei"):
-        render_pdf(make_notice(), str(bogus))
-
-
-# --- fonts ------------------------------------------------------------------
-
-
-def test_find_font_skips_a_missing_preferred_path(tmp_path):
-    if not os.path.isfile(DEFAULT_FONT):
-        pytest.skip("fonts-wqy-microhei not installed")
-    assert find_font(str(tmp_path / "missing.ttc")) == DEFAULT_FONT
-    assert find_font() == DEFAULT_FONT
-
-
-def test_find_font_prefers_an_existing_preferred_path(tmp_path):
-    mine = tmp_path / "mine.ttf"
-    mine.write_bytes(b"")
-    assert find_font(str(mine)) == str(mine)
-
-
-def test_find_font_falls_back_to_other_candidates(tmp_path, monkeypatch):
-    other = tmp_path / "uming.ttc"
-    other.write_bytes(b"")
-    monkeypatch.setattr(notice_module, "DEFAULT_FONT", str(tmp_path / "absent.ttc"))
-    monkeypatch.setattr(notice_module, "FONT_CANDIDATES", (str(tmp_path / "nope.ttc"), str(other)))
-    assert find_font(str(tmp_path / "missing.ttc")) == str(other)
-
-
-def test_find_font_raises_when_nothing_exists(tmp_path, monkeypatch):
-    monkeypatch.setattr(notice_module, "DEFAULT_FONT", str(tmp_path / "absent.ttc"))
-    monkeypatch.setattr(notice_module, "FONT_CANDIDATES", (str(tmp_path / "nope.ttc"),))
-    with pytest.raises(RuntimeError, match="fonts-wqy-microhei"):
-        find_font(str(tmp_path / "missing.ttc"))
+def test_pdf_wraps_long_values_instead_of_cutting_them():
+    long_code = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" * 2
+    pdf = render_pdf(make_notice(items=(NoticeItem("计量器具检定/校准", "计量", 3, (long_code,)),)))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    text = pdf_text(pdf)
+    assert long_code in flat(text)  # all of it is there …
+    assert long_code not in text.replace(" ", "")  # … on more than one line of its cell
