@@ -1,6 +1,39 @@
-import pytest
+import os
+from datetime import datetime
 
-from tests.support import infra
+import pytest
+import time_machine
+
+from shared.calendar import CHINA
+from tests.support import clock, infra
+
+
+_TRAVELLER = pytest.StashKey[time_machine.travel | None]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """QS_TEST_CLOCK=<instant> runs the whole session, from here on, on a ticking clock started at that instant."""
+    os.environ.pop(clock.REAL_START_ENV, None)  # this session is the first process of its clock
+    config.stash[_TRAVELLER] = clock.start()
+
+
+def pytest_unconfigure(config):
+    if (traveller := config.stash.get(_TRAVELLER, None)) is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config):
+    if config.stash.get(_TRAVELLER, None) is not None:
+        return f"test clock: {os.environ[clock.ENV]}, now {datetime.now(CHINA):%Y-%m-%d %H:%M} in China"
+    return None
+
+
+@pytest.fixture(params=list(clock.INSTANTS.values()), ids=list(clock.INSTANTS))
+def frozen_clock(request):
+    """The clock stopped at each awkward instant in turn (tests/support/clock.py); yields that instant."""
+    with time_machine.travel(request.param, tick=False):
+        yield request.param
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ import asyncio
 import csv
 import json
 import io
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from shared.calendar import CHINA, china_today
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
 
@@ -238,11 +240,14 @@ async def test_a_visit_and_the_demands_collected_during_it(intake):
 async def test_the_intake_ledger_exports_with_the_seed_columns(intake):
     mine = (await intake.post("/demands", json=form(), headers=auth.CLERK)).json()
     await intake.post("/demands", json=form(station_id=events.OTHER_STATION), headers=auth.OTHER_CLERK)
-    today = mine["submitted_at"][:10]
+    # The ledger is kept in China dates: at 00:30 in China the UTC date of `submitted_at` is still yesterday.
+    today = datetime.fromisoformat(mine["submitted_at"]).astimezone(CHINA).date().isoformat()
     csv_reply = await intake.get("/ledger.csv", params={"since": today, "until": today}, headers=auth.HEAD)
     table = list(csv.reader(io.StringIO(csv_reply.content.decode("utf-8-sig"))))
     assert table[0] == ["序号", "日期", "企业名称", "企业联系人", "联系电话", "企业需求类型", "企业需求", "首位工作人员", "跟踪单号"]
     assert [row[8] for row in table[1:]] == [mine["tracking_no"]]  # the other station's demand is not in it
+    assert table[1][1] == today == china_today(datetime.now(UTC)).isoformat()
+    assert mine["tracking_no"].startswith(today[:4] + "-")  # numbered in China's year, also on New Year's night
     sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
     assert [c.value for c in sheet[2]][-1] == "跟踪单号" and sheet.cell(row=3, column=9).value == mine["tracking_no"]
     # Text a spreadsheet would execute stays text.

@@ -1,6 +1,6 @@
 """The enterprise's one-time rating link: unguessable, single purpose, single use, expiring, rate-limited."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -54,8 +54,9 @@ async def test_a_new_link_retires_the_old_one_and_expired_links_are_refused(syst
     new = await _link(system, "first")
     assert (await evaluation.get(f"/public/ratings/{old}")).status_code == 404
     assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 200
-    await infra.fetch(system.databases["evaluation"], "UPDATE rating_links SET expires_at = now() - $1::interval",
-                      timedelta(seconds=1))  # fmt: skip
+    # The service's clock, not PostgreSQL's now(): under the test clock they differ.
+    await infra.fetch(system.databases["evaluation"], "UPDATE rating_links SET expires_at = $1",
+                      datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
     assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 404
     assert (await evaluation.get("/public/ratings/" + "x" * 43)).status_code == 404
 
