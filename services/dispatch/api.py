@@ -4,34 +4,34 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import READERS, STAFF, Principal, Role, allow
 from shared.contracts import AssigneeKind, HandlingMode, StationId
-from shared.runtime import ServiceRuntime, runtime_of
+from shared.runtime import UoW
+from shared.validation import DueDate, Limit, Line, Offset, RequestModel
 
 from . import usecases
-from .domain import Assignment, QueueItem
 
 router = APIRouter(tags=["dispatch 派单"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 Staff = Annotated[Principal, allow(*STAFF)]
 Reader = Annotated[Principal, allow(*READERS)]
 ReaderOrOrg = Annotated[Principal, allow(*READERS, Role.org)]
 
 
-class AssignmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class AssignmentIn(RequestModel):
     assignee_kind: AssigneeKind = Field(description="承办方式：首问负责/本站人员或科室/服务机构/转办其他部门")
-    assignee_id: str | None = Field(default=None, min_length=1, max_length=100, description="承办人或单位编号")
-    assignee_name: str | None = Field(default=None, min_length=1, max_length=200, description="承办人或单位名称")
+    assignee_id: Line | None = Field(default=None, min_length=1, max_length=100, description="承办人或单位编号")
+    assignee_name: Line | None = Field(default=None, min_length=1, max_length=200, description="承办人或单位名称")
     handling_mode: HandlingMode = Field(default=HandlingMode.independent, description="独立/共同/协调办理")
-    due_on: date | None = Field(default=None, description="办结期限；不填则按服务类别的承诺时限（工作日）计算")
+    due_on: DueDate | None = Field(default=None, description="办结期限；不填则按服务类别的承诺时限（工作日）计算")
     note: str | None = Field(default=None, max_length=2000)
 
 
 class AssignmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     assignment_no: int
     round: int
     assignee_kind: AssigneeKind
@@ -43,12 +43,10 @@ class AssignmentOut(BaseModel):
     note: str | None
     assigned_at: datetime
 
-    @classmethod
-    def of(cls, a: Assignment) -> "AssignmentOut":
-        return cls(**{k: getattr(a, k) for k in cls.model_fields})
-
 
 class QueueItemOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     demand_id: UUID
     station_id: str
     tracking_no: str
@@ -64,10 +62,6 @@ class QueueItemOut(BaseModel):
     assignment_count: int
     green_channel: str | None
 
-    @classmethod
-    def of(cls, i: QueueItem) -> "QueueItemOut":
-        return cls(**{k: getattr(i, k) for k in cls.model_fields})
-
 
 class DemandOut(QueueItemOut):
     assignments: list[AssignmentOut]
@@ -75,21 +69,24 @@ class DemandOut(QueueItemOut):
 
 @router.get("/queue", response_model=list[QueueItemOut], summary="待派单队列 / demands waiting for dispatch")
 async def list_queue(
-    rt: Runtime,
+    uow: UoW,
     principal: Reader,
     station_id: StationId | None = None,
     status: Annotated[str, Query(pattern="^(waiting|assigned|resolved)$")] = "waiting",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[QueueItemOut]:
-    items = await usecases.list_queue(rt, principal, station_id, status, limit, offset)
-    return [QueueItemOut.of(i) for i in items]
+    items = await usecases.list_queue(uow, principal, station_id, status, limit, offset)
+    return [QueueItemOut.model_validate(i) for i in items]
 
 
 @router.get("/demands/{demand_id}", response_model=DemandOut, summary="派单记录 / a demand and its assignments")
-async def get_demand(demand_id: UUID, rt: Runtime, principal: ReaderOrOrg) -> DemandOut:
-    item, assignments = await usecases.get_demand(rt, principal, demand_id)
-    return DemandOut(**QueueItemOut.of(item).model_dump(), assignments=[AssignmentOut.of(a) for a in assignments])
+async def get_demand(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> DemandOut:
+    item, assignments = await usecases.get_demand(uow, principal, demand_id)
+    return DemandOut(
+        **QueueItemOut.model_validate(item).model_dump(),
+        assignments=[AssignmentOut.model_validate(a) for a in assignments],
+    )
 
 
 @router.post(
@@ -98,9 +95,9 @@ async def get_demand(demand_id: UUID, rt: Runtime, principal: ReaderOrOrg) -> De
     response_model=AssignmentOut,
     summary="派单或改派 / assign or rematch",
 )
-async def assign(demand_id: UUID, body: AssignmentIn, rt: Runtime, principal: Staff) -> AssignmentOut:
+async def assign(demand_id: UUID, body: AssignmentIn, uow: UoW, principal: Staff) -> AssignmentOut:
     assignment = await usecases.assign(
-        rt,
+        uow,
         principal,
         demand_id,
         kind=body.assignee_kind,
@@ -110,4 +107,4 @@ async def assign(demand_id: UUID, body: AssignmentIn, rt: Runtime, principal: St
         due_on=body.due_on,
         note=body.note,
     )
-    return AssignmentOut.of(assignment)
+    return AssignmentOut.model_validate(assignment)

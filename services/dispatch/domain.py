@@ -5,7 +5,8 @@ from datetime import date, datetime
 from uuid import UUID
 
 from shared.calendar import add_working_days
-from shared.contracts import AssigneeKind, Assigned, DemandSubmitted, HandlingMode
+from shared.contracts import Assigned, AssigneeKind, DemandSubmitted, HandlingMode
+from shared.contracts.envelope import Cause
 from shared.errors import Forbidden, Invalid, InvalidTransition
 
 
@@ -28,6 +29,12 @@ class QueueItem:
     green_channel: str | None = None
     first_responder_id: str | None = None
     expected_on: date | None = None
+    submitted_event_id: UUID | None = None  # the DemandSubmitted every assignment answers (and names as its cause)
+
+    @property
+    def cause(self) -> Cause:
+        """What an Assigned needs of the submission it answers, kept in the queue row."""
+        return Cause(self.submitted_event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ def receive(event: DemandSubmitted, resolved_round: int | None = None) -> QueueI
         green_channel=event.green_channel.value if event.green_channel else None,
         first_responder_id=event.first_responder_id,
         expected_on=event.expected_on,
+        submitted_event_id=event.event_id,
     )
     return replace(item, status="resolved", round=resolved_round) if resolved_round else item
 
@@ -99,8 +107,10 @@ def assign(
         raise Invalid("请指定承办人或承办单位", "assignee_id and assignee_name are required", field="assignee_id")
     if due_on is None:
         # The date promised in the acceptance notice, unless that has passed (a rematch).
-        due_on = item.expected_on if item.expected_on and item.expected_on >= today else add_working_days(
-            today, item.time_limit_days
+        due_on = (
+            item.expected_on
+            if item.expected_on and item.expected_on >= today
+            else add_working_days(today, item.time_limit_days)
         )
     elif due_on < today:
         raise Invalid("办结期限不能早于今天", "due_on cannot be in the past", field="due_on")
@@ -121,11 +131,10 @@ def assign(
 
 
 def assigned_event(item: QueueItem, a: Assignment) -> Assigned:
-    return Assigned(
-        correlation_id=item.correlation_id,
-        station_id=item.station_id,
-        demand_id=item.demand_id,
-        tracking_no=item.tracking_no,
+    """First dispatch and rematch alike answer the submission: same correlation, caused by DemandSubmitted."""
+    return item.cause.caused(
+        Assigned,
+        occurred_at=a.assigned_at,
         round=a.round,
         assignment_no=a.assignment_no,
         assignee_kind=a.assignee_kind,

@@ -1,51 +1,42 @@
-"""Dispatch use cases: one transaction each."""
+"""Dispatch use cases: one unit of work each.
+
+Event use cases get the open unit of work from `UnitOfWork.handle` (lock, inbox claim);
+request use cases open their own in the caller's scope.
+"""
 
 from datetime import date
 from uuid import UUID
 
-from shared.auth import Principal, Role, narrow
+from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import AssigneeKind, DemandSubmitted, HandlingMode, Resolved, utcnow
+from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
-from shared.messaging import inbox, outbox
-from shared.runtime import ServiceRuntime
 
-from . import domain, store
+from . import domain
 from .domain import Assignment, QueueItem
+from .store import Store
 
-CONSUMER = "dispatch"
-
-
-class Counters:
-    def __init__(self, rt: ServiceRuntime) -> None:
-        self.assigned = rt.metrics.counter(
-            "qs_demands_assigned_total",
-            "Dispatch decisions (first and rematch), by station and assignee kind",
-            ["station_id", "assignee_kind"],
-        )
+_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
-async def receive_demand(rt: ServiceRuntime, event: DemandSubmitted) -> None:
-    async with rt.demand_transaction(event.demand_id) as conn:
-        if not await inbox.claim(conn, CONSUMER, event.event_id):
-            return
-        resolved_round = await store.take_resolution(conn, event.demand_id)
-        await store.save_item(conn, domain.receive(event, resolved_round))
+async def receive_demand(tx: Tx[Store], event: DemandSubmitted) -> None:
+    """A submitted demand joins the queue; resolved already if its Resolved came first."""
+    resolved_round = await tx.store.take_resolution(event.demand_id)
+    await tx.store.save_item(domain.receive(event, resolved_round))
 
 
-async def record_resolved(rt: ServiceRuntime, event: Resolved) -> None:
-    async with rt.demand_transaction(event.demand_id) as conn:
-        if not await inbox.claim(conn, CONSUMER, event.event_id):
-            return
-        item = await store.get_item(conn, event.demand_id, for_update=True)
-        if item is None:
-            await store.remember_resolution(conn, event.demand_id, event.round)
-        else:
-            await store.save_item(conn, domain.resolve(item, event.round))
+async def record_resolved(tx: Tx[Store], event: Resolved) -> None:
+    """A resolved demand can no longer be rematched; one not yet seen is remembered until it arrives."""
+    item = await tx.store.get_item(event.demand_id, for_update=True)
+    if item is None:
+        await tx.store.remember_resolution(event.demand_id, event.round)
+    else:
+        await tx.store.save_item(domain.resolve(item, event.round))
 
 
 async def assign(
-    rt: ServiceRuntime,
+    uow: UnitOfWork[Store],
     principal: Principal,
     demand_id: UUID,
     *,
@@ -56,11 +47,12 @@ async def assign(
     due_on: date | None,
     note: str | None,
 ) -> Assignment:
+    """派单 or 改派: the head decides; a clerk may only keep a waiting demand they received (首问负责)."""
     now = utcnow()
-    async with rt.transaction(principal) as conn:
-        item = await store.get_visible(conn, demand_id, principal.db_scope, "", for_update=True)
+    async with uow.begin(principal) as tx:
+        item = await tx.store.get_visible(demand_id, principal.db_scope, "", for_update=True)
         if item is None:
-            raise NotFound("未找到该需求", "demand not found")
+            raise _NOT_FOUND
         if principal.role is not Role.head:
             domain.check_clerk_may_keep(item, kind, principal.subject)
         item, assignment = domain.assign(
@@ -75,24 +67,24 @@ async def assign(
             now=now,
             today=china_today(now),
         )
-        await store.save_item(conn, item)
-        await store.add_assignment(conn, assignment, item.station_id)
-        await outbox.add(conn, domain.assigned_event(item, assignment))
-    rt.counters.assigned.labels(item.station_id, kind.value).inc()
+        await tx.store.save_item(item)
+        await tx.store.add_assignment(assignment, item.station_id)
+        await tx.publish(domain.assigned_event(item, assignment))
     return assignment
 
 
 async def list_queue(
-    rt: ServiceRuntime, principal: Principal, station_id: str | None, status: str, limit: int, offset: int
+    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, status: str, limit: int, offset: int
 ) -> list[QueueItem]:
-    scope = narrow(principal, station_id)
-    async with rt.transaction(principal) as conn:
-        return await store.list_visible(conn, scope, "", status, limit, offset)
+    async with uow.begin(principal) as tx:
+        return await tx.store.list_visible(await tx.scope(station_id), "", status, limit, offset)
 
 
-async def get_demand(rt: ServiceRuntime, principal: Principal, demand_id: UUID) -> tuple[QueueItem, list[Assignment]]:
-    async with rt.transaction(principal) as conn:
-        item = await store.get_visible(conn, demand_id, principal.db_scope, principal.org or "")
+async def get_demand(
+    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID
+) -> tuple[QueueItem, list[Assignment]]:
+    async with uow.begin(principal) as tx:
+        item = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "")
         if item is None:
-            raise NotFound("未找到该需求", "demand not found")
-        return item, await store.assignments(conn, demand_id)
+            raise _NOT_FOUND
+        return item, await tx.store.assignments(demand_id)

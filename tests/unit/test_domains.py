@@ -284,6 +284,7 @@ class TestDispatch:
         event = dispatch.assigned_event(item, a)
         assert isinstance(event, Assigned)
         assert event.correlation_id == submitted.correlation_id
+        assert event.causation_id == submitted.event_id
         assert event.demand_id == submitted.demand_id
         assert event.tracking_no == submitted.tracking_no
         assert event.assignment_no == 1
@@ -611,7 +612,8 @@ class TestArchive:
         assert not archive.ready_to_seal(events)
         # round 1 dissatisfied, round 2 resolved but not yet rated
         events = _log(
-            s, f.resolved(s, round=1), f.rated(s, round=1, overall=Overall.dissatisfied), f.resolved(s, round=2),
+            s, f.assigned(s), f.resolved(s, round=1), f.rated(s, round=1, overall=Overall.dissatisfied),
+            f.resolved(s, round=2),
         )
         assert not archive.ready_to_seal(events)
         # round 2 rated satisfied
@@ -671,8 +673,9 @@ class TestArchive:
         s = f.submitted()
         events = _log(s, f.assigned(s), f.resolved(s), f.rated(s))
         dossier = archive.seal(events, serial=5, sealed_at=SEALED_AT)
-        event = archive.archived_event(dossier)
-        assert event.correlation_id == s.correlation_id
+        rating = archive.closing_rating(events)
+        event = archive.archived_event(dossier, rating)
+        assert event.causation_id == rating.event_id and event.correlation_id == s.correlation_id
         assert event.demand_id == s.demand_id
         assert event.archive_no == "A2026-000005"
         assert event.content_sha256 == dossier.content_sha256
