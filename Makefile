@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e infra venv docs
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -15,10 +15,10 @@ infra:
 	scripts/ensure-infra.sh
 
 run: venv infra
-	$(PY) -m shared.devrun
+	$(PY) -m devtools.run
 
 test: venv infra
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/integration tests/fuzz tests/e2e
 
 unit: venv
 	$(PY) -m pytest tests/unit
@@ -28,6 +28,19 @@ integration: venv infra
 
 e2e: venv infra
 	$(PY) -m pytest tests/e2e
+
+fuzz: venv infra  ## property-based API fuzzing of the five services' OpenAPI documents (FUZZ_EXAMPLES=n)
+	$(PY) -m pytest tests/fuzz
+
+# every tier once under each awkward instant of tests/support/clock.py (China midnight, New Year, 春节)
+test-clock: venv infra
+	@failed=""; \
+	for instant in $$($(PY) -c 'from tests.support.clock import INSTANTS; print(*INSTANTS)'); do \
+	  echo "== QS_TEST_CLOCK=$$instant"; \
+	  QS_TEST_CLOCK=$$instant $(PY) -m pytest tests/unit tests/integration tests/e2e -p no:cacheprovider \
+	    || failed="$$failed $$instant"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "!! failed under:$$failed"; exit 1; fi
 
 docs: venv  ## regenerate the AsyncAPI documents of the five services
 	for s in intake dispatch tracking evaluation archive; do \

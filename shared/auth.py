@@ -71,8 +71,12 @@ SYSTEM = Principal(subject="system", name="system", role=Role.admin)
 
 
 class TokenVerifier:
-    def __init__(self, *, key: str, issuer: str, audience: str, jwks_url: str | None = None) -> None:
+    def __init__(
+        self, *, key: str, issuer: str, audience: str, jwks_url: str | None = None, leeway: float = 0.0
+    ) -> None:
         self._key = key
+        # Seconds of clock skew tolerated on exp/iat/nbf: a token minted by a host whose clock runs ahead is good.
+        self._leeway = leeway
         self._issuer = issuer
         self._audience = audience
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
@@ -89,6 +93,7 @@ class TokenVerifier:
                 algorithms=algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
+                leeway=self._leeway,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:

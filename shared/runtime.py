@@ -7,25 +7,30 @@ connects until the FastAPI lifespan starts (design rule 7).
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import aio_pika
 import asyncpg
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from shared import http
 from shared.auth import SYSTEM, Principal, TokenVerifier
-from shared.contracts import Event
+from shared.contracts import Envelope, Event
 from shared.db import create_pool, ensure_database, migrate
-from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters, subscribe
+from shared.db.uow import UnitOfWork
+from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters
+from shared.messaging.broker import EventRouter, RejectInvalidPayload
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
-from shared.ratelimit import RateLimiter
+from shared.observability.metrics import StoreCounter
+from shared.ratelimit import RateLimiter, trust_proxies
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -34,11 +39,20 @@ _SET_SCOPE = "SELECT set_config('qs.scope', $1, true), set_config('qs.org', $2, 
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, migrations: Path) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        migrations: Path,
+        store: Callable[[asyncpg.Connection], Any] = lambda conn: None,
+        store_counters: tuple[StoreCounter, ...] = (),
+    ) -> None:
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
+        self.uow = UnitOfWork(self.name, store)
         self.metrics = ServiceMetrics(self.name)
+        self.metrics.from_store(store_counters, self._system_query)
+        self._on_start: list[Callable[[UnitOfWork], Awaitable[None]]] = []
         self.broker = create_broker(
             amqp_url=settings.amqp_url, prefetch=settings.prefetch, metrics=self.metrics, app_name=self.name
         )
@@ -49,6 +63,7 @@ class ServiceRuntime:
             issuer=settings.auth_issuer,
             audience=settings.auth_audience,
             jwks_url=settings.auth_jwks_url,
+            leeway=settings.auth_leeway_seconds,
         )
         self._pool: asyncpg.Pool | None = None
         self._ops: aio_pika.abc.AbstractRobustConnection | None = None
@@ -59,19 +74,32 @@ class ServiceRuntime:
             raise RuntimeError("the service has not started")
         return self._pool
 
-    def consume(self, event_type: type[Event], handle: Callable[[Event], Awaitable[None]]) -> None:
-        self.queues.append(
-            subscribe(
-                self.broker,
-                consumer=self.name,
-                event_type=event_type,
-                handle=handle,
-                delivery_limit=self.settings.delivery_limit,
-                metrics=self.metrics,
-            )
-        )
+    def subscribe(self, router: EventRouter) -> None:
+        """The service's subscribers (its handlers.py); payloads that are not their event go to the DLQ."""
+        self.broker.include_router(router, middlewares=(RejectInvalidPayload(self.metrics),))
+        self.queues.extend(router.queues)
 
-    def publishes(self, event_type: type[Event]) -> None:
+    def consume(self, event_type: type[Event], handle: Callable[[Event], Awaitable[None]]) -> None:
+        """Transitional: services not yet on an EventRouter in handlers.py."""
+        from shared.contracts import queue_name
+
+        router = EventRouter(self.name, delivery_limit=self.settings.delivery_limit)
+
+        async def consume(event: event_type) -> None:  # type: ignore[valid-type]
+            await handle(event)
+
+        router.consumes(event_type, queue=queue_name(self.name, event_type))(consume)
+        self.subscribe(router)
+
+    def on_start(self, step: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        """A use case run once the database is migrated, before messages flow (e.g. announcing reference data)."""
+        self._on_start.append(step)
+
+    async def _system_query(self, sql: str) -> list:
+        async with self.uow.begin() as tx:
+            return await tx.conn.fetch(sql)
+
+    def publishes(self, event_type: type[Envelope]) -> None:
         """Documents an event this service publishes (through the outbox relay) in its AsyncAPI."""
         self.broker.publisher(
             exchange=EVENTS_EXCHANGE,
@@ -111,6 +139,9 @@ class ServiceRuntime:
         self._pool = await create_pool(
             s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
         )
+        self.uow.bind(self._pool)
+        for step in self._on_start:
+            await step(self.uow)
         self._ops = await aio_pika.connect_robust(s.amqp_url, client_properties={"connection_name": f"{self.name}-ops"})
         await declare_dead_letters(self._ops, self.queues)
         await self.broker.start()
@@ -122,6 +153,10 @@ class ServiceRuntime:
             app_id=self.name,
             poll_seconds=s.outbox_poll_seconds,
             batch=s.outbox_batch,
+            publish_timeout=s.outbox_publish_timeout_seconds,
+            prune_every_minutes=s.prune_every_minutes,
+            outbox_retention_days=s.outbox_retention_days,
+            inbox_retention_days=s.inbox_retention_days,
         )
         relay.start()
         # Background work stops by being told, not cancelled: a cancelled AMQP call can wedge its channel.
@@ -141,6 +176,7 @@ class ServiceRuntime:
             await self._ops.close()
             await self._pool.close()
             self._pool = None
+            self.uow.bind(None)
             log.info("service stopped")
 
     async def readiness(self) -> dict[str, object]:
@@ -163,8 +199,11 @@ class ServiceRuntime:
         return problems
 
     def create_app(self, *, title: str, description: str, routers: list[APIRouter]) -> FastAPI:
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        # Swagger UI and ReDoc from the package's own files: /docs works without internet.
+        app = FastAPIOffline(title=title, description=description, version="0.1.0", lifespan=self.lifespan,
+                             static_url="/docs-assets")  # fmt: skip
         app.state.runtime = self
+        trust_proxies(app, [str(network) for network in self.settings.trusted_proxies])
         storage = getattr(self.settings, "rate_limit_storage", None)
         if storage:  # services with public endpoints
             app.state.rate_limiter = RateLimiter(storage)
@@ -191,6 +230,14 @@ def runtime_of(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
+def uow_of(request: Request) -> UnitOfWork:
+    """FastAPI dependency: the unit of work of the app serving this request."""
+    return request.app.state.runtime.uow
+
+
+UoW = Annotated[UnitOfWork, Depends(uow_of)]
+
+
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:
     """`python -m services.<name>`: JSON logs, then uvicorn on the configured port."""
     import uvicorn
@@ -203,5 +250,44 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        proxy_headers=False,  # X-Forwarded-For is believed only from settings.trusted_proxies (shared.ratelimit)
         timeout_graceful_shutdown=20,
     )
+
+
+@dataclass(frozen=True)
+class Service:
+    """What one service is made of, declared in its app.py; everything is built from settings, nothing at import."""
+
+    settings: Callable[[], ServiceSettings]
+    title: str
+    description: str
+    migrations: Path
+    store: Callable[[asyncpg.Connection], Any]
+    subscribers: Callable[[UnitOfWork, ServiceSettings], EventRouter]
+    publishes: tuple[type[Envelope], ...]
+    routers: tuple[APIRouter, ...]
+    store_counters: tuple[StoreCounter, ...] = ()
+    on_start: tuple[Callable[[UnitOfWork], Awaitable[None]], ...] = ()
+
+    def runtime(self, settings: ServiceSettings | None = None) -> ServiceRuntime:
+        settings = settings or self.settings()
+        rt = ServiceRuntime(settings, self.migrations, self.store, self.store_counters)
+        rt.subscribe(self.subscribers(rt.uow, settings))
+        for event_type in self.publishes:
+            rt.publishes(event_type)
+        for step in self.on_start:
+            rt.on_start(step)
+        return rt
+
+    def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:
+        """`uvicorn --factory services.<name>.app:create_app`"""
+        return self.runtime(settings).create_app(title=self.title, description=self.description, routers=self.routers)
+
+    def asyncapi(self) -> FastStream:
+        """`faststream docs gen --factory services.<name>.app:asyncapi`"""
+        return self.runtime().asyncapi(title=self.title, description=self.description)
+
+    def main(self) -> None:
+        """`python -m services.<name>`"""
+        serve(self.create_app, self.settings())

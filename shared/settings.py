@@ -7,7 +7,7 @@ needs no configuration (design rule 7).
 from typing import Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, IPvAnyNetwork, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import AUDIENCE, DEV_ISSUER, DEV_KEY
@@ -35,6 +35,18 @@ class ServiceSettings(BaseSettings):
     delivery_limit: int = Field(default=5, ge=1, le=100)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     outbox_batch: int = Field(default=100, ge=1, le=10_000)
+    # How long the relay waits for the broker to confirm one publish before counting it a failure
+    # (failures back off exponentially, 1 s doubling to 30 s).
+    outbox_publish_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Housekeeping, by one replica at a time: published outbox rows are deleted after this long
+    # (unpublished rows never are) ...
+    outbox_retention_days: float = Field(default=7.0, gt=0)
+    # ... and inbox rows after this long. An inbox row is what turns a redelivered event into a
+    # no-op: keep it far longer than any redelivery window (broker redeliveries, a relay
+    # republishing after a crash, a DLQ replay days after a fix); a duplicate arriving after its
+    # row is gone would be handled twice.
+    inbox_retention_days: float = Field(default=30.0, ge=1)
+    prune_every_minutes: float = Field(default=60.0, gt=0)
     dlq_check_seconds: float = Field(default=15.0, gt=0)
     log_level: str = "INFO"
     # json for machines (production); console for people watching `make run`
@@ -45,6 +57,11 @@ class ServiceSettings(BaseSettings):
     auth_audience: str = AUDIENCE
     auth_signing_key: str = DEV_KEY
     auth_jwks_url: str | None = None
+    # Tolerated difference between the identity provider's clock and ours (iat/nbf/exp), seconds.
+    auth_leeway_seconds: float = Field(default=30.0, ge=0, le=300)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default,
+    # so a client cannot choose the address the public rate limits count against.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _refuse_dev_key_in_production(self) -> Self:
