@@ -4,22 +4,23 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
 
 from shared.auth import READERS, Principal, allow
 from shared.contracts import StationId
-from shared.runtime import ServiceRuntime, runtime_of
+from shared.runtime import UoW
+from shared.validation import Limit, Offset
 
 from . import usecases
-from .domain import Dossier
 
 router = APIRouter(tags=["archive 归档"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 Reader = Annotated[Principal, allow(*READERS)]
 
 
 class DossierSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     demand_id: UUID
     station_id: str
     tracking_no: str
@@ -28,27 +29,36 @@ class DossierSummary(BaseModel):
     retain_until: date
     content_sha256: str
 
-    @classmethod
-    def of(cls, d: Dossier) -> "DossierSummary":
-        return cls(**{k: getattr(d, k) for k in cls.model_fields})
+
+class SupplementOut(BaseModel):
+    """Events the sealed dossier lacked, attached afterwards with their own hash (补充归档)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    supplement_no: int
+    added_at: datetime
+    content: dict
+    content_sha256: str
 
 
 class DossierOut(DossierSummary):
     content: dict
+    supplements: list[SupplementOut]
 
 
 @router.get("/dossiers", response_model=list[DossierSummary], summary="档案目录 / sealed dossiers of a station")
 async def list_dossiers(
-    rt: Runtime,
+    uow: UoW,
     principal: Reader,
     station_id: StationId | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[DossierSummary]:
-    return [DossierSummary.of(d) for d in await usecases.list_dossiers(rt, principal, station_id, limit, offset)]
+    dossiers = await usecases.list_dossiers(uow, principal, station_id, limit, offset)
+    return [DossierSummary.model_validate(d) for d in dossiers]
 
 
 @router.get("/dossiers/{demand_id}", response_model=DossierOut, summary="档案 / one sealed dossier")
-async def get_dossier(demand_id: UUID, rt: Runtime, principal: Reader) -> DossierOut:
-    d = await usecases.get_dossier(rt, principal, demand_id)
-    return DossierOut(**DossierSummary.of(d).model_dump(), content=d.content)
+async def get_dossier(demand_id: UUID, uow: UoW, principal: Reader) -> DossierOut:
+    d, supplements = await usecases.get_dossier(uow, principal, demand_id)
+    return DossierOut(**DossierSummary.model_validate(d).model_dump(), content=d.content, supplements=supplements)

@@ -1,32 +1,24 @@
-"""create_app(settings) -> the archive ASGI app; nothing connects until its lifespan starts."""
+"""The archive service: collects each demand's events, seals numbered dossiers; publishes Archived."""
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from faststream import FastStream
-
 from shared.contracts import Archived
-from shared.runtime import ServiceRuntime
+from shared.runtime import Service
 
-from . import api, handlers, usecases
+from . import api, handlers, store
 from .settings import Settings
 
-TITLE = "归档服务 Archive"
-DESCRIPTION = "收集需求全过程记录，评价后封存编号归档，发布 Archived。Seals numbered, append-only dossiers; publishes Archived."
-
-
-def build(settings: Settings | None = None) -> ServiceRuntime:
-    rt = ServiceRuntime(settings or Settings(), Path(__file__).parent / "migrations")
-    rt.counters = usecases.Counters(rt)
-    handlers.register(rt)
-    rt.publishes(Archived)
-    return rt
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router])
-
-
-def asyncapi() -> FastStream:
-    """`faststream docs gen --factory services.archive.app:asyncapi`"""
-    return build().asyncapi(title=TITLE, description=DESCRIPTION)
+SERVICE = Service(
+    settings=Settings,
+    title="归档服务 Archive",
+    description="收集需求全过程记录，历史完整且评价后封存编号归档，发布 Archived。"
+    "Seals numbered, append-only dossiers once each demand's history is complete; publishes Archived.",
+    migrations=Path(__file__).parent / "migrations",
+    store=store.Store,
+    subscribers=handlers.subscribers,
+    publishes=(Archived,),
+    routers=(api.router,),
+    store_counters=store.COUNTERS,
+)
+create_app = SERVICE.create_app
+asyncapi = SERVICE.asyncapi

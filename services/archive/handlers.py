@@ -1,14 +1,41 @@
-"""Archive subscribers: every lifecycle event before Archived goes into the demand's record."""
+"""Archive subscribers: every lifecycle event before Archived goes into the demand's record.
 
-from shared.contracts import Assigned, DemandSubmitted, Event, Rated, Resolved
-from shared.runtime import ServiceRuntime
+Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
+calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
+Archived is the archive's own event, published in the transaction that seals the dossier.
+"""
+
+from shared import stations
+from shared.contracts import Assigned, DemandSubmitted, Rated, Resolved, StationRegistered
+from shared.db.uow import UnitOfWork
+from shared.messaging import EventRouter
+from shared.settings import ServiceSettings
 
 from . import usecases
+from .store import Store
 
 
-def register(rt: ServiceRuntime) -> None:
-    async def on_event(event: Event) -> None:
-        await usecases.collect(rt, event)
+def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
+    router = EventRouter("archive", delivery_limit=settings.delivery_limit)
 
-    for event_type in (DemandSubmitted, Assigned, Resolved, Rated):
-        rt.consume(event_type, on_event)
+    @router.consumes(DemandSubmitted, queue="archive.demand.submitted")
+    async def on_submitted(event: DemandSubmitted) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(Assigned, queue="archive.demand.assigned")
+    async def on_assigned(event: Assigned) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(Resolved, queue="archive.demand.resolved")
+    async def on_resolved(event: Resolved) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(Rated, queue="archive.demand.rated")
+    async def on_rated(event: Rated) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(StationRegistered, queue="archive.station.registered")
+    async def on_station(event: StationRegistered) -> None:
+        await uow.handle(event, stations.record)
+
+    return router

@@ -1,0 +1,258 @@
+"""Archive's use cases on a fake unit of work: no PostgreSQL, the same rules."""
+
+import itertools
+from datetime import UTC, datetime
+
+import pytest
+
+from services.archive import domain, usecases
+from services.archive.domain import Dossier, LoggedEvent, Supplement
+from shared.auth import Principal, Role, in_scope
+from shared.contracts import Answers, Archived, Outcome, Overall, Rated, RatingSource, Resolved
+from shared.errors import NotFound
+from tests.support.fake_uow import FakeUnitOfWork
+from tests.unit import factories as f
+
+HEAD = Principal(subject="head-1", name="周站长", role=Role.head, station=f.STATION)
+SUPERVISOR = Principal(subject="sup-1", name="市局", role=Role.supervisor, station="210100")
+OTHER_HEAD = Principal(subject="head-2", name="梁站长", role=Role.head, station="440100/440113/panyu-01")
+SEALED_AT = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.log: list[tuple] = []  # (demand_id, LoggedEvent)
+        self.dossiers: dict = {}
+        self.serials: dict = {}
+        self.access: list[tuple] = []
+        self.added: list[Supplement] = []
+
+    async def log_event(self, event) -> None:
+        if all(e.event_id != event.event_id for _, e in self.log):
+            logged = LoggedEvent(event.event_id, event.routing_key, event.occurred_at, event.model_dump(mode="json"))
+            self.log.append((event.demand_id, logged))
+
+    async def events(self, demand_id):
+        return [e for d, e in self.log if d == demand_id]
+
+    async def next_serial(self, station_id, year):
+        self.serials[station_id, year] = self.serials.get((station_id, year), 0) + 1
+        return self.serials[station_id, year]
+
+    async def insert_dossier(self, d: Dossier) -> None:
+        assert d.demand_id not in self.dossiers, "a sealed dossier is never written twice"
+        self.dossiers[d.demand_id] = d
+
+    async def get_dossier(self, demand_id):
+        return self.dossiers.get(demand_id)
+
+    async def get_in_scope(self, demand_id, scope):
+        d = self.dossiers.get(demand_id)
+        return d if d is not None and scope and in_scope(d.station_id, scope) else None
+
+    async def list_in_scope(self, scope, limit, offset):
+        return [d for d in self.dossiers.values() if in_scope(d.station_id, scope)][offset : offset + limit]
+
+    async def dossiers_after(self, demand_id, limit):
+        ordered = sorted(self.dossiers.values(), key=lambda d: d.demand_id)
+        return [d for d in ordered if demand_id is None or d.demand_id > demand_id][:limit]
+
+    async def log_access(self, d, subject, role) -> None:
+        self.access.append((d.demand_id, subject, role))
+
+    async def supplements(self, demand_id):
+        return [s for s in self.added if s.demand_id == demand_id]
+
+    async def add_supplement(self, s: Supplement) -> None:
+        assert (s.demand_id, s.supplement_no) not in {(x.demand_id, x.supplement_no) for x in self.added}
+        self.added.append(s)
+
+
+@pytest.fixture
+def uow():
+    return FakeUnitOfWork(FakeStore(), consumer="archive")
+
+
+def resolved_answering(assignment, *, round: int = 1) -> Resolved:
+    """A resolution as tracking builds it now: caused by the assignment it answers, naming its number."""
+    return assignment.caused(
+        Resolved,
+        occurred_at=f.at(10 + round),
+        round=round,
+        assignment_no=assignment.assignment_no,
+        outcome=Outcome.met,
+        summary="已完成检定并出具证书",
+        resolved_by="市计量测试院",
+        resolved_at=f.at(10 + round),
+    )
+
+
+def rating_of(resolution: Resolved, overall: Overall = Overall.satisfied) -> Rated:
+    """A rating as evaluation builds it now: caused by the resolution it rates."""
+    return resolution.caused(
+        Rated,
+        occurred_at=f.at(15 + resolution.round),
+        round=resolution.round,
+        answers=Answers(station_service=5, problem_solved=True, overall=overall),
+        source=RatingSource.online,
+        rated_at=f.at(15 + resolution.round),
+    )
+
+
+def rematched_history():
+    """Submitted, assigned, rematched, resolved by the second assignee, rated: all five needed."""
+    s = f.submitted()
+    a1, a2 = f.assigned(s, no=1), f.assigned(s, no=2)
+    r = resolved_answering(a2)
+    return s, a1, a2, r, rating_of(r)
+
+
+async def _collect(uow, *events):
+    for event in events:
+        await uow.handle(event, usecases.collect)
+
+
+async def test_a_full_history_seals_one_dossier_caused_by_the_closing_rating(uow):
+    s = f.submitted()
+    a = f.assigned(s)
+    r = resolved_answering(a)
+    rating = rating_of(r)
+    await _collect(uow, s, a, r, rating)
+    dossier = uow.store.dossiers[s.demand_id]
+    assert dossier.archive_no.endswith("-000001") and len(dossier.content["assignments"]) == 1
+    [archived] = uow.events(Archived)
+    assert archived.causation_id == rating.event_id and archived.correlation_id == s.correlation_id
+    assert (archived.archive_no, archived.content_sha256, archived.event_count) == (
+        dossier.archive_no, dossier.content_sha256, 4,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(5))), ids=lambda o: "".join(map(str, o)))
+async def test_every_arrival_order_seals_once_after_the_last_needed_event_with_both_assignments(uow, order):
+    history = rematched_history()
+    s, a1, a2 = history[:3]
+    for step, i in enumerate(order):
+        await uow.handle(history[i], usecases.collect)
+        sealed = s.demand_id in uow.store.dossiers
+        assert sealed == (step == len(order) - 1), f"sealed={sealed} after {step + 1} of 5 events"
+    assert len(uow.events(Archived)) == 1
+    dossier = uow.store.dossiers[s.demand_id]
+    assert [a["assignment_no"] for a in dossier.content["assignments"]] == [1, 2]
+    assert {a["event_id"] for a in dossier.content["assignments"]} == {str(a1.event_id), str(a2.event_id)}
+    assert uow.events(Archived)[0].causation_id == history[4].event_id
+
+
+async def test_a_rating_waits_for_the_resolution_it_names(uow):
+    s, a1, a2, r, rating = rematched_history()
+    earlier = resolved_answering(a1)  # e.g. the first assignee's resolution, not the one rated
+    await _collect(uow, s, a1, a2, earlier, rating)
+    assert uow.store.dossiers == {}
+    assert f"event {r.event_id} that rating {rating.event_id} answers" in domain.missing(
+        await uow.store.events(s.demand_id)
+    )
+    await _collect(uow, r)
+    assert s.demand_id in uow.store.dossiers
+
+
+async def test_an_older_resolution_without_its_assignment_number_needs_an_assignment(uow):
+    s = f.submitted()
+    await _collect(uow, s, f.resolved(s), f.rated(s))
+    assert uow.store.dossiers == {}
+    assert domain.missing(await uow.store.events(s.demand_id)) == ["demand.assigned #1"]
+    await _collect(uow, f.assigned(s))
+    assert len(uow.store.dossiers[s.demand_id].content["assignments"]) == 1
+
+
+async def test_a_dissatisfied_rating_keeps_it_open_until_the_next_round_is_rated(uow):
+    s = f.submitted()
+    a1 = f.assigned(s)
+    r1 = resolved_answering(a1)
+    await _collect(uow, s, a1, r1, rating_of(r1, Overall.dissatisfied))
+    assert uow.store.dossiers == {}
+    a2 = f.assigned(s, no=2, round=2)
+    r2 = resolved_answering(a2, round=2)
+    await _collect(uow, a2, r2)
+    assert uow.store.dossiers == {}
+    closing = rating_of(r2)
+    await _collect(uow, closing)
+    assert len(uow.store.dossiers[s.demand_id].content["ratings"]) == 2
+    assert uow.events(Archived)[0].causation_id == closing.event_id
+
+
+async def test_an_event_after_sealing_is_logged_and_the_dossier_never_changes(uow):
+    history = rematched_history()
+    await _collect(uow, *history)
+    before = uow.store.dossiers[history[0].demand_id]
+    late = f.rated(history[0], overall=Overall.very_satisfied)
+    await _collect(uow, late)
+    assert uow.store.dossiers[history[0].demand_id] == before
+    assert late.event_id in {e.event_id for e in await uow.store.events(history[0].demand_id)}
+    assert len(uow.events(Archived)) == 1
+
+
+async def test_reading_a_dossier_is_logged_and_another_station_is_refused(uow):
+    history = rematched_history()
+    await _collect(uow, *history)
+    demand_id = history[0].demand_id
+    dossier, supplements = await usecases.get_dossier(uow, HEAD, demand_id)
+    assert dossier.demand_id == demand_id and supplements == []
+    assert uow.store.access == [(demand_id, "head-1", "head")]
+    with pytest.raises(NotFound):
+        await usecases.get_dossier(uow, OTHER_HEAD, demand_id)
+    assert len(uow.store.access) == 1  # a refused read is no access
+
+
+async def test_lists_stay_in_scope(uow):
+    await _collect(uow, *rematched_history())
+    other = f.submitted(station_id=OTHER_HEAD.station)
+    a = f.assigned(other)
+    r = resolved_answering(a)
+    await _collect(uow, other, a, r, rating_of(r))
+    assert [d.station_id for d in await usecases.list_dossiers(uow, HEAD, None, 100, 0)] == [f.STATION]
+    assert [d.station_id for d in await usecases.list_dossiers(uow, SUPERVISOR, f.STATION, 100, 0)] == [f.STATION]
+    assert [d.station_id for d in await usecases.list_dossiers(uow, OTHER_HEAD, None, 100, 0)] == [OTHER_HEAD.station]
+    with pytest.raises(NotFound):
+        await usecases.list_dossiers(uow, HEAD, OTHER_HEAD.station, 100, 0)
+
+
+def _logged(event) -> LoggedEvent:
+    return LoggedEvent(event.event_id, event.routing_key, event.occurred_at, event.model_dump(mode="json"))
+
+
+async def _sealed_short(uow, *, log_the_missing: bool = True):
+    """What the old rule did: sealed on submitted, resolved and rated, before the rematch arrived."""
+    s, a1, a2, r, rating = rematched_history()
+    sealed = [s, a1, r, rating]
+    for event in sealed:
+        await uow.store.log_event(event)
+    await uow.store.insert_dossier(domain.seal([_logged(e) for e in sealed], serial=1, sealed_at=SEALED_AT))
+    if log_the_missing:
+        await uow.store.log_event(a2)  # it came after sealing
+    return s, a2
+
+
+async def test_the_audit_finds_a_dossier_sealed_short_and_a_supplement_completes_it(uow):
+    await _collect(uow, *rematched_history())  # a complete one, never listed
+    s, a2 = await _sealed_short(uow)
+    [finding], added = await usecases.audit(uow)
+    assert added == [] and uow.store.added == []
+    assert finding.dossier.demand_id == s.demand_id
+    assert finding.lacking == ["demand.assigned #2"] and [e.event_id for e in finding.unattached] == [a2.event_id]
+
+    remaining, [supplement] = await usecases.audit(uow, supplement=True)
+    assert remaining == []
+    assert supplement.supplement_no == 1 and supplement.content["lacked"] == ["demand.assigned #2"]
+    assert supplement.content["dossier_sha256"] == finding.dossier.content_sha256
+    assert [e["event_id"] for e in supplement.content["events"]] == [str(a2.event_id)]
+    dossier, supplements = await usecases.get_dossier(uow, HEAD, s.demand_id)
+    assert supplements == [supplement] and dossier == finding.dossier  # the sealed dossier itself is untouched
+    assert await usecases.audit(uow, supplement=True) == ([], [])  # nothing attached twice
+
+
+async def test_a_dossier_lacking_an_event_the_archive_never_logged_stays_listed(uow):
+    s, a2 = await _sealed_short(uow, log_the_missing=False)
+    [finding], added = await usecases.audit(uow, supplement=True)
+    assert added == [] and finding.lacking == ["demand.assigned #2"] and finding.unattached == []
+    await uow.store.log_event(a2)  # replayed from a DLQ, say
+    assert await usecases.audit(uow, supplement=True) == ([], uow.store.added)
+    assert len(uow.store.added) == 1
