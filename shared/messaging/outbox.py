@@ -6,17 +6,29 @@ mandatory (an unroutable message is a failure), message_id = event_id, and marks
 rows published only after the broker confirmed them. Several replicas share the
 work through FOR UPDATE SKIP LOCKED; a crash between confirm and commit publishes
 the event again, which the consumers' inbox absorbs.
+
+After a failed publish the relay backs off exponentially (with jitter, capped); new
+events' NOTIFYs do not cut the pause short, so an outage costs a handful of attempts
+rather than one per event written meanwhile. A success resets the back-off.
+
+Housekeeping runs beside the relay: published outbox rows and inbox rows past their
+retention are deleted in small batches, by one replica at a time (`prune`).
 """
 
 import asyncio
+import contextlib
 import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
 from pamqp.commands import Basic
 
-from shared.contracts import EXCHANGE, Event
+from shared.contracts import EXCHANGE, Envelope
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker
@@ -28,7 +40,8 @@ log = structlog.get_logger(__name__)
 CHANNEL = "outbox"  # LISTEN/NOTIFY channel; NOTIFY is delivered on commit only
 
 
-async def add(conn: asyncpg.Connection, event: Event) -> None:
+async def add(conn: asyncpg.Connection, event: Envelope) -> None:
+    """Within the caller's transaction; reference events (e.g. StationRegistered) have no demand."""
     await conn.execute(
         """
         INSERT INTO outbox (event_id, routing_key, station_id, demand_id, correlation_id, payload)
@@ -37,7 +50,7 @@ async def add(conn: asyncpg.Connection, event: Event) -> None:
         event.event_id,
         event.routing_key,
         event.station_id,
-        event.demand_id,
+        getattr(event, "demand_id", None),
         event.correlation_id,
         event.model_dump(mode="json"),
     )
@@ -50,6 +63,65 @@ FROM outbox WHERE published_at IS NULL
 ORDER BY id LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
+
+# Housekeeping: one batch per statement (its own short transaction), oldest first.
+_PRUNE_OUTBOX = """
+DELETE FROM outbox WHERE id IN (
+    SELECT id FROM outbox
+    WHERE published_at < now() - $1::interval
+    ORDER BY id LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+_PRUNE_INBOX = """
+DELETE FROM inbox WHERE (consumer, event_id) IN (
+    SELECT consumer, event_id FROM inbox
+    WHERE received_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+PRUNE_LOCK = 0x5153_5052_554E  # session advisory lock: one pruner per database at a time
+
+
+@dataclass(frozen=True)
+class Pruned:
+    outbox: int
+    inbox: int
+
+
+async def prune(
+    pool: asyncpg.Pool,
+    *,
+    outbox_age: timedelta,
+    inbox_age: timedelta,
+    batch: int = 1000,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Pruned | None:
+    """Delete published outbox rows older than `outbox_age` and inbox rows older than `inbox_age`.
+
+    `batch` rows per statement, each its own transaction, so no lock is held for long and the
+    relay and handlers carry on meanwhile. Only one caller per database works at a time: the
+    others find the advisory lock taken and return None at once (replicas need no coordination).
+    Unpublished outbox rows are never touched, however old.
+    """
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PRUNE_LOCK):
+            return None
+        try:
+            counts = []
+            for sql, age in ((_PRUNE_OUTBOX, outbox_age), (_PRUNE_INBOX, inbox_age)):
+                total = 0
+                while not stopping():
+                    deleted = int((await conn.execute(sql, age, batch)).split()[-1])
+                    total += deleted
+                    if deleted < batch:
+                        break
+                counts.append(total)
+        finally:
+            if not conn.is_closed():  # a lost session has released the lock already
+                await conn.execute("SELECT pg_advisory_unlock($1)", PRUNE_LOCK)
+    return Pruned(outbox=counts[0], inbox=counts[1])
 
 
 class OutboxRelay:
@@ -64,6 +136,12 @@ class OutboxRelay:
         poll_seconds: float = 2.0,
         batch: int = 100,
         publish_timeout: float = 10.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 30.0,
+        prune_every_minutes: float = 60.0,
+        outbox_retention_days: float = 7.0,
+        inbox_retention_days: float = 30.0,
+        prune_batch: int = 1000,
     ) -> None:
         self._pool = pool
         self._dsn = dsn
@@ -73,14 +151,22 @@ class OutboxRelay:
         self._poll_seconds = poll_seconds
         self._batch = batch
         self._publish_timeout = publish_timeout
-        self._wake = asyncio.Event()
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._prune_every = prune_every_minutes * 60
+        self._outbox_age = timedelta(days=outbox_retention_days)
+        self._inbox_age = timedelta(days=inbox_retention_days)
+        self._prune_batch = prune_batch
+        self._wake = asyncio.Event()  # new events (NOTIFY) and stop
+        self._stopped = asyncio.Event()  # stop only: the one thing that ends a back-off early
         self._listener: asyncpg.Connection | None = None
         self._stopping = False
         self._task: asyncio.Task | None = None
+        self._pruner: asyncio.Task | None = None
 
     async def run(self) -> None:
         """Publish until stopped; never dies on a broker or database outage."""
-        backoff = self._poll_seconds
+        failures = 0
         while not self._stopping:
             await self._ensure_listener()
             self._wake.clear()
@@ -90,34 +176,74 @@ class OutboxRelay:
                 log.warning("outbox relay database error", error=repr(exc))
                 published, failed = 0, True
             if failed:
-                await self._pause(backoff)
-                backoff = min(backoff * 2, 30.0)
+                failures += 1
+                delay = self.backoff_delay(failures)
+                log.info("outbox relay backing off", seconds=round(delay, 2), failures=failures)
+                await self._back_off(delay)
                 continue
-            backoff = self._poll_seconds
+            failures = 0
             if published < self._batch:  # a full batch means more may be waiting
                 await self._pause(self._poll_seconds)
 
+    def backoff_delay(self, failures: int) -> float:
+        """Seconds to wait after the n-th failure in a row: doubling from `backoff_initial` up to
+        `backoff_max`, each drawn from its upper half so that replicas do not retry in step."""
+        ceiling = min(self._backoff_initial * 2 ** min(failures - 1, 32), self._backoff_max)
+        return random.uniform(ceiling / 2, ceiling)
+
     async def _pause(self, seconds: float) -> None:
-        try:
+        """The idle wait: a new event (NOTIFY) or stop ends it early."""
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
+
+    async def _back_off(self, seconds: float) -> None:
+        """The wait after a failure: only stop ends it early; new events wait with the rest."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+
+    async def _prune_periodically(self) -> None:
+        """Housekeeping every `prune_every_minutes` (the first round after at most a minute)."""
+        delay = min(self._prune_every, 60.0)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), timeout=delay)
+                return
+            delay = self._prune_every
+            try:
+                pruned = await prune(
+                    self._pool,
+                    outbox_age=self._outbox_age,
+                    inbox_age=self._inbox_age,
+                    batch=self._prune_batch,
+                    stopping=self._stopped.is_set,
+                )
+            except Exception as exc:  # housekeeping must not die: the next round tries again
+                log.warning("outbox/inbox pruning failed", error=repr(exc))
+                continue
+            if pruned is None:
+                log.debug("outbox/inbox pruning skipped: another replica is at it")
+            elif pruned.outbox or pruned.inbox:
+                log.info("outbox/inbox pruned", outbox=pruned.outbox, inbox=pruned.inbox)
 
     async def stop(self, timeout: float = 15.0) -> None:
         """Let the batch in flight finish: cancelling a confirmed publish midway can wedge the channel."""
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
-        if self._task is not None:
+        for task in (self._task, self._pruner):
+            if task is None:
+                continue
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+                await asyncio.wait_for(asyncio.shield(task), timeout)
             except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
 
     def start(self) -> asyncio.Task:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        self._pruner = asyncio.create_task(self._prune_periodically(), name="outbox-inbox-pruner")
         return self._task
 
     async def _ensure_listener(self) -> None:
@@ -181,12 +307,14 @@ class OutboxRelay:
                 message_type=row["routing_key"],
                 headers={
                     "x-station-id": row["station_id"],
-                    "x-demand-id": str(row["demand_id"]),
                     "x-app-id": self._app_id,
+                    **({"x-demand-id": str(row["demand_id"])} if row["demand_id"] is not None else {}),
                 },
                 timeout=self._publish_timeout,
             ),
-            timeout=self._publish_timeout + 1,
+            # aio-pika's own timeout normally fires first; this one also bounds what it does not time,
+            # such as waiting for a lost connection to come back.
+            timeout=self._publish_timeout + min(1.0, self._publish_timeout / 2),
         )
         # With confirms on, anything but Basic.Ack (e.g. a returned message) is not delivered.
         if not isinstance(confirmation, Basic.Ack):

@@ -1,4 +1,11 @@
-"""structlog JSON to stdout; the standard library's loggers (uvicorn, faststream, asyncpg) go through it too."""
+"""structlog JSON to stdout; the standard library's loggers (uvicorn, faststream, asyncpg) go through it too.
+
+Tracebacks are plain, as the standard library prints them, in every format: never with local variables.
+structlog's console renderer uses rich (or better-exceptions) when installed, which renders every frame's
+locals: ~0.6 s of blocked event loop per exception (a service stalled for a minute after a PostgreSQL
+restart), and locals may hold secrets. The JSON path's `format_exc_info` is the standard library's
+`traceback.print_exception`, which shows no locals either.
+"""
 
 import logging
 import sys
@@ -26,7 +33,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             _add_service(service),
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             *(
-                [structlog.dev.ConsoleRenderer(colors=False)]
+                [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
                 if fmt == "console"
                 else [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(ensure_ascii=False)]
             ),

@@ -1,8 +1,20 @@
+import os
+import sys
+from pathlib import Path
+
 import pytest
 import pytest_asyncio
 
-from shared.devrun import SERVICES, ServiceProcesses
+from devtools.run import PORTS, ServiceProcesses
+from shared.contracts.topology import SERVICES
 from tests.support import infra
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clocked_command(service: str) -> list[str]:
+    """`python -m services.<name>` through the test-clock wrapper: on the tests' clock when QS_TEST_CLOCK is set."""
+    return [sys.executable, "-m", "tests.support.clocked", f"services.{service}"]
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +31,7 @@ def system_env():
             f"{prefix}_DLQ_CHECK_SECONDS": "1",
         }
     env["EVALUATION_PUBLIC_URL"] = "http://127.0.0.1:18004"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # for the wrapper
     yield env, databases, vhost
     infra.drop_vhost(vhost)
 
@@ -27,7 +40,8 @@ def system_env():
 async def system(system_env):
     """All five services as separate OS processes, on their own databases and vhost."""
     env, databases, _ = system_env
-    procs = ServiceProcesses(env=env, ports={name: 18000 + port % 100 for name, port in SERVICES.items()}, echo=False)
+    procs = ServiceProcesses(env=env, ports={name: 18000 + port % 100 for name, port in PORTS.items()}, echo=False,
+                             command=clocked_command)  # fmt: skip
     await procs.start_all()
     try:
         await procs.wait_ready()

@@ -6,7 +6,7 @@ from uuid import UUID
 
 import httpx
 
-from shared.devrun import SERVICES
+from shared.contracts.topology import SERVICES
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
 

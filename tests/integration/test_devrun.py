@@ -1,0 +1,222 @@
+"""`make run`'s supervisor (devtools/run.py): crashed services come back, the others keep running, a stop signal
+stops everything cleanly.
+
+The supervisor runs as its own OS process (`python -m devtools.run --no-demo --services …`) on real services,
+with their own databases, vhost and free ports; the test kills children with SIGKILL and signals the supervisor.
+"""
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devtools.run import Backoff, ServiceProcesses
+from tests.support import infra
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTED = re.compile(r"^\[supervisor\] (?:started|restarted) (\w+) \(pid (\d+)\)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+class Supervisor:
+    """`python -m devtools.run` as a process of its own session, its console captured line by line."""
+
+    def __init__(self, services: list[str], env: dict[str, str]) -> None:
+        self.services = services
+        self.env = env
+        self.ports = {name: int(env[f"{name.upper()}_HTTP_PORT"]) for name in services}
+        self.lines: list[str] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self._pump: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "devtools.run", "--no-demo", "--services", ",".join(self.services),
+            cwd=ROOT, env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True, limit=2**20,
+        )  # fmt: skip
+        self._pump = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+
+    def pids(self, service: str) -> list[int]:
+        """Every pid the supervisor started for `service`, in order."""
+        return [int(m[2]) for line in self.lines if (m := STARTED.match(line)) and m[1] == service]
+
+    def said(self, text: str) -> bool:
+        return any(line == f"[supervisor] {text}" for line in self.lines)
+
+    async def ready(self, service: str) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=2) as client:
+                return (await client.get(f"http://127.0.0.1:{self.ports[service]}/readyz")).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def wait_exit(self, within: float) -> int:
+        assert self.proc is not None and self._pump is not None
+        code = await asyncio.wait_for(self.proc.wait(), within)
+        await asyncio.wait_for(self._pump, within)
+        return code
+
+    async def close(self) -> None:
+        """Whatever happened in the test: no supervisor and no service left behind."""
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            await self.proc.wait()
+        for service in self.services:
+            for pid in self.pids(service):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def output(self) -> str:
+        return "\n".join(self.lines[-60:])
+
+
+@pytest.fixture
+def supervisor_env(vhost, databases):
+    def make(services: list[str]) -> dict[str, str]:
+        env = {}
+        for name in services:
+            prefix = name.upper()
+            env |= {
+                f"{prefix}_DATABASE_URL": databases(name),
+                f"{prefix}_AMQP_URL": infra.amqp_url(vhost),
+                f"{prefix}_HTTP_PORT": str(_free_port()),
+                f"{prefix}_OUTBOX_POLL_SECONDS": "0.2",
+                f"{prefix}_LOG_FORMAT": "console",
+            }
+        return env
+
+    return make
+
+
+async def _serving(sup: Supervisor, service: str, *, not_pid: int | None = None) -> int | None:
+    """The pid of `service`'s latest process once it is alive and ready (and is not `not_pid`)."""
+    pids = sup.pids(service)
+    if not pids or pids[-1] == not_pid or not _alive(pids[-1]):
+        return None
+    return pids[-1] if await sup.ready(service) else None
+
+
+async def test_a_killed_service_is_restarted_with_backoff_and_the_others_keep_running(supervisor_env):
+    sup = Supervisor(["intake", "dispatch"], supervisor_env(["intake", "dispatch"]))
+    await sup.start()
+    try:
+        intake = await infra.eventually(lambda: _serving(sup, "intake"), timeout=90, what="intake to be ready")
+        first = await infra.eventually(lambda: _serving(sup, "dispatch"), timeout=90, what="dispatch to be ready")
+
+        os.kill(first, signal.SIGKILL)  # a crash
+        second = await infra.eventually(
+            lambda: _serving(sup, "dispatch", not_pid=first), timeout=90, what="a new dispatch process to serve"
+        )
+        assert sup.said("dispatch exited with code -9; restarting in 1 s"), sup.output()
+        assert not _alive(first)
+
+        os.kill(second, signal.SIGKILL)  # crashes again soon after: the pause doubles
+        third = await infra.eventually(
+            lambda: _serving(sup, "dispatch", not_pid=second), timeout=90, what="a third dispatch process to serve"
+        )
+        assert sup.said("dispatch exited with code -9; restarting in 2 s"), sup.output()
+        assert len({first, second, third}) == 3
+
+        # intake was never touched: the same process, still serving
+        assert sup.pids("intake") == [intake] and _alive(intake)
+        assert await sup.ready("intake")
+        assert not any(line.startswith("[supervisor] intake exited") for line in sup.lines)
+
+        sup.proc.send_signal(signal.SIGTERM)
+        assert await sup.wait_exit(within=60) == 0, sup.output()
+        assert sup.said("all services stopped"), sup.output()
+        assert not _alive(intake) and not _alive(third)
+        # each service shut down gracefully (its lifespan ran to the end), and nothing was restarted meanwhile
+        stopping = sup.lines.index("[supervisor] stopping all services")
+        after = sup.lines[stopping:]
+        for service in ("intake", "dispatch"):
+            assert any(line.strip().startswith(f"{service} |") and "service stopped" in line for line in after), (
+                sup.output()
+            )
+        assert not any("restart" in line for line in after if line.startswith("[supervisor]"))
+    finally:
+        await sup.close()
+
+
+async def test_ctrl_c_stops_every_service_cleanly_and_exits(supervisor_env):
+    sup = Supervisor(["intake"], supervisor_env(["intake"]))
+    await sup.start()
+    try:
+        pid = await infra.eventually(lambda: _serving(sup, "intake"), timeout=90, what="intake to be ready")
+        os.killpg(sup.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the supervisor's whole group
+        assert await sup.wait_exit(within=60) == 0, sup.output()
+        assert not _alive(pid)
+        assert sup.said("all services stopped"), sup.output()
+        # one signal reached the service, so uvicorn shut it down gracefully instead of force-quitting
+        assert any(line.strip().startswith("intake |") and "service stopped" in line for line in sup.lines), (
+            sup.output()
+        )
+        assert not any("restarting" in line for line in sup.lines), sup.output()
+        assert not await sup.ready("intake")
+    finally:
+        await sup.close()
+
+
+async def test_a_crash_loop_backs_off_exponentially_and_a_stop_ends_it():
+    """A child that always fails at once, supervised in-process with short delays: 0.1, 0.2, 0.4 … s."""
+    crasher = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    procs = ServiceProcesses(ports={"crasher": 0}, echo=False, command=lambda _service: crasher)
+    await procs.start_all()
+    stop = asyncio.Event()
+    supervisor = asyncio.create_task(procs.supervise(stop, backoff=lambda: Backoff(initial=0.1, cap=0.4)))
+    said = procs.output.setdefault("supervisor", [])
+    try:
+        await infra.eventually(lambda: len([s for s in said if "exited" in s]) >= 5, timeout=30, what="5 exits")
+        exits = [s for s in said if "exited" in s]
+        assert exits[:5] == [
+            "crasher exited with code 3; restarting in 0.1 s",
+            "crasher exited with code 3; restarting in 0.2 s",
+            "crasher exited with code 3; restarting in 0.4 s",
+            "crasher exited with code 3; restarting in 0.4 s",  # capped
+            "crasher exited with code 3; restarting in 0.4 s",
+        ]
+    finally:
+        stop.set()
+        await asyncio.wait_for(supervisor, timeout=5)  # a stop during a pause ends supervision at once
+    count = len(said)
+    await procs.stop()
+    assert len(said) == count  # and nothing is restarted after it
+    assert procs.procs["crasher"].returncode == 3
+
+
+def test_backoff_doubles_to_the_cap_and_resets_after_a_long_enough_run():
+    backoff = Backoff(initial=1, cap=30, reset_after=60)
+    assert [backoff.delay(uptime=0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.delay(uptime=59) == 30  # a short run keeps the pause long
+    assert backoff.delay(uptime=60) == 1  # a run of a minute counts as healthy: start over
+    assert backoff.delay(uptime=1) == 2
