@@ -10,27 +10,35 @@ from pydantic import BaseModel, ConfigDict
 from shared.auth import READERS, STAFF, Principal, allow
 from shared.contracts import Answers, StationId
 from shared.ratelimit import RateLimiter
-from shared.runtime import ServiceRuntime, runtime_of
+from shared.runtime import UoW
+from shared.validation import Limit, Offset, RequestModel
 
 from . import usecases
-from .domain import Survey
+from .settings import Settings
 
 router = APIRouter(tags=["evaluation 服务评价"])
 public = APIRouter(prefix="/public", tags=["public 企业评价（无需登录）"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 Staff = Annotated[Principal, allow(*STAFF)]
 Reader = Annotated[Principal, allow(*READERS)]
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-class RatingIn(BaseModel):
+def _settings(request: Request) -> Settings:
+    return request.app.state.runtime.settings
+
+
+Config = Annotated[Settings, Depends(_settings)]
+
+
+class RatingIn(RequestModel):
     """The satisfaction form (满意度调查表); `answers.overall` is required, the rest optional."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     answers: Answers
 
 
 class RatingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     round: int
     answers: dict
     source: str
@@ -39,6 +47,8 @@ class RatingOut(BaseModel):
 
 
 class SurveyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     demand_id: UUID
     station_id: str
     tracking_no: str
@@ -47,10 +57,6 @@ class SurveyOut(BaseModel):
     status: str
     opened_at: datetime | None
     rated_at: datetime | None
-
-    @classmethod
-    def of(cls, s: Survey) -> "SurveyOut":
-        return cls(**{k: getattr(s, k) for k in cls.model_fields})
 
 
 class SurveyWithRatings(SurveyOut):
@@ -65,6 +71,8 @@ class LinkOut(BaseModel):
 class PublicSurveyOut(BaseModel):
     """What the enterprise sees behind its link: which demand, and whether items 6–9 apply."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     tracking_no: str
     technician_items_apply: bool
     status: str
@@ -72,58 +80,54 @@ class PublicSurveyOut(BaseModel):
 
 @router.get("/surveys", response_model=list[SurveyOut], summary="评价表 / surveys in your scope")
 async def list_surveys(
-    rt: Runtime,
+    uow: UoW,
     principal: Reader,
     station_id: StationId | None = None,
     status: Annotated[str | None, Query(pattern="^(waiting|open|rated)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[SurveyOut]:
-    surveys = await usecases.list_surveys(rt, principal, station_id, status, limit, offset)
-    return [SurveyOut.of(s) for s in surveys]
+    surveys = await usecases.list_surveys(uow, principal, station_id, status, limit, offset)
+    return [SurveyOut.model_validate(s) for s in surveys]
 
 
 @router.get("/surveys/{demand_id}", response_model=SurveyWithRatings, summary="评价详情 / a survey and its ratings")
-async def get_survey(demand_id: UUID, rt: Runtime, principal: Reader) -> SurveyWithRatings:
-    survey, ratings = await usecases.get_survey(rt, principal, demand_id)
-    return SurveyWithRatings(**SurveyOut.of(survey).model_dump(), ratings=[RatingOut(**dict(r)) for r in ratings])
+async def get_survey(demand_id: UUID, uow: UoW, principal: Reader) -> SurveyWithRatings:
+    survey, ratings = await usecases.get_survey(uow, principal, demand_id)
+    return SurveyWithRatings(**SurveyOut.model_validate(survey).model_dump(), ratings=ratings)
 
 
 @router.post(
     "/surveys/{demand_id}/rating", status_code=201, response_model=SurveyOut,
     summary="录入纸质评价表 / transcribe a paper rating",
 )  # fmt: skip
-async def record_paper_rating(demand_id: UUID, body: RatingIn, rt: Runtime, principal: Staff) -> SurveyOut:
-    return SurveyOut.of(await usecases.record_paper_rating(rt, principal, demand_id, body.answers))
+async def record_paper_rating(demand_id: UUID, body: RatingIn, uow: UoW, principal: Staff) -> SurveyOut:
+    return SurveyOut.model_validate(await usecases.record_paper_rating(uow, principal, demand_id, body.answers))
 
 
 @router.post(
     "/surveys/{demand_id}/link", status_code=201, response_model=LinkOut,
     summary="生成一次性评价链接 / issue a one-time rating link",
 )  # fmt: skip
-async def issue_link(demand_id: UUID, rt: Runtime, principal: Staff) -> LinkOut:
-    token, expires_at = await usecases.issue_link(rt, principal, demand_id)
-    return LinkOut(url=f"{rt.settings.public_url}/public/ratings/{token}", expires_at=expires_at)
+async def issue_link(demand_id: UUID, uow: UoW, settings: Config, principal: Staff) -> LinkOut:
+    token, expires_at = await usecases.issue_link(uow, principal, demand_id, days=settings.rating_link_days)
+    return LinkOut(url=f"{settings.public_url}/public/ratings/{token}", expires_at=expires_at)
 
 
 def _limit(request: Request, token: str) -> None:
-    rt: ServiceRuntime = request.app.state.runtime
+    settings: Settings = request.app.state.runtime.settings
     limiter: RateLimiter = request.app.state.rate_limiter
-    limiter.check(rt.settings.public_rate_limit, "client", request.client.host if request.client else "unknown")
-    limiter.check(rt.settings.link_rate_limit, "link", token)
+    limiter.check(settings.public_rate_limit, "client", request.client.host if request.client else "unknown")
+    limiter.check(settings.link_rate_limit, "link", token)
 
 
 @public.get("/ratings/{token}", response_model=PublicSurveyOut, summary="打开评价链接 / open a rating link")
-async def open_link(token: Token, request: Request, rt: Runtime) -> PublicSurveyOut:
+async def open_link(token: Token, request: Request, uow: UoW) -> PublicSurveyOut:
     _limit(request, token)
-    survey = await usecases.survey_by_link(rt, token)
-    return PublicSurveyOut(tracking_no=survey.tracking_no, technician_items_apply=survey.served_by_org,
-                           status=survey.status)  # fmt: skip
+    return PublicSurveyOut.model_validate(await usecases.survey_by_link(uow, token))
 
 
 @public.post("/ratings/{token}", status_code=201, response_model=PublicSurveyOut, summary="企业评价 / rate")
-async def rate_by_link(token: Token, body: RatingIn, request: Request, rt: Runtime) -> PublicSurveyOut:
+async def rate_by_link(token: Token, body: RatingIn, request: Request, uow: UoW) -> PublicSurveyOut:
     _limit(request, token)
-    survey = await usecases.rate_by_link(rt, token, body.answers)
-    return PublicSurveyOut(tracking_no=survey.tracking_no, technician_items_apply=survey.served_by_org,
-                           status=survey.status)  # fmt: skip
+    return PublicSurveyOut.model_validate(await usecases.rate_by_link(uow, token, body.answers))

@@ -1,32 +1,23 @@
-"""create_app(settings) -> the evaluation ASGI app; nothing connects until its lifespan starts."""
+"""The evaluation service: satisfaction surveys and ratings; publishes Rated."""
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from faststream import FastStream
-
 from shared.contracts import Rated
-from shared.runtime import ServiceRuntime
+from shared.runtime import Service
 
-from . import api, handlers, usecases
+from . import api, handlers, store
 from .settings import Settings
 
-TITLE = "评价服务 Evaluation"
-DESCRIPTION = "满意度评价，发布 Rated。Satisfaction surveys and ratings; publishes Rated."
-
-
-def build(settings: Settings | None = None) -> ServiceRuntime:
-    rt = ServiceRuntime(settings or Settings(), Path(__file__).parent / "migrations")
-    rt.counters = usecases.Counters(rt)
-    handlers.register(rt)
-    rt.publishes(Rated)
-    return rt
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router, api.public])
-
-
-def asyncapi() -> FastStream:
-    """`faststream docs gen --factory services.evaluation.app:asyncapi`"""
-    return build().asyncapi(title=TITLE, description=DESCRIPTION)
+SERVICE = Service(
+    settings=Settings,
+    title="评价服务 Evaluation",
+    description="满意度评价，发布 Rated。Satisfaction surveys and ratings; publishes Rated.",
+    migrations=Path(__file__).parent / "migrations",
+    store=store.Store,
+    subscribers=handlers.subscribers,
+    publishes=(Rated,),
+    routers=(api.router, api.public),
+    store_counters=store.COUNTERS,
+)
+create_app = SERVICE.create_app
+asyncapi = SERVICE.asyncapi

@@ -1,10 +1,11 @@
 """Evaluation rules (domain.md §5.5): when a demand may be rated and what the form holds. Pure."""
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from shared.contracts import Answers, AssigneeKind, Assigned, Event, Rated, RatingSource, Resolved
+from shared.contracts import Answers, Assigned, AssigneeKind, Event, Rated, RatingSource, Resolved
+from shared.contracts.envelope import Cause
 from shared.errors import Invalid, InvalidTransition, NotFound
 
 # Items 6–9 of the form concern the organization's technicians and facilities.
@@ -22,6 +23,31 @@ class Survey:
     status: str = "waiting"
     opened_at: datetime | None = None
     rated_at: datetime | None = None
+    resolved_event_id: UUID | None = None  # the resolution that opened this round (and a rating names as its cause)
+
+    @property
+    def technician_items_apply(self) -> bool:
+        """Items 6–9 of the form apply only when a service organization served the demand."""
+        return self.served_by_org
+
+    @property
+    def resolution(self) -> Cause:
+        """The Resolved this round's rating answers, from the ids kept on the survey."""
+        return Cause(self.resolved_event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
+
+
+SURVEY_FIELDS = tuple(f.name for f in fields(Survey))
+
+
+@dataclass(frozen=True)
+class Rating:
+    """One kept rating (one per demand and round)."""
+
+    round: int
+    answers: dict
+    source: str
+    recorded_by: str | None
+    rated_at: datetime
 
 
 def _new(event: Event) -> Survey:
@@ -44,7 +70,13 @@ def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
     survey = survey or _new(event)
     if event.round < survey.round or (event.round == survey.round and survey.status == "rated"):
         return survey  # an old round, or already rated: nothing to reopen
-    return replace(survey, round=event.round, status="open", opened_at=event.occurred_at)
+    return replace(
+        survey,
+        round=event.round,
+        status="open",
+        opened_at=event.occurred_at,
+        resolved_event_id=event.event_id,
+    )
 
 
 def rate(
@@ -54,7 +86,7 @@ def rate(
         raise InvalidTransition("该需求已评价，不能重复评价", "this demand has already been rated")
     if survey.status != "open":
         raise InvalidTransition("需求尚未办结，暂不能评价", "the demand is not resolved yet; it cannot be rated")
-    if not survey.served_by_org:
+    if not survey.technician_items_apply:
         given = [item for item in TECHNICIAN_ITEMS if getattr(answers, item) is not None]
         if given:
             raise Invalid(
@@ -64,11 +96,8 @@ def rate(
             )
     if source is RatingSource.paper and not recorded_by:
         raise Invalid("纸质评价须填写录入人", "recorded_by is required for a paper rating", field="recorded_by")
-    event = Rated(
-        correlation_id=survey.correlation_id,
-        station_id=survey.station_id,
-        demand_id=survey.demand_id,
-        tracking_no=survey.tracking_no,
+    event = survey.resolution.caused(
+        Rated,
         round=survey.round,
         answers=answers,
         source=source,
@@ -108,6 +137,7 @@ def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datet
 
 def usable(link: RatingLink | None, survey: Survey | None, now: datetime) -> Survey:
     """The survey a link may rate now; unknown, used, expired or outdated links all look the same."""
-    if link is None or survey is None or link.used_at is not None or link.expires_at <= now or link.round != survey.round:
+    unused = link is not None and survey is not None and link.used_at is None
+    if not unused or link.expires_at <= now or link.round != survey.round:
         raise NotFound("评价链接无效、已使用或已过期", "rating link is unknown, used or expired")
     return survey

@@ -1,17 +1,33 @@
-"""Evaluation subscribers: Assigned says who served; Resolved opens the survey."""
+"""Evaluation subscribers: Assigned says who served; Resolved opens the survey.
 
-from shared.contracts import Assigned, Resolved
-from shared.runtime import ServiceRuntime
+Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
+calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
+Rated is evaluation's own event, written to the outbox with the rating that produced it.
+"""
+
+from shared import stations
+from shared.contracts import Assigned, Resolved, StationRegistered
+from shared.db.uow import UnitOfWork
+from shared.messaging import EventRouter
+from shared.settings import ServiceSettings
 
 from . import usecases
+from .store import Store
 
 
-def register(rt: ServiceRuntime) -> None:
+def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
+    router = EventRouter("evaluation", delivery_limit=settings.delivery_limit)
+
+    @router.consumes(Assigned, queue="evaluation.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await usecases.record_assigned(rt, event)
+        await uow.handle(event, usecases.record_assigned)
 
+    @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
-        await usecases.open_survey(rt, event)
+        await uow.handle(event, usecases.open_survey)
 
-    rt.consume(Assigned, on_assigned)
-    rt.consume(Resolved, on_resolved)
+    @router.consumes(StationRegistered, queue="evaluation.station.registered")
+    async def on_station(event: StationRegistered) -> None:
+        await uow.handle(event, stations.record)
+
+    return router

@@ -1,24 +1,28 @@
-"""Evaluation SQL. Functions take a connection; the caller owns the transaction."""
+"""Evaluation SQL. The store is bound to one transaction's connection; the unit of work owns the transaction."""
 
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
 from shared.contracts import Rated
+from shared.observability.metrics import StoreCounter
 
-from .domain import RatingLink, Survey
+from .domain import SURVEY_FIELDS, Rating, RatingLink, Survey
 
-_COLUMNS = "demand_id, station_id, tracking_no, correlation_id, round, served_by_org, status, opened_at, rated_at"
+_COLUMNS = ", ".join(SURVEY_FIELDS)
+_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(SURVEY_FIELDS) + 1))
+# What a survey keeps of its demand (station, tracking number, correlation) is fixed by the first event seen.
+_FIXED = ("demand_id", "station_id", "tracking_no", "correlation_id")
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in SURVEY_FIELDS if c not in _FIXED)
 _UPSERT = f"""
-INSERT INTO surveys ({_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (demand_id) DO UPDATE SET round = EXCLUDED.round, served_by_org = EXCLUDED.served_by_org,
-    status = EXCLUDED.status, opened_at = EXCLUDED.opened_at, rated_at = EXCLUDED.rated_at
+INSERT INTO surveys ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
+ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}
 """
 _GET = f"SELECT {_COLUMNS} FROM surveys WHERE demand_id = $1"
-_IN_SCOPE = "(station_id = $2 OR starts_with(station_id, $2 || '/'))"
-_GET_IN_SCOPE = _GET + " AND " + _IN_SCOPE
+_GET_IN_SCOPE = _GET + " AND qs_covers($2, station_id)"
 _LIST = f"""
-SELECT {_COLUMNS} FROM surveys WHERE ($1::text IS NULL OR status = $1) AND {_IN_SCOPE}
+SELECT {_COLUMNS} FROM surveys WHERE ($1::text IS NULL OR status = $1) AND qs_covers($2, station_id)
 ORDER BY opened_at DESC NULLS LAST LIMIT $3 OFFSET $4
 """
 _LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at"
@@ -33,58 +37,60 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 _RATINGS = "SELECT round, answers, source, recorded_by, rated_at FROM ratings WHERE demand_id = $1 ORDER BY round"
 
-
-async def get(conn: asyncpg.Connection, demand_id: UUID, *, for_update: bool = False) -> Survey | None:
-    row = await conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
-    return Survey(**row) if row else None
-
-
-async def save(conn: asyncpg.Connection, s: Survey) -> None:
-    await conn.execute(
-        _UPSERT, s.demand_id, s.station_id, s.tracking_no, s.correlation_id, s.round, s.served_by_org, s.status,
-        s.opened_at, s.rated_at,
-    )
+COUNTERS = (
+    StoreCounter(
+        "qs_ratings_total",
+        "Satisfaction ratings, by station and overall level",
+        ("station_id", "overall"),
+        "SELECT station_id, overall, count(*) FROM ratings GROUP BY 1, 2",
+    ),
+)
 
 
-async def get_in_scope(conn: asyncpg.Connection, demand_id: UUID, scope: str, *, for_update: bool = False) -> Survey | None:
-    row = await conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), demand_id, scope)
-    return Survey(**row) if row else None
+class Store:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
+    async def get(self, demand_id: UUID, *, for_update: bool = False) -> Survey | None:
+        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
+        return Survey(**row) if row else None
 
-async def list_in_scope(conn: asyncpg.Connection, scope: str, status: str | None, limit: int, offset: int) -> list[Survey]:
-    return [Survey(**r) for r in await conn.fetch(_LIST, status, scope, limit, offset)]
+    async def save(self, survey: Survey) -> None:
+        await self.conn.execute(_UPSERT, *(getattr(survey, c) for c in SURVEY_FIELDS))
 
+    async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Survey | None:
+        row = await self.conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), demand_id, scope)
+        return Survey(**row) if row else None
 
-async def add_link(conn: asyncpg.Connection, link: RatingLink) -> None:
-    await conn.execute(_RETIRE_LINKS, link.demand_id, link.created_at)
-    await conn.execute(
-        _ADD_LINK, link.token_sha256, link.demand_id, link.station_id, link.round, link.created_by, link.created_at,
-        link.expires_at, link.used_at,
-    )
+    async def list_in_scope(self, scope: str, status: str | None, limit: int, offset: int) -> list[Survey]:
+        return [Survey(**r) for r in await self.conn.fetch(_LIST, status, scope, limit, offset)]
 
+    async def add_link(self, link: RatingLink) -> None:
+        await self.conn.execute(_RETIRE_LINKS, link.demand_id, link.created_at)
+        await self.conn.execute(
+            _ADD_LINK, link.token_sha256, link.demand_id, link.station_id, link.round, link.created_by,
+            link.created_at, link.expires_at, link.used_at,
+        )  # fmt: skip
 
-async def get_link(conn: asyncpg.Connection, token_sha256: str) -> RatingLink | None:
-    row = await conn.fetchrow(_GET_LINK, token_sha256)
-    return RatingLink(**row) if row else None
+    async def get_link(self, token_sha256: str) -> RatingLink | None:
+        row = await self.conn.fetchrow(_GET_LINK, token_sha256)
+        return RatingLink(**row) if row else None
 
+    async def use_link(self, token_sha256: str, when: datetime) -> None:
+        await self.conn.execute(_USE_LINK, token_sha256, when)
 
-async def use_link(conn: asyncpg.Connection, token_sha256: str, when) -> None:
-    await conn.execute(_USE_LINK, token_sha256, when)
+    async def add_rating(self, e: Rated) -> None:
+        await self.conn.execute(
+            _ADD_RATING,
+            e.demand_id,
+            e.round,
+            e.station_id,
+            e.answers.model_dump(mode="json"),
+            e.answers.overall.value,
+            e.source.value,
+            e.recorded_by,
+            e.rated_at,
+        )
 
-
-async def add_rating(conn: asyncpg.Connection, e: Rated) -> None:
-    await conn.execute(
-        _ADD_RATING,
-        e.demand_id,
-        e.round,
-        e.station_id,
-        e.answers.model_dump(mode="json"),
-        e.answers.overall.value,
-        e.source.value,
-        e.recorded_by,
-        e.rated_at,
-    )
-
-
-async def ratings(conn: asyncpg.Connection, demand_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(_RATINGS, demand_id)
+    async def ratings(self, demand_id: UUID) -> list[Rating]:
+        return [Rating(**r) for r in await self.conn.fetch(_RATINGS, demand_id)]
