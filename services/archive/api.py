@@ -7,10 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from shared.auth import READERS, Principal, allow
+from shared.api import Paged, UoW, allow
+from shared.auth import READERS, Principal
 from shared.contracts import StationId
-from shared.runtime import UoW
-from shared.validation import Limit, Offset
 
 from . import usecases
 
@@ -50,11 +49,10 @@ class DossierOut(DossierSummary):
 async def list_dossiers(
     uow: UoW,
     principal: Reader,
+    page: Paged,
     station_id: StationId | None = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[DossierSummary]:
-    dossiers = await usecases.list_dossiers(uow, principal, station_id, limit, offset)
+    dossiers = await usecases.list_dossiers(uow, principal, station_id, page.limit, page.offset)
     return [DossierSummary.model_validate(d) for d in dossiers]
 
 

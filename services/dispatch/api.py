@@ -7,10 +7,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import READERS, STAFF, Principal, Role, allow
+from shared.api import Paged, UoW, allow
+from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import AssigneeKind, HandlingMode, StationId
-from shared.runtime import UoW
-from shared.validation import DueDate, Limit, Line, Offset, RequestModel
+from shared.validation import DueDate, Line, RequestModel
 
 from . import usecases
 
@@ -71,12 +71,11 @@ class DemandOut(QueueItemOut):
 async def list_queue(
     uow: UoW,
     principal: Reader,
+    page: Paged,
     station_id: StationId | None = None,
     status: Annotated[str, Query(pattern="^(waiting|assigned|resolved)$")] = "waiting",
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[QueueItemOut]:
-    items = await usecases.list_queue(uow, principal, station_id, status, limit, offset)
+    items = await usecases.list_queue(uow, principal, station_id, status, page.limit, page.offset)
     return [QueueItemOut.model_validate(i) for i in items]
 
 

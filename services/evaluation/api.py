@@ -7,11 +7,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from shared.auth import READERS, STAFF, Principal, allow
+from shared.api import Paged, UoW, allow
+from shared.auth import READERS, STAFF, Principal
 from shared.contracts import Answers, StationId
 from shared.ratelimit import RateLimiter
-from shared.runtime import UoW
-from shared.validation import Limit, Offset, RequestModel
+from shared.validation import RequestModel
 
 from . import usecases
 from .settings import Settings
@@ -82,12 +82,11 @@ class PublicSurveyOut(BaseModel):
 async def list_surveys(
     uow: UoW,
     principal: Reader,
+    page: Paged,
     station_id: StationId | None = None,
     status: Annotated[str | None, Query(pattern="^(waiting|open|rated)$")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[SurveyOut]:
-    surveys = await usecases.list_surveys(uow, principal, station_id, status, limit, offset)
+    surveys = await usecases.list_surveys(uow, principal, station_id, status, page.limit, page.offset)
     return [SurveyOut.model_validate(s) for s in surveys]
 
 

@@ -4,13 +4,13 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import READERS, STAFF, Principal, Role, allow
+from shared.api import Paged, UoW, allow
+from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import Outcome, StationId
-from shared.runtime import UoW
-from shared.validation import Limit, Offset, RequestModel
+from shared.validation import RequestModel
 
 from . import usecases
 from .domain import STATUS_LABELS, Case
@@ -72,12 +72,11 @@ class ResolutionIn(RequestModel):
 async def ledger(
     uow: UoW,
     principal: ReaderOrOrg,
+    page: Paged,
     station_id: StationId | None = None,
     status: Annotated[str | None, Query(pattern="^(submitted|assigned|resolved|rated|archived)$")] = None,
-    limit: Limit = 100,
-    offset: Offset = 0,
 ) -> list[CaseOut]:
-    cases, today = await usecases.ledger(uow, principal, station_id, status, limit, offset)
+    cases, today = await usecases.ledger(uow, principal, station_id, status, page.limit, page.offset)
     return [CaseOut.of(c, today) for c in cases]
 
 

@@ -174,7 +174,7 @@ def test_event_types_routing_keys():
         "demand.archived",
         "station.registered",
     }
-    assert len(EVENT_TYPES) == 5
+    assert len(EVENT_TYPES) == 6
     assert EVENT_TYPES["demand.submitted"] is DemandSubmitted
     assert EVENT_TYPES["demand.assigned"] is Assigned
     assert EVENT_TYPES["demand.resolved"] is Resolved

@@ -1,0 +1,55 @@
+"""What every service's api.py takes from the framework: the caller, role checks, paging, the unit of work.
+
+Kept apart from shared.auth so that token rules and roles import nothing of HTTP.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.auth import Principal, Role
+from shared.db.uow import UnitOfWork
+from shared.errors import Forbidden, Unauthenticated
+from shared.validation import Limit, Offset
+
+# Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
+_bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
+
+
+def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("请先登录（缺少 Bearer 身份凭证）", "missing bearer token")
+    return request.app.state.runtime.verifier.verify(credentials.credentials)
+
+
+def allow(*roles: Role):
+    """The caller, if their role is one of `roles`; 403 otherwise."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden("您的角色无权执行此操作", f"role {principal.role} may not do this")
+        return principal
+
+    return Depends(check)
+
+
+def _uow(request: Request) -> UnitOfWork:
+    return request.app.state.runtime.uow
+
+
+UoW = Annotated[UnitOfWork, Depends(_uow)]
+
+
+@dataclass(frozen=True)
+class Page:
+    """Paging of every list: `?limit=&offset=`."""
+
+    limit: Limit = 100
+    offset: Offset = 0
+
+
+Paged = Annotated[Page, Depends()]
