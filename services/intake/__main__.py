@@ -1,6 +1,3 @@
-from shared.runtime import serve
+from .app import SERVICE
 
-from .app import create_app
-from .settings import Settings
-
-serve(create_app, Settings())
+SERVICE.main()

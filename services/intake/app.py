@@ -1,32 +1,28 @@
-"""create_app(settings) -> the intake ASGI app; nothing connects until its lifespan starts."""
+"""The intake service: enterprises, demands as submitted, the catalogue and the station registry.
+
+Publishes DemandSubmitted and, as the registry's owner, StationRegistered.
+"""
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from faststream import FastStream
+from shared.contracts import DemandSubmitted, StationRegistered
+from shared.runtime import Service
 
-from shared.contracts import DemandSubmitted
-from shared.runtime import ServiceRuntime
-
-from . import api, handlers, usecases
+from . import api, handlers, store, usecases
 from .settings import Settings
 
-TITLE = "需求受理服务 Intake"
-DESCRIPTION = "登记企业需求、生成跟踪单号，发布 DemandSubmitted。Registers demands and publishes DemandSubmitted."
-
-
-def build(settings: Settings | None = None) -> ServiceRuntime:
-    rt = ServiceRuntime(settings or Settings(), Path(__file__).parent / "migrations")
-    rt.counters = usecases.Counters(rt)
-    handlers.register(rt)
-    rt.publishes(DemandSubmitted)
-    return rt
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    return build(settings).create_app(title=TITLE, description=DESCRIPTION, routers=[api.router, api.public])
-
-
-def asyncapi() -> FastStream:
-    """`faststream docs gen --factory services.intake.app:asyncapi`"""
-    return build().asyncapi(title=TITLE, description=DESCRIPTION)
+SERVICE = Service(
+    settings=Settings,
+    title="需求受理服务 Intake",
+    description="登记企业需求、生成跟踪单号，发布 DemandSubmitted；维护服务站名录，发布 StationRegistered。"
+    "Registers demands and publishes DemandSubmitted; keeps the station registry and publishes StationRegistered.",
+    migrations=Path(__file__).parent / "migrations",
+    store=store.Store,
+    subscribers=handlers.subscribers,
+    publishes=(DemandSubmitted, StationRegistered),
+    routers=(api.router, api.public),
+    store_counters=store.COUNTERS,
+    on_start=(usecases.announce_stations,),
+)
+create_app = SERVICE.create_app
+asyncapi = SERVICE.asyncapi

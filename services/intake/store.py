@@ -1,14 +1,20 @@
-"""Intake SQL. Functions take a connection; the caller owns the transaction."""
+"""Intake SQL. The store is bound to one transaction's connection; the unit of work owns the transaction.
 
-from datetime import date
+Station scope is asked of one SQL function, `qs_covers(scope, station_id)` (shared migration
+0003): a station's scope covers the stations registered below it in the registry's tree.
+"""
+
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
 
-from shared.contracts import Channel, GreenChannel
+from shared import stations as station_tree
+from shared.contracts import Channel, GreenChannel, StationRegistered
+from shared.observability.metrics import StoreCounter
+from shared.validation import like_pattern
 
 from .domain import (
-    CatalogueEntry,
     CatalogueItem,
     Category,
     Demand,
@@ -18,8 +24,14 @@ from .domain import (
     Station,
 )
 
-# A station's rows, or for a supervisor every station below the prefix.
-IN_SCOPE = "(station_id = $1 OR starts_with(station_id, $1 || '/'))"
+COUNTERS = (
+    StoreCounter(
+        "qs_demands_submitted_total",
+        "Demands registered, by station and channel",
+        ("station_id", "channel"),
+        "SELECT station_id, channel, count(*) FROM demands GROUP BY 1, 2",
+    ),
+)
 
 # --- catalogue --------------------------------------------------------------------------------
 
@@ -48,57 +60,13 @@ INSERT INTO catalogue_overrides (scope, item_code, version, time_limit_days, mat
 VALUES ($1, $2, $3, $4, $5, $6)
 """
 
-
-def _item(row: asyncpg.Record) -> CatalogueItem:
-    return CatalogueItem(**{**row, "materials": tuple(row["materials"])})
-
-
-async def categories(conn: asyncpg.Connection) -> dict[str, Category]:
-    return {r["code"]: Category(**r) for r in await conn.fetch(_CATEGORIES)}
-
-
-async def catalogue(conn: asyncpg.Connection) -> tuple[list[CatalogueItem], list[Override], dict[str, int]]:
-    items = [_item(r) for r in await conn.fetch(_LATEST_ITEMS)]
-    overrides = [
-        Override(**{**r, "materials": tuple(r["materials"]) if r["materials"] is not None else None})
-        for r in await conn.fetch(_OVERRIDES)
-    ]
-    order = {r["item_code"]: r["sort_order"] for r in await conn.fetch(_ITEM_ORDER)}
-    return items, overrides, order
-
-
-async def latest_item(conn: asyncpg.Connection, item_code: str) -> CatalogueItem | None:
-    row = await conn.fetchrow(_LATEST_ITEM, item_code)
-    return _item(row) if row else None
-
-
-async def add_item(conn: asyncpg.Connection, i: CatalogueItem, by: str) -> None:
-    await conn.execute(_ADD_ITEM, i.item_code, i.version, i.category, i.label, i.description, list(i.materials),
-                       i.time_limit_days, i.legal_limit_days, i.handled_by, by)  # fmt: skip
-
-
-async def next_override_version(conn: asyncpg.Connection, scope: str, item_code: str) -> int:
-    return await conn.fetchval(_LATEST_OVERRIDE_VERSION, scope, item_code) + 1
-
-
-async def add_override(conn: asyncpg.Connection, o: Override, by: str) -> None:
-    materials = list(o.materials) if o.materials is not None else None
-    await conn.execute(_ADD_OVERRIDE, o.scope, o.item_code, o.version, o.time_limit_days, materials, by)
-
-
 # --- calendar ---------------------------------------------------------------------------------
 
-async def workday_overrides(conn: asyncpg.Connection) -> dict[date, bool]:
-    return {r["day"]: r["is_workday"] for r in await conn.fetch("SELECT day, is_workday FROM calendar_overrides")}
-
-
-async def save_workday(conn: asyncpg.Connection, day: date, is_workday: bool, note: str) -> None:
-    await conn.execute(
-        """INSERT INTO calendar_overrides (day, is_workday, note) VALUES ($1, $2, $3)
-           ON CONFLICT (day) DO UPDATE SET is_workday = EXCLUDED.is_workday, note = EXCLUDED.note""",
-        day, is_workday, note,
-    )  # fmt: skip
-
+_WORKDAY_OVERRIDES = "SELECT day, is_workday FROM calendar_overrides"
+_SAVE_WORKDAY = """
+INSERT INTO calendar_overrides (day, is_workday, note) VALUES ($1, $2, $3)
+ON CONFLICT (day) DO UPDATE SET is_workday = EXCLUDED.is_workday, note = EXCLUDED.note
+"""
 
 # --- demands ----------------------------------------------------------------------------------
 
@@ -117,10 +85,10 @@ _DEMAND_COLUMNS = (
 _COLUMNS = ", ".join(_DEMAND_COLUMNS)
 _INSERT = f"INSERT INTO demands ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, len(_DEMAND_COLUMNS) + 1))})"
 _GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
-_GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND {IN_SCOPE}"
+_GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id)"
 _LIST = f"""
 SELECT {_COLUMNS} FROM demands
-WHERE {IN_SCOPE} AND ($2::text IS NULL OR status = $2)
+WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
     AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
     AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
 ORDER BY submitted_at DESC, tracking_no DESC
@@ -141,98 +109,15 @@ ORDER BY d.submitted_at DESC LIMIT 1
 """
 _SAVE_PROGRESS = "UPDATE demands SET progress = $2, status = $3, archive_no = $4, archived_at = $5 WHERE demand_id = $1"
 
-
-async def next_serial(conn: asyncpg.Connection, station_id: str, year: int) -> int:
-    return await conn.fetchval(_NEXT_SERIAL, station_id, year)
-
-
-async def insert(conn: asyncpg.Connection, d: Demand) -> None:
-    values = {
-        **{c: getattr(d, c) for c in _DEMAND_COLUMNS},
-        "categories": [{"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days} for c in d.categories],
-        "channel": d.channel.value,
-        "green_channel": d.green_channel.value if d.green_channel else None,
-    }
-    await conn.execute(_INSERT, *(values[c] for c in _DEMAND_COLUMNS))
-    for i in d.items:
-        await conn.execute(_INSERT_ITEM, d.demand_id, d.station_id, *(
-            list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)
-        ))  # fmt: skip
-
-
-async def _with_items(conn: asyncpg.Connection, rows: list[asyncpg.Record]) -> list[Demand]:
-    items: dict[UUID, list[DemandItem]] = {}
-    for r in await conn.fetch(_ITEMS, [row["demand_id"] for row in rows]):
-        data = dict(r)
-        demand_id = data.pop("demand_id")
-        data["materials"] = tuple(data["materials"])
-        data["materials_received"] = tuple(data["materials_received"])
-        items.setdefault(demand_id, []).append(DemandItem(**data))
-    return [_demand(row, tuple(items.get(row["demand_id"], ()))) for row in rows]
-
-
-async def get(conn: asyncpg.Connection, demand_id: UUID, *, for_update: bool = False) -> Demand | None:
-    row = await conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
-    return (await _with_items(conn, [row]))[0] if row else None
-
-
-async def get_in_scope(conn: asyncpg.Connection, demand_id: UUID, scope: str) -> Demand | None:
-    row = await conn.fetchrow(_GET_IN_SCOPE, scope, demand_id)
-    return (await _with_items(conn, [row]))[0] if row else None
-
-
-async def list_in_scope(
-    conn: asyncpg.Connection, scope: str, status: str | None, since: date | None, until: date | None,
-    limit: int, offset: int,
-) -> list[Demand]:  # fmt: skip
-    return await _with_items(conn, await conn.fetch(_LIST, scope, status, since, until, limit, offset))
-
-
-async def open_duplicate(conn: asyncpg.Connection, station_id: str, credit_code: str, codes: list[str]) -> UUID | None:
-    return await conn.fetchval(_OPEN_DUPLICATE, station_id, credit_code, codes)
-
-
-async def save_progress(conn: asyncpg.Connection, d: Demand) -> None:
-    await conn.execute(_SAVE_PROGRESS, d.demand_id, d.progress, d.status, d.archive_no, d.archived_at)
-
-
-def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
-    data = dict(row)
-    data["categories"] = tuple(Category(**c) for c in data["categories"])
-    data["channel"] = Channel(data["channel"])
-    data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
-    return Demand(**data, items=items)
-
-
 # --- idempotency and status links ---------------------------------------------------------------
 
-async def lock_idempotency_key(conn: asyncpg.Connection, station_id: str, key: str) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))", station_id, key)
-
-
-async def idempotent_result(conn: asyncpg.Connection, station_id: str, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT request_sha256, demand_id FROM idempotency_keys WHERE station_id = $1 AND key = $2", station_id, key
-    )
-
-
-async def remember_idempotent(conn: asyncpg.Connection, station_id: str, key: str, digest: str, demand_id: UUID) -> None:
-    await conn.execute(
-        "INSERT INTO idempotency_keys (station_id, key, request_sha256, demand_id) VALUES ($1, $2, $3, $4)",
-        station_id, key, digest, demand_id,
-    )  # fmt: skip
-
-
-async def add_status_link(conn: asyncpg.Connection, digest: str, d: Demand, expires_at) -> None:
-    await conn.execute(
-        "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)",
-        digest, d.demand_id, d.station_id, expires_at,
-    )  # fmt: skip
-
-
-async def status_link(conn: asyncpg.Connection, digest: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT demand_id, expires_at FROM status_links WHERE token_sha256 = $1", digest)
-
+_LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))"
+_IDEMPOTENT_RESULT = "SELECT request_sha256, demand_id FROM idempotency_keys WHERE station_id = $1 AND key = $2"
+_REMEMBER_IDEMPOTENT = (
+    "INSERT INTO idempotency_keys (station_id, key, request_sha256, demand_id) VALUES ($1, $2, $3, $4)"
+)
+_ADD_STATUS_LINK = "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)"
+_STATUS_LINK = "SELECT demand_id, expires_at FROM status_links WHERE token_sha256 = $1"
 
 # --- enterprises ------------------------------------------------------------------------------
 
@@ -247,11 +132,11 @@ INSERT INTO enterprises ({_ENTERPRISE_COLUMNS}) VALUES ({', '.join(f'${n}' for n
 ON CONFLICT (station_id, credit_code) DO UPDATE SET
     {', '.join(f'{c} = EXCLUDED.{c}' for c in _ENTERPRISE_FIELDS[2:])}, updated_at = now()
 """
-_GET_ENTERPRISE = f"SELECT {_ENTERPRISE_COLUMNS} FROM enterprises WHERE {IN_SCOPE} AND credit_code = $2"
+_GET_ENTERPRISE = f"SELECT {_ENTERPRISE_COLUMNS} FROM enterprises WHERE qs_covers($1, station_id) AND credit_code = $2"
 _SEARCH_ENTERPRISES = f"""
 SELECT {_ENTERPRISE_COLUMNS} FROM enterprises
-WHERE {IN_SCOPE}
-    AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%' OR credit_code = upper($2))
+WHERE qs_covers($1, station_id)
+    AND ($2::text IS NULL OR name ILIKE '%' || $8 || '%' OR credit_code = upper($2))  -- $8: $2 with LIKE escaped
     AND ($3::text IS NULL OR park_name = $3)
     AND ($4::text IS NULL OR chain = $4)
     AND ($5::text IS NULL OR town = $5)
@@ -261,6 +146,78 @@ _ENSURE_ENTERPRISE = """
 INSERT INTO enterprises (station_id, credit_code, name, credit_code_flag, contacts) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (station_id, credit_code) DO NOTHING
 """
+
+# --- visits -----------------------------------------------------------------------------------
+
+_VISIT_FIELDS = ("visit_id", "station_id", "credit_code", "enterprise_name", "staff", "visited_on", "findings",
+                 "recorded_by")  # fmt: skip
+_VISIT_COLUMNS = ", ".join(_VISIT_FIELDS)
+_ADD_VISIT = f"INSERT INTO visits ({_VISIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+_VISIT = f"SELECT {_VISIT_COLUMNS} FROM visits WHERE qs_covers($1, station_id) AND visit_id = $2"
+_VISITS = f"""
+SELECT {_VISIT_COLUMNS} FROM visits WHERE qs_covers($1, station_id)
+ORDER BY visited_on DESC LIMIT $2 OFFSET $3
+"""
+_VISIT_DEMANDS = "SELECT demand_id, tracking_no FROM demands WHERE visit_id = $1 ORDER BY tracking_no"
+
+# --- stations ---------------------------------------------------------------------------------
+
+_STATION_COLUMNS = "station_id, name, address, level, parent_id, has_window, phone"
+_STATIONS = f"""
+SELECT {_STATION_COLUMNS} FROM stations
+WHERE $1::text IS NULL OR qs_covers($1, station_id)
+ORDER BY station_id
+"""
+_STATION = f"SELECT {_STATION_COLUMNS} FROM stations WHERE station_id = $1"
+_UPSERT_STATION = f"""
+INSERT INTO stations ({_STATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (station_id) DO UPDATE SET name = EXCLUDED.name, address = EXCLUDED.address,
+    level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, has_window = EXCLUDED.has_window, phone = EXCLUDED.phone
+"""
+# Each station with its registry ancestors, the root first and the parent last, walked up the parent links.
+# The depth bound only guards against a cycle the placement rules already refuse.
+_WITH_ANCESTORS = f"""
+WITH RECURSIVE up (origin, ancestor, depth) AS (
+    SELECT station_id, parent_id, 1 FROM stations WHERE station_id = ANY($1::text[])
+    UNION ALL
+    SELECT up.origin, s.parent_id, up.depth + 1
+    FROM up JOIN stations s ON s.station_id = up.ancestor
+    WHERE up.depth < 32
+)
+SELECT {', '.join(f's.{c}' for c in _STATION_COLUMNS.split(', '))}, a.ancestors
+FROM stations s CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(up.ancestor ORDER BY up.depth DESC) FILTER (WHERE up.ancestor IS NOT NULL),
+                    '{{}}'::text[]) AS ancestors
+    FROM up WHERE up.origin = s.station_id
+) a
+WHERE s.station_id = ANY($1::text[])
+ORDER BY cardinality(a.ancestors), s.station_id
+"""
+# Every station registered below one, at any depth.
+_DESCENDANTS = """
+WITH RECURSIVE down (station_id, depth) AS (
+    SELECT station_id, 1 FROM stations WHERE parent_id = $1
+    UNION ALL
+    SELECT s.station_id, down.depth + 1 FROM stations s JOIN down ON s.parent_id = down.station_id
+    WHERE down.depth < 32
+)
+SELECT DISTINCT station_id FROM down ORDER BY station_id
+"""
+_CHILD_LEVELS = "SELECT min(level) FROM stations WHERE parent_id = $1"
+_UNANNOUNCED = "SELECT station_id FROM stations WHERE announced_at IS NULL ORDER BY station_id"
+_MARK_ANNOUNCED = "UPDATE stations SET announced_at = $2 WHERE station_id = ANY($1::text[])"
+
+
+def _item(row: asyncpg.Record) -> CatalogueItem:
+    return CatalogueItem(**{**row, "materials": tuple(row["materials"])})
+
+
+def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
+    data = dict(row)
+    data["categories"] = tuple(Category(**c) for c in data["categories"])
+    data["channel"] = Channel(data["channel"])
+    data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
+    return Demand(**data, items=items)
 
 
 def _dossier(row: asyncpg.Record) -> EnterpriseDossier:
@@ -272,81 +229,184 @@ def _dossier(row: asyncpg.Record) -> EnterpriseDossier:
     return EnterpriseDossier(**data)
 
 
-async def save_enterprise(conn: asyncpg.Connection, e: EnterpriseDossier) -> None:
-    await conn.execute(_UPSERT_ENTERPRISE, *(
-        list(v) if isinstance(v, tuple) else v for v in (getattr(e, f) for f in _ENTERPRISE_FIELDS)
-    ))  # fmt: skip
+class Store:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
+    # --- catalogue ----------------------------------------------------------------------------
 
-async def ensure_enterprise(conn: asyncpg.Connection, d: Demand) -> None:
-    """A demand from an enterprise the station has no dossier for starts one (一企一册)."""
-    contact = [{"name": d.contact_name, "phone": d.contact_phone}]
-    await conn.execute(_ENSURE_ENTERPRISE, d.station_id, d.credit_code, d.enterprise_name, d.credit_code_flag, contact)
+    async def categories(self) -> dict[str, Category]:
+        return {r["code"]: Category(**r) for r in await self.conn.fetch(_CATEGORIES)}
 
+    async def catalogue(self) -> tuple[list[CatalogueItem], list[Override], dict[str, int]]:
+        items = [_item(r) for r in await self.conn.fetch(_LATEST_ITEMS)]
+        overrides = [
+            Override(**{**r, "materials": tuple(r["materials"]) if r["materials"] is not None else None})
+            for r in await self.conn.fetch(_OVERRIDES)
+        ]
+        order = {r["item_code"]: r["sort_order"] for r in await self.conn.fetch(_ITEM_ORDER)}
+        return items, overrides, order
 
-async def enterprise(conn: asyncpg.Connection, scope: str, credit_code: str) -> EnterpriseDossier | None:
-    row = await conn.fetchrow(_GET_ENTERPRISE, scope, credit_code)
-    return _dossier(row) if row else None
+    async def latest_item(self, item_code: str) -> CatalogueItem | None:
+        row = await self.conn.fetchrow(_LATEST_ITEM, item_code)
+        return _item(row) if row else None
 
+    async def add_item(self, i: CatalogueItem, by: str) -> None:
+        await self.conn.execute(_ADD_ITEM, i.item_code, i.version, i.category, i.label, i.description,
+                                list(i.materials), i.time_limit_days, i.legal_limit_days, i.handled_by, by)  # fmt: skip
 
-async def search_enterprises(
-    conn: asyncpg.Connection, scope: str, q: str | None, park: str | None, chain: str | None, town: str | None,
-    limit: int, offset: int,
-) -> list[EnterpriseDossier]:  # fmt: skip
-    return [_dossier(r) for r in await conn.fetch(_SEARCH_ENTERPRISES, scope, q, park, chain, town, limit, offset)]
+    async def next_override_version(self, scope: str, item_code: str) -> int:
+        return await self.conn.fetchval(_LATEST_OVERRIDE_VERSION, scope, item_code) + 1
 
+    async def add_override(self, o: Override, by: str) -> None:
+        materials = list(o.materials) if o.materials is not None else None
+        await self.conn.execute(_ADD_OVERRIDE, o.scope, o.item_code, o.version, o.time_limit_days, materials, by)
 
-# --- visits -----------------------------------------------------------------------------------
+    # --- calendar -----------------------------------------------------------------------------
 
-_VISIT_COLUMNS = "visit_id, station_id, credit_code, enterprise_name, staff, visited_on, findings, recorded_by"
+    async def workday_overrides(self) -> dict[date, bool]:
+        return {r["day"]: r["is_workday"] for r in await self.conn.fetch(_WORKDAY_OVERRIDES)}
 
+    async def save_workday(self, day: date, is_workday: bool, note: str) -> None:
+        await self.conn.execute(_SAVE_WORKDAY, day, is_workday, note)
 
-async def add_visit(conn: asyncpg.Connection, visit: dict) -> None:
-    await conn.execute(
-        f"INSERT INTO visits ({_VISIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        *(visit[c] for c in _VISIT_COLUMNS.split(", ")),
-    )
+    # --- demands ------------------------------------------------------------------------------
 
+    async def next_serial(self, station_id: str, year: int) -> int:
+        return await self.conn.fetchval(_NEXT_SERIAL, station_id, year)
 
-async def visit(conn: asyncpg.Connection, scope: str, visit_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_VISIT_COLUMNS} FROM visits WHERE {IN_SCOPE} AND visit_id = $2", scope, visit_id)
+    async def insert(self, d: Demand) -> None:
+        values = {
+            **{c: getattr(d, c) for c in _DEMAND_COLUMNS},
+            "categories": [{"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days}
+                           for c in d.categories],  # fmt: skip
+            "channel": d.channel.value,
+            "green_channel": d.green_channel.value if d.green_channel else None,
+        }
+        await self.conn.execute(_INSERT, *(values[c] for c in _DEMAND_COLUMNS))
+        for i in d.items:
+            await self.conn.execute(_INSERT_ITEM, d.demand_id, d.station_id, *(
+                list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)
+            ))  # fmt: skip
 
+    async def _with_items(self, rows: list[asyncpg.Record]) -> list[Demand]:
+        items: dict[UUID, list[DemandItem]] = {}
+        for r in await self.conn.fetch(_ITEMS, [row["demand_id"] for row in rows]):
+            data = dict(r)
+            demand_id = data.pop("demand_id")
+            data["materials"] = tuple(data["materials"])
+            data["materials_received"] = tuple(data["materials_received"])
+            items.setdefault(demand_id, []).append(DemandItem(**data))
+        return [_demand(row, tuple(items.get(row["demand_id"], ()))) for row in rows]
 
-async def visits(conn: asyncpg.Connection, scope: str, limit: int, offset: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {_VISIT_COLUMNS} FROM visits WHERE {IN_SCOPE} ORDER BY visited_on DESC LIMIT $2 OFFSET $3",
-        scope, limit, offset,
-    )  # fmt: skip
+    async def get(self, demand_id: UUID, *, for_update: bool = False) -> Demand | None:
+        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
+        return (await self._with_items([row]))[0] if row else None
 
+    async def get_in_scope(self, demand_id: UUID, scope: str) -> Demand | None:
+        row = await self.conn.fetchrow(_GET_IN_SCOPE, scope, demand_id)
+        return (await self._with_items([row]))[0] if row else None
 
-async def visit_demands(conn: asyncpg.Connection, visit_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT demand_id, tracking_no FROM demands WHERE visit_id = $1 ORDER BY tracking_no", visit_id)
+    async def list_in_scope(
+        self, scope: str, status: str | None, since: date | None, until: date | None, limit: int, offset: int
+    ) -> list[Demand]:
+        return await self._with_items(await self.conn.fetch(_LIST, scope, status, since, until, limit, offset))
 
+    async def open_duplicate(self, station_id: str, credit_code: str, codes: list[str]) -> UUID | None:
+        return await self.conn.fetchval(_OPEN_DUPLICATE, station_id, credit_code, codes)
 
-# --- stations ---------------------------------------------------------------------------------
+    async def save_progress(self, d: Demand) -> None:
+        await self.conn.execute(_SAVE_PROGRESS, d.demand_id, d.progress, d.status, d.archive_no, d.archived_at)
 
-_STATION_COLUMNS = "station_id, name, address, level, parent_id, has_window, phone"
-_STATIONS = f"""
-SELECT {_STATION_COLUMNS} FROM stations
-WHERE $1::text IS NULL OR station_id = $1 OR starts_with(station_id, $1 || '/')
-ORDER BY station_id
-"""
-_STATION = f"SELECT {_STATION_COLUMNS} FROM stations WHERE station_id = $1"
-_UPSERT_STATION = f"""
-INSERT INTO stations ({_STATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (station_id) DO UPDATE SET name = EXCLUDED.name, address = EXCLUDED.address,
-    level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, has_window = EXCLUDED.has_window, phone = EXCLUDED.phone
-"""
+    # --- idempotency and status links -----------------------------------------------------------
 
+    async def lock_idempotency_key(self, station_id: str, key: str) -> None:
+        await self.conn.execute(_LOCK_IDEMPOTENCY_KEY, station_id, key)
 
-async def stations(conn: asyncpg.Connection, under: str | None) -> list[Station]:
-    return [Station(**r) for r in await conn.fetch(_STATIONS, under)]
+    async def idempotent_result(self, station_id: str, key: str) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(_IDEMPOTENT_RESULT, station_id, key)
 
+    async def remember_idempotent(self, station_id: str, key: str, digest: str, demand_id: UUID) -> None:
+        await self.conn.execute(_REMEMBER_IDEMPOTENT, station_id, key, digest, demand_id)
 
-async def station(conn: asyncpg.Connection, station_id: str) -> Station | None:
-    row = await conn.fetchrow(_STATION, station_id)
-    return Station(**row) if row else None
+    async def add_status_link(self, digest: str, d: Demand, expires_at: datetime) -> None:
+        await self.conn.execute(_ADD_STATUS_LINK, digest, d.demand_id, d.station_id, expires_at)
 
+    async def status_link(self, digest: str) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(_STATUS_LINK, digest)
 
-async def save_station(conn: asyncpg.Connection, s: Station) -> None:
-    await conn.execute(_UPSERT_STATION, s.station_id, s.name, s.address, s.level, s.parent_id, s.has_window, s.phone)
+    # --- enterprises --------------------------------------------------------------------------
+
+    async def save_enterprise(self, e: EnterpriseDossier) -> None:
+        await self.conn.execute(_UPSERT_ENTERPRISE, *(
+            list(v) if isinstance(v, tuple) else v for v in (getattr(e, f) for f in _ENTERPRISE_FIELDS)
+        ))  # fmt: skip
+
+    async def ensure_enterprise(self, d: Demand) -> None:
+        """A demand from an enterprise the station has no dossier for starts one (一企一册)."""
+        contact = [{"name": d.contact_name, "phone": d.contact_phone}]
+        await self.conn.execute(_ENSURE_ENTERPRISE, d.station_id, d.credit_code, d.enterprise_name,
+                                d.credit_code_flag, contact)  # fmt: skip
+
+    async def enterprise(self, scope: str, credit_code: str) -> EnterpriseDossier | None:
+        row = await self.conn.fetchrow(_GET_ENTERPRISE, scope, credit_code)
+        return _dossier(row) if row else None
+
+    async def search_enterprises(
+        self, scope: str, q: str | None, park: str | None, chain: str | None, town: str | None, limit: int, offset: int
+    ) -> list[EnterpriseDossier]:
+        pattern = like_pattern(q) if q is not None else None
+        rows = await self.conn.fetch(_SEARCH_ENTERPRISES, scope, q, park, chain, town, limit, offset, pattern)
+        return [_dossier(r) for r in rows]
+
+    # --- visits -------------------------------------------------------------------------------
+
+    async def add_visit(self, visit: dict) -> None:
+        await self.conn.execute(_ADD_VISIT, *(visit[c] for c in _VISIT_FIELDS))
+
+    async def visit(self, scope: str, visit_id: UUID) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(_VISIT, scope, visit_id)
+
+    async def visits(self, scope: str, limit: int, offset: int) -> list[asyncpg.Record]:
+        return await self.conn.fetch(_VISITS, scope, limit, offset)
+
+    async def visit_demands(self, visit_id: UUID) -> list[asyncpg.Record]:
+        return await self.conn.fetch(_VISIT_DEMANDS, visit_id)
+
+    # --- stations -----------------------------------------------------------------------------
+
+    async def stations(self, under: str | None) -> list[Station]:
+        return [Station(**r) for r in await self.conn.fetch(_STATIONS, under)]
+
+    async def station(self, station_id: str) -> Station | None:
+        row = await self.conn.fetchrow(_STATION, station_id)
+        return Station(**row) if row else None
+
+    async def save_station(self, s: Station) -> None:
+        await self.conn.execute(_UPSERT_STATION, s.station_id, s.name, s.address, s.level, s.parent_id,
+                                s.has_window, s.phone)  # fmt: skip
+
+    async def with_ancestors(self, station_ids: list[str]) -> list[tuple[Station, list[str]]]:
+        """The stations with their registry ancestors (the root first, the parent last), parents before children."""
+        rows = await self.conn.fetch(_WITH_ANCESTORS, station_ids)
+        return [(Station(**{k: v for k, v in r.items() if k != "ancestors"}), list(r["ancestors"])) for r in rows]
+
+    async def record_tree(self, event: StationRegistered) -> None:
+        """Intake's own copy of the tree (`station_tree`, which `qs_covers` reads), as every service keeps it."""
+        await station_tree.record(self, event)
+
+    async def ancestors(self, station_id: str) -> list[str]:
+        found = await self.with_ancestors([station_id])
+        return found[0][1] if found else []
+
+    async def descendants(self, station_id: str) -> list[str]:
+        return [r["station_id"] for r in await self.conn.fetch(_DESCENDANTS, station_id)]
+
+    async def shallowest_child_level(self, station_id: str) -> int | None:
+        return await self.conn.fetchval(_CHILD_LEVELS, station_id)
+
+    async def unannounced(self) -> list[str]:
+        return [r["station_id"] for r in await self.conn.fetch(_UNANNOUNCED)]
+
+    async def mark_announced(self, station_ids: list[str], at: datetime) -> None:
+        await self.conn.execute(_MARK_ANNOUNCED, station_ids, at)

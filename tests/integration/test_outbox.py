@@ -59,18 +59,24 @@ async def test_event_written_while_broker_down_is_published_when_it_is_back(vhos
     db = databases("intake")
     try:
         async with infra.running(make_app("intake", amqp_url=through_proxy, database_url=db)) as client:
+            published_on_start = "SELECT 1 FROM outbox HAVING bool_and(published_at IS NOT NULL)"
+            await infra.eventually(lambda: infra.fetch(db, published_on_start), what="what intake published on start")
             await proxy.stop()  # the broker is gone for this service
             reply = await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
             assert reply.status_code == 201, reply.text  # people keep working during the outage
             await infra.eventually(
-                lambda: infra.fetch(db, "SELECT 1 FROM outbox WHERE demand_id IS NOT NULL AND attempts > 0 AND published_at IS NULL"),
+                lambda: infra.fetch(
+                    db, "SELECT 1 FROM outbox WHERE demand_id IS NOT NULL AND attempts > 0 AND published_at IS NULL"
+                ),
                 what="a failed publish attempt",
             )
             assert await infra.queue_depth(direct, "test.capture") == 0
 
             await proxy.start()
             await infra.eventually(
-                lambda: infra.fetch(db, "SELECT 1 FROM outbox WHERE demand_id IS NOT NULL AND published_at IS NOT NULL"),
+                lambda: infra.fetch(
+                    db, "SELECT 1 FROM outbox WHERE demand_id IS NOT NULL AND published_at IS NOT NULL"
+                ),
                 timeout=60,
                 what="the relay to publish after the broker came back",
             )
@@ -136,7 +142,9 @@ async def test_unroutable_event_stays_pending(amqp, databases):
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db)) as client:
         await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
         [row] = await infra.eventually(
-            lambda: infra.fetch(db, "SELECT published_at, last_error FROM outbox WHERE demand_id IS NOT NULL AND attempts > 0"),
+            lambda: infra.fetch(
+                db, "SELECT published_at, last_error FROM outbox WHERE demand_id IS NOT NULL AND attempts > 0"
+            ),
             what="a publish attempt",
         )
         assert row["published_at"] is None
