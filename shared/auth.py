@@ -16,14 +16,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
 
 import jwt
-from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.contracts import STATION_ID_PATTERN
-from shared.errors import Forbidden, NotFound, Unauthenticated
+from shared.errors import Unauthenticated
 
 DEV_KEY = "dev-only-insecure-signing-key-change-me-0123456789"
 DEV_ISSUER = "qs-dev"
@@ -57,9 +54,6 @@ class Principal:
     role: Role
     station: str | None = None  # clerk/head: their station; supervisor: a prefix
     org: str | None = None
-
-    def sees(self, station_id: str) -> bool:
-        return self.station is not None and self.role is not Role.org and in_scope(station_id, self.station)
 
     @property
     def db_scope(self) -> str:
@@ -158,29 +152,6 @@ def mint(
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-# Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
-_bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
-
-
-def current_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise Unauthenticated("请先登录（缺少 Bearer 身份凭证）", "missing bearer token")
-    return request.app.state.runtime.verifier.verify(credentials.credentials)
-
-
-def allow(*roles: Role):
-    """FastAPI dependency: the caller, if their role is one of `roles`; 403 otherwise."""
-
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden("您的角色无权执行此操作", f"role {principal.role} may not do this")
-        return principal
-
-    return Depends(check)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Development tokens.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,15 +175,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def narrow(principal: Principal, station_id: str | None) -> str:
-    """The station scope a list query runs in: the caller's, or one station inside it.
-
-    A station outside the caller's scope answers 404, like any object they may not see.
-    """
-    if station_id is None:
-        return principal.db_scope
-    if not principal.sees(station_id):
-        raise NotFound("未找到该服务站", "station not found")
-    return station_id

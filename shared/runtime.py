@@ -1,7 +1,7 @@
 """What every service process is made of: database, broker, outbox relay, health, metrics.
 
-`ServiceRuntime` is built by each service's `create_app(settings)`; nothing here
-connects until the FastAPI lifespan starts (design rule 7).
+A service declares what it is made of as a `Service` in its app.py; `Service.create_app(settings)`
+builds a `ServiceRuntime`, and nothing here connects until the FastAPI lifespan starts (design rule 7).
 """
 
 import asyncio
@@ -9,20 +9,20 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import aio_pika
 import asyncpg
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
 from shared import http
-from shared.auth import SYSTEM, Principal, TokenVerifier
-from shared.contracts import Envelope, Event
+from shared.auth import TokenVerifier
+from shared.contracts import Envelope
 from shared.db import create_pool, ensure_database, migrate
 from shared.db.uow import UnitOfWork
 from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declare_dead_letters
@@ -34,8 +34,6 @@ from shared.ratelimit import RateLimiter, trust_proxies
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
-
-_SET_SCOPE = "SELECT set_config('qs.scope', $1, true), set_config('qs.org', $2, true)"
 
 
 class ServiceRuntime:
@@ -57,7 +55,6 @@ class ServiceRuntime:
             amqp_url=settings.amqp_url, prefetch=settings.prefetch, metrics=self.metrics, app_name=self.name
         )
         self.queues: list[str] = []
-        self.counters: Any = None  # the service's business metrics, set by its create_app
         self.verifier = TokenVerifier(
             key=settings.auth_signing_key,
             issuer=settings.auth_issuer,
@@ -78,18 +75,6 @@ class ServiceRuntime:
         """The service's subscribers (its handlers.py); payloads that are not their event go to the DLQ."""
         self.broker.include_router(router, middlewares=(RejectInvalidPayload(self.metrics),))
         self.queues.extend(router.queues)
-
-    def consume(self, event_type: type[Event], handle: Callable[[Event], Awaitable[None]]) -> None:
-        """Transitional: services not yet on an EventRouter in handlers.py."""
-        from shared.contracts import queue_name
-
-        router = EventRouter(self.name, delivery_limit=self.settings.delivery_limit)
-
-        async def consume(event: event_type) -> None:  # type: ignore[valid-type]
-            await handle(event)
-
-        router.consumes(event_type, queue=queue_name(self.name, event_type))(consume)
-        self.subscribe(router)
 
     def on_start(self, step: Callable[[UnitOfWork], Awaitable[None]]) -> None:
         """A use case run once the database is migrated, before messages flow (e.g. announcing reference data)."""
@@ -114,22 +99,6 @@ class ServiceRuntime:
         """A FastStream app object for `faststream docs gen`; it is never run."""
         spec = AsyncAPI(self.broker, title=title, description=description, version="0.1.0")
         return FastStream(self.broker, specification=spec)
-
-    @contextlib.asynccontextmanager
-    async def demand_transaction(self, demand_id) -> AsyncIterator[asyncpg.Connection]:
-        """A system transaction that first takes the demand's lock: a handler that may create the demand's
-        row must not race another handler of the same demand (SELECT … FOR UPDATE locks no row yet absent)."""
-        async with self.transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1::text))", str(demand_id))
-            yield conn
-
-    @contextlib.asynccontextmanager
-    async def transaction(self, principal: Principal = SYSTEM) -> AsyncIterator[asyncpg.Connection]:
-        """One transaction in the caller's scope; row-level security sees the same scope."""
-        scope = "*" if principal is SYSTEM else principal.db_scope
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(_SET_SCOPE, scope, principal.org or "")
-            yield conn
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -223,19 +192,6 @@ class ServiceRuntime:
         for router in routers:
             app.include_router(router)
         return app
-
-
-def runtime_of(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the runtime of the app serving this request."""
-    return request.app.state.runtime
-
-
-def uow_of(request: Request) -> UnitOfWork:
-    """FastAPI dependency: the unit of work of the app serving this request."""
-    return request.app.state.runtime.uow
-
-
-UoW = Annotated[UnitOfWork, Depends(uow_of)]
 
 
 def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSettings) -> None:

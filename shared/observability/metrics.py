@@ -13,6 +13,7 @@ log = structlog.get_logger(__name__)
 
 # Runs one query and returns its rows; the runtime supplies it once the database is up.
 Query = Callable[[str], Awaitable[list]]
+_REFRESH_SECONDS = 5.0  # a scrape answers with the last figures rather than wait longer
 
 
 class ServiceMetrics:
@@ -44,10 +45,6 @@ class ServiceMetrics:
         self._store = _StoreCollector(())
         self._query: Query | None = None
 
-    def counter(self, name: str, doc: str, labels: list[str]) -> Counter:
-        """Transitional: process counters, until every service reads its counters from its store."""
-        return Counter(name, doc, labels, registry=self.registry)
-
     def from_store(self, counters: tuple["StoreCounter", ...], query: Query) -> None:
         """Serve these counters from the store, read at each scrape."""
         self._store.counters = counters
@@ -55,12 +52,12 @@ class ServiceMetrics:
         if counters:
             self.registry.register(self._store)
 
-    async def refresh(self, timeout: float = 5.0) -> None:
+    async def refresh(self) -> None:
         """Reads the store's counters; on failure the last figures stay and the scrape still answers."""
         if self._query is None:
             return
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(_REFRESH_SECONDS):
                 for c in self._store.counters:
                     self._store.rows[c.name] = await self._query(c.sql)
         except Exception as exc:  # a scrape must not fail because the database is away

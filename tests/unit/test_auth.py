@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from services.dispatch.settings import Settings
-from shared.auth import AUDIENCE, DEV_ISSUER, DEV_KEY, Principal, Role, TokenVerifier, in_scope, mint, narrow
-from shared.errors import NotFound, Unauthenticated
+from shared.auth import AUDIENCE, DEV_ISSUER, DEV_KEY, Principal, Role, TokenVerifier, in_scope, mint
+from shared.errors import Unauthenticated
 
 STATION = "210100/210112/hunnan-01"
 VERIFIER = TokenVerifier(key=DEV_KEY, issuer=DEV_ISSUER, audience=AUDIENCE)
@@ -57,14 +57,11 @@ def test_scope_is_a_path_prefix_not_a_string_prefix():
     assert not in_scope("2101001/x", "210100")
 
 
-def test_narrow_refuses_a_station_outside_the_scope_as_not_found():
+def test_the_database_scope_is_the_station_for_staff_and_nothing_for_organizations():
     supervisor = Principal(subject="s", name="市局", role=Role.supervisor, station="210100")
-    assert narrow(supervisor, None) == "210100"
-    assert narrow(supervisor, STATION) == STATION
-    with pytest.raises(NotFound):
-        narrow(supervisor, "440100/440113/panyu-01")
+    assert supervisor.db_scope == "210100"
     org = Principal(subject="o", name="机构", role=Role.org, org="org-01")
-    assert org.db_scope == "" and not org.sees(STATION)
+    assert org.db_scope == ""
 
 
 def test_production_refuses_the_development_key():
