@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -17,8 +17,23 @@ infra:
 run: venv infra
 	$(PY) -m devtools.run
 
+# Every tier at the real time, then the suite again under frozen clocks (tests/support/clock.py): the unit tier
+# at every awkward instant, the integration tier across New Year's midnight in China (UTC still says 2026).
 test: venv infra
 	$(PY) -m pytest tests/unit tests/integration tests/fuzz tests/e2e
+	@for instant in $$($(PY) -c 'from tests.support.clock import INSTANTS; print(*INSTANTS)'); do \
+	  echo "== unit tier, QS_TEST_CLOCK=$$instant"; \
+	  QS_TEST_CLOCK=$$instant $(PY) -m pytest tests/unit -q -p no:cacheprovider || exit 1; \
+	done
+	QS_TEST_CLOCK=new-year-early $(PY) -m pytest tests/integration -q -p no:cacheprovider
+
+lint: venv  ## ruff: the linter and the formatter's check, as configured in pyproject.toml
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 unit: venv
 	$(PY) -m pytest tests/unit

@@ -20,6 +20,7 @@ from .events import (
     RatingSource,
     Resolved,
     StationRegistered,
+    StationTreeRequested,
 )
 from .topology import (
     DEAD_LETTER_EXCHANGE,
@@ -59,6 +60,7 @@ __all__ = [
     "Resolved",
     "StationId",
     "StationRegistered",
+    "StationTreeRequested",
     "TrackingNo",
     "dead_letter_queue_name",
     "queue_name",

@@ -35,7 +35,6 @@ class Envelope(BaseModel):
     correlation_id: UUID
     causation_id: UUID | None = None
     schema_version: int = 1
-    station_id: StationId
 
     @property
     def lock_key(self) -> str:
@@ -75,6 +74,7 @@ class Cause:
 class Event(Envelope):
     """An event in one demand's life."""
 
+    station_id: StationId
     demand_id: UUID
     tracking_no: TrackingNo
 

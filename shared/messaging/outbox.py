@@ -49,7 +49,7 @@ async def add(conn: asyncpg.Connection, event: Envelope) -> None:
         """,
         event.event_id,
         event.routing_key,
-        event.station_id,
+        getattr(event, "station_id", None),
         getattr(event, "demand_id", None),
         event.correlation_id,
         event.model_dump(mode="json"),
@@ -306,7 +306,7 @@ class OutboxRelay:
                 content_type="application/json",
                 message_type=row["routing_key"],
                 headers={
-                    "x-station-id": row["station_id"],
+                    **({"x-station-id": row["station_id"]} if row["station_id"] is not None else {}),
                     "x-app-id": self._app_id,
                     **({"x-demand-id": str(row["demand_id"])} if row["demand_id"] is not None else {}),
                 },

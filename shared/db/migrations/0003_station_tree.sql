@@ -27,5 +27,6 @@ LANGUAGE sql STABLE AS $$
     SELECT qs_covers(coalesce(current_setting('qs.scope', true), ''), station)
 $$;
 
--- Reference events carry no demand.
+-- Reference events carry no demand, and a request for the whole tree no station.
 ALTER TABLE outbox ALTER COLUMN demand_id DROP NOT NULL;
+ALTER TABLE outbox ALTER COLUMN station_id DROP NOT NULL;
