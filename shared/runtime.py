@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
-from shared import http, stations
+from shared import http
 from shared.auth import TokenVerifier
 from shared.contracts import Envelope
 from shared.db import create_pool, ensure_database, migrate
@@ -232,7 +232,7 @@ class Service:
         rt.subscribe(self.subscribers(rt.uow, settings))
         for event_type in self.publishes:
             rt.publishes(event_type)
-        for step in (*self.on_start, stations.request_tree_if_empty):
+        for step in self.on_start:
             rt.on_start(step)
         return rt
 

@@ -6,9 +6,8 @@ station and a district supervisor those of every station in the district.
 """
 
 from typing import Any
-from uuid import uuid4
 
-from shared.contracts import StationRegistered, StationTreeRequested
+from shared.contracts import StationRegistered
 
 _UPSERT = """
 INSERT INTO station_tree (station_id, name, level, parent_id, ancestors, updated_at)
@@ -26,14 +25,3 @@ async def record(tx: Any, event: StationRegistered) -> None:
         _UPSERT, event.station_id, event.name, event.level, event.parent_id, event.ancestors, event.occurred_at
     )
 
-
-async def request_tree_if_empty(uow: Any) -> None:
-    """On start: a service that knows no station yet asks intake for the whole registry.
-
-    Written to the outbox before the broker starts; the relay publishes it after this
-    service's queues are declared, so intake's answer finds them.
-    """
-    async with uow.begin() as tx:
-        if await tx.conn.fetchval("SELECT EXISTS (SELECT 1 FROM station_tree)"):
-            return
-        await tx.publish(StationTreeRequested(correlation_id=uuid4(), requested_by=uow.consumer))

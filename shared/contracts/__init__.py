@@ -20,7 +20,6 @@ from .events import (
     RatingSource,
     Resolved,
     StationRegistered,
-    StationTreeRequested,
 )
 from .topology import (
     DEAD_LETTER_EXCHANGE,
@@ -60,7 +59,6 @@ __all__ = [
     "Resolved",
     "StationId",
     "StationRegistered",
-    "StationTreeRequested",
     "TrackingNo",
     "dead_letter_queue_name",
     "queue_name",

@@ -222,13 +222,3 @@ class StationRegistered(Envelope):
     parent_id: StationId | None = None
     ancestors: list[StationId] = Field(default_factory=list)  # the root first, the parent last
 
-
-class StationTreeRequested(Envelope):
-    """A service whose copy of the tree is empty (first start, new database) asks intake to announce it all.
-
-    Its queue exists before the request is published, so the answer cannot be missed.
-    """
-
-    routing_key = "station.tree-requested"
-
-    requested_by: Name

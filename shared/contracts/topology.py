@@ -1,7 +1,7 @@
 """RabbitMQ names: one topic exchange, one quorum queue per consumer and event, one DLQ each."""
 
 from .envelope import Envelope, Event
-from .events import Archived, Assigned, DemandSubmitted, Rated, Resolved, StationRegistered, StationTreeRequested
+from .events import Archived, Assigned, DemandSubmitted, Rated, Resolved, StationRegistered
 
 # The five services; each name is also the consumer part of its queues' names.
 SERVICES: tuple[str, ...] = ("intake", "dispatch", "tracking", "evaluation", "archive")
@@ -10,7 +10,7 @@ EXCHANGE = "demand.events"
 DEAD_LETTER_EXCHANGE = "demand.dead-letter"
 
 LIFECYCLE: tuple[type[Event], ...] = (DemandSubmitted, Assigned, Resolved, Rated, Archived)
-REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, StationTreeRequested)
+REFERENCE: tuple[type[Envelope], ...] = (StationRegistered,)
 EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *REFERENCE)}
 
 
