@@ -1,6 +1,9 @@
 """The intake service: enterprises, demands as submitted, the catalogue and the station registry.
 
-Publishes DemandSubmitted and, as the registry's owner, StationRegistered.
+Publishes DemandSubmitted and, as the registry's owner, StationRegistered. Each sub-domain has
+its own folder with the same files (api.py, usecases.py, domain.py, store.py, as it needs them):
+demands/, catalogue/, calendar/, enterprises/, visits/, stations/; public/ holds the routes an
+enterprise opens without login, on the demands' use cases.
 """
 
 from pathlib import Path
@@ -8,8 +11,16 @@ from pathlib import Path
 from shared.contracts import DemandSubmitted, StationRegistered
 from shared.runtime import Service
 
-from . import api, handlers, store, usecases
+from . import handlers, store
+from .calendar import api as calendar
+from .catalogue import api as catalogue
+from .demands import api as demands
+from .enterprises import api as enterprises
+from .public import api as public
 from .settings import Settings
+from .stations import api as stations
+from .stations import usecases as registry
+from .visits import api as visits
 
 SERVICE = Service(
     settings=Settings,
@@ -20,9 +31,17 @@ SERVICE = Service(
     store=store.Store,
     subscribers=handlers.subscribers,
     publishes=(DemandSubmitted, StationRegistered),
-    routers=(api.router, api.public),
+    routers=(
+        demands.router,
+        catalogue.router,
+        calendar.router,
+        enterprises.router,
+        visits.router,
+        stations.router,
+        public.router,
+    ),
     store_counters=store.COUNTERS,
-    on_start=(usecases.announce_stations,),
+    on_start=(registry.announce_stations,),
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

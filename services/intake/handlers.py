@@ -12,7 +12,7 @@ from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
 
-from . import usecases
+from .demands import usecases as demands
 from .store import Store
 
 
@@ -21,19 +21,19 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(Assigned, queue="intake.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await uow.handle(event, usecases.record_progress)
+        await uow.handle(event, demands.record_progress)
 
     @router.consumes(Resolved, queue="intake.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
-        await uow.handle(event, usecases.record_progress)
+        await uow.handle(event, demands.record_progress)
 
     @router.consumes(Rated, queue="intake.demand.rated")
     async def on_rated(event: Rated) -> None:
-        await uow.handle(event, usecases.record_progress)
+        await uow.handle(event, demands.record_progress)
 
     @router.consumes(Archived, queue="intake.demand.archived")
     async def on_archived(event: Archived) -> None:
-        await uow.handle(event, usecases.record_archived)
+        await uow.handle(event, demands.record_archived)
 
     @router.consumes(StationRegistered, queue="intake.station.registered")
     async def on_station(event: StationRegistered) -> None:

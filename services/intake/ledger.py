@@ -8,7 +8,7 @@ from openpyxl.styles import Alignment, Font
 
 from shared.calendar import CHINA
 
-from .domain import Demand
+from .demands.domain import Demand
 
 COLUMNS = ("序号", "日期", "企业名称", "企业联系人", "联系电话", "企业需求类型", "企业需求", "首位工作人员", "跟踪单号")
 

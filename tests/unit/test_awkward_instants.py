@@ -12,7 +12,8 @@ import chinese_calendar
 import pytest
 
 from services.archive import domain as archive
-from services.intake import domain as intake
+from services.intake.catalogue import domain as catalogue
+from services.intake.demands import domain as intake
 from shared.calendar import CHINA, add_working_days, china_today, is_workday
 from shared.contracts import Channel, utcnow
 from tests.support import clock
@@ -57,10 +58,10 @@ def test_at_half_past_midnight_the_utc_date_is_yesterday(frozen_clock):
 
 # --- intake: tracking numbers and the date promised in the notice ------------------------------------------------
 
-ITEM = intake.CatalogueItem(item_code="metrology.calibration", version=1, category="metrology", label="仪器校准",
-                            description="", materials=("器具清单",), time_limit_days=3, legal_limit_days=None,
-                            handled_by="organization")  # fmt: skip
-ENTRIES = {ITEM.item_code: intake.resolve_entry(ITEM, "计量", [], f.STATION)}
+ITEM = catalogue.CatalogueItem(item_code="metrology.calibration", version=1, category="metrology", label="仪器校准",
+                               description="", materials=("器具清单",), time_limit_days=3, legal_limit_days=None,
+                               handled_by="organization")  # fmt: skip
+ENTRIES = {ITEM.item_code: catalogue.resolve_entry(ITEM, "计量", [], f.STATION)}
 
 
 def _demand(submitted_at: datetime, serial: int = 1) -> intake.Demand:

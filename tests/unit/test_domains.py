@@ -10,7 +10,8 @@ import pytest
 from services.archive import domain as archive
 from services.dispatch import domain as dispatch
 from services.evaluation import domain as evaluation
-from services.intake import domain as intake
+from services.intake.catalogue import domain as catalogue
+from services.intake.demands import domain as intake
 from services.tracking import domain as tracking
 from shared.contracts import (
     Answers,
@@ -40,9 +41,9 @@ LABELS = {"metrology": "计量", "standardization": "标准化", "testing": "检
 
 
 def _catalogue_item(code, category, limit, materials=("营业执照复印件",), legal=None, version=1):
-    return intake.CatalogueItem(item_code=code, version=version, category=category, label=code, description="",
-                                materials=tuple(materials), time_limit_days=limit, legal_limit_days=legal,
-                                handled_by="organization")  # fmt: skip
+    return catalogue.CatalogueItem(item_code=code, version=version, category=category, label=code, description="",
+                                   materials=tuple(materials), time_limit_days=limit, legal_limit_days=legal,
+                                   handled_by="organization")  # fmt: skip
 
 
 ITEMS = {
@@ -50,7 +51,7 @@ ITEMS = {
     "standardization.standard_query": _catalogue_item("standardization.standard_query", "standardization", 3),
     "testing.product_testing": _catalogue_item("testing.product_testing", "testing", 15),
 }
-ENTRIES = {code: intake.resolve_entry(item, LABELS[item.category], [], f.STATION) for code, item in ITEMS.items()}
+ENTRIES = {code: catalogue.resolve_entry(item, LABELS[item.category], [], f.STATION) for code, item in ITEMS.items()}
 
 
 def _demand(codes=("metrology.calibration", "testing.product_testing"), serial=137, submitted_at=NOW, **extra):
@@ -111,22 +112,22 @@ class TestIntake:
     def test_overrides_apply_most_specific_scope_and_latest_version(self):
         item = ITEMS["metrology.calibration"]
         overrides = [
-            intake.Override("210100", item.item_code, 1, 8, None),
-            intake.Override(f.STATION, item.item_code, 1, 6, ("器具清单",)),
-            intake.Override(f.STATION, item.item_code, 2, 5, None),
-            intake.Override("440100", item.item_code, 1, 2, None),
+            catalogue.Override("210100", item.item_code, 1, 8, None),
+            catalogue.Override(f.STATION, item.item_code, 1, 6, ("器具清单",)),
+            catalogue.Override(f.STATION, item.item_code, 2, 5, None),
+            catalogue.Override("440100", item.item_code, 1, 2, None),
         ]
-        entry = intake.resolve_entry(item, "计量", overrides, f.STATION)
+        entry = catalogue.resolve_entry(item, "计量", overrides, f.STATION)
         assert (entry.time_limit_days, entry.override.version, entry.materials) == (5, 2, item.materials)
-        assert intake.resolve_entry(item, "计量", overrides, "210100/210106/tiexi-01").time_limit_days == 8
-        assert intake.resolve_entry(item, "计量", overrides, "320100/320102/x-01").time_limit_days == 10
+        assert catalogue.resolve_entry(item, "计量", overrides, "210100/210106/tiexi-01").time_limit_days == 8
+        assert catalogue.resolve_entry(item, "计量", overrides, "320100/320102/x-01").time_limit_days == 10
 
     def test_a_commitment_may_not_exceed_the_legal_limit(self):
         with pytest.raises(Invalid) as info:
-            intake.new_item_version(None, item_code="x.y", category="metrology", label="x", description="",
-                                    materials=(), time_limit_days=20, legal_limit_days=15, handled_by="station")  # fmt: skip
+            catalogue.new_item_version(None, item_code="x.y", category="metrology", label="x", description="",
+                                       materials=(), time_limit_days=20, legal_limit_days=15, handled_by="station")  # fmt: skip
         assert "法定时限" in info.value.zh
-        edited = intake.new_item_version(ITEMS["metrology.calibration"], time_limit_days=12)
+        edited = catalogue.new_item_version(ITEMS["metrology.calibration"], time_limit_days=12)
         assert (edited.version, edited.time_limit_days) == (2, 12)
 
     def test_detail_tables_must_belong_to_the_chosen_items(self):

@@ -5,9 +5,12 @@ from uuid import uuid4
 
 import pytest
 
-from services.intake import usecases
-from services.intake.domain import CatalogueItem, Category, Demand, Station
-from services.intake.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
+from services.intake.catalogue.domain import CatalogueItem, Category
+from services.intake.demands import usecases
+from services.intake.demands.domain import Demand
+from services.intake.demands.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
+from services.intake.stations import usecases as stations
+from services.intake.stations.domain import Station
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import Channel, DemandSubmitted, GreenChannel, StationRegistered
 from shared.errors import Forbidden, Invalid, NotFound
@@ -148,7 +151,7 @@ class FakeStore:
 @pytest.fixture
 async def uow():
     uow = FakeUnitOfWork(FakeStore())
-    await usecases.announce_stations(uow)  # as intake does on start
+    await stations.announce_stations(uow)  # as intake does on start
     uow.published.clear()
     return uow
 
@@ -248,7 +251,7 @@ async def test_nothing_is_published_or_numbered_when_a_rule_refuses(uow, refused
 
 async def test_saving_a_station_announces_it_with_its_ancestors_root_first(uow):
     lab = Station("210100/210112/hunnan-lab", "浑南计量实验室服务点", "", 3, HUNNAN, False)
-    await usecases.save_station(uow, lab)
+    await stations.save_station(uow, lab)
     [event] = uow.events(StationRegistered)
     assert (event.station_id, event.name, event.level, event.parent_id) == (lab.station_id, lab.name, 3, HUNNAN)
     assert event.ancestors == [SHENYANG, HUNNAN]
@@ -256,12 +259,12 @@ async def test_saving_a_station_announces_it_with_its_ancestors_root_first(uow):
 
 
 async def test_moving_a_station_announces_its_whole_subtree_again(uow):
-    await usecases.save_station(uow, Station("210100/210112/hunnan-park", "浑南园区站", "", 3, HUNNAN, True))
-    await usecases.save_station(uow, Station("210100/210112/hunnan-park-a", "园区企业点", "", 4,
+    await stations.save_station(uow, Station("210100/210112/hunnan-park", "浑南园区站", "", 3, HUNNAN, True))
+    await stations.save_station(uow, Station("210100/210112/hunnan-park-a", "园区企业点", "", 4,
                                              "210100/210112/hunnan-park", False))  # fmt: skip
     uow.published.clear()
     moved = Station("210100/210112/hunnan-park", "浑南园区站", "", 3, TIEXI, True)
-    await usecases.save_station(uow, moved)
+    await stations.save_station(uow, moved)
     park, below = uow.events(StationRegistered)
     assert park.ancestors == [SHENYANG, TIEXI]
     assert below.station_id == "210100/210112/hunnan-park-a"
@@ -269,7 +272,7 @@ async def test_moving_a_station_announces_its_whole_subtree_again(uow):
     assert below.causation_id == park.event_id and below.correlation_id == park.correlation_id
     # An unmoved station's edit announces only itself.
     uow.published.clear()
-    await usecases.save_station(uow, replace(moved, name="铁西园区站"))
+    await stations.save_station(uow, replace(moved, name="铁西园区站"))
     assert [e.station_id for e in uow.events(StationRegistered)] == [moved.station_id]
 
 
@@ -286,15 +289,15 @@ async def test_moving_a_station_announces_its_whole_subtree_again(uow):
 async def test_a_misplaced_station_is_refused_and_nothing_is_announced(uow, station):
     before = dict(uow.store.registry)
     with pytest.raises(Invalid):
-        await usecases.save_station(uow, station)
+        await stations.save_station(uow, station)
     assert uow.published == [] and uow.store.registry == before
 
 
 async def test_on_start_every_station_is_announced_once():
     uow = FakeUnitOfWork(FakeStore())
-    await usecases.announce_stations(uow)
+    await stations.announce_stations(uow)
     events = {e.station_id: e for e in uow.events(StationRegistered)}
     assert set(events) == {SHENYANG, HUNNAN, XINSONG, TIEXI}
     assert events[XINSONG].ancestors == [SHENYANG, HUNNAN] and events[SHENYANG].ancestors == []
-    await usecases.announce_stations(uow)  # another replica, or the next start
+    await stations.announce_stations(uow)  # another replica, or the next start
     assert len(uow.events(StationRegistered)) == 4

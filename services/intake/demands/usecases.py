@@ -1,4 +1,4 @@
-"""Intake use cases: one unit of work each.
+"""Demand use cases: one unit of work each.
 
 Event use cases get the open transaction from `UnitOfWork.handle` (lock, inbox claim);
 request use cases open their own in the caller's scope. What a route knows from the
@@ -9,29 +9,30 @@ import hashlib
 import hmac
 import json
 from base64 import urlsafe_b64encode
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from shared.auth import SYSTEM, Principal
 from shared.calendar import CHINA
-from shared.contracts import Archived, Assigned, Channel, GreenChannel, Rated, Resolved, StationRegistered, utcnow
+from shared.contracts import Archived, Assigned, Channel, GreenChannel, Rated, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
 from shared.validation import credit_code_flag
 
+from ..catalogue import domain as catalogue
+from ..catalogue.domain import CatalogueEntry
+from ..notice import Notice, NoticeItem
+from ..stations.domain import Station
+from ..store import Store
 from . import domain
-from .domain import CatalogueEntry, Demand, EnterpriseDossier, Override, Station
-from .notice import Notice, NoticeItem
-from .store import Store
+from .domain import Demand
 
 COMPLAINT_CHANNELS = (
     "向本服务站站长当面或电话反映",
     "向上级市场监督管理部门书面投诉",
     "拨打 12345 政务服务便民热线或 12315 市场监管投诉举报热线",
 )
-# Registry writes take turns, so each announcement's ancestors are those of the registry as committed.
-_REGISTRY_LOCK = "intake.station-registry"
 _PROGRESS_STAGES = {Assigned: "assigned", Resolved: "resolved", Rated: "rated"}
 
 
@@ -94,7 +95,7 @@ def _digest(token: str) -> str:
 async def _entries(store: Store, station_id: str) -> dict[str, CatalogueEntry]:
     items, overrides, _ = await store.catalogue()
     labels = {c.code: c.label for c in (await store.categories()).values()}
-    return {i.item_code: domain.resolve_entry(i, labels[i.category], overrides, station_id) for i in items}
+    return {i.item_code: catalogue.resolve_entry(i, labels[i.category], overrides, station_id) for i in items}
 
 
 async def submit_demand(
@@ -230,163 +231,3 @@ async def record_archived(tx: Tx[Store], event: Archived) -> None:
     if demand is None:
         raise LookupError(f"archived demand {event.demand_id} unknown to intake")
     await tx.store.save_progress(domain.archive(demand, event))
-
-
-# --- catalogue ----------------------------------------------------------------------------------
-# Reference data, not station-scoped: read by anyone, written by operations in the service's own scope.
-
-async def list_categories(uow: UnitOfWork[Store]) -> list[domain.Category]:
-    async with uow.begin() as tx:
-        return list((await tx.store.categories()).values())
-
-
-async def catalogue(uow: UnitOfWork[Store], station_id: str | None) -> list[CatalogueEntry]:
-    """The catalogue as it applies at a station (its overrides), or the city-independent base."""
-    async with uow.begin() as tx:
-        items, overrides, order = await tx.store.catalogue()
-        labels = {c.code: c.label for c in (await tx.store.categories()).values()}
-    target = station_id or ""
-    entries = [domain.resolve_entry(i, labels[i.category], overrides if target else [], target) for i in items]
-    return sorted(entries, key=lambda e: order[e.item.item_code])
-
-
-async def save_item(uow: UnitOfWork[Store], principal: Principal, item_code: str, **changes) -> CatalogueEntry:
-    """A new version of a catalogue item (or its first); demands already submitted keep theirs."""
-    async with uow.begin() as tx:
-        categories = await tx.store.categories()
-        if changes["category"] not in categories:
-            raise Invalid("未知的服务类别", "unknown category", field="category")
-        item = domain.new_item_version(await tx.store.latest_item(item_code), item_code=item_code, **changes)
-        await tx.store.add_item(item, principal.name)
-    return domain.resolve_entry(item, categories[item.category].label, [], "")
-
-
-async def save_override(
-    uow: UnitOfWork[Store], principal: Principal, scope: str, item_code: str, time_limit_days: int | None,
-    materials: list[str] | None,
-) -> Override:  # fmt: skip
-    async with uow.begin() as tx:
-        item = await tx.store.latest_item(item_code)
-        if item is None:
-            raise NotFound("未找到该服务项目", "catalogue item not found")
-        if time_limit_days is not None:
-            domain.check_commitment(time_limit_days, item.legal_limit_days)
-        override = Override(
-            scope=scope, item_code=item_code, version=await tx.store.next_override_version(scope, item_code),
-            time_limit_days=time_limit_days, materials=tuple(materials) if materials is not None else None,
-        )  # fmt: skip
-        await tx.store.add_override(override, principal.name)
-    return override
-
-
-async def save_workday(uow: UnitOfWork[Store], day: date, is_workday: bool, note: str) -> None:
-    async with uow.begin() as tx:
-        await tx.store.save_workday(day, is_workday, note)
-
-
-# --- enterprises and visits ---------------------------------------------------------------------
-
-async def save_enterprise(
-    uow: UnitOfWork[Store], principal: Principal, dossier: EnterpriseDossier
-) -> EnterpriseDossier:
-    dossier = replace(dossier, station_id=principal.station, credit_code_flag=credit_code_flag(dossier.credit_code))
-    domain.check_park(dossier)
-    async with uow.begin(principal) as tx:
-        await tx.store.save_enterprise(dossier)
-    return dossier
-
-
-async def get_enterprise(uow: UnitOfWork[Store], principal: Principal, credit_code: str) -> EnterpriseDossier:
-    async with uow.begin(principal) as tx:
-        dossier = await tx.store.enterprise(principal.db_scope, credit_code)
-    if dossier is None:
-        raise NotFound("未找到该企业档案", "enterprise not found")
-    return dossier
-
-
-async def search_enterprises(uow: UnitOfWork[Store], principal: Principal, **filters) -> list[EnterpriseDossier]:
-    async with uow.begin(principal) as tx:
-        return await tx.store.search_enterprises(principal.db_scope, **filters)
-
-
-async def record_visit(uow: UnitOfWork[Store], principal: Principal, **visit) -> dict:
-    record = {**visit, "visit_id": uuid4(), "station_id": principal.station, "recorded_by": principal.name}
-    async with uow.begin(principal) as tx:
-        await tx.store.add_visit(record)
-    return record
-
-
-async def get_visit(uow: UnitOfWork[Store], principal: Principal, visit_id: UUID) -> tuple[dict, list]:
-    async with uow.begin(principal) as tx:
-        visit = await tx.store.visit(principal.db_scope, visit_id)
-        if visit is None:
-            raise NotFound("未找到该走访记录", "visit not found")
-        return dict(visit), [dict(r) for r in await tx.store.visit_demands(visit_id)]
-
-
-async def list_visits(uow: UnitOfWork[Store], principal: Principal, limit: int, offset: int) -> list[dict]:
-    async with uow.begin(principal) as tx:
-        return [dict(r) for r in await tx.store.visits(principal.db_scope, limit, offset)]
-
-
-# --- stations -----------------------------------------------------------------------------------
-# Intake owns the registry. Every change is announced (StationRegistered, through the outbox) in the
-# transaction that makes it, so each service's copy of the tree, and the station scope that follows
-# it, catches up; intake records the same event in its own copy at once.
-
-async def list_stations(uow: UnitOfWork[Store], under: str | None) -> list[Station]:
-    async with uow.begin() as tx:
-        return await tx.store.stations(under)
-
-
-async def get_station(uow: UnitOfWork[Store], station_id: str) -> Station:
-    async with uow.begin() as tx:
-        station = await tx.store.station(station_id)
-    if station is None:
-        raise NotFound("未找到该服务站", "station not found")
-    return station
-
-
-async def save_station(uow: UnitOfWork[Store], station: Station, *, correlation_id: UUID | None = None) -> Station:
-    """Registry upkeep by operations (admin); the registry is not station-scoped data.
-
-    A station that moves takes its subtree along: every station below it is announced again
-    with its new ancestors.
-    """
-    async with uow.begin(lock=_REGISTRY_LOCK) as tx:
-        before = await tx.store.station(station.station_id)
-        parent = await tx.store.station(station.parent_id) if station.parent_id else None
-        parent_ancestors = await tx.store.ancestors(parent.station_id) if parent else []
-        shallowest_child = await tx.store.shallowest_child_level(station.station_id)
-        domain.check_station_placement(station, parent, parent_ancestors, shallowest_child)
-        await tx.store.save_station(station)
-        [announced] = await _announce(tx, [station.station_id], correlation_id or uuid4())
-        if before is not None and before.parent_id != station.parent_id:
-            below = await tx.store.descendants(station.station_id)
-            await _announce(tx, below, announced.correlation_id, causation_id=announced.event_id)
-    return station
-
-
-async def announce_stations(uow: UnitOfWork[Store]) -> None:
-    """On start: announce every station never announced (the seeded ones, say), once whatever replicas start.
-
-    The registry lock makes replicas take turns; the second finds nothing left to announce.
-    """
-    async with uow.begin(lock=_REGISTRY_LOCK) as tx:
-        pending = await tx.store.unannounced()
-        if pending:
-            await _announce(tx, pending, uuid4())
-
-
-async def _announce(
-    tx: Tx[Store], station_ids: list[str], correlation_id: UUID, *, causation_id: UUID | None = None
-) -> list[StationRegistered]:
-    """StationRegistered for each station with its ancestors as the registry has them now, parents first."""
-    events = []
-    for station, ancestors in await tx.store.with_ancestors(station_ids):
-        event = domain.station_registered(station, ancestors, correlation_id=correlation_id, causation_id=causation_id)
-        await tx.publish(event)
-        await tx.store.record_tree(event)
-        events.append(event)
-    await tx.store.mark_announced(station_ids, utcnow())
-    return events

@@ -1,0 +1,153 @@
+"""Demand SQL: demands and their items, tracking-number counters, idempotency keys, status links.
+
+The store is bound to one transaction's connection; the unit of work owns the transaction.
+
+Station scope is asked of one SQL function, `qs_covers(scope, station_id)` (shared migration
+0003): a station's scope covers the stations registered below it in the registry's tree.
+"""
+
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from shared.contracts import Channel, GreenChannel
+from shared.observability.metrics import StoreCounter
+
+from ..catalogue.domain import Category
+from .domain import Demand, DemandItem
+
+COUNTERS = (
+    StoreCounter(
+        "qs_demands_submitted_total",
+        "Demands registered, by station and channel",
+        ("station_id", "channel"),
+        "SELECT station_id, channel, count(*) FROM demands GROUP BY 1, 2",
+    ),
+)
+
+_NEXT_SERIAL = """
+INSERT INTO tracking_counters (station_id, year, last_serial) VALUES ($1, $2, 1)
+ON CONFLICT (station_id, year) DO UPDATE SET last_serial = tracking_counters.last_serial + 1
+RETURNING last_serial
+"""
+
+_DEMAND_COLUMNS = (
+    "demand_id", "station_id", "tracking_no", "enterprise_name", "credit_code", "contact_name", "contact_phone",
+    "categories", "description", "channel", "first_responder", "time_limit_days", "submitted_at", "correlation_id",
+    "status", "archive_no", "archived_at", "credit_code_flag", "received_at", "green_channel", "green_channel_reason",
+    "details", "visit_id", "possible_duplicate_of", "expected_on", "progress", "first_responder_id",
+)  # fmt: skip
+_COLUMNS = ", ".join(_DEMAND_COLUMNS)
+_INSERT = f"INSERT INTO demands ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, len(_DEMAND_COLUMNS) + 1))})"
+_GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
+_GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id)"
+_LIST = f"""
+SELECT {_COLUMNS} FROM demands
+WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
+    AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+    AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+ORDER BY submitted_at DESC, tracking_no DESC
+LIMIT $5 OFFSET $6
+"""
+_ITEM_FIELDS = ("position", "item_code", "item_version", "override_scope", "category", "label", "time_limit_days",
+                "materials", "handled_by", "materials_received", "remarks")  # fmt: skip
+_INSERT_ITEM = f"""
+INSERT INTO demand_items (demand_id, station_id, {', '.join(_ITEM_FIELDS)})
+VALUES ($1, $2, {', '.join(f'${n}' for n in range(3, len(_ITEM_FIELDS) + 3))})
+"""
+_ITEMS = f"""SELECT demand_id, {', '.join(_ITEM_FIELDS)} FROM demand_items
+WHERE demand_id = ANY($1::uuid[]) ORDER BY position"""
+_OPEN_DUPLICATE = """
+SELECT d.demand_id FROM demands d JOIN demand_items i USING (demand_id)
+WHERE d.station_id = $1 AND d.credit_code = $2 AND d.status = 'open' AND d.progress IN ('submitted', 'assigned')
+    AND i.item_code = ANY($3::text[])
+ORDER BY d.submitted_at DESC LIMIT 1
+"""
+_SAVE_PROGRESS = "UPDATE demands SET progress = $2, status = $3, archive_no = $4, archived_at = $5 WHERE demand_id = $1"
+
+# --- idempotency and status links ---------------------------------------------------------------
+
+_LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))"
+_IDEMPOTENT_RESULT = "SELECT request_sha256, demand_id FROM idempotency_keys WHERE station_id = $1 AND key = $2"
+_REMEMBER_IDEMPOTENT = (
+    "INSERT INTO idempotency_keys (station_id, key, request_sha256, demand_id) VALUES ($1, $2, $3, $4)"
+)
+_ADD_STATUS_LINK = "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)"
+_STATUS_LINK = "SELECT demand_id, expires_at FROM status_links WHERE token_sha256 = $1"
+
+
+def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
+    data = dict(row)
+    data["categories"] = tuple(Category(**c) for c in data["categories"])
+    data["channel"] = Channel(data["channel"])
+    data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
+    return Demand(**data, items=items)
+
+
+class DemandStore:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def next_serial(self, station_id: str, year: int) -> int:
+        return await self.conn.fetchval(_NEXT_SERIAL, station_id, year)
+
+    async def insert(self, d: Demand) -> None:
+        values = {
+            **{c: getattr(d, c) for c in _DEMAND_COLUMNS},
+            "categories": [{"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days}
+                           for c in d.categories],  # fmt: skip
+            "channel": d.channel.value,
+            "green_channel": d.green_channel.value if d.green_channel else None,
+        }
+        await self.conn.execute(_INSERT, *(values[c] for c in _DEMAND_COLUMNS))
+        for i in d.items:
+            await self.conn.execute(_INSERT_ITEM, d.demand_id, d.station_id, *(
+                list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)
+            ))  # fmt: skip
+
+    async def _with_items(self, rows: list[asyncpg.Record]) -> list[Demand]:
+        items: dict[UUID, list[DemandItem]] = {}
+        for r in await self.conn.fetch(_ITEMS, [row["demand_id"] for row in rows]):
+            data = dict(r)
+            demand_id = data.pop("demand_id")
+            data["materials"] = tuple(data["materials"])
+            data["materials_received"] = tuple(data["materials_received"])
+            items.setdefault(demand_id, []).append(DemandItem(**data))
+        return [_demand(row, tuple(items.get(row["demand_id"], ()))) for row in rows]
+
+    async def get(self, demand_id: UUID, *, for_update: bool = False) -> Demand | None:
+        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
+        return (await self._with_items([row]))[0] if row else None
+
+    async def get_in_scope(self, demand_id: UUID, scope: str) -> Demand | None:
+        row = await self.conn.fetchrow(_GET_IN_SCOPE, scope, demand_id)
+        return (await self._with_items([row]))[0] if row else None
+
+    async def list_in_scope(
+        self, scope: str, status: str | None, since: date | None, until: date | None, limit: int, offset: int
+    ) -> list[Demand]:
+        return await self._with_items(await self.conn.fetch(_LIST, scope, status, since, until, limit, offset))
+
+    async def open_duplicate(self, station_id: str, credit_code: str, codes: list[str]) -> UUID | None:
+        return await self.conn.fetchval(_OPEN_DUPLICATE, station_id, credit_code, codes)
+
+    async def save_progress(self, d: Demand) -> None:
+        await self.conn.execute(_SAVE_PROGRESS, d.demand_id, d.progress, d.status, d.archive_no, d.archived_at)
+
+    # --- idempotency and status links -----------------------------------------------------------
+
+    async def lock_idempotency_key(self, station_id: str, key: str) -> None:
+        await self.conn.execute(_LOCK_IDEMPOTENCY_KEY, station_id, key)
+
+    async def idempotent_result(self, station_id: str, key: str) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(_IDEMPOTENT_RESULT, station_id, key)
+
+    async def remember_idempotent(self, station_id: str, key: str, digest: str, demand_id: UUID) -> None:
+        await self.conn.execute(_REMEMBER_IDEMPOTENT, station_id, key, digest, demand_id)
+
+    async def add_status_link(self, digest: str, d: Demand, expires_at: datetime) -> None:
+        await self.conn.execute(_ADD_STATUS_LINK, digest, d.demand_id, d.station_id, expires_at)
+
+    async def status_link(self, digest: str) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(_STATUS_LINK, digest)

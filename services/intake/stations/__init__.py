@@ -1,0 +1,1 @@
+"""The station registry intake owns, announced to every service as StationRegistered."""
