@@ -102,8 +102,16 @@ class ServiceProcesses:
         self._pumps.append(asyncio.create_task(self._pump(service, proc)))
 
     async def start_all(self) -> None:
-        for service in self.ports:
+        """Consumers first: intake announces the station registry when it starts, to the queues that exist then
+        (it announces it again every hour for any service that comes later)."""
+        consumers = [s for s in self.ports if s != "intake"]
+        for service in consumers:
             await self.start(service)
+        if "intake" in self.ports:
+            if consumers:
+                with contextlib.suppress(TimeoutError, RuntimeError):  # supervision takes over either way
+                    await self.wait_ready(consumers, timeout=60, restarts_expected=True)
+            await self.start("intake")
 
     async def _pump(self, service: str, proc: asyncio.subprocess.Process) -> None:
         colour = _COLOURS.get(service, 37)

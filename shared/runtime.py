@@ -50,7 +50,7 @@ class ServiceRuntime:
         self.uow = UnitOfWork(self.name, store)
         self.metrics = ServiceMetrics(self.name)
         self.metrics.from_store(store_counters, self._system_query)
-        self._on_start: list[Callable[[UnitOfWork], Awaitable[None]]] = []
+        self.scheduled: list[Scheduled] = []
         self.broker = create_broker(
             amqp_url=settings.amqp_url, prefetch=settings.prefetch, metrics=self.metrics, app_name=self.name
         )
@@ -75,10 +75,6 @@ class ServiceRuntime:
         """The service's subscribers (its handlers.py); payloads that are not their event go to the DLQ."""
         self.broker.include_router(router, middlewares=(RejectInvalidPayload(self.metrics),))
         self.queues.extend(router.queues)
-
-    def on_start(self, step: Callable[[UnitOfWork], Awaitable[None]]) -> None:
-        """A use case run once the database is migrated, before messages flow (e.g. announcing reference data)."""
-        self._on_start.append(step)
 
     async def _system_query(self, sql: str) -> list:
         async with self.uow.begin() as tx:
@@ -109,8 +105,8 @@ class ServiceRuntime:
             s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
         )
         self.uow.bind(self._pool)
-        for step in self._on_start:
-            await step(self.uow)
+        for job in self.scheduled:  # once before messages flow, then in the background
+            await job.step(self.uow, s)
         self._ops = await aio_pika.connect_robust(s.amqp_url, client_properties={"connection_name": f"{self.name}-ops"})
         await declare_dead_letters(self._ops, self.queues)
         await self.broker.start()
@@ -134,13 +130,14 @@ class ServiceRuntime:
             watch_dead_letters(self._ops, self.queues, self.metrics, s.dlq_check_seconds, stopping),
             name=f"{self.name}-dlq-watch",
         )
+        jobs = [asyncio.create_task(job.repeat(self.uow, s, stopping)) for job in self.scheduled]
         log.info("service started", port=s.http_port, queues=self.queues)
         try:
             yield
         finally:
             stopping.set()
             await relay.stop()
-            await asyncio.wait_for(watcher, timeout=15)
+            await asyncio.wait_for(asyncio.gather(watcher, *jobs), timeout=15)
             await self.broker.stop()
             await self._ops.close()
             await self._pool.close()
@@ -212,6 +209,29 @@ def serve(create_app: Callable[[ServiceSettings], FastAPI], settings: ServiceSet
 
 
 @dataclass(frozen=True)
+class Scheduled:
+    """A use case run when the service starts and then every `every(settings)` seconds.
+
+    Every replica runs it: the step itself must be safe for that (a lock, SKIP LOCKED, or "due" rows).
+    """
+
+    step: Callable[[UnitOfWork, ServiceSettings], Awaitable[None]]
+    every: Callable[[Any], float]
+
+    async def repeat(self, uow: UnitOfWork, settings: ServiceSettings, stopping: asyncio.Event) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=self.every(settings))
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.step(uow, settings)
+            except Exception as exc:  # the next round tries again; a failed round must not end the loop
+                log.warning("scheduled step failed", step=self.step.__qualname__, error=repr(exc))
+
+
+@dataclass(frozen=True)
 class Service:
     """What one service is made of, declared in its app.py; everything is built from settings, nothing at import."""
 
@@ -224,7 +244,7 @@ class Service:
     publishes: tuple[type[Envelope], ...]
     routers: tuple[APIRouter, ...]
     store_counters: tuple[StoreCounter, ...] = ()
-    on_start: tuple[Callable[[UnitOfWork], Awaitable[None]], ...] = ()
+    scheduled: tuple["Scheduled", ...] = ()
 
     def runtime(self, settings: ServiceSettings | None = None) -> ServiceRuntime:
         settings = settings or self.settings()
@@ -232,8 +252,7 @@ class Service:
         rt.subscribe(self.subscribers(rt.uow, settings))
         for event_type in self.publishes:
             rt.publishes(event_type)
-        for step in self.on_start:
-            rt.on_start(step)
+        rt.scheduled.extend(self.scheduled)
         return rt
 
     def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:

@@ -9,7 +9,7 @@ enterprise opens without login, on the demands' use cases.
 from pathlib import Path
 
 from shared.contracts import DemandSubmitted, StationRegistered
-from shared.runtime import Service
+from shared.runtime import Scheduled, Service
 
 from . import handlers, store
 from .calendar import api as calendar
@@ -41,7 +41,7 @@ SERVICE = Service(
         public.router,
     ),
     store_counters=store.COUNTERS,
-    on_start=(registry.announce_stations,),
+    scheduled=(Scheduled(registry.announce_stations, every=lambda s: s.registry_announce_minutes * 60),),
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

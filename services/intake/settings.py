@@ -20,8 +20,9 @@ class Settings(ServiceSettings):
     status_link_days: int = Field(default=400, ge=1, le=3650)
     public_rate_limit: str = "10/minute"
     rate_limit_storage: str = "memory://"
-    # The TrueType/TTC font with Chinese glyphs for PDF notices (Debian: fonts-wqy-microhei).
-    notice_font: str | None = None
+    # The whole registry is announced again this often (and on start), so a service deployed after a
+    # station was registered, or whose queue did not exist yet, catches up.
+    registry_announce_minutes: float = Field(default=60, gt=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Self:

@@ -1,6 +1,7 @@
 """Intake's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -9,6 +10,7 @@ from services.intake.catalogue.domain import CatalogueItem, Category
 from services.intake.demands import usecases
 from services.intake.demands.domain import Demand
 from services.intake.demands.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
+from services.intake.settings import Settings
 from services.intake.stations import usecases as stations
 from services.intake.stations.domain import Station
 from shared.auth import Principal, Role, in_scope
@@ -16,6 +18,8 @@ from shared.contracts import Channel, DemandSubmitted, GreenChannel, StationRegi
 from shared.errors import Forbidden, Invalid, NotFound
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
+
+SETTINGS = Settings()
 
 SHENYANG = "210100/shenyang"
 HUNNAN = "210100/210112/hunnan-01"
@@ -42,7 +46,7 @@ class FakeStore:
 
     def __init__(self) -> None:
         self.registry: dict[str, Station] = {s.station_id: s for s in seeds()}
-        self.announced: set[str] = set()
+        self.announced: dict[str, datetime] = {}
         self.tree: dict[str, StationRegistered] = {}
         self.demands: dict = {}
         self.serials: dict[tuple[str, int], int] = {}
@@ -138,11 +142,11 @@ class FakeStore:
     async def shallowest_child_level(self, station_id):
         return min((s.level for s in self.registry.values() if s.parent_id == station_id), default=None)
 
-    async def unannounced(self):
-        return sorted(s for s in self.registry if s not in self.announced)
+    async def due_for_announcement(self, announced_before):
+        return sorted(s for s in self.registry if s not in self.announced or self.announced[s] < announced_before)
 
     async def mark_announced(self, station_ids, at) -> None:
-        self.announced.update(station_ids)
+        self.announced.update(dict.fromkeys(station_ids, at))
 
     async def record_tree(self, event: StationRegistered) -> None:
         self.tree[event.station_id] = event
@@ -151,7 +155,7 @@ class FakeStore:
 @pytest.fixture
 async def uow():
     uow = FakeUnitOfWork(FakeStore())
-    await stations.announce_stations(uow)  # as intake does on start
+    await stations.announce_stations(uow, SETTINGS)  # as intake does on start
     uow.published.clear()
     return uow
 
@@ -293,11 +297,15 @@ async def test_a_misplaced_station_is_refused_and_nothing_is_announced(uow, stat
     assert uow.published == [] and uow.store.registry == before
 
 
-async def test_on_start_every_station_is_announced_once():
+async def test_on_start_every_station_is_announced_once_then_again_when_due(time_machine):
+    time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), tick=False)
     uow = FakeUnitOfWork(FakeStore())
-    await stations.announce_stations(uow)
+    await stations.announce_stations(uow, SETTINGS)
     events = {e.station_id: e for e in uow.events(StationRegistered)}
     assert set(events) == {SHENYANG, HUNNAN, XINSONG, TIEXI}
     assert events[XINSONG].ancestors == [SHENYANG, HUNNAN] and events[SHENYANG].ancestors == []
-    await stations.announce_stations(uow)  # another replica, or the next start
+    await stations.announce_stations(uow, SETTINGS)  # another replica, or the next start
     assert len(uow.events(StationRegistered)) == 4
+    time_machine.shift(timedelta(minutes=SETTINGS.registry_announce_minutes + 1))
+    await stations.announce_stations(uow, SETTINGS)  # the periodic round: a late consumer catches up
+    assert len(uow.events(StationRegistered)) == 8

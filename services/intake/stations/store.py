@@ -54,7 +54,7 @@ WITH RECURSIVE down (station_id, depth) AS (
 SELECT DISTINCT station_id FROM down ORDER BY station_id
 """
 _CHILD_LEVELS = "SELECT min(level) FROM stations WHERE parent_id = $1"
-_UNANNOUNCED = "SELECT station_id FROM stations WHERE announced_at IS NULL ORDER BY station_id"
+_DUE = "SELECT station_id FROM stations WHERE announced_at IS NULL OR announced_at < $1 ORDER BY station_id"
 _MARK_ANNOUNCED = "UPDATE stations SET announced_at = $2 WHERE station_id = ANY($1::text[])"
 
 
@@ -92,8 +92,8 @@ class StationStore:
     async def shallowest_child_level(self, station_id: str) -> int | None:
         return await self.conn.fetchval(_CHILD_LEVELS, station_id)
 
-    async def unannounced(self) -> list[str]:
-        return [r["station_id"] for r in await self.conn.fetch(_UNANNOUNCED)]
+    async def due_for_announcement(self, announced_before: datetime) -> list[str]:
+        return [r["station_id"] for r in await self.conn.fetch(_DUE, announced_before)]
 
     async def mark_announced(self, station_ids: list[str], at: datetime) -> None:
         await self.conn.execute(_MARK_ANNOUNCED, station_ids, at)

@@ -5,12 +5,14 @@ transaction that makes it, so each service's copy of the tree, and the station s
 it, catches up; intake records the same event in its own copy at once.
 """
 
+from datetime import timedelta
 from uuid import UUID, uuid4
 
 from shared.contracts import StationRegistered, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
+from ..settings import Settings
 from ..store import Store
 from . import domain
 from .domain import Station
@@ -52,15 +54,17 @@ async def save_station(uow: UnitOfWork[Store], station: Station, *, correlation_
     return station
 
 
-async def announce_stations(uow: UnitOfWork[Store]) -> None:
-    """On start: announce every station never announced (the seeded ones, say), once whatever replicas start.
+async def announce_stations(uow: UnitOfWork[Store], settings: Settings) -> None:
+    """On start and then periodically: announce every station never announced (the seeded ones, say) or not
+    announced for `registry_announce_minutes`, so a consumer whose queue did not exist yet catches up.
 
-    The registry lock makes replicas take turns; the second finds nothing left to announce.
+    The registry lock makes replicas take turns; the second finds nothing due.
     """
+    stale = utcnow() - timedelta(minutes=settings.registry_announce_minutes)
     async with uow.begin(lock=_REGISTRY_LOCK) as tx:
-        pending = await tx.store.unannounced()
-        if pending:
-            await _announce(tx, pending, uuid4())
+        due = await tx.store.due_for_announcement(stale)
+        if due:
+            await _announce(tx, due, uuid4())
 
 
 async def _announce(
