@@ -94,9 +94,12 @@ class ServiceProcesses:
         env = {**os.environ, **self.env, f"{service.upper()}_HTTP_PORT": str(self.ports[service])}
         proc = await asyncio.create_subprocess_exec(
             *self.command(service),
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            limit=2**20, preexec_fn=_child_setup(os.getpid()),
-        )  # fmt: skip
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            limit=2**20,
+            preexec_fn=_child_setup(os.getpid()),
+        )
         self.procs[service] = proc
         self.output.setdefault(service, [])
         self._pumps.append(asyncio.create_task(self._pump(service, proc)))

@@ -138,8 +138,7 @@ def error_body(code: str, zh: str, en: str, errors: list[dict] | None = None) ->
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> Response:
     errors = [
-        {"field": _field(e["loc"]), "type": e["type"], "message": _zh(e), "message_en": e["msg"]}
-        for e in exc.errors()
+        {"field": _field(e["loc"]), "type": e["type"], "message": _zh(e), "message_en": e["msg"]} for e in exc.errors()
     ]
     return ErrorResponse(
         status_code=422, content=error_body("validation_error", "请求数据有误", "Request validation failed", errors)
@@ -164,8 +163,9 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> Respons
 
 
 def internal_error() -> Response:
-    return ErrorResponse(status_code=500, content=error_body("internal_error", "服务器内部错误，请稍后再试",
-                                                             "internal server error"))  # fmt: skip
+    return ErrorResponse(
+        status_code=500, content=error_body("internal_error", "服务器内部错误，请稍后再试", "internal server error")
+    )
 
 
 class ObserveRequests:

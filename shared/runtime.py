@@ -101,9 +101,7 @@ class ServiceRuntime:
         s = self.settings
         await ensure_database(s.database_url)
         await migrate(s.database_url, self.name, self.migrations, app_role=s.app_role)
-        self._pool = await create_pool(
-            s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max
-        )
+        self._pool = await create_pool(s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         self.uow.bind(self._pool)
         for job in self.scheduled:  # once before messages flow, then in the background
             await job.step(self.uow, s)
@@ -166,8 +164,9 @@ class ServiceRuntime:
 
     def create_app(self, *, title: str, description: str, routers: list[APIRouter]) -> FastAPI:
         # Swagger UI and ReDoc from the package's own files: /docs works without internet.
-        app = FastAPIOffline(title=title, description=description, version="0.1.0", lifespan=self.lifespan,
-                             static_url="/docs-assets")  # fmt: skip
+        app = FastAPIOffline(
+            title=title, description=description, version="0.1.0", lifespan=self.lifespan, static_url="/docs-assets"
+        )
         app.state.runtime = self
         trust_proxies(app, [str(network) for network in self.settings.trusted_proxies])
         storage = getattr(self.settings, "rate_limit_storage", None)

@@ -24,4 +24,3 @@ async def record(tx: Any, event: StationRegistered) -> None:
     await tx.conn.execute(
         _UPSERT, event.station_id, event.name, event.level, event.parent_id, event.ancestors, event.occurred_at
     )
-

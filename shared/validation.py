@@ -87,23 +87,40 @@ _UNENCODABLE = re.compile(r"[\ud800-\udfff\ufffe\uffff]")  # lone surrogates, no
 
 def _refusal(value: str, *, multiline: bool) -> PydanticCustomError | None:
     for pattern, kind, zh, en in (
-        (_UNENCODABLE, "text_invalid_unicode", "包含无法识别的字符",
-         "contains characters that are not valid Unicode text"),
-        (_CONTROL, "text_control_character", "不能包含控制字符（如 NUL）",
-         "must not contain control characters (such as NUL)"),
-        (_INVISIBLE, "text_invisible_character", "不能包含不可见字符（零宽字符或文字方向控制符）",
-         "must not contain invisible characters (zero-width or bidirectional controls)"),  # fmt: skip
-        (None if multiline else _LINE_BREAK, "text_line_break", "应为单行文本，不能包含换行或制表符",
-         "must be a single line, without line breaks or tabs"),  # fmt: skip
+        (
+            _UNENCODABLE,
+            "text_invalid_unicode",
+            "包含无法识别的字符",
+            "contains characters that are not valid Unicode text",
+        ),
+        (
+            _CONTROL,
+            "text_control_character",
+            "不能包含控制字符（如 NUL）",
+            "must not contain control characters (such as NUL)",
+        ),
+        (
+            _INVISIBLE,
+            "text_invisible_character",
+            "不能包含不可见字符（零宽字符或文字方向控制符）",
+            "must not contain invisible characters (zero-width or bidirectional controls)",
+        ),
+        (
+            None if multiline else _LINE_BREAK,
+            "text_line_break",
+            "应为单行文本，不能包含换行或制表符",
+            "must be a single line, without line breaks or tabs",
+        ),
     ):
         found = pattern.search(value) if pattern is not None else None
         if found:
             code = f"U+{ord(found.group()):04X}"
             where = found.start() + 1
             return PydanticCustomError(
-                kind, "{en} ({char} at position {position})",
+                kind,
+                "{en} ({char} at position {position})",
                 {"en": en, "char": code, "position": where, "zh": f"{zh}（第 {where} 个字符为 {code}）"},
-            )  # fmt: skip
+            )
     return None
 
 
@@ -196,9 +213,10 @@ def _now() -> datetime:
 
 def _out_of_range(low: date, high: date) -> PydanticCustomError:
     return PydanticCustomError(
-        "date_out_of_range", "date must be between {low} and {high}",
+        "date_out_of_range",
+        "date must be between {low} and {high}",
         {"low": low.isoformat(), "high": high.isoformat(), "zh": f"日期不在合理范围内，应在 {low} 至 {high} 之间"},
-    )  # fmt: skip
+    )
 
 
 def plausible_date(*, past: timedelta | None = None, future: timedelta, earliest: date = EPOCH) -> Any:
@@ -226,10 +244,14 @@ def plausible_datetime(*, future: timedelta = timedelta(days=1), earliest: date 
             inside = False
         if not inside:
             raise PydanticCustomError(
-                "datetime_out_of_range", "time must be between {low} and {high}",
-                {"low": low.isoformat(), "high": high.isoformat(timespec="seconds"),
-                 "zh": f"时间不在合理范围内，应在 {low:%Y-%m-%d} 至 {high:%Y-%m-%d %H:%M} (UTC) 之间"},
-            )  # fmt: skip
+                "datetime_out_of_range",
+                "time must be between {low} and {high}",
+                {
+                    "low": low.isoformat(),
+                    "high": high.isoformat(timespec="seconds"),
+                    "zh": f"时间不在合理范围内，应在 {low:%Y-%m-%d} 至 {high:%Y-%m-%d %H:%M} (UTC) 之间",
+                },
+            )
         return value
 
     return Annotated[AwareDatetime, AfterValidator(check)]

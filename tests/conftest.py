@@ -7,7 +7,6 @@ import time_machine
 from shared.calendar import CHINA
 from tests.support import clock, infra
 
-
 _TRAVELLER = pytest.StashKey[time_machine.travel | None]()
 
 

@@ -44,8 +44,11 @@ async def run(settings: Settings, *, supplement: bool) -> tuple[list[Finding], l
 
 
 def report(findings: list[Finding], added: list[Supplement]) -> str:
-    lines = [f"已补充归档 / supplemented: {s.demand_id} #{s.supplement_no}, {len(s.content['events'])} event(s), "
-             f"sha256 {s.content_sha256}" for s in added]  # fmt: skip
+    lines = [
+        f"已补充归档 / supplemented: {s.demand_id} #{s.supplement_no}, {len(s.content['events'])} event(s), "
+        f"sha256 {s.content_sha256}"
+        for s in added
+    ]
     lines.append(f"记录不完整的已封存档案 / sealed dossiers not complete: {len(findings)}")
     for f in findings:
         d = f.dossier

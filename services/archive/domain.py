@@ -129,10 +129,13 @@ def closing_rating(events: Iterable[LoggedEvent]) -> Rated:
     events = list(events)
     latest = max(e.round for e in events if e.routing_key in (ASSIGNED, RESOLVED, RATED))
     closing = sorted(
-        (e for e in events if e.routing_key == RATED and e.round == latest
-         and e.payload["answers"]["overall"] != Overall.dissatisfied),
+        (
+            e
+            for e in events
+            if e.routing_key == RATED and e.round == latest and e.payload["answers"]["overall"] != Overall.dissatisfied
+        ),
         key=lambda e: (e.occurred_at, str(e.event_id)),
-    )  # fmt: skip
+    )
     if not closing:
         raise ValueError("the record has no closing rating")
     return Rated.model_validate(closing[0].payload)
@@ -228,9 +231,10 @@ def supplement(finding: Finding, previous: list[Supplement], *, added_at: dateti
         "dossier_sha256": d.content_sha256,
         "previous_sha256": previous[-1].content_sha256 if previous else None,
         "lacked": finding.lacking,
-        "events": [{"event_id": str(e.event_id), "type": e.routing_key, "payload": e.payload}
-                   for e in finding.unattached],
-    }  # fmt: skip
+        "events": [
+            {"event_id": str(e.event_id), "type": e.routing_key, "payload": e.payload} for e in finding.unattached
+        ],
+    }
     return Supplement(
         demand_id=d.demand_id,
         station_id=d.station_id,

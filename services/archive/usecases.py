@@ -84,8 +84,13 @@ async def audit(
                     added = domain.supplement(finding, previous, added_at=utcnow())
                     await tx.store.add_supplement(added)
                     added_now.append(added)
-                    log.info("dossier supplemented", demand_id=str(dossier.demand_id), archive_no=dossier.archive_no,
-                             supplement_no=added.supplement_no, events=len(finding.unattached))  # fmt: skip
+                    log.info(
+                        "dossier supplemented",
+                        demand_id=str(dossier.demand_id),
+                        archive_no=dossier.archive_no,
+                        supplement_no=added.supplement_no,
+                        events=len(finding.unattached),
+                    )
                     finding = domain.audit(dossier, [*previous, added], logged)
             if finding is not None:
                 findings.append(finding)

@@ -97,17 +97,21 @@ async def get_survey(demand_id: UUID, uow: UoW, principal: Reader) -> SurveyWith
 
 
 @router.post(
-    "/surveys/{demand_id}/rating", status_code=201, response_model=SurveyOut,
+    "/surveys/{demand_id}/rating",
+    status_code=201,
+    response_model=SurveyOut,
     summary="录入纸质评价表 / transcribe a paper rating",
-)  # fmt: skip
+)
 async def record_paper_rating(demand_id: UUID, body: RatingIn, uow: UoW, principal: Staff) -> SurveyOut:
     return SurveyOut.model_validate(await usecases.record_paper_rating(uow, principal, demand_id, body.answers))
 
 
 @router.post(
-    "/surveys/{demand_id}/link", status_code=201, response_model=LinkOut,
+    "/surveys/{demand_id}/link",
+    status_code=201,
+    response_model=LinkOut,
     summary="生成一次性评价链接 / issue a one-time rating link",
-)  # fmt: skip
+)
 async def issue_link(demand_id: UUID, uow: UoW, settings: Config, principal: Staff) -> LinkOut:
     token, expires_at = await usecases.issue_link(uow, principal, demand_id, days=settings.rating_link_days)
     return LinkOut(url=f"{settings.public_url}/public/ratings/{token}", expires_at=expires_at)

@@ -68,9 +68,16 @@ class Store:
     async def add_link(self, link: RatingLink) -> None:
         await self.conn.execute(_RETIRE_LINKS, link.demand_id, link.created_at)
         await self.conn.execute(
-            _ADD_LINK, link.token_sha256, link.demand_id, link.station_id, link.round, link.created_by,
-            link.created_at, link.expires_at, link.used_at,
-        )  # fmt: skip
+            _ADD_LINK,
+            link.token_sha256,
+            link.demand_id,
+            link.station_id,
+            link.round,
+            link.created_by,
+            link.created_at,
+            link.expires_at,
+            link.used_at,
+        )
 
     async def get_link(self, token_sha256: str) -> RatingLink | None:
         row = await self.conn.fetchrow(_GET_LINK, token_sha256)

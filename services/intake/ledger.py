@@ -23,17 +23,20 @@ def _cell(value: str | int) -> str | int:
 def rows(demands: list[Demand]) -> list[list[str | int]]:
     ordered = sorted(demands, key=lambda d: (d.submitted_at, d.tracking_no))
     return [
-        [_cell(value) for value in (
-            n,
-            d.submitted_at.astimezone(CHINA).date().isoformat(),
-            d.enterprise_name,
-            d.contact_name,
-            d.contact_phone,
-            "、".join(c.label for c in d.categories),
-            "；".join([*(i.label for i in d.items), d.description]),
-            d.first_responder,
-            d.tracking_no,
-        )]  # fmt: skip
+        [
+            _cell(value)
+            for value in (
+                n,
+                d.submitted_at.astimezone(CHINA).date().isoformat(),
+                d.enterprise_name,
+                d.contact_name,
+                d.contact_phone,
+                "、".join(c.label for c in d.categories),
+                "；".join([*(i.label for i in d.items), d.description]),
+                d.first_responder,
+                d.tracking_no,
+            )
+        ]
         for n, d in enumerate(ordered, start=1)
     ]
 

@@ -103,8 +103,7 @@ def _view(notice: Notice) -> dict:
         "first_responder": notice.first_responder,
         "channel": notice.channel_label,
         "intro": (
-            f"贵单位于 {accepted} 通过{notice.channel_label}提出的服务需求，本站已受理，"
-            "现将有关事项一次性告知如下："
+            f"贵单位于 {accepted} 通过{notice.channel_label}提出的服务需求，本站已受理，现将有关事项一次性告知如下："
         ),
         "items": [
             {
@@ -129,7 +128,9 @@ def _view(notice: Notice) -> dict:
         "progress": progress,
         "status_url": notice.status_url if notice.status_url and _is_web_url(notice.status_url) else "",
         "complaints": complaints,
-        "first_responder_line": f"本站实行首问负责制，受理人{notice.first_responder}为本需求的首位工作人员（首问负责人）。",
+        "first_responder_line": (
+            f"本站实行首问负责制，受理人{notice.first_responder}为本需求的首位工作人员（首问负责人）。"
+        ),
         "closing": CLOSING,
     }
 

@@ -5,11 +5,11 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Resolved is tracking's own event, recorded in the transaction that publishes it.
 """
 
+from shared import stations
 from shared.contracts import Archived, Assigned, DemandSubmitted, Rated, StationRegistered
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
-from shared import stations
 
 from . import usecases
 from .store import Store

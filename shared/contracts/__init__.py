@@ -4,8 +4,8 @@ from .envelope import STATION_ID_PATTERN, Envelope, Event, StationId, TrackingNo
 from .events import (
     Answers,
     Archived,
-    AssigneeKind,
     Assigned,
+    AssigneeKind,
     CategoryRef,
     Channel,
     Contact,

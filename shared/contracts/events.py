@@ -1,9 +1,9 @@
 """The lifecycle events: submitted → assigned → resolved → rated → archived (domain.md §5)."""
 
 from datetime import date, datetime
-from uuid import UUID
 from enum import StrEnum
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,10 +33,16 @@ class Channel(StrEnum):
 
 
 _CHANNEL_LABELS = {
-    Channel.window: "窗口", Channel.phone: "电话", Channel.email: "电子邮件", Channel.im: "微信/即时通讯",
-    Channel.website: "网站/小程序", Channel.terminal: "自助终端", Channel.visit: "主动进企业",
-    Channel.daily: "日常服务", Channel.hotline: "12345 热线转办",
-}  # fmt: skip
+    Channel.window: "窗口",
+    Channel.phone: "电话",
+    Channel.email: "电子邮件",
+    Channel.im: "微信/即时通讯",
+    Channel.website: "网站/小程序",
+    Channel.terminal: "自助终端",
+    Channel.visit: "主动进企业",
+    Channel.daily: "日常服务",
+    Channel.hotline: "12345 热线转办",
+}
 
 
 class AssigneeKind(StrEnum):
@@ -221,4 +227,3 @@ class StationRegistered(Envelope):
     level: int = Field(ge=1, le=4)
     parent_id: StationId | None = None
     ancestors: list[StationId] = Field(default_factory=list)  # the root first, the parent last
-

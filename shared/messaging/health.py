@@ -1,6 +1,7 @@
 """Broker-side checks over a small separate connection: consumers present, DLQ depth."""
 
 import asyncio
+import contextlib
 
 import aio_pika
 import structlog
@@ -53,7 +54,5 @@ async def watch_dead_letters(
                 seen[name] = depth
         except (aio_pika.exceptions.AMQPError, OSError, RuntimeError) as exc:
             log.warning("dead-letter check failed", error=repr(exc))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
-        except TimeoutError:
-            pass

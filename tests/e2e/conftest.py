@@ -40,8 +40,9 @@ def system_env():
 async def system(system_env):
     """All five services as separate OS processes, on their own databases and vhost."""
     env, databases, _ = system_env
-    procs = ServiceProcesses(env=env, ports={name: 18000 + port % 100 for name, port in PORTS.items()}, echo=False,
-                             command=clocked_command)  # fmt: skip
+    procs = ServiceProcesses(
+        env=env, ports={name: 18000 + port % 100 for name, port in PORTS.items()}, echo=False, command=clocked_command
+    )
     await procs.start_all()
     try:
         await procs.wait_ready()

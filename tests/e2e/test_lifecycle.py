@@ -28,29 +28,50 @@ async def _drive_to_rated(client, procs, overall: str) -> dict:
     demand = await _submit(client, procs)
     demand_id = demand["demand_id"]
     waiting = await _get_when(
-        client, procs.url("dispatch") + "/queue?station_id=" + events.STATION,
-        lambda items: any(i["demand_id"] == demand_id for i in items), "the demand in the dispatch queue",
-    )  # fmt: skip
+        client,
+        procs.url("dispatch") + "/queue?station_id=" + events.STATION,
+        lambda items: any(i["demand_id"] == demand_id for i in items),
+        "the demand in the dispatch queue",
+    )
     assert waiting
-    reply = await client.post(procs.url("dispatch") + f"/demands/{demand_id}/assignments", json={
-        "assignee_kind": "organization", "assignee_id": "org-01", "assignee_name": "市计量测试院",
-    }, headers=auth.HEAD)  # fmt: skip
+    reply = await client.post(
+        procs.url("dispatch") + f"/demands/{demand_id}/assignments",
+        json={
+            "assignee_kind": "organization",
+            "assignee_id": "org-01",
+            "assignee_name": "市计量测试院",
+        },
+        headers=auth.HEAD,
+    )
     assert reply.status_code == 201, reply.text
-    await _get_when(client, procs.url("tracking") + f"/demands/{demand_id}", lambda c: c["status"] == "assigned",
-                    "tracking to see the assignment")  # fmt: skip
+    await _get_when(
+        client,
+        procs.url("tracking") + f"/demands/{demand_id}",
+        lambda c: c["status"] == "assigned",
+        "tracking to see the assignment",
+    )
     # The organization it was assigned to submits the result (服务小结).
-    reply = await client.post(procs.url("tracking") + f"/demands/{demand_id}/resolution",
-                              json={"outcome": "met", "summary": "已出具校准证书"}, headers=auth.ORG)  # fmt: skip
+    reply = await client.post(
+        procs.url("tracking") + f"/demands/{demand_id}/resolution",
+        json={"outcome": "met", "summary": "已出具校准证书"},
+        headers=auth.ORG,
+    )
     assert reply.status_code == 200, reply.text
-    await _get_when(client, procs.url("evaluation") + f"/surveys/{demand_id}", lambda s: s["status"] == "open",
-                    "the survey to open")  # fmt: skip
+    await _get_when(
+        client, procs.url("evaluation") + f"/surveys/{demand_id}", lambda s: s["status"] == "open", "the survey to open"
+    )
     # The clerk sends the enterprise a one-time link; the enterprise rates without an account.
     link = await client.post(procs.url("evaluation") + f"/surveys/{demand_id}/link", headers=auth.CLERK)
     assert link.status_code == 201, link.text
     url = link.json()["url"]
     assert url.startswith(procs.url("evaluation") + "/public/ratings/")
-    answers = {"station_service": 5, "problem_solved": True, "technician_professionalism": 5,
-               "overall": overall, "comments": "及时"}  # fmt: skip
+    answers = {
+        "station_service": 5,
+        "problem_solved": True,
+        "technician_professionalism": 5,
+        "overall": overall,
+        "comments": "及时",
+    }
     reply = await client.post(url, json={"answers": answers})
     assert reply.status_code == 201, reply.text
     again = await client.post(url, json={"answers": answers})
@@ -63,33 +84,50 @@ async def test_one_demand_from_submission_to_archive(system):
     async with httpx.AsyncClient(timeout=10) as client:
         demand = await _drive_to_rated(client, procs, "satisfied")
         demand_id = demand["demand_id"]
-        sheet = await _get_when(client, procs.url("tracking") + f"/demands/{demand_id}",
-                                lambda c: c["status"] == "archived", "the archived status in tracking")  # fmt: skip
+        sheet = await _get_when(
+            client,
+            procs.url("tracking") + f"/demands/{demand_id}",
+            lambda c: c["status"] == "archived",
+            "the archived status in tracking",
+        )
         dossier = (await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)).json()
-        intake_view = await _get_when(client, procs.url("intake") + f"/demands/{demand_id}",
-                                      lambda d: d["status"] == "archived", "intake to mark it archived")  # fmt: skip
+        intake_view = await _get_when(
+            client,
+            procs.url("intake") + f"/demands/{demand_id}",
+            lambda d: d["status"] == "archived",
+            "intake to mark it archived",
+        )
 
     assert [e["kind"] for e in sheet["timeline"]] == [
-        "demand.submitted", "demand.assigned", "demand.resolved", "demand.rated", "demand.archived"
+        "demand.submitted",
+        "demand.assigned",
+        "demand.resolved",
+        "demand.rated",
+        "demand.archived",
     ]
     assert sheet["archive_no"] == dossier["archive_no"] == intake_view["archive_no"]
     assert dossier["tracking_no"] == demand["tracking_no"]
     assert dossier["content"]["ratings"][0]["answers"]["overall"] == "satisfied"
-    [access] = await infra.fetch(db["archive"], "SELECT subject, role FROM access_log WHERE demand_id = $1",
-                                 UUID(demand_id))  # fmt: skip
+    [access] = await infra.fetch(
+        db["archive"], "SELECT subject, role FROM access_log WHERE demand_id = $1", UUID(demand_id)
+    )
     assert access["role"] == "head"  # reading a sealed record is audited
 
     # Each service's own database holds its part, and every outbox row went out.
     [row] = await infra.fetch(db["intake"], "SELECT status FROM demands WHERE demand_id = $1", UUID(demand_id))
     assert row["status"] == "archived"
-    [row] = await infra.fetch(db["dispatch"], "SELECT assignee_kind FROM assignments WHERE demand_id = $1",
-                              UUID(demand_id))  # fmt: skip
+    [row] = await infra.fetch(
+        db["dispatch"], "SELECT assignee_kind FROM assignments WHERE demand_id = $1", UUID(demand_id)
+    )
     assert row["assignee_kind"] == "organization"
     [row] = await infra.fetch(db["evaluation"], "SELECT overall FROM ratings WHERE demand_id = $1", UUID(demand_id))
     assert row["overall"] == "satisfied"
     logged = await infra.fetch(db["archive"], "SELECT routing_key FROM event_log WHERE demand_id = $1", UUID(demand_id))
     assert sorted(r["routing_key"] for r in logged) == [
-        "demand.assigned", "demand.rated", "demand.resolved", "demand.submitted"
+        "demand.assigned",
+        "demand.rated",
+        "demand.resolved",
+        "demand.submitted",
     ]
     for service, url in db.items():
         assert await infra.fetch(url, "SELECT 1 FROM outbox WHERE published_at IS NULL") == [], service
@@ -100,13 +138,20 @@ async def test_a_dissatisfied_rating_keeps_the_case_out_of_the_archive(system):
     async with httpx.AsyncClient(timeout=10) as client:
         demand = await _drive_to_rated(client, procs, "dissatisfied")
         demand_id = demand["demand_id"]
-        sheet = await _get_when(client, procs.url("tracking") + f"/demands/{demand_id}",
-                                lambda c: c["status"] == "rated", "the rating in tracking")  # fmt: skip
+        sheet = await _get_when(
+            client,
+            procs.url("tracking") + f"/demands/{demand_id}",
+            lambda c: c["status"] == "rated",
+            "the rating in tracking",
+        )
         await infra.eventually(
-            lambda: infra.fetch(db["archive"], "SELECT 1 FROM event_log WHERE demand_id = $1 AND "
-                                "routing_key = 'demand.rated'", UUID(demand_id)),
+            lambda: infra.fetch(
+                db["archive"],
+                "SELECT 1 FROM event_log WHERE demand_id = $1 AND routing_key = 'demand.rated'",
+                UUID(demand_id),
+            ),
             what="archive to receive the rating",
-        )  # fmt: skip
+        )
         assert (await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)).status_code == 404
     assert sheet["overall"] == "dissatisfied"
 
@@ -127,11 +172,16 @@ async def test_a_killed_consumer_loses_and_duplicates_nothing(system):
         await procs.start("tracking")
         await procs.wait_ready(["tracking"])
         for demand in submitted:
-            await _get_when(client, procs.url("tracking") + f"/demands/{demand['demand_id']}",
-                            lambda c: c["status"] == "submitted", "tracking to catch up")  # fmt: skip
+            await _get_when(
+                client,
+                procs.url("tracking") + f"/demands/{demand['demand_id']}",
+                lambda c: c["status"] == "submitted",
+                "tracking to catch up",
+            )
     for demand in submitted:
-        entries = await infra.fetch(db["tracking"], "SELECT kind FROM timeline WHERE demand_id = $1",
-                                    UUID(demand["demand_id"]))  # fmt: skip
+        entries = await infra.fetch(
+            db["tracking"], "SELECT kind FROM timeline WHERE demand_id = $1", UUID(demand["demand_id"])
+        )
         assert [e["kind"] for e in entries] == ["demand.submitted"]
 
 
@@ -143,8 +193,12 @@ async def test_a_killed_producer_publishes_everything_it_committed_exactly_once(
         await procs.start("intake")
         await procs.wait_ready(["intake"])
         for demand in submitted:
-            await _get_when(client, procs.url("dispatch") + f"/demands/{demand['demand_id']}", lambda d: True,
-                            "dispatch to receive every demand")  # fmt: skip
+            await _get_when(
+                client,
+                procs.url("dispatch") + f"/demands/{demand['demand_id']}",
+                lambda d: True,
+                "dispatch to receive every demand",
+            )
     assert await infra.fetch(db["intake"], "SELECT 1 FROM outbox WHERE published_at IS NULL") == []
     ids = [UUID(d["demand_id"]) for d in submitted]
     rows = await infra.fetch(db["dispatch"], "SELECT demand_id FROM queue WHERE demand_id = ANY($1::uuid[])", ids)

@@ -23,10 +23,11 @@ OVERRIDES = {"intake": {"public_rate_limit": UNLIMITED["public_rate_limit"]}, "e
 VHOST = f"qs-test-fuzz-{uuid.uuid4().hex[:8]}"
 DATABASES = {service: infra.new_database_url(service) for service in SERVICES}
 APPS: dict[str, FastAPI] = {
-    service: make_app(service, amqp_url=infra.amqp_url(VHOST), database_url=DATABASES[service],
-                      **OVERRIDES.get(service, {}))
+    service: make_app(
+        service, amqp_url=infra.amqp_url(VHOST), database_url=DATABASES[service], **OVERRIDES.get(service, {})
+    )
     for service in SERVICES
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -48,25 +48,71 @@ SQL = ["'", "''", "'; --", '"', "\\'", ")", "$1"]
 SPACES = ["", " ", "\u3000", "\u00a0", "\u2028", "\u2029", "\u0085"]
 LONG = ["x" * 10_000, "名" * 5_000, "\U0001d54f" * 3_000, "a" + "\u0301" * 3_000]
 NUMERALS = [
-    "1e300", "-1e300", "1e309", "-1e309", "NaN", "nan", "Infinity", "-Infinity", "inf",
-    str(2**63), str(-(2**63) - 1), str(2**64), str(2**31), "1" * 400, "-0", "0x10", "1_000",
-    "١٢٣", "１２３", "1e-400", "4.9e-324",
-]  # fmt: skip
-NUMBERS = [1e300, -1e300, 2**63, -(2**63) - 1, 2**64, 2**31, -(2**31) - 1, 10**40, 1e-300, 5e-324, -0.0, -1,
-           2**53 + 1, 1.7976931348623157e308]  # fmt: skip
+    "1e300",
+    "-1e300",
+    "1e309",
+    "-1e309",
+    "NaN",
+    "nan",
+    "Infinity",
+    "-Infinity",
+    "inf",
+    str(2**63),
+    str(-(2**63) - 1),
+    str(2**64),
+    str(2**31),
+    "1" * 400,
+    "-0",
+    "0x10",
+    "1_000",
+    "١٢٣",
+    "１２３",
+    "1e-400",
+    "4.9e-324",
+]
+NUMBERS = [
+    1e300,
+    -1e300,
+    2**63,
+    -(2**63) - 1,
+    2**64,
+    2**31,
+    -(2**31) - 1,
+    10**40,
+    1e-300,
+    5e-324,
+    -0.0,
+    -1,
+    2**53 + 1,
+    1.7976931348623157e308,
+]
 DATES = ["0001-01-01", "9999-12-31", "1000-01-01", "1899-12-31", "2999-12-31", "2000-02-29", "0001-12-31"]
 DATETIMES = [
-    "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999+00:00",
-    "0001-01-01T00:00:00Z", "0001-01-01T00:00:00-00:01", "9999-12-31T23:59:59Z", "1970-01-01T00:00:00+23:59",
-    "2000-01-01T00:00:00-23:59", "1899-12-31T23:59:59+08:00", "2999-01-01T00:00:00+08:00",
-]  # fmt: skip
+    "9999-12-31T23:59:59-12:00",
+    "0001-01-01T00:00:00+14:00",
+    "9999-12-31T23:59:59.999999+00:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00-00:01",
+    "9999-12-31T23:59:59Z",
+    "1970-01-01T00:00:00+23:59",
+    "2000-01-01T00:00:00-23:59",
+    "1899-12-31T23:59:59+08:00",
+    "2999-01-01T00:00:00+08:00",
+]
 
 # Drawn by kind first, so NUL (PostgreSQL's own refusal) is as likely as any whole kind of hostility.
 KINDS = {
-    "nul": ["\x00"], "control": CONTROL[1:], "surrogate": SURROGATES + NONCHARACTERS, "bidi": BIDI,
-    "zero_width": ZERO_WIDTH, "like": LIKE, "format": FORMAT + SQL, "spaces": SPACES, "long": LONG,
+    "nul": ["\x00"],
+    "control": CONTROL[1:],
+    "surrogate": SURROGATES + NONCHARACTERS,
+    "bidi": BIDI,
+    "zero_width": ZERO_WIDTH,
+    "like": LIKE,
+    "format": FORMAT + SQL,
+    "spaces": SPACES,
+    "long": LONG,
     "numeral": NUMERALS,
-}  # fmt: skip
+}
 TEXT = [token for tokens in KINDS.values() for token in tokens]
 
 
@@ -244,8 +290,14 @@ def install(schema) -> None:
 # positive case is also sent in a few fixed variants, derived from it alone (a failure replays).
 
 
-def _fixed(case, text: Callable[[str], str] | None = None, number: Callable[[Any], Any] | None = None,
-           date: str | None = None, datetime_: str | None = None, query_text: str | None = None) -> dict:  # fmt: skip
+def _fixed(
+    case,
+    text: Callable[[str], str] | None = None,
+    number: Callable[[Any], Any] | None = None,
+    date: str | None = None,
+    datetime_: str | None = None,
+    query_text: str | None = None,
+) -> dict:
     values = {name: copy.deepcopy(getattr(case, name)) for name in CONTAINERS}
     values = {name: _plausible(v) if isinstance(v, dict | list) else v for name, v in values.items()}
     for name in CONTAINERS:
@@ -274,12 +326,20 @@ def _middle(token: str) -> Callable[[str], str]:
 VARIANTS: dict[str, Callable[[Any], dict]] = {
     "nul": lambda case: _fixed(case, text=_middle("\x00")),
     "bidi_zero_width": lambda case: _fixed(case, text=_middle("\u202e\u200b")),
-    "huge": lambda case: _fixed(case, number=lambda n: 2**63 if isinstance(n, int) else 1e300,
-                                date="9999-12-31", datetime_="9999-12-31T23:59:59-12:00"),
-    "tiny": lambda case: _fixed(case, number=lambda n: -(2**63) - 1 if isinstance(n, int) else -1e300,
-                                date="0001-01-01", datetime_="0001-01-01T00:00:00+14:00"),
+    "huge": lambda case: _fixed(
+        case,
+        number=lambda n: 2**63 if isinstance(n, int) else 1e300,
+        date="9999-12-31",
+        datetime_="9999-12-31T23:59:59-12:00",
+    ),
+    "tiny": lambda case: _fixed(
+        case,
+        number=lambda n: -(2**63) - 1 if isinstance(n, int) else -1e300,
+        date="0001-01-01",
+        datetime_="0001-01-01T00:00:00+14:00",
+    ),
     "like": lambda case: _fixed(case, query_text="%"),
-}  # fmt: skip
+}
 
 
 def is_positive(case) -> bool:

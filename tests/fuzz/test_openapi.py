@@ -46,11 +46,13 @@ schemas = schemathesis.pytest.parametrize(**{service: _schema(service) for servi
 
 
 @schemas
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          suppress_health_check=list(HealthCheck))  # fmt: skip
+@settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_no_server_error_and_replies_match_their_schema(case):
-    statuses = {role: case.call_and_validate(headers=headers, checks=CHECKS).status_code
-                for role, headers in ROLES.items()}  # fmt: skip
+    statuses = {
+        role: case.call_and_validate(headers=headers, checks=CHECKS).status_code for role, headers in ROLES.items()
+    }
     # The fixed hostile variants go with a role the request got through with (best: a 2xx).
     through = [r for r, s in statuses.items() if 200 <= s < 300] or [
         r for r, s in statuses.items() if s not in (401, 403)

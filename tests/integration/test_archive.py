@@ -21,8 +21,14 @@ def rematched_history():
     """Submitted, assigned, rematched, resolved by the second assignee (naming it), rated (naming the resolution)."""
     s = events.submitted()
     a1, a2 = events.assigned(s, no=1), events.assigned(s, no=2)
-    r = a2.caused(Resolved, assignment_no=2, outcome=Outcome.met, summary="已出具证书", resolved_by="市计量测试院",
-                  resolved_at=utcnow())  # fmt: skip
+    r = a2.caused(
+        Resolved,
+        assignment_no=2,
+        outcome=Outcome.met,
+        summary="已出具证书",
+        resolved_by="市计量测试院",
+        resolved_at=utcnow(),
+    )
     rating = r.caused(Rated, answers=Answers(overall="satisfied"), source=RatingSource.online, rated_at=utcnow())
     return s, a1, a2, r, rating
 
@@ -72,8 +78,10 @@ async def test_a_dossier_is_sealed_only_once_every_assignment_is_in_whatever_the
             row = await infra.eventually(dossier_of(db, s.demand_id), what=f"{name}: the dossier sealed")
             content = json.loads(row["content"])
             assert [a["assignment_no"] for a in content["assignments"]] == [1, 2], name
-            assert {a["event_id"] for a in content["assignments"]} == {str(history[1].event_id),
-                                                                       str(history[2].event_id)}  # fmt: skip
+            assert {a["event_id"] for a in content["assignments"]} == {
+                str(history[1].event_id),
+                str(history[2].event_id),
+            }
             assert len(content["events"]) == 5, name
 
         s, *_, rating = histories["rematch last"]
@@ -95,9 +103,15 @@ async def test_a_dossier_is_sealed_only_once_every_assignment_is_in_whatever_the
 
 async def audit(db: str, *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.archive.audit", "--database-url", db, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "services.archive.audit",
+        "--database-url",
+        db,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     out, _ = await proc.communicate()
     return proc.returncode, out.decode()
 
@@ -126,9 +140,15 @@ async def test_the_audit_lists_a_dossier_sealed_short_and_supplements_it(amqp, d
             await conn.execute(
                 "INSERT INTO dossiers (demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, "
                 "content, content_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
-                short.demand_id, short.station_id, short.tracking_no, short.archive_no, short.sealed_at,
-                short.retain_until, json.dumps(short.content, default=str), short.content_sha256,
-            )  # fmt: skip
+                short.demand_id,
+                short.station_id,
+                short.tracking_no,
+                short.archive_no,
+                short.sealed_at,
+                short.retain_until,
+                json.dumps(short.content, default=str),
+                short.content_sha256,
+            )
         finally:
             await conn.close()
         await publish_event(amqp, a2)  # arrives after sealing: logged, the dossier unchanged

@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.db.security import station_tables
-from tests.support import auth, events, infra
+from tests.support import auth, events
 from tests.support.system import running_system
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ CALLERS = {
     "wrong_key": auth.WRONG_KEY,
 }
 UNAUTHENTICATED = {"no_token": 401, "expired": 401, "wrong_key": 401}
-PUBLIC = {name: 200 for name in CALLERS}
+PUBLIC = dict.fromkeys(CALLERS, 200)
 OPS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect"}
 ALLOWED = "allowed"  # a write several callers may make: the first succeeds, the rest meet the new state (409)
 
@@ -42,95 +42,301 @@ def expect(**by_caller: int | str) -> dict[str, int | str]:
     return table
 
 
-READ_A = dict(clerk_a=200, head_a=200, clerk_other_station=404, head_other_city=404, supervisor_a=200,
-              supervisor_other=404, admin=403)  # fmt: skip
-LIST = dict(clerk_a=200, head_a=200, clerk_other_station=200, head_other_city=200, supervisor_a=200,
-            supervisor_other=200, admin=403)  # fmt: skip
+READ_A = dict(
+    clerk_a=200,
+    head_a=200,
+    clerk_other_station=404,
+    head_other_city=404,
+    supervisor_a=200,
+    supervisor_other=404,
+    admin=403,
+)
+LIST = dict(
+    clerk_a=200,
+    head_a=200,
+    clerk_other_station=200,
+    head_other_city=200,
+    supervisor_a=200,
+    supervisor_other=200,
+    admin=403,
+)
+
 
 # (service, method, path) -> (path with ids, json body, expected answer per caller, demand a 200 list must show
 # only to the callers who may see it)
 def cases(d: dict[str, UUID], token: str, status: str, visit: str) -> dict[tuple[str, str, str], tuple]:
     new_station = {"name": "浑南测试站", "level": 3, "parent_id": events.STATION}
-    staff_anywhere = dict(clerk_a=201, head_a=201, clerk_other_station=201, head_other_city=201, supervisor_a=403,
-                          supervisor_other=403, org_assigned=403, org_other=403, admin=403)  # fmt: skip
+    staff_anywhere = dict(
+        clerk_a=201,
+        head_a=201,
+        clerk_other_station=201,
+        head_other_city=201,
+        supervisor_a=403,
+        supervisor_other=403,
+        org_assigned=403,
+        org_other=403,
+        admin=403,
+    )
     admin_only = {k: 403 for k in CALLERS if k not in UNAUTHENTICATED}
     new_item = {"category": "other", "label": "测试项目", "time_limit_days": 5, "handled_by": "station"}
     dossier = {"name": "浑南新企业有限公司", "in_park": True, "park_name": "浑南高新区"}
     return {
         ("intake", "GET", "/catalogue"): ("/catalogue", None, PUBLIC, None),
-        ("intake", "PUT", "/catalogue/items/{item_code}"): ("/catalogue/items/other.matrix_test", new_item,
-            expect(**admin_only | {"admin": 200}), None),
-        ("intake", "PUT", "/catalogue/overrides/{item_code}"): ("/catalogue/overrides/metrology.calibration",
-            {"scope": "210100", "time_limit_days": 8}, expect(**admin_only | {"admin": 201}), None),
-        ("intake", "PUT", "/calendar/{day}"): ("/calendar/2031-02-03", {"is_workday": False, "note": "春节"},
-            expect(**admin_only | {"admin": 204}), None),
-        ("intake", "GET", "/demands/{demand_id}/notice"): (f"/demands/{d['archived']}/notice", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-        ("intake", "GET", "/demands/{demand_id}/notice.pdf"): (f"/demands/{d['archived']}/notice.pdf", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
+        ("intake", "PUT", "/catalogue/items/{item_code}"): (
+            "/catalogue/items/other.matrix_test",
+            new_item,
+            expect(**admin_only | {"admin": 200}),
+            None,
+        ),
+        ("intake", "PUT", "/catalogue/overrides/{item_code}"): (
+            "/catalogue/overrides/metrology.calibration",
+            {"scope": "210100", "time_limit_days": 8},
+            expect(**admin_only | {"admin": 201}),
+            None,
+        ),
+        ("intake", "PUT", "/calendar/{day}"): (
+            "/calendar/2031-02-03",
+            {"is_workday": False, "note": "春节"},
+            expect(**admin_only | {"admin": 204}),
+            None,
+        ),
+        ("intake", "GET", "/demands/{demand_id}/notice"): (
+            f"/demands/{d['archived']}/notice",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("intake", "GET", "/demands/{demand_id}/notice.pdf"): (
+            f"/demands/{d['archived']}/notice.pdf",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
         ("intake", "GET", "/ledger.csv"): ("/ledger.csv", None, expect(**LIST, org_assigned=403, org_other=403), None),
-        ("intake", "GET", "/ledger.xlsx"): ("/ledger.xlsx", None, expect(**LIST, org_assigned=403, org_other=403), None),
-        ("intake", "PUT", "/enterprises/{credit_code}"): (f"/enterprises/{events.credit_code('91210112MA0U00009')}",
-            dossier, expect(**{k: (200 if v == 201 else v) for k, v in staff_anywhere.items()}), None),
-        ("intake", "GET", "/enterprises/{credit_code}"): (f"/enterprises/{events.credit_code()}", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-        ("intake", "GET", "/enterprises"): ("/enterprises", None, expect(**LIST, org_assigned=403, org_other=403), None),
-        ("intake", "POST", "/visits"): ("/visits", {"credit_code": events.credit_code(), "enterprise_name": "沈阳精密",
-            "staff": ["张晓燕"], "visited_on": "2026-11-20", "findings": "需计量检定"}, expect(**staff_anywhere), None),
+        ("intake", "GET", "/ledger.xlsx"): (
+            "/ledger.xlsx",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("intake", "PUT", "/enterprises/{credit_code}"): (
+            f"/enterprises/{events.credit_code('91210112MA0U00009')}",
+            dossier,
+            expect(**{k: (200 if v == 201 else v) for k, v in staff_anywhere.items()}),
+            None,
+        ),
+        ("intake", "GET", "/enterprises/{credit_code}"): (
+            f"/enterprises/{events.credit_code()}",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("intake", "GET", "/enterprises"): (
+            "/enterprises",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("intake", "POST", "/visits"): (
+            "/visits",
+            {
+                "credit_code": events.credit_code(),
+                "enterprise_name": "沈阳精密",
+                "staff": ["张晓燕"],
+                "visited_on": "2026-11-20",
+                "findings": "需计量检定",
+            },
+            expect(**staff_anywhere),
+            None,
+        ),
         ("intake", "GET", "/visits"): ("/visits", None, expect(**LIST, org_assigned=403, org_other=403), None),
-        ("intake", "GET", "/visits/{visit_id}"): (f"/visits/{visit}", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-        ("intake", "POST", "/public/stations/{station_id:path}/demands"): (f"/public/stations/{events.STATION}/demands",
+        ("intake", "GET", "/visits/{visit_id}"): (
+            f"/visits/{visit}",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("intake", "POST", "/public/stations/{station_id:path}/demands"): (
+            f"/public/stations/{events.STATION}/demands",
             {k: v for k, v in events.demand_form().items() if k not in ("station_id", "channel", "first_responder")},
-            {name: 201 for name in CALLERS}, None),
+            dict.fromkeys(CALLERS, 201),
+            None,
+        ),
         ("intake", "GET", "/public/status/{token}"): (f"/public/status/{status}", None, PUBLIC, None),
-        ("intake", "GET", "/public/status/{token}/notice.pdf"): (f"/public/status/{status}/notice.pdf", None,
-            PUBLIC, None),
+        ("intake", "GET", "/public/status/{token}/notice.pdf"): (
+            f"/public/status/{status}/notice.pdf",
+            None,
+            PUBLIC,
+            None,
+        ),
         ("intake", "GET", "/categories"): ("/categories", None, PUBLIC, None),
-        ("intake", "GET", "/stations"): ("/stations", None, expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}), None),
-        ("intake", "GET", "/stations/{station_id:path}"): (f"/stations/{events.STATION}", None,
-            expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}), None),
-        ("intake", "PUT", "/stations/{station_id:path}"): ("/stations/210100/210112/hunnan-test", new_station,
-            expect(**{k: 403 for k in CALLERS if k not in UNAUTHENTICATED} | {"admin": 200}), None),
-        ("intake", "POST", "/demands"): ("/demands", events.demand_form(),
-            expect(clerk_a=201, head_a=201, clerk_other_station=403, head_other_city=403, supervisor_a=403,
-                   supervisor_other=403, org_assigned=403, org_other=403, admin=403), None),
-        ("intake", "GET", "/demands"): ("/demands", None, expect(**LIST, org_assigned=403, org_other=403), d["archived"]),
-        ("intake", "GET", "/demands/{demand_id}"): (f"/demands/{d['archived']}", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-        ("dispatch", "GET", "/queue"): ("/queue?status=assigned", None,
-            expect(**LIST, org_assigned=403, org_other=403), d["assigned"]),
-        ("dispatch", "GET", "/demands/{demand_id}"): (f"/demands/{d['assigned']}", None,
-            expect(**READ_A, org_assigned=200, org_other=404), None),
-        ("dispatch", "POST", "/demands/{demand_id}/assignments"): (f"/demands/{d['waiting']}/assignments",
+        ("intake", "GET", "/stations"): (
+            "/stations",
+            None,
+            expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}),
+            None,
+        ),
+        ("intake", "GET", "/stations/{station_id:path}"): (
+            f"/stations/{events.STATION}",
+            None,
+            expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}),
+            None,
+        ),
+        ("intake", "PUT", "/stations/{station_id:path}"): (
+            "/stations/210100/210112/hunnan-test",
+            new_station,
+            expect(**{k: 403 for k in CALLERS if k not in UNAUTHENTICATED} | {"admin": 200}),
+            None,
+        ),
+        ("intake", "POST", "/demands"): (
+            "/demands",
+            events.demand_form(),
+            expect(
+                clerk_a=201,
+                head_a=201,
+                clerk_other_station=403,
+                head_other_city=403,
+                supervisor_a=403,
+                supervisor_other=403,
+                org_assigned=403,
+                org_other=403,
+                admin=403,
+            ),
+            None,
+        ),
+        ("intake", "GET", "/demands"): (
+            "/demands",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            d["archived"],
+        ),
+        ("intake", "GET", "/demands/{demand_id}"): (
+            f"/demands/{d['archived']}",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("dispatch", "GET", "/queue"): (
+            "/queue?status=assigned",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            d["assigned"],
+        ),
+        ("dispatch", "GET", "/demands/{demand_id}"): (
+            f"/demands/{d['assigned']}",
+            None,
+            expect(**READ_A, org_assigned=200, org_other=404),
+            None,
+        ),
+        ("dispatch", "POST", "/demands/{demand_id}/assignments"): (
+            f"/demands/{d['waiting']}/assignments",
             {"assignee_kind": "organization", "assignee_id": "org-01", "assignee_name": "市计量测试院"},
-            expect(clerk_a=403, head_a=201, clerk_other_station=404, head_other_city=404, supervisor_a=403,
-                   supervisor_other=403, org_assigned=403, org_other=403, admin=403), None),
-        ("tracking", "GET", "/ledger"): ("/ledger", None, expect(**LIST, org_assigned=200, org_other=200), d["assigned"]),
-        ("tracking", "GET", "/demands/{demand_id}"): (f"/demands/{d['assigned']}", None,
-            expect(**READ_A, org_assigned=200, org_other=404), None),
-        ("tracking", "POST", "/demands/{demand_id}/resolution"): (f"/demands/{d['assigned']}/resolution",
+            expect(
+                clerk_a=403,
+                head_a=201,
+                clerk_other_station=404,
+                head_other_city=404,
+                supervisor_a=403,
+                supervisor_other=403,
+                org_assigned=403,
+                org_other=403,
+                admin=403,
+            ),
+            None,
+        ),
+        ("tracking", "GET", "/ledger"): (
+            "/ledger",
+            None,
+            expect(**LIST, org_assigned=200, org_other=200),
+            d["assigned"],
+        ),
+        ("tracking", "GET", "/demands/{demand_id}"): (
+            f"/demands/{d['assigned']}",
+            None,
+            expect(**READ_A, org_assigned=200, org_other=404),
+            None,
+        ),
+        ("tracking", "POST", "/demands/{demand_id}/resolution"): (
+            f"/demands/{d['assigned']}/resolution",
             {"outcome": "met", "summary": "已出具证书"},
-            expect(clerk_a=ALLOWED, head_a=ALLOWED, clerk_other_station=404, head_other_city=404, supervisor_a=403,
-                   supervisor_other=403, org_assigned=ALLOWED, org_other=404, admin=403), None),
-        ("evaluation", "GET", "/surveys"): ("/surveys", None, expect(**LIST, org_assigned=403, org_other=403), d["open"]),
-        ("evaluation", "GET", "/surveys/{demand_id}"): (f"/surveys/{d['open']}", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-        ("evaluation", "POST", "/surveys/{demand_id}/rating"): (f"/surveys/{d['paper']}/rating",
+            expect(
+                clerk_a=ALLOWED,
+                head_a=ALLOWED,
+                clerk_other_station=404,
+                head_other_city=404,
+                supervisor_a=403,
+                supervisor_other=403,
+                org_assigned=ALLOWED,
+                org_other=404,
+                admin=403,
+            ),
+            None,
+        ),
+        ("evaluation", "GET", "/surveys"): (
+            "/surveys",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            d["open"],
+        ),
+        ("evaluation", "GET", "/surveys/{demand_id}"): (
+            f"/surveys/{d['open']}",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+        ("evaluation", "POST", "/surveys/{demand_id}/rating"): (
+            f"/surveys/{d['paper']}/rating",
             {"answers": {"overall": "satisfied"}},
-            expect(clerk_a=ALLOWED, head_a=ALLOWED, clerk_other_station=404, head_other_city=404, supervisor_a=403,
-                   supervisor_other=403, org_assigned=403, org_other=403, admin=403), None),
-        ("evaluation", "POST", "/surveys/{demand_id}/link"): (f"/surveys/{d['open']}/link", None,
-            expect(clerk_a=201, head_a=201, clerk_other_station=404, head_other_city=404, supervisor_a=403,
-                   supervisor_other=403, org_assigned=403, org_other=403, admin=403), None),
+            expect(
+                clerk_a=ALLOWED,
+                head_a=ALLOWED,
+                clerk_other_station=404,
+                head_other_city=404,
+                supervisor_a=403,
+                supervisor_other=403,
+                org_assigned=403,
+                org_other=403,
+                admin=403,
+            ),
+            None,
+        ),
+        ("evaluation", "POST", "/surveys/{demand_id}/link"): (
+            f"/surveys/{d['open']}/link",
+            None,
+            expect(
+                clerk_a=201,
+                head_a=201,
+                clerk_other_station=404,
+                head_other_city=404,
+                supervisor_a=403,
+                supervisor_other=403,
+                org_assigned=403,
+                org_other=403,
+                admin=403,
+            ),
+            None,
+        ),
         # The link is the enterprise's only authority: any caller with it gets the same answer.
         ("evaluation", "GET", "/public/ratings/{token}"): (f"/public/ratings/{token}", None, PUBLIC, None),
-        ("evaluation", "POST", "/public/ratings/{token}"): (f"/public/ratings/{token}",
-            {"answers": {"overall": "satisfied"}}, {name: "once" for name in CALLERS}, None),
-        ("archive", "GET", "/dossiers"): ("/dossiers", None, expect(**LIST, org_assigned=403, org_other=403), d["archived"]),
-        ("archive", "GET", "/dossiers/{demand_id}"): (f"/dossiers/{d['archived']}", None,
-            expect(**READ_A, org_assigned=403, org_other=403), None),
-    }  # fmt: skip
+        ("evaluation", "POST", "/public/ratings/{token}"): (
+            f"/public/ratings/{token}",
+            {"answers": {"overall": "satisfied"}},
+            dict.fromkeys(CALLERS, "once"),
+            None,
+        ),
+        ("archive", "GET", "/dossiers"): (
+            "/dossiers",
+            None,
+            expect(**LIST, org_assigned=403, org_other=403),
+            d["archived"],
+        ),
+        ("archive", "GET", "/dossiers/{demand_id}"): (
+            f"/dossiers/{d['archived']}",
+            None,
+            expect(**READ_A, org_assigned=403, org_other=403),
+            None,
+        ),
+    }
 
 
 SEES_A = {"clerk_a", "head_a", "supervisor_a"}
@@ -140,7 +346,7 @@ def routes(app) -> set[tuple[str, str]]:
     found = set()
     for route in app.routes:
         for r in getattr(getattr(route, "original_router", None), "routes", [route]):
-            for method in (getattr(r, "methods", None) or []):
+            for method in getattr(r, "methods", None) or []:
                 if method != "HEAD":
                     found.add((method, r.path if isinstance(r, APIRoute) else r.path))
     return found
@@ -148,8 +354,10 @@ def routes(app) -> set[tuple[str, str]]:
 
 @pytest.fixture
 async def system(amqp, databases):
-    fast_limits = {"evaluation": {"public_rate_limit": "1000/minute", "link_rate_limit": "1000/hour"},
-                   "intake": {"public_rate_limit": "1000/minute"}}
+    fast_limits = {
+        "evaluation": {"public_rate_limit": "1000/minute", "link_rate_limit": "1000/hour"},
+        "intake": {"public_rate_limit": "1000/minute"},
+    }
     async with running_system(amqp, databases, **fast_limits) as system:
         d = system.demands
         d["archived"] = await system.submit()
@@ -164,7 +372,9 @@ async def system(amqp, databases):
             await system.assign(d[key])
             await system.resolve(d[key])
         # The other city's demand, assigned to another organization: never in A's answers.
-        other = {"enterprise": {"name": "广州番禺电子科技有限公司", "credit_code": events.credit_code("91440113MA5A00001")}}
+        other = {
+            "enterprise": {"name": "广州番禺电子科技有限公司", "credit_code": events.credit_code("91440113MA5A00001")}
+        }
         d["other_city"] = await system.submit(events.OTHER_STATION, headers=auth.OTHER_CLERK, **other)
         await system.assign(d["other_city"], org="org-02", headers=auth.OTHER_HEAD)
         yield system
@@ -174,9 +384,17 @@ async def test_every_route_answers_each_caller_as_its_role_allows(system):
     link = await system.clients["evaluation"].post(f"/surveys/{system.demands['linked']}/link", headers=auth.CLERK)
     token = link.json()["url"].rsplit("/", 1)[1]
     status = system.status_urls[system.demands["waiting"]].rsplit("/", 1)[1]
-    visit = await system.clients["intake"].post("/visits", headers=auth.CLERK, json={
-        "credit_code": events.credit_code(), "enterprise_name": "沈阳精密", "staff": ["张晓燕"],
-        "visited_on": "2026-11-20", "findings": "需计量检定"})  # fmt: skip
+    visit = await system.clients["intake"].post(
+        "/visits",
+        headers=auth.CLERK,
+        json={
+            "credit_code": events.credit_code(),
+            "enterprise_name": "沈阳精密",
+            "staff": ["张晓燕"],
+            "visited_on": "2026-11-20",
+            "findings": "需计量检定",
+        },
+    )
     table = cases(system.demands, token, status, visit.json()["visit_id"])
 
     for service, client in system.clients.items():
@@ -205,7 +423,9 @@ async def test_every_route_answers_each_caller_as_its_role_allows(system):
             else:
                 ok = reply.status_code == want
             if not ok:
-                failures.append(f"{service} {method} {url} as {name}: {reply.status_code} (want {want}) {reply.text[:120]}")
+                failures.append(
+                    f"{service} {method} {url} as {name}: {reply.status_code} (want {want}) {reply.text[:120]}"
+                )
             if listed and reply.status_code == 200:
                 seen = {row["demand_id"] for row in reply.json()}
                 sees_other = service != "archive" and (  # the other city's demand is not archived
@@ -220,8 +440,13 @@ async def test_every_route_answers_each_caller_as_its_role_allows(system):
 
 async def test_lists_of_one_station_never_hold_another_stations_rows(system):
     other = str(system.demands["other_city"])
-    for service, path in (("intake", "/demands"), ("dispatch", "/queue?status=assigned"), ("tracking", "/ledger"),
-                          ("evaluation", "/surveys"), ("archive", "/dossiers")):  # fmt: skip
+    for service, path in (
+        ("intake", "/demands"),
+        ("dispatch", "/queue?status=assigned"),
+        ("tracking", "/ledger"),
+        ("evaluation", "/surveys"),
+        ("archive", "/dossiers"),
+    ):
         for headers, station in ((auth.HEAD, events.STATION), (auth.OTHER_HEAD, events.OTHER_STATION)):
             rows = (await system.clients[service].get(path, headers=headers)).json()
             assert {r["station_id"] for r in rows} <= {station}, (service, station)
@@ -229,8 +454,9 @@ async def test_lists_of_one_station_never_hold_another_stations_rows(system):
         if service in ("intake", "dispatch", "tracking"):
             assert other in {r["demand_id"] for r in mine}, service  # the filter is not simply empty
         # Asking for another station's list by name is the same as asking for an unknown one.
-        named = await system.clients[service].get(path.split("?")[0], params={"station_id": events.OTHER_STATION},
-                                                  headers=auth.HEAD)  # fmt: skip
+        named = await system.clients[service].get(
+            path.split("?")[0], params={"station_id": events.OTHER_STATION}, headers=auth.HEAD
+        )
         assert named.status_code == 404, service
 
 

@@ -23,6 +23,7 @@ async def test_the_same_event_delivered_twice_is_applied_once(amqp, databases, m
     """The timeline entry is appended per handling, so only the inbox keeps a redelivery from doubling it;
     with the claim skipped the same test sees two entries, which proves the assertion can fail."""
     if not inbox_on:
+
         async def always_first(conn, consumer, event_id):
             return True
 
@@ -164,8 +165,11 @@ async def test_concurrent_first_events_of_a_demand_do_not_overwrite_each_other(a
         rt = app.state.runtime
         for _ in range(10):
             submitted = events.submitted()
-            await asyncio.gather(rt.uow.handle(submitted, tracking.record_event),
-                                 rt.uow.handle(events.assigned(submitted), tracking.record_event))
-            [case] = await infra.fetch(db, "SELECT enterprise_name, assignment_no FROM cases WHERE demand_id = $1",
-                                       submitted.demand_id)  # fmt: skip
+            await asyncio.gather(
+                rt.uow.handle(submitted, tracking.record_event),
+                rt.uow.handle(events.assigned(submitted), tracking.record_event),
+            )
+            [case] = await infra.fetch(
+                db, "SELECT enterprise_name, assignment_no FROM cases WHERE demand_id = $1", submitted.demand_id
+            )
             assert case["enterprise_name"] and case["assignment_no"] == 1

@@ -53,11 +53,19 @@ class Supervisor:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "devtools.run", "--no-demo", "--services", ",".join(self.services),
-            cwd=ROOT, env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True, limit=2**20,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "devtools.run",
+            "--no-demo",
+            "--services",
+            ",".join(self.services),
+            cwd=ROOT,
+            env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            limit=2**20,
+        )
         self._pump = asyncio.create_task(self._read())
 
     async def _read(self) -> None:

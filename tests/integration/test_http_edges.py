@@ -51,17 +51,29 @@ async def evaluation():
 
 # --- every non-2xx reply has the project's shape ------------------------------------------------------
 
+
 async def test_unknown_routes_wrong_methods_and_unreadable_bodies_answer_bilingually(intake):
     _bilingual(await intake.get("/no/such/route"), 404, "not_found")
     wrong = _bilingual(await intake.delete("/categories"), 405, "method_not_allowed")
     assert "GET" in (await intake.delete("/categories")).headers["allow"]
-    body = _bilingual(await intake.post("/demands", content=b"{not json", headers={**auth.CLERK,
-                      "content-type": "application/json"}), 422, "validation_error")  # fmt: skip
+    body = _bilingual(
+        await intake.post("/demands", content=b"{not json", headers={**auth.CLERK, "content-type": "application/json"}),
+        422,
+        "validation_error",
+    )
     assert body["errors"][0]["type"] == "json_invalid" and wrong["message_en"].startswith("method not allowed")
-    _bilingual(await intake.post("/demands", content=b'{"a": "\xff"}', headers={**auth.CLERK,
-               "content-type": "application/json"}), 400, "bad_request")  # fmt: skip
-    _bilingual(await intake.post("/demands", content="station_id=x", headers={**auth.CLERK,
-               "content-type": "text/plain"}), 422, "validation_error")  # fmt: skip
+    _bilingual(
+        await intake.post(
+            "/demands", content=b'{"a": "\xff"}', headers={**auth.CLERK, "content-type": "application/json"}
+        ),
+        400,
+        "bad_request",
+    )
+    _bilingual(
+        await intake.post("/demands", content="station_id=x", headers={**auth.CLERK, "content-type": "text/plain"}),
+        422,
+        "validation_error",
+    )
     _bilingual(await intake.get("/demands"), 401, "unauthenticated")
 
 
@@ -104,6 +116,7 @@ async def test_docs_load_their_assets_from_the_service_itself(intake):
 
 # --- no input gets a 500 -------------------------------------------------------------------------------
 
+
 async def test_nul_and_invisible_characters_are_refused_on_public_endpoints(intake, evaluation):
     form = events.demand_form()
     form = {k: form[k] for k in ("enterprise", "contact", "items", "description")}
@@ -120,8 +133,9 @@ async def test_nul_and_invisible_characters_are_refused_on_public_endpoints(inta
     assert [e["field"] for e in _bilingual(reply, 422)["errors"]] == ["answers.comments"]
     # A lone surrogate in a key is refused and the reply still renders.
     surrogate_key = b'{"\\ud800": 1, "answers": {"overall": "satisfied"}}'
-    reply = await evaluation.post(f"/public/ratings/{TOKEN}", content=surrogate_key,
-                                  headers={"content-type": "application/json"})  # fmt: skip
+    reply = await evaluation.post(
+        f"/public/ratings/{TOKEN}", content=surrogate_key, headers={"content-type": "application/json"}
+    )
     _bilingual(reply, 422)
 
 
@@ -130,11 +144,30 @@ async def test_implausible_numbers_dates_and_times_are_refused(intake):
     cases = [
         ("put", f"/enterprises/{code}", {"name": "甲公司", "output_value_wan": 1e300}, "output_value_wan"),
         ("post", "/demands", events.demand_form(received_at="9999-12-31T23:59:59-12:00"), "received_at"),
-        ("post", "/visits", {"credit_code": code, "enterprise_name": "甲公司", "staff": ["张晓燕"],
-                             "visited_on": "0001-01-01", "findings": "需计量检定"}, "visited_on"),  # fmt: skip
-        ("post", "/visits", {"credit_code": code, "enterprise_name": "甲\u200b公司", "staff": ["张晓燕"],
-                             "visited_on": datetime.now(UTC).date().isoformat(), "findings": "x"},
-         "enterprise_name"),  # fmt: skip
+        (
+            "post",
+            "/visits",
+            {
+                "credit_code": code,
+                "enterprise_name": "甲公司",
+                "staff": ["张晓燕"],
+                "visited_on": "0001-01-01",
+                "findings": "需计量检定",
+            },
+            "visited_on",
+        ),
+        (
+            "post",
+            "/visits",
+            {
+                "credit_code": code,
+                "enterprise_name": "甲\u200b公司",
+                "staff": ["张晓燕"],
+                "visited_on": datetime.now(UTC).date().isoformat(),
+                "findings": "x",
+            },
+            "enterprise_name",
+        ),
     ]
     for method, path, body, field in cases:
         reply = await intake.request(method, path, json=body, headers=auth.CLERK)
@@ -162,25 +195,30 @@ async def test_search_words_are_literal_not_like_patterns(intake):
 
 # --- the rate limit counts the real client --------------------------------------------------------------
 
+
 async def _limited_app(amqp, databases, **settings):
-    return make_app("intake", amqp_url=amqp, database_url=databases("intake"), public_rate_limit="2/minute",
-                    **settings)  # fmt: skip
+    return make_app("intake", amqp_url=amqp, database_url=databases("intake"), public_rate_limit="2/minute", **settings)
 
 
 async def test_a_forged_forwarded_for_from_an_untrusted_peer_is_ignored(amqp, databases):
     app = await _limited_app(amqp, databases)  # trusted_proxies: none
     async with infra.running(app) as client:
-        statuses = [(await client.get(f"/public/status/{TOKEN}", headers={"X-Forwarded-For": f"198.51.100.{i}"})
-                     ).status_code for i in range(3)]  # fmt: skip
+        statuses = [
+            (await client.get(f"/public/status/{TOKEN}", headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code
+            for i in range(3)
+        ]
     assert statuses == [404, 404, 429]
 
 
 async def test_behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_proxy(amqp, databases):
     app = await _limited_app(amqp, databases, trusted_proxies=["10.0.0.0/8"])
     async with app.router.lifespan_context(app):
-        proxy = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 4321)), base_url="http://t")
-        outsider = httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("192.0.2.9", 4321)),
-                                     base_url="http://t")  # fmt: skip
+        proxy = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("10.1.2.3", 4321)), base_url="http://t"
+        )
+        outsider = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("192.0.2.9", 4321)), base_url="http://t"
+        )
         async with proxy, outsider:
 
             async def via_proxy(client_ip: str) -> int:
@@ -191,12 +229,15 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_limited_not_the_pr
             assert [await via_proxy("203.0.113.7") for _ in range(3)] == [404, 404, 429]
             assert await via_proxy("203.0.113.8") == 404  # another enterprise behind the same proxy
             # The proxy's own address was never counted, and an untrusted peer's header is still ignored.
-            forged = [(await outsider.get(f"/public/status/{TOKEN}", headers={"X-Forwarded-For": "203.0.113.99"})
-                       ).status_code for _ in range(3)]  # fmt: skip
+            forged = [
+                (await outsider.get(f"/public/status/{TOKEN}", headers={"X-Forwarded-For": "203.0.113.99"})).status_code
+                for _ in range(3)
+            ]
             assert forged == [404, 404, 429]
 
 
 # --- clock skew -----------------------------------------------------------------------------------------
+
 
 async def test_a_token_issued_a_little_in_the_future_is_accepted(intake):
     ahead = mint(role=Role.head, station=events.STATION, now=datetime.now(UTC) + timedelta(seconds=2))
@@ -213,10 +254,15 @@ def test_the_leeway_is_a_setting():
     settings = ServiceSettings(service_name="x")
     assert settings.auth_leeway_seconds == 30 and settings.trusted_proxies == []
     ahead = mint(role=Role.head, station=events.STATION, now=datetime.now(UTC) + timedelta(seconds=2))
-    strict = TokenVerifier(key=settings.auth_signing_key, issuer=settings.auth_issuer,
-                           audience=settings.auth_audience, leeway=0)  # fmt: skip
+    strict = TokenVerifier(
+        key=settings.auth_signing_key, issuer=settings.auth_issuer, audience=settings.auth_audience, leeway=0
+    )
     with pytest.raises(Exception, match="invalid token"):
         strict.verify(ahead)
-    lenient = TokenVerifier(key=settings.auth_signing_key, issuer=settings.auth_issuer,
-                            audience=settings.auth_audience, leeway=settings.auth_leeway_seconds)  # fmt: skip
+    lenient = TokenVerifier(
+        key=settings.auth_signing_key,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        leeway=settings.auth_leeway_seconds,
+    )
     assert lenient.verify(ahead).role is Role.head

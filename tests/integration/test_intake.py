@@ -2,8 +2,8 @@
 
 import asyncio
 import csv
-import json
 import io
+import json
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -54,7 +54,10 @@ INVALID = [
     ("channel", form(channel=3)),
     ("items.0.materials_received", form(items=[{"code": "metrology.calibration", "materials_received": ["户口本"]}])),
     ("details.special_equipment", form(details={"special_equipment": [{"kind": "锅炉", "quantity": 2}]})),
-    ("details.instruments.0.last_traced_on", form(details={"instruments": [{"name": "压力表", "last_traced_on": "昨天"}]})),
+    (
+        "details.instruments.0.last_traced_on",
+        form(details={"instruments": [{"name": "压力表", "last_traced_on": "昨天"}]}),
+    ),
     ("green_channel_reason", form(green_channel="major_project")),
     ("station_id", form(station_id="hunnan")),
     ("extra_field", form(extra_field="x")),
@@ -71,17 +74,24 @@ async def test_bad_input_names_the_field_in_both_languages_and_changes_nothing(i
     error = next(e for e in errors if e["field"] == field)
     assert error["message"] and error["message_en"] and error["message"] != error["message_en"]
     assert reply.json()["message"] == "请求数据有误" or reply.json()["code"] == "validation_error"
-    for table in ("demands", "outbox WHERE demand_id IS NOT NULL", "tracking_counters", "enterprises",
-                  "idempotency_keys"):  # fmt: skip
+    for table in (
+        "demands",
+        "outbox WHERE demand_id IS NOT NULL",
+        "tracking_counters",
+        "enterprises",
+        "idempotency_keys",
+    ):
         assert await infra.fetch(intake.db, f"SELECT 1 FROM {table}") == [], table
 
 
 async def test_letter_first_codes_are_accepted_and_legacy_codes_flagged(intake):
     letter_first = events.credit_code("N2210112MA0U00001")
-    ok = await intake.post("/demands", json=form(enterprise={"name": "某社会组织", "credit_code": letter_first}),
-                           headers=auth.CLERK)  # fmt: skip
-    legacy = await intake.post("/demands", json=form(enterprise={"name": "老企业", "credit_code": LEGACY}),
-                               headers=auth.CLERK)  # fmt: skip
+    ok = await intake.post(
+        "/demands", json=form(enterprise={"name": "某社会组织", "credit_code": letter_first}), headers=auth.CLERK
+    )
+    legacy = await intake.post(
+        "/demands", json=form(enterprise={"name": "老企业", "credit_code": LEGACY}), headers=auth.CLERK
+    )
     assert ok.status_code == legacy.status_code == 201
     assert ok.json()["credit_code_flag"] is None
     assert legacy.json()["credit_code_flag"] == "check_failed"
@@ -110,8 +120,10 @@ async def test_concurrent_retries_with_one_key_yield_one_demand(intake):
 async def test_a_demand_keeps_the_catalogue_entry_in_force_when_it_was_submitted(intake):
     before = (await intake.post("/demands", json=form(), headers=auth.CLERK)).json()
     entry = next(e for e in (await intake.get("/catalogue")).json() if e["code"] == "metrology.calibration")
-    edited = {**{k: entry[k] for k in ("category", "label", "description", "materials", "handled_by")},
-              "time_limit_days": entry["time_limit_days"] + 7}  # fmt: skip
+    edited = {
+        **{k: entry[k] for k in ("category", "label", "description", "materials", "handled_by")},
+        "time_limit_days": entry["time_limit_days"] + 7,
+    }
     reply = await intake.put("/catalogue/items/metrology.calibration", json=edited, headers=auth.ADMIN)
     assert reply.status_code == 200 and reply.json()["version"] == entry["version"] + 1
     after = (await intake.post("/demands", json=form(), headers=auth.CLERK)).json()
@@ -125,19 +137,30 @@ async def test_a_demand_keeps_the_catalogue_entry_in_force_when_it_was_submitted
     assert json.loads(row["payload"])["items"][0]["time_limit_days"] == entry["time_limit_days"]  # carried on
 
     # A city's override changes new demands of its stations only.
-    await intake.put("/catalogue/overrides/metrology.calibration", json={"scope": "210100", "time_limit_days": 4},
-                     headers=auth.ADMIN)  # fmt: skip
+    await intake.put(
+        "/catalogue/overrides/metrology.calibration", json={"scope": "210100", "time_limit_days": 4}, headers=auth.ADMIN
+    )
     shenyang = (await intake.get("/catalogue", params={"station_id": events.STATION})).json()
     guangzhou = (await intake.get("/catalogue", params={"station_id": events.OTHER_STATION})).json()
     assert next(e for e in shenyang if e["code"] == "metrology.calibration")["time_limit_days"] == 4
-    assert next(e for e in guangzhou if e["code"] == "metrology.calibration")["time_limit_days"] == entry["time_limit_days"] + 7
+    assert (
+        next(e for e in guangzhou if e["code"] == "metrology.calibration")["time_limit_days"]
+        == entry["time_limit_days"] + 7
+    )
 
 
 async def test_the_acceptance_notice_tells_everything_once(intake):
-    demand = (await intake.post("/demands", headers=auth.CLERK, json=form(
-        items=[{"code": "metrology.calibration", "materials_received": []}],
-        green_channel="new_tech_enterprise", green_channel_reason="2026 年新设立的高新技术企业",
-    ))).json()  # fmt: skip
+    demand = (
+        await intake.post(
+            "/demands",
+            headers=auth.CLERK,
+            json=form(
+                items=[{"code": "metrology.calibration", "materials_received": []}],
+                green_channel="new_tech_enterprise",
+                green_channel_reason="2026 年新设立的高新技术企业",
+            ),
+        )
+    ).json()
     html = (await intake.get(f"/demands/{demand['demand_id']}/notice", headers=auth.CLERK)).text
     assert demand["tracking_no"] in html and "受理通知书" in html
     for material in demand["items"][0]["materials_needed"]:
@@ -151,17 +174,28 @@ async def test_the_acceptance_notice_tells_everything_once(intake):
     # The enterprise downloads the same notice through its own link.
     token = demand["status_url"].rsplit("/", 1)[1]
     own = await intake.get(f"/public/status/{token}/notice.pdf")
-    assert own.status_code == 200 and demand["tracking_no"] in PdfReader(io.BytesIO(own.content)).pages[0].extract_text()
+    assert (
+        own.status_code == 200 and demand["tracking_no"] in PdfReader(io.BytesIO(own.content)).pages[0].extract_text()
+    )
 
 
 async def test_the_online_channel_ignores_station_and_status_fields_and_links_reach_one_demand(intake):
     body = {k: v for k, v in form().items() if k != "station_id"}
-    body |= {"station_id": events.OTHER_STATION, "status": "archived", "progress": "rated", "channel": "window",
-             "first_responder": "冒名者", "tracking_no": "2026-999999"}  # fmt: skip
+    body |= {
+        "station_id": events.OTHER_STATION,
+        "status": "archived",
+        "progress": "rated",
+        "channel": "window",
+        "first_responder": "冒名者",
+        "tracking_no": "2026-999999",
+    }
     first = await intake.post(f"/public/stations/{events.STATION}/demands", json=body)
     second = await intake.post(f"/public/stations/{events.STATION}/demands", json=body)
     assert first.status_code == second.status_code == 201, first.text
-    rows = await infra.fetch(intake.db, "SELECT station_id, channel, status, progress, first_responder, tracking_no FROM demands ORDER BY tracking_no")
+    rows = await infra.fetch(
+        intake.db,
+        "SELECT station_id, channel, status, progress, first_responder, tracking_no FROM demands ORDER BY tracking_no",
+    )
     assert {(r["station_id"], r["channel"], r["status"], r["progress"], r["first_responder"]) for r in rows} == {
         (events.STATION, "website", "open", "submitted", "网上申报")
     }
@@ -170,8 +204,17 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
     one = (await intake.get(first.json()["status_url"].replace("http://127.0.0.1:8001", ""))).json()
     two = (await intake.get(second.json()["status_url"].replace("http://127.0.0.1:8001", ""))).json()
     assert one["tracking_no"] == first.json()["tracking_no"] and two["tracking_no"] == second.json()["tracking_no"]
-    assert set(one) == {"tracking_no", "station_name", "station_phone", "items", "progress", "progress_label",
-                        "submitted_at", "expected_on", "archive_no"}  # nothing about anyone else  # fmt: skip
+    assert set(one) == {
+        "tracking_no",
+        "station_name",
+        "station_phone",
+        "items",
+        "progress",
+        "progress_label",
+        "submitted_at",
+        "expected_on",
+        "archive_no",
+    }  # nothing about anyone else
     forged = first.json()["status_url"].rsplit("/", 1)[1][:-2] + "xx"
     assert (await intake.get(f"/public/status/{forged}")).status_code == 404
     unknown_station = await intake.post("/public/stations/210100/210112/nowhere-01/demands", json=body)
@@ -182,8 +225,9 @@ async def test_the_online_channel_is_rate_limited(amqp, databases):
     app = make_app("intake", amqp_url=amqp, database_url=databases("intake"), public_rate_limit="3/minute")
     async with infra.running(app) as client:
         body = {k: v for k, v in form().items() if k != "station_id"}
-        codes = [(await client.post(f"/public/stations/{events.STATION}/demands", json=body)).status_code
-                 for _ in range(4)]  # fmt: skip
+        codes = [
+            (await client.post(f"/public/stations/{events.STATION}/demands", json=body)).status_code for _ in range(4)
+        ]
     assert codes == [201, 201, 201, 429]
 
 
@@ -199,17 +243,35 @@ async def test_a_second_demand_for_the_same_need_is_flagged_as_a_possible_duplic
 async def test_the_enterprise_dossier_with_detail_tables_and_search(intake):
     code = events.credit_code("91210112MA0U00005")
     dossier = {
-        "name": "沈阳新松精密机械有限公司", "legal_representative": "刘强", "industry": "通用设备制造", "size": "medium",
-        "employees": 320, "output_value_wan": 18500.5, "main_products": "精密减速机", "address": "沈阳市浑南区",
-        "in_park": True, "park_name": "浑南高新区", "town": "浑南装备小镇", "chain": "机器人", "chain_leader": True,
-        "own_labs": 2, "labs_cover_own_testing": False,
+        "name": "沈阳新松精密机械有限公司",
+        "legal_representative": "刘强",
+        "industry": "通用设备制造",
+        "size": "medium",
+        "employees": 320,
+        "output_value_wan": 18500.5,
+        "main_products": "精密减速机",
+        "address": "沈阳市浑南区",
+        "in_park": True,
+        "park_name": "浑南高新区",
+        "town": "浑南装备小镇",
+        "chain": "机器人",
+        "chain_leader": True,
+        "own_labs": 2,
+        "labs_cover_own_testing": False,
         "contacts": [{"name": "赵丽", "title": "质量部长", "phone": "13940012345", "email": "zhaoli@example.com"}],
         "products": [{"name": "RV 减速机", "standard_name": "机器人用精密减速器", "standard_no": "GB/T 37165-2018"}],
-        "instruments": [{"name": "三坐标测量机", "accuracy_class": "MPE 1.9 μm", "traceability": "calibration",
-                         "last_traced_on": "2026-03-01", "valid_until": "2027-03-01"}],
+        "instruments": [
+            {
+                "name": "三坐标测量机",
+                "accuracy_class": "MPE 1.9 μm",
+                "traceability": "calibration",
+                "last_traced_on": "2026-03-01",
+                "valid_until": "2027-03-01",
+            }
+        ],
         "special_equipment": [{"kind": "压力容器", "quantity": 2, "next_inspection_on": "2027-05-01"}],
         "operator_exams": [{"trade": "叉车司机", "people": 4, "category": "K"}],
-    }  # fmt: skip
+    }
     saved = await intake.put(f"/enterprises/{code}", json=dossier, headers=auth.CLERK)
     assert saved.status_code == 200, saved.text
     assert saved.json()["contacts"][0]["phone"] == "+8613940012345"
@@ -219,22 +281,35 @@ async def test_the_enterprise_dossier_with_detail_tables_and_search(intake):
     assert (await intake.get("/enterprises", params={"q": "新松"}, headers=auth.OTHER_HEAD)).json() == []
     bad = await intake.put(f"/enterprises/{code}", json={**dossier, "park_name": None}, headers=auth.CLERK)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "park_name"
-    bad_mail = await intake.put(f"/enterprises/{code}", json={**dossier, "contacts": [{"name": "赵", "email": "x@"}]},
-                                headers=auth.CLERK)  # fmt: skip
+    bad_mail = await intake.put(
+        f"/enterprises/{code}", json={**dossier, "contacts": [{"name": "赵", "email": "x@"}]}, headers=auth.CLERK
+    )
     assert bad_mail.status_code == 422 and bad_mail.json()["errors"][0]["field"] == "contacts.0.email"
 
 
 async def test_a_visit_and_the_demands_collected_during_it(intake):
-    visit = (await intake.post("/visits", headers=auth.CLERK, json={
-        "credit_code": events.credit_code(), "enterprise_name": "沈阳精密仪器有限公司", "staff": ["张晓燕", "周站长"],
-        "visited_on": "2026-11-20", "findings": "计量器具超期未检，需建立台账"})).json()  # fmt: skip
-    demand = (await intake.post("/demands", json=form(channel="visit", visit_id=visit["visit_id"]),
-                                headers=auth.CLERK)).json()  # fmt: skip
+    visit = (
+        await intake.post(
+            "/visits",
+            headers=auth.CLERK,
+            json={
+                "credit_code": events.credit_code(),
+                "enterprise_name": "沈阳精密仪器有限公司",
+                "staff": ["张晓燕", "周站长"],
+                "visited_on": "2026-11-20",
+                "findings": "计量器具超期未检，需建立台账",
+            },
+        )
+    ).json()
+    demand = (
+        await intake.post("/demands", json=form(channel="visit", visit_id=visit["visit_id"]), headers=auth.CLERK)
+    ).json()
     seen = (await intake.get(f"/visits/{visit['visit_id']}", headers=auth.HEAD)).json()
     assert [d["tracking_no"] for d in seen["demands"]] == [demand["tracking_no"]]
     assert (await intake.get(f"/visits/{visit['visit_id']}", headers=auth.OTHER_HEAD)).status_code == 404
-    foreign = await intake.post("/demands", json=form(station_id=events.OTHER_STATION, visit_id=visit["visit_id"]),
-                                headers=auth.OTHER_CLERK)  # fmt: skip
+    foreign = await intake.post(
+        "/demands", json=form(station_id=events.OTHER_STATION, visit_id=visit["visit_id"]), headers=auth.OTHER_CLERK
+    )
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "visit_id"
 
 
@@ -245,15 +320,28 @@ async def test_the_intake_ledger_exports_with_the_seed_columns(intake):
     today = datetime.fromisoformat(mine["submitted_at"]).astimezone(CHINA).date().isoformat()
     csv_reply = await intake.get("/ledger.csv", params={"since": today, "until": today}, headers=auth.HEAD)
     table = list(csv.reader(io.StringIO(csv_reply.content.decode("utf-8-sig"))))
-    assert table[0] == ["序号", "日期", "企业名称", "企业联系人", "联系电话", "企业需求类型", "企业需求", "首位工作人员", "跟踪单号"]
+    assert table[0] == [
+        "序号",
+        "日期",
+        "企业名称",
+        "企业联系人",
+        "联系电话",
+        "企业需求类型",
+        "企业需求",
+        "首位工作人员",
+        "跟踪单号",
+    ]
     assert [row[8] for row in table[1:]] == [mine["tracking_no"]]  # the other station's demand is not in it
     assert table[1][1] == today == china_today(datetime.now(UTC)).isoformat()
     assert mine["tracking_no"].startswith(today[:4] + "-")  # numbered in China's year, also on New Year's night
     sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
     assert [c.value for c in sheet[2]][-1] == "跟踪单号" and sheet.cell(row=3, column=9).value == mine["tracking_no"]
     # Text a spreadsheet would execute stays text.
-    await intake.post("/demands", headers=auth.CLERK, json=form(
-        enterprise={"name": '=HYPERLINK("http://evil.example","点击")', "credit_code": events.credit_code()}))
+    await intake.post(
+        "/demands",
+        headers=auth.CLERK,
+        json=form(enterprise={"name": '=HYPERLINK("http://evil.example","点击")', "credit_code": events.credit_code()}),
+    )
     sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
     names = [sheet.cell(row=r, column=3) for r in range(3, sheet.max_row + 1)]
     assert all(c.data_type == "s" for c in names) and any(str(c.value).startswith("'=HYPERLINK") for c in names)

@@ -154,8 +154,12 @@ async def test_unroutable_event_stays_pending(amqp, databases):
 async def test_tracking_numbers_gapless_under_50_concurrent_submissions(amqp, databases):
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db, db_pool_max=20)) as client:
-        replies = await asyncio.gather(*(client.post("/demands", json=events.demand_form(), headers=auth.CLERK) for _ in range(50)))
-        other = await client.post("/demands", json=events.demand_form(station=events.OTHER_STATION), headers=auth.OTHER_CLERK)
+        replies = await asyncio.gather(
+            *(client.post("/demands", json=events.demand_form(), headers=auth.CLERK) for _ in range(50))
+        )
+        other = await client.post(
+            "/demands", json=events.demand_form(station=events.OTHER_STATION), headers=auth.OTHER_CLERK
+        )
     assert all(r.status_code == 201 for r in replies), [r.text for r in replies if r.status_code != 201]
     numbers = sorted(r.json()["tracking_no"] for r in replies)
     year = numbers[0][:4]
@@ -244,8 +248,14 @@ async def test_prune_skips_while_another_replica_holds_the_lock(outbox_db):
 async def test_running_service_prunes_on_its_own(amqp, databases):
     """The relay's housekeeping runs every prune_every_minutes with the retention settings."""
     db = databases("intake")
-    app = make_app("intake", amqp_url=amqp, database_url=db, prune_every_minutes=0.005,
-                   outbox_retention_days=7, inbox_retention_days=30)  # fmt: skip
+    app = make_app(
+        "intake",
+        amqp_url=amqp,
+        database_url=db,
+        prune_every_minutes=0.005,
+        outbox_retention_days=7,
+        inbox_retention_days=30,
+    )
     async with infra.running(app):
         async with app.state.runtime.pool.acquire() as conn:
             await _seed(conn)

@@ -35,13 +35,17 @@ async def test_a_link_rates_its_own_demand_once_and_no_other(system):
     assert opened["technician_items_apply"] is True and opened["status"] == "open"
 
     # Fields the enterprise tries to add (another demand, a station, a status) are refused, not obeyed.
-    forged = await evaluation.post(f"/public/ratings/{first}",
-                                   json={"answers": {"overall": "satisfied"}, "demand_id": str(system.demands["second"])})  # fmt: skip
+    forged = await evaluation.post(
+        f"/public/ratings/{first}",
+        json={"answers": {"overall": "satisfied"}, "demand_id": str(system.demands["second"])},
+    )
     assert forged.status_code == 422 and forged.json()["errors"][0]["field"] == "demand_id"
 
     rated = await evaluation.post(f"/public/ratings/{first}", json={"answers": {"overall": "satisfied"}})
     assert rated.status_code == 201
-    assert (await evaluation.post(f"/public/ratings/{first}", json={"answers": {"overall": "average"}})).status_code == 404
+    assert (
+        await evaluation.post(f"/public/ratings/{first}", json={"answers": {"overall": "average"}})
+    ).status_code == 404
     survey = (await evaluation.get(f"/surveys/{system.demands['second']}", headers=auth.HEAD)).json()
     assert survey["status"] == "open" and survey["ratings"] == []  # the other demand untouched
     [row] = await infra.fetch(system.databases["evaluation"], "SELECT source FROM ratings")
@@ -55,8 +59,11 @@ async def test_a_new_link_retires_the_old_one_and_expired_links_are_refused(syst
     assert (await evaluation.get(f"/public/ratings/{old}")).status_code == 404
     assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 200
     # The service's clock, not PostgreSQL's now(): under the test clock they differ.
-    await infra.fetch(system.databases["evaluation"], "UPDATE rating_links SET expires_at = $1",
-                      datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
+    await infra.fetch(
+        system.databases["evaluation"],
+        "UPDATE rating_links SET expires_at = $1",
+        datetime.now(UTC) - timedelta(seconds=1),
+    )
     assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 404
     assert (await evaluation.get("/public/ratings/" + "x" * 43)).status_code == 404
 

@@ -147,8 +147,9 @@ async def test_moving_a_station_announces_its_subtree_with_the_new_ancestors(amq
         ):
             assert (await intake.put(f"/stations/{station}", json=body, headers=ADMIN)).status_code == 200
         before = len(await announcements(db))
-        moved = await intake.put(f"/stations/{park}", json={"name": "浑南园区站", "level": 3, "parent_id": TIEXI},
-                                 headers=ADMIN)  # fmt: skip
+        moved = await intake.put(
+            f"/stations/{park}", json={"name": "浑南园区站", "level": 3, "parent_id": TIEXI}, headers=ADMIN
+        )
         assert moved.status_code == 200, moved.text
         new = [(r["station_id"], r["payload"]) for r in (await announcements(db))[before:]]
         assert [(s, p["ancestors"]) for s, p in new] == [(park, [SHENYANG, TIEXI]), (point, [SHENYANG, TIEXI, park])]
@@ -158,8 +159,8 @@ async def test_moving_a_station_announces_its_subtree_with_the_new_ancestors(amq
         assert list(tree[0]["ancestors"]) == [SHENYANG, TIEXI, park]
 
         # Placing a station below its own descendant is refused and announces nothing.
-        cycle = await intake.put(f"/stations/{park}", json={"name": "浑南园区站", "level": 3, "parent_id": point},
-                                 headers=ADMIN)  # fmt: skip
+        cycle = await intake.put(
+            f"/stations/{park}", json={"name": "浑南园区站", "level": 3, "parent_id": point}, headers=ADMIN
+        )
         assert cycle.status_code == 422, cycle.text
         assert len(await announcements(db)) == before + 2
-

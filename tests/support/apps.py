@@ -24,10 +24,14 @@ async def publish(amqp_url: str, routing_key: str, body: bytes, message_id: str 
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.get_exchange(EXCHANGE)
         await exchange.publish(
-            aio_pika.Message(body, message_id=message_id, content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            aio_pika.Message(
+                body,
+                message_id=message_id,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
             routing_key=routing_key,
-        )  # fmt: skip
+        )
 
 
 async def publish_event(amqp_url: str, event: Event) -> None:

@@ -8,8 +8,8 @@ from stdnum.cn import uscc
 from shared.contracts import (
     Answers,
     Archived,
-    AssigneeKind,
     Assigned,
+    AssigneeKind,
     CategoryRef,
     Channel,
     Contact,
@@ -32,7 +32,9 @@ def credit_code(base: str = "91210112MA0U00001") -> str:
     return base + uscc.calc_check_digit(base)
 
 
-def submitted(demand_id: UUID | None = None, station: str = STATION, tracking_no: str = "2026-000001") -> DemandSubmitted:
+def submitted(
+    demand_id: UUID | None = None, station: str = STATION, tracking_no: str = "2026-000001"
+) -> DemandSubmitted:
     return DemandSubmitted(
         correlation_id=uuid4(),
         station_id=station,

@@ -45,32 +45,42 @@ class System:
             headers=headers or auth.HEAD,
         )
         assert reply.status_code == 201, reply.text
-        await self.get_when("tracking", f"/demands/{demand_id}", lambda c: c["status"] == "assigned",
-                            "tracking to see the assignment", headers)  # fmt: skip
+        await self.get_when(
+            "tracking",
+            f"/demands/{demand_id}",
+            lambda c: c["status"] == "assigned",
+            "tracking to see the assignment",
+            headers,
+        )
 
     async def resolve(self, demand_id: UUID, headers=None) -> None:
         reply = await self.clients["tracking"].post(
-            f"/demands/{demand_id}/resolution", json={"outcome": "met", "summary": "已出具证书"},
+            f"/demands/{demand_id}/resolution",
+            json={"outcome": "met", "summary": "已出具证书"},
             headers=headers or auth.HEAD,
-        )  # fmt: skip
+        )
         assert reply.status_code == 200, reply.text
-        await self.get_when("evaluation", f"/surveys/{demand_id}", lambda s: s["status"] == "open",
-                            "the survey to open", headers)  # fmt: skip
+        await self.get_when(
+            "evaluation", f"/surveys/{demand_id}", lambda s: s["status"] == "open", "the survey to open", headers
+        )
 
     async def rate(self, demand_id: UUID, headers=None) -> None:
         reply = await self.clients["evaluation"].post(
             f"/surveys/{demand_id}/rating", json={"answers": {"overall": "satisfied"}}, headers=headers or auth.CLERK
         )
         assert reply.status_code == 201, reply.text
-        await self.get_when("tracking", f"/demands/{demand_id}", lambda c: c["status"] == "archived",
-                            "the archive", headers)  # fmt: skip
+        await self.get_when(
+            "tracking", f"/demands/{demand_id}", lambda c: c["status"] == "archived", "the archive", headers
+        )
 
 
 @contextlib.asynccontextmanager
 async def running_system(amqp: str, database_url, **overrides):
     databases = {name: database_url(name) for name in SERVICES}
-    apps = {name: make_app(name, amqp_url=amqp, database_url=databases[name], **overrides.get(name, {}))
-            for name in SERVICES}  # fmt: skip
+    apps = {
+        name: make_app(name, amqp_url=amqp, database_url=databases[name], **overrides.get(name, {}))
+        for name in SERVICES
+    }
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(infra.running(app)) for name, app in apps.items()}
         yield System(clients=clients, databases=databases, apps=apps)

@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 from shared.contracts import (
     Answers,
     Archived,
-    AssigneeKind,
     Assigned,
+    AssigneeKind,
     CategoryRef,
     Channel,
     Contact,

@@ -123,8 +123,10 @@ async def test_a_full_history_seals_one_dossier_caused_by_the_closing_rating(uow
     [archived] = uow.events(Archived)
     assert archived.causation_id == rating.event_id and archived.correlation_id == s.correlation_id
     assert (archived.archive_no, archived.content_sha256, archived.event_count) == (
-        dossier.archive_no, dossier.content_sha256, 4,
-    )  # fmt: skip
+        dossier.archive_no,
+        dossier.content_sha256,
+        4,
+    )
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(5))), ids=lambda o: "".join(map(str, o)))

@@ -44,8 +44,11 @@ def test_bad_tokens_are_refused(token):
 
 
 def test_a_token_with_an_unknown_role_is_refused():
-    token = jwt.encode({"sub": "x", "role": "root", "iss": DEV_ISSUER, "aud": AUDIENCE, "iat": 0, "exp": 2**40},
-                       DEV_KEY, algorithm="HS256")  # fmt: skip
+    token = jwt.encode(
+        {"sub": "x", "role": "root", "iss": DEV_ISSUER, "aud": AUDIENCE, "iat": 0, "exp": 2**40},
+        DEV_KEY,
+        algorithm="HS256",
+    )
     with pytest.raises(Unauthenticated):
         VERIFIER.verify(token)
 
@@ -79,7 +82,7 @@ def jwks_server():
     body = json.dumps({"keys": [{**jwk, "kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("content-type", "application/json")
             self.end_headers()
@@ -98,8 +101,16 @@ def jwks_server():
 def test_rs256_tokens_are_verified_against_the_identity_providers_jwks(jwks_server):
     key, url = jwks_server
     verifier = TokenVerifier(key="unused", issuer="https://idp.example", audience=AUDIENCE, jwks_url=url)
-    claims = {"sub": "u1", "name": "周站长", "role": "head", "station": STATION, "iss": "https://idp.example",
-              "aud": AUDIENCE, "iat": 1_700_000_000, "exp": 4_000_000_000}  # fmt: skip
+    claims = {
+        "sub": "u1",
+        "name": "周站长",
+        "role": "head",
+        "station": STATION,
+        "iss": "https://idp.example",
+        "aud": AUDIENCE,
+        "iat": 1_700_000_000,
+        "exp": 4_000_000_000,
+    }
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
     assert verifier.verify(token).station == STATION
     # An HS256 token signed with a guessable key is no RS256 token.

@@ -58,22 +58,46 @@ def test_at_half_past_midnight_the_utc_date_is_yesterday(frozen_clock):
 
 # --- intake: tracking numbers and the date promised in the notice ------------------------------------------------
 
-ITEM = catalogue.CatalogueItem(item_code="metrology.calibration", version=1, category="metrology", label="仪器校准",
-                               description="", materials=("器具清单",), time_limit_days=3, legal_limit_days=None,
-                               handled_by="organization")  # fmt: skip
+ITEM = catalogue.CatalogueItem(
+    item_code="metrology.calibration",
+    version=1,
+    category="metrology",
+    label="仪器校准",
+    description="",
+    materials=("器具清单",),
+    time_limit_days=3,
+    legal_limit_days=None,
+    handled_by="organization",
+)
 ENTRIES = {ITEM.item_code: catalogue.resolve_entry(ITEM, "计量", [], f.STATION)}
 
 
 def _demand(submitted_at: datetime, serial: int = 1) -> intake.Demand:
     return intake.new_demand(
-        demand_id=uuid4(), station_id=f.STATION, serial=serial, submitted_at=submitted_at, received_at=None,
-        enterprise_name="沈阳精密仪器有限公司", credit_code="91210112MA0U00001J", credit_code_flag=None,
-        contact_name="王建国", contact_phone="+8613804001234",
-        items=intake.pick_items([(ITEM.item_code, None, [])], ENTRIES), category_labels={"metrology": "计量"},
-        description="压力表检定", channel=Channel.window, first_responder="张晓燕", first_responder_id=None,
-        green_channel=None, green_channel_reason=None, details={}, visit_id=None, possible_duplicate_of=None,
-        correlation_id=uuid4(), workday_overrides={},
-    )  # fmt: skip
+        demand_id=uuid4(),
+        station_id=f.STATION,
+        serial=serial,
+        submitted_at=submitted_at,
+        received_at=None,
+        enterprise_name="沈阳精密仪器有限公司",
+        credit_code="91210112MA0U00001J",
+        credit_code_flag=None,
+        contact_name="王建国",
+        contact_phone="+8613804001234",
+        items=intake.pick_items([(ITEM.item_code, None, [])], ENTRIES),
+        category_labels={"metrology": "计量"},
+        description="压力表检定",
+        channel=Channel.window,
+        first_responder="张晓燕",
+        first_responder_id=None,
+        green_channel=None,
+        green_channel_reason=None,
+        details={},
+        visit_id=None,
+        possible_duplicate_of=None,
+        correlation_id=uuid4(),
+        workday_overrides={},
+    )
 
 
 # The third working day after the China date of each instant (the day of acceptance does not count).
@@ -108,8 +132,12 @@ def test_tracking_numbers_either_side_of_new_year_midnight_land_in_different_yea
 
 def _sealed(sealed_at: datetime, serial: int = 1) -> archive.Dossier:
     s = f.submitted()
-    events = [archive.LoggedEvent(event_id=e.event_id, routing_key=e.routing_key, occurred_at=e.occurred_at,
-                                  payload=e.model_dump(mode="json")) for e in (s, f.assigned(s), f.resolved(s), f.rated(s))]  # fmt: skip
+    events = [
+        archive.LoggedEvent(
+            event_id=e.event_id, routing_key=e.routing_key, occurred_at=e.occurred_at, payload=e.model_dump(mode="json")
+        )
+        for e in (s, f.assigned(s), f.resolved(s), f.rated(s))
+    ]
     return archive.seal(events, serial=serial, sealed_at=sealed_at)
 
 

@@ -30,7 +30,7 @@ EXAMPLES = _one_of_each()
 
 def test_examples_cover_the_whole_lifecycle():
     assert set(EXAMPLES) == set(LIFECYCLE)
-    assert LIFECYCLE == (DemandSubmitted, Assigned, Resolved, Rated, Archived)
+    assert (DemandSubmitted, Assigned, Resolved, Rated, Archived) == LIFECYCLE
 
 
 @pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
@@ -139,9 +139,7 @@ def test_nested_parts_are_frozen():
 
 def test_caused_keeps_correlation_and_names_the_cause():
     cause = f.submitted()
-    follow = cause.caused(
-        Resolved, outcome="met", summary="done", resolved_by="someone", resolved_at=f.T0
-    )
+    follow = cause.caused(Resolved, outcome="met", summary="done", resolved_by="someone", resolved_at=f.T0)
     assert isinstance(follow, Resolved)
     assert follow.correlation_id == cause.correlation_id
     assert follow.causation_id == cause.event_id

@@ -453,7 +453,7 @@ def other_services_queues(name: str) -> list[str]:
 @pytest.mark.parametrize("name", list(SERVICES))
 def test_rabbitmq_permissions_cover_the_services_own_queues_and_nothing_else(name):
     setup = rabbitmq_setup_module()
-    assert setup.SERVICES == tuple(SERVICES)
+    assert tuple(SERVICES) == setup.SERVICES
     permissions = setup.permissions(name)
     assert set(permissions) == {"configure", "write", "read"}
     own = [queue_name(name, event) for event in LIFECYCLE]

@@ -127,7 +127,10 @@ async def test_the_head_assigns_and_assigned_is_caused_by_the_submission(uow):
     assert event.causation_id == submitted.event_id
     assert event.correlation_id == submitted.correlation_id
     assert (event.station_id, event.demand_id, event.tracking_no) == (
-        submitted.station_id, submitted.demand_id, submitted.tracking_no)  # fmt: skip
+        submitted.station_id,
+        submitted.demand_id,
+        submitted.tracking_no,
+    )
     assert (event.assignment_no, event.round, event.assignee_id, event.due_on) == (1, 1, "org-01", date(2099, 1, 4))
     assert event.assigned_by == "周站长" and event.occurred_at == assignment.assigned_at
     assert uow.store.assigned == [(assignment, f.STATION)]
@@ -141,7 +144,8 @@ async def test_a_rematch_is_numbered_and_answers_the_same_submission(uow):
     assert second.assignment_no == 2
     assert [e.assignment_no for e in uow.events(Assigned)] == [1, 2]
     assert {(e.causation_id, e.correlation_id) for e in uow.events(Assigned)} == {
-        (submitted.event_id, submitted.correlation_id)}  # fmt: skip
+        (submitted.event_id, submitted.correlation_id)
+    }
     assert uow.store.items[submitted.demand_id].assignment_count == 2
 
 
@@ -150,7 +154,10 @@ async def test_a_clerk_keeps_their_own_waiting_demand(uow):
     keep = _to_org(kind=AssigneeKind.first_responder, assignee_id=None, assignee_name=None)
     assignment = await usecases.assign(uow, CLERK, submitted.demand_id, **keep)
     assert (assignment.assignee_kind, assignment.assignee_id, assignment.assignee_name) == (
-        AssigneeKind.first_responder, "clerk-zhang", "张晓燕")  # fmt: skip
+        AssigneeKind.first_responder,
+        "clerk-zhang",
+        "张晓燕",
+    )
     [event] = uow.events(Assigned)
     assert event.causation_id == submitted.event_id and event.assigned_by == "张晓燕"
 
@@ -207,7 +214,8 @@ async def test_the_queue_lists_in_scope_green_channel_first_and_refuses_a_foreig
         items = await usecases.list_queue(uow, who, None, "waiting", 100, 0)
         assert [i.demand_id for i in items] == [green.demand_id, plain.demand_id]
     assert [i.demand_id for i in await usecases.list_queue(uow, SUPERVISOR, f.STATION, "waiting", 1, 1)] == [
-        plain.demand_id]  # fmt: skip
+        plain.demand_id
+    ]
     await usecases.assign(uow, HEAD, plain.demand_id, **_to_org())
     assert [i.demand_id for i in await usecases.list_queue(uow, HEAD, None, "assigned", 100, 0)] == [plain.demand_id]
     with pytest.raises(NotFound):

@@ -75,7 +75,7 @@ def test_a_local_stylesheet_beside_the_template_is_used(package):
 class _Counter(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "text/css")

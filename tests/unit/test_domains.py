@@ -15,8 +15,8 @@ from services.intake.demands import domain as intake
 from services.tracking import domain as tracking
 from shared.contracts import (
     Answers,
-    AssigneeKind,
     Assigned,
+    AssigneeKind,
     CategoryRef,
     Channel,
     DemandSubmitted,
@@ -41,9 +41,17 @@ LABELS = {"metrology": "计量", "standardization": "标准化", "testing": "检
 
 
 def _catalogue_item(code, category, limit, materials=("营业执照复印件",), legal=None, version=1):
-    return catalogue.CatalogueItem(item_code=code, version=version, category=category, label=code, description="",
-                                   materials=tuple(materials), time_limit_days=limit, legal_limit_days=legal,
-                                   handled_by="organization")  # fmt: skip
+    return catalogue.CatalogueItem(
+        item_code=code,
+        version=version,
+        category=category,
+        label=code,
+        description="",
+        materials=tuple(materials),
+        time_limit_days=limit,
+        legal_limit_days=legal,
+        handled_by="organization",
+    )
 
 
 ITEMS = {
@@ -56,15 +64,30 @@ ENTRIES = {code: catalogue.resolve_entry(item, LABELS[item.category], [], f.STAT
 
 def _demand(codes=("metrology.calibration", "testing.product_testing"), serial=137, submitted_at=NOW, **extra):
     return intake.new_demand(
-        demand_id=uuid4(), station_id=f.STATION, serial=serial, submitted_at=submitted_at, received_at=None,
-        enterprise_name="沈阳精密仪器有限公司", credit_code="91210112MA0U00001J", credit_code_flag=None,
-        contact_name="王建国", contact_phone="+8613804001234",
-        items=intake.pick_items([(c, None, []) for c in codes], ENTRIES), category_labels=LABELS,
-        description="压力表检定", channel=Channel.phone, first_responder="张晓燕", first_responder_id="clerk-zhang",
-        green_channel=extra.pop("green_channel", None), green_channel_reason=extra.pop("green_channel_reason", None),
-        details=extra.pop("details", {}), visit_id=None, possible_duplicate_of=None, correlation_id=uuid4(),
+        demand_id=uuid4(),
+        station_id=f.STATION,
+        serial=serial,
+        submitted_at=submitted_at,
+        received_at=None,
+        enterprise_name="沈阳精密仪器有限公司",
+        credit_code="91210112MA0U00001J",
+        credit_code_flag=None,
+        contact_name="王建国",
+        contact_phone="+8613804001234",
+        items=intake.pick_items([(c, None, []) for c in codes], ENTRIES),
+        category_labels=LABELS,
+        description="压力表检定",
+        channel=Channel.phone,
+        first_responder="张晓燕",
+        first_responder_id="clerk-zhang",
+        green_channel=extra.pop("green_channel", None),
+        green_channel_reason=extra.pop("green_channel_reason", None),
+        details=extra.pop("details", {}),
+        visit_id=None,
+        possible_duplicate_of=None,
+        correlation_id=uuid4(),
         workday_overrides=extra.pop("workday_overrides", {}),
-    )  # fmt: skip
+    )
 
 
 class TestIntake:
@@ -124,8 +147,17 @@ class TestIntake:
 
     def test_a_commitment_may_not_exceed_the_legal_limit(self):
         with pytest.raises(Invalid) as info:
-            catalogue.new_item_version(None, item_code="x.y", category="metrology", label="x", description="",
-                                       materials=(), time_limit_days=20, legal_limit_days=15, handled_by="station")  # fmt: skip
+            catalogue.new_item_version(
+                None,
+                item_code="x.y",
+                category="metrology",
+                label="x",
+                description="",
+                materials=(),
+                time_limit_days=20,
+                legal_limit_days=15,
+                handled_by="station",
+            )
         assert "法定时限" in info.value.zh
         edited = catalogue.new_item_version(ITEMS["metrology.calibration"], time_limit_days=12)
         assert (edited.version, edited.time_limit_days) == (2, 12)
@@ -154,9 +186,13 @@ class TestIntake:
         assert isinstance(event, DemandSubmitted)
         assert (event.tracking_no, event.demand_id, event.station_id) == ("2026-000137", demand.demand_id, f.STATION)
         assert event.correlation_id == demand.correlation_id and event.causation_id is None
-        assert event.categories == [CategoryRef(code="testing", label="检验检测"), CategoryRef(code="metrology", label="计量")]
+        assert event.categories == [
+            CategoryRef(code="testing", label="检验检测"),
+            CategoryRef(code="metrology", label="计量"),
+        ]
         assert [(i.code, i.version, i.time_limit_days) for i in event.items] == [
-            ("testing.product_testing", 1, 15), ("metrology.calibration", 1, 10)
+            ("testing.product_testing", 1, 15),
+            ("metrology.calibration", 1, 10),
         ]
         assert event.channel is Channel.phone and event.first_responder == "张晓燕"
         assert event.time_limit_days == 15 and event.submitted_at == NOW
@@ -183,8 +219,15 @@ def _item(time_limit_days=3, **fields):
     return dispatch.receive(f.submitted(time_limit_days=time_limit_days, **fields))
 
 
-def _assign(item, *, kind=AssigneeKind.organization, assignee_id="org-01", assignee_name="市计量测试院",
-            due_on=None, today=TODAY):
+def _assign(
+    item,
+    *,
+    kind=AssigneeKind.organization,
+    assignee_id="org-01",
+    assignee_name="市计量测试院",
+    due_on=None,
+    today=TODAY,
+):
     return dispatch.assign(
         item,
         kind=kind,
@@ -266,7 +309,9 @@ class TestDispatch:
         assert a.assignee_name == "张晓燕"
 
     @pytest.mark.parametrize("kind", [AssigneeKind.organization, AssigneeKind.staff, AssigneeKind.department])
-    @pytest.mark.parametrize(("assignee_id", "assignee_name"), [(None, None), ("org-01", None), (None, "名称"), ("", "")])
+    @pytest.mark.parametrize(
+        ("assignee_id", "assignee_name"), [(None, None), ("org-01", None), (None, "名称"), ("", "")]
+    )
     def test_other_kinds_need_an_assignee(self, kind, assignee_id, assignee_name):
         with pytest.raises(Invalid) as info:
             _assign(_item(), kind=kind, assignee_id=assignee_id, assignee_name=assignee_name)
@@ -402,7 +447,9 @@ class TestTracking:
     def test_resolve_an_assigned_case(self):
         s = f.submitted()
         case = _replay([s, f.assigned(s)])
-        event = tracking.resolve(case, outcome=Outcome.not_met, summary="无法满足，已说明", resolved_by="张晓燕", now=NOW)
+        event = tracking.resolve(
+            case, outcome=Outcome.not_met, summary="无法满足，已说明", resolved_by="张晓燕", now=NOW
+        )
         assert isinstance(event, Resolved)
         assert event.correlation_id == s.correlation_id
         assert event.demand_id == s.demand_id
@@ -607,13 +654,20 @@ class TestArchive:
         s = f.submitted()
         # round 1 satisfied, but round 2 resolved and rated dissatisfied
         events = _log(
-            s, f.assigned(s), f.resolved(s, round=1), f.rated(s, round=1),
-            f.resolved(s, round=2), f.rated(s, round=2, overall=Overall.dissatisfied),
+            s,
+            f.assigned(s),
+            f.resolved(s, round=1),
+            f.rated(s, round=1),
+            f.resolved(s, round=2),
+            f.rated(s, round=2, overall=Overall.dissatisfied),
         )
         assert not archive.ready_to_seal(events)
         # round 1 dissatisfied, round 2 resolved but not yet rated
         events = _log(
-            s, f.assigned(s), f.resolved(s, round=1), f.rated(s, round=1, overall=Overall.dissatisfied),
+            s,
+            f.assigned(s),
+            f.resolved(s, round=1),
+            f.rated(s, round=1, overall=Overall.dissatisfied),
             f.resolved(s, round=2),
         )
         assert not archive.ready_to_seal(events)
@@ -643,7 +697,10 @@ class TestArchive:
         assert len(dossier.content["resolutions"]) == 1
         assert len(dossier.content["ratings"]) == 1
         assert [e["type"] for e in dossier.content["events"]] == [
-            "demand.submitted", "demand.assigned", "demand.resolved", "demand.rated",
+            "demand.submitted",
+            "demand.assigned",
+            "demand.resolved",
+            "demand.rated",
         ]
 
     def test_hash_does_not_depend_on_arrival_order(self):
@@ -693,16 +750,27 @@ def test_dispatch_remembers_a_green_channel_request():
 def test_a_clerk_may_keep_only_a_waiting_demand_they_received():
     item = dispatch.receive(f.submitted().model_copy(update={"first_responder_id": "clerk-zhang"}))
     dispatch.check_clerk_may_keep(item, AssigneeKind.first_responder, "clerk-zhang")
-    for kind, who, state in ((AssigneeKind.organization, "clerk-zhang", item),
-                             (AssigneeKind.first_responder, "clerk-liu", item),
-                             (AssigneeKind.first_responder, "clerk-zhang", replace(item, status="assigned"))):
+    for kind, who, state in (
+        (AssigneeKind.organization, "clerk-zhang", item),
+        (AssigneeKind.first_responder, "clerk-liu", item),
+        (AssigneeKind.first_responder, "clerk-zhang", replace(item, status="assigned")),
+    ):
         with pytest.raises(Forbidden):
             dispatch.check_clerk_may_keep(state, kind, who)
 
 
 def test_the_default_due_date_is_the_one_promised_in_the_notice():
     item = replace(dispatch.receive(f.submitted()), expected_on=date(2026, 10, 20))
-    _, assignment = dispatch.assign(item, kind=AssigneeKind.organization, assignee_id="org-01", assignee_name="院",
-                                    mode=HandlingMode.independent, due_on=None, assigned_by="周站长", note=None,
-                                    now=NOW, today=TODAY)  # fmt: skip
+    _, assignment = dispatch.assign(
+        item,
+        kind=AssigneeKind.organization,
+        assignee_id="org-01",
+        assignee_name="院",
+        mode=HandlingMode.independent,
+        due_on=None,
+        assigned_by="周站长",
+        note=None,
+        now=NOW,
+        today=TODAY,
+    )
     assert assignment.due_on == date(2026, 10, 20)

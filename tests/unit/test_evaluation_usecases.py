@@ -119,8 +119,10 @@ async def test_staff_transcription_publishes_rated_caused_by_the_resolution(uow)
     assert event.causation_id == resolved.event_id
     assert event.correlation_id == submitted.correlation_id
     assert (event.demand_id, event.station_id, event.tracking_no) == (
-        submitted.demand_id, submitted.station_id, submitted.tracking_no,
-    )  # fmt: skip
+        submitted.demand_id,
+        submitted.station_id,
+        submitted.tracking_no,
+    )
     assert event.source is RatingSource.paper and event.recorded_by == "张晓燕"
     assert event.round == 1 and event.answers == SATISFIED
     _, ratings = await usecases.get_survey(uow, CLERK, submitted.demand_id)

@@ -53,10 +53,16 @@ class FakeStore:
         self.idempotency: dict[tuple[str, str], dict] = {}
         self.links: dict[str, tuple] = {}
         self.item = CatalogueItem(
-            item_code="metrology.calibration", version=1, category="metrology", label="计量器具检定/校准",
-            description="", materials=("营业执照复印件", "计量器具清单"), time_limit_days=10, legal_limit_days=None,
+            item_code="metrology.calibration",
+            version=1,
+            category="metrology",
+            label="计量器具检定/校准",
+            description="",
+            materials=("营业执照复印件", "计量器具清单"),
+            time_limit_days=10,
+            legal_limit_days=None,
             handled_by="organization",
-        )  # fmt: skip
+        )
 
     def covers(self, scope: str, station_id: str) -> bool:
         known = self.tree.get(station_id)
@@ -162,10 +168,16 @@ async def uow():
 
 def form(station: str = HUNNAN, **overrides) -> DemandForm:
     fields = {
-        "station_id": station, "enterprise_name": "沈阳精密仪器有限公司", "credit_code": "91210112MA0U000010",
-        "contact_name": "王建国", "contact_phone": "13804001234", "items": [ItemRequest("metrology.calibration")],
-        "description": "压力表检定", "channel": Channel.window, "first_responder": "张晓燕",
-    }  # fmt: skip
+        "station_id": station,
+        "enterprise_name": "沈阳精密仪器有限公司",
+        "credit_code": "91210112MA0U000010",
+        "contact_name": "王建国",
+        "contact_phone": "13804001234",
+        "items": [ItemRequest("metrology.calibration")],
+        "description": "压力表检定",
+        "channel": Channel.window,
+        "first_responder": "张晓燕",
+    }
     return DemandForm(**{**fields, **overrides})
 
 
@@ -264,8 +276,9 @@ async def test_saving_a_station_announces_it_with_its_ancestors_root_first(uow):
 
 async def test_moving_a_station_announces_its_whole_subtree_again(uow):
     await stations.save_station(uow, Station("210100/210112/hunnan-park", "浑南园区站", "", 3, HUNNAN, True))
-    await stations.save_station(uow, Station("210100/210112/hunnan-park-a", "园区企业点", "", 4,
-                                             "210100/210112/hunnan-park", False))  # fmt: skip
+    await stations.save_station(
+        uow, Station("210100/210112/hunnan-park-a", "园区企业点", "", 4, "210100/210112/hunnan-park", False)
+    )
     uow.published.clear()
     moved = Station("210100/210112/hunnan-park", "浑南园区站", "", 3, TIEXI, True)
     await stations.save_station(uow, moved)

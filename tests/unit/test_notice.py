@@ -32,7 +32,9 @@ def make_notice(**overrides) -> Notice:
         first_responder="王晓燕",
         channel_label="窗口",
         items=(
-            NoticeItem("计量器具检定/校准", "计量", 3, ("压力表 12 只", "上一周期检定证书复印件"), remarks="可预约上门取送"),
+            NoticeItem(
+                "计量器具检定/校准", "计量", 3, ("压力表 12 只", "上一周期检定证书复印件"), remarks="可预约上门取送"
+            ),
             NoticeItem("企业标准自我声明公开指导", "标准", 2, ()),
         ),
         time_limit_days=3,
@@ -249,9 +251,7 @@ def test_pdf_shows_user_text_literally():
 
 
 def test_pdf_with_many_items_has_every_item_and_a_footer_on_each_page():
-    items = tuple(
-        NoticeItem(f"服务项目{i}", "检验检测", 5, tuple(f"材料{i}-{j}" for j in range(3))) for i in range(8)
-    )
+    items = tuple(NoticeItem(f"服务项目{i}", "检验检测", 5, tuple(f"材料{i}-{j}" for j in range(3))) for i in range(8))
     pdf = render_pdf(make_notice(items=items, status_url=None, green_channel_reason="新设立科技型企业"))
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 2

@@ -105,7 +105,7 @@ def test_rule_turns_invalid_into_a_validation_error_with_chinese_context():
     code_error = errors[("credit_code",)]
     assert code_error["type"] == "credit_code"
     assert "18 位" in code_error["ctx"]["zh"]
-    assert code_error["msg"] .startswith("unified social credit code must be 18")
+    assert code_error["msg"].startswith("unified social credit code must be 18")
 
     phone_error = errors[("phone",)]
     assert phone_error["type"] == "china_phone"

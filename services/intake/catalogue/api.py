@@ -34,5 +34,10 @@ async def save_item(item_code: ItemCode, body: CatalogueItemIn, uow: UoW, princi
 @router.put("/catalogue/overrides/{item_code}", status_code=201, summary="城市或服务站的目录调整（运维）")
 async def save_override(item_code: ItemCode, body: OverrideIn, uow: UoW, principal: Admin) -> dict:
     o = await usecases.save_override(uow, principal, body.scope, item_code, body.time_limit_days, body.materials)
-    return {"scope": o.scope, "item_code": o.item_code, "version": o.version, "time_limit_days": o.time_limit_days,
-            "materials": list(o.materials) if o.materials is not None else None}  # fmt: skip
+    return {
+        "scope": o.scope,
+        "item_code": o.item_code,
+        "version": o.version,
+        "time_limit_days": o.time_limit_days,
+        "materials": list(o.materials) if o.materials is not None else None,
+    }

@@ -64,8 +64,9 @@ def resolve_entry(
     override = max(applicable, key=lambda o: (len(o.scope), o.version), default=None)
     time_limit = (override and override.time_limit_days) or item.time_limit_days
     materials = override.materials if override and override.materials is not None else item.materials
-    return CatalogueEntry(item=item, category_label=category_label, time_limit_days=time_limit,
-                          materials=materials, override=override)  # fmt: skip
+    return CatalogueEntry(
+        item=item, category_label=category_label, time_limit_days=time_limit, materials=materials, override=override
+    )
 
 
 def new_item_version(current: CatalogueItem | None, **changes) -> CatalogueItem:

@@ -34,10 +34,19 @@ class CatalogueEntryOut(BaseModel):
     @classmethod
     def of(cls, e: CatalogueEntry) -> "CatalogueEntryOut":
         i = e.item
-        return cls(code=i.item_code, version=i.version, category=i.category, category_label=e.category_label,
-                   label=i.label, description=i.description, materials=list(e.materials),
-                   time_limit_days=e.time_limit_days, legal_limit_days=i.legal_limit_days, handled_by=i.handled_by,
-                   override_scope=e.override.scope if e.override else None)  # fmt: skip
+        return cls(
+            code=i.item_code,
+            version=i.version,
+            category=i.category,
+            category_label=e.category_label,
+            label=i.label,
+            description=i.description,
+            materials=list(e.materials),
+            time_limit_days=e.time_limit_days,
+            legal_limit_days=i.legal_limit_days,
+            handled_by=i.handled_by,
+            override_scope=e.override.scope if e.override else None,
+        )
 
 
 class CatalogueItemIn(RequestModel):

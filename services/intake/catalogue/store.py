@@ -60,8 +60,19 @@ class CatalogueStore:
         return _item(row) if row else None
 
     async def add_item(self, i: CatalogueItem, by: str) -> None:
-        await self.conn.execute(_ADD_ITEM, i.item_code, i.version, i.category, i.label, i.description,
-                                list(i.materials), i.time_limit_days, i.legal_limit_days, i.handled_by, by)  # fmt: skip
+        await self.conn.execute(
+            _ADD_ITEM,
+            i.item_code,
+            i.version,
+            i.category,
+            i.label,
+            i.description,
+            list(i.materials),
+            i.time_limit_days,
+            i.legal_limit_days,
+            i.handled_by,
+            by,
+        )
 
     async def next_override_version(self, scope: str, item_code: str) -> int:
         return await self.conn.fetchval(_LATEST_OVERRIDE_VERSION, scope, item_code) + 1

@@ -39,9 +39,13 @@ async def save_item(uow: UnitOfWork[Store], principal: Principal, item_code: str
 
 
 async def save_override(
-    uow: UnitOfWork[Store], principal: Principal, scope: str, item_code: str, time_limit_days: int | None,
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    scope: str,
+    item_code: str,
+    time_limit_days: int | None,
     materials: list[str] | None,
-) -> Override:  # fmt: skip
+) -> Override:
     async with uow.begin() as tx:
         item = await tx.store.latest_item(item_code)
         if item is None:
@@ -49,8 +53,11 @@ async def save_override(
         if time_limit_days is not None:
             domain.check_commitment(time_limit_days, item.legal_limit_days)
         override = Override(
-            scope=scope, item_code=item_code, version=await tx.store.next_override_version(scope, item_code),
-            time_limit_days=time_limit_days, materials=tuple(materials) if materials is not None else None,
-        )  # fmt: skip
+            scope=scope,
+            item_code=item_code,
+            version=await tx.store.next_override_version(scope, item_code),
+            time_limit_days=time_limit_days,
+            materials=tuple(materials) if materials is not None else None,
+        )
         await tx.store.add_override(override, principal.name)
     return override

@@ -18,8 +18,9 @@ from .schemas import DemandIn, DemandOut, PublicDemandIn, SubmittedOut
 router = APIRouter(tags=["intake 需求受理"])
 
 
-def form_of(body: DemandIn | PublicDemandIn, *, station_id: str, channel: Channel, first_responder: str,
-            **extra) -> usecases.DemandForm:  # fmt: skip
+def form_of(
+    body: DemandIn | PublicDemandIn, *, station_id: str, channel: Channel, first_responder: str, **extra
+) -> usecases.DemandForm:
     """The use case's form from either request body (the clerk's or the enterprise's own)."""
     return usecases.DemandForm(
         station_id=station_id,
@@ -45,17 +46,26 @@ def pdf_response(n: notice.Notice) -> Response:
 
 @router.post("/demands", status_code=201, response_model=SubmittedOut, summary="登记需求 / register a demand")
 async def submit_demand(
-    body: DemandIn, uow: UoW, links: Links, principal: Staff,
+    body: DemandIn,
+    uow: UoW,
+    links: Links,
+    principal: Staff,
     idempotency_key: Annotated[Key | None, Header()] = None,
     x_correlation_id: Annotated[UUID | None, Header()] = None,
-) -> SubmittedOut:  # fmt: skip
+) -> SubmittedOut:
     # The signed-in clerk is the first responder (首问负责) unless the form names someone else.
     named = body.first_responder and body.first_responder != principal.name
     form = form_of(
-        body, station_id=body.station_id, channel=body.channel, first_responder=body.first_responder or principal.name,
-        first_responder_id=None if named else principal.subject, received_at=body.received_at,
-        green_channel=body.green_channel, green_channel_reason=body.green_channel_reason, visit_id=body.visit_id,
-    )  # fmt: skip
+        body,
+        station_id=body.station_id,
+        channel=body.channel,
+        first_responder=body.first_responder or principal.name,
+        first_responder_id=None if named else principal.subject,
+        received_at=body.received_at,
+        green_channel=body.green_channel,
+        green_channel_reason=body.green_channel_reason,
+        visit_id=body.visit_id,
+    )
     demand, token = await usecases.submit_demand(
         uow, principal, form, links, idempotency_key=idempotency_key, correlation_id=x_correlation_id
     )
@@ -98,16 +108,29 @@ async def _ledger(uow, principal, station_id, since, until) -> list[list]:
 
 
 @router.get("/ledger.csv", response_class=Response, summary="需求台账 CSV / intake ledger")
-async def ledger_csv(uow: UoW, principal: Reader, station_id: StationId | None = None, since: QueryDate | None = None,
-                     until: QueryDate | None = None) -> Response:  # fmt: skip
+async def ledger_csv(
+    uow: UoW,
+    principal: Reader,
+    station_id: StationId | None = None,
+    since: QueryDate | None = None,
+    until: QueryDate | None = None,
+) -> Response:
     table = await _ledger(uow, principal, station_id, since, until)
-    return Response(ledger.to_csv(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="ledger.csv"'})  # fmt: skip
+    return Response(
+        ledger.to_csv(table),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
+    )
 
 
 @router.get("/ledger.xlsx", response_class=Response, summary="需求台账 Excel / intake ledger")
-async def ledger_xlsx(uow: UoW, principal: Reader, station_id: StationId | None = None, since: QueryDate | None = None,
-                      until: QueryDate | None = None) -> Response:  # fmt: skip
+async def ledger_xlsx(
+    uow: UoW,
+    principal: Reader,
+    station_id: StationId | None = None,
+    since: QueryDate | None = None,
+    until: QueryDate | None = None,
+) -> Response:
     table = await _ledger(uow, principal, station_id, since, until)
     title = f"需求台账 {station_id or principal.station} {since or ''}–{until or ''}"
     return Response(

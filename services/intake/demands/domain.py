@@ -20,8 +20,13 @@ from shared.errors import Invalid
 from ..catalogue.domain import CatalogueEntry, Category
 
 PROGRESS = ("submitted", "assigned", "resolved", "rated", "archived")
-PROGRESS_LABELS = {"submitted": "已受理", "assigned": "办理中", "resolved": "已办结，待评价", "rated": "已评价",
-                   "archived": "已办结归档"}  # fmt: skip
+PROGRESS_LABELS = {
+    "submitted": "已受理",
+    "assigned": "办理中",
+    "resolved": "已办结，待评价",
+    "rated": "已评价",
+    "archived": "已办结归档",
+}
 
 # Which detail tables of the forms (000 附录D, 002 附录A) belong to which categories.
 DETAIL_CATEGORIES = {
@@ -115,12 +120,21 @@ def pick_items(
                 f"materials not asked for by {code}: {', '.join(unknown_materials)}",
                 field=f"items.{position - 1}.materials_received",
             )
-        items.append(DemandItem(
-            position=position, item_code=code, item_version=entry.item.version,
-            override_scope=entry.override.scope if entry.override else None, category=entry.item.category,
-            label=entry.item.label, time_limit_days=entry.time_limit_days, materials=entry.materials,
-            handled_by=entry.item.handled_by, materials_received=tuple(received), remarks=remarks,
-        ))  # fmt: skip
+        items.append(
+            DemandItem(
+                position=position,
+                item_code=code,
+                item_version=entry.item.version,
+                override_scope=entry.override.scope if entry.override else None,
+                category=entry.item.category,
+                label=entry.item.label,
+                time_limit_days=entry.time_limit_days,
+                materials=entry.materials,
+                handled_by=entry.item.handled_by,
+                materials_received=tuple(received),
+                remarks=remarks,
+            )
+        )
     return tuple(items)
 
 
@@ -129,9 +143,10 @@ def check_details(details: dict, items: tuple[DemandItem, ...]) -> None:
     for table, rows in details.items():
         if rows and not DETAIL_CATEGORIES[table] & categories:
             raise Invalid(
-                "该明细表与所选服务项目无关", f"{table} does not belong to the chosen catalogue items",
+                "该明细表与所选服务项目无关",
+                f"{table} does not belong to the chosen catalogue items",
                 field=f"details.{table}",
-            )  # fmt: skip
+            )
 
 
 def check_green_channel(green_channel: GreenChannel | None, reason: str | None) -> None:
@@ -173,21 +188,37 @@ def new_demand(
     time_limit = max(i.time_limit_days for i in items)
     local = submitted_at.astimezone(CHINA)  # the year of the number and the day counting starts from
     categories = tuple(
-        Category(code=c, label=category_labels[c],
-                 time_limit_days=max(i.time_limit_days for i in items if i.category == c))
+        Category(
+            code=c, label=category_labels[c], time_limit_days=max(i.time_limit_days for i in items if i.category == c)
+        )
         for c in dict.fromkeys(i.category for i in items)
-    )  # fmt: skip
+    )
     return Demand(
-        demand_id=demand_id, station_id=station_id, tracking_no=tracking_no(numbering_year(submitted_at), serial),
-        enterprise_name=enterprise_name, credit_code=credit_code, credit_code_flag=credit_code_flag,
-        contact_name=contact_name, contact_phone=contact_phone, categories=categories, description=description,
-        channel=channel, first_responder=first_responder, first_responder_id=first_responder_id,
-        time_limit_days=time_limit, submitted_at=submitted_at,
-        received_at=received_at or submitted_at, correlation_id=correlation_id, green_channel=green_channel,
-        green_channel_reason=green_channel_reason, details=details, visit_id=visit_id,
-        possible_duplicate_of=possible_duplicate_of, items=items,
+        demand_id=demand_id,
+        station_id=station_id,
+        tracking_no=tracking_no(numbering_year(submitted_at), serial),
+        enterprise_name=enterprise_name,
+        credit_code=credit_code,
+        credit_code_flag=credit_code_flag,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        categories=categories,
+        description=description,
+        channel=channel,
+        first_responder=first_responder,
+        first_responder_id=first_responder_id,
+        time_limit_days=time_limit,
+        submitted_at=submitted_at,
+        received_at=received_at or submitted_at,
+        correlation_id=correlation_id,
+        green_channel=green_channel,
+        green_channel_reason=green_channel_reason,
+        details=details,
+        visit_id=visit_id,
+        possible_duplicate_of=possible_duplicate_of,
+        items=items,
         expected_on=add_working_days(local.date(), time_limit, workday_overrides),
-    )  # fmt: skip
+    )
 
 
 def submitted_event(demand: Demand) -> DemandSubmitted:
@@ -204,8 +235,17 @@ def submitted_event(demand: Demand) -> DemandSubmitted:
         first_responder=demand.first_responder,
         submitted_at=demand.submitted_at,
         time_limit_days=demand.time_limit_days,
-        items=[ItemRef(code=i.item_code, version=i.item_version, category=i.category, label=i.label,
-                       time_limit_days=i.time_limit_days, handled_by=i.handled_by) for i in demand.items],  # fmt: skip
+        items=[
+            ItemRef(
+                code=i.item_code,
+                version=i.item_version,
+                category=i.category,
+                label=i.label,
+                time_limit_days=i.time_limit_days,
+                handled_by=i.handled_by,
+            )
+            for i in demand.items
+        ],
         green_channel=demand.green_channel,
         possible_duplicate_of=demand.possible_duplicate_of,
         visit_id=demand.visit_id,
@@ -222,5 +262,6 @@ def advance(demand: Demand, stage: str) -> Demand:
 
 
 def archive(demand: Demand, event: Archived) -> Demand:
-    return replace(advance(demand, "archived"), status="archived", archive_no=event.archive_no,
-                   archived_at=event.sealed_at)  # fmt: skip
+    return replace(
+        advance(demand, "archived"), status="archived", archive_no=event.archive_no, archived_at=event.sealed_at
+    )

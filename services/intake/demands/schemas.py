@@ -54,8 +54,9 @@ class DemandIn(RequestModel):
     items: list[ItemIn] = Field(min_length=1, max_length=20, description="服务项目")
     description: str = Field(min_length=1, max_length=4000, description="需求描述")
     channel: Channel = Field(description="受理渠道")
-    first_responder: Line | None = Field(default=None, min_length=1, max_length=100,
-                                        description="首位工作人员；不填则为当前登录人")  # fmt: skip
+    first_responder: Line | None = Field(
+        default=None, min_length=1, max_length=100, description="首位工作人员；不填则为当前登录人"
+    )
     received_at: ReceivedAt | None = Field(default=None, description="收到需求的时间（须带时区）；不填则为现在")
     green_channel: GreenChannel | None = Field(default=None, description="绿色通道申请")
     green_channel_reason: str | None = Field(default=None, max_length=1000, description="绿色通道理由")
@@ -120,10 +121,20 @@ class DemandOut(BaseModel):
         return cls(
             **simple,
             categories=[CategoryOut.model_validate(c) for c in d.categories],
-            items=[DemandItemOut(code=i.item_code, version=i.item_version, label=i.label, category=i.category,
-                                 time_limit_days=i.time_limit_days, materials=list(i.materials),
-                                 materials_needed=list(i.materials_needed), remarks=i.remarks) for i in d.items],
-        )  # fmt: skip
+            items=[
+                DemandItemOut(
+                    code=i.item_code,
+                    version=i.item_version,
+                    label=i.label,
+                    category=i.category,
+                    time_limit_days=i.time_limit_days,
+                    materials=list(i.materials),
+                    materials_needed=list(i.materials_needed),
+                    remarks=i.remarks,
+                )
+                for i in d.items
+            ],
+        )
 
 
 class SubmittedOut(DemandOut):

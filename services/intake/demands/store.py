@@ -33,11 +33,34 @@ RETURNING last_serial
 """
 
 _DEMAND_COLUMNS = (
-    "demand_id", "station_id", "tracking_no", "enterprise_name", "credit_code", "contact_name", "contact_phone",
-    "categories", "description", "channel", "first_responder", "time_limit_days", "submitted_at", "correlation_id",
-    "status", "archive_no", "archived_at", "credit_code_flag", "received_at", "green_channel", "green_channel_reason",
-    "details", "visit_id", "possible_duplicate_of", "expected_on", "progress", "first_responder_id",
-)  # fmt: skip
+    "demand_id",
+    "station_id",
+    "tracking_no",
+    "enterprise_name",
+    "credit_code",
+    "contact_name",
+    "contact_phone",
+    "categories",
+    "description",
+    "channel",
+    "first_responder",
+    "time_limit_days",
+    "submitted_at",
+    "correlation_id",
+    "status",
+    "archive_no",
+    "archived_at",
+    "credit_code_flag",
+    "received_at",
+    "green_channel",
+    "green_channel_reason",
+    "details",
+    "visit_id",
+    "possible_duplicate_of",
+    "expected_on",
+    "progress",
+    "first_responder_id",
+)
 _COLUMNS = ", ".join(_DEMAND_COLUMNS)
 _INSERT = f"INSERT INTO demands ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, len(_DEMAND_COLUMNS) + 1))})"
 _GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
@@ -50,13 +73,24 @@ WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
 ORDER BY submitted_at DESC, tracking_no DESC
 LIMIT $5 OFFSET $6
 """
-_ITEM_FIELDS = ("position", "item_code", "item_version", "override_scope", "category", "label", "time_limit_days",
-                "materials", "handled_by", "materials_received", "remarks")  # fmt: skip
+_ITEM_FIELDS = (
+    "position",
+    "item_code",
+    "item_version",
+    "override_scope",
+    "category",
+    "label",
+    "time_limit_days",
+    "materials",
+    "handled_by",
+    "materials_received",
+    "remarks",
+)
 _INSERT_ITEM = f"""
-INSERT INTO demand_items (demand_id, station_id, {', '.join(_ITEM_FIELDS)})
-VALUES ($1, $2, {', '.join(f'${n}' for n in range(3, len(_ITEM_FIELDS) + 3))})
+INSERT INTO demand_items (demand_id, station_id, {", ".join(_ITEM_FIELDS)})
+VALUES ($1, $2, {", ".join(f"${n}" for n in range(3, len(_ITEM_FIELDS) + 3))})
 """
-_ITEMS = f"""SELECT demand_id, {', '.join(_ITEM_FIELDS)} FROM demand_items
+_ITEMS = f"""SELECT demand_id, {", ".join(_ITEM_FIELDS)} FROM demand_items
 WHERE demand_id = ANY($1::uuid[]) ORDER BY position"""
 _OPEN_DUPLICATE = """
 SELECT d.demand_id FROM demands d JOIN demand_items i USING (demand_id)
@@ -95,16 +129,20 @@ class DemandStore:
     async def insert(self, d: Demand) -> None:
         values = {
             **{c: getattr(d, c) for c in _DEMAND_COLUMNS},
-            "categories": [{"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days}
-                           for c in d.categories],  # fmt: skip
+            "categories": [
+                {"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days} for c in d.categories
+            ],
             "channel": d.channel.value,
             "green_channel": d.green_channel.value if d.green_channel else None,
         }
         await self.conn.execute(_INSERT, *(values[c] for c in _DEMAND_COLUMNS))
         for i in d.items:
-            await self.conn.execute(_INSERT_ITEM, d.demand_id, d.station_id, *(
-                list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)
-            ))  # fmt: skip
+            await self.conn.execute(
+                _INSERT_ITEM,
+                d.demand_id,
+                d.station_id,
+                *(list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)),
+            )
 
     async def _with_items(self, rows: list[asyncpg.Record]) -> list[Demand]:
         items: dict[UUID, list[DemandItem]] = {}

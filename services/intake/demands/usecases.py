@@ -99,9 +99,14 @@ async def _entries(store: Store, station_id: str) -> dict[str, CatalogueEntry]:
 
 
 async def submit_demand(
-    uow: UnitOfWork[Store], principal: Principal | None, form: DemandForm, links: StatusLinks, *,
-    idempotency_key: str | None = None, correlation_id: UUID | None = None,
-) -> tuple[Demand, str]:  # fmt: skip
+    uow: UnitOfWork[Store],
+    principal: Principal | None,
+    form: DemandForm,
+    links: StatusLinks,
+    *,
+    idempotency_key: str | None = None,
+    correlation_id: UUID | None = None,
+) -> tuple[Demand, str]:
     """Registers a demand; returns it and the enterprise's status token.
 
     `principal` is None for the public online channel, whose station comes from the URL.
@@ -132,16 +137,30 @@ async def submit_demand(
         duplicate = await store.open_duplicate(form.station_id, form.credit_code, [i.item_code for i in items])
         serial = await store.next_serial(form.station_id, domain.numbering_year(submitted_at))
         demand = domain.new_demand(
-            demand_id=uuid4(), station_id=form.station_id, serial=serial, submitted_at=submitted_at,
-            received_at=form.received_at, enterprise_name=form.enterprise_name, credit_code=form.credit_code,
-            credit_code_flag=credit_code_flag(form.credit_code), contact_name=form.contact_name,
-            contact_phone=form.contact_phone, items=items, category_labels=labels, description=form.description,
-            channel=form.channel, first_responder=form.first_responder, first_responder_id=form.first_responder_id,
+            demand_id=uuid4(),
+            station_id=form.station_id,
+            serial=serial,
+            submitted_at=submitted_at,
+            received_at=form.received_at,
+            enterprise_name=form.enterprise_name,
+            credit_code=form.credit_code,
+            credit_code_flag=credit_code_flag(form.credit_code),
+            contact_name=form.contact_name,
+            contact_phone=form.contact_phone,
+            items=items,
+            category_labels=labels,
+            description=form.description,
+            channel=form.channel,
+            first_responder=form.first_responder,
+            first_responder_id=form.first_responder_id,
             green_channel=form.green_channel,
-            green_channel_reason=form.green_channel_reason, details=form.details, visit_id=form.visit_id,
-            possible_duplicate_of=duplicate, correlation_id=correlation_id or uuid4(),
+            green_channel_reason=form.green_channel_reason,
+            details=form.details,
+            visit_id=form.visit_id,
+            possible_duplicate_of=duplicate,
+            correlation_id=correlation_id or uuid4(),
             workday_overrides=await store.workday_overrides(),
-        )  # fmt: skip
+        )
         await store.insert(demand)
         await store.ensure_enterprise(demand)
         token = links.token(demand.demand_id)
@@ -161,9 +180,15 @@ async def get_demand(uow: UnitOfWork[Store], principal: Principal, demand_id: UU
 
 
 async def list_demands(
-    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, status: str | None,
-    since: date | None, until: date | None, limit: int, offset: int,
-) -> list[Demand]:  # fmt: skip
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    station_id: str | None,
+    status: str | None,
+    since: date | None,
+    until: date | None,
+    limit: int,
+    offset: int,
+) -> list[Demand]:
     async with uow.begin(principal) as tx:
         scope = await tx.scope(station_id)
         return await tx.store.list_in_scope(scope, status, since, until, limit, offset)
@@ -172,22 +197,34 @@ async def list_demands(
 async def _notice(store: Store, demand: Demand, status_url: str | None) -> Notice:
     station = await store.station(demand.station_id)
     return Notice(
-        station_name=station.name, station_address=station.address, station_phone=station.phone,
-        tracking_no=demand.tracking_no, enterprise_name=demand.enterprise_name, credit_code=demand.credit_code,
-        contact_name=demand.contact_name, submitted_at=demand.submitted_at.astimezone(CHINA),
-        first_responder=demand.first_responder, channel_label=demand.channel.label,
+        station_name=station.name,
+        station_address=station.address,
+        station_phone=station.phone,
+        tracking_no=demand.tracking_no,
+        enterprise_name=demand.enterprise_name,
+        credit_code=demand.credit_code,
+        contact_name=demand.contact_name,
+        submitted_at=demand.submitted_at.astimezone(CHINA),
+        first_responder=demand.first_responder,
+        channel_label=demand.channel.label,
         items=tuple(
-            NoticeItem(label=i.label, category_label=next(c.label for c in demand.categories if c.code == i.category),
-                       time_limit_days=i.time_limit_days, materials_needed=i.materials_needed, remarks=i.remarks)
+            NoticeItem(
+                label=i.label,
+                category_label=next(c.label for c in demand.categories if c.code == i.category),
+                time_limit_days=i.time_limit_days,
+                materials_needed=i.materials_needed,
+                remarks=i.remarks,
+            )
             for i in demand.items
         ),
-        time_limit_days=demand.time_limit_days, expected_on=demand.expected_on, status_url=status_url,
+        time_limit_days=demand.time_limit_days,
+        expected_on=demand.expected_on,
+        status_url=status_url,
         complaint_channels=COMPLAINT_CHANNELS,
         green_channel_reason=(
-            f"{demand.green_channel.label}：{demand.green_channel_reason}"
-            if demand.green_channel else None
+            f"{demand.green_channel.label}：{demand.green_channel_reason}" if demand.green_channel else None
         ),
-    )  # fmt: skip
+    )
 
 
 async def notice(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, links: StatusLinks) -> Notice:

@@ -63,8 +63,12 @@ class EnterpriseDossierOut(EnterpriseDossierIn):
 
 
 @router.put("/enterprises/{credit_code}", response_model=EnterpriseDossierOut, summary="登记或更新企业档案（一企一册）")
-async def save_enterprise(credit_code: Annotated[str, Path(min_length=18, max_length=18)], body: EnterpriseDossierIn,
-                          uow: UoW, principal: Staff) -> EnterpriseDossierOut:  # fmt: skip
+async def save_enterprise(
+    credit_code: Annotated[str, Path(min_length=18, max_length=18)],
+    body: EnterpriseDossierIn,
+    uow: UoW,
+    principal: Staff,
+) -> EnterpriseDossierOut:
     code = validation.credit_code(credit_code)
     data = body.model_dump(mode="json")
     for table in ("contacts", "products", "instruments", "special_equipment", "operator_exams"):
@@ -74,18 +78,24 @@ async def save_enterprise(credit_code: Annotated[str, Path(min_length=18, max_le
 
 
 @router.get("/enterprises/{credit_code}", response_model=EnterpriseDossierOut, summary="企业档案 / an enterprise")
-async def get_enterprise(credit_code: Annotated[Line, Path(min_length=1, max_length=40)], uow: UoW,
-                         principal: Reader) -> EnterpriseDossierOut:  # fmt: skip
+async def get_enterprise(
+    credit_code: Annotated[Line, Path(min_length=1, max_length=40)], uow: UoW, principal: Reader
+) -> EnterpriseDossierOut:
     dossier = await usecases.get_enterprise(uow, principal, credit_code.strip().upper())
     return EnterpriseDossierOut.model_validate(dossier)
 
 
 @router.get("/enterprises", response_model=list[EnterpriseDossierOut], summary="查找企业 / search enterprises")
 async def search_enterprises(
-    uow: UoW, principal: Reader, page: Paged, q: SearchText | None = None,
-    park: Annotated[Line | None, Query(min_length=1, max_length=200)] = None, chain: SearchText | None = None,
+    uow: UoW,
+    principal: Reader,
+    page: Paged,
+    q: SearchText | None = None,
+    park: Annotated[Line | None, Query(min_length=1, max_length=200)] = None,
+    chain: SearchText | None = None,
     town: SearchText | None = None,
-) -> list[EnterpriseDossierOut]:  # fmt: skip
-    found = await usecases.search_enterprises(uow, principal, q=q, park=park, chain=chain, town=town,
-                                              limit=page.limit, offset=page.offset)  # fmt: skip
+) -> list[EnterpriseDossierOut]:
+    found = await usecases.search_enterprises(
+        uow, principal, q=q, park=park, chain=chain, town=town, limit=page.limit, offset=page.offset
+    )
     return [EnterpriseDossierOut.model_validate(e) for e in found]

@@ -11,16 +11,36 @@ from ..demands.domain import Demand
 from .domain import EnterpriseDossier
 
 _ENTERPRISE_FIELDS = (
-    "station_id", "credit_code", "name", "credit_code_flag", "legal_representative", "industry", "size", "employees",
-    "output_value_wan", "main_products", "address", "in_park", "park_name", "town", "chain", "chain_leader",
-    "own_labs", "labs_cover_own_testing", "contacts", "products", "instruments", "special_equipment", "operator_exams",
-)  # fmt: skip
+    "station_id",
+    "credit_code",
+    "name",
+    "credit_code_flag",
+    "legal_representative",
+    "industry",
+    "size",
+    "employees",
+    "output_value_wan",
+    "main_products",
+    "address",
+    "in_park",
+    "park_name",
+    "town",
+    "chain",
+    "chain_leader",
+    "own_labs",
+    "labs_cover_own_testing",
+    "contacts",
+    "products",
+    "instruments",
+    "special_equipment",
+    "operator_exams",
+)
 _ENTERPRISE_COLUMNS = ", ".join(_ENTERPRISE_FIELDS)
 _UPSERT_ENTERPRISE = f"""
 INSERT INTO enterprises ({_ENTERPRISE_COLUMNS})
-VALUES ({', '.join(f'${n}' for n in range(1, len(_ENTERPRISE_FIELDS) + 1))})
+VALUES ({", ".join(f"${n}" for n in range(1, len(_ENTERPRISE_FIELDS) + 1))})
 ON CONFLICT (station_id, credit_code) DO UPDATE SET
-    {', '.join(f'{c} = EXCLUDED.{c}' for c in _ENTERPRISE_FIELDS[2:])}, updated_at = now()
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in _ENTERPRISE_FIELDS[2:])}, updated_at = now()
 """
 _GET_ENTERPRISE = f"SELECT {_ENTERPRISE_COLUMNS} FROM enterprises WHERE qs_covers($1, station_id) AND credit_code = $2"
 _SEARCH_ENTERPRISES = f"""
@@ -52,15 +72,17 @@ class EnterpriseStore:
         self.conn = conn
 
     async def save_enterprise(self, e: EnterpriseDossier) -> None:
-        await self.conn.execute(_UPSERT_ENTERPRISE, *(
-            list(v) if isinstance(v, tuple) else v for v in (getattr(e, f) for f in _ENTERPRISE_FIELDS)
-        ))  # fmt: skip
+        await self.conn.execute(
+            _UPSERT_ENTERPRISE,
+            *(list(v) if isinstance(v, tuple) else v for v in (getattr(e, f) for f in _ENTERPRISE_FIELDS)),
+        )
 
     async def ensure_enterprise(self, d: Demand) -> None:
         """A demand from an enterprise the station has no dossier for starts one (一企一册)."""
         contact = [{"name": d.contact_name, "phone": d.contact_phone}]
-        await self.conn.execute(_ENSURE_ENTERPRISE, d.station_id, d.credit_code, d.enterprise_name,
-                                d.credit_code_flag, contact)  # fmt: skip
+        await self.conn.execute(
+            _ENSURE_ENTERPRISE, d.station_id, d.credit_code, d.enterprise_name, d.credit_code_flag, contact
+        )
 
     async def enterprise(self, scope: str, credit_code: str) -> EnterpriseDossier | None:
         row = await self.conn.fetchrow(_GET_ENTERPRISE, scope, credit_code)

@@ -29,28 +29,45 @@ def _limit(request: Request, rule_: str) -> None:
     limiter.check(rule_, "client", request.client.host if request.client else "unknown")
 
 
-@router.post("/stations/{station_id:path}/demands", status_code=201, response_model=PublicSubmittedOut,
-             summary="企业在线申报 / submit online")  # fmt: skip
-async def submit_online(station_id: StationId, body: PublicDemandIn, request: Request, uow: UoW, links: Links,
-                        settings: Config,
-                        idempotency_key: Annotated[Key | None, Header()] = None,
-                        ) -> PublicSubmittedOut:  # fmt: skip
+@router.post(
+    "/stations/{station_id:path}/demands",
+    status_code=201,
+    response_model=PublicSubmittedOut,
+    summary="企业在线申报 / submit online",
+)
+async def submit_online(
+    station_id: StationId,
+    body: PublicDemandIn,
+    request: Request,
+    uow: UoW,
+    links: Links,
+    settings: Config,
+    idempotency_key: Annotated[Key | None, Header()] = None,
+) -> PublicSubmittedOut:
     _limit(request, settings.public_rate_limit)
     form = form_of(body, station_id=station_id, channel=Channel.website, first_responder="网上申报")
     demand, token = await usecases.submit_demand(uow, None, form, links, idempotency_key=idempotency_key)
     url = links.url(token)
-    return PublicSubmittedOut(tracking_no=demand.tracking_no, expected_on=demand.expected_on, status_url=url,
-                              notice_url=url + "/notice.pdf")  # fmt: skip
+    return PublicSubmittedOut(
+        tracking_no=demand.tracking_no, expected_on=demand.expected_on, status_url=url, notice_url=url + "/notice.pdf"
+    )
 
 
 @router.get("/status/{token}", response_model=StatusOut, summary="查询办理进度 / my demand's progress")
 async def status(token: Token, request: Request, uow: UoW, settings: Config) -> StatusOut:
     _limit(request, settings.public_rate_limit)
     demand, station = await usecases.status_by_token(uow, token)
-    return StatusOut(tracking_no=demand.tracking_no, station_name=station.name, station_phone=station.phone,
-                     items=[i.label for i in demand.items], progress=demand.progress,
-                     progress_label=PROGRESS_LABELS[demand.progress], submitted_at=demand.submitted_at,
-                     expected_on=demand.expected_on, archive_no=demand.archive_no)  # fmt: skip
+    return StatusOut(
+        tracking_no=demand.tracking_no,
+        station_name=station.name,
+        station_phone=station.phone,
+        items=[i.label for i in demand.items],
+        progress=demand.progress,
+        progress_label=PROGRESS_LABELS[demand.progress],
+        submitted_at=demand.submitted_at,
+        expected_on=demand.expected_on,
+        archive_no=demand.archive_no,
+    )
 
 
 @router.get("/status/{token}/notice.pdf", response_class=Response, summary="下载受理通知书 / my notice")

@@ -32,8 +32,9 @@ class StationOut(StationIn):
 
 
 @router.get("/stations", response_model=list[StationOut], summary="服务站名录 / station registry")
-async def list_stations(uow: UoW, _: Anyone,
-                        under: Annotated[Line | None, Query(max_length=200)] = None) -> list[StationOut]:  # fmt: skip
+async def list_stations(
+    uow: UoW, _: Anyone, under: Annotated[Line | None, Query(max_length=200)] = None
+) -> list[StationOut]:
     return [StationOut.model_validate(s) for s in await usecases.list_stations(uow, under)]
 
 
@@ -42,8 +43,9 @@ async def get_station(station_id: Annotated[Line, Path(max_length=200)], uow: Uo
     return StationOut.model_validate(await usecases.get_station(uow, station_id))
 
 
-@router.put("/stations/{station_id:path}", response_model=StationOut,
-            summary="登记或修改服务站（运维）/ register a station")  # fmt: skip
+@router.put(
+    "/stations/{station_id:path}", response_model=StationOut, summary="登记或修改服务站（运维）/ register a station"
+)
 async def save_station(station_id: StationId, body: StationIn, uow: UoW, _: Admin) -> StationOut:
     station = await usecases.save_station(uow, Station(station_id=station_id, **body.model_dump()))
     return StationOut.model_validate(station)

@@ -28,18 +28,20 @@ def check_station_placement(
     """
     if shallowest_child is not None and shallowest_child <= station.level:
         raise Invalid(
-            "服务站的层级须高于其下级服务站", "a station must stay at a higher level than the stations below it",
+            "服务站的层级须高于其下级服务站",
+            "a station must stay at a higher level than the stations below it",
             field="level",
-        )  # fmt: skip
+        )
     if station.parent_id is None:
         return
     if parent is None:
         raise Invalid("上级服务站不存在", "parent station does not exist", field="parent_id")
     if station.station_id == parent.station_id or station.station_id in parent_ancestors:
         raise Invalid(
-            "服务站不能登记在自己或其下级服务站之下", "a station cannot be placed below itself or its own descendants",
+            "服务站不能登记在自己或其下级服务站之下",
+            "a station cannot be placed below itself or its own descendants",
             field="parent_id",
-        )  # fmt: skip
+        )
     if not station.station_id.startswith(parent.station_id.split("/")[0] + "/") or station.level <= parent.level:
         raise Invalid(
             "服务站须与上级服务站同属一个城市，且层级低于上级",
@@ -53,6 +55,11 @@ def station_registered(
 ) -> StationRegistered:
     """What the other services learn of a registry entry: enough to place it in their copy of the tree."""
     return StationRegistered(
-        correlation_id=correlation_id, causation_id=causation_id, station_id=station.station_id, name=station.name,
-        level=station.level, parent_id=station.parent_id, ancestors=list(ancestors),
-    )  # fmt: skip
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        station_id=station.station_id,
+        name=station.name,
+        level=station.level,
+        parent_id=station.parent_id,
+        ancestors=list(ancestors),
+    )

@@ -34,7 +34,7 @@ WITH RECURSIVE up (origin, ancestor, depth) AS (
     FROM up JOIN stations s ON s.station_id = up.ancestor
     WHERE up.depth < 32
 )
-SELECT {', '.join(f's.{c}' for c in _STATION_COLUMNS.split(', '))}, a.ancestors
+SELECT {", ".join(f"s.{c}" for c in _STATION_COLUMNS.split(", "))}, a.ancestors
 FROM stations s CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(up.ancestor ORDER BY up.depth DESC) FILTER (WHERE up.ancestor IS NOT NULL),
                     '{{}}'::text[]) AS ancestors
@@ -70,8 +70,9 @@ class StationStore:
         return Station(**row) if row else None
 
     async def save_station(self, s: Station) -> None:
-        await self.conn.execute(_UPSERT_STATION, s.station_id, s.name, s.address, s.level, s.parent_id,
-                                s.has_window, s.phone)  # fmt: skip
+        await self.conn.execute(
+            _UPSERT_STATION, s.station_id, s.name, s.address, s.level, s.parent_id, s.has_window, s.phone
+        )
 
     async def with_ancestors(self, station_ids: list[str]) -> list[tuple[Station, list[str]]]:
         """The stations with their registry ancestors (the root first, the parent last), parents before children."""

@@ -7,8 +7,16 @@ from uuid import UUID
 
 import asyncpg
 
-_VISIT_FIELDS = ("visit_id", "station_id", "credit_code", "enterprise_name", "staff", "visited_on", "findings",
-                 "recorded_by")  # fmt: skip
+_VISIT_FIELDS = (
+    "visit_id",
+    "station_id",
+    "credit_code",
+    "enterprise_name",
+    "staff",
+    "visited_on",
+    "findings",
+    "recorded_by",
+)
 _VISIT_COLUMNS = ", ".join(_VISIT_FIELDS)
 _ADD_VISIT = f"INSERT INTO visits ({_VISIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 _VISIT = f"SELECT {_VISIT_COLUMNS} FROM visits WHERE qs_covers($1, station_id) AND visit_id = $2"
