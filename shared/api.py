@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth import Principal, Role
+from shared.contracts import StationId
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, Unauthenticated
 from shared.validation import Limit, Offset
@@ -52,4 +53,12 @@ class Page:
     offset: Offset = 0
 
 
+@dataclass(frozen=True)
+class StationPage(Page):
+    """A list over the caller's stations, or one of them (`?station_id=`; 404 outside the scope), paged."""
+
+    station_id: StationId | None = None
+
+
 Paged = Annotated[Page, Depends()]
+StationPaged = Annotated[StationPage, Depends()]

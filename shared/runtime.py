@@ -20,7 +20,7 @@ from fastapi_offline import FastAPIOffline
 from faststream import FastStream
 from faststream.specification import AsyncAPI
 
-from shared import http
+from shared import http, stations
 from shared.auth import TokenVerifier
 from shared.contracts import Envelope
 from shared.db import create_pool, ensure_database, migrate
@@ -249,6 +249,7 @@ class Service:
         settings = settings or self.settings()
         rt = ServiceRuntime(settings, self.migrations, self.store, self.store_counters)
         rt.subscribe(self.subscribers(rt.uow, settings))
+        rt.subscribe(stations.subscriber(rt.uow, settings))  # every service keeps the registry's tree
         for event_type in self.publishes:
             rt.publishes(event_type)
         rt.scheduled.extend(self.scheduled)

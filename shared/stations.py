@@ -7,7 +7,9 @@ station and a district supervisor those of every station in the district.
 
 from typing import Any
 
-from shared.contracts import StationRegistered
+from shared.contracts import StationRegistered, queue_name
+from shared.messaging import EventRouter
+from shared.settings import ServiceSettings
 
 _UPSERT = """
 INSERT INTO station_tree (station_id, name, level, parent_id, ancestors, updated_at)
@@ -24,3 +26,14 @@ async def record(tx: Any, event: StationRegistered) -> None:
     await tx.conn.execute(
         _UPSERT, event.station_id, event.name, event.level, event.parent_id, event.ancestors, event.occurred_at
     )
+
+
+def subscriber(uow: Any, settings: ServiceSettings) -> EventRouter:
+    """Every service keeps the tree from its own queue `<service>.station.registered`; the runtime includes this."""
+    router = EventRouter(uow.consumer, delivery_limit=settings.delivery_limit)
+
+    @router.consumes(StationRegistered, queue=queue_name(uow.consumer, StationRegistered))
+    async def on_station(event: StationRegistered) -> None:
+        await uow.handle(event, record)
+
+    return router

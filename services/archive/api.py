@@ -7,9 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from shared.api import Paged, UoW, allow
+from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, Principal
-from shared.contracts import StationId
 
 from . import usecases
 
@@ -49,10 +48,9 @@ class DossierOut(DossierSummary):
 async def list_dossiers(
     uow: UoW,
     principal: Reader,
-    page: Paged,
-    station_id: StationId | None = None,
+    page: StationPaged,
 ) -> list[DossierSummary]:
-    dossiers = await usecases.list_dossiers(uow, principal, station_id, page.limit, page.offset)
+    dossiers = await usecases.list_dossiers(uow, principal, page.station_id, page.limit, page.offset)
     return [DossierSummary.model_validate(d) for d in dossiers]
 
 

@@ -5,8 +5,7 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Archived is the archive's own event, published in the transaction that seals the dossier.
 """
 
-from shared import stations
-from shared.contracts import Assigned, DemandSubmitted, Rated, Resolved, StationRegistered
+from shared.contracts import Assigned, DemandSubmitted, Rated, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -33,9 +32,5 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Rated, queue="archive.demand.rated")
     async def on_rated(event: Rated) -> None:
         await uow.handle(event, usecases.collect)
-
-    @router.consumes(StationRegistered, queue="archive.station.registered")
-    async def on_station(event: StationRegistered) -> None:
-        await uow.handle(event, stations.record)
 
     return router

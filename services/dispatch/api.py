@@ -7,9 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api import Paged, UoW, allow
+from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
-from shared.contracts import AssigneeKind, HandlingMode, StationId
+from shared.contracts import AssigneeKind, HandlingMode
 from shared.validation import DueDate, Line, RequestModel
 
 from . import usecases
@@ -71,11 +71,10 @@ class DemandOut(QueueItemOut):
 async def list_queue(
     uow: UoW,
     principal: Reader,
-    page: Paged,
-    station_id: StationId | None = None,
+    page: StationPaged,
     status: Annotated[str, Query(pattern="^(waiting|assigned|resolved)$")] = "waiting",
 ) -> list[QueueItemOut]:
-    items = await usecases.list_queue(uow, principal, station_id, status, page.limit, page.offset)
+    items = await usecases.list_queue(uow, principal, page.station_id, status, page.limit, page.offset)
     return [QueueItemOut.model_validate(i) for i in items]
 
 

@@ -5,8 +5,7 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Assigned is dispatch's own event, recorded in the transaction that publishes it.
 """
 
-from shared import stations
-from shared.contracts import DemandSubmitted, Resolved, StationRegistered
+from shared.contracts import DemandSubmitted, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -25,9 +24,5 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Resolved, queue="dispatch.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.record_resolved)
-
-    @router.consumes(StationRegistered, queue="dispatch.station.registered")
-    async def on_station(event: StationRegistered) -> None:
-        await uow.handle(event, stations.record)
 
     return router

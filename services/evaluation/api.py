@@ -7,9 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from shared.api import Paged, UoW, allow
+from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal
-from shared.contracts import Answers, StationId
+from shared.contracts import Answers
 from shared.ratelimit import RateLimiter
 from shared.validation import RequestModel
 
@@ -82,11 +82,10 @@ class PublicSurveyOut(BaseModel):
 async def list_surveys(
     uow: UoW,
     principal: Reader,
-    page: Paged,
-    station_id: StationId | None = None,
+    page: StationPaged,
     status: Annotated[str | None, Query(pattern="^(waiting|open|rated)$")] = None,
 ) -> list[SurveyOut]:
-    surveys = await usecases.list_surveys(uow, principal, station_id, status, page.limit, page.offset)
+    surveys = await usecases.list_surveys(uow, principal, page.station_id, status, page.limit, page.offset)
     return [SurveyOut.model_validate(s) for s in surveys]
 
 

@@ -5,8 +5,7 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Rated is evaluation's own event, written to the outbox with the rating that produced it.
 """
 
-from shared import stations
-from shared.contracts import Assigned, Resolved, StationRegistered
+from shared.contracts import Assigned, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -25,9 +24,5 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.open_survey)
-
-    @router.consumes(StationRegistered, queue="evaluation.station.registered")
-    async def on_station(event: StationRegistered) -> None:
-        await uow.handle(event, stations.record)
 
     return router

@@ -1,13 +1,12 @@
-"""Intake subscribers: the demand's progress for the enterprise's status link, its archiving, and the station tree.
+"""Intake subscribers: the demand's progress for the enterprise's status link, and its archiving.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
-StationRegistered is intake's own event: it records the tree when it saves a station, and
-keeps its copy from the events like every other service.
+Every service, intake too, also keeps the station registry's tree from `<service>.station.registered`
+(shared/stations.py, included by the runtime).
 """
 
-from shared import stations
-from shared.contracts import Archived, Assigned, Rated, Resolved, StationRegistered
+from shared.contracts import Archived, Assigned, Rated, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -34,9 +33,5 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Archived, queue="intake.demand.archived")
     async def on_archived(event: Archived) -> None:
         await uow.handle(event, demands.record_archived)
-
-    @router.consumes(StationRegistered, queue="intake.station.registered")
-    async def on_station(event: StationRegistered) -> None:
-        await uow.handle(event, stations.record)
 
     return router

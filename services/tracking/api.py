@@ -7,9 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api import Paged, UoW, allow
+from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
-from shared.contracts import Outcome, StationId
+from shared.contracts import Outcome
 from shared.validation import RequestModel
 
 from . import usecases
@@ -72,11 +72,10 @@ class ResolutionIn(RequestModel):
 async def ledger(
     uow: UoW,
     principal: ReaderOrOrg,
-    page: Paged,
-    station_id: StationId | None = None,
+    page: StationPaged,
     status: Annotated[str | None, Query(pattern="^(submitted|assigned|resolved|rated|archived)$")] = None,
 ) -> list[CaseOut]:
-    cases, today = await usecases.ledger(uow, principal, station_id, status, page.limit, page.offset)
+    cases, today = await usecases.ledger(uow, principal, page.station_id, status, page.limit, page.offset)
     return [CaseOut.of(c, today) for c in cases]
 
 

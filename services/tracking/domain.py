@@ -81,16 +81,7 @@ def apply(case: Case | None, event: Event) -> Case:
         )
     match event:
         case DemandSubmitted():
-            return replace(
-                case,
-                enterprise_name=event.enterprise.name,
-                categories=[c.model_dump() for c in event.categories],
-                description=event.description,
-                channel=event.channel.value,
-                first_responder=event.first_responder,
-                time_limit_days=event.time_limit_days,
-                submitted_at=event.submitted_at,
-            )
+            return replace(case, **event.summary())
         case Assigned() if event.assignment_no > case.assignment_no:
             return replace(
                 case,

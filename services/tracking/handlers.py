@@ -5,8 +5,7 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Resolved is tracking's own event, recorded in the transaction that publishes it.
 """
 
-from shared import stations
-from shared.contracts import Archived, Assigned, DemandSubmitted, Rated, StationRegistered
+from shared.contracts import Archived, Assigned, DemandSubmitted, Rated
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -33,9 +32,5 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Archived, queue="tracking.demand.archived")
     async def on_archived(event: Archived) -> None:
         await uow.handle(event, usecases.record_event)
-
-    @router.consumes(StationRegistered, queue="tracking.station.registered")
-    async def on_station(event: StationRegistered) -> None:
-        await uow.handle(event, stations.record)
 
     return router

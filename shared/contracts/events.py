@@ -167,6 +167,18 @@ class DemandSubmitted(Event):
     first_responder_id: str | None = None  # the first responder's account (token subject), when known
     expected_on: date | None = None  # the completion date promised in the acceptance notice
 
+    def summary(self) -> dict:
+        """What a read model of demands (dispatch's queue, tracking's ledger) keeps of the submission."""
+        return {
+            "enterprise_name": self.enterprise.name,
+            "categories": [c.model_dump() for c in self.categories],
+            "description": self.description,
+            "channel": self.channel.value,
+            "first_responder": self.first_responder,
+            "time_limit_days": self.time_limit_days,
+            "submitted_at": self.submitted_at,
+        }
+
 
 class Assigned(Event):
     routing_key = "demand.assigned"

@@ -38,7 +38,6 @@ from tests.support.events import STATION
 # --- the values ----------------------------------------------------------------------------------
 
 CONTROL = ["\x00", "\x01", "\x08", "\x0b", "\x1b", "\x7f", "\x85", "\x9f", "\r\n", "\t"]
-SURROGATES = ["\ud800", "\udfff", "\udbff\udc00\ud800"]  # lone ones (the middle pair is valid)
 NONCHARACTERS = ["\ufffe", "\uffff"]
 BIDI = ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c"]
 ZERO_WIDTH = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e"]
@@ -104,7 +103,9 @@ DATETIMES = [
 KINDS = {
     "nul": ["\x00"],
     "control": CONTROL[1:],
-    "surrogate": SURROGATES + NONCHARACTERS,
+    # Lone surrogates are left to tests/integration/test_http_edges.py: schemathesis' own validator cannot
+    # encode them, so a case holding one fails in the fuzzer rather than in the service.
+    "noncharacter": NONCHARACTERS,
     "bidi": BIDI,
     "zero_width": ZERO_WIDTH,
     "like": LIKE,

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
 
-from shared.api import Paged, UoW
+from shared.api import StationPaged, UoW
 from shared.contracts import Channel, StationId
 from shared.validation import Key, QueryDate
 
@@ -77,13 +77,14 @@ async def submit_demand(
 async def list_demands(
     uow: UoW,
     principal: Reader,
-    page: Paged,
-    station_id: StationId | None = None,
+    page: StationPaged,
     status: Annotated[str | None, Query(pattern="^(open|archived)$")] = None,
     since: QueryDate | None = None,
     until: QueryDate | None = None,
 ) -> list[DemandOut]:
-    demands = await usecases.list_demands(uow, principal, station_id, status, since, until, page.limit, page.offset)
+    demands = await usecases.list_demands(
+        uow, principal, page.station_id, status, since, until, page.limit, page.offset
+    )
     return [DemandOut.of(d) for d in demands]
 
 
