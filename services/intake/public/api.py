@@ -73,4 +73,4 @@ async def status(token: Token, request: Request, uow: UoW, settings: Config) -> 
 @router.get("/status/{token}/notice.pdf", response_class=Response, summary="下载受理通知书 / my notice")
 async def status_notice(token: Token, request: Request, uow: UoW, links: Links, settings: Config) -> Response:
     _limit(request, settings.public_rate_limit)
-    return pdf_response(await usecases.notice_by_token(uow, token, links))
+    return await pdf_response(await usecases.notice_by_token(uow, token, links))
