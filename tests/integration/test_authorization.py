@@ -3,15 +3,19 @@
 The routes are read from the apps themselves, so a new route without a row here fails the test.
 """
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 import pytest
 from fastapi.routing import APIRoute
 
+from shared.calendar import china_today
 from shared.db.security import station_tables
 from tests.support import auth, events
 from tests.support.system import running_system
+
+TODAY = china_today(datetime.now(UTC)).isoformat()  # a visit may not be dated in the future
 
 pytestmark = pytest.mark.integration
 
@@ -143,7 +147,7 @@ def cases(d: dict[str, UUID], token: str, status: str, visit: str) -> dict[tuple
                 "credit_code": events.credit_code(),
                 "enterprise_name": "沈阳精密",
                 "staff": ["张晓燕"],
-                "visited_on": "2026-11-20",
+                "visited_on": TODAY,
                 "findings": "需计量检定",
             },
             expect(**staff_anywhere),
@@ -391,7 +395,7 @@ async def test_every_route_answers_each_caller_as_its_role_allows(system):
             "credit_code": events.credit_code(),
             "enterprise_name": "沈阳精密",
             "staff": ["张晓燕"],
-            "visited_on": "2026-11-20",
+            "visited_on": TODAY,
             "findings": "需计量检定",
         },
     )

@@ -296,7 +296,7 @@ async def test_a_visit_and_the_demands_collected_during_it(intake):
                 "credit_code": events.credit_code(),
                 "enterprise_name": "沈阳精密仪器有限公司",
                 "staff": ["张晓燕", "周站长"],
-                "visited_on": "2026-11-20",
+                "visited_on": china_today(datetime.now(UTC)).isoformat(),
                 "findings": "计量器具超期未检，需建立台账",
             },
         )
