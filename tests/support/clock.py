@@ -84,4 +84,7 @@ def start() -> time_machine.travel | None:
         return None
     traveller = time_machine.travel(instant.astimezone(UTC), tick=True)
     traveller.start()
+    # time-machine starts ticking at the first read of the clock, not at start(): read it now, or a process that
+    # spends a second importing before its first read runs a second behind the others.
+    time.time()
     return traveller

@@ -154,3 +154,27 @@ def test_archive_numbers_either_side_of_new_year_midnight_land_in_different_year
     after = datetime(2027, 1, 1, 0, 1, tzinfo=CHINA).astimezone(UTC)
     assert (_sealed(before, 57).archive_no, _sealed(after, 1).archive_no) == ("A2026-000057", "A2027-000001")
     assert (_sealed(before).retain_until, _sealed(after).retain_until) == (date(2029, 12, 31), date(2030, 1, 1))
+
+
+def test_a_process_on_the_test_clock_keeps_time_with_the_others():
+    """time-machine ticks from the first read of the clock: a service that imports for a while before its first
+    read must not fall behind the processes started with it (the e2e timeline's order depends on it)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import time_machine
+
+    hatch = time_machine.escape_hatch
+    real_start = hatch.time.time() if hatch.is_travelling() else time.time()
+    code = (
+        "import datetime, time, time_machine; from tests.support import clock; clock.start(); time.sleep(1.0); "
+        "print(datetime.datetime.now(datetime.UTC).timestamp() - time_machine.escape_hatch.time.time())"
+    )
+    env = {**os.environ, "QS_TEST_CLOCK": "weekday-late", "QS_TEST_CLOCK_REAL_START": repr(real_start)}
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert time.perf_counter() - started >= 1.0
+    offset = float(out)  # virtual minus real: the same in every process of the session
+    assert abs(offset - (clock.WEEKDAY_LATE.timestamp() - real_start)) < 0.5
