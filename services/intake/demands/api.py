@@ -1,9 +1,10 @@
 """Demand HTTP routes: register, list and read demands, the acceptance notice, the intake ledger."""
 
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
@@ -105,20 +106,28 @@ async def notice_pdf(demand_id: UUID, uow: UoW, links: Links, principal: Reader)
     return await pdf_response(await usecases.notice(uow, principal, demand_id, links))
 
 
-async def _ledger(uow, principal, station_id, since, until) -> list[list]:
-    demands = await usecases.list_demands(uow, principal, station_id, None, since, until, 10_000, 0)
+@dataclass(frozen=True)
+class LedgerPeriod:
+    """Which demands a ledger export lists: one station of the caller's scope (or all of it), received in a period."""
+
+    station_id: StationId | None = None
+    since: QueryDate | None = None
+    until: QueryDate | None = None
+
+
+Period = Annotated[LedgerPeriod, Depends()]
+
+
+async def _ledger(uow, principal, period: LedgerPeriod) -> list[list]:
+    demands = await usecases.list_demands(
+        uow, principal, period.station_id, None, period.since, period.until, 10_000, 0
+    )
     return ledger.rows(demands)
 
 
 @router.get("/ledger.csv", response_class=Response, summary="需求台账 CSV / intake ledger")
-async def ledger_csv(
-    uow: UoW,
-    principal: Reader,
-    station_id: StationId | None = None,
-    since: QueryDate | None = None,
-    until: QueryDate | None = None,
-) -> Response:
-    table = await _ledger(uow, principal, station_id, since, until)
+async def ledger_csv(uow: UoW, principal: Reader, period: Period) -> Response:
+    table = await _ledger(uow, principal, period)
     return Response(
         ledger.to_csv(table),
         media_type="text/csv; charset=utf-8",
@@ -127,15 +136,9 @@ async def ledger_csv(
 
 
 @router.get("/ledger.xlsx", response_class=Response, summary="需求台账 Excel / intake ledger")
-async def ledger_xlsx(
-    uow: UoW,
-    principal: Reader,
-    station_id: StationId | None = None,
-    since: QueryDate | None = None,
-    until: QueryDate | None = None,
-) -> Response:
-    table = await _ledger(uow, principal, station_id, since, until)
-    title = f"需求台账 {station_id or principal.station} {since or ''}–{until or ''}"
+async def ledger_xlsx(uow: UoW, principal: Reader, period: Period) -> Response:
+    table = await _ledger(uow, principal, period)
+    title = f"需求台账 {period.station_id or principal.station} {period.since or ''}–{period.until or ''}"
     return Response(
         ledger.to_xlsx(table, title),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
