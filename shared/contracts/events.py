@@ -146,6 +146,10 @@ class ItemRef(BaseModel):
     label: str
     time_limit_days: int
     handled_by: str
+    # Added so the assignee sees what it needs to serve (additive).
+    remarks: str | None = None
+    materials: list[str] = Field(default_factory=list)  # what the catalogue asks the enterprise to bring
+    materials_received: list[str] = Field(default_factory=list)
 
 
 class DemandSubmitted(Event):
@@ -166,6 +170,10 @@ class DemandSubmitted(Event):
     visit_id: UUID | None = None
     first_responder_id: str | None = None  # the first responder's account (token subject), when known
     expected_on: date | None = None  # the completion date promised in the acceptance notice
+    # The rest of the form, for the assignee and the archive (additive): the enterprise's address from its
+    # dossier at submission, and the detail tables (products, instruments, special_equipment, operator_exams).
+    address: str | None = None
+    details: dict = Field(default_factory=dict)
 
     def summary(self) -> dict:
         """What a read model of demands (dispatch's queue, tracking's ledger) keeps of the submission."""
@@ -180,7 +188,28 @@ class DemandSubmitted(Event):
         }
 
 
+class Handler(BaseModel):
+    """A co-handler (协办) of an assignment: a staff member, a department (科室) or an organization."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    kind: AssigneeKind
+    id: Name
+    name: Name
+
+
+class Referral(BaseModel):
+    """转办: the government department a demand is referred to, and whom the station follows it up with."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    department: Name
+    contact_name: Name | None = None
+    contact_phone: str | None = None
+    reason: Text
+
+
 class Assigned(Event):
+    """派单, 改派 (a rematch is the next assignment_no) and 转办 (assignee_kind department, with the referral)."""
+
     routing_key = "demand.assigned"
 
     round: int = Field(default=1, ge=1)
@@ -192,6 +221,84 @@ class Assigned(Event):
     due_on: date
     assigned_by: Name
     note: str | None = None
+    # Added with the registry and staff (additive): the lead department (牵头科室) when the lead is
+    # station staff, the co-handlers, and the referral when the assignee is another department.
+    department: str | None = None
+    co_handlers: list[Handler] = Field(default_factory=list)
+    referral: Referral | None = None
+
+
+class AssignmentReturned(Event):
+    """退单: the assignee gives an assignment back with its reason; the demand returns to the head's queue."""
+
+    routing_key = "demand.returned"
+
+    round: int = Field(default=1, ge=1)
+    assignment_no: int = Field(ge=1)  # the assignment given back
+    assignee_kind: AssigneeKind
+    assignee_id: Name
+    assignee_name: Name
+    reason: Text
+    returned_by: Name
+    returned_at: datetime
+
+
+class DemandCorrected(Event):
+    """The clerk corrected the form before dispatch (audited); readers replace what they keep of it."""
+
+    routing_key = "demand.corrected"
+
+    corrected_by: Name
+    corrected_at: datetime
+    reason: Text
+    changed: list[str] = Field(min_length=1)  # the form's fields that changed
+    contact: Contact
+    categories: list[CategoryRef] = Field(min_length=1)
+    items: list[ItemRef] = Field(default_factory=list)
+    description: Text
+    time_limit_days: int = Field(ge=1)
+    expected_on: date | None = None
+    address: str | None = None
+    details: dict = Field(default_factory=dict)
+
+
+class Closing(Event):
+    """A demand that ends without being resolved: refused, merged or withdrawn. Archived like any other.
+
+    `assignment_count` is how many assignments were made before it ended, so the archive knows the
+    history it seals is complete (assignments 1..n).
+    """
+
+    round: int = Field(default=1, ge=1)
+    assignment_count: int = Field(default=0, ge=0)
+    reason: Text
+    closed_by: Name
+    closed_at: datetime
+
+
+class DemandRefused(Closing):
+    """否定备案 (002 §7.2): the station cannot or may not serve the demand, with the legal or policy basis."""
+
+    routing_key = "demand.refused"
+
+    basis: Text
+
+
+class DemandMerged(Closing):
+    """并单: a repeated demand merged into the open original; its tracking number is never reused."""
+
+    routing_key = "demand.merged"
+
+    merged_into: UUID
+    merged_into_tracking_no: str
+
+
+class DemandWithdrawn(Closing):
+    """撤回: the enterprise (through its status link) or the station withdrew the demand before it was resolved."""
+
+    routing_key = "demand.withdrawn"
+
+    by_enterprise: bool = False
 
 
 class Resolved(Event):
@@ -223,6 +330,20 @@ class Archived(Event):
     sealed_at: datetime
     content_sha256: str
     event_count: int = Field(ge=1)
+
+
+class CalendarCorrected(Envelope):
+    """A working-day correction (a holiday or 调休 day the package does not know), which intake owns.
+
+    Whoever computes working-day deadlines keeps these in its own store; intake announces them all
+    on start, so a new consumer catches up. `is_workday` None removes the correction.
+    """
+
+    routing_key = "calendar.corrected"
+
+    day: date
+    is_workday: bool | None
+    note: str | None = None
 
 
 class StationRegistered(Envelope):

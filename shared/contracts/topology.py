@@ -1,7 +1,20 @@
 """RabbitMQ names: one topic exchange, one quorum queue per consumer and event, one DLQ each."""
 
 from .envelope import Envelope, Event
-from .events import Archived, Assigned, DemandSubmitted, Rated, Resolved, StationRegistered
+from .events import (
+    Archived,
+    Assigned,
+    AssignmentReturned,
+    CalendarCorrected,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Rated,
+    Resolved,
+    StationRegistered,
+)
 
 # The five services; each name is also the consumer part of its queues' names.
 SERVICES: tuple[str, ...] = ("intake", "dispatch", "tracking", "evaluation", "archive")
@@ -10,8 +23,18 @@ EXCHANGE = "demand.events"
 DEAD_LETTER_EXCHANGE = "demand.dead-letter"
 
 LIFECYCLE: tuple[type[Event], ...] = (DemandSubmitted, Assigned, Resolved, Rated, Archived)
-REFERENCE: tuple[type[Envelope], ...] = (StationRegistered,)
-EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *REFERENCE)}
+# Around the lifecycle: the form corrected before dispatch, an assignment given back, and the three
+# ways a demand ends without being resolved (refused, merged, withdrawn).
+DISPOSITIONS: tuple[type[Event], ...] = (
+    DemandCorrected,
+    AssignmentReturned,
+    DemandRefused,
+    DemandMerged,
+    DemandWithdrawn,
+)
+CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdrawn)
+REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
+EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *REFERENCE)}
 
 
 def queue_name(consumer: str, event_type: type[Envelope]) -> str:

@@ -381,7 +381,18 @@ async def system(amqp, databases):
         }
         d["other_city"] = await system.submit(events.OTHER_STATION, headers=auth.OTHER_CLERK, **other)
         await system.assign(d["other_city"], org="org-02", headers=auth.OTHER_HEAD)
+        for area in areas():
+            await area.prepare(system)
         yield system
+
+
+def areas():
+    """The cases of each capability live beside it, in tests/integration/authz_*.py: each module has
+    `async prepare(system)` (the rows its routes need, ids kept in `system.demands`) and `cases(system)`
+    (rows shaped like `cases()` above). Imported late, since they use this module's tables."""
+    from tests.integration import authz_decisions, authz_intake_changes, authz_registry, authz_staff
+
+    return (authz_registry, authz_staff, authz_decisions, authz_intake_changes)
 
 
 async def test_every_route_answers_each_caller_as_its_role_allows(system):
@@ -400,6 +411,8 @@ async def test_every_route_answers_each_caller_as_its_role_allows(system):
         },
     )
     table = cases(system.demands, token, status, visit.json()["visit_id"])
+    for area in areas():
+        table |= area.cases(system)
 
     for service, client in system.clients.items():
         for method, path in sorted(routes(system.apps[service])):
