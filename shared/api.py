@@ -6,14 +6,14 @@ Kept apart from shared.auth so that token rules and roles import nothing of HTTP
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth import Principal, Role
 from shared.contracts import StationId
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, Unauthenticated
-from shared.validation import Limit, Offset
+from shared.validation import Key, Limit, Offset
 
 # Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
 _bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
@@ -62,3 +62,12 @@ class StationPage(Page):
 
 Paged = Annotated[Page, Depends()]
 StationPaged = Annotated[StationPage, Depends()]
+
+# A client retrying a state-changing request after a lost reply sends the same key (shared.idempotency).
+IdempotencyKey = Annotated[
+    Key | None,
+    Header(
+        alias="Idempotency-Key",
+        description="幂等键：重试同一请求时带上同一个键，不会重复办理 / the same key on a retry: no second change",
+    ),
+]

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from shared.auth import SYSTEM, Principal
 from shared.contracts import Envelope
 from shared.errors import NotFound
+from shared.idempotency import LOCK, RECALL, REMEMBER, Idempotent
 from shared.messaging import inbox, outbox
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,23 @@ class Tx(Generic[S]):
     async def publish(self, event: Envelope) -> None:
         """Written with the state it describes; the relay publishes it after commit (design rule 2)."""
         await outbox.add(self.conn, event)
+
+    async def recall(self, request: Idempotent | None) -> dict | None:
+        """The result remembered for this caller's key (shared.idempotency), or None to go ahead."""
+        if request is None:
+            return None
+        await self.conn.execute(LOCK, request.caller, request.key)
+        row = await self.conn.fetchrow(RECALL, request.caller, request.key)
+        if row is None:
+            return None
+        if row["request_sha256"] != request.request_sha256:
+            raise request.conflict()
+        return row["result"]
+
+    async def remember(self, request: Idempotent | None, result: dict) -> None:
+        """Kept in this transaction, so the change and its remembered result commit together."""
+        if request is not None:
+            await self.conn.execute(REMEMBER, request.caller, request.key, request.request_sha256, result)
 
 
 class UnitOfWork(Generic[S]):

@@ -84,10 +84,21 @@ DELETE FROM inbox WHERE (consumer, event_id) IN (
 PRUNE_LOCK = 0x5153_5052_554E  # session advisory lock: one pruner per database at a time
 
 
+_PRUNE_REQUESTS = """
+DELETE FROM idempotent_requests WHERE (caller, key) IN (
+    SELECT caller, key FROM idempotent_requests
+    WHERE created_at < now() - $1::interval
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+"""
+
+
 @dataclass(frozen=True)
 class Pruned:
     outbox: int
     inbox: int
+    requests: int = 0  # remembered Idempotency-Key results, kept as long as published events
 
 
 async def prune(
@@ -98,7 +109,8 @@ async def prune(
     batch: int = 1000,
     stopping: Callable[[], bool] = lambda: False,
 ) -> Pruned | None:
-    """Delete published outbox rows older than `outbox_age` and inbox rows older than `inbox_age`.
+    """Delete published outbox rows (and remembered Idempotency-Key results) older than `outbox_age`, and inbox
+    rows older than `inbox_age`.
 
     `batch` rows per statement, each its own transaction, so no lock is held for long and the
     relay and handlers carry on meanwhile. Only one caller per database works at a time: the
@@ -110,7 +122,7 @@ async def prune(
             return None
         try:
             counts = []
-            for sql, age in ((_PRUNE_OUTBOX, outbox_age), (_PRUNE_INBOX, inbox_age)):
+            for sql, age in ((_PRUNE_OUTBOX, outbox_age), (_PRUNE_INBOX, inbox_age), (_PRUNE_REQUESTS, outbox_age)):
                 total = 0
                 while not stopping():
                     deleted = int((await conn.execute(sql, age, batch)).split()[-1])
@@ -121,7 +133,7 @@ async def prune(
         finally:
             if not conn.is_closed():  # a lost session has released the lock already
                 await conn.execute("SELECT pg_advisory_unlock($1)", PRUNE_LOCK)
-    return Pruned(outbox=counts[0], inbox=counts[1])
+    return Pruned(outbox=counts[0], inbox=counts[1], requests=counts[2])
 
 
 class OutboxRelay:
@@ -222,8 +234,8 @@ class OutboxRelay:
                 continue
             if pruned is None:
                 log.debug("outbox/inbox pruning skipped: another replica is at it")
-            elif pruned.outbox or pruned.inbox:
-                log.info("outbox/inbox pruned", outbox=pruned.outbox, inbox=pruned.inbox)
+            elif pruned.outbox or pruned.inbox or pruned.requests:
+                log.info("outbox/inbox pruned", outbox=pruned.outbox, inbox=pruned.inbox, requests=pruned.requests)
 
     async def stop(self, timeout: float = 15.0) -> None:
         """Let the batch in flight finish: cancelling a confirmed publish midway can wedge the channel."""
