@@ -12,10 +12,15 @@ from shared.contracts import (
     Archived,
     Assigned,
     AssigneeKind,
+    AssignmentReturned,
     CategoryRef,
     Channel,
     Contact,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
     DemandSubmitted,
+    DemandWithdrawn,
     Enterprise,
     HandlingMode,
     Outcome,
@@ -122,3 +127,43 @@ def lifecycle(demand_id: UUID | None = None) -> list:
     """One full, valid run: submitted, assigned, resolved, rated, archived."""
     s = submitted(demand_id)
     return [s, assigned(s), resolved(s), rated(s), archived(s)]
+
+
+def dispositions(cause: DemandSubmitted) -> list:
+    """One of each event around the lifecycle: corrected, returned, refused, merged, withdrawn."""
+    common = dict(assignment_count=1, closed_by="李站长", closed_at=at(9))
+    return [
+        cause.caused(
+            DemandCorrected,
+            occurred_at=at(2),
+            corrected_by="张晓燕",
+            corrected_at=at(2),
+            reason="企业更正联系电话",
+            changed=["contact"],
+            contact=Contact(name="王建国", phone="+8613804005678"),
+            categories=cause.categories,
+            description=cause.description,
+            time_limit_days=cause.time_limit_days,
+        ),
+        cause.caused(
+            AssignmentReturned,
+            occurred_at=at(8),
+            assignment_no=1,
+            assignee_kind=AssigneeKind.organization,
+            assignee_id="org-01",
+            assignee_name="市计量测试院",
+            reason="超出本机构资质范围",
+            returned_by="市计量测试院",
+            returned_at=at(8),
+        ),
+        cause.caused(DemandRefused, occurred_at=at(9), reason="不属于市场监管职责", basis="《条例》第十条", **common),
+        cause.caused(
+            DemandMerged,
+            occurred_at=at(9),
+            reason="同一企业同一需求重复登记",
+            merged_into=uuid4(),
+            merged_into_tracking_no="2026-000002",
+            **common,
+        ),
+        cause.caused(DemandWithdrawn, occurred_at=at(9), reason="企业已自行解决", by_enterprise=True, **common),
+    ]

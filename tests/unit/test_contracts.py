@@ -7,10 +7,12 @@ import pytest
 from pydantic import ValidationError
 
 from shared.contracts import (
+    DISPOSITIONS,
     EVENT_TYPES,
     LIFECYCLE,
     Archived,
     Assigned,
+    CalendarCorrected,
     DemandSubmitted,
     Rated,
     Resolved,
@@ -22,18 +24,20 @@ from tests.unit import factories as f
 
 def _one_of_each() -> dict[type, object]:
     events = f.lifecycle()
+    events += f.dispositions(events[0])
     return {type(e): e for e in events}
 
 
 EXAMPLES = _one_of_each()
+DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS)
 
 
-def test_examples_cover_the_whole_lifecycle():
-    assert set(EXAMPLES) == set(LIFECYCLE)
+def test_examples_cover_every_demand_event():
+    assert set(EXAMPLES) == set(DEMAND_EVENTS)
     assert (DemandSubmitted, Assigned, Resolved, Rated, Archived) == LIFECYCLE
 
 
-@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("event_type", DEMAND_EVENTS, ids=lambda t: t.__name__)
 def test_round_trips_through_json_unchanged(event_type):
     event = EXAMPLES[event_type]
     body = event.model_dump_json()
@@ -45,7 +49,7 @@ def test_round_trips_through_json_unchanged(event_type):
     assert event_type.from_json(body.encode()) == event
 
 
-@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("event_type", DEMAND_EVENTS, ids=lambda t: t.__name__)
 def test_unknown_fields_are_accepted_and_dropped(event_type):
     event = EXAMPLES[event_type]
     data = json.loads(event.model_dump_json())
@@ -65,7 +69,7 @@ def test_unknown_nested_fields_are_dropped_too():
     assert back == event
 
 
-@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("event_type", DEMAND_EVENTS, ids=lambda t: t.__name__)
 @pytest.mark.parametrize("missing", ["station_id", "demand_id", "correlation_id", "tracking_no"])
 def test_missing_envelope_field_fails(event_type, missing):
     data = json.loads(EXAMPLES[event_type].model_dump_json())
@@ -118,7 +122,7 @@ def test_naive_occurred_at_fails():
         Resolved.from_json(json.dumps(data))
 
 
-@pytest.mark.parametrize("event_type", LIFECYCLE, ids=lambda t: t.__name__)
+@pytest.mark.parametrize("event_type", DEMAND_EVENTS, ids=lambda t: t.__name__)
 def test_events_are_frozen(event_type):
     event = EXAMPLES[event_type]
     with pytest.raises(ValidationError):
@@ -170,9 +174,15 @@ def test_event_types_routing_keys():
         "demand.resolved",
         "demand.rated",
         "demand.archived",
+        "demand.corrected",
+        "demand.returned",
+        "demand.refused",
+        "demand.merged",
+        "demand.withdrawn",
         "station.registered",
+        "calendar.corrected",
     }
-    assert len(EVENT_TYPES) == 6
+    assert EVENT_TYPES["calendar.corrected"] is CalendarCorrected
     assert EVENT_TYPES["demand.submitted"] is DemandSubmitted
     assert EVENT_TYPES["demand.assigned"] is Assigned
     assert EVENT_TYPES["demand.resolved"] is Resolved

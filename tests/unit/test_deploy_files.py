@@ -27,7 +27,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from shared.contracts import LIFECYCLE, dead_letter_queue_name, queue_name
+from shared.contracts import EVENT_TYPES, dead_letter_queue_name, queue_name
 from shared.contracts.topology import DEAD_LETTER_EXCHANGE, EXCHANGE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -446,7 +446,7 @@ def test_postgres_runs_the_init_script_with_the_role_passwords(compose):
 
 
 def other_services_queues(name: str) -> list[str]:
-    queues = [queue_name(other, event) for other in SERVICES if other != name for event in LIFECYCLE]
+    queues = [queue_name(other, event) for other in SERVICES if other != name for event in EVENT_TYPES.values()]
     return queues + [dead_letter_queue_name(q) for q in queues]
 
 
@@ -456,7 +456,7 @@ def test_rabbitmq_permissions_cover_the_services_own_queues_and_nothing_else(nam
     assert tuple(SERVICES) == setup.SERVICES
     permissions = setup.permissions(name)
     assert set(permissions) == {"configure", "write", "read"}
-    own = [queue_name(name, event) for event in LIFECYCLE]
+    own = [queue_name(name, event) for event in EVENT_TYPES.values()]
     own += [dead_letter_queue_name(q) for q in own]
     assert f"{name}.demand.submitted" in own and f"{name}.demand.submitted.dlq" in own
     for kind, pattern in permissions.items():
