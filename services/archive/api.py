@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, Principal
@@ -26,6 +26,10 @@ class DossierSummary(BaseModel):
     sealed_at: datetime
     retain_until: date
     content_sha256: str
+    outcome: str | None = Field(
+        description="办结 resolved / 否定备案 refused / 并单 merged / 撤回 withdrawn "
+        "(content.outcome has the reason, basis or merged-into)"
+    )
 
 
 class SupplementOut(BaseModel):

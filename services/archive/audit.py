@@ -5,7 +5,8 @@
 Lists every sealed dossier that is not the whole story of its demand: the dossier (with its
 supplements) lacks what the sealing rule requires (e.g. an assignment its resolution names), or
 the archive has logged an event of the demand that the dossier does not hold (one that arrived
-after sealing). A sealed dossier never changes (the table refuses UPDATE and DELETE); with
+after sealing: a return or correction whose queue lagged, say; no other event proves those exist,
+so they never hold a seal back). A sealed dossier never changes (the table refuses UPDATE and DELETE); with
 `--supplement` the missing logged events are attached in an append-only supplement
 (`dossier_supplements`) with its own hash, chained to the dossier's, and `GET /dossiers/{id}`
 shows it with the dossier. A dossier still listed afterwards lacks an event the archive has not

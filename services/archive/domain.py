@@ -2,8 +2,9 @@
 
 A dossier is sealed once, never altered (004 §6.6). So it is sealed only when the history is
 provably complete, judged from what the events themselves say, whatever order they came in on
-their separate queues:
+their separate queues. A demand ends in one of two ways.
 
+Resolved and rated:
 - the latest round is resolved and rated other than 不满意 (a 不满意 rating keeps the case open
   for verification and re-handling);
 - a rating names the resolution it rates (`causation_id`): that resolution must be here;
@@ -11,9 +12,22 @@ their separate queues:
   consecutive per demand, so assignments 1..n must all be here (an older resolution without the
   number needs at least assignment 1, and no gap among those seen).
 
+Closed without resolution, refused (否定备案), merged (并单) or withdrawn (撤回):
+- the closing event says how many assignments were made before it (`assignment_count`), so the
+  submission, the closing and assignments 1..assignment_count must all be here (and no gap among
+  those seen). When a demand has a closing it ends by its closing (of two, the earlier), whatever
+  else arrived: a closing is terminal.
+
+Returns (退单) and corrections (更正登记) are part of the record, in their own sections, but no
+other event proves that one exists: a head may rematch without a return (改派 on their own
+initiative) and a form need never be corrected. So they do not hold the seal back; one that arrives
+after sealing (only when its queue lagged behind the whole rest of the demand's life) is logged,
+listed by the audit and attached by its supplement like any late event.
+
 `missing()` says what is still lacking (for logs and the audit); `ready_to_seal()` is its emptiness.
-A record sealed short under the old rule is found by `audit()` and completed by an append-only
-supplement (`supplement()`), never by changing the sealed dossier. Pure: no I/O.
+A record sealed short under an older rule, or an event that came after sealing, is found by
+`audit()` and attached by an append-only supplement (`supplement()`), never by changing the
+sealed dossier. Pure: no I/O.
 """
 
 import hashlib
@@ -24,16 +38,48 @@ from datetime import date, datetime
 from uuid import UUID
 
 from shared.calendar import CHINA
-from shared.contracts import Archived, Overall, Rated
+from shared.contracts import (
+    EVENT_TYPES,
+    Archived,
+    Assigned,
+    AssignmentReturned,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Event,
+    Overall,
+    Rated,
+    Resolved,
+)
 
 RETENTION_YEARS = 3  # a minimum (000 档案管理, 002 §9.3)
 
-SUBMITTED = "demand.submitted"
-ASSIGNED = "demand.assigned"
-RESOLVED = "demand.resolved"
-RATED = "demand.rated"
-# The dossier's sections, by the kind of event they hold.
-SECTIONS = {SUBMITTED: "demand", ASSIGNED: "assignments", RESOLVED: "resolutions", RATED: "ratings"}
+SUBMITTED = DemandSubmitted.routing_key
+CORRECTED = DemandCorrected.routing_key
+ASSIGNED = Assigned.routing_key
+RETURNED = AssignmentReturned.routing_key
+RESOLVED = Resolved.routing_key
+RATED = Rated.routing_key
+REFUSED = DemandRefused.routing_key
+MERGED = DemandMerged.routing_key
+WITHDRAWN = DemandWithdrawn.routing_key
+# How a demand ends without being resolved, and how its dossier names that.
+CLOSINGS = {REFUSED: "refused", MERGED: "merged", WITHDRAWN: "withdrawn"}
+OUTCOME_LABELS = {"resolved": "办结", "refused": "否定备案", "merged": "并单", "withdrawn": "撤回"}
+# The dossier's sections, by the kind of event they hold ("demand" holds the one submission).
+SECTIONS = {
+    SUBMITTED: "demand",
+    CORRECTED: "corrections",
+    ASSIGNED: "assignments",
+    RETURNED: "returns",
+    RESOLVED: "resolutions",
+    RATED: "ratings",
+    REFUSED: "refusals",
+    MERGED: "merges",
+    WITHDRAWN: "withdrawals",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +109,7 @@ class Dossier:
     retain_until: date
     content: dict
     content_sha256: str
+    outcome: str | None = None  # resolved / refused / merged / withdrawn
 
 
 @dataclass(frozen=True)
@@ -90,6 +137,18 @@ class Finding:
     unattached: list[LoggedEvent]
 
 
+def closing(events: Iterable[LoggedEvent]) -> LoggedEvent | None:
+    """The event that closed the demand without resolution (the earlier of two), or None."""
+    closings = [e for e in events if e.routing_key in CLOSINGS]
+    return min(closings, key=lambda e: (datetime.fromisoformat(e.payload["closed_at"]), str(e.event_id)), default=None)
+
+
+def _assignment_gaps(assignments: list[LoggedEvent], named: set[int]) -> list[str]:
+    """Assignments are numbered 1, 2, … per demand: every number up to the highest seen or named must be here."""
+    seen = {e.payload["assignment_no"] for e in assignments}
+    return [f"{ASSIGNED} #{n}" for n in range(1, max(seen | named, default=0) + 1) if n not in seen]
+
+
 def missing(events: Iterable[LoggedEvent]) -> list[str]:
     """What the demand's record still lacks before it may be sealed; empty when it is provably complete."""
     events = list(events)
@@ -98,6 +157,10 @@ def missing(events: Iterable[LoggedEvent]) -> list[str]:
     gaps: list[str] = []
     if not of[SUBMITTED]:
         gaps.append(SUBMITTED)
+
+    if (closed := closing(events)) is not None:
+        gaps.extend(_assignment_gaps(of[ASSIGNED], {closed.payload.get("assignment_count") or 0}))
+        return gaps
 
     latest = max((e.round for kind in (ASSIGNED, RESOLVED, RATED) for e in of[kind]), default=1)
     resolutions = [e for e in of[RESOLVED] if e.round == latest]
@@ -112,15 +175,17 @@ def missing(events: Iterable[LoggedEvent]) -> list[str]:
         if rating.causation_id is not None and rating.causation_id not in ids:
             gaps.append(f"event {rating.causation_id} that rating {rating.event_id} answers")
 
-    seen = {e.payload["assignment_no"] for e in of[ASSIGNED]}
     named = {e.payload.get("assignment_no") or 1 for e in of[RESOLVED]}  # an older resolution: at least one
-    if of[RESOLVED] or seen:
-        gaps.extend(f"{ASSIGNED} #{n}" for n in range(1, max(seen | named) + 1) if n not in seen)
+    gaps.extend(_assignment_gaps(of[ASSIGNED], named))
     return gaps
 
 
 def ready_to_seal(events: list[LoggedEvent]) -> bool:
-    """Asked after each event: the record is sealed by the event that completes it, whichever that is."""
+    """Asked after each event: the record is sealed by the event that completes it, whichever that is.
+
+    Complete means resolved and rated (other than 不满意) with the resolution and assignments that rating
+    implies, or closed (refused, merged, withdrawn) with the submission and the assignments its closing counts.
+    """
     return not missing(events)
 
 
@@ -128,7 +193,7 @@ def closing_rating(events: Iterable[LoggedEvent]) -> Rated:
     """The rating that lets the case go to the archive: of the latest round, other than 不满意."""
     events = list(events)
     latest = max(e.round for e in events if e.routing_key in (ASSIGNED, RESOLVED, RATED))
-    closing = sorted(
+    candidates = sorted(
         (
             e
             for e in events
@@ -136,9 +201,64 @@ def closing_rating(events: Iterable[LoggedEvent]) -> Rated:
         ),
         key=lambda e: (e.occurred_at, str(e.event_id)),
     )
-    if not closing:
+    if not candidates:
         raise ValueError("the record has no closing rating")
-    return Rated.model_validate(closing[0].payload)
+    return Rated.model_validate(candidates[0].payload)
+
+
+def _parsed(e: LoggedEvent) -> Event:
+    return EVENT_TYPES[e.routing_key].model_validate(e.payload)
+
+
+def ending(events: Iterable[LoggedEvent]) -> Event:
+    """The event that ended the demand, which Archived answers: its closing, or else its closing rating."""
+    events = list(events)
+    closed = closing(events)
+    return _parsed(closed) if closed is not None else closing_rating(events)
+
+
+def outcome(events: Iterable[LoggedEvent]) -> dict | None:
+    """How the demand ended, for people reading the dossier: resolved, refused, merged or withdrawn.
+
+    None only for a record that has not ended (never sealed so; an older rule's short seal, say).
+    """
+    events = list(events)
+    closed = closing(events)
+    if closed is not None:
+        kind = CLOSINGS[closed.routing_key]
+        p = closed.payload
+        result = {
+            "kind": kind,
+            "label": OUTCOME_LABELS[kind],
+            "event_id": str(closed.event_id),
+            "reason": p["reason"],
+            "closed_by": p["closed_by"],
+            "closed_at": p["closed_at"],
+            "assignment_count": p.get("assignment_count", 0),
+        }
+        if kind == "refused":
+            result["basis"] = p["basis"]
+        elif kind == "merged":
+            result["merged_into"] = p["merged_into"]
+            result["merged_into_tracking_no"] = p["merged_into_tracking_no"]
+        else:
+            result["by_enterprise"] = p.get("by_enterprise", False)
+        return result
+    try:
+        rating = closing_rating(events)
+    except ValueError:
+        return None
+    resolutions = [e for e in _ordered(events) if e.routing_key == RESOLVED]
+    # The resolution the rating names, or (an older rating naming none) the round's first.
+    answered = [e for e in resolutions if e.event_id == rating.causation_id] or [
+        e for e in resolutions if e.round == rating.round
+    ]
+    result = {"kind": "resolved", "label": OUTCOME_LABELS["resolved"], "event_id": str(rating.event_id)}
+    result["overall"] = rating.answers.overall.value
+    if answered:
+        resolution = answered[0].payload
+        result |= {k: resolution[k] for k in ("outcome", "summary", "resolved_by", "resolved_at")}
+    return result
 
 
 def archive_no(year: int, serial: int) -> str:
@@ -157,13 +277,12 @@ def _sha256(content: dict) -> str:
 def seal(events: list[LoggedEvent], *, serial: int, sealed_at: datetime) -> Dossier:
     ordered = _ordered(events)
     submitted = next(e.payload for e in ordered if e.routing_key == SUBMITTED)
-    content = {
-        "demand": submitted,
-        "assignments": [e.payload for e in ordered if e.routing_key == ASSIGNED],
-        "resolutions": [e.payload for e in ordered if e.routing_key == RESOLVED],
-        "ratings": [e.payload for e in ordered if e.routing_key == RATED],
-        "events": [{"event_id": str(e.event_id), "type": e.routing_key} for e in ordered],
-    }
+    content = {"demand": submitted}
+    for kind, section in SECTIONS.items():
+        if kind != SUBMITTED:
+            content[section] = [e.payload for e in ordered if e.routing_key == kind]
+    content["outcome"] = outcome(ordered)
+    content["events"] = [{"event_id": str(e.event_id), "type": e.routing_key} for e in ordered]
     return Dossier(
         demand_id=UUID(submitted["demand_id"]),
         station_id=submitted["station_id"],
@@ -173,11 +292,12 @@ def seal(events: list[LoggedEvent], *, serial: int, sealed_at: datetime) -> Doss
         retain_until=_add_years(sealed_at.astimezone(CHINA).date(), RETENTION_YEARS),
         content=content,
         content_sha256=_sha256(content),
+        outcome=content["outcome"]["kind"] if content["outcome"] else None,
     )
 
 
-def archived_event(d: Dossier, closed_by: Rated) -> Archived:
-    """Archived, caused by the rating that closed the case."""
+def archived_event(d: Dossier, closed_by: Event) -> Archived:
+    """Archived, caused by what ended the case: the closing rating, or the refusal, merge or withdrawal."""
     return closed_by.caused(
         Archived,
         archive_no=d.archive_no,

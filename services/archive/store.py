@@ -19,8 +19,10 @@ INSERT INTO archive_counters (station_id, year, last_serial) VALUES ($1, $2, 1)
 ON CONFLICT (station_id, year) DO UPDATE SET last_serial = archive_counters.last_serial + 1
 RETURNING last_serial
 """
-_DOSSIER_COLUMNS = "demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, content_sha256"
-_INSERT_DOSSIER = f"INSERT INTO dossiers ({_DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+_DOSSIER_COLUMNS = (
+    "demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, content_sha256, outcome"
+)
+_INSERT_DOSSIER = f"INSERT INTO dossiers ({_DOSSIER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 _GET_DOSSIER = f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE demand_id = $1"
 _GET_IN_SCOPE = _GET_DOSSIER + " AND qs_covers($2, station_id)"
 _LIST = f"""
@@ -41,9 +43,9 @@ _ADD_SUPPLEMENT = f"INSERT INTO dossier_supplements ({_SUPPLEMENT_COLUMNS}) VALU
 COUNTERS = (
     StoreCounter(
         "qs_dossiers_sealed_total",
-        "Dossiers sealed, by station",
-        ("station_id",),
-        "SELECT station_id, count(*) FROM dossiers GROUP BY 1",
+        "Dossiers sealed, by station and how the demand ended",
+        ("station_id", "outcome"),
+        "SELECT station_id, coalesce(outcome, 'unknown'), count(*) FROM dossiers GROUP BY 1, 2",
     ),
     StoreCounter(
         "qs_dossier_supplements_total",
@@ -86,6 +88,7 @@ class Store:
             d.retain_until,
             d.content,
             d.content_sha256,
+            d.outcome,
         )
 
     async def get_dossier(self, demand_id: UUID) -> Dossier | None:

@@ -36,7 +36,7 @@ async def collect(tx: Tx[Store], event: Event) -> None:
     serial = await tx.store.next_serial(event.station_id, sealed_at.year)
     dossier = domain.seal(events, serial=serial, sealed_at=sealed_at)
     await tx.store.insert_dossier(dossier)
-    await tx.publish(domain.archived_event(dossier, domain.closing_rating(events)))
+    await tx.publish(domain.archived_event(dossier, domain.ending(events)))
 
 
 async def get_dossier(

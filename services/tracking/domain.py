@@ -1,16 +1,58 @@
-"""Tracking rules: the case as the sum of its events, whatever order they came in. Pure: no I/O."""
+"""Tracking rules: the case as the sum of its events, whatever order they came in. Pure: no I/O.
+
+Besides the lifecycle (submitted → assigned → resolved → rated → archived) a case takes in what
+happens around it (issue 8): the form corrected before dispatch, an assignment returned (退单) and
+the next one (改派), a referral to another department (转办), and the three ways a demand ends
+without being resolved: refused (否定备案), merged (并单), withdrawn (撤回). Every rule compares
+numbers or times carried by the events, never the order of arrival, so a late event never moves a
+case backwards:
+
+- a return of assignment n puts the case back to waiting for dispatch unless assignment n+1 is known;
+- a closing is terminal (only the archive comes after it); of two closings the earlier one counts;
+- a correction replaces the form fields kept here only if it is newer than the one applied.
+"""
 
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from uuid import UUID
 
-from shared.contracts import Archived, Assigned, DemandSubmitted, Event, Outcome, Rated, Resolved
+from shared.contracts import (
+    Archived,
+    Assigned,
+    AssigneeKind,
+    AssignmentReturned,
+    Closing,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Event,
+    HandlingMode,
+    Outcome,
+    Rated,
+    Resolved,
+)
 from shared.contracts.envelope import Cause
 from shared.errors import InvalidTransition
 
-# Where a case stands; later stages win, so a late event never moves a case back.
-STAGES = ("submitted", "assigned", "resolved", "rated", "archived")
-OPEN_STAGES = ("submitted", "assigned")
+# Where a case stands, derived from the facts present (see Case.status).
+STATUSES = (
+    "submitted",
+    "returned",
+    "assigned",
+    "referred",
+    "resolved",
+    "rated",
+    "refused",
+    "merged",
+    "withdrawn",
+    "archived",
+)
+# Still being handled: followed, and late once its due date has passed.
+OPEN_STATUSES = ("submitted", "returned", "assigned", "referred")
+RESOLVABLE = ("assigned", "referred")
+CLOSED = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
 
 
 @dataclass(frozen=True)
@@ -43,24 +85,52 @@ class Case:
     rated_at: datetime | None = None
     archive_no: str | None = None
     archived_at: datetime | None = None
+    # The current assignment's lead department (牵头科室), co-handlers (协办) and referral (转办).
+    department: str | None = None
+    co_handlers: list[dict] | None = None
+    referral: dict | None = None
+    # The latest assignment given back (退单): its number, who, when, why.
+    returned_no: int = 0
+    returned_by: str | None = None
+    returned_at: datetime | None = None
+    return_reason: str | None = None
+    # The correction whose form fields the case shows (更正登记).
+    corrected_at: datetime | None = None
+    correction_id: UUID | None = None
+    # How the demand ended without being resolved: refused / merged / withdrawn, and the details.
+    closed_as: str | None = None
+    closed_at: datetime | None = None
+    closing_id: UUID | None = None
+    closing: dict | None = None
 
     @property
     def status(self) -> str:
         if self.archive_no:
             return "archived"
+        if self.closed_as:
+            return self.closed_as
         if self.rated_at:
             return "rated"
         if self.resolved_at:
             return "resolved"
+        if self.returned_no and self.returned_no >= self.assignment_no:
+            return "returned"
         if self.assignment_no:
-            return "assigned"
+            return "referred" if self.assignee_kind == AssigneeKind.department else "assigned"
         return "submitted"
 
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
     def overdue(self, today: date) -> bool:
-        return self.status in OPEN_STAGES and self.due_on is not None and self.due_on < today
+        """Past the due date and still open; a closed case is never late."""
+        return self.is_open and self.due_on is not None and self.due_on < today
 
 
 CASE_FIELDS = tuple(f.name for f in fields(Case))
+# What a correction may change of what the case keeps of the form.
+FORM_FIELDS = ("categories", "description", "time_limit_days")
 
 
 @dataclass(frozen=True)
@@ -68,6 +138,31 @@ class TimelineEntry:
     kind: str
     occurred_at: datetime
     text: str
+
+
+def _newer_correction(case: Case, event: DemandCorrected) -> bool:
+    if case.corrected_at is None:
+        return True
+    return (event.corrected_at, str(event.event_id)) > (case.corrected_at, str(case.correction_id))
+
+
+def _earlier_closing(case: Case, event: Closing) -> bool:
+    if case.closed_at is None:
+        return True
+    return (event.closed_at, str(event.event_id)) < (case.closed_at, str(case.closing_id))
+
+
+def _closing_detail(event: Closing) -> dict:
+    detail = {"reason": event.reason, "closed_by": event.closed_by, "assignment_count": event.assignment_count}
+    match event:
+        case DemandRefused():
+            detail["basis"] = event.basis
+        case DemandMerged():
+            detail["merged_into"] = str(event.merged_into)
+            detail["merged_into_tracking_no"] = event.merged_into_tracking_no
+        case DemandWithdrawn():
+            detail["by_enterprise"] = event.by_enterprise
+    return detail
 
 
 def apply(case: Case | None, event: Event) -> Case:
@@ -81,7 +176,19 @@ def apply(case: Case | None, event: Event) -> Case:
         )
     match event:
         case DemandSubmitted():
-            return replace(case, **event.summary())
+            summary = event.summary()
+            if case.corrected_at is not None:  # a correction came first: its form fields stand
+                summary = {k: v for k, v in summary.items() if k not in FORM_FIELDS}
+            return replace(case, **summary)
+        case DemandCorrected() if _newer_correction(case, event):
+            return replace(
+                case,
+                categories=[c.model_dump() for c in event.categories],
+                description=event.description,
+                time_limit_days=event.time_limit_days,
+                corrected_at=event.corrected_at,
+                correction_id=event.event_id,
+            )
         case Assigned() if event.assignment_no > case.assignment_no:
             return replace(
                 case,
@@ -93,6 +200,25 @@ def apply(case: Case | None, event: Event) -> Case:
                 due_on=event.due_on,
                 assigned_at=event.occurred_at,
                 assigned_event_id=event.event_id,
+                department=event.department,
+                co_handlers=[h.model_dump(mode="json") for h in event.co_handlers],
+                referral=event.referral.model_dump(mode="json") if event.referral else None,
+            )
+        case AssignmentReturned() if event.assignment_no > case.returned_no:
+            return replace(
+                case,
+                returned_no=event.assignment_no,
+                returned_by=event.returned_by,
+                returned_at=event.returned_at,
+                return_reason=event.reason,
+            )
+        case DemandRefused() | DemandMerged() | DemandWithdrawn() if _earlier_closing(case, event):
+            return replace(
+                case,
+                closed_as=CLOSED[type(event)],
+                closed_at=event.closed_at,
+                closing_id=event.event_id,
+                closing=_closing_detail(event),
             )
         case Resolved() if event.round >= case.round:
             return replace(
@@ -111,11 +237,22 @@ def apply(case: Case | None, event: Event) -> Case:
 
 
 def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now: datetime) -> Resolved:
-    """办结: only a case that is being handled can be resolved (004 §6.4)."""
-    if case.status != "assigned":
+    """办结: only a case being handled can be resolved (004 §6.4); a referral once the department has answered."""
+    status = case.status
+    if status == "returned":
         raise InvalidTransition(
-            f"需求当前状态为「{STATUS_LABELS[case.status]}」，只有办理中的需求可以办结",
-            f"only an assigned demand can be resolved; this one is {case.status}",
+            "该需求已被退单，等待站长改派，暂不能办结",
+            "the assignment was returned; the demand waits for the head to rematch it and cannot be resolved",
+        )
+    if status in CLOSED.values():
+        raise InvalidTransition(
+            f"需求已{STATUS_LABELS[status]}，办理已终止，不能办结",
+            f"the demand was {status}; it has ended and cannot be resolved",
+        )
+    if status not in RESOLVABLE:
+        raise InvalidTransition(
+            f"需求当前状态为「{STATUS_LABELS[status]}」，只有办理中的需求可以办结",
+            f"only an assigned demand can be resolved; this one is {status}",
         )
     assignment = Cause(case.assigned_event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)
     return assignment.caused(
@@ -131,13 +268,64 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
 
 STATUS_LABELS = {
     "submitted": "已受理",
+    "returned": "已退单待改派",
     "assigned": "办理中",
+    "referred": "已转办跟进中",
     "resolved": "已办结",
     "rated": "已评价",
+    "refused": "否定备案",
+    "merged": "已并单",
+    "withdrawn": "已撤回",
     "archived": "已归档",
 }
 
 _OVERALL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "average": "一般", "dissatisfied": "不满意"}
+_MODE_LABELS = {
+    HandlingMode.independent: "独立办理",
+    HandlingMode.joint: "共同办理",
+    HandlingMode.coordinated: "协调办理",
+}
+# The form's fields as a clerk names them; a field not listed here is shown as it is.
+FIELD_LABELS = {
+    "contact": "联系人",
+    "categories": "服务类别",
+    "items": "服务项目",
+    "description": "需求描述",
+    "time_limit_days": "办结时限",
+    "expected_on": "预计办结日期",
+    "address": "企业地址",
+    "details": "明细表",
+    "enterprise": "企业信息",
+    "channel": "受理渠道",
+    "green_channel": "绿色通道",
+}
+
+
+def _field_label(name: str) -> str:
+    return FIELD_LABELS.get(name.split(".", 1)[0], name)
+
+
+def _assigned_text(event: Assigned) -> str:
+    due = f"办结期限 {event.due_on.isoformat()}"
+    if event.assignee_kind is AssigneeKind.department or event.referral is not None:
+        r = event.referral
+        target = r.department if r else event.assignee_name
+        contact = " ".join(x for x in (r.contact_name, r.contact_phone) if x) if r else ""
+        text = f"{event.assigned_by} 转办至 {target}"
+        if contact:
+            text += f"（联系人 {contact}）"
+        if r:
+            text += f"，原因：{r.reason}"
+        return f"{text}，本站继续跟进，{due}"
+    verb = "派单" if event.assignment_no == 1 else "改派"
+    text = f"{event.assigned_by} {verb}给 {event.assignee_name}"
+    if event.department:
+        text += f"（牵头科室 {event.department}）"
+    if event.co_handlers:
+        text += f"，协办 {'、'.join(h.name for h in event.co_handlers)}"
+    if event.handling_mode is not HandlingMode.independent:
+        text += f"，{_MODE_LABELS[event.handling_mode]}"
+    return f"{text}，{due}"
 
 
 def timeline_text(event: Event) -> str:
@@ -145,9 +333,23 @@ def timeline_text(event: Event) -> str:
     match event:
         case DemandSubmitted():
             return f"{event.first_responder} 受理需求（{event.channel.label}）"
+        case DemandCorrected():
+            changed = "、".join(dict.fromkeys(_field_label(c) for c in event.changed))
+            return f"{event.corrected_by} 更正登记（{changed}），原因：{event.reason}"
         case Assigned():
-            verb = "派单" if event.assignment_no == 1 else "改派"
-            return f"{event.assigned_by} {verb}给 {event.assignee_name}，办结期限 {event.due_on.isoformat()}"
+            return _assigned_text(event)
+        case AssignmentReturned():
+            return (
+                f"{event.returned_by} 退单（第 {event.assignment_no} 次派单，{event.assignee_name}），"
+                f"原因：{event.reason}；等待站长改派"
+            )
+        case DemandRefused():
+            return f"{event.closed_by} 否定备案，原因：{event.reason}；依据：{event.basis}"
+        case DemandMerged():
+            return f"{event.closed_by} 并单：并入跟踪单 {event.merged_into_tracking_no}，原因：{event.reason}"
+        case DemandWithdrawn():
+            who = "企业申请撤回" if event.by_enterprise else "服务站撤回"
+            return f"{event.closed_by} {who}，原因：{event.reason}"
         case Resolved():
             result = "需求已满足" if event.outcome is Outcome.met else "无法满足，已向企业说明"
             return f"{event.resolved_by} 办结：{result}"

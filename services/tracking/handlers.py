@@ -1,11 +1,22 @@
-"""Tracking subscribers: every lifecycle event it does not publish itself feeds the ledger.
+"""Tracking subscribers: every event of a demand's life it does not publish itself feeds the ledger.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
-Resolved is tracking's own event, recorded in the transaction that publishes it.
+Resolved is tracking's own event, recorded in the transaction that publishes it. Around the
+lifecycle: the form corrected, an assignment returned, and the demand refused, merged or withdrawn.
 """
 
-from shared.contracts import Archived, Assigned, DemandSubmitted, Rated
+from shared.contracts import (
+    Archived,
+    Assigned,
+    AssignmentReturned,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Rated,
+)
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -21,8 +32,28 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     async def on_submitted(event: DemandSubmitted) -> None:
         await uow.handle(event, usecases.record_event)
 
+    @router.consumes(DemandCorrected, queue="tracking.demand.corrected")
+    async def on_corrected(event: DemandCorrected) -> None:
+        await uow.handle(event, usecases.record_event)
+
     @router.consumes(Assigned, queue="tracking.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(AssignmentReturned, queue="tracking.demand.returned")
+    async def on_returned(event: AssignmentReturned) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(DemandRefused, queue="tracking.demand.refused")
+    async def on_refused(event: DemandRefused) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(DemandMerged, queue="tracking.demand.merged")
+    async def on_merged(event: DemandMerged) -> None:
+        await uow.handle(event, usecases.record_event)
+
+    @router.consumes(DemandWithdrawn, queue="tracking.demand.withdrawn")
+    async def on_withdrawn(event: DemandWithdrawn) -> None:
         await uow.handle(event, usecases.record_event)
 
     @router.consumes(Rated, queue="tracking.demand.rated")

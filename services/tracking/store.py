@@ -18,14 +18,19 @@ INSERT INTO cases ({_COLUMNS}) VALUES ({_PLACEHOLDERS})
 ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}, updated_at = now()
 """
 _GET = f"SELECT {_COLUMNS} FROM cases WHERE demand_id = $1"
-# Staff and supervisors by station scope; an organization only for what is assigned to it now.
-_VISIBLE = "(qs_covers($2, station_id) OR ($3 <> '' AND assignee_kind = 'organization' AND assignee_id = $3))"
+# Staff and supervisors by station scope; an organization only for what is assigned to it now: not once the
+# demand is rematched away from it, nor once it gave the assignment back (the same rule as row-level security).
+_VISIBLE = """(qs_covers($2, station_id) OR ($3 <> '' AND assignee_kind = 'organization' AND assignee_id = $3
+    AND returned_no < assignment_no))"""
 _GET_VISIBLE = _GET + " AND " + _VISIBLE
 
 # Status is derived from which facts are present; the filter mirrors Case.status.
 _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
+    WHEN closed_as IS NOT NULL THEN closed_as
     WHEN rated_at IS NOT NULL THEN 'rated'
     WHEN resolved_at IS NOT NULL THEN 'resolved'
+    WHEN returned_no > 0 AND returned_no >= assignment_no THEN 'returned'
+    WHEN assignment_no > 0 AND assignee_kind = 'department' THEN 'referred'
     WHEN assignment_no > 0 THEN 'assigned'
     ELSE 'submitted' END"""
 
@@ -48,6 +53,12 @@ COUNTERS = (
         "Demands resolved (办结), by station and outcome",
         ("station_id", "outcome"),
         "SELECT station_id, outcome, count(*) FROM cases WHERE resolved_at IS NOT NULL GROUP BY 1, 2",
+    ),
+    StoreCounter(
+        "qs_demands_closed_total",
+        "Demands ended without resolution (否定备案/并单/撤回), by station and how",
+        ("station_id", "closed_as"),
+        "SELECT station_id, closed_as, count(*) FROM cases WHERE closed_as IS NOT NULL GROUP BY 1, 2",
     ),
 )
 

@@ -21,7 +21,7 @@ _NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
 async def record_event(tx: Tx[Store], event: Event) -> None:
-    """Fold any lifecycle event into the case, whatever order they come in, and note it on the sheet."""
+    """Fold any event of the demand into the case, whatever order they come in, and note it on the sheet."""
     case = await tx.store.get(event.demand_id, for_update=True)
     await tx.store.save(domain.apply(case, event))
     await tx.store.add_entry(event, domain.timeline_text(event))

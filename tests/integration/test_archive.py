@@ -179,3 +179,39 @@ async def test_the_audit_lists_a_dossier_sealed_short_and_supplements_it(amqp, d
     for sql in ("UPDATE dossier_supplements SET content_sha256 = 'forged'", "DELETE FROM dossier_supplements"):
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await infra.fetch(db, sql)
+
+
+async def test_a_closed_demand_waits_for_the_assignments_it_counts_and_a_late_return_is_supplemented(amqp, databases):
+    db = databases("archive")
+    app = make_app("archive", amqp_url=amqp, database_url=db)
+    async with infra.running(app) as client:
+        await capture_queue(amqp, "test.archived", "demand.archived")
+        s = events.submitted()
+        a1, a2 = events.assigned(s, no=1), events.assigned(s, no=2)
+        withdrawal = events.withdrawn(s, assignment_count=2, by_enterprise=False)
+        for event in (withdrawal, a2, s):
+            await publish_event(amqp, event)
+        await infra.eventually(logged(db, s.demand_id, 3), what="three events logged")
+        assert await dossier_of(db, s.demand_id)() is None, "sealed without assignment #1"
+        await publish_event(amqp, a1)
+        row = await infra.eventually(dossier_of(db, s.demand_id), what="the withdrawn dossier sealed")
+        content = json.loads(row["content"])
+        assert content["outcome"]["kind"] == "withdrawn" and content["outcome"]["by_enterprise"] is False
+        assert [a["assignment_no"] for a in content["assignments"]] == [1, 2] and content["returns"] == []
+
+        [archived] = await infra.eventually(lambda: drain(amqp, "test.archived"), what="Archived published")
+        assert body_of(archived)["causation_id"] == str(withdrawal.event_id)
+        reply = await client.get("/dossiers", headers=auth.HEAD)
+        assert [(d["demand_id"], d["outcome"]) for d in reply.json()] == [(str(s.demand_id), "withdrawn")]
+
+        late = events.returned(s, 1)  # its queue lagged behind the whole rest of the demand's life
+        await publish_event(amqp, late)
+        await infra.eventually(logged(db, s.demand_id, 5), what="the late return logged")
+        code, out = await audit(db)
+        assert code == 1 and str(late.event_id) in out, out
+        code, out = await audit(db, "--supplement")
+        assert code == 0, out
+        dossier = (await client.get(f"/dossiers/{s.demand_id}", headers=auth.HEAD)).json()
+        assert dossier["content"] == content and dossier["outcome"] == "withdrawn"  # the sealed record unchanged
+        [supplement] = dossier["supplements"]
+        assert [e["type"] for e in supplement["content"]["events"]] == ["demand.returned"]

@@ -10,6 +10,7 @@ from services.archive.domain import Dossier, LoggedEvent, Supplement
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import Answers, Archived, Outcome, Overall, Rated, RatingSource, Resolved
 from shared.errors import NotFound
+from tests.support import events as ev
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -258,3 +259,76 @@ async def test_a_dossier_lacking_an_event_the_archive_never_logged_stays_listed(
     await uow.store.log_event(a2)  # replayed from a DLQ, say
     assert await usecases.audit(uow, supplement=True) == ([], uow.store.added)
     assert len(uow.store.added) == 1
+
+
+# --------------------------------------------------------------------------- refused, merged, withdrawn (issue 8)
+
+CLOSINGS = {"refused": ev.refused, "merged": ev.merged, "withdrawn": ev.withdrawn}
+
+
+def returned_and_closed(kind: str):
+    """Submitted, corrected, assigned, returned, rematched, then closed after two assignments."""
+    s = f.submitted()
+    return (
+        s,
+        ev.corrected(s, at=f.at(2)),
+        f.assigned(s, no=1),
+        ev.returned(s, 1, at=f.at(5)),
+        f.assigned(s, no=2),
+        CLOSINGS[kind](s, assignment_count=2, at=f.at(9)),
+    )
+
+
+NEEDED = (0, 2, 4, 5)  # the submission, both assignments, the closing; the correction and return are not proof
+
+
+@pytest.mark.parametrize("kind", CLOSINGS)
+@pytest.mark.parametrize("order", list(itertools.permutations(range(6)))[::7], ids=lambda o: "".join(map(str, o)))
+async def test_a_closed_demand_is_sealed_once_its_history_is_complete_in_any_order(uow, kind, order):
+    history = returned_and_closed(kind)
+    s, closing = history[0], history[5]
+    for step, i in enumerate(order):
+        await uow.handle(history[i], usecases.collect)
+        complete = set(NEEDED) <= set(order[: step + 1])
+        assert (s.demand_id in uow.store.dossiers) == complete, f"after {step + 1} of 6"
+    [archived] = uow.events(Archived)
+    assert archived.causation_id == closing.event_id and archived.correlation_id == s.correlation_id
+    dossier = uow.store.dossiers[s.demand_id]
+    assert dossier.outcome == kind and dossier.content["outcome"]["reason"] == closing.reason
+    assert [a["assignment_no"] for a in dossier.content["assignments"]] == [1, 2]
+    # what came before sealing is in its section; what came after is logged for the audit to attach
+    sealed_with = set(order[: max(order.index(i) for i in NEEDED) + 1])
+    assert len(dossier.content["returns"]) == (3 in sealed_with)
+    assert len(dossier.content["corrections"]) == (1 in sealed_with)
+    findings, _ = await usecases.audit(uow)
+    assert bool(findings) == (not {1, 3} <= sealed_with)
+
+
+async def test_archive_numbers_run_on_across_resolved_and_closed_dossiers(uow):
+    await _collect(uow, *rematched_history())
+    await _collect(uow, *returned_and_closed("refused"))
+    await _collect(uow, *returned_and_closed("merged"))
+    numbers = sorted(d.archive_no for d in uow.store.dossiers.values())
+    assert [n[-6:] for n in numbers] == ["000001", "000002", "000003"]
+    assert {d.outcome for d in uow.store.dossiers.values()} == {"resolved", "refused", "merged"}
+
+
+async def test_a_duplicate_closing_is_collected_once(uow):
+    s = f.submitted()
+    closing = ev.withdrawn(s, at=f.at(9))
+    assert await uow.handle(closing, usecases.collect)
+    assert not await uow.handle(closing, usecases.collect)
+    await _collect(uow, s)
+    assert len(uow.events(Archived)) == 1 and len(await uow.store.events(s.demand_id)) == 2
+
+
+async def test_a_return_after_a_resolved_seal_is_supplemented_by_the_audit(uow):
+    history = rematched_history()
+    await _collect(uow, *history)
+    late = ev.returned(history[0], 1, at=f.at(5))
+    await _collect(uow, late)
+    [finding], _ = await usecases.audit(uow)
+    assert finding.lacking == [] and [e.event_id for e in finding.unattached] == [late.event_id]
+    remaining, [added] = await usecases.audit(uow, supplement=True)
+    assert remaining == [] and added.content["events"][0]["type"] == "demand.returned"
+    assert len(uow.events(Archived)) == 1

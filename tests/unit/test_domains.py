@@ -22,6 +22,7 @@ from shared.contracts import (
     DemandSubmitted,
     Event,
     GreenChannel,
+    Handler,
     HandlingMode,
     Outcome,
     Overall,
@@ -29,6 +30,7 @@ from shared.contracts import (
     Resolved,
 )
 from shared.errors import Forbidden, Invalid, InvalidTransition
+from tests.support import events as ev
 from tests.unit import factories as f
 
 NOW = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
@@ -491,6 +493,162 @@ class TestTracking:
         assert "A2026-000001" in tracking.timeline_text(f.archived(s))
 
 
+CLOSINGS = {"refused": ev.refused, "merged": ev.merged, "withdrawn": ev.withdrawn}
+
+
+def _closed(kind, cause, assignment_count=1, at=None):
+    return CLOSINGS[kind](cause, assignment_count=assignment_count, at=at or f.at(9))
+
+
+def _same_whatever_the_order(events):
+    expected = _replay(events)
+    for order in itertools.permutations(events):
+        assert _replay(order) == expected, [type(e).__name__ for e in order]
+    return expected
+
+
+class TestTrackingDispositions:
+    """Returns, rematches, referrals, corrections and closings (issue 8), in any order."""
+
+    def test_a_return_sends_the_case_back_to_the_head(self):
+        s = f.submitted()
+        case = _replay([s, f.assigned(s, due_on=date(2026, 10, 10)), ev.returned(s, 1, at=f.at(5))])
+        assert case.status == "returned" and case.is_open
+        assert (case.returned_no, case.returned_by, case.return_reason) == (1, "市计量测试院", "超出本机构资质范围")
+        assert case.overdue(date(2026, 10, 11))  # the promise to the enterprise still stands until rematched
+        with pytest.raises(InvalidTransition) as info:
+            tracking.resolve(case, outcome=Outcome.met, summary="x", resolved_by="y", now=NOW)
+        assert "退单" in info.value.zh and "returned" in info.value.en and info.value.status == 409
+
+    def test_returned_then_rematched_in_any_order(self):
+        s = f.submitted()
+        a1, a2 = f.assigned(s, no=1), f.assigned(s, no=2, assignee_name="省特检院")
+        case = _same_whatever_the_order([s, a1, ev.returned(s, 1, at=f.at(5)), a2])
+        assert case.status == "assigned" and case.assignee_name == "省特检院" and case.assignment_no == 2
+        assert case.returned_no == 1  # the return stays known, for the sheet
+
+    def test_a_return_seen_before_its_assignment_still_counts(self):
+        s = f.submitted()
+        r1 = ev.returned(s, 1, at=f.at(5))
+        early = _replay([s, r1])
+        assert early.status == "returned" and early.assignment_no == 0
+        assert _replay([s, r1, f.assigned(s, no=1)]).status == "returned"
+
+    def test_a_late_return_of_an_older_assignment_does_not_undo_the_rematch(self):
+        s = f.submitted()
+        case = _replay([s, f.assigned(s, no=1), f.assigned(s, no=2), ev.returned(s, 1, at=f.at(5))])
+        assert case.status == "assigned" and case.assignment_no == 2
+        assert _replay([s, f.assigned(s, no=2), ev.returned(s, 2, at=f.at(6))]).status == "returned"
+
+    @pytest.mark.parametrize("kind", CLOSINGS)
+    def test_a_closing_is_terminal_whatever_the_order(self, kind):
+        s = f.submitted()
+        closing = _closed(kind, s)
+        case = _same_whatever_the_order([s, f.assigned(s, due_on=date(2026, 10, 10)), closing])
+        assert case.status == kind and not case.is_open
+        assert not case.overdue(date(2030, 1, 1))
+        assert case.closed_at == closing.closed_at and case.closing["reason"] == closing.reason
+        with pytest.raises(InvalidTransition) as info:
+            tracking.resolve(case, outcome=Outcome.met, summary="x", resolved_by="y", now=NOW)
+        assert tracking.STATUS_LABELS[kind] in info.value.zh and kind in info.value.en and info.value.status == 409
+        # a late assignment or return does not reopen it; only the archive comes after
+        late = _replay([s, closing, f.assigned(s, no=2), ev.returned(s, 1, at=f.at(5))])
+        assert late.status == kind
+        assert tracking.apply(case, f.archived(s)).status == "archived"
+
+    def test_a_closing_before_its_assignments_arrive(self):
+        s = f.submitted()
+        refused = _closed("refused", s, assignment_count=2)
+        case = _replay([refused])
+        assert case.status == "refused" and case.enterprise_name is None
+        case = _replay([refused, f.assigned(s, no=2), s, f.assigned(s, no=1)])
+        assert case.status == "refused" and case.assignment_no == 2 and case.enterprise_name
+
+    def test_the_details_of_each_closing(self):
+        s = f.submitted()
+        refused = _replay([_closed("refused", s)]).closing
+        assert refused["basis"] == "《服务站工作规范》第 7.2 条"
+        original = f.submitted(tracking_no="2026-000002")
+        merged = _replay([ev.merged(s, into=original, assignment_count=0, at=f.at(9))]).closing
+        assert merged["merged_into"] == str(original.demand_id) and merged["merged_into_tracking_no"] == "2026-000002"
+        assert _replay([ev.withdrawn(s, by_enterprise=False, at=f.at(9))]).closing["by_enterprise"] is False
+
+    def test_of_two_closings_the_earlier_counts_whatever_the_order(self):
+        s = f.submitted()
+        first, second = ev.withdrawn(s, at=f.at(8)), ev.merged(s, at=f.at(9))
+        assert _same_whatever_the_order([s, second, first]).status == "withdrawn"
+
+    def test_a_correction_replaces_the_form_fields_unless_older(self):
+        s = f.submitted()
+        c1 = ev.corrected(s, at=f.at(2), description="压力表 40 台")
+        c2 = ev.corrected(
+            s,
+            at=f.at(3),
+            description="压力表 40 台、千分尺 2 台",
+            time_limit_days=5,
+            categories=[CategoryRef(code="metrology", label="计量"), CategoryRef(code="testing", label="检验检测")],
+        )
+        case = _same_whatever_the_order([s, c1, c2, f.assigned(s)])
+        assert case.description == "压力表 40 台、千分尺 2 台" and case.time_limit_days == 5
+        assert [c["code"] for c in case.categories] == ["metrology", "testing"]
+        assert case.corrected_at == c2.corrected_at and case.enterprise_name == s.enterprise.name
+        assert _replay([s, c2, c1]) == _replay([s, c1, c2])
+
+    def test_a_referral_stays_open_and_is_resolvable(self):
+        s = f.submitted()
+        case = _replay([s, ev.referred(s, 1, at=f.at(4))])
+        assert case.status == "referred" and case.is_open
+        assert case.referral["department"] == "区发展和改革局" and case.referral["contact_name"] == "刘科长"
+        assert case.overdue(date(2027, 1, 1))
+        event = tracking.resolve(case, outcome=Outcome.met, summary="发改局已答复", resolved_by="张晓燕", now=NOW)
+        assert event.assignment_no == 1 and tracking.apply(case, event).status == "resolved"
+
+    def test_each_event_twice_changes_nothing(self):
+        s = f.submitted()
+        events = [
+            s,
+            ev.corrected(s, at=f.at(2)),
+            f.assigned(s, no=1),
+            ev.returned(s, 1, at=f.at(5)),
+            f.assigned(s, no=2),
+            _closed("refused", s, assignment_count=2),
+        ]
+        once = _same_whatever_the_order(events)
+        assert once.status == "refused"
+        for e in events:
+            assert tracking.apply(once, e) == once
+        assert _replay(events + events) == once
+
+    def test_timeline_texts(self):
+        s = f.submitted()
+        staff = s.caused(
+            Assigned,
+            assignment_no=1,
+            assignee_kind=AssigneeKind.staff,
+            assignee_id="staff-li",
+            assignee_name="李工",
+            handling_mode=HandlingMode.joint,
+            due_on=date(2026, 10, 10),
+            assigned_by="周站长",
+            department="计量科",
+            co_handlers=[Handler(kind=AssigneeKind.staff, id="staff-wang", name="王工")],
+        )
+        text = tracking.timeline_text(staff)
+        assert "派单" in text and "牵头科室 计量科" in text and "协办 王工" in text and "共同办理" in text
+        text = tracking.timeline_text(ev.referred(s, 2))
+        assert "转办至 区发展和改革局" in text and "刘科长" in text and "属发改部门职责" in text
+        text = tracking.timeline_text(ev.returned(s, 1))
+        assert "退单" in text and "市计量测试院" in text and "超出本机构资质范围" in text
+        text = tracking.timeline_text(ev.corrected(s, changed=["contact.phone", "description"]))
+        assert "更正登记（联系人、需求描述）" in text and "张晓燕" in text and "企业补充了台数" in text
+        text = tracking.timeline_text(ev.refused(s))
+        assert "否定备案" in text and "不属于质量基础设施服务范围" in text and "第 7.2 条" in text
+        assert "并入跟踪单 2026-000099" in tracking.timeline_text(ev.merged(s))
+        assert "企业申请撤回" in tracking.timeline_text(ev.withdrawn(s))
+        assert "服务站撤回" in tracking.timeline_text(ev.withdrawn(s, by_enterprise=False))
+        assert "改派给 市计量测试院" in tracking.timeline_text(f.assigned(s, no=2))
+
+
 # --------------------------------------------------------------------------- evaluation
 
 BASIC = Answers(station_service=5, station_timeliness=4, problem_solved=True, overall=Overall.satisfied)
@@ -739,6 +897,84 @@ class TestArchive:
         assert event.content_sha256 == dossier.content_sha256
         assert event.event_count == 4
         assert event.sealed_at == SEALED_AT
+
+
+class TestArchiveClosings:
+    """A refused, merged or withdrawn demand is sealed once its history is complete (issue 8)."""
+
+    @pytest.mark.parametrize("kind", CLOSINGS)
+    def test_a_closing_before_any_assignment_needs_only_the_submission(self, kind):
+        s = f.submitted()
+        closing = _closed(kind, s, assignment_count=0)
+        assert archive.missing(_log(closing)) == ["demand.submitted"]
+        assert archive.ready_to_seal(_log(closing, s))
+
+    @pytest.mark.parametrize("kind", CLOSINGS)
+    def test_a_closing_waits_for_the_assignments_it_counts(self, kind):
+        s = f.submitted()
+        closing = _closed(kind, s, assignment_count=2)
+        assert archive.missing(_log(s, closing)) == ["demand.assigned #1", "demand.assigned #2"]
+        assert archive.missing(_log(s, closing, f.assigned(s, no=2))) == ["demand.assigned #1"]
+        assert archive.ready_to_seal(_log(s, closing, f.assigned(s, no=2), f.assigned(s, no=1)))
+
+    def test_returns_and_corrections_do_not_hold_the_seal_back(self):
+        s = f.submitted()
+        # assignment 2 follows a return of 1 here, but a head may rematch without one: nothing proves it exists
+        assert archive.ready_to_seal(_log(s, f.assigned(s, no=1), f.assigned(s, no=2), f.resolved(s), f.rated(s)))
+        assert archive.ready_to_seal(_log(s, f.assigned(s), _closed("withdrawn", s)))
+
+    def test_a_closing_ends_the_demand_even_with_a_resolution_logged(self):
+        s = f.submitted()
+        events = _log(s, f.assigned(s), f.resolved(s), _closed("withdrawn", s))
+        assert archive.ready_to_seal(events)  # no rating needed: the withdrawal ended it
+        assert archive.outcome(events)["kind"] == "withdrawn"
+
+    @pytest.mark.parametrize("kind", CLOSINGS)
+    def test_the_dossier_says_how_it_ended_and_holds_every_section(self, kind):
+        s = f.submitted()
+        closing = _closed(kind, s, assignment_count=2)
+        correction, back = ev.corrected(s, at=f.at(2)), ev.returned(s, 1, at=f.at(5))
+        events = _log(s, correction, f.assigned(s, no=1), back, f.assigned(s, no=2), closing)
+        dossier = archive.seal(events, serial=4, sealed_at=SEALED_AT)
+        c = dossier.content
+        assert dossier.outcome == kind and c["outcome"]["kind"] == kind
+        assert c["outcome"]["reason"] == closing.reason and c["outcome"]["event_id"] == str(closing.event_id)
+        assert [x["event_id"] for x in c["corrections"]] == [str(correction.event_id)]
+        assert [x["event_id"] for x in c["returns"]] == [str(back.event_id)]
+        assert len(c["assignments"]) == 2 and c["resolutions"] == [] and c["ratings"] == []
+        assert c[archive.SECTIONS[closing.routing_key]][0]["event_id"] == str(closing.event_id)
+        detail = {
+            "refused": ("basis", "《服务站工作规范》第 7.2 条"),
+            "merged": ("merged_into_tracking_no", "2026-000099"),
+            "withdrawn": ("by_enterprise", True),
+        }[kind]
+        assert c["outcome"][detail[0]] == detail[1]
+        event = archive.archived_event(dossier, archive.ending(events))
+        assert event.causation_id == closing.event_id and event.event_count == 6
+        # what the dossier holds is exactly what was logged: nothing for the audit to find
+        assert archive.audit(dossier, [], events) is None
+
+    def test_a_resolved_dossier_names_the_resolution_and_rating(self):
+        s = f.submitted()
+        events = _log(s, f.assigned(s), f.resolved(s), f.rated(s, overall=Overall.very_satisfied))
+        outcome = archive.seal(events, serial=1, sealed_at=SEALED_AT).content["outcome"]
+        assert (outcome["kind"], outcome["overall"], outcome["outcome"]) == ("resolved", "very_satisfied", "met")
+
+    def test_of_two_closings_the_earlier_ends_it(self):
+        s = f.submitted()
+        events = _log(s, ev.merged(s, at=f.at(9)), ev.refused(s, at=f.at(8)))
+        assert archive.outcome(events)["kind"] == "refused"
+        assert archive.outcome(list(reversed(events)))["kind"] == "refused"
+
+    def test_a_return_logged_after_a_resolved_seal_is_found_and_supplemented(self):
+        s = f.submitted()
+        sealed = _log(s, f.assigned(s, no=1), f.assigned(s, no=2), f.resolved(s), f.rated(s))
+        dossier = archive.seal(sealed, serial=1, sealed_at=SEALED_AT)
+        late = _logged(ev.returned(s, 1, at=f.at(5)))
+        finding = archive.audit(dossier, [], [*sealed, late])
+        assert finding.lacking == [] and finding.unattached == [late]
+        added = archive.supplement(finding, [], added_at=SEALED_AT)
+        assert archive.audit(dossier, [added], [*sealed, late]) is None
 
 
 def test_dispatch_remembers_a_green_channel_request():

@@ -1,6 +1,7 @@
 """Tracking's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -9,6 +10,7 @@ from services.tracking.domain import Case, TimelineEntry
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import Outcome, Resolved
 from shared.errors import InvalidTransition, NotFound
+from tests.support import events as ev
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -32,7 +34,12 @@ class FakeStore:
         case = self.cases.get(demand_id)
         if case is None:
             return None
-        mine = bool(org) and case.assignee_kind == "organization" and case.assignee_id == org
+        mine = (
+            bool(org)
+            and case.assignee_kind == "organization"
+            and case.assignee_id == org
+            and case.returned_no < case.assignment_no
+        )
         return case if (scope and in_scope(case.station_id, scope)) or mine else None
 
     async def ledger(self, scope, org, status, limit, offset):
@@ -117,3 +124,78 @@ async def test_the_ledger_filters_by_status_and_refuses_a_foreign_station(uow):
     assert [c.demand_id for c in cases] == [submitted.demand_id]
     with pytest.raises(NotFound):
         await usecases.ledger(uow, HEAD, "440100/440113/panyu-01", None, 100, 0)
+
+
+# --------------------------------------------------------------------------- returns, referrals, closings (issue 8)
+
+
+async def _record(uow, *events):
+    for event in events:
+        await uow.handle(event, usecases.record_event)
+
+
+async def test_a_returned_case_waits_for_the_head_and_the_organization_loses_sight(uow):
+    submitted = await _assigned_case(uow)
+    await _record(uow, ev.returned(submitted, 1, at=f.at(5)))
+    with pytest.raises(NotFound):
+        await usecases.case_with_timeline(uow, ORG, submitted.demand_id)
+    with pytest.raises(NotFound):
+        await usecases.resolve(uow, ORG, submitted.demand_id, outcome=Outcome.met, summary="已退单仍办结")
+    assert (await usecases.ledger(uow, ORG, None, None, 100, 0))[0] == []
+    with pytest.raises(InvalidTransition) as info:
+        await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="办结")
+    assert "退单" in info.value.zh and info.value.status == 409
+    assert uow.events(Resolved) == []
+    cases, _ = await usecases.ledger(uow, HEAD, None, "returned", 100, 0)
+    assert [c.demand_id for c in cases] == [submitted.demand_id]
+
+
+async def test_returned_then_rematched_shows_both_on_the_sheet_and_the_new_assignee_resolves(uow):
+    submitted = await _assigned_case(uow)
+    rematch = f.assigned(submitted, no=2, assignee_name="省特检院")
+    await _record(uow, rematch, ev.returned(submitted, 1, at=f.at(5)))  # the rematch overtook the return
+    second = Principal(subject="org-2", name="省特检院", role=Role.org, org="assignee-2")
+    case, entries, _ = await usecases.case_with_timeline(uow, second, submitted.demand_id)
+    assert case.status == "assigned" and case.assignee_name == "省特检院"
+    texts = [e.text for e in entries]
+    assert any("退单" in t for t in texts) and any("改派给 省特检院" in t for t in texts)
+    await usecases.resolve(uow, second, submitted.demand_id, outcome=Outcome.met, summary="已检定")
+    [resolved] = uow.events(Resolved)
+    assert resolved.assignment_no == 2 and resolved.causation_id == rematch.event_id
+
+
+@pytest.mark.parametrize("kind", ["refused", "merged", "withdrawn"])
+async def test_a_closed_case_is_not_open_not_overdue_and_cannot_be_resolved(uow, kind):
+    submitted = await _assigned_case(uow)  # due 2026-10-10
+    closing = {"refused": ev.refused, "merged": ev.merged, "withdrawn": ev.withdrawn}[kind](
+        submitted, assignment_count=1, at=f.at(9)
+    )
+    await _record(uow, closing, closing)  # redelivered: applied once
+    assert len([e for e in uow.store.entries if e[0] == closing.event_id]) == 1
+    with pytest.raises(InvalidTransition) as info:
+        await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="办结")
+    assert info.value.status == 409 and info.value.zh and info.value.en
+    await _record(uow, f.assigned(submitted, no=2))  # late: does not reopen it
+    cases, _ = await usecases.ledger(uow, HEAD, None, kind, 100, 0)
+    assert [c.demand_id for c in cases] == [submitted.demand_id]
+    assert not cases[0].overdue(date(2030, 1, 1))
+    assert (await usecases.ledger(uow, HEAD, None, "assigned", 100, 0))[0] == []
+    assert uow.events(Resolved) == []
+
+
+async def test_a_referral_is_followed_and_staff_resolve_it_once_the_department_answers(uow):
+    submitted = f.submitted()
+    await _record(uow, submitted, ev.referred(submitted, 1, at=f.at(4)))
+    cases, _ = await usecases.ledger(uow, HEAD, None, "referred", 100, 0)
+    assert [c.demand_id for c in cases] == [submitted.demand_id]
+    case, _ = await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="发改局已答复企业")
+    assert case.status == "resolved" and uow.events(Resolved)[0].assignment_no == 1
+
+
+async def test_a_correction_updates_the_sheet_and_is_noted(uow):
+    submitted = f.submitted()
+    correction = ev.corrected(submitted, at=f.at(2), description="压力表 40 台")
+    await _record(uow, correction, submitted)  # the correction first: the submission does not undo it
+    case, entries, _ = await usecases.case_with_timeline(uow, HEAD, submitted.demand_id)
+    assert case.description == "压力表 40 台" and case.enterprise_name == "沈阳精密仪器有限公司"
+    assert any("更正登记" in e.text for e in entries)
