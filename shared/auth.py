@@ -160,6 +160,7 @@ def main() -> None:
     token.add_argument("--station", help="station id (clerk, head) or prefix (supervisor)")
     token.add_argument("--org", help="organization id (org)")
     token.add_argument("--name", help="display name")
+    token.add_argument("--subject", help="the person's account (sub), e.g. the staff_id kept by dispatch")
     token.add_argument("--hours", type=float, default=12.0)
     args = parser.parse_args()
     print(
@@ -168,6 +169,7 @@ def main() -> None:
             station=args.station,
             org=args.org,
             name=args.name,
+            subject=args.subject,
             ttl=timedelta(hours=args.hours),
         )
     )
