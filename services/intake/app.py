@@ -1,19 +1,22 @@
-"""The intake service: enterprises, demands as submitted, the catalogue and the station registry.
+"""The intake service: enterprises, demands as submitted, the catalogue, the calendar and the station registry.
 
-Publishes DemandSubmitted and, as the registry's owner, StationRegistered. Each sub-domain has
-its own folder with the same files (api.py, usecases.py, domain.py, store.py, as it needs them):
-demands/, catalogue/, calendar/, enterprises/, visits/, stations/; public/ holds the routes an
-enterprise opens without login, on the demands' use cases.
+Publishes DemandSubmitted, DemandCorrected and DemandWithdrawn and, as the owner of the reference data,
+StationRegistered and CalendarCorrected. Each sub-domain has its own folder with the same files (api.py,
+usecases.py, domain.py, store.py, as it needs them): demands/, changes/ (correction before dispatch,
+withdrawal), catalogue/, calendar/, enterprises/, visits/, stations/; public/ holds the routes an
+enterprise opens without login, on the demands' and changes' use cases.
 """
 
 from pathlib import Path
 
-from shared.contracts import DemandSubmitted, StationRegistered
+from shared.contracts import CalendarCorrected, DemandCorrected, DemandSubmitted, DemandWithdrawn, StationRegistered
 from shared.runtime import Scheduled, Service
 
 from . import handlers, store
 from .calendar import api as calendar
+from .calendar import usecases as working_days
 from .catalogue import api as catalogue
+from .changes import api as changes
 from .demands import api as demands
 from .enterprises import api as enterprises
 from .public import api as public
@@ -25,14 +28,17 @@ from .visits import api as visits
 SERVICE = Service(
     settings=Settings,
     title="需求受理服务 Intake",
-    description="登记企业需求、生成跟踪单号，发布 DemandSubmitted；维护服务站名录，发布 StationRegistered。"
-    "Registers demands and publishes DemandSubmitted; keeps the station registry and publishes StationRegistered.",
+    description="登记企业需求、生成跟踪单号，发布 DemandSubmitted；派单前更正（DemandCorrected）、撤回"
+    "（DemandWithdrawn）；维护服务站名录（StationRegistered）与工作日调整（CalendarCorrected）。"
+    "Registers demands and publishes DemandSubmitted, DemandCorrected, DemandWithdrawn; keeps the station "
+    "registry and the working-day corrections and publishes StationRegistered and CalendarCorrected.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(DemandSubmitted, StationRegistered),
+    publishes=(DemandSubmitted, DemandCorrected, DemandWithdrawn, StationRegistered, CalendarCorrected),
     routers=(
         demands.router,
+        changes.router,
         catalogue.router,
         calendar.router,
         enterprises.router,
@@ -41,7 +47,11 @@ SERVICE = Service(
         public.router,
     ),
     store_counters=store.COUNTERS,
-    scheduled=(Scheduled(registry.announce_stations, every=lambda s: s.registry_announce_minutes * 60),),
+    # Reference data is announced again on start and periodically, so a consumer deployed later catches up.
+    scheduled=(
+        Scheduled(registry.announce_stations, every=lambda s: s.registry_announce_minutes * 60),
+        Scheduled(working_days.announce_calendar, every=lambda s: s.registry_announce_minutes * 60),
+    ),
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

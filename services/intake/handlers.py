@@ -1,12 +1,15 @@
 """Intake subscribers: the demand's progress for the enterprise's status link, and its archiving.
 
+The link tells the enterprise every outcome: assigned, returned (退单), rematched (改派: a higher
+assignment_no), referred (转办), resolved, rated, refused (否定备案), merged (并单), archived.
+
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
 Every service, intake too, also keeps the station registry's tree from `<service>.station.registered`
 (shared/stations.py, included by the runtime).
 """
 
-from shared.contracts import Archived, Assigned, Rated, Resolved
+from shared.contracts import Archived, Assigned, AssignmentReturned, DemandMerged, DemandRefused, Rated, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -20,7 +23,19 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(Assigned, queue="intake.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await uow.handle(event, demands.record_progress)
+        await uow.handle(event, demands.record_assigned)
+
+    @router.consumes(AssignmentReturned, queue="intake.demand.returned")
+    async def on_returned(event: AssignmentReturned) -> None:
+        await uow.handle(event, demands.record_returned)
+
+    @router.consumes(DemandRefused, queue="intake.demand.refused")
+    async def on_refused(event: DemandRefused) -> None:
+        await uow.handle(event, demands.record_closed)
+
+    @router.consumes(DemandMerged, queue="intake.demand.merged")
+    async def on_merged(event: DemandMerged) -> None:
+        await uow.handle(event, demands.record_closed)
 
     @router.consumes(Resolved, queue="intake.demand.resolved")
     async def on_resolved(event: Resolved) -> None:

@@ -38,6 +38,7 @@ class Notice:
     status_url: str | None  # where the enterprise checks progress (may be absent when re-printed)
     complaint_channels: tuple[str, ...]  # how to complain, e.g. ("向本站站长反映", "12315 热线", …)
     green_channel_reason: str | None = None  # 绿色通道, when granted at intake
+    reissued_at: datetime | None = None  # the form was corrected before dispatch: the notice is issued again
 
 
 # ---------------------------------------------------------------------------
@@ -132,6 +133,11 @@ def _view(notice: Notice) -> dict:
             f"本站实行首问负责制，受理人{notice.first_responder}为本需求的首位工作人员（首问负责人）。"
         ),
         "closing": CLOSING,
+        "reissued": (
+            f"本通知书已按更正后的登记内容于 {format_datetime(notice.reissued_at)} 重新出具，原通知书作废。"
+            if notice.reissued_at
+            else ""
+        ),
     }
 
 

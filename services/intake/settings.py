@@ -20,8 +20,8 @@ class Settings(ServiceSettings):
     status_link_days: int = Field(default=400, ge=1, le=3650)
     public_rate_limit: str = "10/minute"
     rate_limit_storage: str = "memory://"
-    # The whole registry is announced again this often (and on start), so a service deployed after a
-    # station was registered, or whose queue did not exist yet, catches up.
+    # The reference data intake owns (the station registry, the working-day corrections) is announced again
+    # this often (and on start), so a service deployed after a change, or whose queue did not exist yet, catches up.
     registry_announce_minutes: float = Field(default=60, gt=0, le=24 * 60)
 
     @model_validator(mode="after")

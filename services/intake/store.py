@@ -11,6 +11,7 @@ import asyncpg
 
 from .calendar.store import CalendarStore
 from .catalogue.store import CatalogueStore
+from .changes.store import ChangeStore
 from .demands.store import COUNTERS, DemandStore
 from .enterprises.store import EnterpriseStore
 from .stations.store import StationStore
@@ -19,6 +20,6 @@ from .visits.store import VisitStore
 __all__ = ["COUNTERS", "Store"]
 
 
-class Store(DemandStore, CatalogueStore, CalendarStore, EnterpriseStore, VisitStore, StationStore):
+class Store(DemandStore, ChangeStore, CatalogueStore, CalendarStore, EnterpriseStore, VisitStore, StationStore):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

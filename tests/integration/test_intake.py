@@ -109,6 +109,26 @@ async def test_a_retried_submission_yields_one_demand_and_one_event(intake):
     assert other.status_code == 409 and other.json()["code"] == "idempotency_conflict"
 
 
+async def test_the_submission_event_carries_the_whole_form(intake):
+    code = events.credit_code()
+    dossier = {"name": "沈阳精密仪器有限公司", "address": "沈阳市浑南区创新路 188 号", "in_park": False}
+    assert (await intake.put(f"/enterprises/{code}", json=dossier, headers=auth.CLERK)).status_code == 200
+    details = {"instruments": [{"name": "压力表", "measuring_range": "0–1.6 MPa", "serial_no": "P-01"}]}
+    items = [{"code": "metrology.calibration", "remarks": "36 台，可上门", "materials_received": ["营业执照复印件"]}]
+    demand = (await intake.post("/demands", json=form(items=items, details=details), headers=auth.CLERK)).json()
+    assert demand["address"] == dossier["address"]
+    [row] = await infra.fetch(intake.db, "SELECT event_id, payload FROM outbox WHERE routing_key = 'demand.submitted'")
+    event = json.loads(row["payload"])
+    assert event["address"] == "沈阳市浑南区创新路 188 号" and event["details"] == demand["details"]
+    [instrument] = event["details"]["instruments"]
+    assert instrument.items() >= details["instruments"][0].items()  # the table as filled in (blanks as null)
+    [item] = event["items"]
+    assert item["remarks"] == "36 台，可上门" and item["materials_received"] == ["营业执照复印件"]
+    assert "营业执照复印件" in item["materials"] and len(item["materials"]) > 1
+    [kept] = await infra.fetch(intake.db, "SELECT submitted_event_id FROM demands")
+    assert kept["submitted_event_id"] == row["event_id"]  # later events from intake name it as their cause
+
+
 async def test_concurrent_retries_with_one_key_yield_one_demand(intake):
     headers = {**auth.CLERK, "Idempotency-Key": "terminal-7-retry-burst"}
     replies = await asyncio.gather(*(intake.post("/demands", json=form(), headers=headers) for _ in range(5)))
@@ -211,10 +231,20 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
         "items",
         "progress",
         "progress_label",
+        "handled_by",
+        "ending",
+        "can_withdraw",
         "submitted_at",
         "expected_on",
+        "notice_reissued_at",
         "archive_no",
     }  # nothing about anyone else
+    assert (one["progress"], one["progress_label"], one["handled_by"], one["can_withdraw"]) == (
+        "submitted",
+        "已受理",
+        None,
+        True,
+    )
     forged = first.json()["status_url"].rsplit("/", 1)[1][:-2] + "xx"
     assert (await intake.get(f"/public/status/{forged}")).status_code == 404
     unknown_station = await intake.post("/public/stations/210100/210112/nowhere-01/demands", json=body)

@@ -1,21 +1,42 @@
 """Intake's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
+from services.intake.calendar import usecases as working_days
+from services.intake.calendar.domain import WorkdayCorrection
 from services.intake.catalogue.domain import CatalogueItem, Category
-from services.intake.demands import usecases
+from services.intake.changes import usecases as changes
+from services.intake.changes.domain import Unchanged
+from services.intake.demands import domain, usecases
 from services.intake.demands.domain import Demand
 from services.intake.demands.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
 from services.intake.settings import Settings
 from services.intake.stations import usecases as stations
 from services.intake.stations.domain import Station
 from shared.auth import Principal, Role, in_scope
-from shared.contracts import Channel, DemandSubmitted, GreenChannel, StationRegistered
-from shared.errors import Forbidden, Invalid, NotFound
+from shared.calendar import CHINA, add_working_days, is_workday
+from shared.contracts import (
+    Assigned,
+    AssigneeKind,
+    AssignmentReturned,
+    CalendarCorrected,
+    Channel,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandSubmitted,
+    DemandWithdrawn,
+    GreenChannel,
+    HandlingMode,
+    Referral,
+    StationRegistered,
+)
+from shared.errors import Forbidden, Invalid, InvalidTransition, NotFound
+from shared.idempotency import IdempotencyConflict as KeyReused
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -52,6 +73,10 @@ class FakeStore:
         self.serials: dict[tuple[str, int], int] = {}
         self.idempotency: dict[tuple[str, str], dict] = {}
         self.links: dict[str, tuple] = {}
+        self.addresses: dict[tuple[str, str], str] = {}
+        self.correction_log: dict = {}
+        self.calendar: dict[date, WorkdayCorrection] = {}
+        self.calendar_announced: dict[date, datetime] = {}
         self.item = CatalogueItem(
             item_code="metrology.calibration",
             version=1,
@@ -63,6 +88,17 @@ class FakeStore:
             legal_limit_days=None,
             handled_by="organization",
         )
+        self.other_item = CatalogueItem(
+            item_code="standardization.standard_query",
+            version=3,
+            category="standardization",
+            label="标准查询",
+            description="",
+            materials=("营业执照复印件",),
+            time_limit_days=3,
+            legal_limit_days=None,
+            handled_by="station",
+        )
 
     def covers(self, scope: str, station_id: str) -> bool:
         known = self.tree.get(station_id)
@@ -70,13 +106,38 @@ class FakeStore:
 
     # catalogue and calendar
     async def categories(self):
-        return {"metrology": Category("metrology", "计量", 10)}
+        return {
+            "metrology": Category("metrology", "计量", 10),
+            "standardization": Category("standardization", "标准化", 5),
+        }
 
     async def catalogue(self):
-        return [self.item], [], {self.item.item_code: 1}
+        return [self.item, self.other_item], [], {self.item.item_code: 1, self.other_item.item_code: 2}
 
     async def workday_overrides(self):
-        return {}
+        return {d: c.is_workday for d, c in self.calendar.items() if c.is_workday is not None}
+
+    async def save_workday(self, day, is_workday, note, at) -> None:
+        self.calendar[day] = WorkdayCorrection(day, is_workday, note)
+
+    async def remove_workday(self, day, at) -> bool:
+        if day not in self.calendar or self.calendar[day].is_workday is None:
+            return False
+        self.calendar[day] = WorkdayCorrection(day, None, "")
+        return True
+
+    async def workday_corrections(self, days):
+        return [self.calendar[d] for d in sorted(days) if d in self.calendar]
+
+    async def corrections_due_for_announcement(self, announced_before):
+        return sorted(
+            d
+            for d in self.calendar
+            if d not in self.calendar_announced or self.calendar_announced[d] < announced_before
+        )
+
+    async def mark_corrections_announced(self, days, at) -> None:
+        self.calendar_announced.update(dict.fromkeys(days, at))
 
     # demands
     async def lock_idempotency_key(self, station_id, key) -> None:
@@ -110,12 +171,28 @@ class FakeStore:
     async def add_status_link(self, digest, demand, expires_at) -> None:
         self.links[digest] = (demand.demand_id, expires_at)
 
+    async def status_link(self, digest):
+        found = self.links.get(digest)
+        return {"demand_id": found[0], "expires_at": found[1]} if found else None
+
+    async def enterprise_address(self, station_id, credit_code):
+        return self.addresses.get((station_id, credit_code))
+
     async def get(self, demand_id, *, for_update=False):
         return self.demands.get(demand_id)
 
-    async def get_in_scope(self, demand_id, scope):
+    async def get_in_scope(self, demand_id, scope, *, for_update=False):
         demand = self.demands.get(demand_id)
         return demand if demand and self.covers(scope, demand.station_id) else None
+
+    async def save_form(self, demand: Demand) -> None:
+        self.demands[demand.demand_id] = demand
+
+    async def add_correction(self, demand_id, station_id, correction) -> None:
+        self.correction_log.setdefault(demand_id, []).append(correction)
+
+    async def corrections(self, demand_id):
+        return list(self.correction_log.get(demand_id, []))
 
     async def list_in_scope(self, scope, status, since, until, limit, offset):
         found = [d for d in self.demands.values() if self.covers(scope, d.station_id)]
@@ -212,7 +289,8 @@ async def test_progress_only_moves_forward_whatever_order_events_come_in(uow):
     rated, assigned, resolved = f.rated(submitted), f.assigned(submitted), f.resolved(submitted)
     await uow.handle(rated, usecases.record_progress)
     assert uow.store.demands[demand.demand_id].progress == "rated"
-    for event in (assigned, resolved, rated):
+    await uow.handle(assigned, usecases.record_assigned)
+    for event in (resolved, rated):
         await uow.handle(event, usecases.record_progress)
     assert uow.store.demands[demand.demand_id].progress == "rated"
     assert uow.store.demands[demand.demand_id].status == "open"
@@ -322,3 +400,278 @@ async def test_on_start_every_station_is_announced_once_then_again_when_due(time
     time_machine.shift(timedelta(minutes=SETTINGS.registry_announce_minutes + 1))
     await stations.announce_stations(uow, SETTINGS)  # the periodic round: a late consumer catches up
     assert len(uow.events(StationRegistered)) == 8
+
+
+# --------------------------------------------------------------------------- the whole form, corrections, withdrawal
+
+
+async def test_the_submission_carries_the_whole_form(uow):
+    uow.store.addresses[(HUNNAN, "91210112MA0U000010")] = "沈阳市浑南区创新路 188 号"
+    details = {"instruments": [{"name": "压力表", "serial_no": "P-1"}]}
+    items = [ItemRequest("metrology.calibration", "36 台，可上门", ["营业执照复印件"])]
+    await usecases.submit_demand(uow, CLERK, form(items=items, details=details), LINKS)
+    [event] = uow.events(DemandSubmitted)
+    assert event.address == "沈阳市浑南区创新路 188 号" and event.details == details
+    [item] = event.items
+    assert (item.remarks, item.materials, item.materials_received) == (
+        "36 台，可上门",
+        ["营业执照复印件", "计量器具清单"],
+        ["营业执照复印件"],
+    )
+    assert uow.store.demands[event.demand_id].submitted_event_id == event.event_id
+
+
+def correction(**fields) -> changes.CorrectionRequest:
+    return changes.CorrectionRequest(**{"reason": "企业来电更正", **fields})
+
+
+async def _submitted(uow, principal=CLERK, station=HUNNAN, **fields):
+    demand, token = await usecases.submit_demand(uow, principal, form(station, **fields), LINKS)
+    event = next(e for e in uow.events(DemandSubmitted) if e.demand_id == demand.demand_id)
+    return demand, token, event
+
+
+def _first_workday_after(day: date) -> date:
+    day += timedelta(days=1)
+    while not is_workday(day, {}):
+        day += timedelta(days=1)
+    return day
+
+
+async def test_a_correction_before_dispatch_changes_the_form_audits_it_and_publishes_it_once(uow):
+    demand, _, submitted = await _submitted(uow)
+    # A holiday operations entered after the submission counts when the commitment is counted again.
+    start = demand.submitted_at.astimezone(CHINA).date()
+    holiday = _first_workday_after(start)
+    await working_days.save_workday(uow, holiday, False, "临时休假")
+    request = correction(
+        contact=("李娜", "+8613904005678"),
+        items=[ItemRequest("standardization.standard_query", "查询 3 项标准")],
+        description="查询执行标准的有效性",
+    )
+    corrected = await changes.correct_demand(uow, CLERK, demand.demand_id, request, idempotency_key="fix-0001")
+    assert (corrected.contact_name, corrected.contact_phone) == ("李娜", "+8613904005678")
+    assert [(i.item_code, i.item_version, i.remarks) for i in corrected.items] == [
+        ("standardization.standard_query", 3, "查询 3 项标准")
+    ]
+    assert [c.code for c in corrected.categories] == ["standardization"] and corrected.time_limit_days == 3
+    assert corrected.expected_on == add_working_days(start, 3, {holiday: False}) != add_working_days(start, 3, {})
+    [audit] = corrected.corrections
+    assert (audit.corrected_by, audit.corrected_by_id, audit.reason) == ("张晓燕", "clerk-1", "企业来电更正")
+    assert audit.changed == (
+        "contact",
+        "items",
+        "description",
+        "categories",
+        "time_limit_days",
+        "expected_on",
+    )
+    assert audit.before["contact"] == {"name": "王建国", "phone": "13804001234"}
+    assert audit.after["description"] == "查询执行标准的有效性" and "details" not in audit.after
+    [event] = uow.events(DemandCorrected)
+    assert (event.correlation_id, event.causation_id) == (submitted.correlation_id, submitted.event_id)
+    assert event.changed == list(audit.changed) and event.contact.name == "李娜"
+    assert [i.code for i in event.items] == [
+        "standardization.standard_query"
+    ] and event.expected_on == corrected.expected_on
+    # The notice is issued again from the corrected form.
+    notice = await usecases.notice(uow, HEAD, demand.demand_id, LINKS)
+    assert notice.reissued_at is not None and [i.label for i in notice.items] == ["标准查询"]
+    assert notice.expected_on == corrected.expected_on
+
+    again = await changes.correct_demand(uow, CLERK, demand.demand_id, request, idempotency_key="fix-0001")
+    assert again.corrections == corrected.corrections and len(uow.events(DemandCorrected)) == 1
+    with pytest.raises(KeyReused):
+        await changes.correct_demand(
+            uow, CLERK, demand.demand_id, correction(description="又一次"), idempotency_key="fix-0001"
+        )
+
+
+async def test_a_correction_is_refused_once_dispatched_or_ended_or_when_it_changes_nothing(uow):
+    demand, _, submitted = await _submitted(uow)
+    with pytest.raises(Invalid):
+        await changes.correct_demand(uow, CLERK, demand.demand_id, correction())
+    with pytest.raises(Unchanged):
+        await changes.correct_demand(uow, CLERK, demand.demand_id, correction(description=demand.description))
+    with pytest.raises(NotFound):
+        await changes.correct_demand(uow, TIEXI_HEAD, demand.demand_id, correction(description="改"))
+    # A detail table must still belong to the items.
+    with_table, _, _ = await _submitted(uow, details={"instruments": [{"name": "压力表"}]})
+    with pytest.raises(Invalid) as info:
+        await changes.correct_demand(
+            uow, CLERK, with_table.demand_id, correction(items=[ItemRequest("standardization.standard_query")])
+        )
+    assert info.value.field == "details.instruments"
+
+    await uow.handle(f.assigned(submitted), usecases.record_assigned)
+    with pytest.raises(InvalidTransition):
+        await changes.correct_demand(uow, HEAD, demand.demand_id, correction(description="派单后更正"))
+    # A return seen before its assignment is proof of dispatch too.
+    returned_first, _, cause = await _submitted(uow)
+    await uow.handle(_returned(cause, 1), usecases.record_returned)
+    with pytest.raises(InvalidTransition):
+        await changes.correct_demand(uow, HEAD, returned_first.demand_id, correction(description="改"))
+    withdrawn, _, _ = await _submitted(uow)
+    await changes.withdraw_demand(uow, CLERK, withdrawn.demand_id, "企业已自行解决")
+    with pytest.raises(InvalidTransition):
+        await changes.correct_demand(uow, HEAD, withdrawn.demand_id, correction(description="改"))
+    assert uow.events(DemandCorrected) == []
+
+
+def _returned(cause: DemandSubmitted, no: int) -> AssignmentReturned:
+    return next(e for e in f.dispositions(cause) if isinstance(e, AssignmentReturned)).model_copy(
+        update={"assignment_no": no, "event_id": uuid4()}
+    )
+
+
+async def test_the_station_withdraws_with_the_assignments_it_has_seen(uow):
+    demand, _, submitted = await _submitted(uow)
+    await uow.handle(f.assigned(submitted, no=1), usecases.record_assigned)
+    await uow.handle(_returned(submitted, 2), usecases.record_returned)  # assignment 2, seen only by its return
+    withdrawn = await changes.withdraw_demand(uow, HEAD, demand.demand_id, "企业已自行解决", idempotency_key="wd-00001")
+    assert (withdrawn.status, domain.stage(withdrawn)) == ("closed", "withdrawn")
+    again = await changes.withdraw_demand(uow, HEAD, demand.demand_id, "企业已自行解决", idempotency_key="wd-00001")
+    assert again.closure == withdrawn.closure
+    [event] = uow.events(DemandWithdrawn)
+    assert (event.assignment_count, event.by_enterprise, event.closed_by, event.reason) == (
+        2,
+        False,
+        "周站长",
+        "企业已自行解决",
+    )
+    assert (event.correlation_id, event.causation_id) == (submitted.correlation_id, submitted.event_id)
+    with pytest.raises(InvalidTransition):
+        await changes.withdraw_demand(uow, CLERK, demand.demand_id, "再撤一次")
+    with pytest.raises(NotFound):
+        await changes.withdraw_demand(uow, TIEXI_HEAD, demand.demand_id, "不是本站的")
+    resolved, _, cause = await _submitted(uow)
+    await uow.handle(f.resolved(cause), usecases.record_progress)
+    with pytest.raises(InvalidTransition):
+        await changes.withdraw_demand(uow, CLERK, resolved.demand_id, "已办结")
+    assert len(uow.events(DemandWithdrawn)) == 1
+
+
+async def test_the_enterprise_withdraws_through_its_link_and_only_its_own_demand(uow):
+    mine, token, _ = await _submitted(uow)
+    other, _, _ = await _submitted(uow)
+    demand, station = await changes.withdraw_by_token(uow, token, "已另行委托", idempotency_key="phone-retry-1")
+    assert demand.demand_id == mine.demand_id and station.station_id == HUNNAN
+    again, _ = await changes.withdraw_by_token(uow, token, "已另行委托", idempotency_key="phone-retry-1")
+    assert again.closure == demand.closure
+    [event] = uow.events(DemandWithdrawn)
+    assert (event.demand_id, event.by_enterprise, event.closed_by, event.assignment_count) == (
+        mine.demand_id,
+        True,
+        "沈阳精密仪器有限公司",
+        0,
+    )
+    assert uow.store.demands[other.demand_id].closure is None
+    # The same key through another link is another caller's key: no conflict, and that link's own demand.
+    _, other_token, _ = await _submitted(uow)
+    await changes.withdraw_by_token(uow, other_token, "不需要了", idempotency_key="phone-retry-1")
+    assert len(uow.events(DemandWithdrawn)) == 2
+    with pytest.raises(NotFound):
+        await changes.withdraw_by_token(uow, "x" * 43, "伪造的链接")
+
+
+# --------------------------------------------------------------------------- what the status link says
+
+
+def _referred(cause: DemandSubmitted, no: int) -> Assigned:
+    return cause.caused(
+        Assigned,
+        assignment_no=no,
+        assignee_kind=AssigneeKind.department,
+        assignee_id="shenyang-ip-office",
+        assignee_name="沈阳市知识产权局",
+        handling_mode=HandlingMode.coordinated,
+        due_on=date(2026, 12, 31),
+        assigned_by="周站长",
+        referral=Referral(
+            department="沈阳市知识产权局", contact_name="内部联系人", contact_phone="024-1", reason="属专利行政"
+        ),
+    )
+
+
+async def test_the_status_link_tells_each_outcome_and_a_late_event_never_moves_it_back(uow):
+    demand, _, s = await _submitted(uow)
+
+    def now():
+        return uow.store.demands[demand.demand_id]
+
+    await uow.handle(
+        f.assigned(s, no=1, kind=AssigneeKind.staff, assignee_name="计量科 李工"), usecases.record_assigned
+    )
+    assert (domain.stage(now()), domain.stage_label(now())) == ("assigned", "办理中，由本站办理")
+    returned = _returned(s, 1)
+    await uow.handle(returned, usecases.record_returned)
+    assert domain.stage_label(now()) == "已退回，正在重新安排承办单位"
+    assert returned.reason not in domain.stage_label(now())  # the assignee's reason stays inside the station
+    await uow.handle(f.assigned(s, no=2, assignee_name="市计量测试院"), usecases.record_assigned)
+    assert (domain.stage(now()), domain.stage_label(now())) == ("rematched", "已改派，现由市计量测试院承办")
+    await uow.handle(_returned(s, 1), usecases.record_returned)  # a late duplicate of the first return
+    await uow.handle(f.assigned(s, no=1, assignee_name="旧机构"), usecases.record_assigned)  # a late first assignment
+    assert domain.stage(now()) == "rematched" and domain.handler_for_enterprise(now().handling) == "市计量测试院"
+    await uow.handle(_referred(s, 3), usecases.record_assigned)
+    assert domain.stage_label(now()) == "已转办至沈阳市知识产权局，本站继续跟进"
+    assert "内部联系人" not in domain.stage_label(now())
+
+    refused = next(e for e in f.dispositions(s) if isinstance(e, DemandRefused))
+    await uow.handle(refused, usecases.record_closed)
+    assert domain.stage(now()) == "refused" and now().status == "closed"
+    assert domain.stage_label(now()) == "未予受理（否定备案）。理由：不属于市场监管职责；依据：《条例》第十条"
+    # Closings are terminal: a later merge or assignment changes nothing the enterprise sees.
+    await uow.handle(next(e for e in f.dispositions(s) if isinstance(e, DemandMerged)), usecases.record_closed)
+    await uow.handle(f.assigned(s, no=4), usecases.record_assigned)
+    assert domain.stage(now()) == "refused"
+    await uow.handle(f.archived(s), usecases.record_archived)
+    assert (now().status, domain.stage(now())) == ("archived", "archived")
+    assert domain.stage_label(now()).startswith("未予受理（否定备案）") and domain.stage_label(now()).endswith("已归档")
+
+
+async def test_merged_and_archived_before_the_merge_is_seen(uow):
+    demand, _, s = await _submitted(uow)
+    await uow.handle(f.archived(s), usecases.record_archived)  # the archive sealed it; the merge arrives later
+    merged = next(e for e in f.dispositions(s) if isinstance(e, DemandMerged))
+    await uow.handle(merged, usecases.record_closed)
+    now = uow.store.demands[demand.demand_id]
+    assert (now.status, domain.stage(now), now.closure.kind) == ("archived", "archived", "merged")
+    assert domain.stage_label(now) == "已与 2026-000002 合并办理；已归档"
+
+
+async def test_a_withdrawal_seen_by_intake_and_a_refusal_made_meanwhile_the_first_stands(uow):
+    demand, token, s = await _submitted(uow)
+    await changes.withdraw_by_token(uow, token, "不需要了")
+    await uow.handle(next(e for e in f.dispositions(s) if isinstance(e, DemandRefused)), usecases.record_closed)
+    now = uow.store.demands[demand.demand_id]
+    assert domain.stage_label(now) == "已撤回（企业申请撤回）。理由：不需要了"
+
+
+# --------------------------------------------------------------------------- the calendar as reference data
+
+
+async def test_calendar_corrections_are_published_and_announced_until_every_consumer_has_them(time_machine):
+    time_machine.move_to(datetime(2026, 11, 25, 9, 0, tzinfo=UTC), tick=False)
+    uow = FakeUnitOfWork(FakeStore())
+    await working_days.save_workday(uow, date(2027, 2, 8), False, "春节")
+    await working_days.save_workday(uow, date(2027, 2, 20), True, "调休上班")
+    first, second = uow.events(CalendarCorrected)
+    assert (first.day, first.is_workday, first.note) == (date(2027, 2, 8), False, "春节")
+    assert (second.day, second.is_workday) == (date(2027, 2, 20), True)
+    await working_days.remove_workday(uow, date(2027, 2, 20))
+    assert uow.events(CalendarCorrected)[-1].is_workday is None
+    with pytest.raises(NotFound):
+        await working_days.remove_workday(uow, date(2027, 2, 20))  # already removed
+    assert await uow.store.workday_overrides() == {date(2027, 2, 8): False}
+
+    uow.published.clear()
+    await working_days.announce_calendar(uow, SETTINGS)  # on start: everything was announced just now
+    assert uow.published == []
+    time_machine.shift(timedelta(minutes=SETTINGS.registry_announce_minutes + 1))
+    await working_days.announce_calendar(uow, SETTINGS)  # the periodic round, removals included
+    assert [(e.day, e.is_workday) for e in uow.events(CalendarCorrected)] == [
+        (date(2027, 2, 8), False),
+        (date(2027, 2, 20), None),
+    ]
+    await working_days.announce_calendar(uow, SETTINGS)  # another replica finds nothing due
+    assert len(uow.events(CalendarCorrected)) == 2

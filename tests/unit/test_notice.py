@@ -131,6 +131,14 @@ def test_html_does_not_link_a_non_web_status_url():
     assert "javascript:alert(1)" in html  # still shown, as text
 
 
+def test_a_notice_issued_again_after_a_correction_says_so():
+    assert "重新出具" not in render_html(make_notice())
+    html = render_html(make_notice(reissued_at=datetime(2026, 10, 2, 2, 30, tzinfo=UTC)))
+    assert "本通知书已按更正后的登记内容于 2026年10月02日 10:30 重新出具，原通知书作废。" in html
+    text = flat(pdf_text(render_pdf(make_notice(reissued_at=datetime(2026, 10, 2, 2, 30, tzinfo=UTC)))))
+    assert "重新出具" in text and "原通知书作废" in text
+
+
 def test_html_progress_falls_back_to_phone_and_tracking_number():
     html = render_html(make_notice(status_url=None))
     assert "致电本站 024-2378 6600" in html

@@ -22,3 +22,9 @@ class WorkdayIn(RequestModel):
 async def save_workday(day: CalendarDay, body: WorkdayIn, uow: UoW, _: Admin) -> Response:
     await usecases.save_workday(uow, day, body.is_workday, body.note)
     return Response(status_code=204)
+
+
+@router.delete("/calendar/{day}", status_code=204, summary="撤销工作日调整（运维）/ remove an override")
+async def remove_workday(day: CalendarDay, uow: UoW, _: Admin) -> Response:
+    await usecases.remove_workday(uow, day)
+    return Response(status_code=204)

@@ -81,7 +81,7 @@ async def list_demands(
     uow: UoW,
     principal: Reader,
     page: StationPaged,
-    status: Annotated[str | None, Query(pattern="^(open|archived)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed|archived)$")] = None,
     since: QueryDate | None = None,
     until: QueryDate | None = None,
 ) -> list[DemandOut]:

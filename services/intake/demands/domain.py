@@ -1,20 +1,35 @@
-"""Demand rules: the demand as registered (一表登记), its tracking number, its event, its progress. Pure."""
+"""Demand rules: the demand as registered (一表登记), its tracking number, its event, its progress. Pure.
 
+After registration intake follows the demand only as far as the enterprise's status link needs:
+facts from the other services' events (the highest assignment, the highest one given back, how the
+demand ended), kept so that events in any order give the same answer, and the stage the enterprise
+is shown derived from them (`stage`, `stage_label`).
+"""
+
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from shared.calendar import CHINA, add_working_days
 from shared.contracts import (
     Archived,
+    Assigned,
+    AssigneeKind,
+    AssignmentReturned,
     CategoryRef,
     Channel,
+    Closing,
     Contact,
+    DemandMerged,
+    DemandRefused,
     DemandSubmitted,
+    DemandWithdrawn,
     Enterprise,
     GreenChannel,
     ItemRef,
 )
+from shared.contracts.envelope import Cause
 from shared.errors import Invalid
 
 from ..catalogue.domain import CatalogueEntry, Category
@@ -27,6 +42,21 @@ PROGRESS_LABELS = {
     "rated": "已评价",
     "archived": "已办结归档",
 }
+# What the enterprise is shown (`stage`): the line above plus what can happen around it.
+STAGES = (
+    "submitted",
+    "assigned",
+    "returned",  # 退单: the assignee gave it back, the head is matching another
+    "rematched",  # 改派: a later assignment than the first
+    "referred",  # 转办: another government department, the station follows it
+    "resolved",
+    "rated",
+    "refused",  # 否定备案
+    "merged",  # 并单
+    "withdrawn",  # 撤回
+    "archived",
+)
+CLOSINGS: dict[type[Closing], str] = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
 
 # Which detail tables of the forms (000 附录D, 002 附录A) belong to which categories.
 DETAIL_CATEGORIES = {
@@ -54,6 +84,54 @@ class DemandItem:
     @property
     def materials_needed(self) -> tuple[str, ...]:
         return tuple(m for m in self.materials if m not in self.materials_received)
+
+
+@dataclass(frozen=True)
+class Handling:
+    """What intake knows of the demand's handling, from dispatch's events: facts that only grow.
+
+    A rematch is an assignment with a higher number; a late event with a lower one changes nothing.
+    """
+
+    assignment_no: int = 0  # the highest assignment seen
+    assignee_kind: str | None = None  # of that assignment
+    assignee_name: str | None = None
+    referred_to: str | None = None  # the department, when that assignment is a referral (转办)
+    returned_no: int = 0  # the highest assignment given back (退单)
+    round: int = 1
+
+    @property
+    def count(self) -> int:
+        """How many assignments intake knows were made: a returned one was made too."""
+        return max(self.assignment_no, self.returned_no)
+
+
+@dataclass(frozen=True)
+class Closure:
+    """How a demand ended without being resolved; the first ending known stands (closings are terminal)."""
+
+    kind: str  # refused | merged | withdrawn
+    reason: str
+    closed_by: str
+    closed_at: datetime
+    basis: str | None = None  # 否定备案: the legal or policy basis
+    merged_into: UUID | None = None
+    merged_into_tracking_no: str | None = None
+    by_enterprise: bool = False
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One audited correction of the form before dispatch: who, when, why, and the changed fields."""
+
+    correction_id: UUID
+    corrected_by: str
+    corrected_by_id: str
+    corrected_at: datetime
+    reason: str
+    changed: tuple[str, ...]
+    before: dict
+    after: dict
 
 
 @dataclass(frozen=True)
@@ -86,6 +164,18 @@ class Demand:
     progress: str = "submitted"
     first_responder_id: str | None = None
     items: tuple[DemandItem, ...] = ()
+    address: str | None = None  # the enterprise's, from its dossier at submission
+    submitted_event_id: UUID | None = None  # None only for demands registered before it was kept
+    handling: Handling = Handling()
+    closure: Closure | None = None
+    corrected_at: datetime | None = None
+    corrections: tuple[Correction, ...] = ()  # loaded for one demand's own view only
+
+    @property
+    def origin(self) -> Cause:
+        """The submission, which the demand's later events from intake answer (same correlation)."""
+        # A demand registered before the submission's id was kept names no cause (causation_id None).
+        return Cause(self.submitted_event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)  # type: ignore[arg-type]
 
 
 def numbering_year(submitted_at: datetime) -> int:
@@ -149,6 +239,21 @@ def check_details(details: dict, items: tuple[DemandItem, ...]) -> None:
             )
 
 
+def categories_of(items: tuple[DemandItem, ...], category_labels: Mapping[str, str]) -> tuple[Category, ...]:
+    """The demand's categories in the order of its items, each with the longest limit of its items."""
+    return tuple(
+        Category(
+            code=c, label=category_labels[c], time_limit_days=max(i.time_limit_days for i in items if i.category == c)
+        )
+        for c in dict.fromkeys(i.category for i in items)
+    )
+
+
+def expected_on(submitted_at: datetime, time_limit_days: int, workday_overrides: Mapping[date, bool]) -> date:
+    """The completion date the notice promises: working days counted from the China date of submission."""
+    return add_working_days(submitted_at.astimezone(CHINA).date(), time_limit_days, workday_overrides)
+
+
 def check_green_channel(green_channel: GreenChannel | None, reason: str | None) -> None:
     if green_channel is not None and not reason:
         raise Invalid(
@@ -181,18 +286,13 @@ def new_demand(
     possible_duplicate_of: UUID | None,
     correlation_id: UUID,
     workday_overrides: dict[date, bool],
+    address: str | None = None,
+    submitted_event_id: UUID | None = None,
 ) -> Demand:
     check_green_channel(green_channel, green_channel_reason)
     check_details(details, items)
     # A demand naming several items is promised the longest of their limits.
     time_limit = max(i.time_limit_days for i in items)
-    local = submitted_at.astimezone(CHINA)  # the year of the number and the day counting starts from
-    categories = tuple(
-        Category(
-            code=c, label=category_labels[c], time_limit_days=max(i.time_limit_days for i in items if i.category == c)
-        )
-        for c in dict.fromkeys(i.category for i in items)
-    )
     return Demand(
         demand_id=demand_id,
         station_id=station_id,
@@ -202,7 +302,7 @@ def new_demand(
         credit_code_flag=credit_code_flag,
         contact_name=contact_name,
         contact_phone=contact_phone,
-        categories=categories,
+        categories=categories_of(items, category_labels),
         description=description,
         channel=channel,
         first_responder=first_responder,
@@ -217,12 +317,31 @@ def new_demand(
         visit_id=visit_id,
         possible_duplicate_of=possible_duplicate_of,
         items=items,
-        expected_on=add_working_days(local.date(), time_limit, workday_overrides),
+        expected_on=expected_on(submitted_at, time_limit, workday_overrides),
+        address=address,
+        submitted_event_id=submitted_event_id or uuid4(),
+    )
+
+
+def item_ref(i: DemandItem) -> ItemRef:
+    """An item as the other services learn it: the catalogue entry in force, and what the form says of it."""
+    return ItemRef(
+        code=i.item_code,
+        version=i.item_version,
+        category=i.category,
+        label=i.label,
+        time_limit_days=i.time_limit_days,
+        handled_by=i.handled_by,
+        remarks=i.remarks,
+        materials=list(i.materials),
+        materials_received=list(i.materials_received),
     )
 
 
 def submitted_event(demand: Demand) -> DemandSubmitted:
+    """The whole form: the others keep what they need of it (the assignee sees contact, address, items, details)."""
     return DemandSubmitted(
+        event_id=demand.submitted_event_id or uuid4(),
         correlation_id=demand.correlation_id,
         station_id=demand.station_id,
         demand_id=demand.demand_id,
@@ -235,22 +354,14 @@ def submitted_event(demand: Demand) -> DemandSubmitted:
         first_responder=demand.first_responder,
         submitted_at=demand.submitted_at,
         time_limit_days=demand.time_limit_days,
-        items=[
-            ItemRef(
-                code=i.item_code,
-                version=i.item_version,
-                category=i.category,
-                label=i.label,
-                time_limit_days=i.time_limit_days,
-                handled_by=i.handled_by,
-            )
-            for i in demand.items
-        ],
+        items=[item_ref(i) for i in demand.items],
         green_channel=demand.green_channel,
         possible_duplicate_of=demand.possible_duplicate_of,
         visit_id=demand.visit_id,
         first_responder_id=demand.first_responder_id,
         expected_on=demand.expected_on,
+        address=demand.address,
+        details=demand.details,
     )
 
 
@@ -265,3 +376,120 @@ def archive(demand: Demand, event: Archived) -> Demand:
     return replace(
         advance(demand, "archived"), status="archived", archive_no=event.archive_no, archived_at=event.sealed_at
     )
+
+
+def record_round(demand: Demand, round_: int) -> Demand:
+    if round_ <= demand.handling.round:
+        return demand
+    return replace(demand, handling=replace(demand.handling, round=round_))
+
+
+def assign(demand: Demand, event: Assigned) -> Demand:
+    """派单 or 改派 or 转办: the assignment with the highest number is the one the enterprise is told of."""
+    demand = record_round(advance(demand, "assigned"), event.round)
+    h = demand.handling
+    if event.assignment_no <= h.assignment_no:
+        return demand  # a late, older assignment
+    referred_to = None
+    if event.assignee_kind is AssigneeKind.department:
+        referred_to = event.referral.department if event.referral else event.assignee_name
+    return replace(
+        demand,
+        handling=replace(
+            h,
+            assignment_no=event.assignment_no,
+            assignee_kind=event.assignee_kind.value,
+            assignee_name=event.assignee_name,
+            referred_to=referred_to,
+        ),
+    )
+
+
+def give_back(demand: Demand, event: AssignmentReturned) -> Demand:
+    """退单: returned stays the stage until an assignment with a higher number is seen."""
+    demand = record_round(demand, event.round)
+    if event.assignment_no <= demand.handling.returned_no:
+        return demand
+    return replace(demand, handling=replace(demand.handling, returned_no=event.assignment_no))
+
+
+def close(demand: Demand, event: Closing) -> Demand:
+    """Refused, merged or withdrawn: terminal, and the first ending known stands; an archived demand stays archived."""
+    if demand.closure is not None:
+        return demand
+    closure = Closure(
+        kind=CLOSINGS[type(event)],
+        reason=event.reason,
+        closed_by=event.closed_by,
+        closed_at=event.closed_at,
+        basis=getattr(event, "basis", None),
+        merged_into=getattr(event, "merged_into", None),
+        merged_into_tracking_no=getattr(event, "merged_into_tracking_no", None),
+        by_enterprise=getattr(event, "by_enterprise", False),
+    )
+    return replace(demand, closure=closure, status="archived" if demand.status == "archived" else "closed")
+
+
+def stage(demand: Demand) -> str:
+    """Where the demand stands for the enterprise, derived from the facts (never stored, never backwards)."""
+    if demand.status == "archived":
+        return "archived"
+    if demand.closure is not None:
+        return demand.closure.kind
+    if demand.progress in ("resolved", "rated"):
+        return demand.progress
+    h = demand.handling
+    if h.returned_no and h.returned_no >= h.assignment_no:
+        return "returned"
+    if h.assignment_no == 0:
+        return "assigned" if demand.progress == "assigned" else "submitted"
+    if h.referred_to is not None:
+        return "referred"
+    return "rematched" if h.assignment_no > 1 else "assigned"
+
+
+def withdrawable(demand: Demand) -> bool:
+    """撤回 is possible until the demand is resolved or has ended."""
+    return demand.closure is None and demand.status == "open" and demand.progress in ("submitted", "assigned")
+
+
+def handler_for_enterprise(h: Handling) -> str | None:
+    """Who the enterprise is told handles its demand: an organization or department by name; the station's own
+    staff only as 本站 (staff names, departments and co-handlers are the station's internal business)."""
+    if h.assignee_kind is None:  # none yet, or one seen before intake kept who holds it
+        return None
+    if h.referred_to is not None:
+        return h.referred_to
+    if h.assignee_kind == AssigneeKind.organization.value and h.assignee_name:
+        return h.assignee_name
+    return "本站"
+
+
+def _closure_label(c: Closure) -> str:
+    if c.kind == "refused":
+        return f"未予受理（否定备案）。理由：{c.reason}；依据：{c.basis or '—'}"
+    if c.kind == "merged":
+        return f"已与 {c.merged_into_tracking_no} 合并办理"
+    who = "企业申请撤回" if c.by_enterprise else "服务站撤回"
+    return f"已撤回（{who}）。理由：{c.reason}"
+
+
+def stage_label(demand: Demand) -> str:
+    """The stage in plain Chinese for the enterprise; only what the enterprise may know."""
+    current = stage(demand)
+    handler = handler_for_enterprise(demand.handling)
+    if current == "archived":
+        return f"{_closure_label(demand.closure)}；已归档" if demand.closure else PROGRESS_LABELS["archived"]
+    if current in CLOSINGS.values():
+        return _closure_label(demand.closure)
+    if current == "returned":
+        return "已退回，正在重新安排承办单位"
+    if current == "referred":
+        return f"已转办至{handler}，本站继续跟进"
+    if current == "rematched":
+        if handler is None:
+            return "已改派"
+        return "已改派，现由本站办理" if handler == "本站" else f"已改派，现由{handler}承办"
+    if current == "assigned" and handler:
+        return "办理中，由本站办理" if handler == "本站" else f"办理中，承办单位：{handler}"
+    return PROGRESS_LABELS[current]

@@ -15,6 +15,8 @@ from shared.validation import Line, ReceivedAt, RequestModel
 
 from ..catalogue.schemas import CategoryOut
 from ..schemas import CreditCode, InstrumentRow, OperatorExamRow, Phone, ProductRow, Short, SpecialEquipmentRow
+from ..stations.domain import Station
+from . import domain
 from .domain import Demand
 
 
@@ -86,6 +88,45 @@ class DemandItemOut(BaseModel):
     remarks: str | None
 
 
+class HandlingOut(BaseModel):
+    """What intake knows of the handling (from dispatch's events): the latest assignment, the latest given back."""
+
+    model_config = ConfigDict(from_attributes=True)
+    assignment_no: int = Field(description="已知的最新派单序号（改派时递增）")
+    assignee_kind: str | None
+    assignee_name: str | None
+    referred_to: str | None = Field(description="转办的部门")
+    returned_no: int = Field(description="已知的最新退单所退派单序号")
+    round: int
+
+
+class ClosureOut(BaseModel):
+    """How the demand ended without being resolved: 否定备案, 并单 or 撤回."""
+
+    model_config = ConfigDict(from_attributes=True)
+    kind: str = Field(description="refused 否定备案 / merged 并单 / withdrawn 撤回")
+    reason: str
+    basis: str | None = Field(description="否定备案的法律或政策依据")
+    merged_into: UUID | None
+    merged_into_tracking_no: str | None
+    closed_by: str
+    closed_at: datetime
+    by_enterprise: bool = Field(description="企业经查询链接撤回")
+
+
+class CorrectionOut(BaseModel):
+    """One audited correction: who, when, why, and the changed fields before and after."""
+
+    model_config = ConfigDict(from_attributes=True)
+    correction_id: UUID
+    corrected_by: str
+    corrected_at: datetime
+    reason: str
+    changed: list[str]
+    before: dict
+    after: dict
+
+
 class DemandOut(BaseModel):
     demand_id: UUID
     station_id: str
@@ -109,17 +150,30 @@ class DemandOut(BaseModel):
     visit_id: UUID | None
     possible_duplicate_of: UUID | None
     submitted_at: datetime
-    status: str
-    progress: str
+    status: str = Field(description="open 办理中 / closed 已终止（否定备案、并单、撤回）/ archived 已归档")
+    progress: str = Field(description="企业看到的进度：" + " / ".join(domain.STAGES))
+    progress_label: str = Field(description="进度的中文说明，与企业查询链接所示相同")
     archive_no: str | None
     archived_at: datetime | None
+    address: str | None = Field(description="企业地址（登记时取自企业档案）")
+    handling: HandlingOut
+    closure: ClosureOut | None
+    corrected_at: datetime | None = Field(description="最近一次更正登记内容的时间")
+    corrections: list[CorrectionOut] = Field(description="更正记录（仅单个需求的详情中列出）")
 
     @classmethod
     def of(cls, d: Demand) -> "DemandOut":
-        # Not a plain copy: the items' catalogue code and version are `code` and `version` here.
-        simple = {k: getattr(d, k) for k in cls.model_fields if k not in ("categories", "items")}
+        # Not a plain copy: the items' catalogue code and version are `code` and `version` here, and the
+        # progress is the stage derived from what intake knows.
+        derived = ("categories", "items", "progress", "progress_label", "handling", "closure", "corrections")
+        simple = {k: getattr(d, k) for k in cls.model_fields if k not in derived}
         return cls(
             **simple,
+            progress=domain.stage(d),
+            progress_label=domain.stage_label(d),
+            handling=HandlingOut.model_validate(d.handling),
+            closure=ClosureOut.model_validate(d.closure) if d.closure else None,
+            corrections=[CorrectionOut.model_validate(c) for c in d.corrections],
             categories=[CategoryOut.model_validate(c) for c in d.categories],
             items=[
                 DemandItemOut(
@@ -149,15 +203,65 @@ class PublicSubmittedOut(BaseModel):
     notice_url: str
 
 
+class EndingOut(BaseModel):
+    """How the demand ended, as the enterprise is told it (who at the station decided is not shown)."""
+
+    kind: str = Field(description="refused 未予受理（否定备案）/ merged 合并办理 / withdrawn 已撤回")
+    reason: str
+    basis: str | None = Field(description="否定备案的依据")
+    merged_into_tracking_no: str | None = Field(description="合并办理的跟踪单号")
+    by_enterprise: bool
+    closed_at: datetime
+
+
 class StatusOut(BaseModel):
-    """What the enterprise sees behind its private link: its demand's progress and nothing else."""
+    """What the enterprise sees behind its private link: its demand's progress and nothing else.
+
+    Never the station's internal business: no staff names, departments, co-handlers, return reasons or
+    referral contacts; an organization or the department it was referred to is named, the station's own
+    staff are 本站.
+    """
 
     tracking_no: str
     station_name: str
     station_phone: str | None
     items: list[str]
-    progress: str
-    progress_label: str
+    progress: str = Field(description=" / ".join(domain.STAGES))
+    progress_label: str = Field(description="进度的中文说明")
+    handled_by: str | None = Field(description="承办单位（服务机构、转办部门，或“本站”）")
+    ending: EndingOut | None = Field(description="未予受理、合并办理或撤回时的说明")
+    can_withdraw: bool = Field(description="尚可经本链接撤回需求")
     submitted_at: datetime
     expected_on: date | None
+    notice_reissued_at: datetime | None = Field(description="登记内容更正后受理通知书重新出具的时间")
     archive_no: str | None
+
+    @classmethod
+    def of(cls, d: Demand, station: Station) -> "StatusOut":
+        c = d.closure
+        return cls(
+            tracking_no=d.tracking_no,
+            station_name=station.name,
+            station_phone=station.phone,
+            items=[i.label for i in d.items],
+            progress=domain.stage(d),
+            progress_label=domain.stage_label(d),
+            handled_by=domain.handler_for_enterprise(d.handling),
+            ending=(
+                EndingOut(
+                    kind=c.kind,
+                    reason=c.reason,
+                    basis=c.basis,
+                    merged_into_tracking_no=c.merged_into_tracking_no,
+                    by_enterprise=c.by_enterprise,
+                    closed_at=c.closed_at,
+                )
+                if c
+                else None
+            ),
+            can_withdraw=domain.withdrawable(d),
+            submitted_at=d.submitted_at,
+            expected_on=d.expected_on,
+            notice_reissued_at=d.corrected_at,
+            archive_no=d.archive_no,
+        )

@@ -15,7 +15,7 @@ from shared.contracts import Channel, GreenChannel
 from shared.observability.metrics import StoreCounter
 
 from ..catalogue.domain import Category
-from .domain import Demand, DemandItem
+from .domain import Closure, Demand, DemandItem, Handling
 
 COUNTERS = (
     StoreCounter(
@@ -60,9 +60,26 @@ _DEMAND_COLUMNS = (
     "expected_on",
     "progress",
     "first_responder_id",
+    "address",
+    "submitted_event_id",
+    "corrected_at",
 )
-_COLUMNS = ", ".join(_DEMAND_COLUMNS)
-_INSERT = f"INSERT INTO demands ({_COLUMNS}) VALUES ({', '.join(f'${n}' for n in range(1, len(_DEMAND_COLUMNS) + 1))})"
+# What intake learns after registration (domain.Handling, domain.Closure); read with the demand, written by
+# save_progress.
+_HANDLING = ("assignment_no", "assignee_kind", "assignee_name", "referred_to", "returned_no", "round")
+_CLOSURE = {
+    "closed_as": "kind",
+    "closed_reason": "reason",
+    "closed_by": "closed_by",
+    "closed_at": "closed_at",
+    "closed_basis": "basis",
+    "merged_into": "merged_into",
+    "merged_into_tracking_no": "merged_into_tracking_no",
+    "closed_by_enterprise": "by_enterprise",
+}
+_INSERT = f"""INSERT INTO demands ({", ".join(_DEMAND_COLUMNS)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(_DEMAND_COLUMNS) + 1))})"""
+_COLUMNS = ", ".join((*_DEMAND_COLUMNS, *_HANDLING, *_CLOSURE))
 _GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
 _GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id)"
 _LIST = f"""
@@ -98,7 +115,18 @@ WHERE d.station_id = $1 AND d.credit_code = $2 AND d.status = 'open' AND d.progr
     AND i.item_code = ANY($3::text[])
 ORDER BY d.submitted_at DESC LIMIT 1
 """
-_SAVE_PROGRESS = "UPDATE demands SET progress = $2, status = $3, archive_no = $4, archived_at = $5 WHERE demand_id = $1"
+_SAVE_PROGRESS = f"""
+UPDATE demands SET progress = $2, status = $3, archive_no = $4, archived_at = $5,
+    {", ".join(f"{c} = ${n}" for n, c in enumerate((*_HANDLING, *_CLOSURE), start=6))}
+WHERE demand_id = $1
+"""
+# A correction replaces the form's correctable fields and the items.
+_SAVE_FORM = """
+UPDATE demands SET contact_name = $2, contact_phone = $3, description = $4, details = $5, categories = $6,
+    time_limit_days = $7, expected_on = $8, corrected_at = $9
+WHERE demand_id = $1
+"""
+_DELETE_ITEMS = "DELETE FROM demand_items WHERE demand_id = $1"
 
 # --- idempotency and status links ---------------------------------------------------------------
 
@@ -116,7 +144,18 @@ def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
     data["categories"] = tuple(Category(**c) for c in data["categories"])
     data["channel"] = Channel(data["channel"])
     data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
-    return Demand(**data, items=items)
+    handling = Handling(**{c: data.pop(c) for c in _HANDLING})
+    closure = {field: data.pop(column) for column, field in _CLOSURE.items()}
+    return Demand(
+        **data,
+        items=items,
+        handling=handling,
+        closure=Closure(**closure) if closure["kind"] is not None else None,
+    )
+
+
+def _categories(d: Demand) -> list[dict]:
+    return [{"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days} for c in d.categories]
 
 
 class DemandStore:
@@ -129,13 +168,14 @@ class DemandStore:
     async def insert(self, d: Demand) -> None:
         values = {
             **{c: getattr(d, c) for c in _DEMAND_COLUMNS},
-            "categories": [
-                {"code": c.code, "label": c.label, "time_limit_days": c.time_limit_days} for c in d.categories
-            ],
+            "categories": _categories(d),
             "channel": d.channel.value,
             "green_channel": d.green_channel.value if d.green_channel else None,
         }
         await self.conn.execute(_INSERT, *(values[c] for c in _DEMAND_COLUMNS))
+        await self._insert_items(d)
+
+    async def _insert_items(self, d: Demand) -> None:
         for i in d.items:
             await self.conn.execute(
                 _INSERT_ITEM,
@@ -143,6 +183,23 @@ class DemandStore:
                 d.station_id,
                 *(list(v) if isinstance(v, tuple) else v for v in (getattr(i, f) for f in _ITEM_FIELDS)),
             )
+
+    async def save_form(self, d: Demand) -> None:
+        """A corrected form: its fields and its items replace the old ones (the audit keeps those)."""
+        await self.conn.execute(
+            _SAVE_FORM,
+            d.demand_id,
+            d.contact_name,
+            d.contact_phone,
+            d.description,
+            d.details,
+            _categories(d),
+            d.time_limit_days,
+            d.expected_on,
+            d.corrected_at,
+        )
+        await self.conn.execute(_DELETE_ITEMS, d.demand_id)
+        await self._insert_items(d)
 
     async def _with_items(self, rows: list[asyncpg.Record]) -> list[Demand]:
         items: dict[UUID, list[DemandItem]] = {}
@@ -158,8 +215,8 @@ class DemandStore:
         row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
         return (await self._with_items([row]))[0] if row else None
 
-    async def get_in_scope(self, demand_id: UUID, scope: str) -> Demand | None:
-        row = await self.conn.fetchrow(_GET_IN_SCOPE, scope, demand_id)
+    async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Demand | None:
+        row = await self.conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), scope, demand_id)
         return (await self._with_items([row]))[0] if row else None
 
     async def list_in_scope(
@@ -171,7 +228,18 @@ class DemandStore:
         return await self.conn.fetchval(_OPEN_DUPLICATE, station_id, credit_code, codes)
 
     async def save_progress(self, d: Demand) -> None:
-        await self.conn.execute(_SAVE_PROGRESS, d.demand_id, d.progress, d.status, d.archive_no, d.archived_at)
+        """What intake learned after registration: progress, handling, how it ended, its archiving."""
+        c = d.closure
+        await self.conn.execute(
+            _SAVE_PROGRESS,
+            d.demand_id,
+            d.progress,
+            d.status,
+            d.archive_no,
+            d.archived_at,
+            *(getattr(d.handling, f) for f in _HANDLING),
+            *((getattr(c, f) for f in _CLOSURE.values()) if c else (None,) * (len(_CLOSURE) - 1) + (False,)),
+        )
 
     # --- idempotency and status links -----------------------------------------------------------
 

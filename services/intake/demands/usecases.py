@@ -9,13 +9,23 @@ import hashlib
 import hmac
 import json
 from base64 import urlsafe_b64encode
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
 from shared.auth import SYSTEM, Principal
 from shared.calendar import CHINA
-from shared.contracts import Archived, Assigned, Channel, GreenChannel, Rated, Resolved, utcnow
+from shared.contracts import (
+    Archived,
+    Assigned,
+    AssignmentReturned,
+    Channel,
+    Closing,
+    GreenChannel,
+    Rated,
+    Resolved,
+    utcnow,
+)
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
 from shared.validation import credit_code_flag
@@ -33,7 +43,7 @@ COMPLAINT_CHANNELS = (
     "向上级市场监督管理部门书面投诉",
     "拨打 12345 政务服务便民热线或 12315 市场监管投诉举报热线",
 )
-_PROGRESS_STAGES = {Assigned: "assigned", Resolved: "resolved", Rated: "rated"}
+_PROGRESS_STAGES = {Resolved: "resolved", Rated: "rated"}
 
 
 class IdempotencyConflict(DomainError):
@@ -92,7 +102,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _entries(store: Store, station_id: str) -> dict[str, CatalogueEntry]:
+async def entries_in_force(store: Store, station_id: str) -> dict[str, CatalogueEntry]:
     items, overrides, _ = await store.catalogue()
     labels = {c.code: c.label for c in (await store.categories()).values()}
     return {i.item_code: catalogue.resolve_entry(i, labels[i.category], overrides, station_id) for i in items}
@@ -131,10 +141,11 @@ async def submit_demand(
             raise Invalid("服务站未登记", "station is not registered", field="station_id")
         if form.visit_id and await store.visit(form.station_id, form.visit_id) is None:
             raise Invalid("未找到本站的这次走访记录", "no such visit at this station", field="visit_id")
-        entries = await _entries(store, form.station_id)
+        entries = await entries_in_force(store, form.station_id)
         items = domain.pick_items([(i.code, i.remarks, i.materials_received) for i in form.items], entries)
         labels = {c.code: c.label for c in (await store.categories()).values()}
         duplicate = await store.open_duplicate(form.station_id, form.credit_code, [i.item_code for i in items])
+        address = await store.enterprise_address(form.station_id, form.credit_code)
         serial = await store.next_serial(form.station_id, domain.numbering_year(submitted_at))
         demand = domain.new_demand(
             demand_id=uuid4(),
@@ -160,6 +171,7 @@ async def submit_demand(
             possible_duplicate_of=duplicate,
             correlation_id=correlation_id or uuid4(),
             workday_overrides=await store.workday_overrides(),
+            address=address,
         )
         await store.insert(demand)
         await store.ensure_enterprise(demand)
@@ -172,11 +184,12 @@ async def submit_demand(
 
 
 async def get_demand(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID) -> Demand:
+    """One demand in the caller's scope, with the audit of its corrections."""
     async with uow.begin(principal) as tx:
         demand = await tx.store.get_in_scope(demand_id, principal.db_scope)
-    if demand is None:
-        raise NotFound("未找到该需求", "demand not found")
-    return demand
+        if demand is None:
+            raise NotFound("未找到该需求", "demand not found")
+        return replace(demand, corrections=tuple(await tx.store.corrections(demand_id)))
 
 
 async def list_demands(
@@ -224,6 +237,7 @@ async def _notice(store: Store, demand: Demand, status_url: str | None) -> Notic
         green_channel_reason=(
             f"{demand.green_channel.label}：{demand.green_channel_reason}" if demand.green_channel else None
         ),
+        reissued_at=demand.corrected_at.astimezone(CHINA) if demand.corrected_at else None,
     )
 
 
@@ -235,36 +249,59 @@ async def notice(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, 
         return await _notice(tx.store, demand, links.url(links.token(demand.demand_id)))
 
 
-async def _by_status_token(store: Store, token: str) -> Demand:
+def status_caller(token: str) -> str:
+    """Whose Idempotency-Keys a request through a status link uses: the link's own (its hash, never the token)."""
+    return f"status-link:{_digest(token)}"
+
+
+async def by_status_token(store: Store, token: str, *, for_update: bool = False) -> Demand:
+    """The one demand a status link reaches; an unknown or expired link is 404."""
     link = await store.status_link(_digest(token))
     if link is None or link["expires_at"] <= utcnow():
         raise NotFound("查询链接无效或已过期", "status link is unknown or expired")
-    return await store.get(link["demand_id"])
+    return await store.get(link["demand_id"], for_update=for_update)
 
 
 async def status_by_token(uow: UnitOfWork[Store], token: str) -> tuple[Demand, Station]:
     # The token is the enterprise's only authority and reaches exactly one demand.
     async with uow.begin() as tx:
-        demand = await _by_status_token(tx.store, token)
+        demand = await by_status_token(tx.store, token)
         return demand, await tx.store.station(demand.station_id)
 
 
 async def notice_by_token(uow: UnitOfWork[Store], token: str, links: StatusLinks) -> Notice:
     async with uow.begin() as tx:
-        demand = await _by_status_token(tx.store, token)
+        demand = await by_status_token(tx.store, token)
         return await _notice(tx.store, demand, links.url(token))
 
 
-async def record_progress(tx: Tx[Store], event: Assigned | Resolved | Rated) -> None:
-    """The progress the enterprise's status link shows; events come in any order, progress only moves forward."""
+async def _known(tx: Tx[Store], event) -> Demand:
     demand = await tx.store.get(event.demand_id, for_update=True)
     if demand is None:
         raise LookupError(f"demand {event.demand_id} unknown to intake")  # retried until it is visible
-    await tx.store.save_progress(domain.advance(demand, _PROGRESS_STAGES[type(event)]))
+    return demand
+
+
+async def record_progress(tx: Tx[Store], event: Resolved | Rated) -> None:
+    """The progress the enterprise's status link shows; events come in any order, progress only moves forward."""
+    demand = domain.advance(await _known(tx, event), _PROGRESS_STAGES[type(event)])
+    await tx.store.save_progress(domain.record_round(demand, event.round))
+
+
+async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
+    """派单, 改派 (a higher assignment_no) or 转办: the enterprise is told who handles it now."""
+    await tx.store.save_progress(domain.assign(await _known(tx, event), event))
+
+
+async def record_returned(tx: Tx[Store], event: AssignmentReturned) -> None:
+    """退单: the enterprise is told the station is matching another assignee, until a later assignment is seen."""
+    await tx.store.save_progress(domain.give_back(await _known(tx, event), event))
+
+
+async def record_closed(tx: Tx[Store], event: Closing) -> None:
+    """Refused (否定备案) or merged (并单) by the station head: the demand has ended, the enterprise is told why."""
+    await tx.store.save_progress(domain.close(await _known(tx, event), event))
 
 
 async def record_archived(tx: Tx[Store], event: Archived) -> None:
-    demand = await tx.store.get(event.demand_id, for_update=True)
-    if demand is None:
-        raise LookupError(f"archived demand {event.demand_id} unknown to intake")
-    await tx.store.save_progress(domain.archive(demand, event))
+    await tx.store.save_progress(domain.archive(await _known(tx, event), event))

@@ -57,6 +57,8 @@ INSERT INTO enterprises (station_id, credit_code, name, credit_code_flag, contac
 ON CONFLICT (station_id, credit_code) DO NOTHING
 """
 
+_ADDRESS = "SELECT address FROM enterprises WHERE station_id = $1 AND credit_code = $2"
+
 
 def _dossier(row: asyncpg.Record) -> EnterpriseDossier:
     data = dict(row)
@@ -83,6 +85,10 @@ class EnterpriseStore:
         await self.conn.execute(
             _ENSURE_ENTERPRISE, d.station_id, d.credit_code, d.enterprise_name, d.credit_code_flag, contact
         )
+
+    async def enterprise_address(self, station_id: str, credit_code: str) -> str | None:
+        """The address in this station's own dossier of the enterprise, if it has one."""
+        return await self.conn.fetchval(_ADDRESS, station_id, credit_code)
 
     async def enterprise(self, scope: str, credit_code: str) -> EnterpriseDossier | None:
         row = await self.conn.fetchrow(_GET_ENTERPRISE, scope, credit_code)

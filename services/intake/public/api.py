@@ -9,14 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import Response
 
-from shared.api import UoW
+from shared.api import IdempotencyKey, UoW
 from shared.contracts import Channel, StationId
 from shared.ratelimit import RateLimiter
 from shared.validation import Key
 
+from ..changes import usecases as changes
+from ..changes.schemas import WithdrawalIn
 from ..demands import usecases
 from ..demands.api import form_of, pdf_response
-from ..demands.domain import PROGRESS_LABELS
 from ..demands.schemas import PublicDemandIn, PublicSubmittedOut, StatusOut
 from ..dependencies import Config, Links
 
@@ -56,18 +57,20 @@ async def submit_online(
 @router.get("/status/{token}", response_model=StatusOut, summary="查询办理进度 / my demand's progress")
 async def status(token: Token, request: Request, uow: UoW, settings: Config) -> StatusOut:
     _limit(request, settings.public_rate_limit)
-    demand, station = await usecases.status_by_token(uow, token)
-    return StatusOut(
-        tracking_no=demand.tracking_no,
-        station_name=station.name,
-        station_phone=station.phone,
-        items=[i.label for i in demand.items],
-        progress=demand.progress,
-        progress_label=PROGRESS_LABELS[demand.progress],
-        submitted_at=demand.submitted_at,
-        expected_on=demand.expected_on,
-        archive_no=demand.archive_no,
-    )
+    return StatusOut.of(*await usecases.status_by_token(uow, token))
+
+
+@router.post("/status/{token}/withdrawal", response_model=StatusOut, summary="撤回我的需求 / withdraw my demand")
+async def withdraw(
+    token: Token,
+    body: WithdrawalIn,
+    request: Request,
+    uow: UoW,
+    settings: Config,
+    idempotency_key: IdempotencyKey = None,
+) -> StatusOut:
+    _limit(request, settings.public_rate_limit)
+    return StatusOut.of(*await changes.withdraw_by_token(uow, token, body.reason, idempotency_key=idempotency_key))
 
 
 @router.get("/status/{token}/notice.pdf", response_class=Response, summary="下载受理通知书 / my notice")

@@ -1,0 +1,1 @@
+"""Changes after registration: the form corrected before dispatch (audited), and withdrawal (撤回)."""
