@@ -2,7 +2,8 @@
 
 `add` writes an event inside the caller's transaction; the relay is the only code
 that publishes domain events. It publishes with publisher confirms, persistent,
-mandatory (an unroutable message is a failure), message_id = event_id, and marks
+mandatory (an unroutable message is a failure, except reference data, which its
+owner announces again), message_id = event_id, and marks
 rows published only after the broker confirmed them. Several replicas share the
 work through FOR UPDATE SKIP LOCKED; a crash between confirm and commit publishes
 the event again, which the consumers' inbox absorbs.
@@ -26,9 +27,10 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 import structlog
+from aiormq.exceptions import PublishError
 from pamqp.commands import Basic
 
-from shared.contracts import EXCHANGE, Envelope
+from shared.contracts import EXCHANGE, REFERENCE, Envelope
 
 if TYPE_CHECKING:
     from faststream.rabbit import RabbitBroker
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 CHANNEL = "outbox"  # LISTEN/NOTIFY channel; NOTIFY is delivered on commit only
+_REFERENCE_KEYS = frozenset(e.routing_key for e in REFERENCE)
 
 
 async def add(conn: asyncpg.Connection, event: Envelope) -> None:
@@ -305,6 +308,17 @@ class OutboxRelay:
         return len(published), failed
 
     async def _publish(self, row: asyncpg.Record) -> None:
+        try:
+            await self._publish_confirmed(row)
+        except PublishError as exc:
+            # Returned unroutable. Reference data (stations, calendar corrections) may be: its owner announces
+            # all of it again on start and periodically, so one that no queue is bound for yet is not held back,
+            # and does not hold back the events behind it. A demand's event is never dropped.
+            if row["routing_key"] not in _REFERENCE_KEYS:
+                raise
+            log.info("reference event had no subscriber yet", event_id=str(row["event_id"]), error=repr(exc))
+
+    async def _publish_confirmed(self, row: asyncpg.Record) -> None:
         event_id = str(row["event_id"])
         confirmation = await asyncio.wait_for(
             self._broker.publish(

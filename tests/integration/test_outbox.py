@@ -1,10 +1,11 @@
 """Outbox: state and event commit together; the relay publishes what the broker was not there for."""
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from shared.calendar import china_today
 from shared.db import create_pool, ensure_database, migrate
 from shared.messaging import outbox
 from tests.support import auth, events, infra
@@ -149,6 +150,23 @@ async def test_unroutable_event_stays_pending(amqp, databases):
         )
         assert row["published_at"] is None
         assert "NO_ROUTE" in row["last_error"]
+
+
+async def test_an_unroutable_reference_event_does_not_hold_the_events_behind_it(vhost, databases):
+    """A calendar correction nobody subscribes to yet is announced again later; the demand after it goes out."""
+    direct = infra.amqp_url(vhost)
+    await capture_queue(direct, "test.capture", "demand.submitted")  # demands are routable, calendar.corrected not
+    db = databases("intake")
+    async with infra.running(make_app("intake", amqp_url=direct, database_url=db)) as client:
+        day = (china_today(datetime.now(UTC)) + timedelta(days=400)).isoformat()
+        reply = await client.put(f"/calendar/{day}", json={"is_workday": True, "note": "调休上班"}, headers=auth.ADMIN)
+        assert reply.status_code == 204, reply.text
+        reply = await client.post("/demands", json=events.demand_form(), headers=auth.CLERK)
+        assert reply.status_code == 201, reply.text
+        [message] = await infra.eventually(lambda: drain(direct, "test.capture"), what="the demand published")
+        assert body_of(message)["demand_id"] == reply.json()["demand_id"]
+        rows = await infra.fetch(db, "SELECT published_at FROM outbox WHERE routing_key = 'calendar.corrected'")
+        assert rows and all(r["published_at"] is not None for r in rows)
 
 
 async def test_tracking_numbers_gapless_under_50_concurrent_submissions(amqp, databases):
