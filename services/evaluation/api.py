@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal
@@ -54,9 +54,14 @@ class SurveyOut(BaseModel):
     tracking_no: str
     round: int
     served_by_org: bool
-    status: str
+    assignment_no: int | None = Field(
+        description="items 6–9 follow this assignment: the one the resolution answers, else the latest"
+    )
+    status: str = Field(description="waiting / open / rated / closed (ended without being resolved)")
     opened_at: datetime | None
     rated_at: datetime | None
+    closed_as: str | None = Field(description="refused 否定备案 / merged 已并单 / withdrawn 已撤回, when closed")
+    closed_at: datetime | None
 
 
 class SurveyWithRatings(SurveyOut):
@@ -83,7 +88,7 @@ async def list_surveys(
     uow: UoW,
     principal: Reader,
     page: StationPaged,
-    status: Annotated[str | None, Query(pattern="^(waiting|open|rated)$")] = None,
+    status: Annotated[str | None, Query(pattern="^(waiting|open|rated|closed)$")] = None,
 ) -> list[SurveyOut]:
     surveys = await usecases.list_surveys(uow, principal, page.station_id, status, page.limit, page.offset)
     return [SurveyOut.model_validate(s) for s in surveys]

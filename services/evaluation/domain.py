@@ -1,10 +1,31 @@
-"""Evaluation rules (domain.md §5.5): when a demand may be rated and what the form holds. Pure."""
+"""Evaluation rules (domain.md §5.5): when a demand may be rated and what the form holds. Pure.
 
-from dataclasses import dataclass, fields, replace
+A survey is a fold of its demand's events in whatever order they come (issue 8):
+
+- every assignment is kept by number; items 6–9 apply when the assignment the resolution answers
+  (Resolved.assignment_no) went to a service organization, or, for a resolution that does not say,
+  the latest one: an organization that returned the demand or was rematched away does not count;
+- a refusal, merge or withdrawal closes the survey for good: nothing rates it, no link reaches it,
+  and a resolution arriving after it does not reopen it; of two closings the earlier one counts.
+"""
+
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from shared.contracts import Answers, Assigned, AssigneeKind, Event, Rated, RatingSource, Resolved
+from shared.contracts import (
+    Answers,
+    Assigned,
+    AssigneeKind,
+    Closing,
+    DemandMerged,
+    DemandRefused,
+    DemandWithdrawn,
+    Event,
+    Rated,
+    RatingSource,
+    Resolved,
+)
 from shared.contracts.envelope import Cause
 from shared.errors import Invalid, InvalidTransition, NotFound
 
@@ -24,11 +45,23 @@ class Survey:
     opened_at: datetime | None = None
     rated_at: datetime | None = None
     resolved_event_id: UUID | None = None  # the resolution that opened this round (and a rating names as its cause)
+    assignments: dict = field(default_factory=dict)  # {"<assignment_no>": "<assignee_kind>"} of every one seen
+    resolved_assignment_no: int | None = None  # the assignment this round's resolution answers, when it says
+    closed_as: str | None = None  # refused / merged / withdrawn: the demand ended without being resolved
+    closed_at: datetime | None = None
+    closing_id: UUID | None = None
 
     @property
     def technician_items_apply(self) -> bool:
         """Items 6–9 of the form apply only when a service organization served the demand."""
         return self.served_by_org
+
+    @property
+    def assignment_no(self) -> int | None:
+        """The assignment whose assignee this round is rated on: the one the resolution names, else the latest."""
+        if self.resolved_assignment_no is not None:
+            return self.resolved_assignment_no
+        return max(map(int, self.assignments), default=None)
 
     @property
     def resolution(self) -> Cause:
@@ -59,29 +92,76 @@ def _new(event: Event) -> Survey:
     )
 
 
+def _served(survey: Survey) -> Survey:
+    """served_by_org recomputed from the assignments: the one the round is rated on, if it is known."""
+    if not survey.assignments:
+        return survey  # none seen yet (or a survey kept before assignments were): keep what it says
+    kind = survey.assignments.get(str(survey.assignment_no))
+    return replace(survey, served_by_org=kind == AssigneeKind.organization.value)
+
+
 def on_assigned(survey: Survey | None, event: Assigned) -> Survey:
+    """派单, 改派 or 转办: kept by number; which one counts depends on the resolution, whenever it comes."""
     survey = survey or _new(event)
-    if event.assignee_kind is AssigneeKind.organization:
-        survey = replace(survey, served_by_org=True)
-    return survey
+    assignments = survey.assignments | {str(event.assignment_no): event.assignee_kind.value}
+    return _served(replace(survey, assignments=assignments))
 
 
 def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
     survey = survey or _new(event)
+    if survey.status == "closed":
+        return survey  # the demand ended unresolved: a resolution does not reopen it
     if event.round < survey.round or (event.round == survey.round and survey.status == "rated"):
         return survey  # an old round, or already rated: nothing to reopen
+    return _served(
+        replace(
+            survey,
+            round=event.round,
+            status="open",
+            opened_at=event.occurred_at,
+            resolved_event_id=event.event_id,
+            resolved_assignment_no=event.assignment_no,
+        )
+    )
+
+
+CLOSED_AS: dict[type[Closing], str] = {
+    DemandRefused: "refused",
+    DemandMerged: "merged",
+    DemandWithdrawn: "withdrawn",
+}
+CLOSED_LABELS = {"refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}
+
+
+def on_closed(survey: Survey | None, event: Closing) -> Survey:
+    """否定备案, 并单 or 撤回: the survey closes whatever state it was in; of two closings the earlier counts."""
+    survey = survey or _new(event)
+    if survey.closed_at is not None and (event.closed_at, str(event.event_id)) >= (
+        survey.closed_at,
+        str(survey.closing_id),
+    ):
+        return survey
     return replace(
         survey,
-        round=event.round,
-        status="open",
-        opened_at=event.occurred_at,
-        resolved_event_id=event.event_id,
+        status="closed",
+        closed_as=CLOSED_AS[type(event)],
+        closed_at=event.closed_at,
+        closing_id=event.event_id,
     )
+
+
+def _refuse_closed(survey: Survey) -> None:
+    if survey.status == "closed":
+        raise InvalidTransition(
+            f"需求已{CLOSED_LABELS[survey.closed_as]}，未经办结即终止，无需评价",
+            f"the demand was {survey.closed_as}; it ended without being resolved and is not rated",
+        )
 
 
 def rate(
     survey: Survey, answers: Answers, *, source: RatingSource, recorded_by: str | None, now: datetime
 ) -> tuple[Survey, Rated]:
+    _refuse_closed(survey)
     if survey.status == "rated":
         raise InvalidTransition("该需求已评价，不能重复评价", "this demand has already been rated")
     if survey.status != "open":
@@ -122,6 +202,7 @@ class RatingLink:
 
 
 def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datetime, days: int) -> RatingLink:
+    _refuse_closed(survey)
     if survey.status != "open":
         raise InvalidTransition("需求尚未办结或已评价，不能发送评价链接", "the survey is not open for rating")
     return RatingLink(
@@ -136,8 +217,11 @@ def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datet
 
 
 def usable(link: RatingLink | None, survey: Survey | None, now: datetime) -> Survey:
-    """The survey a link may rate now; unknown, used, expired or outdated links all look the same."""
+    """The survey a link may rate now; unknown, used, expired or outdated links all look the same.
+
+    A link to a closed survey is outdated too (closing also retires it in the store).
+    """
     unused = link is not None and survey is not None and link.used_at is None
-    if not unused or link.expires_at <= now or link.round != survey.round:
+    if not unused or link.expires_at <= now or link.round != survey.round or survey.status == "closed":
         raise NotFound("评价链接无效、已使用或已过期", "rating link is unknown, used or expired")
     return survey

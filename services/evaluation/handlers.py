@@ -1,11 +1,12 @@
-"""Evaluation subscribers: Assigned says who served; Resolved opens the survey.
+"""Evaluation subscribers: Assigned says who served; Resolved opens the survey; a closing closes it.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
 Rated is evaluation's own event, written to the outbox with the rating that produced it.
+A refusal, merge or withdrawal ends the demand unresolved: its survey is closed, never rated.
 """
 
-from shared.contracts import Assigned, Resolved
+from shared.contracts import Assigned, DemandMerged, DemandRefused, DemandWithdrawn, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -24,5 +25,17 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.open_survey)
+
+    @router.consumes(DemandRefused, queue="evaluation.demand.refused")
+    async def on_refused(event: DemandRefused) -> None:
+        await uow.handle(event, usecases.close_survey)
+
+    @router.consumes(DemandMerged, queue="evaluation.demand.merged")
+    async def on_merged(event: DemandMerged) -> None:
+        await uow.handle(event, usecases.close_survey)
+
+    @router.consumes(DemandWithdrawn, queue="evaluation.demand.withdrawn")
+    async def on_withdrawn(event: DemandWithdrawn) -> None:
+        await uow.handle(event, usecases.close_survey)
 
     return router

@@ -66,7 +66,7 @@ class Store:
         return [Survey(**r) for r in await self.conn.fetch(_LIST, status, scope, limit, offset)]
 
     async def add_link(self, link: RatingLink) -> None:
-        await self.conn.execute(_RETIRE_LINKS, link.demand_id, link.created_at)
+        await self.retire_links(link.demand_id, link.created_at)
         await self.conn.execute(
             _ADD_LINK,
             link.token_sha256,
@@ -78,6 +78,10 @@ class Store:
             link.expires_at,
             link.used_at,
         )
+
+    async def retire_links(self, demand_id: UUID, when: datetime) -> None:
+        """The demand's unused links stop working at `when`."""
+        await self.conn.execute(_RETIRE_LINKS, demand_id, when)
 
     async def get_link(self, token_sha256: str) -> RatingLink | None:
         row = await self.conn.fetchrow(_GET_LINK, token_sha256)

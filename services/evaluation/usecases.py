@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from shared.auth import Principal
-from shared.contracts import Answers, Assigned, RatingSource, Resolved, utcnow
+from shared.contracts import Answers, Assigned, Closing, RatingSource, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
@@ -36,6 +36,16 @@ async def open_survey(tx: Tx[Store], event: Resolved) -> None:
     """A resolution opens the survey for its round, whether or not the assignment was seen yet."""
     survey = await tx.store.get(event.demand_id, for_update=True)
     await tx.store.save(domain.on_resolved(survey, event))
+
+
+async def close_survey(tx: Tx[Store], event: Closing) -> None:
+    """A refused, merged or withdrawn demand is never rated: its survey closes and its unused links stop working.
+
+    Kept even when nothing was seen of the demand yet, so a late Assigned or Resolved finds it closed.
+    """
+    survey = await tx.store.get(event.demand_id, for_update=True)
+    await tx.store.save(domain.on_closed(survey, event))
+    await tx.store.retire_links(event.demand_id, utcnow())
 
 
 async def _rate(tx: Tx[Store], survey: Survey, answers: Answers, source: RatingSource, by: str | None) -> Survey:

@@ -1,5 +1,6 @@
 """Evaluation's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
+import itertools
 from dataclasses import replace
 from datetime import timedelta
 
@@ -8,8 +9,19 @@ import pytest
 from services.evaluation import usecases
 from services.evaluation.domain import Rating, RatingLink, Survey
 from shared.auth import Principal, Role, in_scope
-from shared.contracts import Answers, AssigneeKind, Overall, Rated, RatingSource, utcnow
+from shared.contracts import (
+    Answers,
+    Assigned,
+    AssigneeKind,
+    Outcome,
+    Overall,
+    Rated,
+    RatingSource,
+    Resolved,
+    utcnow,
+)
 from shared.errors import Invalid, InvalidTransition, NotFound
+from tests.support import events as ev
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -39,10 +51,13 @@ class FakeStore:
         return [s for s in found if status is None or s.status == status][offset : offset + limit]
 
     async def add_link(self, link: RatingLink) -> None:
-        for token, old in self.links.items():  # a new link retires the demand's unused ones
-            if old.demand_id == link.demand_id and old.used_at is None and old.expires_at > link.created_at:
-                self.links[token] = replace(old, expires_at=link.created_at)
+        await self.retire_links(link.demand_id, link.created_at)  # a new link retires the demand's unused ones
         self.links[link.token_sha256] = link
+
+    async def retire_links(self, demand_id, when) -> None:
+        for token, old in self.links.items():
+            if old.demand_id == demand_id and old.used_at is None and old.expires_at > when:
+                self.links[token] = replace(old, expires_at=when)
 
     async def get_link(self, token_sha256) -> RatingLink | None:
         return self.links.get(token_sha256)
@@ -235,3 +250,186 @@ async def test_an_unknown_token_looks_like_any_bad_link(uow):
     with pytest.raises(NotFound):
         await usecases.rate_by_link(uow, "x" * 43, SATISFIED)
     assert uow.published == []
+
+
+# --------------------------------------------------------------------------- closings (issue 8)
+
+CLOSINGS = {"refused": ev.refused, "merged": ev.merged, "withdrawn": ev.withdrawn}
+LABELS = {"refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}
+
+
+def _closing(kind: str, cause, **kw):
+    return CLOSINGS[kind](cause, assignment_count=1, **kw)
+
+
+def _usecase(event):
+    if isinstance(event, Assigned):
+        return usecases.record_assigned
+    if isinstance(event, Resolved):
+        return usecases.open_survey
+    return usecases.close_survey
+
+
+async def _apply(uow, *events) -> Survey:
+    for event in events:
+        assert await uow.handle(event, _usecase(event))
+    return uow.store.surveys[events[0].demand_id]
+
+
+async def _refused_everywhere(uow, demand_id, kind: str) -> None:
+    """Nobody rates a closed survey or gets a link to it; the 409 says why, in both languages."""
+    with pytest.raises(InvalidTransition) as info:
+        await usecases.record_paper_rating(uow, CLERK, demand_id, SATISFIED)
+    assert info.value.status == 409 and LABELS[kind] in info.value.zh and kind in info.value.en
+    with pytest.raises(InvalidTransition) as info:
+        await usecases.issue_link(uow, CLERK, demand_id, days=30)
+    assert LABELS[kind] in info.value.zh and kind in info.value.en
+    assert uow.published == [] and uow.store.kept == []
+
+
+@pytest.mark.parametrize("closing_first", [False, True], ids=["assigned-first", "closing-first"])
+@pytest.mark.parametrize("kind", list(CLOSINGS))
+async def test_a_closing_closes_the_survey_in_any_order_with_the_assignment(uow, kind, closing_first):
+    submitted = f.submitted()
+    closing = _closing(kind, submitted)
+    steps = [f.assigned(submitted), closing]
+    survey = await _apply(uow, *(reversed(steps) if closing_first else steps))
+    assert (survey.status, survey.closed_as) == ("closed", kind)
+    assert survey.closed_at == closing.closed_at and survey.closing_id == closing.event_id
+    assert survey.assignments == {"1": "organization"}  # the late assignment is kept, and changes nothing else
+    await _refused_everywhere(uow, submitted.demand_id, kind)
+    [listed] = await usecases.list_surveys(uow, CLERK, None, "closed", 100, 0)
+    assert listed.demand_id == submitted.demand_id
+    assert await usecases.list_surveys(uow, CLERK, None, "waiting", 100, 0) == []
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(3))), ids=lambda o: "-".join("ACR"[i] for i in o))
+@pytest.mark.parametrize("kind", list(CLOSINGS))
+async def test_a_resolution_does_not_reopen_a_closed_survey_whatever_the_order(uow, kind, order):
+    """Assigned, Closing, Resolved in every order: the closing wins (they do not both happen in practice)."""
+    submitted = f.submitted()
+    events = [f.assigned(submitted), _closing(kind, submitted), f.resolved(submitted)]
+    survey = await _apply(uow, *(events[i] for i in order))
+    assert (survey.status, survey.closed_as) == ("closed", kind)
+    await _refused_everywhere(uow, submitted.demand_id, kind)
+
+
+async def test_closing_an_open_survey_retires_its_link(uow):
+    submitted, _ = await _resolved(uow)
+    token, _ = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)
+    await _apply(uow, ev.withdrawn(submitted, assignment_count=1))
+    [link] = _links_of(uow, submitted.demand_id)
+    assert link.expires_at <= utcnow() and link.used_at is None
+    # Even a link the store had not retired (say, issued in a race) reaches nothing once the survey is closed.
+    uow.store.links[link.token_sha256] = replace(link, expires_at=utcnow() + timedelta(days=1))
+    for use in (usecases.survey_by_link(uow, token), usecases.rate_by_link(uow, token, SATISFIED)):
+        with pytest.raises(NotFound) as info:
+            await use
+        assert info.value.zh and info.value.en
+    survey, ratings = await usecases.get_survey(uow, CLERK, submitted.demand_id)
+    assert survey.status == "closed" and ratings == []
+    await _refused_everywhere(uow, submitted.demand_id, "withdrawn")
+
+
+@pytest.mark.parametrize("later_first", [False, True])
+async def test_of_two_closings_the_earlier_one_counts(uow, later_first):
+    submitted = f.submitted()
+    merge, withdrawal = ev.merged(submitted, at=f.at(8)), ev.withdrawn(submitted, at=f.at(9))
+    survey = await _apply(uow, *((withdrawal, merge) if later_first else (merge, withdrawal)))
+    assert (survey.closed_as, survey.closing_id) == ("merged", merge.event_id)
+
+
+async def test_a_redelivered_closing_is_handled_once(uow):
+    submitted = f.submitted()
+    withdrawal = ev.withdrawn(submitted)
+    await _apply(uow, withdrawal)
+    assert not await uow.handle(withdrawal, usecases.close_survey)
+    assert uow.store.surveys[submitted.demand_id].status == "closed"
+
+
+# --------------------------------------------------------------------------- who served: the assignment resolved
+
+
+def _answering(assigned: Assigned, *, round: int = 1) -> Resolved:
+    """A resolution as tracking builds it: caused by the assignment it answers, naming its number."""
+    return assigned.caused(
+        Resolved,
+        occurred_at=f.at(12),
+        round=round,
+        assignment_no=assigned.assignment_no,
+        outcome=Outcome.met,
+        summary="已完成检定并出具证书",
+        resolved_by="张晓燕",
+        resolved_at=f.at(12),
+    )
+
+
+TECHNICIAN = Answers(overall=Overall.satisfied, technician_professionalism=5)
+ORG, STAFF, DEPT = AssigneeKind.organization, AssigneeKind.staff, AssigneeKind.department
+
+
+@pytest.mark.parametrize(
+    "order", list(itertools.permutations(range(3))), ids=lambda o: "-".join(("A1", "A2", "R2")[i] for i in o)
+)
+@pytest.mark.parametrize(
+    ("first", "second", "org_served"),
+    [(ORG, STAFF, False), (STAFF, ORG, True), (ORG, DEPT, False)],
+    ids=["org-returned-then-staff", "staff-then-org", "org-then-referral"],
+)
+async def test_items_6_to_9_follow_the_assignment_the_resolution_answers(uow, first, second, org_served, order):
+    """Assignment 1 returned and rematched as assignment 2, which the resolution answers: 2's assignee counts."""
+    submitted = f.submitted()
+    a2 = f.assigned(submitted, no=2, kind=second)
+    events = [f.assigned(submitted, no=1, kind=first), a2, _answering(a2)]
+    survey = await _apply(uow, *(events[i] for i in order))
+    assert survey.status == "open" and survey.assignment_no == 2 and survey.served_by_org is org_served
+    if org_served:
+        assert (await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, TECHNICIAN)).status == "rated"
+    else:
+        with pytest.raises(Invalid) as info:
+            await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, TECHNICIAN)
+        assert info.value.field == "answers.technician_professionalism"
+
+
+@pytest.mark.parametrize("resolved_first", [False, True], ids=["assigned-first", "resolved-first"])
+@pytest.mark.parametrize(("first", "second", "org_served"), [(ORG, STAFF, False), (STAFF, ORG, True)])
+async def test_a_resolution_without_its_number_follows_the_latest_assignment(
+    uow, first, second, org_served, resolved_first
+):
+    submitted = f.submitted()
+    assignments = [f.assigned(submitted, no=1, kind=first), f.assigned(submitted, no=2, kind=second)]
+    old_style = f.resolved(submitted)  # published before Resolved named its assignment
+    assert old_style.assignment_no is None
+    survey = await _apply(uow, *([old_style, *assignments] if resolved_first else [*assignments, old_style]))
+    assert survey.assignment_no == 2 and survey.served_by_org is org_served
+
+
+async def test_a_resolution_naming_an_unseen_assignment_waits_for_it(uow):
+    """Not the one before it: assignment 1's organization does not count for a resolution of assignment 2."""
+    submitted = f.submitted()
+    a2 = f.assigned(submitted, no=2, kind=ORG)
+    survey = await _apply(uow, f.assigned(submitted, no=1, kind=ORG), _answering(a2))
+    assert survey.assignment_no == 2 and not survey.served_by_org
+    survey = await _apply(uow, a2)
+    assert survey.served_by_org
+
+
+async def test_a_new_round_follows_its_own_assignment(uow):
+    """Rated on the organization; reopened, rematched to staff and resolved again: round 2 is rated on staff."""
+    submitted = f.submitted()
+    a1 = f.assigned(submitted, no=1, kind=ORG)
+    await _apply(uow, a1, _answering(a1))
+    await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, TECHNICIAN)
+    a2 = f.assigned(submitted, no=2, round=2, kind=STAFF)
+    survey = await _apply(uow, a2, _answering(a2, round=2))
+    assert (survey.round, survey.status, survey.served_by_org) == (2, "open", False)
+
+
+async def test_a_survey_kept_before_assignments_were_recorded_keeps_its_organization(uow):
+    submitted = f.submitted()
+    kept = Survey(
+        submitted.demand_id, submitted.station_id, submitted.tracking_no, submitted.correlation_id, served_by_org=True
+    )
+    await uow.store.save(kept)
+    survey = await _apply(uow, f.resolved(submitted))
+    assert survey.status == "open" and survey.served_by_org and survey.assignment_no is None
