@@ -5,11 +5,13 @@ Seeding is skipped for a station that already has demands, so restarts add nothi
 """
 
 import asyncio
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from stdnum.cn import uscc
 
 from shared.auth import Role, mint
+from shared.calendar import china_today
 
 STATIONS = {
     "210100/210112/hunnan-01": "沈阳市浑南区一站式质量服务站",
@@ -89,7 +91,74 @@ DEMANDS = {
 
 CLERKS = {"210100/210112/hunnan-01": "张晓燕", "440100/440113/panyu-01": "何家豪"}
 HEADS = {"210100/210112/hunnan-01": "周站长", "440100/440113/panyu-01": "梁站长"}
-ORG = ("org-metrology-01", "市计量测试院")
+# The organization each station's first demand is assigned to (and that resolves it).
+ORGS = {
+    "210100/210112/hunnan-01": ("org-metrology-01", "市计量测试院"),
+    "440100/440113/panyu-01": ("org-gz-cert-01", "广州市质量认证咨询中心"),
+}
+ORG = ORGS["210100/210112/hunnan-01"]
+
+# The service-organization registry (服务机构库): (id, name, credit code without check character, service
+# areas, categories, qualifications as (kind, issuer, scope, days still valid), agreement party, status and
+# reason). One qualification runs out within 30 days, so the expiring list and metric show something.
+REGISTRY = [
+    (
+        "org-metrology-01",
+        "市计量测试院",
+        "12210100MB0A00001",
+        ["210100"],
+        ["metrology", "testing"],
+        [
+            ("法定计量检定机构计量授权证书", "辽宁省市场监督管理局", "压力、长度、温度、力学计量器具检定校准", 900),
+            ("检验检测机构资质认定证书（CMA）", "辽宁省市场监督管理局", "计量器具及产品检验检测", 1200),
+        ],
+        "沈阳市市场监督管理局",
+        None,
+    ),
+    (
+        "org-sy-se-01",
+        "沈阳特种设备检测研究院",
+        "12210100MB0A00002",
+        ["210100"],
+        ["special_equipment"],
+        [("特种设备检验检测机构核准证", "国家市场监督管理总局", "锅炉、压力容器、电梯定期检验及监督检验", 20)],
+        "沈阳市市场监督管理局",
+        None,
+    ),
+    (
+        "org-hn-ip-01",
+        "浑南知识产权服务中心",
+        "12210112MB0A00003",
+        ["210100/210112/hunnan-01"],
+        ["ip", "standardization"],
+        [("专利代理机构执业许可证", "国家知识产权局", "专利申请代理、专利导航、质押融资咨询", 700)],
+        "沈阳市浑南区一站式质量服务站",
+        None,
+    ),
+    (
+        "org-gz-cert-01",
+        "广州市质量认证咨询中心",
+        "12440100MB0A00004",
+        ["440100"],
+        ["certification", "testing", "brand", "quality_mgmt"],
+        [
+            ("认证机构批准书", "国家认证认可监督管理委员会", "产品认证、管理体系认证咨询", 1000),
+            ("检验检测机构资质认定证书（CMA）", "广东省市场监督管理局", "电子电器、贵金属饰品检验检测", 800),
+        ],
+        "广州市市场监督管理局",
+        None,
+    ),
+    (
+        "org-py-lab-02",
+        "番禺检测技术有限公司",
+        "91440113MA5A0L005",
+        ["440100/440113/panyu-01"],
+        ["testing"],
+        [("检验检测机构资质认定证书（CMA）", "广东省市场监督管理局", "五金、塑料制品检验", 500)],
+        "广州市番禺区工业园区质量服务工作站",
+        ("suspended", "客户投诉报告出具超期，整改中"),
+    ),
+]
 
 
 def tokens() -> dict[str, tuple[str, str]]:
@@ -107,7 +176,8 @@ def tokens() -> dict[str, tuple[str, str]]:
         "广州市市场监管局",
         mint(role=Role.supervisor, station="440100", name="广州市市场监管局"),
     )
-    out[f"org@{ORG[0]}"] = (ORG[1], mint(role=Role.org, org=ORG[0], name=ORG[1]))
+    for org_id, org_name in ORGS.values():
+        out[f"org@{org_id}"] = (org_name, mint(role=Role.org, org=org_id, name=org_name))
     out["admin"] = ("运维", mint(role=Role.admin, name="运维"))
     return out
 
@@ -128,12 +198,57 @@ async def _poll(client: httpx.AsyncClient, url: str, ok, headers: dict, timeout:
         await asyncio.sleep(0.2)
 
 
+def _entry(code: str, areas, categories, qualifications, party: str, name: str) -> dict:
+    today = china_today(datetime.now(UTC))
+    return {
+        "name": name,
+        "credit_code": code + uscc.calc_check_digit(code),
+        "contacts": [{"name": "业务受理窗口", "phone": "024-23780000" if areas[0].startswith("21") else "020-34560000",
+                      "role": "业务联系人"}],
+        "categories": categories,
+        "qualifications": [
+            {
+                "kind": kind,
+                "certificate_no": f"{code[-5:]}-{n}",
+                "issuer": issuer,
+                "scope": scope,
+                "valid_from": date(2024, 1, 1).isoformat(),
+                "valid_until": (today + timedelta(days=days)).isoformat(),
+            }
+            for n, (kind, issuer, scope, days) in enumerate(qualifications, start=1)
+        ],
+        "agreement": {
+            "party": party,
+            "number": f"XY-{code[-5:]}",
+            "valid_until": (today + timedelta(days=730)).isoformat(),
+        },
+        "areas": areas,
+    }  # fmt: skip
+
+
+async def register_organizations(client: httpx.AsyncClient, dispatch: str) -> None:
+    """Admit the demo organizations as operations would; one already registered is left as it is."""
+    admin = _as(Role.admin, name="运维")
+    for org_id, name, code, areas, categories, qualifications, party, status in REGISTRY:
+        url = f"{dispatch}/organizations/{org_id}"
+        if (await client.get(url, headers=admin)).status_code == 200:
+            continue
+        entry = _entry(code, areas, categories, qualifications, party, name)
+        (await client.put(url, json=entry, headers=admin)).raise_for_status()
+        if status:
+            body = {"status": status[0], "reason": status[1]}
+            (await client.put(f"{url}/status", json=body, headers=admin)).raise_for_status()
+    print(f"service-organization registry: {len(REGISTRY)} organizations")
+
+
 async def seed(urls: dict[str, str]) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
+        await register_organizations(client, urls["dispatch"])
         for station, demands in DEMANDS.items():
             clerk = _as(Role.clerk, station, CLERKS[station])
             head = _as(Role.head, station, HEADS[station])
-            org = _as(Role.org, name=ORG[1], org=ORG[0])
+            org_id, org_name = ORGS[station]
+            org = _as(Role.org, name=org_name, org=org_id)
             existing = await client.get(f"{urls['intake']}/demands", params={"station_id": station}, headers=head)
             existing.raise_for_status()
             if existing.json():
@@ -164,8 +279,8 @@ async def seed(urls: dict[str, str]) -> None:
                         f"{urls['dispatch']}/demands/{demand_id}/assignments",
                         json={
                             "assignee_kind": kind,
-                            "assignee_id": ORG[0] if kind == "organization" else None,
-                            "assignee_name": ORG[1] if kind == "organization" else None,
+                            "assignee_id": org_id if kind == "organization" else None,
+                            "assignee_name": org_name if kind == "organization" else None,
                         },
                         headers=head,
                     )

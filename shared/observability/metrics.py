@@ -3,10 +3,11 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.metrics_core import CounterMetricFamily
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = structlog.get_logger(__name__)
@@ -68,13 +69,19 @@ class ServiceMetrics:
 class StoreCounter:
     """A business counter kept in the service's own tables, so restarts and replicas neither reset nor double it.
 
-    `sql` returns one row per series: the label values in `labels` order, then the count.
+    `sql` returns one row per series: the label values in `labels` order, then the count. A count that can go
+    down (e.g. qualifications expiring soon) is a `gauge`.
     """
 
     name: str
     doc: str
     labels: tuple[str, ...]
     sql: str
+    kind: Literal["counter", "gauge"] = "counter"
+
+    def family(self) -> CounterMetricFamily | GaugeMetricFamily:
+        family_type = GaugeMetricFamily if self.kind == "gauge" else CounterMetricFamily
+        return family_type(self.name, self.doc, labels=self.labels)
 
 
 class _StoreCollector(Collector):
@@ -83,11 +90,11 @@ class _StoreCollector(Collector):
         self.rows: dict[str, list] = {}
 
     def describe(self):
-        return [CounterMetricFamily(c.name, c.doc, labels=c.labels) for c in self.counters]
+        return [c.family() for c in self.counters]
 
     def collect(self):
         for c in self.counters:
-            family = CounterMetricFamily(c.name, c.doc, labels=c.labels)
+            family = c.family()
             for row in self.rows.get(c.name, []):
                 family.add_metric([str(v) for v in row[:-1]], row[-1])
             yield family

@@ -2,12 +2,14 @@ import os
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 
 from devtools.run import PORTS, ServiceProcesses
 from shared.contracts.topology import SERVICES
 from tests.support import infra
+from tests.support.system import register_organizations
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +48,8 @@ async def system(system_env):
     await procs.start_all()
     try:
         await procs.wait_ready()
+        async with httpx.AsyncClient(base_url=procs.url("dispatch")) as dispatch:
+            await register_organizations(dispatch)  # the organizations the tests assign to
         yield procs, databases
     finally:
         await procs.stop()

@@ -2,15 +2,64 @@
 
 import contextlib
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import httpx
+from stdnum.cn import uscc
 
+from shared.calendar import china_today
 from shared.contracts.topology import SERVICES
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
 
 ORG_ID = "org-01"
+
+# Every catalogue category: the organizations tests assign to must be qualified for whatever item a test's
+# demand form names, or dispatch refuses the assignment (services/dispatch/organizations).
+ALL_CATEGORIES = [
+    "training", "diagnosis", "quality_mgmt", "standardization", "metrology", "testing", "special_equipment",
+    "certification", "ip", "market_access", "brand", "equipment_sharing", "innovation", "other",
+]  # fmt: skip
+
+
+def organization(name: str, code: str, areas: list[str], categories: list[str] = ALL_CATEGORIES, **fields) -> dict:
+    """A registry entry (PUT /organizations/{id}), valid for years from today in China, whatever the clock."""
+    today = china_today(datetime.now(UTC))
+    years = today + timedelta(days=3650)
+    body = {
+        "name": name,
+        "credit_code": code + uscc.calc_check_digit(code),
+        "contacts": [{"name": "李工", "phone": "13800000001", "role": "业务联系人"}],
+        "categories": categories,
+        "qualifications": [
+            {
+                "kind": "检验检测机构资质认定证书（CMA）",
+                "certificate_no": f"CMA-{code[-6:]}",
+                "issuer": "省市场监督管理局",
+                "scope": "计量、检验检测及相关技术服务",
+                "valid_from": date(2020, 1, 1).isoformat(),
+                "valid_until": years.isoformat(),
+            }
+        ],
+        "agreement": {"party": "市市场监督管理局", "number": f"XY-{code[-6:]}", "valid_until": years.isoformat()},
+        "areas": areas,
+    }
+    return body | fields
+
+
+# The organizations tests assign to: org-01 serves all of Shenyang, org-02 Guangzhou.
+ORGANIZATIONS = {
+    "org-01": organization("市计量测试院", "12210100MB0000001", ["210100"]),
+    "org-02": organization("另一检测机构", "12440100MB0000002", ["440100"]),
+}
+
+
+async def register_organizations(dispatch: httpx.AsyncClient) -> None:
+    """Admit the test organizations through dispatch's registry, as operations would (idempotent)."""
+    for org_id, body in ORGANIZATIONS.items():
+        reply = await dispatch.put(f"/organizations/{org_id}", json=body, headers=auth.ADMIN)
+        assert reply.status_code in (200, 201), reply.text
 
 
 @dataclass
@@ -83,4 +132,5 @@ async def running_system(amqp: str, database_url, **overrides):
     }
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(infra.running(app)) for name, app in apps.items()}
+        await register_organizations(clients["dispatch"])
         yield System(clients=clients, databases=databases, apps=apps)

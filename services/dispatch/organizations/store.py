@@ -1,0 +1,323 @@
+"""Registry SQL: organizations, their qualifications and audit, resolution outcomes, the running record.
+
+A mixin on the dispatch store (`self.conn` is the transaction's connection). Organizations span stations,
+so their tables have no row-level security; every question of scope is asked in SQL of `qs_covers`:
+`qs_covers(scope, area)` (an area inside the caller's scope) and `qs_covers(area, station)` (an area
+serving a station).
+"""
+
+from dataclasses import asdict
+from datetime import date, datetime
+from uuid import UUID
+
+import asyncpg
+
+from shared.observability.metrics import StoreCounter
+
+from .domain import Agreement, Contact, Organization, Qualification, Record, Status
+
+# Counted afresh from the table at each scrape (valid today and expiring within 30 days, China date): a gauge.
+COUNTERS = (
+    StoreCounter(
+        "qs_org_qualifications_expiring",
+        "Qualifications of registered organizations valid today and expiring within 30 days, by organization",
+        ("org_id",),
+        """
+        SELECT q.org_id, count(*) FROM organization_qualifications q
+        JOIN organizations o USING (org_id)
+        WHERE o.status <> 'exited'
+          AND q.valid_from <= (now() AT TIME ZONE 'Asia/Shanghai')::date
+          AND q.valid_until BETWEEN (now() AT TIME ZONE 'Asia/Shanghai')::date
+                                AND (now() AT TIME ZONE 'Asia/Shanghai')::date + 30
+        GROUP BY 1
+        """,
+        kind="gauge",
+    ),
+)
+
+_ORG_COLUMNS = """o.org_id, o.name, o.credit_code, o.contacts, o.categories, o.item_codes, o.areas, o.agreement_party,
+    o.agreement_no, o.agreement_valid_until, o.status, o.status_reason, o.suspended_until"""
+
+# Who may read an organization: the service itself ('*'), the organization's own users, and staff or
+# supervisors whose scope holds a station it serves (an area inside the scope, or one covering it).
+_VISIBLE = """(
+    $1 = '*'
+    OR ($2 <> '' AND o.org_id = $2)
+    OR ($1 <> '' AND EXISTS (SELECT 1 FROM unnest(o.areas) AS area
+                             WHERE qs_covers($1, area) OR qs_covers(area, $1)))
+)"""
+
+_GET = f"SELECT {_ORG_COLUMNS} FROM organizations o WHERE o.org_id = $1"
+_GET_VISIBLE = f"SELECT {_ORG_COLUMNS} FROM organizations o WHERE {_VISIBLE} AND o.org_id = $3"
+
+_LIST = f"""
+SELECT {_ORG_COLUMNS} FROM organizations o
+WHERE {_VISIBLE}
+  AND ($3::text IS NULL OR $3 = ANY (o.categories))
+  AND ($4::text IS NULL OR o.status = $4)
+  AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM unnest(o.areas) AS area WHERE qs_covers(area, $5)))
+ORDER BY o.name, o.org_id
+LIMIT $6 OFFSET $7
+"""
+
+_SERVING = f"""
+SELECT {_ORG_COLUMNS} FROM organizations o
+WHERE o.status <> 'exited' AND EXISTS (SELECT 1 FROM unnest(o.areas) AS area WHERE qs_covers(area, $1))
+ORDER BY o.name, o.org_id
+"""
+
+_SERVES = "SELECT EXISTS (SELECT 1 FROM unnest($1::text[]) AS area WHERE qs_covers(area, $2))"
+_ALL_WITHIN = "SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS area WHERE NOT qs_covers($2, area))"
+
+_QUALIFICATIONS = """
+SELECT org_id, kind, certificate_no, issuer, scope, valid_from, valid_until, file_ref, categories
+FROM organization_qualifications WHERE org_id = ANY ($1::text[]) ORDER BY org_id, position
+"""
+
+_CREDIT_CODE_OWNER = "SELECT org_id FROM organizations WHERE credit_code = $1 AND org_id <> $2"
+
+_UPSERT = """
+INSERT INTO organizations (org_id, name, credit_code, contacts, categories, item_codes, areas, agreement_party,
+    agreement_no, agreement_valid_until, status, status_reason, suspended_until, admitted_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+ON CONFLICT (org_id) DO UPDATE SET name = EXCLUDED.name, credit_code = EXCLUDED.credit_code,
+    contacts = EXCLUDED.contacts, categories = EXCLUDED.categories, item_codes = EXCLUDED.item_codes,
+    areas = EXCLUDED.areas, agreement_party = EXCLUDED.agreement_party, agreement_no = EXCLUDED.agreement_no,
+    agreement_valid_until = EXCLUDED.agreement_valid_until, status = EXCLUDED.status,
+    status_reason = EXCLUDED.status_reason, suspended_until = EXCLUDED.suspended_until,
+    updated_at = EXCLUDED.updated_at
+"""
+_DROP_QUALIFICATIONS = "DELETE FROM organization_qualifications WHERE org_id = $1"
+_ADD_QUALIFICATION = """
+INSERT INTO organization_qualifications (org_id, position, kind, certificate_no, issuer, scope, valid_from,
+    valid_until, file_ref, categories)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+_ADD_AUDIT = """
+INSERT INTO organization_audit (org_id, action, actor, actor_name, actor_role, at, reason, before, after)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+_HISTORY = """
+SELECT id, action, actor, actor_name, actor_role, at, reason, before, after FROM organization_audit
+WHERE org_id = $1 ORDER BY id LIMIT $2 OFFSET $3
+"""
+
+# Qualifications valid today and agreements in force, ending within the window, of organizations the
+# caller may read (the _VISIBLE predicate, $1 scope and $2 org), not exited.
+_EXPIRING = f"""
+SELECT * FROM (
+    SELECT o.org_id, o.name, 'qualification' AS what, q.kind, q.certificate_no AS number, q.valid_until
+    FROM organizations o JOIN organization_qualifications q USING (org_id)
+    WHERE {_VISIBLE} AND o.status <> 'exited' AND q.valid_from <= $3 AND q.valid_until BETWEEN $3 AND $4
+    UNION ALL
+    SELECT o.org_id, o.name, 'agreement', '服务协议', o.agreement_no, o.agreement_valid_until
+    FROM organizations o
+    WHERE {_VISIBLE} AND o.status <> 'exited' AND o.agreement_valid_until BETWEEN $3 AND $4
+) AS e
+ORDER BY valid_until, name, org_id, what, number
+LIMIT $5 OFFSET $6
+"""
+
+# --- the running record ------------------------------------------------------------------------------
+_RECORD_RESOLUTION = """
+INSERT INTO resolution_outcomes (demand_id, round, station_id, assignment_no, outcome, resolved_at, resolved_on)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (demand_id, round) DO UPDATE SET assignment_no = EXCLUDED.assignment_no, outcome = EXCLUDED.outcome,
+    resolved_at = EXCLUDED.resolved_at, resolved_on = EXCLUDED.resolved_on
+WHERE resolution_outcomes.resolved_at IS NULL
+"""
+# A later rating of the same round (e.g. after verification) replaces an earlier one; a late older one does not.
+_RECORD_RATING = """
+INSERT INTO resolution_outcomes (demand_id, round, station_id, overall, rated_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (demand_id, round) DO UPDATE SET overall = EXCLUDED.overall, rated_at = EXCLUDED.rated_at
+WHERE resolution_outcomes.rated_at IS NULL OR resolution_outcomes.rated_at < EXCLUDED.rated_at
+"""
+
+# Each resolution is credited to the assignment it names (or, from an older event that names none, the
+# round's latest assignment); on time = its China date on or before that assignment's due date.
+_RESOLVED_RECORD = """
+SELECT a.assignee_id AS org_id,
+       count(*) AS completed,
+       count(*) FILTER (WHERE o.resolved_on <= a.due_on) AS on_time,
+       count(o.overall) AS rated,
+       count(*) FILTER (WHERE o.overall IN ('very_satisfied', 'satisfied')) AS satisfied
+FROM resolution_outcomes o
+JOIN LATERAL (
+    SELECT x.assignee_kind, x.assignee_id, x.due_on FROM assignments x
+    WHERE x.demand_id = o.demand_id
+      AND (x.assignment_no = o.assignment_no OR (o.assignment_no IS NULL AND x.round = o.round))
+    ORDER BY x.assignment_no DESC LIMIT 1
+) AS a ON true
+WHERE o.resolved_at IS NOT NULL AND a.assignee_kind = 'organization' AND a.assignee_id = ANY ($1::text[])
+GROUP BY 1
+"""
+_OPEN_LOAD = """
+SELECT a.assignee_id AS org_id, count(*) AS open_load
+FROM queue q JOIN assignments a ON a.demand_id = q.demand_id AND a.assignment_no = q.assignment_count
+WHERE q.status = 'assigned' AND a.assignee_kind = 'organization' AND a.assignee_id = ANY ($1::text[])
+GROUP BY 1
+"""
+
+
+def _organization(row: asyncpg.Record, qualifications: list[Qualification]) -> Organization:
+    return Organization(
+        org_id=row["org_id"],
+        name=row["name"],
+        credit_code=row["credit_code"],
+        contacts=tuple(Contact(**c) for c in row["contacts"]),
+        categories=tuple(row["categories"]),
+        items=tuple(row["item_codes"]),
+        qualifications=tuple(qualifications),
+        agreement=Agreement(
+            party=row["agreement_party"], number=row["agreement_no"], valid_until=row["agreement_valid_until"]
+        ),
+        areas=tuple(row["areas"]),
+        status=Status(row["status"]),
+        status_reason=row["status_reason"],
+        suspended_until=row["suspended_until"],
+    )
+
+
+def snapshot(org: Organization) -> dict:
+    """The profile as the audit keeps it (before/after)."""
+    return asdict(org)
+
+
+class OrganizationStore:
+    conn: asyncpg.Connection
+
+    async def _orgs_with_qualifications(self, rows: list[asyncpg.Record]) -> list[Organization]:
+        found: dict[str, list[Qualification]] = {r["org_id"]: [] for r in rows}
+        for q in await self.conn.fetch(_QUALIFICATIONS, list(found)):
+            found[q["org_id"]].append(
+                Qualification(**{**{k: v for k, v in q.items() if k != "org_id"}, "categories": tuple(q["categories"])})
+            )
+        return [_organization(r, found[r["org_id"]]) for r in rows]
+
+    async def organization(self, org_id: str, *, for_update: bool = False) -> Organization | None:
+        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), org_id)
+        return (await self._orgs_with_qualifications([row]))[0] if row else None
+
+    async def visible_organization(self, org_id: str, scope: str, org: str) -> Organization | None:
+        row = await self.conn.fetchrow(_GET_VISIBLE, scope, org, org_id)
+        return (await self._orgs_with_qualifications([row]))[0] if row else None
+
+    async def list_organizations(
+        self,
+        scope: str,
+        org: str,
+        *,
+        category: str | None,
+        status: str | None,
+        station_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[Organization]:
+        rows = await self.conn.fetch(_LIST, scope, org, category, status, station_id, limit, offset)
+        return await self._orgs_with_qualifications(rows)
+
+    async def organizations_serving(self, station_id: str) -> list[Organization]:
+        return await self._orgs_with_qualifications(await self.conn.fetch(_SERVING, station_id))
+
+    async def org_serves(self, areas: tuple[str, ...], station_id: str) -> bool:
+        """Does any of these areas cover the station (the registry's tree included)?"""
+        return await self.conn.fetchval(_SERVES, list(areas), station_id)
+
+    async def org_areas_within(self, areas: tuple[str, ...], scope: str) -> bool:
+        """Is every one of these areas inside the scope?"""
+        return await self.conn.fetchval(_ALL_WITHIN, list(areas), scope)
+
+    async def credit_code_taken(self, credit_code: str, org_id: str) -> str | None:
+        """The other organization registered under this credit code, if any."""
+        return await self.conn.fetchval(_CREDIT_CODE_OWNER, credit_code, org_id)
+
+    async def save_organization(self, org: Organization, at: datetime) -> None:
+        a = org.agreement
+        await self.conn.execute(
+            _UPSERT,
+            org.org_id,
+            org.name,
+            org.credit_code,
+            [asdict(c) for c in org.contacts],
+            list(org.categories),
+            list(org.items),
+            list(org.areas),
+            a.party,
+            a.number,
+            a.valid_until,
+            org.status.value,
+            org.status_reason,
+            org.suspended_until,
+            at,
+        )
+        await self.conn.execute(_DROP_QUALIFICATIONS, org.org_id)
+        await self.conn.executemany(
+            _ADD_QUALIFICATION,
+            [
+                (
+                    org.org_id,
+                    i,
+                    q.kind,
+                    q.certificate_no,
+                    q.issuer,
+                    q.scope,
+                    q.valid_from,
+                    q.valid_until,
+                    q.file_ref,
+                    list(q.categories),
+                )
+                for i, q in enumerate(org.qualifications, start=1)
+            ],
+        )
+
+    async def add_organization_audit(
+        self,
+        org_id: str,
+        action: str,
+        *,
+        actor: str,
+        actor_name: str,
+        actor_role: str,
+        at: datetime,
+        reason: str | None,
+        before: dict | None,
+        after: dict,
+    ) -> None:
+        await self.conn.execute(_ADD_AUDIT, org_id, action, actor, actor_name, actor_role, at, reason, before, after)
+
+    async def organization_history(self, org_id: str, limit: int, offset: int) -> list[dict]:
+        return [dict(r) for r in await self.conn.fetch(_HISTORY, org_id, limit, offset)]
+
+    async def expiring_credentials(
+        self, scope: str, org: str, today: date, until: date, limit: int, offset: int
+    ) -> list[dict]:
+        return [dict(r) for r in await self.conn.fetch(_EXPIRING, scope, org, today, until, limit, offset)]
+
+    async def record_resolution_outcome(
+        self,
+        demand_id: UUID,
+        round_: int,
+        station_id: str,
+        assignment_no: int | None,
+        outcome: str,
+        resolved_at: datetime,
+        resolved_on: date,
+    ) -> None:
+        await self.conn.execute(
+            _RECORD_RESOLUTION, demand_id, round_, station_id, assignment_no, outcome, resolved_at, resolved_on
+        )
+
+    async def record_rating_outcome(
+        self, demand_id: UUID, round_: int, station_id: str, overall: str, rated_at: datetime
+    ) -> None:
+        await self.conn.execute(_RECORD_RATING, demand_id, round_, station_id, overall, rated_at)
+
+    async def organization_records(self, org_ids: list[str]) -> dict[str, Record]:
+        """Each organization's running record; one with no history has an empty one."""
+        counts: dict[str, dict] = {o: {} for o in org_ids}
+        for r in await self.conn.fetch(_RESOLVED_RECORD, org_ids):
+            counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
+        for r in await self.conn.fetch(_OPEN_LOAD, org_ids):
+            counts[r["org_id"]]["open_load"] = r["open_load"]
+        return {o: Record(**c) for o, c in counts.items()}

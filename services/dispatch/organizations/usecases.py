@@ -1,0 +1,312 @@
+"""Registry use cases: one unit of work each, plus the assignment check and the running record's events.
+
+Organizations are reference data spanning stations: their tables have no row-level security, and each use
+case asks in SQL whether the caller's scope holds the organization's areas (store._VISIBLE, org_areas_within).
+The running record is the organization's own, across every station it serves (the city's dynamic
+evaluation, 001 §7.2.2.2): it is counted in the service's own scope, like the catalogue, and only the
+counts leave that transaction, never a demand.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from uuid import UUID
+
+from shared.auth import Principal, Role
+from shared.calendar import china_today
+from shared.contracts import Rated, Resolved, utcnow
+from shared.db.uow import Tx, UnitOfWork
+from shared.errors import DomainError, Forbidden, Invalid, NotFound
+
+from ..domain import due_date
+from ..staff.usecases import handling_departments
+from ..store import Store
+from . import domain
+from .domain import Organization, Record, Status
+from .store import OrganizationStore, snapshot
+
+_NOT_FOUND = NotFound("未找到该服务机构", "organization not found")
+_NO_DEMAND = NotFound("未找到该需求", "demand not found")
+_OUTSIDE = Forbidden(
+    "只能管理服务区域都在本站（本辖区）内的服务机构",
+    "you may manage only organizations whose every service area lies within your scope",
+)
+
+
+def _scope(principal: Principal) -> str:
+    """What the caller may read of the registry: operations all of it, staff and supervisors their scope."""
+    return "*" if principal.role is Role.admin else principal.db_scope
+
+
+def _lock(org_id: str) -> str:
+    return f"organization:{org_id}"
+
+
+# --- for dispatch: may this organization take this demand? ---------------------------------------------
+
+
+async def check_assignable(
+    tx: Tx[OrganizationStore],
+    *,
+    org_id: str,
+    station_id: str,
+    categories: list[str],
+    item_codes: list[str],
+    due_on: date,
+    today: date,
+) -> Organization:
+    """The registered organization, if it may be assigned this demand; refused otherwise.
+
+    422 (field assignee_id) for an organization the registry does not know; 409 with the reason for one
+    not admitted today, serving elsewhere, not covering a category or item, or whose qualification or
+    agreement ends before `due_on`. Call it in the assignment's transaction.
+    """
+    org = await tx.store.organization(org_id)
+    if org is None:
+        raise Invalid(
+            f"服务机构库中没有编号为 {org_id} 的机构，请先登记准入",
+            f"no organization {org_id} in the registry; admit it first",
+            field=domain.ASSIGNEE_FIELD,
+        )
+    domain.check_assignable(
+        org,
+        serves_station=await tx.store.org_serves(org.areas, station_id),
+        categories=categories,
+        item_codes=item_codes,
+        due_on=due_on,
+        today=today,
+    )
+    return org
+
+
+# --- the running record's events ---------------------------------------------------------------------
+
+
+async def record_resolution(tx: Tx[OrganizationStore], event: Resolved) -> None:
+    """A round's resolution, credited to the assignment it names; idempotent, in any order with its rating."""
+    await tx.store.record_resolution_outcome(
+        event.demand_id,
+        event.round,
+        event.station_id,
+        event.assignment_no,
+        event.outcome.value,
+        event.resolved_at,
+        china_today(event.resolved_at),
+    )
+
+
+async def record_rating(tx: Tx[OrganizationStore], event: Rated) -> None:
+    """A rating rates its round's resolution (which may not have arrived yet); idempotent."""
+    await tx.store.record_rating_outcome(
+        event.demand_id, event.round, event.station_id, event.answers.overall.value, event.rated_at
+    )
+
+
+# --- admission, edits, status ----------------------------------------------------------------------------
+
+
+async def _may_change(tx: Tx[OrganizationStore], principal: Principal, current: Organization | None, areas) -> None:
+    """Operations change any organization; a supervisor or head only one whose every area (before and after
+    the change) lies within its scope: a district's, or a station's own organizations."""
+    if principal.role is Role.admin:
+        return
+    scope = principal.db_scope
+    if current is not None:
+        if await tx.store.visible_organization(current.org_id, scope, "") is None:
+            raise _NOT_FOUND
+        if not await tx.store.org_areas_within(current.areas, scope):
+            raise _OUTSIDE
+    if not await tx.store.org_areas_within(tuple(areas), scope):
+        raise _OUTSIDE
+
+
+async def save_organization(
+    uow: UnitOfWork[OrganizationStore], principal: Principal, proposed: Organization
+) -> tuple[Organization, bool]:
+    """准入 or edit; the same profile twice changes nothing and writes no second audit row. True if created."""
+    now = utcnow()
+    async with uow.begin(principal, lock=_lock(proposed.org_id)) as tx:
+        current = await tx.store.organization(proposed.org_id, for_update=True)
+        await _may_change(tx, principal, current, proposed.areas)
+        other = await tx.store.credit_code_taken(proposed.credit_code, proposed.org_id)
+        if other is not None:
+            raise DomainError(
+                f"统一社会信用代码已登记为服务机构 {other}",
+                f"this credit code is already registered as organization {other}",
+                code="duplicate_credit_code",
+            )
+        org = domain.admit_or_edit(current, proposed)
+        if org != current:
+            await tx.store.save_organization(org, now)
+            await tx.store.add_organization_audit(
+                org.org_id,
+                "admitted" if current is None else "edited",
+                actor=principal.subject,
+                actor_name=principal.name,
+                actor_role=principal.role.value,
+                at=now,
+                reason=None,
+                before=snapshot(current) if current else None,
+                after=snapshot(org),
+            )
+    return org, current is None
+
+
+_ACTIONS = {Status.admitted: "reinstated", Status.suspended: "suspended", Status.exited: "exited"}
+
+
+async def change_status(
+    uow: UnitOfWork[OrganizationStore],
+    principal: Principal,
+    org_id: str,
+    status: Status,
+    *,
+    reason: str | None,
+    until: date | None,
+) -> Organization:
+    """暂停, 恢复, 退出 (final): audited with who, when and why; asking for the state it is in changes nothing."""
+    now = utcnow()
+    async with uow.begin(principal, lock=_lock(org_id)) as tx:
+        current = await tx.store.organization(org_id, for_update=True)
+        if current is None:
+            raise _NOT_FOUND
+        await _may_change(tx, principal, current, current.areas)
+        org = domain.change_status(current, status, reason=reason, until=until, today=china_today(now))
+        if org != current:
+            await tx.store.save_organization(org, now)
+            await tx.store.add_organization_audit(
+                org_id,
+                _ACTIONS[status],
+                actor=principal.subject,
+                actor_name=principal.name,
+                actor_role=principal.role.value,
+                at=now,
+                reason=reason,
+                before=snapshot(current),
+                after=snapshot(org),
+            )
+    return org
+
+
+# --- reading the registry --------------------------------------------------------------------------------
+
+
+async def list_organizations(
+    uow: UnitOfWork[OrganizationStore],
+    principal: Principal,
+    *,
+    category: str | None,
+    status: Status | None,
+    station_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[Organization]:
+    """Staff and supervisors: organizations serving a station of their scope; operations all; an org itself."""
+    async with uow.begin(principal) as tx:
+        if station_id is not None and principal.role is not Role.admin:
+            await tx.scope(station_id)  # 404 for a station outside the caller's scope
+        return await tx.store.list_organizations(
+            _scope(principal),
+            principal.org or "",
+            category=category,
+            status=status.value if status else None,
+            station_id=station_id,
+            limit=limit,
+            offset=offset,
+        )
+
+
+async def _visible(tx: Tx[OrganizationStore], principal: Principal, org_id: str) -> Organization:
+    org = await tx.store.visible_organization(org_id, _scope(principal), principal.org or "")
+    if org is None:
+        raise _NOT_FOUND
+    return org
+
+
+async def get_organization(
+    uow: UnitOfWork[OrganizationStore], principal: Principal, org_id: str
+) -> tuple[Organization, Record]:
+    """The profile (qualifications, agreement, areas, status) and the running record."""
+    async with uow.begin(principal) as tx:
+        org = await _visible(tx, principal, org_id)
+    async with uow.begin() as tx:  # counts only, across every station it serves (see the module's note)
+        record = (await tx.store.organization_records([org_id]))[org_id]
+    return org, record
+
+
+async def organization_history(
+    uow: UnitOfWork[OrganizationStore], principal: Principal, org_id: str, limit: int, offset: int
+) -> list[dict]:
+    async with uow.begin(principal) as tx:
+        await _visible(tx, principal, org_id)
+        return await tx.store.organization_history(org_id, limit, offset)
+
+
+async def expiring(
+    uow: UnitOfWork[OrganizationStore], principal: Principal, within_days: int, limit: int, offset: int
+) -> list[dict]:
+    """Qualifications valid today and agreements in force that end within `within_days` (China dates)."""
+    today = china_today(utcnow())
+    async with uow.begin(principal) as tx:
+        rows = await tx.store.expiring_credentials(
+            _scope(principal), principal.org or "", today, today + timedelta(days=within_days), limit, offset
+        )
+    return [{**r, "days_left": (r["valid_until"] - today).days} for r in rows]
+
+
+# --- candidates for a demand -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidates:
+    demand_id: UUID
+    station_id: str
+    due_on: date
+    categories: list[str]
+    item_codes: list[str]
+    suggested_route: str | None
+    routes: list[dict]  # per item: code, label, handled_by
+    candidates: list[tuple[Organization, Record]]  # best first
+    not_eligible: list[tuple[Organization, DomainError]]  # serve the station and a category, but refused
+    departments: list[dict]
+
+
+async def candidates(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, due_on: date | None) -> Candidates:
+    """The admitted organizations that may take the demand through its due date, ranked by running record.
+
+    The due date is the one an assignment would get (`due_on` if given, else dispatch's default), so a listed
+    candidate is one the assignment accepts.
+    """
+    today = china_today(utcnow())
+    async with uow.begin(principal) as tx:
+        item = await tx.store.get_visible(demand_id, principal.db_scope, "")
+        if item is None:
+            raise _NO_DEMAND
+        due_on = due_date(item, due_on, today, await tx.store.calendar_overrides())
+        categories, item_codes = item.category_codes, item.item_codes
+        wanted = list(dict.fromkeys([*categories, *(domain.item_category(c) for c in item_codes)]))
+        eligible: list[Organization] = []
+        refused: list[tuple[Organization, DomainError]] = []
+        for org in await tx.store.organizations_serving(item.station_id):
+            try:
+                domain.check_assignable(
+                    org, serves_station=True, categories=categories, item_codes=item_codes, due_on=due_on, today=today
+                )
+                eligible.append(org)
+            except DomainError as refusal:
+                if set(wanted) & set(org.categories):
+                    refused.append((org, refusal))
+        departments = await handling_departments(tx, item.station_id, wanted)
+    async with uow.begin() as tx:  # counts only, across every station they serve (see the module's note)
+        records = await tx.store.organization_records([o.org_id for o in eligible])
+    return Candidates(
+        demand_id=demand_id,
+        station_id=item.station_id,
+        due_on=due_on,
+        categories=wanted,
+        item_codes=item_codes,
+        suggested_route=domain.suggested_route([i.get("handled_by") for i in item.items]),
+        routes=[{"code": i["code"], "label": i.get("label"), "handled_by": i.get("handled_by")} for i in item.items],
+        candidates=domain.rank([(o, records[o.org_id]) for o in eligible]),
+        not_eligible=refused,
+        departments=departments,
+    )
