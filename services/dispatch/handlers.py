@@ -1,16 +1,20 @@
-"""Dispatch subscribers: submitted demands fill the queue, resolutions close it to rematch.
+"""Dispatch subscribers: submitted demands fill the queue; corrections, withdrawals and resolutions change it;
+ratings feed the registry's running record; calendar corrections keep dispatch's due dates with intake's.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
-Assigned is dispatch's own event, recorded in the transaction that publishes it.
+Assigned, AssignmentReturned, DemandRefused and DemandMerged are dispatch's own events, recorded in the
+transaction that publishes them.
 """
 
-from shared.contracts import DemandSubmitted, Resolved
+from shared.contracts import CalendarCorrected, DemandCorrected, DemandSubmitted, DemandWithdrawn, Rated, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
 
 from . import usecases
+from .calendar import usecases as calendar
+from .organizations import usecases as organizations
 from .store import Store
 
 
@@ -21,8 +25,24 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     async def on_submitted(event: DemandSubmitted) -> None:
         await uow.handle(event, usecases.receive_demand)
 
+    @router.consumes(DemandCorrected, queue="dispatch.demand.corrected")
+    async def on_corrected(event: DemandCorrected) -> None:
+        await uow.handle(event, usecases.record_correction)
+
+    @router.consumes(DemandWithdrawn, queue="dispatch.demand.withdrawn")
+    async def on_withdrawn(event: DemandWithdrawn) -> None:
+        await uow.handle(event, usecases.record_withdrawal)
+
     @router.consumes(Resolved, queue="dispatch.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.record_resolved)
+
+    @router.consumes(Rated, queue="dispatch.demand.rated")
+    async def on_rated(event: Rated) -> None:
+        await uow.handle(event, organizations.record_rating)
+
+    @router.consumes(CalendarCorrected, queue="dispatch.calendar.corrected")
+    async def on_calendar_corrected(event: CalendarCorrected) -> None:
+        await uow.handle(event, calendar.record_correction)
 
     return router

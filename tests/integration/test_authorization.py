@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from shared.calendar import china_today
 from shared.db.security import station_tables
 from tests.support import auth, events
-from tests.support.system import running_system
+from tests.support.system import organization, running_system
 
 TODAY = china_today(datetime.now(UTC)).isoformat()  # a visit may not be dated in the future
 
@@ -514,14 +514,17 @@ async def test_row_level_security_is_the_second_wall(system):
 
 
 async def test_an_organization_sees_only_its_own_assignments(system):
+    # Another organization serving Shenyang first (the registry refuses org-02, which serves Guangzhou).
+    entry = organization("沈阳检测中心", "12210100MB0000003", ["210100"])
+    assert (await system.clients["dispatch"].put("/organizations/org-03", json=entry, headers=auth.ADMIN)).is_success
     demand = await system.submit()
-    await system.assign(demand, org="org-02")
+    await system.assign(demand, org="org-03")
     await system.assign(demand, org="org-01")  # rematched (改派) to org-01
     seen = (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.ORG)).json()
     assert [a["assignee_id"] for a in seen["assignments"]] == ["org-01"]
     assert (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.OTHER_ORG)).status_code == 404
     head = (await system.clients["dispatch"].get(f"/demands/{demand}", headers=auth.HEAD)).json()
-    assert [a["assignee_id"] for a in head["assignments"]] == ["org-02", "org-01"]
+    assert [a["assignee_id"] for a in head["assignments"]] == ["org-03", "org-01"]
 
 
 async def test_a_clerk_keeps_only_a_waiting_demand_they_received(system):

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
-from tests.support.system import System, running_system
+from tests.support.system import System, register_organizations, running_system
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +42,7 @@ async def intake_started_last(amqp: str, database_url):
     apps = {name: make_app(name, amqp_url=amqp, database_url=databases[name]) for name in order}
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(infra.running(app)) for name, app in apps.items()}
+        await register_organizations(clients["dispatch"])
         yield System(clients=clients, databases=databases, apps=apps)
 
 
