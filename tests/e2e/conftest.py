@@ -33,6 +33,7 @@ def system_env():
             f"{prefix}_DLQ_CHECK_SECONDS": "1",
         }
     env["EVALUATION_PUBLIC_URL"] = "http://127.0.0.1:18004"
+    env["INTAKE_PUBLIC_URL"] = "http://127.0.0.1:18001"  # status links the tests open
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # for the wrapper
     yield env, databases, vhost
     infra.drop_vhost(vhost)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.support import auth, events, infra
+from tests.support.system import organization
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -217,3 +218,149 @@ async def test_a_killed_producer_publishes_everything_it_committed_exactly_once(
 async def _rows_if(url, n, sql, *args):
     rows = await infra.fetch(url, sql, *args)
     return rows if len(rows) >= n else None
+
+
+# --- dispatch as a station head does it (issue 8): return and rematch, refusal, merge ------------------------------
+
+
+async def _waiting(client, procs, demand_id: str) -> list[dict]:
+    return await _get_when(
+        client,
+        procs.url("dispatch") + "/queue?station_id=" + events.STATION,
+        lambda items: any(i["demand_id"] == demand_id for i in items),
+        "the demand in the dispatch queue",
+    )
+
+
+async def _assign(client, procs, demand_id: str, org: str, **headers) -> dict:
+    reply = await client.post(
+        procs.url("dispatch") + f"/demands/{demand_id}/assignments",
+        json={"assignee_kind": "organization", "assignee_id": org},
+        headers=auth.HEAD | headers,
+    )
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+async def _archived(client, procs, demand_id: str) -> dict:
+    await _get_when(
+        client, procs.url("tracking") + f"/demands/{demand_id}", lambda c: c["status"] == "archived", "the archive"
+    )
+    reply = await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def test_a_returned_demand_is_rematched_and_the_first_organization_loses_sight_of_it(system):
+    procs, db = system
+    second_org = auth.bearer("org", org="org-e2e-03", name="沈阳特检院")
+    async with httpx.AsyncClient(timeout=10) as client:
+        reply = await client.put(
+            procs.url("dispatch") + "/organizations/org-e2e-03",
+            json=organization("沈阳特检院", "12210100MB0000103", ["210100"]),
+            headers=auth.ADMIN,
+        )
+        assert reply.status_code == 201, reply.text
+        demand = await _submit(client, procs)
+        demand_id = demand["demand_id"]
+        await _waiting(client, procs, demand_id)
+
+        # A retry of the head's assignment after a lost reply makes no second one.
+        key = {"Idempotency-Key": f"assign-{demand_id}"}
+        first = await _assign(client, procs, demand_id, "org-01", **key)
+        assert (await _assign(client, procs, demand_id, "org-01", **key)) == first
+        brief = await client.get(procs.url("dispatch") + f"/demands/{demand_id}/brief", headers=auth.ORG)
+        assert brief.status_code == 200, brief.text
+        assert brief.json()["contact"]["name"] == "王建国"  # whom to call, while the demand is its own
+
+        # The organization finds it outside its remit and gives it back: the demand tops the head's queue.
+        reply = await client.post(
+            procs.url("dispatch") + f"/demands/{demand_id}/return",
+            json={"reason": "超出本机构资质范围"},
+            headers=auth.ORG,
+        )
+        assert reply.status_code == 200, reply.text
+        queue = await _waiting(client, procs, demand_id)
+        assert queue[0]["demand_id"] == demand_id and queue[0]["returned"] is True
+        status = await _get_when(
+            client, demand["status_url"], lambda s: s["progress"] == "returned", "the status link to show the return"
+        )
+        assert "重新安排" in status["progress_label"]
+
+        second = await _assign(client, procs, demand_id, "org-e2e-03")
+        assert second["assignment_no"] == first["assignment_no"] + 1
+        gone = await client.get(procs.url("dispatch") + f"/demands/{demand_id}/brief", headers=auth.ORG)
+        assert gone.status_code == 404  # need-to-know ends with the assignment
+        assert (
+            await client.get(procs.url("dispatch") + f"/demands/{demand_id}/brief", headers=second_org)
+        ).status_code == 200
+        await _get_when(
+            client, procs.url("tracking") + f"/demands/{demand_id}", lambda c: c["status"] == "assigned", "the rematch"
+        )
+        reply = await client.post(
+            procs.url("tracking") + f"/demands/{demand_id}/resolution",
+            json={"outcome": "met", "summary": "已完成定期检验"},
+            headers=second_org,
+        )
+        assert reply.status_code == 200, reply.text
+        await _get_when(
+            client, procs.url("evaluation") + f"/surveys/{demand_id}", lambda s: s["status"] == "open", "the survey"
+        )
+        reply = await client.post(
+            procs.url("evaluation") + f"/surveys/{demand_id}/rating",
+            json={"answers": {"overall": "satisfied"}},
+            headers=auth.CLERK,
+        )
+        assert reply.status_code == 201, reply.text
+        dossier = await _archived(client, procs, demand_id)
+        sheet = (await client.get(procs.url("tracking") + f"/demands/{demand_id}", headers=auth.HEAD)).json()
+
+    assert [r["reason"] for r in dossier["content"]["returns"]] == ["超出本机构资质范围"]
+    assert [a["assignee_id"] for a in dossier["content"]["assignments"]] == ["org-01", "org-e2e-03"]
+    assert [e["kind"] for e in sheet["timeline"]].count("demand.returned") == 1
+    assigned = await infra.fetch(
+        db["dispatch"], "SELECT 1 FROM outbox WHERE demand_id = $1 AND routing_key = 'demand.assigned'", UUID(demand_id)
+    )
+    assert len(assigned) == 2  # the retried first assignment and the rematch, nothing more
+
+
+async def test_refused_and_merged_demands_reach_the_archive_with_their_reason(system):
+    procs, _ = system
+    async with httpx.AsyncClient(timeout=10) as client:
+        original = await _submit(client, procs)
+        repeated = await _submit(client, procs)  # the same enterprise and need again
+        refused = await _submit(client, procs, items=[{"code": "other.policy_consulting"}], description="咨询土地审批")
+        for d in (original, repeated, refused):
+            await _waiting(client, procs, d["demand_id"])
+
+        reply = await client.post(
+            procs.url("dispatch") + f"/demands/{repeated['demand_id']}/merge",
+            json={"into": original["demand_id"], "reason": "同一企业同一需求重复登记"},
+            headers=auth.HEAD,
+        )
+        assert reply.status_code == 200, reply.text
+        reply = await client.post(
+            procs.url("dispatch") + f"/demands/{refused['demand_id']}/refusal",
+            json={"reason": "土地审批不属于市场监管职责", "basis": "《优化营商环境条例》第十九条"},
+            headers=auth.HEAD,
+        )
+        assert reply.status_code == 200, reply.text
+
+        merged = await _archived(client, procs, repeated["demand_id"])
+        ended = await _archived(client, procs, refused["demand_id"])
+        status = await _get_when(
+            client, refused["status_url"], lambda s: s["progress"] in ("refused", "archived"), "the refusal shown"
+        )
+        # The original stays open; a second assignment of the merged one is refused.
+        reply = await client.post(
+            procs.url("dispatch") + f"/demands/{repeated['demand_id']}/assignments",
+            json={"assignee_kind": "organization", "assignee_id": "org-01"},
+            headers=auth.HEAD,
+        )
+        assert reply.status_code == 409, reply.text
+
+    assert merged["content"]["outcome"]["kind"] == "merged"
+    assert merged["content"]["outcome"]["merged_into_tracking_no"] == original["tracking_no"]
+    assert ended["content"]["outcome"]["kind"] == "refused"
+    assert ended["content"]["outcome"]["basis"] == "《优化营商环境条例》第十九条"
+    assert "土地审批不属于市场监管职责" in status["progress_label"]
