@@ -123,12 +123,6 @@ COUNTERS = (
         ("station_id", "assignee_kind"),
         "SELECT station_id, assignee_kind, count(*) FROM assignments WHERE returned_at IS NOT NULL GROUP BY 1, 2",
     ),
-    StoreCounter(
-        "qs_demands_closed_total",
-        "Demands ended without resolution, by station and how (refused, merged, withdrawn)",
-        ("station_id", "status"),
-        "SELECT station_id, status, count(*) FROM queue WHERE closed_at IS NOT NULL GROUP BY 1, 2",
-    ),
 )
 
 
