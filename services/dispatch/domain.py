@@ -14,6 +14,7 @@ withdrawal) are applied by comparing what they carry, never by their order of ar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from typing import TypeVar
 from uuid import UUID, uuid4
 
 from shared.auth import Role
@@ -34,6 +35,8 @@ from shared.contracts import (
 )
 from shared.contracts.envelope import Cause
 from shared.errors import Forbidden, Invalid, InvalidTransition
+
+C = TypeVar("C", bound=Closing)
 
 OPEN = ("waiting", "assigned")
 CLOSED: dict[type[Closing], str] = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
@@ -441,17 +444,7 @@ def _is_assignee(a: Assignment, role: Role, subject: str, org: str | None) -> bo
 def refuse(item: QueueItem, *, reason: str, basis: str, by: str, now: datetime) -> tuple[QueueItem, DemandRefused]:
     """否定备案 (002 §7.2): the station cannot or may not serve the demand; the reason and the basis recorded."""
     check_open(item, "否定备案", "refused")
-    event = item.cause.caused(
-        DemandRefused,
-        occurred_at=now,
-        round=item.round,
-        assignment_count=item.assignment_count,
-        reason=reason,
-        closed_by=by,
-        closed_at=now,
-        basis=basis,
-    )
-    return close(item, event), event
+    return _closed(item, DemandRefused, reason=reason, by=by, now=now, basis=basis)
 
 
 def merge(
@@ -476,16 +469,30 @@ def merge(
         raise InvalidTransition(
             "两项需求不属于同一企业，不能并单", "the two demands are of different enterprises; they cannot be merged"
         )
-    event = item.cause.caused(
+    return _closed(
+        item,
         DemandMerged,
+        reason=reason,
+        by=by,
+        now=now,
+        merged_into=original.demand_id,
+        merged_into_tracking_no=original.tracking_no,
+    )
+
+
+def _closed(
+    item: QueueItem, event_type: type[C], *, reason: str, by: str, now: datetime, **fields
+) -> tuple[QueueItem, C]:
+    """The demand ended by the head, and the event saying so: it answers the submission and counts the assignments."""
+    event = item.cause.caused(
+        event_type,
         occurred_at=now,
         round=item.round,
         assignment_count=item.assignment_count,
         reason=reason,
         closed_by=by,
         closed_at=now,
-        merged_into=original.demand_id,
-        merged_into_tracking_no=original.tracking_no,
+        **fields,
     )
     return close(item, event), event
 
