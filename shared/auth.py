@@ -61,6 +61,7 @@ class Principal:
         return self.station if self.role in READERS and self.station else ""
 
 
+NAME_MAX = 200
 SYSTEM = Principal(subject="system", name="system", role=Role.admin)
 
 
@@ -114,7 +115,8 @@ def principal_from_claims(claims: dict) -> Principal:
         raise Unauthenticated("身份凭证的服务站或机构范围无效", f"token scope invalid for role {role}")
     return Principal(
         subject=str(claims["sub"]),
-        name=str(claims.get("name") or claims["sub"]),
+        # A display name goes into events (assigned_by, closed_by …), whose names hold 200 characters at most.
+        name=str(claims.get("name") or claims["sub"])[:NAME_MAX],
         role=role,
         station=station if role in READERS else None,
         org=org if role is Role.org else None,

@@ -24,6 +24,11 @@ def test_a_development_token_names_role_station_and_person():
     assert p.db_scope == STATION
 
 
+def test_a_long_display_name_is_cut_to_what_events_hold():
+    p = VERIFIER.verify(mint(role=Role.head, station=STATION, name="周" * 500))
+    assert p.name == "周" * 200
+
+
 @pytest.mark.parametrize(
     "token",
     [
