@@ -73,6 +73,10 @@ def rule(check: Callable[[Any], Any]) -> AfterValidator:
     return AfterValidator(validate)
 
 
+# A mainland mobile or landline number, stored in E.164 (+86…).
+Phone = Annotated[str, rule(china_phone)]
+
+
 # --- text, numbers and dates every request may carry ----------------------------------------------
 #
 # PostgreSQL refuses NUL in text and lone surrogates cannot be encoded at all (both were 500s);

@@ -35,6 +35,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 from uuid import UUID
 
 from shared.calendar import CHINA
@@ -43,6 +44,7 @@ from shared.contracts import (
     Archived,
     Assigned,
     AssignmentReturned,
+    Closing,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
@@ -65,9 +67,9 @@ RATED = Rated.routing_key
 REFUSED = DemandRefused.routing_key
 MERGED = DemandMerged.routing_key
 WITHDRAWN = DemandWithdrawn.routing_key
-# How a demand ends without being resolved, and how its dossier names that.
-CLOSINGS = {REFUSED: "refused", MERGED: "merged", WITHDRAWN: "withdrawn"}
-OUTCOME_LABELS = {"resolved": "办结", "refused": "否定备案", "merged": "并单", "withdrawn": "撤回"}
+# How a demand ends without being resolved (the dossier names it by the closing's own kind and label).
+CLOSINGS = (REFUSED, MERGED, WITHDRAWN)
+RESOLVED_LABEL = "办结"
 # The dossier's sections, by the kind of event they hold ("demand" holds the one submission).
 SECTIONS = {
     SUBMITTED: "demand",
@@ -138,9 +140,14 @@ class Finding:
 
 
 def closing(events: Iterable[LoggedEvent]) -> LoggedEvent | None:
-    """The event that closed the demand without resolution (the earlier of two), or None."""
-    closings = [e for e in events if e.routing_key in CLOSINGS]
-    return min(closings, key=lambda e: (datetime.fromisoformat(e.payload["closed_at"]), str(e.event_id)), default=None)
+    """The event that closed the demand without resolution (of two, the earlier: Closing.precedes), or None."""
+    earliest: tuple[LoggedEvent, Closing] | None = None
+    for e in events:
+        if e.routing_key in CLOSINGS:
+            event = cast(Closing, _parsed(e))
+            if earliest is None or event.precedes(earliest[1].closed_at, earliest[1].event_id):
+                earliest = (e, event)
+    return earliest[0] if earliest else None
 
 
 def _assignment_gaps(assignments: list[LoggedEvent], named: set[int]) -> list[str]:
@@ -225,25 +232,7 @@ def outcome(events: Iterable[LoggedEvent]) -> dict | None:
     events = list(events)
     closed = closing(events)
     if closed is not None:
-        kind = CLOSINGS[closed.routing_key]
-        p = closed.payload
-        result = {
-            "kind": kind,
-            "label": OUTCOME_LABELS[kind],
-            "event_id": str(closed.event_id),
-            "reason": p["reason"],
-            "closed_by": p["closed_by"],
-            "closed_at": p["closed_at"],
-            "assignment_count": p.get("assignment_count", 0),
-        }
-        if kind == "refused":
-            result["basis"] = p["basis"]
-        elif kind == "merged":
-            result["merged_into"] = p["merged_into"]
-            result["merged_into_tracking_no"] = p["merged_into_tracking_no"]
-        else:
-            result["by_enterprise"] = p.get("by_enterprise", False)
-        return result
+        return {**cast(Closing, _parsed(closed)).detail(), "event_id": str(closed.event_id)}
     try:
         rating = closing_rating(events)
     except ValueError:
@@ -253,7 +242,7 @@ def outcome(events: Iterable[LoggedEvent]) -> dict | None:
     answered = [e for e in resolutions if e.event_id == rating.causation_id] or [
         e for e in resolutions if e.round == rating.round
     ]
-    result = {"kind": "resolved", "label": OUTCOME_LABELS["resolved"], "event_id": str(rating.event_id)}
+    result = {"kind": "resolved", "label": RESOLVED_LABEL, "event_id": str(rating.event_id)}
     result["overall"] = rating.answers.overall.value
     if answered:
         resolution = answered[0].payload

@@ -8,14 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import validation
 from shared.api import IdempotencyKey, Paged, StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import AssigneeKind, HandlingMode, Referral
-from shared.validation import DueDate, Line, RequestModel, Text, rule
+from shared.validation import DueDate, Line, Phone, RequestModel, Text
 
 from . import domain, usecases
 from .domain import STATUSES, Assignment, QueueItem
+from .staff.domain import MAX_CO_HANDLERS
 
 router = APIRouter(tags=["dispatch 派单"])
 Staff = Annotated[Principal, allow(*STAFF)]
@@ -25,7 +25,6 @@ ReaderOrOrg = Annotated[Principal, allow(*READERS, Role.org)]
 Assignee = Annotated[Principal, allow(*STAFF, Role.org)]
 Org = Annotated[Principal, allow(Role.org)]
 
-Phone = Annotated[str, rule(validation.china_phone)]
 Reason = Annotated[Text, Field(min_length=1, max_length=2000)]
 
 
@@ -55,7 +54,9 @@ class AssignmentIn(RequestModel):
     note: str | None = Field(default=None, max_length=2000)
     department_id: Line | None = Field(default=None, min_length=1, max_length=40, description="牵头科室编号（staff）")
     responsible_id: Line | None = Field(default=None, min_length=1, max_length=100, description="责任人账号（staff）")
-    co_handlers: list[HandlerIn] = Field(default_factory=list, max_length=20, description="协办方（staff）")
+    co_handlers: list[HandlerIn] = Field(
+        default_factory=list, max_length=MAX_CO_HANDLERS, description="协办方（staff）"
+    )
 
     def request(self) -> usecases.AssignmentRequest:
         return usecases.AssignmentRequest(
@@ -151,6 +152,8 @@ class DemandOut(QueueItemOut):
 
 
 class OrgAssignmentOut(BaseModel):
+    """本机构的派单. No contact of the enterprise: it is in the brief, where every read is logged."""
+
     demand_id: UUID
     station_id: str
     tracking_no: str
@@ -168,7 +171,6 @@ class OrgAssignmentOut(BaseModel):
     return_reason: str | None
     enterprise_name: str | None = Field(description="企业名称（仅当前派单）")
     categories: list[dict] | None = Field(description="服务类别（仅当前派单）")
-    contact: dict | None = Field(description="企业联系人（仅办理中）")
 
 
 class ContactOut(BaseModel):

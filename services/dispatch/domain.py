@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 from shared.auth import Role
 from shared.calendar import add_working_days
 from shared.contracts import (
+    CLOSINGS,
     Assigned,
     AssigneeKind,
     AssignmentReturned,
@@ -28,7 +29,6 @@ from shared.contracts import (
     DemandMerged,
     DemandRefused,
     DemandSubmitted,
-    DemandWithdrawn,
     Handler,
     HandlingMode,
     Referral,
@@ -39,16 +39,11 @@ from shared.errors import Forbidden, Invalid, InvalidTransition
 C = TypeVar("C", bound=Closing)
 
 OPEN = ("waiting", "assigned")
-CLOSED: dict[type[Closing], str] = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
-STATUSES = (*OPEN, "resolved", *CLOSED.values())
-STATUS_LABELS = {
-    "waiting": "待派单",
-    "assigned": "办理中",
-    "resolved": "已办结",
-    "refused": "已否定备案",
-    "merged": "已并单",
-    "withdrawn": "已撤回",
-}
+STATUSES = (*OPEN, "resolved", *(c.kind for c in CLOSINGS))
+STATUS_LABELS = {"waiting": "待派单", "assigned": "办理中", "resolved": "已办结"} | {c.kind: c.label for c in CLOSINGS}
+# What the queue keeps of a closing (`QueueItem.closing`, shown as is): the contract's detail less what the
+# item keeps in its own columns (status, closed_at).
+_KEPT_ELSEWHERE = ("kind", "label", "closed_at")
 
 # Which detail tables of the form concern an organization of which categories (need-to-know): intake's own
 # mapping of tables to the items they go with (services/intake/demands/domain.py DETAIL_CATEGORIES), plus
@@ -190,32 +185,16 @@ def correct(item: QueueItem, event: DemandCorrected) -> QueueItem:
     )
 
 
-def _closing_detail(event: Closing) -> dict:
-    detail: dict = {"reason": event.reason, "closed_by": event.closed_by, "assignment_count": event.assignment_count}
-    match event:
-        case DemandRefused():
-            detail["basis"] = event.basis
-        case DemandMerged():
-            detail["merged_into"] = str(event.merged_into)
-            detail["merged_into_tracking_no"] = event.merged_into_tracking_no
-        case DemandWithdrawn():
-            detail["by_enterprise"] = event.by_enterprise
-    return detail
-
-
 def close(item: QueueItem, event: Closing) -> QueueItem:
-    """Refused, merged or withdrawn: terminal; of two closings the earlier one counts."""
-    if item.closed_at is not None and (event.closed_at, str(event.event_id)) >= (
-        item.closed_at,
-        str(item.closing_id),
-    ):
+    """Refused, merged or withdrawn: terminal; of two closings the earlier one counts (Closing.precedes)."""
+    if not event.precedes(item.closed_at, item.closing_id):
         return item
     return replace(
         item,
-        status=CLOSED[type(event)],
+        status=event.kind,
         closed_at=event.closed_at,
         closing_id=event.event_id,
-        closing=_closing_detail(event),
+        closing={k: v for k, v in event.detail().items() if k not in _KEPT_ELSEWHERE},
     )
 
 
@@ -235,7 +214,7 @@ def check_open(item: QueueItem, action_zh: str, action_en: str) -> None:
     if item.is_open:
         return
     raise InvalidTransition(
-        f"需求{STATUS_LABELS[item.status]}，不能再{action_zh}",
+        f"需求状态为「{STATUS_LABELS[item.status]}」，不能再{action_zh}",
         f"the demand is {item.status}; it can no longer be {action_en}",
     )
 
@@ -456,7 +435,7 @@ def merge(
     check_open(item, "并单", "merged")
     if not original.is_open:
         raise InvalidTransition(
-            f"原需求（{original.tracking_no}）{STATUS_LABELS[original.status]}，只能并入待派单或办理中的需求",
+            f"原需求（{original.tracking_no}）状态为「{STATUS_LABELS[original.status]}」，只能并入待派单或办理中的需求",
             f"the original ({original.tracking_no}) is {original.status}; merge only into a waiting or assigned demand",
         )
     if item.enterprise_credit_code is None or original.enterprise_credit_code is None:

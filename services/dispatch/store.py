@@ -80,12 +80,12 @@ SELECT EXISTS (SELECT 1 FROM assignments
 """
 
 # An organization's assignments (its own rows of `assignments`), each with the demand while it is current and
-# not given back (the queue row an organization may see); the enterprise's contact only while it is handled.
+# not given back (the queue row an organization may see). Never the enterprise's contact: that is read in the
+# brief, where every read is logged (access_log).
 _ORG_ASSIGNMENTS = """
 SELECT a.demand_id, a.station_id, a.tracking_no, a.assignment_no, a.round, a.assignee_name, a.handling_mode,
        a.due_on, a.assigned_by, a.assigned_at, a.returned_at, a.return_reason,
-       q.status AS demand_status, q.enterprise_name, q.categories,
-       CASE WHEN q.status = 'assigned' THEN q.contact END AS contact
+       q.status AS demand_status, q.enterprise_name, q.categories
 FROM assignments a
 LEFT JOIN queue q ON q.demand_id = a.demand_id AND q.assignment_count = a.assignment_no AND a.returned_at IS NULL
 WHERE a.assignee_kind = 'organization' AND a.assignee_id = $1

@@ -360,8 +360,8 @@ async def get_demand(
 
 
 async def org_assignments(uow: UnitOfWork[Store], principal: Principal, limit: int, offset: int) -> list[dict]:
-    """An organization's assignments: current ones with the demand (contact only while it is handled), past
-    ones (given back, rematched away, ended) by tracking number only."""
+    """An organization's assignments: current ones with the demand (never the enterprise's contact: that is in
+    the brief, whose reads are logged), past ones (given back, rematched away, ended) by tracking number only."""
     async with uow.begin(principal) as tx:
         return await tx.store.org_assignments(principal.org or "", limit, offset)
 

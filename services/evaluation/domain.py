@@ -18,9 +18,6 @@ from shared.contracts import (
     Assigned,
     AssigneeKind,
     Closing,
-    DemandMerged,
-    DemandRefused,
-    DemandWithdrawn,
     Event,
     Rated,
     RatingSource,
@@ -125,26 +122,15 @@ def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
     )
 
 
-CLOSED_AS: dict[type[Closing], str] = {
-    DemandRefused: "refused",
-    DemandMerged: "merged",
-    DemandWithdrawn: "withdrawn",
-}
-CLOSED_LABELS = {"refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}
-
-
 def on_closed(survey: Survey | None, event: Closing) -> Survey:
     """否定备案, 并单 or 撤回: the survey closes whatever state it was in; of two closings the earlier counts."""
     survey = survey or _new(event)
-    if survey.closed_at is not None and (event.closed_at, str(event.event_id)) >= (
-        survey.closed_at,
-        str(survey.closing_id),
-    ):
+    if not event.precedes(survey.closed_at, survey.closing_id):
         return survey
     return replace(
         survey,
         status="closed",
-        closed_as=CLOSED_AS[type(event)],
+        closed_as=event.kind,
         closed_at=event.closed_at,
         closing_id=event.event_id,
     )
@@ -153,7 +139,7 @@ def on_closed(survey: Survey | None, event: Closing) -> Survey:
 def _refuse_closed(survey: Survey) -> None:
     if survey.status == "closed":
         raise InvalidTransition(
-            f"需求已{CLOSED_LABELS[survey.closed_as]}，未经办结即终止，无需评价",
+            f"需求未经办结即终止（{Closing.of_kind(survey.closed_as).label}），无需评价",
             f"the demand was {survey.closed_as}; it ended without being resolved and is not rated",
         )
 

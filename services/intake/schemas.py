@@ -10,9 +10,9 @@ from pydantic import Field
 
 from shared import validation
 from shared.validation import Line, RecordDate, RequestModel, rule
+from shared.validation import Phone as Phone  # re-exported to the sub-domains
 
 CreditCode = Annotated[str, rule(validation.credit_code)]
-Phone = Annotated[str, rule(validation.china_phone)]
 Short = Annotated[Line, Field(min_length=1, max_length=200)]
 
 

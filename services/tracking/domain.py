@@ -17,6 +17,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from shared.contracts import (
+    CLOSINGS,
     Archived,
     Assigned,
     AssigneeKind,
@@ -52,7 +53,10 @@ STATUSES = (
 # Still being handled: followed, and late once its due date has passed.
 OPEN_STATUSES = ("submitted", "returned", "assigned", "referred")
 RESOLVABLE = ("assigned", "referred")
-CLOSED = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
+CLOSED = tuple(c.kind for c in CLOSINGS)
+# What a case keeps of a closing (`Case.closing`): the contract's detail less what the case keeps in its own
+# columns (closed_as, closed_at) and the API adds back.
+_KEPT_ELSEWHERE = ("kind", "label", "closed_at")
 
 
 @dataclass(frozen=True)
@@ -146,25 +150,6 @@ def _newer_correction(case: Case, event: DemandCorrected) -> bool:
     return (event.corrected_at, str(event.event_id)) > (case.corrected_at, str(case.correction_id))
 
 
-def _earlier_closing(case: Case, event: Closing) -> bool:
-    if case.closed_at is None:
-        return True
-    return (event.closed_at, str(event.event_id)) < (case.closed_at, str(case.closing_id))
-
-
-def _closing_detail(event: Closing) -> dict:
-    detail = {"reason": event.reason, "closed_by": event.closed_by, "assignment_count": event.assignment_count}
-    match event:
-        case DemandRefused():
-            detail["basis"] = event.basis
-        case DemandMerged():
-            detail["merged_into"] = str(event.merged_into)
-            detail["merged_into_tracking_no"] = event.merged_into_tracking_no
-        case DemandWithdrawn():
-            detail["by_enterprise"] = event.by_enterprise
-    return detail
-
-
 def apply(case: Case | None, event: Event) -> Case:
     """The case after `event`; applying the same event twice gives the same case."""
     if case is None:
@@ -212,13 +197,13 @@ def apply(case: Case | None, event: Event) -> Case:
                 returned_at=event.returned_at,
                 return_reason=event.reason,
             )
-        case DemandRefused() | DemandMerged() | DemandWithdrawn() if _earlier_closing(case, event):
+        case Closing() if event.precedes(case.closed_at, case.closing_id):
             return replace(
                 case,
-                closed_as=CLOSED[type(event)],
+                closed_as=event.kind,
                 closed_at=event.closed_at,
                 closing_id=event.event_id,
-                closing=_closing_detail(event),
+                closing={k: v for k, v in event.detail().items() if k not in _KEPT_ELSEWHERE},
             )
         case Resolved() if event.round >= case.round:
             return replace(
@@ -244,9 +229,9 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
             "该需求已被退单，等待站长改派，暂不能办结",
             "the assignment was returned; the demand waits for the head to rematch it and cannot be resolved",
         )
-    if status in CLOSED.values():
+    if status in CLOSED:
         raise InvalidTransition(
-            f"需求已{STATUS_LABELS[status]}，办理已终止，不能办结",
+            f"需求已终止（{STATUS_LABELS[status]}），不能办结",
             f"the demand was {status}; it has ended and cannot be resolved",
         )
     if status not in RESOLVABLE:
@@ -273,9 +258,7 @@ STATUS_LABELS = {
     "referred": "已转办跟进中",
     "resolved": "已办结",
     "rated": "已评价",
-    "refused": "否定备案",
-    "merged": "已并单",
-    "withdrawn": "已撤回",
+    **{c.kind: c.label for c in CLOSINGS},
     "archived": "已归档",
 }
 

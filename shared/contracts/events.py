@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -267,7 +267,13 @@ class Closing(Event):
 
     `assignment_count` is how many assignments were made before it ended, so the archive knows the
     history it seals is complete (assignments 1..n).
+
+    The rule every service applies, written once here: a closing is terminal, and of two closings of a
+    demand the earlier one counts (`precedes`), judged by what they carry, never by the order they arrive.
     """
+
+    kind: ClassVar[str]  # refused / merged / withdrawn: how services name the ending
+    label: ClassVar[str]  # the same, for people
 
     round: int = Field(default=1, ge=1)
     assignment_count: int = Field(default=0, ge=0)
@@ -275,11 +281,43 @@ class Closing(Event):
     closed_by: Name
     closed_at: datetime
 
+    @classmethod
+    def of_kind(cls, kind: str) -> type["Closing"]:
+        """The closing named `kind`, for a service that keeps only the kind (to label it, say)."""
+        for closing in cls.__subclasses__():
+            if closing.kind == kind:
+                return closing
+        raise KeyError(kind)
+
+    def precedes(self, closed_at: datetime | None, event_id: UUID | None) -> bool:
+        """Whether this closing ends the demand rather than the one known, given by its closed_at and event id.
+
+        The earlier closed_at wins, the event id breaks a tie, so every service picks the same closing in any
+        order of arrival. Nothing known (closed_at None): this one ends it. A known closing kept without its
+        event id (intake's rows from before it kept it) wins a tie. Re-applying the known closing changes nothing.
+        """
+        if closed_at is None:
+            return True
+        return (self.closed_at, str(self.event_id)) < (closed_at, str(event_id) if event_id else "")
+
+    def detail(self, mode: Literal["json", "python"] = "json") -> dict:
+        """How the demand ended, as services keep and show it: kind, label, reason, who and when, how many
+        assignments were made, and what this kind adds (basis; merged_into and its tracking number; by_enterprise).
+
+        JSON-ready by default (ids and times as strings, as a jsonb column or a dossier holds them).
+        """
+        data = self.model_dump(mode=mode)
+        own = (name for name in type(self).model_fields if name not in Closing.model_fields)
+        keys = ("reason", "closed_by", "closed_at", "assignment_count", *own)
+        return {"kind": self.kind, "label": self.label, **{k: data[k] for k in keys}}
+
 
 class DemandRefused(Closing):
     """否定备案 (002 §7.2): the station cannot or may not serve the demand, with the legal or policy basis."""
 
     routing_key = "demand.refused"
+    kind = "refused"
+    label = "否定备案"
 
     basis: Text
 
@@ -288,6 +326,8 @@ class DemandMerged(Closing):
     """并单: a repeated demand merged into the open original; its tracking number is never reused."""
 
     routing_key = "demand.merged"
+    kind = "merged"
+    label = "已并单"
 
     merged_into: UUID
     merged_into_tracking_no: str
@@ -297,6 +337,8 @@ class DemandWithdrawn(Closing):
     """撤回: the enterprise (through its status link) or the station withdrew the demand before it was resolved."""
 
     routing_key = "demand.withdrawn"
+    kind = "withdrawn"
+    label = "已撤回"
 
     by_enterprise: bool = False
 

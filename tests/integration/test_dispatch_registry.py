@@ -3,6 +3,7 @@
 `running_system` has admitted org-01 (市计量测试院, all of Shenyang) and org-02 (另一检测机构, Guangzhou).
 """
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
@@ -147,10 +148,26 @@ async def test_bad_entries_are_refused_with_the_field_and_change_nothing(system)
 
     await admit(system, "org-se", good)
     taken = await d.put("/organizations/org-se-copy", json=good, headers=auth.ADMIN)
-    assert taken.status_code == 409 and "org-se" in taken.json()["message"]
+    assert taken.status_code == 409, taken.text
+    assert "另一家机构" in taken.json()["message"] and "org-se" not in taken.json()["message"]  # maybe out of scope
     no_reason = await set_status(system, "org-se", status="suspended")
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "reason"
     assert (await set_status(system, "org-nobody", status="suspended", reason="x")).status_code == 404
+
+
+async def test_two_organizations_saved_at_once_under_one_credit_code_make_one_and_a_409(system):
+    d = system.clients["dispatch"]
+    body = organization("同码检测所", code(117), [HUNNAN], categories=["testing"])
+    replies = await asyncio.gather(
+        *(d.put(f"/organizations/{org_id}", json=body, headers=auth.ADMIN) for org_id in ("org-twin-a", "org-twin-b"))
+    )
+    assert sorted(r.status_code for r in replies) == [201, 409], [r.text for r in replies]
+    [conflict] = [r.json() for r in replies if r.status_code == 409]
+    assert conflict["message"] == "该统一社会信用代码已登记为另一家机构"
+    rows = await infra.fetch(
+        system.databases["dispatch"], "SELECT org_id FROM organizations WHERE credit_code = $1", body["credit_code"]
+    )
+    assert len(rows) == 1
 
 
 async def test_who_may_admit_and_change_an_organization(system):

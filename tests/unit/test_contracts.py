@@ -1,19 +1,25 @@
 """Event contracts: JSON round-trip, tolerant consumers, envelope rules, topology names."""
 
 import json
+from datetime import timedelta, timezone
 from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 
 from shared.contracts import (
+    CLOSINGS,
     DISPOSITIONS,
     EVENT_TYPES,
     LIFECYCLE,
     Archived,
     Assigned,
     CalendarCorrected,
+    Closing,
+    DemandMerged,
+    DemandRefused,
     DemandSubmitted,
+    DemandWithdrawn,
     Rated,
     Resolved,
     dead_letter_queue_name,
@@ -237,3 +243,65 @@ def test_every_channel_and_green_channel_reason_has_a_chinese_label():
 
     for member in [*Channel, *GreenChannel]:
         assert member.label and not member.label.isascii(), member
+
+
+# --------------------------------------------------------------------------- closings: one rule, one detail
+
+
+def test_each_closing_has_its_kind_and_one_label():
+    assert {c: (c.kind, c.label) for c in CLOSINGS} == {
+        DemandRefused: ("refused", "否定备案"),
+        DemandMerged: ("merged", "已并单"),
+        DemandWithdrawn: ("withdrawn", "已撤回"),
+    }
+    assert all(Closing.of_kind(c.kind) is c for c in CLOSINGS)
+    with pytest.raises(KeyError):
+        Closing.of_kind("resolved")
+    assert "kind" not in DemandRefused.model_fields and "label" not in DemandRefused.model_fields
+
+
+def _closings() -> dict[str, Closing]:
+    return {e.kind: e for e in EXAMPLES.values() if isinstance(e, Closing)}
+
+
+def test_of_two_closings_the_earlier_wins_then_the_smaller_event_id():
+    refused = _closings()["refused"]
+    withdrawn = _closings()["withdrawn"].model_copy(update={"closed_at": refused.closed_at + timedelta(seconds=1)})
+    assert refused.precedes(withdrawn.closed_at, withdrawn.event_id)
+    assert not withdrawn.precedes(refused.closed_at, refused.event_id)
+    assert withdrawn.precedes(None, None)  # nothing known yet
+    assert not refused.precedes(refused.closed_at, refused.event_id)  # the same closing again changes nothing
+    # Made at the same instant: the event id decides, the same way whichever is known.
+    a, b = sorted(
+        (refused, withdrawn.model_copy(update={"closed_at": refused.closed_at})), key=lambda e: str(e.event_id)
+    )
+    assert a.precedes(b.closed_at, b.event_id) and not b.precedes(a.closed_at, a.event_id)
+    # The same instant in another zone is the same instant.
+    china = refused.closed_at.astimezone(timezone(timedelta(hours=8)))
+    assert not refused.precedes(china, refused.event_id)
+    # A closing known without its event id (kept before ids were) wins a tie, as the first one seen did before.
+    assert not a.precedes(a.closed_at, None) and a.precedes(a.closed_at + timedelta(microseconds=1), None)
+
+
+def test_the_detail_of_each_closing():
+    closings = _closings()
+    common = ("kind", "label", "reason", "closed_by", "closed_at", "assignment_count")
+    refused, merged, withdrawn = (closings[k].detail() for k in ("refused", "merged", "withdrawn"))
+    assert tuple(refused) == (*common, "basis")
+    assert tuple(merged) == (*common, "merged_into", "merged_into_tracking_no")
+    assert tuple(withdrawn) == (*common, "by_enterprise")
+    source = closings["merged"]
+    assert merged == {
+        "kind": "merged",
+        "label": "已并单",
+        "reason": source.reason,
+        "closed_by": source.closed_by,
+        "closed_at": source.model_dump(mode="json")["closed_at"],
+        "assignment_count": 1,
+        "merged_into": str(source.merged_into),
+        "merged_into_tracking_no": "2026-000002",
+    }
+    assert refused["basis"] == "《条例》第十条" and withdrawn["by_enterprise"] is True
+    json.dumps(merged)  # ready for a jsonb column or a dossier as it is
+    python = source.detail(mode="python")
+    assert (python["closed_at"], python["merged_into"]) == (source.closed_at, source.merged_into)

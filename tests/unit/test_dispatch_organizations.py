@@ -255,6 +255,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.orgs: dict[str, Organization] = {}
         self.audit: list[dict] = []
+        self.locked: list[str] = []
 
     async def organization(self, org_id, *, for_update=False):
         return self.orgs.get(org_id)
@@ -272,6 +273,9 @@ class FakeStore:
 
     async def org_areas_within(self, areas, scope):
         return all(in_scope(a, scope) for a in areas)
+
+    async def lock_credit_code(self, credit_code):
+        self.locked.append(credit_code)
 
     async def credit_code_taken(self, credit_code, org_id):
         return next((o.org_id for o in self.orgs.values() if o.credit_code == credit_code and o.org_id != org_id), None)
@@ -356,11 +360,18 @@ async def test_a_head_keeps_its_own_stations_organizations_and_a_district_its_ow
     assert uow.store.orgs["org-hn"].status is Status.exited
 
 
-async def test_one_credit_code_is_one_organization(uow):
+async def test_one_credit_code_is_one_organization_and_the_refusal_does_not_name_the_other(uow):
     await usecases.save_organization(uow, ADMIN, organization())
-    with pytest.raises(DomainError) as caught:
-        await usecases.save_organization(uow, ADMIN, organization(org_id="org-copy"))
-    assert caught.value.status == 409 and "org-01" in caught.value.zh
+    copy = organization(org_id="org-copy", areas=(OTHER_CITY_STATION,))
+    for who in (ADMIN, OTHER_HEAD):  # the other city's head may not even see org-01
+        with pytest.raises(DomainError) as caught:
+            await usecases.save_organization(uow, who, copy)
+        error = caught.value
+        assert error.status == 409 and error.code == "duplicate_credit_code"
+        assert error.zh == "该统一社会信用代码已登记为另一家机构"
+        assert error.en == "this credit code is already registered to another organization"
+    assert uow.store.locked == ["12210100MB0000001P"] * 3  # each save waits for any other under its code
+    assert set(uow.store.orgs) == {"org-01"}
 
 
 class OutcomeStore:

@@ -572,6 +572,9 @@ class TestTrackingDispositions:
         merged = _replay([ev.merged(s, into=original, assignment_count=0, at=f.at(9))]).closing
         assert merged["merged_into"] == str(original.demand_id) and merged["merged_into_tracking_no"] == "2026-000002"
         assert _replay([ev.withdrawn(s, by_enterprise=False, at=f.at(9))]).closing["by_enterprise"] is False
+        # The shape kept in the jsonb column (and added to by the API) is the one rows already hold.
+        assert set(refused) == {"reason", "closed_by", "assignment_count", "basis"}
+        assert set(merged) == {"reason", "closed_by", "assignment_count", "merged_into", "merged_into_tracking_no"}
 
     def test_of_two_closings_the_earlier_counts_whatever_the_order(self):
         s = f.submitted()
@@ -781,6 +784,7 @@ def _log(*events):
 
 
 SEALED_AT = datetime(2026, 10, 12, 9, 30, tzinfo=UTC)
+COMMON_OUTCOME = ("kind", "label", "reason", "closed_by", "closed_at", "assignment_count")
 
 
 class TestArchive:
@@ -949,6 +953,15 @@ class TestArchiveClosings:
             "withdrawn": ("by_enterprise", True),
         }[kind]
         assert c["outcome"][detail[0]] == detail[1]
+        # The keys dossiers already hold, the closing's own label, its time exactly as logged.
+        assert set(c["outcome"]) == {
+            *COMMON_OUTCOME,
+            "event_id",
+            detail[0],
+            *(["merged_into"] if kind == "merged" else []),
+        }
+        assert c["outcome"]["label"] == {"refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}[kind]
+        assert c["outcome"]["closed_at"] == _logged(closing).payload["closed_at"]
         event = archive.archived_event(dossier, archive.ending(events))
         assert event.causation_id == closing.event_id and event.event_count == 6
         # what the dossier holds is exactly what was logged: nothing for the audit to find
@@ -1010,3 +1023,24 @@ def test_the_default_due_date_is_the_one_promised_in_the_notice():
         today=TODAY,
     )
     assert assignment.due_on == date(2026, 10, 20)
+
+
+class TestOneClosingRule:
+    """Of two closings every service keeps the same one, whatever order they arrive in (Closing.precedes)."""
+
+    @pytest.mark.parametrize("same_instant", [False, True], ids=["refused-earlier", "same-instant"])
+    def test_every_service_keeps_the_same_closing(self, same_instant):
+        s = f.submitted()
+        withdrawn = ev.withdrawn(s, at=f.at(9))
+        refused = ev.refused(s, at=f.at(9) if same_instant else f.at(8))
+        expected = min((withdrawn, refused), key=lambda e: (e.closed_at, str(e.event_id)))
+        for first, second in ((withdrawn, refused), (refused, withdrawn)):
+            item = dispatch.close(dispatch.close(dispatch.receive(s), first), second)
+            case = _replay([s, first, second])
+            survey = evaluation.on_closed(evaluation.on_closed(None, first), second)
+            demand = intake.close(intake.close(_demand(), first), second)
+            dossier = archive.outcome(_log(s, first, second))
+            kept = (item.closing_id, case.closing_id, survey.closing_id, demand.closure.event_id)
+            assert set(kept) | {archive.closing(_log(s, first, second)).event_id} == {expected.event_id}
+            ended_as = (item.status, case.status, survey.closed_as, intake.stage(demand), dossier["kind"])
+            assert set(ended_as) == {expected.kind}

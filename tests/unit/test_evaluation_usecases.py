@@ -281,6 +281,7 @@ async def _refused_everywhere(uow, demand_id, kind: str) -> None:
     with pytest.raises(InvalidTransition) as info:
         await usecases.record_paper_rating(uow, CLERK, demand_id, SATISFIED)
     assert info.value.status == 409 and LABELS[kind] in info.value.zh and kind in info.value.en
+    assert "已已" not in info.value.zh  # the label is the closing's own, not prefixed once more
     with pytest.raises(InvalidTransition) as info:
         await usecases.issue_link(uow, CLERK, demand_id, days=30)
     assert LABELS[kind] in info.value.zh and kind in info.value.en

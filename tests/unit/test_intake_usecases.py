@@ -13,6 +13,7 @@ from services.intake.changes import usecases as changes
 from services.intake.changes.domain import Unchanged
 from services.intake.demands import domain, usecases
 from services.intake.demands.domain import Demand
+from services.intake.demands.schemas import StatusOut
 from services.intake.demands.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
 from services.intake.settings import Settings
 from services.intake.stations import usecases as stations
@@ -621,7 +622,8 @@ async def test_the_status_link_tells_each_outcome_and_a_late_event_never_moves_i
     assert domain.stage(now()) == "refused" and now().status == "closed"
     assert domain.stage_label(now()) == "未予受理（否定备案）。理由：不属于市场监管职责；依据：《条例》第十条"
     # Closings are terminal: a later merge or assignment changes nothing the enterprise sees.
-    await uow.handle(next(e for e in f.dispositions(s) if isinstance(e, DemandMerged)), usecases.record_closed)
+    merged = next(e for e in f.dispositions(s) if isinstance(e, DemandMerged))
+    await uow.handle(merged.model_copy(update={"closed_at": f.at(10)}), usecases.record_closed)
     await uow.handle(f.assigned(s, no=4), usecases.record_assigned)
     assert domain.stage(now()) == "refused"
     await uow.handle(f.archived(s), usecases.record_archived)
@@ -639,12 +641,38 @@ async def test_merged_and_archived_before_the_merge_is_seen(uow):
     assert domain.stage_label(now) == "已与 2026-000002 合并办理；已归档"
 
 
-async def test_a_withdrawal_seen_by_intake_and_a_refusal_made_meanwhile_the_first_stands(uow):
+def _refused_at(cause: DemandSubmitted, at: datetime) -> DemandRefused:
+    refused = next(e for e in f.dispositions(cause) if isinstance(e, DemandRefused))
+    return refused.model_copy(update={"closed_at": at, "occurred_at": at})
+
+
+async def test_a_withdrawal_seen_first_and_a_refusal_made_before_it_the_refusal_stands(uow):
+    """As dispatch, tracking, evaluation and the archive judge it: of two closings the earlier counts."""
+    _, token, s = await _submitted(uow)
+    withdrawn, _ = await changes.withdraw_by_token(uow, token, "不需要了")
+    [withdrawal] = uow.events(DemandWithdrawn)
+    assert withdrawn.closure.event_id == withdrawal.event_id
+    # The head refused it a minute before the enterprise withdrew it; the refusal reaches intake afterwards.
+    refused = _refused_at(s, withdrawal.closed_at - timedelta(minutes=1))
+    await uow.handle(refused, usecases.record_closed)
+    demand, station = await usecases.status_by_token(uow, token)
+    shown = StatusOut.of(demand, station)
+    assert (shown.progress, shown.ending.kind, shown.can_withdraw) == ("refused", "refused", False)
+    assert shown.progress_label == "未予受理（否定备案）。理由：不属于市场监管职责；依据：《条例》第十条"
+    assert demand.closure.event_id == refused.event_id and demand.status == "closed"
+    # Redelivered, or the withdrawal weighed again: the refusal stays.
+    await uow.handle(refused, usecases.record_closed)
+    assert demand.closure == (await usecases.status_by_token(uow, token))[0].closure
+
+
+async def test_a_withdrawal_seen_first_and_a_refusal_made_after_it_the_withdrawal_stands(uow):
     demand, token, s = await _submitted(uow)
     await changes.withdraw_by_token(uow, token, "不需要了")
-    await uow.handle(next(e for e in f.dispositions(s) if isinstance(e, DemandRefused)), usecases.record_closed)
+    [withdrawal] = uow.events(DemandWithdrawn)
+    await uow.handle(_refused_at(s, withdrawal.closed_at + timedelta(minutes=1)), usecases.record_closed)
     now = uow.store.demands[demand.demand_id]
     assert domain.stage_label(now) == "已撤回（企业申请撤回）。理由：不需要了"
+    assert now.closure.event_id == withdrawal.event_id
 
 
 # --------------------------------------------------------------------------- the calendar as reference data

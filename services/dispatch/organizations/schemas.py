@@ -9,7 +9,7 @@ from stdnum.cn import uscc
 
 from shared import validation
 from shared.errors import Invalid
-from shared.validation import DueDate, Line, RecordDate, RequestModel, Text, rule
+from shared.validation import DueDate, Line, Phone, RecordDate, RequestModel, Text, rule
 
 from .domain import (
     CATEGORY_LABELS,
@@ -40,7 +40,6 @@ def org_credit_code(value: str) -> str:
 
 
 CreditCode = Annotated[str, rule(org_credit_code)]
-Phone = Annotated[str, rule(validation.china_phone)]
 Short = Annotated[Line, Field(min_length=1, max_length=200)]
 CategoryCode = Annotated[str, Field(pattern=CATEGORY_PATTERN, description="服务类别代码，如 metrology")]
 ItemCode = Annotated[str, Field(pattern=ITEM_PATTERN, description="服务项目代码，如 metrology.calibration")]

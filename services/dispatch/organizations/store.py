@@ -75,6 +75,8 @@ FROM organization_qualifications WHERE org_id = ANY ($1::text[]) ORDER BY org_id
 """
 
 _CREDIT_CODE_OWNER = "SELECT org_id FROM organizations WHERE credit_code = $1 AND org_id <> $2"
+# Held to the end of the transaction, like the unit of work's lock on the organization's id.
+_LOCK_CREDIT_CODE = "SELECT pg_advisory_xact_lock(hashtext('organization credit code:' || $1))"
 
 _UPSERT = """
 INSERT INTO organizations (org_id, name, credit_code, contacts, categories, item_codes, areas, agreement_party,
@@ -227,6 +229,10 @@ class OrganizationStore:
     async def org_areas_within(self, areas: tuple[str, ...], scope: str) -> bool:
         """Is every one of these areas inside the scope?"""
         return await self.conn.fetchval(_ALL_WITHIN, list(areas), scope)
+
+    async def lock_credit_code(self, credit_code: str) -> None:
+        """Until commit: no other transaction saves an organization under this credit code meanwhile."""
+        await self.conn.execute(_LOCK_CREDIT_CODE, credit_code)
 
     async def credit_code_taken(self, credit_code: str, org_id: str) -> str | None:
         """The other organization registered under this credit code, if any."""

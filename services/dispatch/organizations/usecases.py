@@ -30,6 +30,11 @@ _OUTSIDE = Forbidden(
     "只能管理服务区域都在本站（本辖区）内的服务机构",
     "you may manage only organizations whose every service area lies within your scope",
 )
+_DUPLICATE_CREDIT_CODE = DomainError(
+    "该统一社会信用代码已登记为另一家机构",
+    "this credit code is already registered to another organization",
+    code="duplicate_credit_code",
+)
 
 
 def _scope(principal: Principal) -> str:
@@ -127,13 +132,11 @@ async def save_organization(
     async with uow.begin(principal, lock=_lock(proposed.org_id)) as tx:
         current = await tx.store.organization(proposed.org_id, for_update=True)
         await _may_change(tx, principal, current, proposed.areas)
-        other = await tx.store.credit_code_taken(proposed.credit_code, proposed.org_id)
-        if other is not None:
-            raise DomainError(
-                f"统一社会信用代码已登记为服务机构 {other}",
-                f"this credit code is already registered as organization {other}",
-                code="duplicate_credit_code",
-            )
+        # Two organizations saved at once under one credit code: the second waits here and sees the first
+        # (a 409, not the unique index's error). Always after the id's lock, so the two never deadlock.
+        await tx.store.lock_credit_code(proposed.credit_code)
+        if await tx.store.credit_code_taken(proposed.credit_code, proposed.org_id) is not None:
+            raise _DUPLICATE_CREDIT_CODE  # not naming it: the other may lie outside the caller's scope
         org = domain.admit_or_edit(current, proposed)
         if org != current:
             await tx.store.save_organization(org, now)

@@ -11,12 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import validation
 from shared.api import Paged, UoW, allow
 from shared.auth import READERS, Principal, Role
 from shared.contracts import StationId
-from shared.validation import Line, RequestModel, rule
+from shared.validation import Line, Phone, RequestModel
 
+from ..organizations.schemas import CategoryCode
 from . import usecases
 from .domain import Department, StaffMember
 
@@ -27,13 +27,10 @@ Reader = Annotated[Principal, allow(*READERS, Role.admin)]
 DEPARTMENT_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,39}$"
 # The person's account as the identity provider names it (the token's subject), without slashes.
 STAFF_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@|:+-]{0,99}$"
-CATEGORY_PATTERN = r"^[a-z_]{2,40}$"
 
 StationPath = Annotated[StationId, Path(description="服务站编号，如 210100/210112/hunnan-01")]
 DepartmentId = Annotated[str, Field(pattern=DEPARTMENT_ID_PATTERN, description="科室编号，如 metrology")]
 StaffId = Annotated[str, Path(pattern=STAFF_ID_PATTERN, description="人员账号（登录身份的 sub）")]
-CategoryCode = Annotated[str, Field(pattern=CATEGORY_PATTERN, description="服务类别代码，如 metrology")]
-Phone = Annotated[str, rule(validation.china_phone)]
 Categories = Annotated[list[CategoryCode], Field(default_factory=list, max_length=20)]
 
 

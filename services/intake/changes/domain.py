@@ -16,7 +16,7 @@ from shared.contracts import CategoryRef, Contact, DemandCorrected, DemandWithdr
 from shared.errors import DomainError, InvalidTransition
 
 from ..demands import domain as demands
-from ..demands.domain import Closure, Correction, Demand, DemandItem
+from ..demands.domain import Correction, Demand, DemandItem
 
 # The form's fields a correction may change, and what follows from the items: a reader replaces them all.
 FORM_FIELDS = ("contact", "items", "description", "details", "categories", "time_limit_days", "expected_on")
@@ -149,22 +149,18 @@ def check_withdrawable(d: Demand) -> None:
     raise InvalidTransition("需求已办结，不能撤回", "a resolved demand cannot be withdrawn")
 
 
-def withdraw(d: Demand, *, reason: str, by: str, at: datetime, by_enterprise: bool) -> Demand:
+def withdraw(d: Demand, *, reason: str, by: str, at: datetime, by_enterprise: bool) -> tuple[Demand, DemandWithdrawn]:
+    """The demand withdrawn, and the event that ends it everywhere. `assignment_count` is every assignment intake
+    has seen, so the archive knows which history it waits for. The demand keeps the event's id, so a closing made
+    meanwhile elsewhere (a refusal, a merge) is weighed against it as every service weighs it (Closing.precedes)."""
     check_withdrawable(d)
-    closure = Closure(kind="withdrawn", reason=reason, closed_by=by[:200], closed_at=at, by_enterprise=by_enterprise)
-    return replace(d, status="closed", closure=closure)
-
-
-def withdrawn_event(d: Demand) -> DemandWithdrawn:
-    """Ends the demand everywhere; `assignment_count` is every assignment intake has seen, so the archive
-    knows which history it waits for."""
-    c = d.closure
-    return d.origin.caused(
+    event = d.origin.caused(
         DemandWithdrawn,
         round=d.handling.round,
         assignment_count=d.handling.count,
-        reason=c.reason,
-        closed_by=c.closed_by,
-        closed_at=c.closed_at,
-        by_enterprise=c.by_enterprise,
+        reason=reason,
+        closed_by=by[:200],
+        closed_at=at,
+        by_enterprise=by_enterprise,
     )
+    return demands.close(d, event), event

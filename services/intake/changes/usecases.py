@@ -122,8 +122,8 @@ async def withdraw_by_token(
 async def _withdraw(
     tx: Tx[Store], demand: Demand, reason: str, *, by: str, by_enterprise: bool, retry: Idempotent | None
 ) -> Demand:
-    withdrawn = domain.withdraw(demand, reason=reason, by=by, at=utcnow(), by_enterprise=by_enterprise)
+    withdrawn, event = domain.withdraw(demand, reason=reason, by=by, at=utcnow(), by_enterprise=by_enterprise)
     await tx.store.save_progress(withdrawn)
-    await tx.publish(domain.withdrawn_event(withdrawn))
+    await tx.publish(event)
     await tx.remember(retry, {"demand_id": str(demand.demand_id)})
     return withdrawn

@@ -7,7 +7,7 @@ is shown derived from them (`stage`, `stage_label`).
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
@@ -21,10 +21,7 @@ from shared.contracts import (
     Channel,
     Closing,
     Contact,
-    DemandMerged,
-    DemandRefused,
     DemandSubmitted,
-    DemandWithdrawn,
     Enterprise,
     GreenChannel,
     ItemRef,
@@ -56,7 +53,6 @@ STAGES = (
     "withdrawn",  # 撤回
     "archived",
 )
-CLOSINGS: dict[type[Closing], str] = {DemandRefused: "refused", DemandMerged: "merged", DemandWithdrawn: "withdrawn"}
 
 # Which detail tables of the forms (000 附录D, 002 附录A) belong to which categories.
 DETAIL_CATEGORIES = {
@@ -108,7 +104,7 @@ class Handling:
 
 @dataclass(frozen=True)
 class Closure:
-    """How a demand ended without being resolved; the first ending known stands (closings are terminal)."""
+    """How a demand ended without being resolved: terminal, and of two closings the earlier (Closing.precedes)."""
 
     kind: str  # refused | merged | withdrawn
     reason: str
@@ -118,6 +114,12 @@ class Closure:
     merged_into: UUID | None = None
     merged_into_tracking_no: str | None = None
     by_enterprise: bool = False
+    event_id: UUID | None = None  # the closing's; None only for a demand closed before intake kept it
+
+    @classmethod
+    def of(cls, event: Closing) -> "Closure":
+        detail = event.detail(mode="python")
+        return cls(event_id=event.event_id, **{f.name: detail[f.name] for f in fields(cls) if f.name in detail})
 
 
 @dataclass(frozen=True)
@@ -414,20 +416,12 @@ def give_back(demand: Demand, event: AssignmentReturned) -> Demand:
 
 
 def close(demand: Demand, event: Closing) -> Demand:
-    """Refused, merged or withdrawn: terminal, and the first ending known stands; an archived demand stays archived."""
-    if demand.closure is not None:
+    """Refused, merged or withdrawn: terminal; of two closings the earlier one counts, whichever intake saw first
+    (as dispatch, tracking and the archive judge it); an archived demand stays archived."""
+    known = demand.closure
+    if known is not None and not event.precedes(known.closed_at, known.event_id):
         return demand
-    closure = Closure(
-        kind=CLOSINGS[type(event)],
-        reason=event.reason,
-        closed_by=event.closed_by,
-        closed_at=event.closed_at,
-        basis=getattr(event, "basis", None),
-        merged_into=getattr(event, "merged_into", None),
-        merged_into_tracking_no=getattr(event, "merged_into_tracking_no", None),
-        by_enterprise=getattr(event, "by_enterprise", False),
-    )
-    return replace(demand, closure=closure, status="archived" if demand.status == "archived" else "closed")
+    return replace(demand, closure=Closure.of(event), status="archived" if demand.status == "archived" else "closed")
 
 
 def stage(demand: Demand) -> str:
@@ -480,7 +474,7 @@ def stage_label(demand: Demand) -> str:
     handler = handler_for_enterprise(demand.handling)
     if current == "archived":
         return f"{_closure_label(demand.closure)}；已归档" if demand.closure else PROGRESS_LABELS["archived"]
-    if current in CLOSINGS.values():
+    if demand.closure is not None:
         return _closure_label(demand.closure)
     if current == "returned":
         return "已退回，正在重新安排承办单位"

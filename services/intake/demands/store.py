@@ -76,7 +76,10 @@ _CLOSURE = {
     "merged_into": "merged_into",
     "merged_into_tracking_no": "merged_into_tracking_no",
     "closed_by_enterprise": "by_enterprise",
+    "closing_id": "event_id",
 }
+# What save_progress writes for a demand that has not ended (closed_by_enterprise is NOT NULL).
+_NO_CLOSURE = dict.fromkeys(_CLOSURE.values()) | {"by_enterprise": False}
 _INSERT = f"""INSERT INTO demands ({", ".join(_DEMAND_COLUMNS)})
 VALUES ({", ".join(f"${n}" for n in range(1, len(_DEMAND_COLUMNS) + 1))})"""
 _COLUMNS = ", ".join((*_DEMAND_COLUMNS, *_HANDLING, *_CLOSURE))
@@ -238,7 +241,7 @@ class DemandStore:
             d.archive_no,
             d.archived_at,
             *(getattr(d.handling, f) for f in _HANDLING),
-            *((getattr(c, f) for f in _CLOSURE.values()) if c else (None,) * (len(_CLOSURE) - 1) + (False,)),
+            *(getattr(c, f) if c else _NO_CLOSURE[f] for f in _CLOSURE.values()),
         )
 
     # --- idempotency and status links -----------------------------------------------------------
