@@ -29,7 +29,7 @@ CATEGORY_LABELS = {
 # The catalogue's "normally handled by" (intake catalogue_items.handled_by), as the head reads it.
 ROUTE_LABELS = {"organization": "服务机构办理", "station": "本站办理", "department": "转办其他部门"}
 
-ASSIGNEE_FIELD = "assignee_id"  # where CORE's assignment request names the organization
+ASSIGNEE_FIELD = "assignee_id"  # where the assignment request names the organization
 
 
 class Status(StrEnum):
