@@ -79,7 +79,7 @@ async def test_bad_input_names_the_field_in_both_languages_and_changes_nothing(i
         "outbox WHERE demand_id IS NOT NULL",
         "tracking_counters",
         "enterprises",
-        "idempotency_keys",
+        "idempotent_requests",
     ):
         assert await infra.fetch(intake.db, f"SELECT 1 FROM {table}") == [], table
 

@@ -14,7 +14,7 @@ from services.intake.changes.domain import Unchanged
 from services.intake.demands import domain, usecases
 from services.intake.demands.domain import Demand
 from services.intake.demands.schemas import StatusOut
-from services.intake.demands.usecases import DemandForm, IdempotencyConflict, ItemRequest, StatusLinks
+from services.intake.demands.usecases import DemandForm, ItemRequest, StatusLinks
 from services.intake.settings import Settings
 from services.intake.stations import usecases as stations
 from services.intake.stations.domain import Station
@@ -37,7 +37,7 @@ from shared.contracts import (
     StationRegistered,
 )
 from shared.errors import Forbidden, Invalid, InvalidTransition, NotFound
-from shared.idempotency import IdempotencyConflict as KeyReused
+from shared.idempotency import IdempotencyConflict
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -72,7 +72,6 @@ class FakeStore:
         self.tree: dict[str, StationRegistered] = {}
         self.demands: dict = {}
         self.serials: dict[tuple[str, int], int] = {}
-        self.idempotency: dict[tuple[str, str], dict] = {}
         self.links: dict[str, tuple] = {}
         self.addresses: dict[tuple[str, str], str] = {}
         self.correction_log: dict = {}
@@ -141,15 +140,6 @@ class FakeStore:
         self.calendar_announced.update(dict.fromkeys(days, at))
 
     # demands
-    async def lock_idempotency_key(self, station_id, key) -> None:
-        pass
-
-    async def idempotent_result(self, station_id, key):
-        return self.idempotency.get((station_id, key))
-
-    async def remember_idempotent(self, station_id, key, digest, demand_id) -> None:
-        self.idempotency[(station_id, key)] = {"request_sha256": digest, "demand_id": demand_id}
-
     async def station(self, station_id):
         return self.registry.get(station_id)
 
@@ -482,7 +472,7 @@ async def test_a_correction_before_dispatch_changes_the_form_audits_it_and_publi
 
     again = await changes.correct_demand(uow, CLERK, demand.demand_id, request, idempotency_key="fix-0001")
     assert again.corrections == corrected.corrections and len(uow.events(DemandCorrected)) == 1
-    with pytest.raises(KeyReused):
+    with pytest.raises(IdempotencyConflict):
         await changes.correct_demand(
             uow, CLERK, demand.demand_id, correction(description="又一次"), idempotency_key="fix-0001"
         )

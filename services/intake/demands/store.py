@@ -1,4 +1,4 @@
-"""Demand SQL: demands and their items, tracking-number counters, idempotency keys, status links.
+"""Demand SQL: demands and their items, tracking-number counters, status links.
 
 The store is bound to one transaction's connection; the unit of work owns the transaction.
 
@@ -131,13 +131,8 @@ WHERE demand_id = $1
 """
 _DELETE_ITEMS = "DELETE FROM demand_items WHERE demand_id = $1"
 
-# --- idempotency and status links ---------------------------------------------------------------
+# --- status links ---------------------------------------------------------------
 
-_LOCK_IDEMPOTENCY_KEY = "SELECT pg_advisory_xact_lock(hashtext($1 || ' ' || $2))"
-_IDEMPOTENT_RESULT = "SELECT request_sha256, demand_id FROM idempotency_keys WHERE station_id = $1 AND key = $2"
-_REMEMBER_IDEMPOTENT = (
-    "INSERT INTO idempotency_keys (station_id, key, request_sha256, demand_id) VALUES ($1, $2, $3, $4)"
-)
 _ADD_STATUS_LINK = "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)"
 _STATUS_LINK = "SELECT demand_id, expires_at FROM status_links WHERE token_sha256 = $1"
 
@@ -244,16 +239,7 @@ class DemandStore:
             *(getattr(c, f) if c else _NO_CLOSURE[f] for f in _CLOSURE.values()),
         )
 
-    # --- idempotency and status links -----------------------------------------------------------
-
-    async def lock_idempotency_key(self, station_id: str, key: str) -> None:
-        await self.conn.execute(_LOCK_IDEMPOTENCY_KEY, station_id, key)
-
-    async def idempotent_result(self, station_id: str, key: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(_IDEMPOTENT_RESULT, station_id, key)
-
-    async def remember_idempotent(self, station_id: str, key: str, digest: str, demand_id: UUID) -> None:
-        await self.conn.execute(_REMEMBER_IDEMPOTENT, station_id, key, digest, demand_id)
+    # --- status links -----------------------------------------------------------
 
     async def add_status_link(self, digest: str, d: Demand, expires_at: datetime) -> None:
         await self.conn.execute(_ADD_STATUS_LINK, digest, d.demand_id, d.station_id, expires_at)

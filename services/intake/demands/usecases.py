@@ -27,7 +27,8 @@ from shared.contracts import (
     utcnow,
 )
 from shared.db.uow import Tx, UnitOfWork
-from shared.errors import DomainError, Forbidden, Invalid, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
+from shared.idempotency import Idempotent
 from shared.validation import credit_code_flag
 
 from ..catalogue import domain as catalogue
@@ -44,11 +45,6 @@ COMPLAINT_CHANNELS = (
     "拨打 12345 政务服务便民热线或 12315 市场监管投诉举报热线",
 )
 _PROGRESS_STAGES = {Resolved: "resolved", Rated: "rated"}
-
-
-class IdempotencyConflict(DomainError):
-    status = 409
-    code = "idempotency_conflict"
 
 
 @dataclass(frozen=True)
@@ -126,17 +122,11 @@ async def submit_demand(
     submitted_at = utcnow()
     async with uow.begin(principal or SYSTEM) as tx:
         store = tx.store
-        if idempotency_key:
-            # Concurrent retries of one submission take turns, so the second finds the first's result.
-            await store.lock_idempotency_key(form.station_id, idempotency_key)
-            earlier = await store.idempotent_result(form.station_id, idempotency_key)
-            if earlier is not None:
-                if earlier["request_sha256"] != form.digest():
-                    raise IdempotencyConflict(
-                        "该幂等键已用于另一份不同的登记", "this Idempotency-Key was used for a different request"
-                    )
-                demand = await store.get(earlier["demand_id"])
-                return demand, links.token(demand.demand_id)
+        # One key space per station, so a retry from another window of the station finds the first result.
+        request = Idempotent.of(idempotency_key, f"station:{form.station_id}", form.digest())
+        if (earlier := await tx.recall(request)) is not None:
+            demand = await store.get(UUID(earlier["demand_id"]))
+            return demand, links.token(demand.demand_id)
         if await store.station(form.station_id) is None:
             raise Invalid("服务站未登记", "station is not registered", field="station_id")
         if form.visit_id and await store.visit(form.station_id, form.visit_id) is None:
@@ -177,8 +167,7 @@ async def submit_demand(
         await store.ensure_enterprise(demand)
         token = links.token(demand.demand_id)
         await store.add_status_link(_digest(token), demand, submitted_at + timedelta(days=links.days))
-        if idempotency_key:
-            await store.remember_idempotent(form.station_id, idempotency_key, form.digest(), demand.demand_id)
+        await tx.remember(request, {"demand_id": str(demand.demand_id)})
         await tx.publish(domain.submitted_event(demand))
     return demand, token
 
