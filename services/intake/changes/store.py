@@ -27,7 +27,6 @@ VALUES ($1, $2, {", ".join(f"${n}" for n in range(3, len(_CORRECTION_FIELDS) + 3
 _CORRECTIONS = f"""
 SELECT {", ".join(_CORRECTION_FIELDS)} FROM demand_corrections WHERE demand_id = $1 ORDER BY corrected_at
 """
-_CORRECTION = f"SELECT {', '.join(_CORRECTION_FIELDS)} FROM demand_corrections WHERE correction_id = $1"
 
 
 def _correction(row: asyncpg.Record) -> Correction:
@@ -44,7 +43,3 @@ class ChangeStore:
 
     async def corrections(self, demand_id: UUID) -> list[Correction]:
         return [_correction(r) for r in await self.conn.fetch(_CORRECTIONS, demand_id)]
-
-    async def correction(self, correction_id: UUID) -> Correction | None:
-        row = await self.conn.fetchrow(_CORRECTION, correction_id)
-        return _correction(row) if row else None
