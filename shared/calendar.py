@@ -37,3 +37,16 @@ def add_working_days(start: date, days: int, overrides: Mapping[date, bool] | No
         if is_workday(day, overrides):
             counted += 1
     return day
+
+
+def working_days_between(start: date, end: date, overrides: Mapping[date, bool] | None = None) -> int:
+    """How many working days lie after `start` up to and including `end`; 0 when `end` is not after `start`.
+
+    `working_days_between(today, due_on)` is how many working days are left; `(due_on, today)` how many late.
+    """
+    day, counted = start, 0
+    while day < end:
+        day += timedelta(days=1)
+        if is_workday(day, overrides):
+            counted += 1
+    return counted

@@ -1,23 +1,39 @@
-"""The tracking service: ledger, tracking sheet and resolution; publishes Resolved."""
+"""The tracking service: ledger, tracking sheet, the clock, follow-ups, supervision, special tasks, resolution.
+
+Publishes Resolved and the events of following a case (shared.contracts.following).
+"""
 
 from pathlib import Path
 
-from shared.contracts import Resolved
-from shared.runtime import Service
+from shared.contracts import FOLLOWING, Resolved
+from shared.runtime import Scheduled, Service
 
 from . import api, handlers, store
+from .clock import api as clock_api
+from .followups import api as followups_api
 from .settings import Settings
+from .supervision import api as supervision_api
+from .supervision import usecases as supervision
+from .tasks import api as tasks_api
+from .tasks import usecases as tasks
+
+
+def _scan_every(settings: Settings) -> float:
+    return settings.scan_every_seconds
+
 
 SERVICE = Service(
     settings=Settings,
     title="跟踪服务 Tracking",
-    description="台账、跟踪单与办结，发布 Resolved。Ledger, tracking sheet and resolution; publishes Resolved.",
+    description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作与办结，发布 Resolved 及跟进事件。"
+    "Ledger, tracking sheet, the clock, follow-ups, warnings and supervision, special tasks and resolution.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(Resolved,),
-    routers=(api.router,),
+    publishes=(Resolved, *FOLLOWING),
+    routers=(api.router, clock_api.router, followups_api.router, supervision_api.router, tasks_api.router),
     store_counters=store.COUNTERS,
+    scheduled=(Scheduled(supervision.scan, every=_scan_every), Scheduled(tasks.scan, every=_scan_every)),
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

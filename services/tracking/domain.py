@@ -22,17 +22,27 @@ from shared.contracts import (
     Assigned,
     AssigneeKind,
     AssignmentReturned,
+    CaseChased,
+    CasePaused,
+    CaseResumed,
+    CaseSupervised,
     Closing,
+    DeadlineWarned,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
     DemandSubmitted,
     DemandWithdrawn,
     Event,
+    ExtensionDecided,
+    ExtensionRequested,
+    FollowUpKind,
+    FollowUpRecorded,
     HandlingMode,
     Outcome,
     Rated,
     Resolved,
+    SupervisionAnswered,
 )
 from shared.contracts.envelope import Cause
 from shared.errors import InvalidTransition
@@ -106,6 +116,16 @@ class Case:
     closed_at: datetime | None = None
     closing_id: UUID | None = None
     closing: dict | None = None
+    # To be found by (issue 9): from the submission and its corrections.
+    credit_code: str | None = None
+    contact_phone: str | None = None
+    items: list[dict] | None = None  # [{code, label}] of the catalogue items
+    first_responder_id: str | None = None
+    first_assigned_at: datetime | None = None
+    # The clock's answers (services/tracking/clock), recomputed from the case's events whenever one arrives.
+    response_due_on: date | None = None
+    handling_due_on: date | None = None
+    paused_since: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -134,7 +154,11 @@ class Case:
 
 CASE_FIELDS = tuple(f.name for f in fields(Case))
 # What a correction may change of what the case keeps of the form.
-FORM_FIELDS = ("categories", "description", "time_limit_days")
+FORM_FIELDS = ("categories", "description", "time_limit_days", "contact_phone", "items")
+
+
+def _findable(event: DemandSubmitted | DemandCorrected) -> dict:
+    return {"contact_phone": event.contact.phone, "items": [{"code": i.code, "label": i.label} for i in event.items]}
 
 
 @dataclass(frozen=True)
@@ -161,7 +185,11 @@ def apply(case: Case | None, event: Event) -> Case:
         )
     match event:
         case DemandSubmitted():
-            summary = event.summary()
+            summary = event.summary() | {
+                "credit_code": event.enterprise.credit_code,
+                "first_responder_id": event.first_responder_id,
+                **_findable(event),
+            }
             if case.corrected_at is not None:  # a correction came first: its form fields stand
                 summary = {k: v for k, v in summary.items() if k not in FORM_FIELDS}
             return replace(case, **summary)
@@ -171,10 +199,16 @@ def apply(case: Case | None, event: Event) -> Case:
                 categories=[c.model_dump() for c in event.categories],
                 description=event.description,
                 time_limit_days=event.time_limit_days,
+                **_findable(event),
                 corrected_at=event.corrected_at,
                 correction_id=event.event_id,
             )
-        case Assigned() if event.assignment_no > case.assignment_no:
+        case Assigned():
+            # The response deadline is met by the first assignment, whichever arrives first.
+            first = min(filter(None, (case.first_assigned_at, event.occurred_at)))
+            case = replace(case, first_assigned_at=first)
+            if event.assignment_no <= case.assignment_no:
+                return case
             return replace(
                 case,
                 assignment_no=event.assignment_no,
@@ -340,4 +374,39 @@ def timeline_text(event: Event) -> str:
             return f"企业评价：{_OVERALL_LABELS[event.answers.overall.value]}"
         case Archived():
             return f"资料归档，档案号 {event.archive_no}"
+        case FollowUpRecorded():
+            return _follow_up_text(event)
+        case CasePaused():
+            return f"{event.paused_by} 挂起（{event.reason_kind.label}），原因：{event.reason}；暂停计时"
+        case CaseResumed():
+            text = f"{event.resumed_by} 恢复计时，挂起 {event.paused_working_days} 个工作日"
+            text += f"，办结期限顺延至 {event.handling_due_on.isoformat()}"
+            return text + (f"；{event.note}" if event.note else "")
+        case ExtensionRequested():
+            return (
+                f"{event.requested_by} 申请延期：办结期限由 {event.due_on.isoformat()} 延至 "
+                f"{event.new_due_on.isoformat()}，原因：{event.reason}"
+            )
+        case ExtensionDecided():
+            verdict = f"同意延期至 {event.new_due_on.isoformat()}" if event.approved else "不同意延期"
+            return f"{event.decided_by} {verdict}" + (f"，意见：{event.comment}" if event.comment else "")
+        case DeadlineWarned():
+            return f"预警：{event.deadline.label} {event.due_on.isoformat()}，剩余 {event.working_days_left} 个工作日"
+        case CaseChased():
+            return f"催办：{event.deadline.label} {event.due_on.isoformat()} 已超期（{event.chased_by}）"
+        case CaseSupervised():
+            text = (
+                f"{event.level.label}：{event.issued_by}，{event.comment}；请于 {event.reply_due_on.isoformat()} 前回复"
+            )
+            return ("督办升级，" if event.escalated_from else "") + text
+        case SupervisionAnswered():
+            return f"{event.answered_by} 回复督办：{event.answer}"
     return event.routing_key
+
+
+def _follow_up_text(event: FollowUpRecorded) -> str:
+    text = f"{event.recorded_by} {event.kind.label}：{event.text}"
+    if event.kind is FollowUpKind.appointment and (a := event.appointment) is not None:
+        when = a.on.isoformat() + (f" {a.at.strftime('%H:%M')}" if a.at else "")
+        text += f"（{when}，{a.place}，{a.attendees}）"
+    return text

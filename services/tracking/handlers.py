@@ -3,13 +3,15 @@
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
 Resolved is tracking's own event, recorded in the transaction that publishes it. Around the
-lifecycle: the form corrected, an assignment returned, and the demand refused, merged or withdrawn.
+lifecycle: the form corrected, an assignment returned, and the demand refused, merged or withdrawn;
+and the calendar corrections intake owns, which the clock counts working days with.
 """
 
 from shared.contracts import (
     Archived,
     Assigned,
     AssignmentReturned,
+    CalendarCorrected,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
@@ -22,6 +24,7 @@ from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
 
 from . import usecases
+from .clock import usecases as clock
 from .store import Store
 
 
@@ -63,5 +66,9 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Archived, queue="tracking.demand.archived")
     async def on_archived(event: Archived) -> None:
         await uow.handle(event, usecases.record_event)
+
+    @router.consumes(CalendarCorrected, queue="tracking.calendar.corrected")
+    async def on_calendar_corrected(event: CalendarCorrected) -> None:
+        await uow.handle(event, clock.record_calendar_correction)
 
     return router

@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,10 @@ class Settings(ServiceSettings):
     service_name: str = "tracking"
     http_port: int = 8003
     database_url: str = "postgresql://postgres@127.0.0.1:5432/qs_tracking"
+    # The clock's defaults; a station head may set its own (PUT /stations/{station_id}/clock).
+    response_days: int = Field(default=1, ge=1, le=30, description="响应时限（工作日）: submitted → assigned")
+    warn_days: int = Field(default=1, ge=0, le=10, description="预警: working days before a deadline")
+    escalate_after_days: int = Field(default=2, ge=1, le=30, description="督办: working days overdue before escalation")
+    reply_days: int = Field(default=2, ge=1, le=30, description="督办回复时限（工作日）")
+    # How often the scheduler looks for what is due (warnings, chases, escalations, overdue tasks), in seconds.
+    scan_every_seconds: float = Field(default=300.0, gt=0)

@@ -7,7 +7,15 @@ import asyncpg
 from shared.contracts import Event
 from shared.observability.metrics import StoreCounter
 
+from .clock.store import COUNTERS as CLOCK_COUNTERS
+from .clock.store import ClockStore
 from .domain import CASE_FIELDS, Case, TimelineEntry
+from .followups.store import COUNTERS as FOLLOWUP_COUNTERS
+from .followups.store import FollowUpStore
+from .supervision.store import COUNTERS as SUPERVISION_COUNTERS
+from .supervision.store import SupervisionStore
+from .tasks.store import COUNTERS as TASK_COUNTERS
+from .tasks.store import TaskStore
 
 _COLUMNS = ", ".join(CASE_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(CASE_FIELDS) + 1))
@@ -60,10 +68,16 @@ COUNTERS = (
         ("station_id", "closed_as"),
         "SELECT station_id, closed_as, count(*) FROM cases WHERE closed_as IS NOT NULL GROUP BY 1, 2",
     ),
+    *CLOCK_COUNTERS,
+    *FOLLOWUP_COUNTERS,
+    *SUPERVISION_COUNTERS,
+    *TASK_COUNTERS,
 )
 
 
-class Store:
+class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
+    """The tracking store: cases and the timeline here, the rest in each capability's mixin."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 

@@ -14,6 +14,7 @@ from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
 from . import domain
+from .clock.usecases import with_clock
 from .domain import Case, TimelineEntry
 from .store import Store
 
@@ -23,7 +24,7 @@ _NOT_FOUND = NotFound("未找到该需求", "demand not found")
 async def record_event(tx: Tx[Store], event: Event) -> None:
     """Fold any event of the demand into the case, whatever order they come in, and note it on the sheet."""
     case = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save(domain.apply(case, event))
+    await tx.store.save(await with_clock(tx, domain.apply(case, event)))
     await tx.store.add_entry(event, domain.timeline_text(event))
 
 
@@ -36,7 +37,7 @@ async def resolve(
         if case is None:
             raise _NOT_FOUND
         event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
-        case = domain.apply(case, event)
+        case = await with_clock(tx, domain.apply(case, event))
         await tx.store.save(case)
         await tx.store.add_entry(event, domain.timeline_text(event))
         await tx.publish(event)

@@ -30,6 +30,24 @@ from .events import (
     Resolved,
     StationRegistered,
 )
+from .following import (
+    FOLLOWING,
+    Appointment,
+    CaseChased,
+    CasePaused,
+    CaseResumed,
+    CaseSupervised,
+    DeadlineKind,
+    DeadlineWarned,
+    ExtensionDecided,
+    ExtensionRequested,
+    FollowUpKind,
+    FollowUpRecorded,
+    PauseReason,
+    SupervisionAnswered,
+    SupervisionLevel,
+    printed_tracking_no,
+)
 from .topology import (
     CLOSINGS,
     DEAD_LETTER_EXCHANGE,
@@ -43,6 +61,22 @@ from .topology import (
 )
 
 __all__ = [
+    "FOLLOWING",
+    "Appointment",
+    "CaseChased",
+    "CasePaused",
+    "CaseResumed",
+    "CaseSupervised",
+    "DeadlineKind",
+    "DeadlineWarned",
+    "ExtensionDecided",
+    "ExtensionRequested",
+    "FollowUpKind",
+    "FollowUpRecorded",
+    "PauseReason",
+    "SupervisionAnswered",
+    "SupervisionLevel",
+    "printed_tracking_no",
     "CLOSINGS",
     "DEAD_LETTER_EXCHANGE",
     "DISPOSITIONS",

@@ -15,6 +15,7 @@ from .events import (
     Resolved,
     StationRegistered,
 )
+from .following import FOLLOWING
 
 # The five services; each name is also the consumer part of its queues' names.
 SERVICES: tuple[str, ...] = ("intake", "dispatch", "tracking", "evaluation", "archive")
@@ -34,7 +35,8 @@ DISPOSITIONS: tuple[type[Event], ...] = (
 )
 CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdrawn)
 REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
-EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *REFERENCE)}
+# FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed.
+EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REFERENCE)}
 
 
 def queue_name(consumer: str, event_type: type[Envelope]) -> str:

@@ -1,0 +1,1 @@
+"""Warnings (预警), chases (催办) and supervision (督办): the scheduler and the supervisors' hand."""

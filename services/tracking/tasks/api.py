@@ -1,0 +1,5 @@
+"""HTTP routes: Special tasks (专项工作, 002 §9.6) a supervisor assigns to the stations of its subtree."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["专项工作 / special tasks"])
