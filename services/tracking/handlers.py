@@ -7,6 +7,8 @@ lifecycle: the form corrected, an assignment returned, and the demand refused, m
 and the calendar corrections intake owns, which the clock counts working days with.
 """
 
+from functools import partial
+
 from shared.contracts import (
     Archived,
     Assigned,
@@ -21,54 +23,59 @@ from shared.contracts import (
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
-from shared.settings import ServiceSettings
 
 from . import usecases
 from .clock import usecases as clock
+from .clock.domain import ClockSettings
+from .settings import Settings
 from .store import Store
 
 
-def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
+def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
     router = EventRouter("tracking", delivery_limit=settings.delivery_limit)
+    # The clock counts with the service's defaults where a station has not set its own (TRACKING_RESPONSE_DAYS …).
+    defaults = ClockSettings.of(settings)
+    record_event = partial(usecases.record_event, defaults=defaults)
+    record_calendar_correction = partial(clock.record_calendar_correction, defaults=defaults)
 
     @router.consumes(DemandSubmitted, queue="tracking.demand.submitted")
     async def on_submitted(event: DemandSubmitted) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(DemandCorrected, queue="tracking.demand.corrected")
     async def on_corrected(event: DemandCorrected) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(Assigned, queue="tracking.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(AssignmentReturned, queue="tracking.demand.returned")
     async def on_returned(event: AssignmentReturned) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(DemandRefused, queue="tracking.demand.refused")
     async def on_refused(event: DemandRefused) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(DemandMerged, queue="tracking.demand.merged")
     async def on_merged(event: DemandMerged) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(DemandWithdrawn, queue="tracking.demand.withdrawn")
     async def on_withdrawn(event: DemandWithdrawn) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(Rated, queue="tracking.demand.rated")
     async def on_rated(event: Rated) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(Archived, queue="tracking.demand.archived")
     async def on_archived(event: Archived) -> None:
-        await uow.handle(event, usecases.record_event)
+        await uow.handle(event, record_event)
 
     @router.consumes(CalendarCorrected, queue="tracking.calendar.corrected")
     async def on_calendar_corrected(event: CalendarCorrected) -> None:
-        await uow.handle(event, clock.record_calendar_correction)
+        await uow.handle(event, record_calendar_correction)
 
     return router

@@ -14,22 +14,32 @@ from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
 from . import domain
+from .clock.domain import ClockSettings
 from .clock.usecases import with_clock
 from .domain import Case, TimelineEntry
 from .store import Store
+from .worklists import NO_SEARCH, LedgerQuery, Search, Worklist, due_soon_until
 
 _NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
-async def record_event(tx: Tx[Store], event: Event) -> None:
-    """Fold any event of the demand into the case, whatever order they come in, and note it on the sheet."""
+async def record_event(tx: Tx[Store], event: Event, defaults: ClockSettings = ClockSettings()) -> None:
+    """Fold any event of the demand into the case, whatever order they come in, and note it on the sheet.
+
+    `defaults`: the service's clock settings (handlers pass them; a station's own override them)."""
     case = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save(await with_clock(tx, domain.apply(case, event)))
+    await tx.store.save(await with_clock(tx, domain.apply(case, event), defaults))
     await tx.store.add_entry(event, domain.timeline_text(event))
 
 
 async def resolve(
-    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, *, outcome: Outcome, summary: str
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    demand_id: UUID,
+    *,
+    outcome: Outcome,
+    summary: str,
+    defaults: ClockSettings = ClockSettings(),
 ) -> tuple[Case, date]:
     now = utcnow()
     async with uow.begin(principal) as tx:
@@ -37,7 +47,7 @@ async def resolve(
         if case is None:
             raise _NOT_FOUND
         event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
-        case = await with_clock(tx, domain.apply(case, event))
+        case = await with_clock(tx, domain.apply(case, event), defaults)
         await tx.store.save(case)
         await tx.store.add_entry(event, domain.timeline_text(event))
         await tx.publish(event)
@@ -45,13 +55,27 @@ async def resolve(
 
 
 async def ledger(
-    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, status: str | None, limit: int, offset: int
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    station_id: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    search: Search = NO_SEARCH,
+    *,
+    warn_days: int = 1,
 ) -> tuple[list[Case], date]:
+    """台账 and the work lists: `search` narrows the caller's ledger (worklists.py), always within their scope."""
+    today = china_today(utcnow())
     async with uow.begin(principal) as tx:
         # An organization's ledger is what is assigned to it, wherever that is.
         scope = "" if principal.role is Role.org else await tx.scope(station_id)
-        cases = await tx.store.ledger(scope, principal.org or "", status, limit, offset)
-    return cases, china_today(utcnow())
+        until = None
+        if search.worklist is Worklist.due_soon:  # working days: the calendar with the stations' corrections
+            until = due_soon_until(today, warn_days, await tx.store.calendar_overrides())
+        query = LedgerQuery(search, subject=principal.subject, today=today, due_soon_until=until)
+        cases = await tx.store.ledger(scope, principal.org or "", status, limit, offset, query)
+    return cases, today
 
 
 async def case_with_timeline(

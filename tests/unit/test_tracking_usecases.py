@@ -11,6 +11,7 @@ from shared.auth import Principal, Role, in_scope
 from shared.contracts import Outcome, Resolved
 from shared.errors import InvalidTransition, NotFound
 from tests.support import events as ev
+from tests.support.fake_clock_store import FakeClockStore
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -19,7 +20,7 @@ OTHER_HEAD = Principal(subject="head-2", name="梁站长", role=Role.head, stati
 ORG = Principal(subject="org-user", name="市计量测试院", role=Role.org, org="assignee-1")
 
 
-class FakeStore:
+class FakeStore(FakeClockStore):
     def __init__(self) -> None:
         self.cases: dict = {}
         self.entries: list[tuple] = []
@@ -42,7 +43,7 @@ class FakeStore:
         )
         return case if (scope and in_scope(case.station_id, scope)) or mine else None
 
-    async def ledger(self, scope, org, status, limit, offset):
+    async def ledger(self, scope, org, status, limit, offset, query=None):
         cases = [c for c in self.cases.values() if await self.get_visible(c.demand_id, scope, org)]
         return [c for c in cases if status is None or c.status == status][offset : offset + limit]
 

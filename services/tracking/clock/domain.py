@@ -1,6 +1,44 @@
-"""The clock of a case, computed from its facts (the events it was told of), never kept as a counter. Pure: no I/O."""
+"""The clock of a case, computed from its facts (the events it was told of), never kept as a counter. Pure: no I/O.
 
-from dataclasses import dataclass
+Every date is a China date (Asia/Shanghai) and every count is in working days (shared.calendar: statutory
+holidays and 调休 make-up days from `chinesecalendar`, the calendar corrections intake announces deciding first).
+
+- 响应时限 (response): add_working_days(China date of submitted_at, response_days) — counting starts the working day
+  after acceptance (民法典 §201); met by the first assignment (`Case.first_assigned_at`), whichever came first.
+- 办结时限 (handling): the base is the current assignment's `due_on` (dispatch computed it from the catalogue's
+  committed limit) or, once the head approved an extension of that assignment, the latest approved new date; the
+  later-set base wins (an extension is always set after its assignment). Pauses (挂起) of the current assignment move
+  it: handling_due_on = add_working_days(base, paused working days) when they are > 0. A pause counts the working
+  days from its start day up to the day before it ended (a same-day pause counts 0); a pause that began before the
+  base was set (only an approval during a pause) counts from the day the base was set, so days already weighed by
+  the head are not counted twice.
+- While paused, `paused_since` is the open pause's start and the deadline is not yet moved by it: lists show the
+  case as paused, never overdue. Resuming moves the deadline by the pause's working days.
+- A rematch (a new assignment_no) starts afresh: the new assignment's due date, no pauses, no extensions.
+- A case no longer being handled (resolved, returned (退单), refused/merged/withdrawn, rematched away) keeps its last
+  deadlines; an open pause ends with it: it is counted as ended when the case ended (resolved_at, returned_at,
+  closed_at, or the next assignment), so a case resolved while paused is not late for the paused days.
+- Extension (延期): asked by the handler while the case is being handled and not paused, before the handling deadline
+  has passed (China today ≤ handling_due_on), one pending at a time, for a date later than the current deadline;
+  decided by the head; approved, its new date becomes the base.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from shared.calendar import add_working_days, china_today, working_days_between
+from shared.errors import InvalidTransition
+
+from ..domain import RESOLVABLE, Case
+
+
+class _ClockDefaults(Protocol):
+    response_days: int
+    warn_days: int
+    escalate_after_days: int
+    reply_days: int
 
 
 @dataclass(frozen=True)
@@ -11,3 +49,280 @@ class ClockSettings:
     warn_days: int = 1  # 预警: working days before a deadline
     escalate_after_days: int = 2  # 督办: working days overdue before escalation to the district's supervisor
     reply_days: int = 2  # 督办回复时限: working days the station has to answer a 督办
+
+    @classmethod
+    def of(cls, settings: _ClockDefaults) -> "ClockSettings":
+        """The service's settings (services/tracking/settings.py) as the defaults every station starts from."""
+        return cls(
+            response_days=settings.response_days,
+            warn_days=settings.warn_days,
+            escalate_after_days=settings.escalate_after_days,
+            reply_days=settings.reply_days,
+        )
+
+    def over(self, row: dict[str, Any] | None) -> "ClockSettings":
+        """A station's row over these defaults: a column left empty (NULL) keeps the default."""
+        if not row:
+            return self
+        return replace(self, **{k: row[k] for k in CLOCK_FIELDS if row.get(k) is not None})
+
+
+CLOCK_FIELDS = ("response_days", "warn_days", "escalate_after_days", "reply_days")
+
+
+@dataclass(frozen=True)
+class Pause:
+    """挂起: one row of the case's pauses."""
+
+    pause_id: UUID
+    assignment_no: int
+    reason_kind: str
+    reason: str
+    paused_by: str
+    paused_at: datetime
+    resumed_by: str | None = None
+    resumed_at: datetime | None = None
+    note: str | None = None
+    event_id: UUID | None = None  # the CasePaused event, which CaseResumed names as its cause
+
+    @property
+    def is_open(self) -> bool:
+        return self.resumed_at is None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """延期: one request and, once the head decided, its decision."""
+
+    extension_id: UUID
+    assignment_no: int
+    requested_by: str
+    requested_at: datetime
+    reason: str
+    due_on: date  # the handling deadline when asked
+    new_due_on: date
+    approved: bool | None = None  # None: pending
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    comment: str | None = None
+    event_id: UUID | None = None  # the ExtensionRequested event, which ExtensionDecided names as its cause
+
+    @property
+    def status(self) -> str:
+        return "pending" if self.approved is None else ("approved" if self.approved else "refused")
+
+
+EXTENSION_STATUSES = ("pending", "approved", "refused")
+STATUS_LABELS = {"met": "已按期", "open": "计时中", "overdue": "已超期", "paused": "已挂起", "ended": "已终止"}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The clock's answers for one case: what `with_clock` writes into the case's columns, and how it got there."""
+
+    response_due_on: date | None = None
+    handling_base_on: date | None = None  # the committed date or the approved extension's
+    extension_id: UUID | None = None  # the approved extension the base comes from, if any
+    paused_working_days: int = 0  # of the ended pauses that moved the base
+    handling_due_on: date | None = None
+    paused_since: datetime | None = None
+
+
+def pause_working_days(start: datetime, end: datetime, overrides: dict[date, bool] | None = None) -> int:
+    """Working days from the start's China day up to the day before the end's (a same-day pause is 0)."""
+    first, after = china_today(start), china_today(end)
+    return working_days_between(first - timedelta(days=1), after - timedelta(days=1), overrides)
+
+
+def response_due_on(case: Case, settings: ClockSettings, overrides: dict[date, bool] | None = None) -> date | None:
+    if case.submitted_at is None:
+        return None
+    return add_working_days(china_today(case.submitted_at), settings.response_days, overrides)
+
+
+def _handled(case: Case, assignment_no: int) -> bool:
+    """Is this assignment the one the case is being handled under now?"""
+    return case.assignment_no == assignment_no and case.status in RESOLVABLE
+
+
+def pause_ended_at(case: Case, pause: Pause) -> datetime | None:
+    """When the pause ended: resumed, or the case stopped being handled under its assignment (see the rules)."""
+    if pause.resumed_at is not None:
+        return pause.resumed_at
+    if _handled(case, pause.assignment_no):
+        return None
+    if case.assignment_no > pause.assignment_no and case.assigned_at is not None:
+        return max(case.assigned_at, pause.paused_at)
+    ends = [
+        t
+        for t in (
+            case.resolved_at,
+            case.closed_at,
+            case.returned_at if case.returned_no >= pause.assignment_no else None,
+        )
+        if t is not None and t >= pause.paused_at
+    ]
+    return min(ends) if ends else pause.paused_at
+
+
+def clock(
+    case: Case,
+    settings: ClockSettings,
+    pauses: list[Pause],
+    extensions: list[Extension],
+    overrides: dict[date, bool] | None = None,
+) -> Clock:
+    """The case's deadlines from its facts, its pauses and extensions, and the calendar corrections."""
+    response = response_due_on(case, settings, overrides)
+    if not case.assignment_no or case.due_on is None:
+        return Clock(response_due_on=response)
+    base, base_set, extension_id = case.due_on, case.assigned_at, None
+    approved = [e for e in extensions if e.assignment_no == case.assignment_no and e.approved and e.decided_at]
+    if approved:
+        latest = max(approved, key=lambda e: (e.decided_at, str(e.extension_id)))
+        if base_set is None or latest.decided_at >= base_set:
+            base, base_set, extension_id = latest.new_due_on, latest.decided_at, latest.extension_id
+    paused_days, paused_since = 0, None
+    for pause in pauses:
+        if pause.assignment_no != case.assignment_no:
+            continue
+        ended = pause_ended_at(case, pause)
+        if ended is None:
+            paused_since = pause.paused_at
+            continue
+        if base_set is not None and ended < base_set:
+            continue  # weighed by whoever set the base after it
+        start = pause.paused_at if base_set is None else max(pause.paused_at, base_set)
+        paused_days += pause_working_days(start, ended, overrides)
+    due = add_working_days(base, paused_days, overrides) if paused_days > 0 else base
+    return Clock(
+        response_due_on=response,
+        handling_base_on=base,
+        extension_id=extension_id,
+        paused_working_days=paused_days,
+        handling_due_on=due,
+        paused_since=paused_since,
+    )
+
+
+def applied(case: Case, answers: Clock) -> Case:
+    """The case with the clock's columns set. A case no longer open keeps its last deadlines (a late calendar
+    correction does not rewrite history), except that closing a paused case ends the pause once (see the rules)."""
+    if not case.is_open and case.paused_since is None and case.handling_due_on is not None:
+        return replace(case, response_due_on=case.response_due_on or answers.response_due_on)
+    return replace(
+        case,
+        response_due_on=answers.response_due_on,
+        handling_due_on=answers.handling_due_on,
+        paused_since=answers.paused_since,
+    )
+
+
+# --- the rules of a request -----------------------------------------------------------------------------------
+
+
+def _being_handled(case: Case, doing: str, en: str) -> None:
+    if case.status not in RESOLVABLE or case.handling_due_on is None:
+        raise InvalidTransition(
+            f"只有办理中的需求可以{doing}，该需求当前不在办理中",
+            f"only a demand being handled can be {en}; this one is {case.status}",
+        )
+
+
+def check_pause(case: Case) -> None:
+    _being_handled(case, "挂起", "paused")
+    if case.paused_since is not None:
+        raise InvalidTransition("该需求已挂起，请先恢复计时", "the demand is already paused")
+
+
+def check_resume(case: Case, pause: Pause | None) -> Pause:
+    if pause is None or case.paused_since is None:
+        raise InvalidTransition("该需求未挂起，无需恢复计时", "the demand is not paused")
+    return pause
+
+
+def check_extension(case: Case, new_due_on: date, today: date, pending: Extension | None) -> None:
+    """延期申请: before the deadline, one at a time, for a later date (行政许可法 §42 pattern)."""
+    _being_handled(case, "申请延期", "extended")
+    assert case.handling_due_on is not None
+    if case.paused_since is not None:
+        raise InvalidTransition(
+            "挂起期间办结期限暂停计算，请恢复计时后再申请延期",
+            "the demand is paused; resume it before asking for an extension",
+        )
+    if today > case.handling_due_on:
+        raise InvalidTransition(
+            f"延期申请须在办结期限届满前提出（办结期限 {case.handling_due_on.isoformat()} 已过）",
+            f"an extension must be asked for before the handling deadline; {case.handling_due_on} has passed",
+            code="deadline_passed",
+        )
+    if pending is not None:
+        raise InvalidTransition(
+            "已有一项延期申请待站长审批，请等待审批结果",
+            "an extension request is already waiting for the head's decision",
+        )
+    if new_due_on <= case.handling_due_on:
+        raise InvalidTransition(
+            f"延期后的日期须晚于当前办结期限 {case.handling_due_on.isoformat()}",
+            f"the new date must be later than the current handling deadline {case.handling_due_on}",
+            field="new_due_on",
+        )
+
+
+def check_decision(case: Case, extension: Extension) -> None:
+    if extension.approved is not None:
+        verdict = "同意" if extension.approved else "不同意"
+        raise InvalidTransition(
+            f"该延期申请已审批（{verdict}）", f"the extension was already decided ({extension.status})"
+        )
+    if not _handled(case, extension.assignment_no):
+        raise InvalidTransition(
+            "需求已不在该次派单下办理（已办结、退单、改派或终止），延期申请已失效",
+            "the demand is no longer handled under the assignment this extension was asked for",
+        )
+
+
+# --- every deadline of a case, for people ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: str  # shared.contracts.DeadlineKind
+    due_on: date | None
+    status: str  # met / open / overdue / paused / ended
+    met_on: date | None = None
+    on_time: bool | None = None
+    detail: dict[str, Any] | None = None
+
+
+def _status(due: date | None, met: date | None, today: date, *, paused: bool, ended: bool) -> tuple[str, bool | None]:
+    if met is not None:
+        return "met", (due is None or met <= due)
+    if ended:
+        return "ended", None
+    if paused:
+        return "paused", None
+    return ("overdue" if due is not None and today > due else "open"), None
+
+
+def deadlines(case: Case, answers: Clock, today: date) -> list[Deadline]:
+    """The response and handling deadlines of the case, each with where it stands today. A case that ended without
+    being resolved (否定备案/并单/撤回) shows its deadlines as ended; a returned one (退单) is still running."""
+    ended = case.closed_as is not None or (case.archive_no is not None and case.resolved_at is None)
+    met = china_today(case.first_assigned_at) if case.first_assigned_at else None
+    status, on_time = _status(case.response_due_on, met, today, paused=False, ended=ended)
+    out = [Deadline("response", case.response_due_on, status, met, on_time)]
+    if case.assignment_no:
+        done = china_today(case.resolved_at) if case.resolved_at else None
+        paused = case.paused_since is not None
+        status, on_time = _status(case.handling_due_on, done, today, paused=paused, ended=ended)
+        detail = {
+            "assignment_no": case.assignment_no,
+            "committed_on": case.due_on,
+            "base_on": answers.handling_base_on,
+            "extension_id": answers.extension_id,
+            "paused_working_days": answers.paused_working_days,
+            "paused_since": case.paused_since,
+        }
+        out.append(Deadline("handling", case.handling_due_on, status, done, on_time, detail))
+    return out

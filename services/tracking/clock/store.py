@@ -1,15 +1,198 @@
 """SQL: The clock: pauses (挂起), extensions (延期), the station's clock settings, the calendar corrections.
 
-A mixin on the tracking store (`self.conn` is the transaction's connection).
+A mixin on the tracking store (`self.conn` is the transaction's connection). Pauses and extensions carry the
+station (row-level security by station scope) and the demand (an organization sees those of the cases assigned to
+it now); the calendar corrections are city-wide reference data shared with dispatch (shared/calendar_corrections.py).
 """
+
+from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
+from shared.calendar_corrections import CalendarCorrectionsStore
 from shared.observability.metrics import StoreCounter
 
-COUNTERS: tuple[StoreCounter, ...] = ()
+from ..domain import CASE_FIELDS, Case
+from .domain import CLOCK_FIELDS, ClockSettings, Extension, Pause
+
+COUNTERS: tuple[StoreCounter, ...] = (
+    StoreCounter(
+        "qs_case_pauses_total",
+        "Pauses (挂起) of the handling clock, by station and reason",
+        ("station_id", "reason_kind"),
+        "SELECT station_id, reason_kind, count(*) FROM pauses GROUP BY 1, 2",
+    ),
+    StoreCounter(
+        "qs_case_extensions_total",
+        "Extension requests (延期), by station and decision (pending / approved / refused)",
+        ("station_id", "decision"),
+        """SELECT station_id, CASE WHEN approved IS NULL THEN 'pending' WHEN approved THEN 'approved'
+            ELSE 'refused' END, count(*) FROM extensions GROUP BY 1, 2""",
+    ),
+)
+
+_PAUSE_COLUMNS = """pause_id, assignment_no, reason_kind, reason, paused_by, paused_at, resumed_by, resumed_at, note,
+    event_id"""
+_PAUSES = f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE demand_id = $1 ORDER BY paused_at, pause_id"
+_ADD_PAUSE = """
+INSERT INTO pauses (pause_id, demand_id, station_id, assignment_no, reason_kind, reason, paused_by, paused_by_id,
+    paused_at, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+_END_PAUSE = """
+UPDATE pauses SET resumed_by = $2, resumed_by_id = $3, resumed_at = $4, note = $5, resumed_event_id = $6
+WHERE pause_id = $1 AND resumed_at IS NULL
+"""
+
+_EXTENSION_COLUMNS = """extension_id, assignment_no, requested_by, requested_at, reason, due_on, new_due_on, approved,
+    decided_by, decided_at, comment, event_id"""
+_EXTENSIONS = f"SELECT {_EXTENSION_COLUMNS} FROM extensions WHERE demand_id = $1 ORDER BY requested_at, extension_id"
+_EXTENSION = f"SELECT {_EXTENSION_COLUMNS} FROM extensions WHERE demand_id = $1 AND extension_id = $2"
+_ADD_EXTENSION = """
+INSERT INTO extensions (extension_id, demand_id, station_id, assignment_no, requested_by, requested_by_id,
+    requested_at, reason, due_on, new_due_on, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+"""
+_DECIDE = """
+UPDATE extensions SET approved = $3, decided_by = $4, decided_by_id = $5, decided_at = $6, comment = $7,
+    decided_event_id = $8
+WHERE demand_id = $1 AND extension_id = $2 AND approved IS NULL
+"""
+# The head's list: requests still waiting, of cases still handled under the assignment they were asked for
+# (a rematched or resolved case's request has lapsed). The scope is the caller's, in SQL.
+_CASE_COLUMNS = ", ".join(f"c.{f}" for f in CASE_FIELDS)
+_PENDING = f"""
+SELECT {", ".join(f"e.{c.strip()} AS x_{c.strip()}" for c in _EXTENSION_COLUMNS.split(","))}, {_CASE_COLUMNS}
+FROM extensions e JOIN cases c USING (demand_id)
+WHERE qs_covers($1, e.station_id) AND ($2::text IS NULL OR (CASE WHEN e.approved IS NULL THEN 'pending'
+        WHEN e.approved THEN 'approved' ELSE 'refused' END) = $2)
+    AND (e.approved IS NOT NULL OR (c.assignment_no = e.assignment_no AND c.resolved_at IS NULL
+        AND c.closed_as IS NULL AND c.returned_no < c.assignment_no))
+ORDER BY e.requested_at DESC, e.extension_id
+LIMIT $3 OFFSET $4
+"""
+
+_SETTINGS = f"SELECT {', '.join(CLOCK_FIELDS)}, updated_by, updated_at FROM clock_settings WHERE station_id = $1"
+_PUT_SETTINGS = f"""
+INSERT INTO clock_settings (station_id, {", ".join(CLOCK_FIELDS)}, updated_by, updated_by_id, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (station_id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in CLOCK_FIELDS)},
+    updated_by = EXCLUDED.updated_by, updated_by_id = EXCLUDED.updated_by_id, updated_at = EXCLUDED.updated_at
+"""
+_AUDIT_SETTINGS = f"""
+INSERT INTO clock_settings_audit (station_id, {", ".join(CLOCK_FIELDS)}, updated_by, updated_by_id, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+_STATION_KNOWN = "SELECT EXISTS (SELECT 1 FROM station_tree WHERE station_id = $1)"
+
+# Open cases whose clock a calendar correction or a station's settings may move; locked in one order, so two
+# such recomputations never deadlock (an event handler locks one case row, never two).
+_OPEN_CASES = f"""
+SELECT {", ".join(CASE_FIELDS)} FROM cases
+WHERE resolved_at IS NULL AND closed_as IS NULL AND archive_no IS NULL AND ($1::text IS NULL OR station_id = $1)
+ORDER BY demand_id FOR UPDATE
+"""
 
 
-class ClockStore:
+class ClockStore(CalendarCorrectionsStore):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+
+    # --- settings ---
+
+    async def clock_settings(self, station_id: str, defaults: ClockSettings) -> ClockSettings:
+        """The station's row over the service's defaults."""
+        row = await self.conn.fetchrow(_SETTINGS, station_id)
+        return defaults.over(dict(row) if row else None)
+
+    async def clock_settings_row(self, station_id: str) -> dict | None:
+        row = await self.conn.fetchrow(_SETTINGS, station_id)
+        return dict(row) if row else None
+
+    async def put_clock_settings(
+        self, station_id: str, values: dict[str, int | None], by: str, by_id: str, at: datetime
+    ) -> None:
+        args = (station_id, *(values.get(c) for c in CLOCK_FIELDS), by, by_id, at)
+        await self.conn.execute(_PUT_SETTINGS, *args)
+        await self.conn.execute(_AUDIT_SETTINGS, *args)
+
+    async def station_known(self, station_id: str) -> bool:
+        return await self.conn.fetchval(_STATION_KNOWN, station_id)
+
+    async def open_cases(self, station_id: str | None = None) -> list[Case]:
+        return [Case(**r) for r in await self.conn.fetch(_OPEN_CASES, station_id)]
+
+    # --- pauses ---
+
+    async def pauses(self, demand_id: UUID) -> list[Pause]:
+        return [Pause(**r) for r in await self.conn.fetch(_PAUSES, demand_id)]
+
+    async def add_pause(self, case: Case, pause: Pause, paused_by_id: str, event_id: UUID) -> None:
+        await self.conn.execute(
+            _ADD_PAUSE,
+            pause.pause_id,
+            case.demand_id,
+            case.station_id,
+            pause.assignment_no,
+            pause.reason_kind,
+            pause.reason,
+            pause.paused_by,
+            paused_by_id,
+            pause.paused_at,
+            event_id,
+        )
+
+    async def end_pause(
+        self, pause_id: UUID, by: str, by_id: str, at: datetime, note: str | None, event_id: UUID
+    ) -> bool:
+        status = await self.conn.execute(_END_PAUSE, pause_id, by, by_id, at, note, event_id)
+        return status.split()[-1] != "0"
+
+    # --- extensions ---
+
+    async def extensions(self, demand_id: UUID) -> list[Extension]:
+        return [Extension(**r) for r in await self.conn.fetch(_EXTENSIONS, demand_id)]
+
+    async def extension(self, demand_id: UUID, extension_id: UUID) -> Extension | None:
+        row = await self.conn.fetchrow(_EXTENSION, demand_id, extension_id)
+        return Extension(**row) if row else None
+
+    async def add_extension(self, case: Case, extension: Extension, requested_by_id: str, event_id: UUID) -> None:
+        await self.conn.execute(
+            _ADD_EXTENSION,
+            extension.extension_id,
+            case.demand_id,
+            case.station_id,
+            extension.assignment_no,
+            extension.requested_by,
+            requested_by_id,
+            extension.requested_at,
+            extension.reason,
+            extension.due_on,
+            extension.new_due_on,
+            event_id,
+        )
+
+    async def decide_extension(
+        self,
+        demand_id: UUID,
+        extension_id: UUID,
+        approved: bool,
+        by: str,
+        by_id: str,
+        at: datetime,
+        comment: str | None,
+        event_id: UUID,
+    ) -> bool:
+        status = await self.conn.execute(_DECIDE, demand_id, extension_id, approved, by, by_id, at, comment, event_id)
+        return status.split()[-1] != "0"
+
+    async def extension_list(
+        self, scope: str, status: str | None, limit: int, offset: int
+    ) -> list[tuple[Extension, Case]]:
+        out = []
+        for r in await self.conn.fetch(_PENDING, scope, status, limit, offset):
+            extension = Extension(**{k: r["x_" + k] for k in Extension.__dataclass_fields__})
+            out.append((extension, Case(**{k: r[k] for k in CASE_FIELDS})))
+        return out
