@@ -4,16 +4,19 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
-from shared.contracts import Outcome
-from shared.validation import RequestModel
+from shared.contracts import Outcome, printed_tracking_no
+from shared.validation import QueryDate, RequestModel, SearchText
 
-from . import usecases
+from . import usecases, worklists
+from .clock.domain import ClockSettings
 from .domain import STATUS_LABELS, STATUSES, Case
+from .settings import Settings
+from .worklists import Search, Worklist
 
 router = APIRouter(tags=["tracking 跟踪"])
 ReaderOrOrg = Annotated[Principal, allow(*READERS, Role.org)]
@@ -62,25 +65,51 @@ class ClosingOut(BaseModel):
     )
 
 
+class ItemOut(BaseModel):
+    """A catalogue item the demand names (服务项目)."""
+
+    code: str
+    label: str
+
+
 class CaseOut(BaseModel):
     demand_id: UUID
     station_id: str
     tracking_no: str
+    printed_tracking_no: str = Field(
+        description="打印的跟踪单号：服务站代码 + 跟踪单号，全市唯一 / as printed, with the station's code"
+    )
     status: str
     status_label: str
-    overdue: bool
+    overdue: bool = Field(
+        description="已超期：未办结、未挂起，且已过现行办结期限（未派单的，已过响应期限）"
+        " / late: open, not paused, past the handling deadline in force (unassigned: the response deadline)"
+    )
     round: int
     enterprise_name: str | None
+    credit_code: str | None = Field(default=None, description="统一社会信用代码 / unified social credit code")
+    contact_phone: str | None = Field(default=None, description="联系电话 / the contact's phone")
     categories: list[dict] | None
+    items: list[ItemOut] | None = Field(default=None, description="服务项目 / catalogue items")
     description: str | None = Field(description="企业需求 / the need as registered (or last corrected)")
     time_limit_days: int | None = Field(description="承诺办结时限（工作日）/ committed time limit in working days")
     channel: str | None
     first_responder: str | None
     submitted_at: datetime | None
     assignee_kind: str | None
+    assignee_id: str | None = Field(default=None, description="责任人或机构编号 / the assignee's id")
     assignee_name: str | None
     handling_mode: str | None
-    due_on: date | None
+    due_on: date | None = Field(description="派单时承诺的办结日期 / the due date committed at assignment")
+    response_due_on: date | None = Field(
+        default=None, description="响应期限（受理至派单）/ response deadline: submitted → assigned"
+    )
+    handling_due_on: date | None = Field(
+        default=None,
+        description="现行办结期限（含挂起顺延与批准的延期）"
+        " / handling deadline in force (pauses and extensions counted)",
+    )
+    paused_since: datetime | None = Field(default=None, description="挂起中，自何时起 / paused since, while paused")
     outcome: str | None
     summary: str | None
     resolved_at: datetime | None
@@ -101,8 +130,9 @@ class CaseOut(BaseModel):
         own = {k: getattr(case, k) for k in cls.model_fields if hasattr(case, k) and k not in derived}
         return cls(
             **own,
+            printed_tracking_no=printed_tracking_no(case.station_id, case.tracking_no),
             status_label=STATUS_LABELS[case.status],
-            overdue=case.overdue(today),
+            overdue=worklists.overdue(case, today),
             co_handlers=case.co_handlers or [],
             referral=case.referral,
             last_return=ReturnOut(
@@ -138,11 +168,25 @@ class ResolutionIn(RequestModel):
     summary: str = Field(min_length=1, max_length=4000, description="处理过程及结果 / 服务小结")
 
 
-@router.get("/ledger", response_model=list[CaseOut], summary="台账 / the station's ledger")
+def _settings(request: Request) -> Settings:
+    return request.app.state.runtime.settings
+
+
+Config = Annotated[Settings, Depends(_settings)]
+
+
+@router.get(
+    "/ledger",
+    response_model=list[CaseOut],
+    summary="台账、查询与工作清单 / the ledger, search and work lists",
+    description="所有条件可选，同时给出时须全部满足；只列出调用者有权查看的需求。"
+    " / Every filter is optional and they combine (AND); only what the caller may see is listed.",
+)
 async def ledger(
     uow: UoW,
     principal: ReaderOrOrg,
     page: StationPaged,
+    settings: Config,
     status: Annotated[
         str | None,
         Query(
@@ -151,8 +195,43 @@ async def ledger(
             "已评价 rated、否定备案 refused、已并单 merged、已撤回 withdrawn、已归档 archived",
         ),
     ] = None,
+    q: Annotated[
+        SearchText | None,
+        Query(
+            description="跟踪单号（如 2026-000001 或带站代码的 hunnan-01-2026-000001）、企业名称、统一社会信用代码或"
+            "联系电话（部分匹配）/ tracking number (plain or printed), enterprise name, credit code or contact phone"
+        ),
+    ] = None,
+    item: Annotated[SearchText | None, Query(description="服务项目代码 / catalogue item code")] = None,
+    handler: Annotated[
+        SearchText | None, Query(description="责任人或机构：编号或名称 / the assignee, by id or (part of the) name")
+    ] = None,
+    submitted_from: Annotated[
+        QueryDate | None, Query(alias="from", description="受理日期起（含，北京时间）/ submitted on or after")
+    ] = None,
+    submitted_to: Annotated[
+        QueryDate | None, Query(alias="to", description="受理日期止（含，北京时间）/ submitted on or before")
+    ] = None,
+    worklist: Annotated[
+        Worklist | None,
+        Query(
+            alias="list",
+            description="工作清单 / work list: mine 我的需求、due_soon 即将到期、overdue 已超期、paused 挂起中、"
+            "awaiting_reply 待回复督办",
+        ),
+    ] = None,
 ) -> list[CaseOut]:
-    cases, today = await usecases.ledger(uow, principal, page.station_id, status, page.limit, page.offset)
+    search = Search(
+        q=q,
+        item=item,
+        handler=handler,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
+        worklist=worklist,
+    )
+    cases, today = await usecases.ledger(
+        uow, principal, page.station_id, status, page.limit, page.offset, search, warn_days=settings.warn_days
+    )
     return [CaseOut.of(c, today) for c in cases]
 
 
@@ -163,6 +242,8 @@ async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> T
 
 
 @router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
-async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler) -> CaseOut:
-    case, today = await usecases.resolve(uow, principal, demand_id, outcome=body.outcome, summary=body.summary)
+async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, settings: Config) -> CaseOut:
+    case, today = await usecases.resolve(
+        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, defaults=ClockSettings.of(settings)
+    )
     return CaseOut.of(case, today)

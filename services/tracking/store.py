@@ -6,7 +6,9 @@ import asyncpg
 
 from shared.contracts import Event
 from shared.observability.metrics import StoreCounter
+from shared.validation import like_pattern
 
+from . import worklists
 from .clock.store import COUNTERS as CLOCK_COUNTERS
 from .clock.store import ClockStore
 from .domain import CASE_FIELDS, Case, TimelineEntry
@@ -16,6 +18,7 @@ from .supervision.store import COUNTERS as SUPERVISION_COUNTERS
 from .supervision.store import SupervisionStore
 from .tasks.store import COUNTERS as TASK_COUNTERS
 from .tasks.store import TaskStore
+from .worklists import LedgerQuery, Worklist
 
 _COLUMNS = ", ".join(CASE_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(CASE_FIELDS) + 1))
@@ -42,12 +45,47 @@ _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
     WHEN assignment_no > 0 THEN 'assigned'
     ELSE 'submitted' END"""
 
-_LEDGER = f"""
+# The ledger and its work lists (services/tracking/worklists.py). Every filter is optional ($n IS NULL) and in SQL,
+# always within what the caller may see. Search words arrive LIKE-escaped ($6, $9), so `%` and `_` match themselves.
+# $6 finds the tracking number as printed (station code + number, hence also the plain number), the enterprise's
+# name or credit code, or the contact's phone; $7 a catalogue item; $8/$9 the handler by id or name;
+# $10/$11 the submission instants [from, to).
+_OPEN = "resolved_at IS NULL AND rated_at IS NULL AND closed_as IS NULL AND archive_no IS NULL"
+_HANDLING_DUE = "COALESCE(handling_due_on, due_on)"
+_LEDGER_WHERE = f"""($1::text IS NULL OR ({_STATUS_SQL}) = $1) AND {_VISIBLE}
+    AND ($6::text IS NULL OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE '%' || $6 || '%'
+        OR enterprise_name ILIKE '%' || $6 || '%' OR credit_code ILIKE '%' || $6 || '%'
+        OR contact_phone ILIKE '%' || $6 || '%')
+    AND ($7::text IS NULL OR items @> jsonb_build_array(jsonb_build_object('code', $7::text)))
+    AND ($8::text IS NULL OR assignee_id = $8 OR assignee_name ILIKE '%' || $9 || '%')
+    AND ($10::timestamptz IS NULL OR submitted_at >= $10) AND ($11::timestamptz IS NULL OR submitted_at < $11)"""
+# Each work list adds its condition; its own parameters start at $12 (today, the end of "due soon", the caller).
+_WORKLISTS = {
+    None: "",
+    # Staff: assigned to me (not given back), or received by me (首问) and not assigned yet; an organization:
+    # what is assigned to it ($3), which is all it sees anyway.
+    "mine": """AND CASE WHEN $3 <> '' THEN assignee_kind = 'organization' AND assignee_id = $3
+        ELSE (assignee_kind IN ('staff', 'first_responder') AND assignee_id = $12 AND returned_no < assignment_no)
+            OR (assignment_no = 0 AND first_responder_id = $12) END""",
+    "due_soon": f"AND {_OPEN} AND paused_since IS NULL AND {_HANDLING_DUE} BETWEEN $12 AND $13",
+    "overdue": f"""AND {_OPEN} AND paused_since IS NULL
+        AND ({_HANDLING_DUE} < $12 OR (first_assigned_at IS NULL AND response_due_on < $12))""",
+    "paused": f"AND {_OPEN} AND paused_since IS NOT NULL",
+    "awaiting_reply": """AND EXISTS (SELECT 1 FROM supervisions s
+        WHERE s.demand_id = cases.demand_id AND s.answered_at IS NULL AND s.escalated_at IS NULL)""",
+}
+_NEWEST_FIRST = "submitted_at DESC NULLS LAST, tracking_no DESC, demand_id"
+_DUE_FIRST = f"COALESCE(handling_due_on, due_on, response_due_on) NULLS LAST, {_NEWEST_FIRST}"
+_LEDGER = {
+    name: f"""
 SELECT {_COLUMNS} FROM cases
-WHERE ($1::text IS NULL OR ({_STATUS_SQL}) = $1) AND {_VISIBLE}
-ORDER BY submitted_at DESC NULLS LAST, tracking_no DESC
+WHERE {_LEDGER_WHERE}
+    {condition}
+ORDER BY {_DUE_FIRST if name in ("due_soon", "overdue") else _NEWEST_FIRST}
 LIMIT $4 OFFSET $5
 """
+    for name, condition in _WORKLISTS.items()
+}
 
 _ADD_ENTRY = """
 INSERT INTO timeline (event_id, demand_id, station_id, kind, occurred_at, detail)
@@ -92,8 +130,33 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         row = await self.conn.fetchrow(_GET_VISIBLE + (" FOR UPDATE" if for_update else ""), demand_id, scope, org)
         return Case(**row) if row else None
 
-    async def ledger(self, scope: str, org: str, status: str | None, limit: int, offset: int) -> list[Case]:
-        return [Case(**r) for r in await self.conn.fetch(_LEDGER, status, scope, org, limit, offset)]
+    async def ledger(
+        self, scope: str, org: str, status: str | None, limit: int, offset: int, query: LedgerQuery = LedgerQuery()
+    ) -> list[Case]:
+        """The ledger in `scope` (an organization: what is assigned to `org`), filtered and paged; see _LEDGER."""
+        s, listed = query.search, query.search.worklist
+        start, end = worklists.submitted_between(s)
+        params = [
+            status,
+            scope,
+            org,
+            limit,
+            offset,
+            like_pattern(s.q) if s.q is not None else None,
+            s.item,
+            s.handler,
+            like_pattern(s.handler) if s.handler is not None else None,
+            start,
+            end,
+        ]
+        if listed is Worklist.mine:
+            params.append(query.subject)
+        elif listed is Worklist.due_soon:
+            params += [query.today, query.due_soon_until]
+        elif listed is Worklist.overdue:
+            params.append(query.today)
+        rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)
+        return [Case(**r) for r in rows]
 
     async def add_entry(self, event: Event, text: str) -> None:
         await self.conn.execute(

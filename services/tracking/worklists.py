@@ -1,0 +1,96 @@
+"""Work lists and search over the ledger (台账): what a station asks of it every morning. Pure: no I/O.
+
+The filters are applied in SQL (services/tracking/store.py); here are the rules that are easier to state and to test
+in Python: the China days a date range means, how far "due soon" reaches in working days, and when a case is late.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from shared.calendar import CHINA, add_working_days
+from shared.errors import Invalid
+
+from .domain import Case
+
+
+class Worklist(StrEnum):
+    """The station's work lists (工作台)."""
+
+    mine = "mine"  # 我的需求: assigned to me, or received by me (首问) and not yet assigned; an org: assigned to it
+    due_soon = "due_soon"  # 即将到期: open, not paused, the handling deadline within the warning days
+    overdue = "overdue"  # 已超期: open, not paused, past the handling deadline (or the response deadline, unassigned)
+    paused = "paused"  # 挂起中: open and paused
+    awaiting_reply = "awaiting_reply"  # 待回复督办: a 督办 the station has not answered yet
+
+
+# Lists about a deadline are ordered by it, the nearest (or most late) first; the others newest first.
+DUE_ORDERED = (Worklist.due_soon, Worklist.overdue)
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the caller asks the ledger for, besides the status and the page; every field is optional (AND)."""
+
+    q: str | None = None  # tracking number (plain or printed), enterprise name, credit code or contact phone
+    item: str | None = None  # a catalogue item code
+    handler: str | None = None  # the assignee's id or name
+    submitted_from: date | None = None  # China dates, inclusive
+    submitted_to: date | None = None
+    worklist: Worklist | None = None
+
+    def __post_init__(self) -> None:
+        if self.submitted_from and self.submitted_to and self.submitted_from > self.submitted_to:
+            raise Invalid(
+                f"起始日期 {self.submitted_from} 晚于截止日期 {self.submitted_to}，请检查受理日期范围",
+                f"'from' ({self.submitted_from}) is after 'to' ({self.submitted_to})",
+                field="from",
+            )
+
+
+NO_SEARCH = Search()
+
+
+@dataclass(frozen=True)
+class LedgerQuery:
+    """The search with what the use case knows besides: who asks (for `mine`), China's today and how far
+    "due soon" reaches (for the deadline lists)."""
+
+    search: Search = NO_SEARCH
+    subject: str = ""
+    today: date | None = None
+    due_soon_until: date | None = None
+
+
+def china_day_start(day: date) -> datetime:
+    """The instant a China day begins (00:00 in Asia/Shanghai)."""
+    return datetime.combine(day, time(), CHINA)
+
+
+def submitted_between(search: Search) -> tuple[datetime | None, datetime | None]:
+    """[from, to) as instants: from the start of the first China day to the start of the day after the last."""
+    start = china_day_start(search.submitted_from) if search.submitted_from else None
+    end = china_day_start(search.submitted_to + timedelta(days=1)) if search.submitted_to else None
+    return start, end
+
+
+def due_soon_until(today: date, warn_days: int, overrides: Mapping[date, bool] | None = None) -> date:
+    """The last day "due soon" reaches: `warn_days` working days after today (today itself with no warning days)."""
+    return add_working_days(today, warn_days, overrides) if warn_days >= 1 else today
+
+
+def handling_due(case: Case) -> date | None:
+    """The handling deadline in force: the clock's (pauses and extensions counted), else the committed due date."""
+    return case.handling_due_on or case.due_on
+
+
+def overdue(case: Case, today: date) -> bool:
+    """Late: open, not paused, and past the handling deadline in force (or, never assigned, past the response
+    deadline). The same rule as the `overdue` list."""
+    if not case.is_open or case.paused_since is not None:
+        return False
+    due = handling_due(case)
+    if due is not None and due < today:
+        return True
+    return case.first_assigned_at is None and case.response_due_on is not None and case.response_due_on < today
