@@ -2,16 +2,20 @@
 
 Everything goes through the services' public HTTP APIs, exactly as staff would do it.
 Seeding is skipped for a station that already has demands, so restarts add nothing.
+One demand in handling is followed on its tracking sheet (a contact, an appointment) and paused
+waiting on the enterprise, so the sheet, the upcoming appointments, the paused list and the
+enterprise's status link (计时暂停 and why) all show something.
 """
 
 import asyncio
+import contextlib
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 from stdnum.cn import uscc
 
 from shared.auth import Role, mint
-from shared.calendar import china_today
+from shared.calendar import add_working_days, china_today
 
 STATIONS = {
     "210100/210112/hunnan-01": "沈阳市浑南区一站式质量服务站",
@@ -97,6 +101,8 @@ ORGS = {
     "440100/440113/panyu-01": ("org-gz-cert-01", "广州市质量认证咨询中心"),
 }
 ORG = ORGS["210100/210112/hunnan-01"]
+# The demand followed and paused: Hunnan's second (the boilers, handled by the first responder).
+FOLLOWED = ("210100/210112/hunnan-01", 1)
 
 # The service-organization registry (服务机构库): (id, name, credit code without check character, service
 # areas, categories, qualifications as (kind, issuer, scope, days still valid), agreement party, status and
@@ -241,89 +247,128 @@ async def register_organizations(client: httpx.AsyncClient, dispatch: str) -> No
     print(f"service-organization registry: {len(REGISTRY)} organizations")
 
 
-async def seed(urls: dict[str, str]) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        await register_organizations(client, urls["dispatch"])
-        for station, demands in DEMANDS.items():
-            clerk = _as(Role.clerk, station, CLERKS[station])
-            head = _as(Role.head, station, HEADS[station])
-            org_id, org_name = ORGS[station]
-            org = _as(Role.org, name=org_name, org=org_id)
-            existing = await client.get(f"{urls['intake']}/demands", params={"station_id": station}, headers=head)
-            existing.raise_for_status()
-            if existing.json():
-                print(f"demo data for {station} already there")
-                continue
-            for index, (name, code, contact, phone, items, text, channel) in enumerate(demands):
-                reply = await client.post(
-                    f"{urls['intake']}/demands",
+async def follow(client: httpx.AsyncClient, tracking: str, demand_id: str, clerk: dict, head: dict) -> None:
+    """服务跟进 on one demand through tracking's API: a call, an appointment on site, then 挂起 for materials."""
+    await _poll(client, f"{tracking}/demands/{demand_id}", lambda c: c["status"] == "assigned", head)
+    visit_on = add_working_days(china_today(datetime.now(UTC)), 2, {})
+    steps = [
+        (
+            "follow-ups",
+            {"kind": "contact", "text": "电话联系刘海波，确认两台燃气锅炉的型号、安装位置及司炉工人数"},
+        ),
+        (
+            "follow-ups",
+            {
+                "kind": "appointment",
+                "text": "约定到企业锅炉房现场核对铭牌并收取登记材料",
+                "appointment": {
+                    "on": visit_on.isoformat(),
+                    "at": "09:30",
+                    "place": "辽宁北方锅炉制造有限公司 锅炉房",
+                    "attendees": "张晓燕；企业设备科刘海波",
+                },
+            },
+        ),
+        (
+            "pauses",
+            {"reason_kind": "materials", "reason": "请企业补充锅炉产品合格证及安装监督检验证书复印件"},
+        ),
+    ]
+    for n, (path, body) in enumerate(steps, start=1):
+        # Named after the demand, so a seed run again after a crash in between adds nothing twice.
+        key = {"Idempotency-Key": f"demo-{demand_id}-{n}"}
+        (await client.post(f"{tracking}/demands/{demand_id}/{path}", json=body, headers=clerk | key)).raise_for_status()
+
+
+async def seed(urls: dict[str, str], client: httpx.AsyncClient | None = None) -> None:
+    """Seed every station through the services' APIs at `urls`; `client` for tests (in-process apps)."""
+    async with contextlib.AsyncExitStack() as stack:
+        if client is None:
+            client = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        await _seed(client, urls)
+
+
+async def _seed(client: httpx.AsyncClient, urls: dict[str, str]) -> None:
+    await register_organizations(client, urls["dispatch"])
+    for station, demands in DEMANDS.items():
+        clerk = _as(Role.clerk, station, CLERKS[station])
+        head = _as(Role.head, station, HEADS[station])
+        org_id, org_name = ORGS[station]
+        org = _as(Role.org, name=org_name, org=org_id)
+        existing = await client.get(f"{urls['intake']}/demands", params={"station_id": station}, headers=head)
+        existing.raise_for_status()
+        if existing.json():
+            print(f"demo data for {station} already there")
+            continue
+        for index, (name, code, contact, phone, items, text, channel) in enumerate(demands):
+            reply = await client.post(
+                f"{urls['intake']}/demands",
+                json={
+                    "station_id": station,
+                    "enterprise": {"name": name, "credit_code": code + uscc.calc_check_digit(code)},
+                    "contact": {"name": contact, "phone": phone},
+                    "items": [{"code": item} for item in items],
+                    "description": text,
+                    "channel": channel,
+                },
+                headers=clerk,
+            )
+            reply.raise_for_status()
+            demand = reply.json()
+            if index == len(demands) - 1:
+                continue  # the last one waits in the dispatch queue
+            demand_id = demand["demand_id"]
+            await _poll(client, f"{urls['dispatch']}/demands/{demand_id}", lambda d: True, head)
+            kind = "organization" if index == 0 else "first_responder"
+            (
+                await client.post(
+                    f"{urls['dispatch']}/demands/{demand_id}/assignments",
                     json={
-                        "station_id": station,
-                        "enterprise": {"name": name, "credit_code": code + uscc.calc_check_digit(code)},
-                        "contact": {"name": contact, "phone": phone},
-                        "items": [{"code": item} for item in items],
-                        "description": text,
-                        "channel": channel,
+                        "assignee_kind": kind,
+                        "assignee_id": org_id if kind == "organization" else None,
+                        "assignee_name": org_name if kind == "organization" else None,
                     },
-                    headers=clerk,
+                    headers=head,
                 )
-                reply.raise_for_status()
-                demand = reply.json()
-                if index == len(demands) - 1:
-                    continue  # the last one waits in the dispatch queue
-                demand_id = demand["demand_id"]
-                await _poll(client, f"{urls['dispatch']}/demands/{demand_id}", lambda d: True, head)
-                kind = "organization" if index == 0 else "first_responder"
-                (
-                    await client.post(
-                        f"{urls['dispatch']}/demands/{demand_id}/assignments",
-                        json={
-                            "assignee_kind": kind,
-                            "assignee_id": org_id if kind == "organization" else None,
-                            "assignee_name": org_name if kind == "organization" else None,
-                        },
-                        headers=head,
-                    )
-                ).raise_for_status()
-                if index > 0:
-                    continue  # handling in progress
-                await _poll(
-                    client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "assigned", head
+            ).raise_for_status()
+            if (station, index) == FOLLOWED:
+                await follow(client, urls["tracking"], demand_id, clerk, head)
+                print(f"{demand['tracking_no']} followed up and paused; its status link: {demand['status_url']}")
+            if index > 0:
+                continue  # handling in progress
+            await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "assigned", head)
+            (
+                await client.post(
+                    f"{urls['tracking']}/demands/{demand_id}/resolution",
+                    json={
+                        "outcome": "met",
+                        "summary": "已完成检定校准并出具证书",
+                    },
+                    headers=org,
                 )
-                (
-                    await client.post(
-                        f"{urls['tracking']}/demands/{demand_id}/resolution",
-                        json={
-                            "outcome": "met",
-                            "summary": "已完成检定校准并出具证书",
+            ).raise_for_status()
+            await _poll(client, f"{urls['evaluation']}/surveys/{demand_id}", lambda s: s["status"] == "open", head)
+            link = await client.post(f"{urls['evaluation']}/surveys/{demand_id}/link", headers=clerk)
+            link.raise_for_status()
+            (
+                await client.post(
+                    link.json()["url"],
+                    json={
+                        "answers": {
+                            "station_service": 5,
+                            "station_timeliness": 5,
+                            "station_professionalism": 5,
+                            "station_civility": 5,
+                            "problem_solved": True,
+                            "technician_professionalism": 5,
+                            "technician_timeliness": 4,
+                            "technician_civility": 5,
+                            "facilities": 5,
+                            "overall": "very_satisfied",
+                            "comments": "服务及时，非常专业",
                         },
-                        headers=org,
-                    )
-                ).raise_for_status()
-                await _poll(client, f"{urls['evaluation']}/surveys/{demand_id}", lambda s: s["status"] == "open", head)
-                link = await client.post(f"{urls['evaluation']}/surveys/{demand_id}/link", headers=clerk)
-                link.raise_for_status()
-                (
-                    await client.post(
-                        link.json()["url"],
-                        json={
-                            "answers": {
-                                "station_service": 5,
-                                "station_timeliness": 5,
-                                "station_professionalism": 5,
-                                "station_civility": 5,
-                                "problem_solved": True,
-                                "technician_professionalism": 5,
-                                "technician_timeliness": 4,
-                                "technician_civility": 5,
-                                "facilities": 5,
-                                "overall": "very_satisfied",
-                                "comments": "服务及时，非常专业",
-                            },
-                        },
-                    )
-                ).raise_for_status()
-                await _poll(
-                    client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "archived", head
+                    },
                 )
-            print(f"demo data seeded for {STATIONS[station]} ({station})")
+            ).raise_for_status()
+            await _poll(client, f"{urls['tracking']}/demands/{demand_id}", lambda c: c["status"] == "archived", head)
+        print(f"demo data seeded for {STATIONS[station]} ({station})")

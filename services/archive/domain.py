@@ -24,6 +24,10 @@ initiative) and a form need never be corrected. So they do not hold the seal bac
 after sealing (only when its queue lagged behind the whole rest of the demand's life) is logged,
 listed by the audit and attached by its supplement like any late event.
 
+The following of a case (服务跟进: follow-ups, pauses and resumptions, extensions, warnings, chases,
+督办 and their answers) is kept the same way, one section per kind: nothing proves how many there
+were, so sealing never waits for them.
+
 `missing()` says what is still lacking (for logs and the audit); `ready_to_seal()` is its emptiness.
 A record sealed short under an older rule, or an event that came after sealing, is found by
 `audit()` and attached by an append-only supplement (`supplement()`), never by changing the
@@ -44,16 +48,25 @@ from shared.contracts import (
     Archived,
     Assigned,
     AssignmentReturned,
+    CaseChased,
+    CasePaused,
+    CaseResumed,
+    CaseSupervised,
     Closing,
+    DeadlineWarned,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
     DemandSubmitted,
     DemandWithdrawn,
     Event,
+    ExtensionDecided,
+    ExtensionRequested,
+    FollowUpRecorded,
     Overall,
     Rated,
     Resolved,
+    SupervisionAnswered,
 )
 
 RETENTION_YEARS = 3  # a minimum (000 档案管理, 002 §9.3)
@@ -81,6 +94,16 @@ SECTIONS = {
     REFUSED: "refusals",
     MERGED: "merges",
     WITHDRAWN: "withdrawals",
+    # 服务跟进 (domain.md §5.3): in the record, never awaited by the sealing rule.
+    FollowUpRecorded.routing_key: "follow_ups",
+    CasePaused.routing_key: "pauses",
+    CaseResumed.routing_key: "resumptions",
+    ExtensionRequested.routing_key: "extension_requests",
+    ExtensionDecided.routing_key: "extension_decisions",
+    DeadlineWarned.routing_key: "warnings",
+    CaseChased.routing_key: "chases",
+    CaseSupervised.routing_key: "supervisions",
+    SupervisionAnswered.routing_key: "supervision_answers",
 }
 
 

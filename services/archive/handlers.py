@@ -5,18 +5,29 @@ calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before t
 Archived is the archive's own event, published in the transaction that seals the dossier.
 Around the lifecycle: corrections and returns have their own sections of the dossier, and a
 refusal, merge or withdrawal ends the demand, sealed like a rated one once its history is complete.
+The following of a case (follow-ups, pauses, extensions, warnings, chases, 督办) goes into the
+record too, in its own sections; sealing never waits for it (see domain.py).
 """
 
 from shared.contracts import (
     Assigned,
     AssignmentReturned,
+    CaseChased,
+    CasePaused,
+    CaseResumed,
+    CaseSupervised,
+    DeadlineWarned,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
     DemandSubmitted,
     DemandWithdrawn,
+    ExtensionDecided,
+    ExtensionRequested,
+    FollowUpRecorded,
     Rated,
     Resolved,
+    SupervisionAnswered,
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
@@ -63,6 +74,44 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(DemandWithdrawn, queue="archive.demand.withdrawn")
     async def on_withdrawn(event: DemandWithdrawn) -> None:
+        await uow.handle(event, usecases.collect)
+
+    # 服务跟进: the tracking sheet and the clock, kept in the record (domain.md §5.3, §5.6).
+
+    @router.consumes(FollowUpRecorded, queue="archive.demand.followed_up")
+    async def on_followed_up(event: FollowUpRecorded) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(CasePaused, queue="archive.demand.paused")
+    async def on_paused(event: CasePaused) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(CaseResumed, queue="archive.demand.resumed")
+    async def on_resumed(event: CaseResumed) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(ExtensionRequested, queue="archive.demand.extension_requested")
+    async def on_extension_requested(event: ExtensionRequested) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(ExtensionDecided, queue="archive.demand.extension_decided")
+    async def on_extension_decided(event: ExtensionDecided) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(DeadlineWarned, queue="archive.demand.warned")
+    async def on_warned(event: DeadlineWarned) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(CaseChased, queue="archive.demand.chased")
+    async def on_chased(event: CaseChased) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(CaseSupervised, queue="archive.demand.supervised")
+    async def on_supervised(event: CaseSupervised) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(SupervisionAnswered, queue="archive.demand.supervision_answered")
+    async def on_supervision_answered(event: SupervisionAnswered) -> None:
         await uow.handle(event, usecases.collect)
 
     return router

@@ -1,7 +1,8 @@
 """Intake subscribers: the demand's progress for the enterprise's status link, and its archiving.
 
 The link tells the enterprise every outcome: assigned, returned (退单), rematched (改派: a higher
-assignment_no), referred (转办), resolved, rated, refused (否定备案), merged (并单), archived.
+assignment_no), referred (转办), resolved, rated, refused (否定备案), merged (并单), archived; and of
+the clock, what concerns the enterprise: a pause (挂起) and its end, an approved extension (延期).
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -9,7 +10,18 @@ Every service, intake too, also keeps the station registry's tree from `<service
 (shared/stations.py, included by the runtime).
 """
 
-from shared.contracts import Archived, Assigned, AssignmentReturned, DemandMerged, DemandRefused, Rated, Resolved
+from shared.contracts import (
+    Archived,
+    Assigned,
+    AssignmentReturned,
+    CasePaused,
+    CaseResumed,
+    DemandMerged,
+    DemandRefused,
+    ExtensionDecided,
+    Rated,
+    Resolved,
+)
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -44,6 +56,18 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Rated, queue="intake.demand.rated")
     async def on_rated(event: Rated) -> None:
         await uow.handle(event, demands.record_progress)
+
+    @router.consumes(CasePaused, queue="intake.demand.paused")
+    async def on_paused(event: CasePaused) -> None:
+        await uow.handle(event, demands.record_paused)
+
+    @router.consumes(CaseResumed, queue="intake.demand.resumed")
+    async def on_resumed(event: CaseResumed) -> None:
+        await uow.handle(event, demands.record_resumed)
+
+    @router.consumes(ExtensionDecided, queue="intake.demand.extension_decided")
+    async def on_extension_decided(event: ExtensionDecided) -> None:
+        await uow.handle(event, demands.record_extension)
 
     @router.consumes(Archived, queue="intake.demand.archived")
     async def on_archived(event: Archived) -> None:

@@ -25,7 +25,7 @@ class Notice:
     station_name: str
     station_address: str
     station_phone: str | None
-    tracking_no: str
+    tracking_no: str  # as printed: the station's code first, e.g. hunnan-01-2026-000137 (printed_tracking_no)
     enterprise_name: str
     credit_code: str
     contact_name: str

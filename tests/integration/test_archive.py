@@ -11,7 +11,7 @@ import pytest
 
 from services.archive import domain
 from shared.contracts import Answers, Outcome, Rated, RatingSource, Resolved, utcnow
-from tests.support import auth, events, infra
+from tests.support import auth, events, following_events, infra
 from tests.support.apps import body_of, capture_queue, drain, make_app, publish_event
 
 pytestmark = pytest.mark.integration
@@ -215,3 +215,35 @@ async def test_a_closed_demand_waits_for_the_assignments_it_counts_and_a_late_re
         assert dossier["content"] == content and dossier["outcome"] == "withdrawn"  # the sealed record unchanged
         [supplement] = dossier["supplements"]
         assert [e["type"] for e in supplement["content"]["events"]] == ["demand.returned"]
+
+
+async def test_the_following_of_a_case_reaches_the_sealed_record_without_holding_it_back(amqp, databases):
+    """Each of the nine FOLLOWING events has its archive queue (so tracking's outbox can route it) and its section."""
+    db = databases("archive")
+    app = make_app("archive", amqp_url=amqp, database_url=db)
+    async with infra.running(app) as client:
+        s, a1, a2, r, rating = rematched_history()
+        following = following_events.one_of_each(a2)
+        for event in (s, a1, a2, *following, r):
+            await publish_event(amqp, event)
+        await infra.eventually(logged(db, s.demand_id, 4 + len(following)), what="every event logged")
+        assert await dossier_of(db, s.demand_id)() is None, "sealed before the rating"
+        await publish_event(amqp, rating)
+        row = await infra.eventually(dossier_of(db, s.demand_id), what="the dossier sealed")
+        content = json.loads(row["content"])
+        for event in following:
+            [kept] = content[domain.SECTIONS[event.routing_key]]
+            assert kept["event_id"] == str(event.event_id), event.routing_key
+        assert content["pauses"][0]["reason_kind"] == "materials"
+        assert content["follow_ups"][0]["appointment"]["place"] == "企业二号车间"
+        assert len(content["events"]) == 5 + len(following)
+
+        # one after sealing (a chase whose queue lagged): logged, the record unchanged, the audit attaches it
+        late = following_events.chased(a2)
+        await publish_event(amqp, late)
+        await infra.eventually(logged(db, s.demand_id, 6 + len(following)), what="the late chase logged")
+        code, out = await audit(db, "--supplement")
+        assert code == 0, out
+        dossier = (await client.get(f"/dossiers/{s.demand_id}", headers=auth.HEAD)).json()
+        assert dossier["content"] == content
+        assert [e["type"] for e in dossier["supplements"][0]["content"]["events"]] == ["demand.chased"]

@@ -390,9 +390,27 @@ def areas():
     """The cases of each capability live beside it, in tests/integration/authz_*.py: each module has
     `async prepare(system)` (the rows its routes need, ids kept in `system.demands`) and `cases(system)`
     (rows shaped like `cases()` above). Imported late, since they use this module's tables."""
-    from tests.integration import authz_decisions, authz_intake_changes, authz_registry, authz_staff
+    from tests.integration import (
+        authz_decisions,
+        authz_intake_changes,
+        authz_registry,
+        authz_staff,
+        authz_tracking_clock,
+        authz_tracking_followups,
+        authz_tracking_supervision,
+        authz_tracking_tasks,
+    )
 
-    return (authz_registry, authz_staff, authz_decisions, authz_intake_changes)
+    return (
+        authz_registry,
+        authz_staff,
+        authz_decisions,
+        authz_intake_changes,
+        authz_tracking_clock,
+        authz_tracking_followups,
+        authz_tracking_supervision,
+        authz_tracking_tasks,
+    )
 
 
 async def test_every_route_answers_each_caller_as_its_role_allows(system):

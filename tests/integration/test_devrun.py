@@ -228,3 +228,55 @@ def test_backoff_doubles_to_the_cap_and_resets_after_a_long_enough_run():
     assert backoff.delay(uptime=59) == 30  # a short run keeps the pause long
     assert backoff.delay(uptime=60) == 1  # a run of a minute counts as healthy: start over
     assert backoff.delay(uptime=1) == 2
+
+
+# --------------------------------------------------------------------------- the demo data (`make run`)
+
+
+async def test_the_demo_data_seeds_through_the_apis_with_one_demand_followed_up_and_paused(amqp, databases, capsys):
+    """devtools.demo.seed against the five apps in this process: the same HTTP calls `make run` makes."""
+    from devtools import demo
+    from tests.support.system import running_system
+
+    async with running_system(amqp, databases) as system:
+        urls = {name: f"http://{name}.demo" for name in system.apps}
+        mounts = {f"{url}": httpx.ASGITransport(app=system.apps[name]) for name, url in urls.items()}
+        # The rating link is evaluation's public address.
+        mounts["http://127.0.0.1:8004"] = httpx.ASGITransport(app=system.apps["evaluation"])
+        async with httpx.AsyncClient(mounts=mounts, timeout=30) as client:
+            await demo.seed(urls, client)
+            station, index = demo.FOLLOWED
+            head = demo._as(demo.Role.head, station, demo.HEADS[station])
+            listed = (
+                await client.get(f"{urls['intake']}/demands", params={"station_id": station}, headers=head)
+            ).json()
+            name = demo.DEMANDS[station][index][0]
+            [demand] = [d for d in listed if d["enterprise_name"] == name]
+            demand_id = demand["demand_id"]
+
+            follow_ups = (await client.get(f"{urls['tracking']}/demands/{demand_id}/follow-ups", headers=head)).json()
+            assert [f["kind"] for f in follow_ups] == ["contact", "appointment"], follow_ups
+            assert follow_ups[1]["appointment"]["place"] == "辽宁北方锅炉制造有限公司 锅炉房"
+            clock = (await client.get(f"{urls['tracking']}/demands/{demand_id}/clock", headers=head)).json()
+            assert clock["paused_since"] is not None and clock["pauses"][0]["reason_kind"] == "materials"
+            upcoming = (await client.get(f"{urls['tracking']}/appointments", headers=head)).json()
+            assert [a["demand_id"] for a in upcoming] == [demand_id]
+
+            # The enterprise is told behind its status link, which the seed printed for the demo's user.
+            [line] = [line for line in capsys.readouterr().out.splitlines() if "its status link" in line]
+            assert line.startswith(demand["tracking_no"])
+            path = "/public/status/" + line.rsplit("/", 1)[1]
+
+            async def told():
+                status = (await system.clients["intake"].get(path)).json()
+                return status if status["paused"] else None
+
+            status = await infra.eventually(told, what="the pause on the status link")
+            assert status["paused"]["reason_label"] == "等待企业补充材料"
+            assert status["clock_label"].startswith("计时暂停：等待企业补充材料（请企业补充锅炉产品合格证")
+            assert demo.CLERKS[station] not in str(status)
+
+            # Seeding again (a restart of `make run`) adds nothing.
+            await demo.seed(urls, client)
+            again = (await client.get(f"{urls['tracking']}/demands/{demand_id}/follow-ups", headers=head)).json()
+            assert len(again) == 2

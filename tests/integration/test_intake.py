@@ -182,20 +182,22 @@ async def test_the_acceptance_notice_tells_everything_once(intake):
         )
     ).json()
     html = (await intake.get(f"/demands/{demand['demand_id']}/notice", headers=auth.CLERK)).text
-    assert demand["tracking_no"] in html and "受理通知书" in html
+    assert demand["printed_tracking_no"] == "hunnan-01-" + demand["tracking_no"]
+    assert f"跟踪单号：<strong>{demand['printed_tracking_no']}</strong>" in html and "受理通知书" in html
     for material in demand["items"][0]["materials_needed"]:
         assert material in html
     pdf = await intake.get(f"/demands/{demand['demand_id']}/notice.pdf", headers=auth.CLERK)
     assert pdf.headers["content-type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
-    assert demand["tracking_no"] in text and "受理通知书" in text and "沈阳精密仪器有限公司" in text
+    assert demand["printed_tracking_no"] in text and "受理通知书" in text and "沈阳精密仪器有限公司" in text
     year, month, day = demand["expected_on"].split("-")
     assert f"{year}年{month}月{day}日" in text
     # The enterprise downloads the same notice through its own link.
     token = demand["status_url"].rsplit("/", 1)[1]
     own = await intake.get(f"/public/status/{token}/notice.pdf")
     assert (
-        own.status_code == 200 and demand["tracking_no"] in PdfReader(io.BytesIO(own.content)).pages[0].extract_text()
+        own.status_code == 200
+        and demand["printed_tracking_no"] in PdfReader(io.BytesIO(own.content)).pages[0].extract_text()
     )
 
 
@@ -226,6 +228,7 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
     assert one["tracking_no"] == first.json()["tracking_no"] and two["tracking_no"] == second.json()["tracking_no"]
     assert set(one) == {
         "tracking_no",
+        "printed_tracking_no",
         "station_name",
         "station_phone",
         "items",
@@ -236,6 +239,10 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
         "can_withdraw",
         "submitted_at",
         "expected_on",
+        "paused",
+        "clock_label",
+        "pauses",
+        "extensions",
         "notice_reissued_at",
         "archive_no",
     }  # nothing about anyone else

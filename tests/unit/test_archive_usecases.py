@@ -11,6 +11,7 @@ from shared.auth import Principal, Role, in_scope
 from shared.contracts import Answers, Archived, Outcome, Overall, Rated, RatingSource, Resolved
 from shared.errors import NotFound
 from tests.support import events as ev
+from tests.support import following_events as fe
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -332,3 +333,70 @@ async def test_a_return_after_a_resolved_seal_is_supplemented_by_the_audit(uow):
     remaining, [added] = await usecases.audit(uow, supplement=True)
     assert remaining == [] and added.content["events"][0]["type"] == "demand.returned"
     assert len(uow.events(Archived)) == 1
+
+
+# --------------------------------------------------------------------------- following a case (issue 9)
+
+FOLLOWING_SECTIONS = {
+    "demand.followed_up": "follow_ups",
+    "demand.paused": "pauses",
+    "demand.resumed": "resumptions",
+    "demand.extension_requested": "extension_requests",
+    "demand.extension_decided": "extension_decisions",
+    "demand.warned": "warnings",
+    "demand.chased": "chases",
+    "demand.supervised": "supervisions",
+    "demand.supervision_answered": "supervision_answers",
+}
+
+
+async def test_the_following_of_a_case_is_in_the_sealed_record_one_section_per_kind(uow):
+    s, a1, a2, r, rating = rematched_history()
+    following = fe.one_of_each(a2, at=f.at(8))
+    await _collect(uow, s, a1, a2, *following, r)
+    assert uow.store.dossiers == {}, "following a case is no reason to seal"
+    await _collect(uow, rating)
+    dossier = uow.store.dossiers[s.demand_id]
+    for event in following:
+        [kept] = dossier.content[FOLLOWING_SECTIONS[event.routing_key]]
+        assert kept == event.model_dump(mode="json")
+    assert dossier.content["follow_ups"][0]["appointment"]["place"] == "企业二号车间"
+    assert len(dossier.content["events"]) == 5 + len(following)
+    assert uow.events(Archived)[0].event_count == 5 + len(following)
+    assert domain.recorded(dossier) and {e.event_id for e in domain.recorded(dossier)} == {
+        e.event_id for e in (s, a1, a2, r, rating, *following)
+    }
+    assert await usecases.audit(uow) == ([], [])
+
+
+async def test_sealing_never_waits_for_following_and_a_late_one_is_supplemented(uow):
+    history = rematched_history()
+    await _collect(uow, *history)
+    assert history[0].demand_id in uow.store.dossiers
+    dossier = uow.store.dossiers[history[0].demand_id]
+    assert all(dossier.content[section] == [] for section in FOLLOWING_SECTIONS.values())
+    late = fe.followed_up(history[2], at=f.at(20), text="回访：企业对结果满意")
+    await _collect(uow, late)
+    assert uow.store.dossiers[history[0].demand_id] == dossier and len(uow.events(Archived)) == 1
+    [finding], _ = await usecases.audit(uow)
+    assert finding.lacking == [] and [e.event_id for e in finding.unattached] == [late.event_id]
+    remaining, [added] = await usecases.audit(uow, supplement=True)
+    assert remaining == [] and added.content["events"][0]["type"] == "demand.followed_up"
+
+
+async def test_following_before_the_submission_changes_nothing_until_the_record_is_complete(uow):
+    s = f.submitted()
+    pause = fe.paused(s, at=f.at(3))
+    await _collect(uow, pause, fe.resumed(pause, at=f.at(4)), ev.withdrawn(s, at=f.at(9)))
+    assert uow.store.dossiers == {} and domain.missing(await uow.store.events(s.demand_id)) == ["demand.submitted"]
+    await _collect(uow, s)
+    dossier = uow.store.dossiers[s.demand_id]
+    assert dossier.outcome == "withdrawn" and len(dossier.content["pauses"]) == len(dossier.content["resumptions"]) == 1
+
+
+def test_every_demand_event_but_archived_has_a_section_of_the_dossier():
+    from shared.contracts import DISPOSITIONS, FOLLOWING, LIFECYCLE
+
+    kept = {t.routing_key for t in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING)} - {Archived.routing_key}
+    assert set(domain.SECTIONS) == kept
+    assert {k: domain.SECTIONS[k] for k in FOLLOWING_SECTIONS} == FOLLOWING_SECTIONS

@@ -1,7 +1,7 @@
 """Event contracts: JSON round-trip, tolerant consumers, envelope rules, topology names."""
 
 import json
-from datetime import timedelta, timezone
+from datetime import date, time, timedelta, timezone
 from uuid import uuid4
 
 import pytest
@@ -11,36 +11,55 @@ from shared.contracts import (
     CLOSINGS,
     DISPOSITIONS,
     EVENT_TYPES,
+    FOLLOWING,
     LIFECYCLE,
+    Appointment,
     Archived,
     Assigned,
     CalendarCorrected,
+    CaseChased,
+    CasePaused,
+    CaseResumed,
+    CaseSupervised,
     Closing,
+    DeadlineKind,
+    DeadlineWarned,
     DemandMerged,
     DemandRefused,
     DemandSubmitted,
     DemandWithdrawn,
+    ExtensionDecided,
+    ExtensionRequested,
+    FollowUpKind,
+    FollowUpRecorded,
+    PauseReason,
     Rated,
     Resolved,
+    SupervisionAnswered,
+    SupervisionLevel,
     dead_letter_queue_name,
+    printed_tracking_no,
     queue_name,
 )
+from tests.support import following_events as fe
 from tests.unit import factories as f
 
 
 def _one_of_each() -> dict[type, object]:
     events = f.lifecycle()
     events += f.dispositions(events[0])
+    events += fe.one_of_each(events[1], at=f.at(6))  # fixed instants: the examples are compared whole
     return {type(e): e for e in events}
 
 
 EXAMPLES = _one_of_each()
-DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS)
+DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING)
 
 
 def test_examples_cover_every_demand_event():
     assert set(EXAMPLES) == set(DEMAND_EVENTS)
     assert (DemandSubmitted, Assigned, Resolved, Rated, Archived) == LIFECYCLE
+    assert set(DEMAND_EVENTS) == {t for t in EVENT_TYPES.values() if t.routing_key.startswith("demand.")}
 
 
 @pytest.mark.parametrize("event_type", DEMAND_EVENTS, ids=lambda t: t.__name__)
@@ -185,6 +204,15 @@ def test_event_types_routing_keys():
         "demand.refused",
         "demand.merged",
         "demand.withdrawn",
+        "demand.followed_up",
+        "demand.paused",
+        "demand.resumed",
+        "demand.extension_requested",
+        "demand.extension_decided",
+        "demand.warned",
+        "demand.chased",
+        "demand.supervised",
+        "demand.supervision_answered",
         "station.registered",
         "calendar.corrected",
     }
@@ -194,6 +222,18 @@ def test_event_types_routing_keys():
     assert EVENT_TYPES["demand.resolved"] is Resolved
     assert EVENT_TYPES["demand.rated"] is Rated
     assert EVENT_TYPES["demand.archived"] is Archived
+    assert (
+        FollowUpRecorded,
+        CasePaused,
+        CaseResumed,
+        ExtensionRequested,
+        ExtensionDecided,
+        DeadlineWarned,
+        CaseChased,
+        CaseSupervised,
+        SupervisionAnswered,
+    ) == FOLLOWING
+    assert all(EVENT_TYPES[t.routing_key] is t for t in FOLLOWING)
     for key, event_type in EVENT_TYPES.items():
         assert event_type.routing_key == key
 
@@ -208,6 +248,9 @@ def test_queue_names():
     assert queue_name("archive", DemandSubmitted) == "archive.demand.submitted"
     assert dead_letter_queue_name("tracking.demand.resolved") == "tracking.demand.resolved.dlq"
     assert dead_letter_queue_name(queue_name("evaluation", Assigned)) == "evaluation.demand.assigned.dlq"
+    assert queue_name("archive", FollowUpRecorded) == "archive.demand.followed_up"
+    assert queue_name("intake", CasePaused) == "intake.demand.paused"
+    assert queue_name("intake", ExtensionDecided) == "intake.demand.extension_decided"
 
 
 def test_submitted_requires_a_category_and_positive_time_limit():
@@ -305,3 +348,149 @@ def test_the_detail_of_each_closing():
     json.dumps(merged)  # ready for a jsonb column or a dossier as it is
     python = source.detail(mode="python")
     assert (python["closed_at"], python["merged_into"]) == (source.closed_at, source.merged_into)
+
+
+# --------------------------------------------------------------------------- following a case (issue 9)
+
+REQUIRED = {
+    FollowUpRecorded: ("follow_up_id", "kind", "text", "recorded_by", "recorded_at"),
+    CasePaused: ("pause_id", "assignment_no", "reason_kind", "reason", "paused_by", "paused_at"),
+    CaseResumed: ("pause_id", "resumed_by", "resumed_at", "paused_working_days", "handling_due_on"),
+    ExtensionRequested: (
+        "extension_id",
+        "assignment_no",
+        "requested_by",
+        "requested_at",
+        "reason",
+        "due_on",
+        "new_due_on",
+    ),
+    ExtensionDecided: ("extension_id", "approved", "decided_by", "decided_at", "reason", "due_on", "new_due_on"),
+    DeadlineWarned: ("deadline", "due_on", "working_days_left", "warned_on"),
+    CaseChased: ("deadline", "due_on", "chased_on", "chased_by"),
+    CaseSupervised: (
+        "supervision_id",
+        "level",
+        "supervisor_scope",
+        "issued_by",
+        "issued_at",
+        "comment",
+        "reply_due_on",
+    ),
+    SupervisionAnswered: ("supervision_id", "answered_by", "answered_at", "answer"),
+}
+
+
+def test_the_required_fields_of_each_following_event_are_listed():
+    assert set(REQUIRED) == set(FOLLOWING)
+    for event_type, fields in REQUIRED.items():
+        own = {n for n, info in event_type.model_fields.items() if info.is_required()}
+        own -= {"station_id", "demand_id", "correlation_id", "tracking_no"}  # the envelope's, tested above
+        assert own == set(fields), event_type.__name__
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [(t, field) for t, fields in REQUIRED.items() for field in fields],
+    ids=lambda x: x if isinstance(x, str) else x.__name__,
+)
+def test_a_following_event_without_a_required_field_fails(event_type, field):
+    data = json.loads(EXAMPLES[event_type].model_dump_json())
+    del data[field]
+    with pytest.raises(ValidationError) as info:
+        event_type.from_json(json.dumps(data))
+    assert any(e["loc"] == (field,) and e["type"] == "missing" for e in info.value.errors())
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "value"),
+    [
+        (FollowUpRecorded, "kind", "gossip"),
+        (FollowUpRecorded, "text", ""),
+        (CasePaused, "reason_kind", "holiday"),
+        (CasePaused, "reason", ""),
+        (CasePaused, "assignment_no", 0),
+        (CaseResumed, "paused_working_days", -1),
+        (ExtensionRequested, "reason", ""),
+        (ExtensionRequested, "new_due_on", "2026-02-30"),
+        (ExtensionDecided, "approved", "maybe"),
+        (DeadlineWarned, "deadline", "lunch"),
+        (DeadlineWarned, "working_days_left", -1),
+        (CaseSupervised, "level", "province"),
+        (SupervisionAnswered, "answer", ""),
+    ],
+)
+def test_a_following_event_with_a_bad_value_fails(event_type, field, value):
+    data = json.loads(EXAMPLES[event_type].model_dump_json())
+    data[field] = value
+    with pytest.raises(ValidationError) as info:
+        event_type.from_json(json.dumps(data))
+    assert any(e["loc"][0] == field for e in info.value.errors())
+
+
+def test_optional_fields_of_following_events_have_their_defaults():
+    data = json.loads(EXAMPLES[FollowUpRecorded].model_dump_json())
+    del data["appointment"], data["recorded_by_org"]
+    back = FollowUpRecorded.from_json(json.dumps(data))
+    assert back.appointment is None and back.recorded_by_org is None
+    data = json.loads(EXAMPLES[DeadlineWarned].model_dump_json())
+    del data["notify"]
+    assert DeadlineWarned.from_json(json.dumps(data)).notify == []
+    data = json.loads(EXAMPLES[CaseSupervised].model_dump_json())
+    del data["escalated_from"], data["deadline"]
+    back = CaseSupervised.from_json(json.dumps(data))
+    assert back.escalated_from is None and back.deadline is None
+    data = json.loads(EXAMPLES[CaseResumed].model_dump_json())
+    del data["note"]
+    assert CaseResumed.from_json(json.dumps(data)).note is None
+
+
+def test_an_appointment_says_when_where_and_who_and_is_frozen():
+    follow_up = EXAMPLES[FollowUpRecorded]
+    assert follow_up.kind == FollowUpKind.appointment
+    appointment = follow_up.appointment
+    assert (appointment.on, appointment.at) == (date(2026, 10, 9), time(9, 30))
+    data = json.loads(follow_up.model_dump_json())
+    assert data["appointment"] == {
+        "on": "2026-10-09",
+        "at": "09:30:00",
+        "place": "企业二号车间",
+        "attendees": "张晓燕、市计量测试院李工",
+    }
+    with pytest.raises(ValidationError):
+        appointment.place = "别处"
+    # a time of day is optional; the day, the place and who goes are not
+    assert Appointment(on=date(2026, 10, 9), place="站内", attendees="张晓燕").at is None
+    for missing in ("on", "place", "attendees"):
+        partial = {k: v for k, v in data["appointment"].items() if k != missing}
+        with pytest.raises(ValidationError):
+            Appointment.model_validate(partial)
+    with pytest.raises(ValidationError):
+        Appointment(on=date(2026, 10, 9), place="", attendees="张晓燕")
+    # a newer producer's nested field is dropped, like any other
+    data["appointment"]["room"] = "302"
+    assert FollowUpRecorded.from_json(json.dumps(data)) == follow_up
+
+
+def test_every_following_enum_has_a_chinese_label():
+    for member in [*FollowUpKind, *PauseReason, *DeadlineKind, *SupervisionLevel]:
+        assert member.label and not member.label.isascii(), member
+    assert PauseReason.materials.label == "等待企业补充材料" and DeadlineKind.handling.label == "办结时限"
+
+
+@pytest.mark.parametrize(
+    ("station_id", "printed"),
+    [
+        ("210100/210112/hunnan-01", "hunnan-01-2026-000001"),
+        ("210100/hunnan-01", "hunnan-01-2026-000001"),
+        ("210000/210100/210112/x", "x-2026-000001"),
+    ],
+)
+def test_the_printed_tracking_number_leads_with_the_station_code(station_id, printed):
+    assert printed_tracking_no(station_id, "2026-000001") == printed
+
+
+def test_printed_tracking_numbers_of_two_stations_differ():
+    a = printed_tracking_no("210100/210112/hunnan-01", "2026-000001")
+    b = printed_tracking_no("440100/440113/panyu-01", "2026-000001")
+    assert a != b and a.endswith("2026-000001") and b.endswith("2026-000001")

@@ -459,6 +459,8 @@ def test_rabbitmq_permissions_cover_the_services_own_queues_and_nothing_else(nam
     own = [queue_name(name, event) for event in EVENT_TYPES.values()]
     own += [dead_letter_queue_name(q) for q in own]
     assert f"{name}.demand.submitted" in own and f"{name}.demand.submitted.dlq" in own
+    # the queues of following a case (issue 9) are the service's own by the same pattern, nothing listed by hand
+    assert f"{name}.demand.followed_up" in own and f"{name}.demand.supervision_answered.dlq" in own
     for kind, pattern in permissions.items():
         regex = re.compile(pattern)  # RabbitMQ matches with PCRE; these constructs mean the same in Python
         for resource in (EXCHANGE, DEAD_LETTER_EXCHANGE, *own):

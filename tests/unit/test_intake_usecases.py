@@ -13,7 +13,7 @@ from services.intake.changes import usecases as changes
 from services.intake.changes.domain import Unchanged
 from services.intake.demands import domain, usecases
 from services.intake.demands.domain import Demand
-from services.intake.demands.schemas import StatusOut
+from services.intake.demands.schemas import DemandOut, StatusOut
 from services.intake.demands.usecases import DemandForm, ItemRequest, StatusLinks
 from services.intake.settings import Settings
 from services.intake.stations import usecases as stations
@@ -33,11 +33,14 @@ from shared.contracts import (
     DemandWithdrawn,
     GreenChannel,
     HandlingMode,
+    PauseReason,
     Referral,
     StationRegistered,
+    printed_tracking_no,
 )
 from shared.errors import Forbidden, Invalid, InvalidTransition, NotFound
 from shared.idempotency import IdempotencyConflict
+from tests.support import following_events as fe
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -75,6 +78,9 @@ class FakeStore:
         self.links: dict[str, tuple] = {}
         self.addresses: dict[tuple[str, str], str] = {}
         self.correction_log: dict = {}
+        self.pause_rows: dict = {}
+        self.pause_of: dict = {}
+        self.extension_rows: dict = {}
         self.calendar: dict[date, WorkdayCorrection] = {}
         self.calendar_announced: dict[date, datetime] = {}
         self.item = CatalogueItem(
@@ -191,6 +197,32 @@ class FakeStore:
 
     async def save_progress(self, demand: Demand) -> None:
         self.demands[demand.demand_id] = demand
+
+    # the clock, as the enterprise is told it (one row per pause, filled in by either event)
+    async def record_pause(self, demand, pause) -> None:
+        known = self.pause_rows.get(pause.pause_id, domain.Pause(pause.pause_id))
+        self.pause_rows[pause.pause_id] = replace(
+            known,
+            assignment_no=pause.assignment_no,
+            reason_kind=pause.reason_kind,
+            reason=pause.reason,
+            paused_at=pause.paused_at,
+        )
+        self.pause_of[pause.pause_id] = demand.demand_id
+
+    async def record_resumption(self, demand, pause_id, at, paused_working_days, handling_due_on) -> None:
+        known = self.pause_rows.get(pause_id, domain.Pause(pause_id))
+        self.pause_rows[pause_id] = replace(
+            known, resumed_at=at, paused_working_days=paused_working_days, handling_due_on=handling_due_on
+        )
+        self.pause_of[pause_id] = demand.demand_id
+
+    async def add_extension(self, demand, extension) -> None:
+        self.extension_rows.setdefault(extension.extension_id, (demand.demand_id, extension))
+
+    async def clock(self, demand_id):
+        pauses = tuple(p for i, p in self.pause_rows.items() if self.pause_of[i] == demand_id)
+        return pauses, tuple(e for d, e in self.extension_rows.values() if d == demand_id)
 
     # the registry
     async def save_station(self, station: Station) -> None:
@@ -693,3 +725,139 @@ async def test_calendar_corrections_are_published_and_announced_until_every_cons
     ]
     await working_days.announce_calendar(uow, SETTINGS)  # another replica finds nothing due
     assert len(uow.events(CalendarCorrected)) == 2
+
+
+# --------------------------------------------------------------------------- the clock behind the status link (issue 9)
+
+STAFF_NAMES = ("张晓燕", "周站长", "市计量测试院李工")  # who paused, resumed, decided; never on the status link
+
+
+async def _status(uow, token) -> StatusOut:
+    return StatusOut.of(*await usecases.status_by_token(uow, token))
+
+
+async def test_the_status_link_shows_the_pause_and_why_then_the_new_date_after_resuming_and_an_approved_extension(uow):
+    demand, token, s = await _submitted(uow)
+    a = f.assigned(s)
+    await uow.handle(a, usecases.record_assigned)
+    promised = demand.expected_on
+    pause = fe.paused(a, PauseReason.materials, reason="请补充压力表出厂编号清单", at=f.at(3))
+    await uow.handle(pause, usecases.record_paused)
+
+    status = await _status(uow, token)
+    assert status.paused is not None and status.expected_on == promised
+    assert (status.paused.reason_kind, status.paused.reason_label, status.paused.reason) == (
+        "materials",
+        "等待企业补充材料",
+        "请补充压力表出厂编号清单",
+    )
+    assert status.clock_label.startswith("计时暂停：等待企业补充材料（请补充压力表出厂编号清单）。自2026年9月30日起")
+    assert "不计入办理时限" in status.clock_label
+    assert status.progress == "assigned"  # the stage is unchanged: the demand is still being handled
+
+    moved = date(2026, 10, 20)
+    await uow.handle(fe.resumed(pause, days=2, handling_due_on=moved, at=f.at(5)), usecases.record_resumed)
+    status = await _status(uow, token)
+    assert status.paused is None and status.expected_on == moved
+    assert status.clock_label == "已恢复计时，暂停 2 个工作日，预计办结日期顺延至2026年10月20日。"
+    [told] = status.pauses
+    assert (told.reason_label, told.paused_working_days, told.resumed_at) == ("等待企业补充材料", 2, f.at(5))
+
+    request = fe.extension_requested(a, due_on=moved, new_due_on=date(2026, 11, 3), at=f.at(6))
+    await uow.handle(fe.extension_decided(request, approved=True, at=f.at(7)), usecases.record_extension)
+    status = await _status(uow, token)
+    assert status.expected_on == date(2026, 11, 3)
+    assert status.clock_label == (
+        "办理期限已延长至2026年11月3日（原为2026年10月20日）。延期理由：标准器送上级计量院溯源，需延后两周"
+    )
+    assert [(e.due_on, e.new_due_on, e.reason) for e in status.extensions] == [
+        (moved, date(2026, 11, 3), request.reason)
+    ]
+    shown = status.model_dump_json()
+    assert not any(name in shown for name in STAFF_NAMES), shown
+    assert "同意" not in shown  # the head's comment stays inside the station
+    assert uow.published == uow.events(DemandSubmitted)  # handling publishes nothing
+
+
+async def test_a_refused_extension_changes_nothing_for_the_enterprise(uow):
+    demand, token, s = await _submitted(uow)
+    before = await _status(uow, token)
+    request = fe.extension_requested(s)
+    assert await uow.handle(fe.extension_decided(request, approved=False), usecases.record_extension)
+    after = await _status(uow, token)
+    assert after == before and after.expected_on == demand.expected_on and after.extensions == []
+    assert after.clock_label is None and after.paused is None
+
+
+async def test_the_clock_on_the_link_is_the_same_whatever_order_the_events_come_in(uow):
+    pauses = {}
+    for order in ("in order", "reversed"):
+        demand, token, s = await _submitted(uow)
+        pause = fe.paused(s, PauseReason.third_party, reason="样品送省检验院检测", at=f.at(3))
+        resume = fe.resumed(pause, days=3, handling_due_on=date(2026, 10, 22), at=f.at(5))
+        first = fe.extension_requested(s, new_due_on=date(2026, 10, 28), at=f.at(6))
+        second = fe.extension_requested(s, due_on=date(2026, 10, 28), new_due_on=date(2026, 11, 6), at=f.at(8))
+        steps = [
+            (pause, usecases.record_paused),
+            (resume, usecases.record_resumed),
+            (fe.extension_decided(first, at=f.at(7)), usecases.record_extension),
+            (fe.extension_decided(second, at=f.at(9)), usecases.record_extension),
+        ]
+        for event, use_case in steps if order == "in order" else steps[::-1]:
+            assert await uow.handle(event, use_case)
+            assert not await uow.handle(event, use_case)  # a redelivery is a no-op
+        status = await _status(uow, token)
+        pauses[order] = status.model_dump(exclude={"tracking_no", "printed_tracking_no", "submitted_at"})
+        assert status.expected_on == date(2026, 11, 6) and status.paused is None
+        assert status.clock_label.startswith("办理期限已延长至2026年11月6日（原为2026年10月28日）")
+        assert [p.reason for p in status.pauses] == ["样品送省检验院检测"]
+    assert pauses["in order"] == pauses["reversed"]
+
+
+async def test_a_resumption_seen_before_its_pause_says_nothing_until_the_pause_is_seen(uow):
+    demand, token, s = await _submitted(uow)
+    pause = fe.paused(s, at=f.at(3))
+    await uow.handle(fe.resumed(pause, days=1, handling_due_on=date(2026, 10, 19), at=f.at(4)), usecases.record_resumed)
+    status = await _status(uow, token)
+    assert status.pauses == [] and status.paused is None and status.expected_on == date(2026, 10, 19)
+    await uow.handle(pause, usecases.record_paused)
+    status = await _status(uow, token)
+    assert [(p.reason_kind, p.paused_working_days) for p in status.pauses] == [("materials", 1)]
+    assert status.paused is None  # it has ended already
+
+
+async def test_a_pause_is_not_shown_as_current_once_the_demand_has_ended(uow):
+    demand, token, s = await _submitted(uow)
+    await uow.handle(f.assigned(s), usecases.record_assigned)
+    await uow.handle(fe.paused(s), usecases.record_paused)
+    assert (await _status(uow, token)).paused is not None
+    await uow.handle(f.resolved(s), usecases.record_progress)
+    status = await _status(uow, token)
+    assert status.paused is None and status.clock_label is None and len(status.pauses) == 1
+
+
+async def test_the_printed_tracking_number_leads_with_the_station_code_on_every_reply_and_the_notice(uow):
+    demand, token, _ = await _submitted(uow)
+    printed = f"hunnan-01-{demand.tracking_no}"
+    assert demand.printed_tracking_no == printed == printed_tracking_no(HUNNAN, demand.tracking_no)
+    status = await _status(uow, token)
+    assert (status.tracking_no, status.printed_tracking_no) == (demand.tracking_no, printed)
+    staff = DemandOut.of(await usecases.get_demand(uow, CLERK, demand.demand_id))
+    assert (staff.tracking_no, staff.printed_tracking_no) == (demand.tracking_no, printed)
+    assert (await usecases.notice(uow, CLERK, demand.demand_id, LINKS)).tracking_no == printed
+    # two stations' first demands share the serial, never the printed number
+    other, _ = await usecases.submit_demand(uow, XINSONG_CLERK, form(XINSONG), LINKS)
+    assert other.tracking_no == demand.tracking_no and other.printed_tracking_no != printed
+
+
+async def test_a_return_or_rematch_ends_the_pause_on_the_link_as_it_does_in_tracking(uow):
+    demand, token, s = await _submitted(uow)
+    await uow.handle(fe.paused(s), usecases.record_paused)  # of assignment 1, seen before the assignment itself
+    assert (await _status(uow, token)).paused is not None
+    await uow.handle(f.assigned(s, no=1), usecases.record_assigned)
+    assert (await _status(uow, token)).paused is not None
+    await uow.handle(_returned(s, 1), usecases.record_returned)
+    assert (await _status(uow, token)).paused is None  # 退单: the pause ended with the assignment
+    await uow.handle(f.assigned(s, no=2), usecases.record_assigned)
+    status = await _status(uow, token)
+    assert status.paused is None and status.clock_label is None and len(status.pauses) == 1

@@ -24,7 +24,7 @@ def make_notice(**overrides) -> Notice:
         station_name="浑南区一站式质量服务站",
         station_address="沈阳市浑南区创新路 188 号",
         station_phone="024-2378 6600",
-        tracking_no="2026-000137",
+        tracking_no="hunnan-01-2026-000137",
         enterprise_name="沈阳华信精密仪器有限公司",
         credit_code="91210112MA0TXXXX1K",
         contact_name="李明",
@@ -39,7 +39,7 @@ def make_notice(**overrides) -> Notice:
         ),
         time_limit_days=3,
         expected_on=date(2026, 10, 10),  # Saturday make-up workday after National Day
-        status_url="https://zlfw.example.gov.cn/track/2026-000137",
+        status_url="https://zlfw.example.gov.cn/track/hunnan-01-2026-000137",
         complaint_channels=("向本站站长反映", "12315 热线"),
     )
     fields.update(overrides)
@@ -69,14 +69,14 @@ def test_html_is_a_complete_chinese_page():
     assert '<html lang="zh-CN">' in html
     assert '<meta charset="utf-8">' in html
     assert "@media print" in html and "size: A4" in html
-    assert "<title>受理通知书 2026-000137</title>" in html
+    assert "<title>受理通知书 hunnan-01-2026-000137</title>" in html
     assert html.rstrip().endswith("</html>")
 
 
 def test_html_shows_the_facts():
     html = render_html(make_notice())
     for text in (
-        "2026-000137",
+        "hunnan-01-2026-000137",
         "浑南区一站式质量服务站",
         "沈阳华信精密仪器有限公司",
         "91210112MA0TXXXX1K",
@@ -93,7 +93,7 @@ def test_html_shows_the_facts():
         "沈阳市浑南区创新路 188 号",
         "024-2378 6600",
         "一次性告知",
-        'href="https://zlfw.example.gov.cn/track/2026-000137"',
+        'href="https://zlfw.example.gov.cn/track/hunnan-01-2026-000137"',
     ):
         assert text in html, text
 
@@ -142,9 +142,9 @@ def test_a_notice_issued_again_after_a_correction_says_so():
 def test_html_progress_falls_back_to_phone_and_tracking_number():
     html = render_html(make_notice(status_url=None))
     assert "致电本站 024-2378 6600" in html
-    assert "凭跟踪单号 2026-000137" in html
+    assert "凭跟踪单号 hunnan-01-2026-000137" in html
     html = render_html(make_notice(status_url=None, station_phone=None))
-    assert "到本站窗口，凭跟踪单号 2026-000137" in html
+    assert "到本站窗口，凭跟踪单号 hunnan-01-2026-000137" in html
     assert "电话：" not in html
 
 
@@ -173,7 +173,7 @@ def test_pdf_is_one_a4_page_with_the_notice_metadata():
     assert len(reader.pages) == 1
     box = reader.pages[0].mediabox
     assert (float(box.width), float(box.height)) == pytest.approx(A4, abs=0.5)
-    assert reader.metadata.title == "受理通知书 2026-000137"
+    assert reader.metadata.title == "受理通知书 hunnan-01-2026-000137"
     assert reader.metadata.author == "浑南区一站式质量服务站"
 
 
@@ -189,13 +189,13 @@ def test_pdf_embeds_a_chinese_font():
 
 def test_pdf_says_everything_the_notice_says():
     text = pdf_text(sample_pdf())
-    for searchable in ("受理通知书", "跟踪单号：2026-000137", "沈阳华信精密仪器有限公司", "2026年10月10日"):
+    for searchable in ("受理通知书", "跟踪单号：hunnan-01-2026-000137", "沈阳华信精密仪器有限公司", "2026年10月10日"):
         assert searchable in text, searchable  # as extracted, not only once spaces are removed
     compact = flat(text)
     for fact in (
         "受理通知书",
         "浑南区一站式质量服务站",
-        "跟踪单号：2026-000137",
+        "跟踪单号：hunnan-01-2026-000137",
         "沈阳华信精密仪器有限公司",
         "91210112MA0TXXXX1K",
         "李明",
@@ -213,7 +213,7 @@ def test_pdf_says_everything_the_notice_says():
         "预计办结日期：2026年10月10日（星期六）",
         "已扣除法定节假日并计入调休上班日",
         # progress, complaints, first responder, closing
-        "https://zlfw.example.gov.cn/track/2026-000137",
+        "https://zlfw.example.gov.cn/track/hunnan-01-2026-000137",
         "向本站站长反映",
         "12315热线",
         "首问负责人",
@@ -266,7 +266,7 @@ def test_pdf_with_many_items_has_every_item_and_a_footer_on_each_page():
     pages = [flat(page.extract_text()) for page in reader.pages]
     for n, page in enumerate(pages, start=1):
         assert f"第{n}页/共2页" in page
-        assert "2026-000137" in page and "地址：沈阳市浑南区创新路188号" in page
+        assert "hunnan-01-2026-000137" in page and "地址：沈阳市浑南区创新路188号" in page
     everything = "".join(pages)
     for i in range(8):
         assert f"服务项目{i}" in everything and f"材料{i}-2" in everything
@@ -283,3 +283,16 @@ def test_pdf_wraps_long_values_instead_of_cutting_them():
     text = pdf_text(pdf)
     assert long_code in flat(text)  # all of it is there …
     assert long_code not in text.replace(" ", "")  # … on more than one line of its cell
+
+
+def test_the_printed_tracking_number_fits_the_page_footer_on_one_line():
+    """The number as printed leads with the station's code: the footer's right box is wide enough for it."""
+    pdf = render_pdf(make_notice(tracking_no="hunnan-01-2026-000137"))
+    lines: list[tuple[float, str]] = []
+    PdfReader(io.BytesIO(pdf)).pages[0].extract_text(
+        visitor_text=lambda text, cm, tm, font, size: lines.append((tm[4], text)) if "第 1 页" in text else None
+    )
+    [(x, line)] = lines
+    assert line.startswith("hunnan-01-2026-000137") and line.endswith("第 1 页 / 共 1 页")
+    # Right-aligned in its box from 18 + 106 mm (CSS px, as WeasyPrint writes them): a longer line starts left of it.
+    assert x >= (18 + 106) / 25.4 * 96

@@ -3,7 +3,9 @@
 After registration intake follows the demand only as far as the enterprise's status link needs:
 facts from the other services' events (the highest assignment, the highest one given back, how the
 demand ended), kept so that events in any order give the same answer, and the stage the enterprise
-is shown derived from them (`stage`, `stage_label`).
+is shown derived from them (`stage`, `stage_label`), and what it is told of the clock: a pause
+(挂起, the time not counted, 行政许可法 §45 pattern) and an approved extension (延期, §42 pattern),
+each with its reason (`pause_now`, `due_on`, `clock_label`).
 """
 
 from collections.abc import Mapping
@@ -25,6 +27,8 @@ from shared.contracts import (
     Enterprise,
     GreenChannel,
     ItemRef,
+    PauseReason,
+    printed_tracking_no,
 )
 from shared.contracts.envelope import Cause
 from shared.errors import Invalid
@@ -137,6 +141,38 @@ class Correction:
 
 
 @dataclass(frozen=True)
+class Pause:
+    """挂起 as the enterprise is told it, from CasePaused and CaseResumed in either order (keyed by the pause).
+
+    A resumption seen before its pause has no reason yet; the pause fills it in. No staff names.
+    """
+
+    pause_id: UUID
+    assignment_no: int | None = None  # the assignment paused; None until CasePaused is seen
+    reason_kind: str | None = None  # PauseReason
+    reason: str | None = None
+    paused_at: datetime | None = None
+    resumed_at: datetime | None = None
+    paused_working_days: int | None = None
+    handling_due_on: date | None = None  # the deadline after the move, as tracking computed it
+
+    @property
+    def reason_label(self) -> str | None:
+        return PauseReason(self.reason_kind).label if self.reason_kind else None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An approved 延期: the new date and the request's reason, which the enterprise is told (a refused one is not)."""
+
+    extension_id: UUID
+    reason: str
+    due_on: date  # the deadline before
+    new_due_on: date  # the deadline now
+    decided_at: datetime
+
+
+@dataclass(frozen=True)
 class Demand:
     demand_id: UUID
     station_id: str
@@ -172,6 +208,13 @@ class Demand:
     closure: Closure | None = None
     corrected_at: datetime | None = None
     corrections: tuple[Correction, ...] = ()  # loaded for one demand's own view only
+    pauses: tuple[Pause, ...] = ()  # loaded for the status link only
+    extensions: tuple[Extension, ...] = ()  # approved ones; loaded for the status link only
+
+    @property
+    def printed_tracking_no(self) -> str:
+        """The tracking number as printed (notice, status link): the station's code first, unique across the city."""
+        return printed_tracking_no(self.station_id, self.tracking_no)
 
     @property
     def origin(self) -> Cause:
@@ -487,3 +530,81 @@ def stage_label(demand: Demand) -> str:
     if current == "assigned" and handler:
         return "办理中，由本站办理" if handler == "本站" else f"办理中，承办单位：{handler}"
     return PROGRESS_LABELS[current]
+
+
+# --------------------------------------------------------------------------- the clock, as the enterprise is told it
+
+# The stages in which the demand is still being handled, so its clock still means something to the enterprise.
+OPEN_STAGES = ("submitted", "assigned", "returned", "rematched", "referred")
+
+
+def _chinese_date(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def pauses_told(demand: Demand) -> list[Pause]:
+    """The pauses the enterprise is told of, oldest first: those seen paused (a resumption alone says no reason)."""
+    known = [p for p in demand.pauses if p.paused_at is not None]
+    return sorted(known, key=lambda p: (p.paused_at, str(p.pause_id)))
+
+
+def pause_now(demand: Demand) -> Pause | None:
+    """The pause the clock stands still for: seen paused, not resumed, and the demand still being handled by the
+    assignment paused. Resolution, a return (退单), a rematch (改派) or an ending also ends a pause in tracking,
+    without a resumption: intake tells it from the facts it has (its assignment is no longer the one in hand)."""
+    if stage(demand) not in OPEN_STAGES:
+        return None
+    h = demand.handling
+
+    def in_hand(p: Pause) -> bool:
+        no = p.assignment_no or 0
+        return no >= h.assignment_no and no > h.returned_no
+
+    ongoing = [p for p in pauses_told(demand) if p.resumed_at is None and in_hand(p)]
+    return ongoing[-1] if ongoing else None
+
+
+def _date_changes(demand: Demand) -> list[tuple[datetime, str, date, Pause | Extension]]:
+    """Every change of the handling deadline the enterprise is told of: approved extensions and resumptions."""
+    changes: list[tuple[datetime, str, date, Pause | Extension]] = [
+        (e.decided_at, str(e.extension_id), e.new_due_on, e) for e in demand.extensions
+    ]
+    changes += [
+        (p.resumed_at, str(p.pause_id), p.handling_due_on, p)
+        for p in demand.pauses
+        if p.resumed_at is not None and p.handling_due_on is not None
+    ]
+    return sorted(changes, key=lambda c: (c[0], c[1]))
+
+
+def due_on(demand: Demand) -> date | None:
+    """The date the enterprise may expect now: the notice's promise, replaced by the latest change of the deadline.
+
+    An approved extension names the new deadline; a resumption names the deadline moved by the working days
+    paused (tracking's clock computes both). The latest by when it happened counts, whatever order the events
+    arrived in; a refused extension is never kept, so it changes nothing.
+    """
+    changes = _date_changes(demand)
+    return changes[-1][2] if changes else demand.expected_on
+
+
+def clock_label(demand: Demand) -> str | None:
+    """The clock in plain Chinese for the enterprise (the written notice of §45 and §42): why it stands still,
+    or the latest change of the date and why. None when nothing was paused or extended, or the demand has ended."""
+    if stage(demand) not in OPEN_STAGES:
+        return None
+    if (p := pause_now(demand)) is not None:
+        return (
+            f"计时暂停：{p.reason_label}（{p.reason}）。"
+            f"自{_chinese_date(p.paused_at.astimezone(CHINA).date())}起暂停计时，"  # type: ignore[union-attr]
+            "暂停期间不计入办理时限，恢复计时后预计办结日期相应顺延。"
+        )
+    changes = _date_changes(demand)
+    if not changes:
+        return None
+    _, _, new_date, latest = changes[-1]
+    if isinstance(latest, Extension):
+        was = _chinese_date(latest.due_on)
+        return f"办理期限已延长至{_chinese_date(new_date)}（原为{was}）。延期理由：{latest.reason}"
+    days = f"暂停 {latest.paused_working_days} 个工作日，" if latest.paused_working_days is not None else ""
+    return f"已恢复计时，{days}预计办结日期顺延至{_chinese_date(new_date)}。"

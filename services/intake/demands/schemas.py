@@ -131,6 +131,7 @@ class DemandOut(BaseModel):
     demand_id: UUID
     station_id: str
     tracking_no: str
+    printed_tracking_no: str = Field(description="打印的跟踪单号：服务站编码在前，全市唯一，如 hunnan-01-2026-000001")
     enterprise_name: str
     credit_code: str
     credit_code_flag: str | None
@@ -198,6 +199,7 @@ class SubmittedOut(DemandOut):
 
 class PublicSubmittedOut(BaseModel):
     tracking_no: str
+    printed_tracking_no: str = Field(description="打印的跟踪单号（服务站编码在前）")
     expected_on: date | None
     status_url: str
     notice_url: str
@@ -214,15 +216,49 @@ class EndingOut(BaseModel):
     closed_at: datetime
 
 
+class PauseOut(BaseModel):
+    """挂起 as the enterprise is told it: why and since when (not who paused it)."""
+
+    reason_kind: str = Field(description="materials / sample / site_date / third_party / other")
+    reason_label: str = Field(description="暂停原因类别的中文，如 等待企业补充材料")
+    reason: str = Field(description="暂停的具体原因")
+    paused_at: datetime
+    resumed_at: datetime | None = Field(description="恢复计时的时间；仍在暂停时为空")
+    paused_working_days: int | None = Field(description="暂停的工作日数（恢复计时后才有）")
+
+    @classmethod
+    def of(cls, p: domain.Pause) -> "PauseOut":
+        return cls(
+            reason_kind=p.reason_kind or "other",
+            reason_label=p.reason_label or "",
+            reason=p.reason or "",
+            paused_at=p.paused_at,  # type: ignore[arg-type]  # pauses_told lists only pauses seen paused
+            resumed_at=p.resumed_at,
+            paused_working_days=p.paused_working_days,
+        )
+
+
+class ExtensionOut(BaseModel):
+    """An approved 延期: the new date and why (who asked and who approved are not shown)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    due_on: date = Field(description="原定办结日期")
+    new_due_on: date = Field(description="延期后的办结日期")
+    reason: str = Field(description="延期理由")
+    decided_at: datetime
+
+
 class StatusOut(BaseModel):
     """What the enterprise sees behind its private link: its demand's progress and nothing else.
 
     Never the station's internal business: no staff names, departments, co-handlers, return reasons or
     referral contacts; an organization or the department it was referred to is named, the station's own
-    staff are 本站.
+    staff are 本站. Of the clock it sees why it stands still and an approved extension's date and reason
+    (行政许可法 §45 and §42 patterns), never who paused, resumed, asked or decided.
     """
 
     tracking_no: str
+    printed_tracking_no: str = Field(description="打印的跟踪单号（服务站编码在前，与受理通知书一致）")
     station_name: str
     station_phone: str | None
     items: list[str]
@@ -232,15 +268,21 @@ class StatusOut(BaseModel):
     ending: EndingOut | None = Field(description="未予受理、合并办理或撤回时的说明")
     can_withdraw: bool = Field(description="尚可经本链接撤回需求")
     submitted_at: datetime
-    expected_on: date | None
+    expected_on: date | None = Field(description="预计办结日期：受理通知书所定，延期获批或暂停后恢复计时则为新的日期")
+    paused: PauseOut | None = Field(description="正在暂停计时（挂起）时：原因与起始时间")
+    clock_label: str | None = Field(description="计时情况的中文说明：暂停原因，或最近一次延期、恢复计时后的日期")
+    pauses: list[PauseOut] = Field(description="历次暂停计时")
+    extensions: list[ExtensionOut] = Field(description="获批的延期（未获批的不影响办结日期，不列出）")
     notice_reissued_at: datetime | None = Field(description="登记内容更正后受理通知书重新出具的时间")
     archive_no: str | None
 
     @classmethod
     def of(cls, d: Demand, station: Station) -> "StatusOut":
         c = d.closure
+        pause = domain.pause_now(d)
         return cls(
             tracking_no=d.tracking_no,
+            printed_tracking_no=d.printed_tracking_no,
             station_name=station.name,
             station_phone=station.phone,
             items=[i.label for i in d.items],
@@ -261,7 +303,14 @@ class StatusOut(BaseModel):
             ),
             can_withdraw=domain.withdrawable(d),
             submitted_at=d.submitted_at,
-            expected_on=d.expected_on,
+            expected_on=domain.due_on(d),
+            paused=PauseOut.of(pause) if pause else None,
+            clock_label=domain.clock_label(d),
+            pauses=[PauseOut.of(p) for p in domain.pauses_told(d)],
+            extensions=[
+                ExtensionOut.model_validate(e)
+                for e in sorted(d.extensions, key=lambda e: (e.decided_at, e.extension_id))
+            ],
             notice_reissued_at=d.corrected_at,
             archive_no=d.archive_no,
         )

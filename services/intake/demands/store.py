@@ -15,7 +15,7 @@ from shared.contracts import Channel, GreenChannel
 from shared.observability.metrics import StoreCounter
 
 from ..catalogue.domain import Category
-from .domain import Closure, Demand, DemandItem, Handling
+from .domain import Closure, Demand, DemandItem, Extension, Handling, Pause
 
 COUNTERS = (
     StoreCounter(
@@ -131,6 +131,40 @@ WHERE demand_id = $1
 """
 _DELETE_ITEMS = "DELETE FROM demand_items WHERE demand_id = $1"
 
+# --- the clock, as the enterprise is told it (tracking's pauses and approved extensions) -------------
+# A resumption may come before its pause: each fills in its own columns of the same row.
+
+_PAUSED = """
+INSERT INTO demand_pauses (pause_id, demand_id, station_id, assignment_no, reason_kind, reason, paused_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (pause_id) DO UPDATE SET assignment_no = EXCLUDED.assignment_no, reason_kind = EXCLUDED.reason_kind,
+    reason = EXCLUDED.reason, paused_at = EXCLUDED.paused_at
+"""
+_RESUMED = """
+INSERT INTO demand_pauses (pause_id, demand_id, station_id, resumed_at, paused_working_days, handling_due_on)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (pause_id) DO UPDATE SET resumed_at = EXCLUDED.resumed_at,
+    paused_working_days = EXCLUDED.paused_working_days, handling_due_on = EXCLUDED.handling_due_on
+"""
+_PAUSE_FIELDS = (
+    "pause_id",
+    "assignment_no",
+    "reason_kind",
+    "reason",
+    "paused_at",
+    "resumed_at",
+    "paused_working_days",
+    "handling_due_on",
+)
+_PAUSES = f"SELECT {', '.join(_PAUSE_FIELDS)} FROM demand_pauses WHERE demand_id = $1"
+_EXTENDED = """
+INSERT INTO demand_extensions (extension_id, demand_id, station_id, reason, due_on, new_due_on, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (extension_id) DO NOTHING
+"""
+_EXTENSIONS = """SELECT extension_id, reason, due_on, new_due_on, decided_at FROM demand_extensions
+WHERE demand_id = $1"""
+
 # --- status links ---------------------------------------------------------------
 
 _ADD_STATUS_LINK = "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)"
@@ -238,6 +272,27 @@ class DemandStore:
             *(getattr(d.handling, f) for f in _HANDLING),
             *(getattr(c, f) if c else _NO_CLOSURE[f] for f in _CLOSURE.values()),
         )
+
+    # --- the clock, as the enterprise is told it ---------------------------------------
+
+    async def record_pause(self, d: Demand, p: Pause) -> None:
+        await self.conn.execute(
+            _PAUSED, p.pause_id, d.demand_id, d.station_id, p.assignment_no, p.reason_kind, p.reason, p.paused_at
+        )
+
+    async def record_resumption(
+        self, d: Demand, pause_id: UUID, at: datetime, paused_working_days: int, handling_due_on: date
+    ) -> None:
+        await self.conn.execute(_RESUMED, pause_id, d.demand_id, d.station_id, at, paused_working_days, handling_due_on)
+
+    async def add_extension(self, d: Demand, e: Extension) -> None:
+        await self.conn.execute(
+            _EXTENDED, e.extension_id, d.demand_id, d.station_id, e.reason, e.due_on, e.new_due_on, e.decided_at
+        )
+
+    async def clock(self, demand_id: UUID) -> tuple[tuple[Pause, ...], tuple[Extension, ...]]:
+        pauses = tuple(Pause(**r) for r in await self.conn.fetch(_PAUSES, demand_id))
+        return pauses, tuple(Extension(**r) for r in await self.conn.fetch(_EXTENSIONS, demand_id))
 
     # --- status links -----------------------------------------------------------
 

@@ -19,8 +19,11 @@ from shared.contracts import (
     Archived,
     Assigned,
     AssignmentReturned,
+    CasePaused,
+    CaseResumed,
     Channel,
     Closing,
+    ExtensionDecided,
     GreenChannel,
     Rated,
     Resolved,
@@ -202,7 +205,7 @@ async def _notice(store: Store, demand: Demand, status_url: str | None) -> Notic
         station_name=station.name,
         station_address=station.address,
         station_phone=station.phone,
-        tracking_no=demand.tracking_no,
+        tracking_no=demand.printed_tracking_no,  # printed with the station's code (unique across the city)
         enterprise_name=demand.enterprise_name,
         credit_code=demand.credit_code,
         contact_name=demand.contact_name,
@@ -244,11 +247,13 @@ def status_caller(token: str) -> str:
 
 
 async def by_status_token(store: Store, token: str, *, for_update: bool = False) -> Demand:
-    """The one demand a status link reaches; an unknown or expired link is 404."""
+    """The one demand a status link reaches, with what the enterprise is told of its clock; unknown or expired: 404."""
     link = await store.status_link(_digest(token))
     if link is None or link["expires_at"] <= utcnow():
         raise NotFound("查询链接无效或已过期", "status link is unknown or expired")
-    return await store.get(link["demand_id"], for_update=for_update)
+    demand = await store.get(link["demand_id"], for_update=for_update)
+    pauses, extensions = await store.clock(demand.demand_id)
+    return replace(demand, pauses=pauses, extensions=extensions)
 
 
 async def status_by_token(uow: UnitOfWork[Store], token: str) -> tuple[Demand, Station]:
@@ -290,6 +295,41 @@ async def record_returned(tx: Tx[Store], event: AssignmentReturned) -> None:
 async def record_closed(tx: Tx[Store], event: Closing) -> None:
     """Refused (否定备案) or merged (并单) by the station head: the demand has ended, the enterprise is told why."""
     await tx.store.save_progress(domain.close(await _known(tx, event), event))
+
+
+async def record_paused(tx: Tx[Store], event: CasePaused) -> None:
+    """挂起: the enterprise is told the clock stands still and why (行政许可法 §45 pattern), not who paused it."""
+    demand = await _known(tx, event)
+    pause = domain.Pause(
+        pause_id=event.pause_id,
+        assignment_no=event.assignment_no,
+        reason_kind=event.reason_kind.value,
+        reason=event.reason,
+        paused_at=event.paused_at,
+    )
+    await tx.store.record_pause(demand, pause)
+
+
+async def record_resumed(tx: Tx[Store], event: CaseResumed) -> None:
+    """恢复计时: the enterprise is told the date moved; before or after its pause, the same row is filled in."""
+    demand = await _known(tx, event)
+    await tx.store.record_resumption(
+        demand, event.pause_id, event.resumed_at, event.paused_working_days, event.handling_due_on
+    )
+
+
+async def record_extension(tx: Tx[Store], event: ExtensionDecided) -> None:
+    """延期: an approved one gives the enterprise its new date and the reason; a refused one changes nothing for it."""
+    demand = await _known(tx, event)
+    if event.approved:
+        extension = domain.Extension(
+            extension_id=event.extension_id,
+            reason=event.reason,
+            due_on=event.due_on,
+            new_due_on=event.new_due_on,
+            decided_at=event.decided_at,
+        )
+        await tx.store.add_extension(demand, extension)
 
 
 async def record_archived(tx: Tx[Store], event: Archived) -> None:

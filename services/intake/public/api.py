@@ -50,7 +50,11 @@ async def submit_online(
     demand, token = await usecases.submit_demand(uow, None, form, links, idempotency_key=idempotency_key)
     url = links.url(token)
     return PublicSubmittedOut(
-        tracking_no=demand.tracking_no, expected_on=demand.expected_on, status_url=url, notice_url=url + "/notice.pdf"
+        tracking_no=demand.tracking_no,
+        printed_tracking_no=demand.printed_tracking_no,
+        expected_on=demand.expected_on,
+        status_url=url,
+        notice_url=url + "/notice.pdf",
     )
 
 
