@@ -34,7 +34,7 @@ def rows(demands: list[Demand]) -> list[list[str | int]]:
                 "、".join(c.label for c in d.categories),
                 "；".join([*(i.label for i in d.items), d.description]),
                 d.first_responder,
-                d.tracking_no,
+                d.printed_tracking_no,  # as on the notice: the station's code first, unique across the city
             )
         ]
         for n, d in enumerate(ordered, start=1)
@@ -63,7 +63,7 @@ def to_xlsx(table: list[list[str | int]], title: str) -> bytes:
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # never a formula, whatever the text
-    for column, width in zip("ABCDEFGHI", (6, 12, 28, 12, 16, 18, 48, 12, 14), strict=True):
+    for column, width in zip("ABCDEFGHI", (6, 12, 28, 12, 16, 18, 48, 12, 26), strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=3):
         row[6].alignment = Alignment(wrap_text=True, vertical="top")

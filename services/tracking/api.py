@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import StationPaged, UoW, allow
@@ -12,10 +12,9 @@ from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import Outcome, printed_tracking_no
 from shared.validation import QueryDate, RequestModel, SearchText
 
-from . import usecases, worklists
-from .clock.domain import ClockSettings
+from . import usecases
+from .deps import Config, Defaults
 from .domain import STATUS_LABELS, STATUSES, Case
-from .settings import Settings
 from .worklists import Search, Worklist
 
 router = APIRouter(tags=["tracking 跟踪"])
@@ -132,7 +131,7 @@ class CaseOut(BaseModel):
             **own,
             printed_tracking_no=printed_tracking_no(case.station_id, case.tracking_no),
             status_label=STATUS_LABELS[case.status],
-            overdue=worklists.overdue(case, today),
+            overdue=case.overdue(today),
             co_handlers=case.co_handlers or [],
             referral=case.referral,
             last_return=ReturnOut(
@@ -166,13 +165,6 @@ class TrackingSheet(CaseOut):
 class ResolutionIn(RequestModel):
     outcome: Outcome = Field(description="met 需求已满足 / not_met 无法满足并已向企业说明")
     summary: str = Field(min_length=1, max_length=4000, description="处理过程及结果 / 服务小结")
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.runtime.settings
-
-
-Config = Annotated[Settings, Depends(_settings)]
 
 
 @router.get(
@@ -242,8 +234,8 @@ async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> T
 
 
 @router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
-async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, settings: Config) -> CaseOut:
+async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, defaults: Defaults) -> CaseOut:
     case, today = await usecases.resolve(
-        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, defaults=ClockSettings.of(settings)
+        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, defaults=defaults
     )
     return CaseOut.of(case, today)

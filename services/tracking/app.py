@@ -10,6 +10,7 @@ from shared.runtime import Scheduled, Service
 
 from . import api, handlers, store
 from .clock import api as clock_api
+from .clock import usecases as clock
 from .followups import api as followups_api
 from .settings import Settings
 from .supervision import api as supervision_api
@@ -20,6 +21,10 @@ from .tasks import usecases as tasks
 
 def _scan_every(settings: Settings) -> float:
     return settings.scan_every_seconds
+
+
+def _daily(_settings: Settings) -> float:
+    return 86400.0
 
 
 SERVICE = Service(
@@ -33,7 +38,11 @@ SERVICE = Service(
     publishes=(Resolved, *FOLLOWING),
     routers=(api.router, clock_api.router, followups_api.router, supervision_api.router, tasks_api.router),
     store_counters=store.COUNTERS,
-    scheduled=(Scheduled(supervision.scan, every=_scan_every), Scheduled(tasks.scan, every=_scan_every)),
+    scheduled=(
+        Scheduled(clock.fill_in_clocks, every=_daily),  # at start: the clock columns of cases from before 0006
+        Scheduled(supervision.scan, every=_scan_every),
+        Scheduled(tasks.scan, every=_scan_every),
+    ),
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

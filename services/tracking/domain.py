@@ -45,7 +45,9 @@ from shared.contracts import (
     SupervisionAnswered,
 )
 from shared.contracts.envelope import Cause
-from shared.errors import InvalidTransition
+from shared.errors import InvalidTransition, NotFound
+
+DEMAND_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 # Where a case stands, derived from the facts present (see Case.status).
 STATUSES = (
@@ -147,9 +149,24 @@ class Case:
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    def caused_by(self, event_id: UUID | None) -> Cause:
+        """The cause of an event tracking publishes about this case: `event_id` is what it answers (the current
+        assignment, `assigned_event_id`, for most), None when a person rather than an event prompted it."""
+        return Cause(event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
+
+    @property
+    def handling_deadline(self) -> date | None:
+        """The handling deadline in force: the clock's (pauses and extensions counted), else the committed due date."""
+        return self.handling_due_on or self.due_on
+
     def overdue(self, today: date) -> bool:
-        """Past the due date and still open; a closed case is never late."""
-        return self.is_open and self.due_on is not None and self.due_on < today
+        """Late: open, not paused, and past the handling deadline in force (or, never assigned, past the response
+        deadline); a closed case is never late. The same rule as the ledger's `overdue` list."""
+        if not self.is_open or self.paused_since is not None:
+            return False
+        if (due := self.handling_deadline) is not None and due < today:
+            return True
+        return self.first_assigned_at is None and self.response_due_on is not None and self.response_due_on < today
 
 
 CASE_FIELDS = tuple(f.name for f in fields(Case))
@@ -273,8 +290,7 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
             f"需求当前状态为「{STATUS_LABELS[status]}」，只有办理中的需求可以办结",
             f"only an assigned demand can be resolved; this one is {status}",
         )
-    assignment = Cause(case.assigned_event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)
-    return assignment.caused(
+    return case.caused_by(case.assigned_event_id).caused(
         Resolved,
         round=case.round,
         assignment_no=case.assignment_no,
@@ -388,7 +404,11 @@ def timeline_text(event: Event) -> str:
                 f"{event.new_due_on.isoformat()}，原因：{event.reason}"
             )
         case ExtensionDecided():
-            verdict = f"同意延期至 {event.new_due_on.isoformat()}" if event.approved else "不同意延期"
+            verdict = (
+                f"同意延期至 {(event.handling_due_on or event.new_due_on).isoformat()}"
+                if event.approved
+                else "不同意延期"
+            )
             return f"{event.decided_by} {verdict}" + (f"，意见：{event.comment}" if event.comment else "")
         case DeadlineWarned():
             return f"预警：{event.deadline.label} {event.due_on.isoformat()}，剩余 {event.working_days_left} 个工作日"

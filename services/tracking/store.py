@@ -9,6 +9,7 @@ from shared.observability.metrics import StoreCounter
 from shared.validation import like_pattern
 
 from . import worklists
+from .casesql import still_handled
 from .clock.store import COUNTERS as CLOCK_COUNTERS
 from .clock.store import ClockStore
 from .domain import CASE_FIELDS, Case, TimelineEntry
@@ -50,7 +51,7 @@ _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
 # $6 finds the tracking number as printed (station code + number, hence also the plain number), the enterprise's
 # name or credit code, or the contact's phone; $7 a catalogue item; $8/$9 the handler by id or name;
 # $10/$11 the submission instants [from, to).
-_OPEN = "resolved_at IS NULL AND rated_at IS NULL AND closed_as IS NULL AND archive_no IS NULL"
+_OPEN = still_handled("cases")
 _HANDLING_DUE = "COALESCE(handling_due_on, due_on)"
 _LEDGER_WHERE = f"""($1::text IS NULL OR ({_STATUS_SQL}) = $1) AND {_VISIBLE}
     AND ($6::text IS NULL OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE '%' || $6 || '%'

@@ -11,7 +11,6 @@ from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
 from shared.db.uow import Tx, UnitOfWork
-from shared.errors import NotFound
 
 from . import domain
 from .clock.domain import ClockSettings
@@ -19,8 +18,6 @@ from .clock.usecases import with_clock
 from .domain import Case, TimelineEntry
 from .store import Store
 from .worklists import NO_SEARCH, LedgerQuery, Search, Worklist, due_soon_until
-
-_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
 async def record_event(tx: Tx[Store], event: Event, defaults: ClockSettings = ClockSettings()) -> None:
@@ -45,7 +42,7 @@ async def resolve(
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
         if case is None:
-            raise _NOT_FOUND
+            raise domain.DEMAND_NOT_FOUND
         event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
         case = await with_clock(tx, domain.apply(case, event), defaults)
         await tx.store.save(case)
@@ -84,5 +81,5 @@ async def case_with_timeline(
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "")
         if case is None:
-            raise _NOT_FOUND
+            raise domain.DEMAND_NOT_FOUND
         return case, await tx.store.timeline(demand_id), china_today(utcnow())

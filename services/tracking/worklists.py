@@ -12,8 +12,6 @@ from enum import StrEnum
 from shared.calendar import CHINA, add_working_days
 from shared.errors import Invalid
 
-from .domain import Case
-
 
 class Worklist(StrEnum):
     """The station's work lists (工作台)."""
@@ -78,19 +76,3 @@ def submitted_between(search: Search) -> tuple[datetime | None, datetime | None]
 def due_soon_until(today: date, warn_days: int, overrides: Mapping[date, bool] | None = None) -> date:
     """The last day "due soon" reaches: `warn_days` working days after today (today itself with no warning days)."""
     return add_working_days(today, warn_days, overrides) if warn_days >= 1 else today
-
-
-def handling_due(case: Case) -> date | None:
-    """The handling deadline in force: the clock's (pauses and extensions counted), else the committed due date."""
-    return case.handling_due_on or case.due_on
-
-
-def overdue(case: Case, today: date) -> bool:
-    """Late: open, not paused, and past the handling deadline in force (or, never assigned, past the response
-    deadline). The same rule as the `overdue` list."""
-    if not case.is_open or case.paused_since is not None:
-        return False
-    due = handling_due(case)
-    if due is not None and due < today:
-        return True
-    return case.first_assigned_at is None and case.response_due_on is not None and case.response_due_on < today

@@ -53,7 +53,7 @@ E = TypeVar("E", bound="Event")
 class Cause:
     """What a follow-up event needs of the event it answers; a service keeps it where it cannot keep the event."""
 
-    event_id: UUID
+    event_id: UUID | None  # None when a person, not an event, prompted what follows
     correlation_id: UUID
     station_id: str
     demand_id: UUID

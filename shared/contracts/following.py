@@ -152,13 +152,17 @@ class ExtensionDecided(Event):
     routing_key = "demand.extension_decided"
 
     extension_id: UUID
+    assignment_no: int | None = Field(default=None, ge=1)  # the assignment it was asked under (additive)
     approved: bool
     decided_by: Name
     decided_at: datetime
     comment: str | None = Field(default=None, max_length=4000)
     reason: Text  # the request's reason, which the enterprise is told
     due_on: date  # the handling deadline before the decision
-    new_due_on: date  # the requested date: the deadline now if approved
+    new_due_on: date  # the requested date
+    # The handling deadline in force after the decision (additive): the requested date moved by any pause since the
+    # request if approved, the deadline as it was if refused.
+    handling_due_on: date | None = None
 
 
 class DeadlineWarned(Event):

@@ -368,11 +368,14 @@ async def test_the_intake_ledger_exports_with_the_seed_columns(intake):
         "首位工作人员",
         "跟踪单号",
     ]
-    assert [row[8] for row in table[1:]] == [mine["tracking_no"]]  # the other station's demand is not in it
+    # printed as on the notice, the station's code first; the other station's demand is not in it
+    assert [row[8] for row in table[1:]] == [mine["printed_tracking_no"]]
     assert table[1][1] == today == china_today(datetime.now(UTC)).isoformat()
     assert mine["tracking_no"].startswith(today[:4] + "-")  # numbered in China's year, also on New Year's night
     sheet = load_workbook(io.BytesIO((await intake.get("/ledger.xlsx", headers=auth.HEAD)).content)).active
-    assert [c.value for c in sheet[2]][-1] == "跟踪单号" and sheet.cell(row=3, column=9).value == mine["tracking_no"]
+    assert [c.value for c in sheet[2]][-1] == "跟踪单号" and sheet.cell(row=3, column=9).value == mine[
+        "printed_tracking_no"
+    ]
     # Text a spreadsheet would execute stays text.
     await intake.post(
         "/demands",

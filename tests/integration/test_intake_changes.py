@@ -293,7 +293,8 @@ async def test_a_merge_and_a_late_assignment_in_any_order(intake):
     late = events.assigned(s, no=1)
     await publish_event(intake.amqp, merged)
     status = await _status_when(intake, duplicate, "merged")
-    assert status["progress_label"] == f"已与 {original['tracking_no']} 合并办理"
+    assert status["progress_label"] == f"已与 {original['printed_tracking_no']} 合并办理"
+    assert status["ending"]["merged_into_printed_tracking_no"] == original["printed_tracking_no"]
     await publish_event(intake.amqp, late)
     await publish_event(intake.amqp, merged)  # redelivered: the inbox absorbs it
     await publish_event(intake.amqp, events.refused(s))  # a second ending never replaces the first

@@ -98,9 +98,34 @@ async def test_a_resumption_before_its_pause_and_a_pause_for_an_unknown_demand(i
     pause = fe.paused(s, PauseReason.site_date, reason="等企业确定现场检定日期")
     due = date.fromisoformat(demand["expected_on"]) + timedelta(days=1)
     await publish_event(intake.amqp, fe.resumed(pause, days=1, handling_due_on=due))
-    await _status_when(intake, path, "the resumption", lambda st: st["expected_on"] == due.isoformat())
+    await infra.eventually(
+        lambda: infra.fetch(intake.db, "SELECT 1 FROM demand_pauses WHERE resumed_at IS NOT NULL"), what="resumption"
+    )
+    # Of which assignment the pause was, and so whether its date holds, only the pause says.
+    assert (await intake.get(path)).json()["expected_on"] == demand["expected_on"]
     await publish_event(intake.amqp, pause)
     status = await _status_when(intake, path, "the pause filled in", lambda st: st["pauses"])
     assert status["paused"] is None and status["pauses"][0]["reason_label"] == "等待企业确定现场时间"
+    assert status["expected_on"] == due.isoformat()
     [row] = await infra.fetch(intake.db, "SELECT reason_kind, resumed_at IS NOT NULL AS ended FROM demand_pauses")
     assert (row["reason_kind"], row["ended"]) == ("site_date", True)
+
+
+async def test_after_an_extension_and_a_rematch_the_link_shows_the_new_assignments_promise(intake):
+    demand, s, path = await _submitted(intake)
+    promised = date.fromisoformat(demand["expected_on"])
+    first = events.assigned(s, no=1)
+    await publish_event(intake.amqp, first)
+    request = fe.extension_requested(first, due_on=promised, new_due_on=promised + timedelta(days=14))
+    approval = fe.extension_decided(request).model_copy(update={"assignment_no": 1})
+    await publish_event(intake.amqp, approval)
+    extended = (promised + timedelta(days=14)).isoformat()
+    await _status_when(intake, path, "the extension", lambda st: st["expected_on"] == extended)
+
+    await publish_event(intake.amqp, events.returned(first, 1))
+    await publish_event(intake.amqp, events.assigned(s, no=2))  # 改派: tracking counts afresh from here
+    status = await _status_when(intake, path, "the rematch", lambda st: st["progress"] == "rematched")
+    assert status["expected_on"] == demand["expected_on"] and status["clock_label"] is None
+    assert [e["new_due_on"] for e in status["extensions"]] == [extended]  # told as what happened, not in force
+    [(kept,)] = await infra.fetch(intake.db, "SELECT assignment_no FROM demand_extensions")
+    assert kept == 1

@@ -14,7 +14,7 @@ import aio_pika
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.calendar import CHINA, add_working_days
+from shared.calendar import CHINA, add_working_days, is_workday
 from shared.contracts import EXCHANGE, CasePaused, CaseResumed, ExtensionDecided, ExtensionRequested
 from tests.support import auth, events, infra
 from tests.support.system import running_system
@@ -194,6 +194,59 @@ async def test_extensions_approved_refused_and_too_late(system, amqp, time_machi
     )
     assert late.status_code == 409, late.text
     assert "延期申请须在办结期限届满前提出" in late.json()["message"]
+
+
+async def test_an_extension_approved_after_a_pause_keeps_the_paused_days(system, amqp, time_machine):
+    """Asked for before a pause and approved after it: the pause still moves the new date, so the approval never
+    sets a deadline earlier than the one in force. A day off as the new date is a 422 on new_due_on."""
+    tracking, who = system.clients["tracking"], Callers()
+    async with listening(amqp, ExtensionDecided.routing_key) as queue:
+        demand_id, due_on = await _assigned(system, who)
+        day_off = next(due_on + timedelta(days=n) for n in range(1, 15) if not is_workday(due_on + timedelta(days=n)))
+        refused = await tracking.post(
+            f"/demands/{demand_id}/extensions", json={"new_due_on": day_off.isoformat(), "reason": "x"}, headers=who.org
+        )
+        assert refused.status_code == 422, refused.text
+        assert "延期后的办结期限须为工作日" in refused.json()["message"], refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["new_due_on"], refused.text
+
+        asked_for = add_working_days(due_on, 5)
+        asked = await tracking.post(
+            f"/demands/{demand_id}/extensions",
+            json={"new_due_on": asked_for.isoformat(), "reason": "检测周期较长"},
+            headers=who.org,
+        )
+        assert asked.status_code == 201, asked.text
+        extension_id = asked.json()["extension_id"]
+        body = {"reason_kind": "materials", "reason": "等待企业补充材料"}
+        assert (await tracking.post(f"/demands/{demand_id}/pauses", json=body, headers=who.org)).status_code == 201
+
+        # After the holiday: 12, 13, 14 (make-up Saturday) and 24 February were paused, 4 working days.
+        time_machine.move_to(WEDNESDAY_AFTER_THE_HOLIDAY, tick=True)
+        who = Callers()
+        resumed = await tracking.post(f"/demands/{demand_id}/resumption", headers=who.clerk)
+        assert resumed.status_code == 200, resumed.text
+        in_force = add_working_days(due_on, 4)
+        assert resumed.json()["handling_due_on"] == in_force.isoformat()
+
+        decided = await tracking.post(
+            f"/demands/{demand_id}/extensions/{extension_id}/decision",
+            json={"approved": True, "comment": "同意"},
+            headers=who.head,
+        )
+        assert decided.status_code == 200, decided.text
+        moved = add_working_days(asked_for, 4)
+        assert moved > in_force
+        assert decided.json()["handling_due_on"] == moved.isoformat()
+        handling = next(d for d in decided.json()["deadlines"] if d["kind"] == "handling")
+        assert (handling["base_on"], handling["paused_working_days"]) == (asked_for.isoformat(), 4)
+        got = await received(queue, {ExtensionDecided: 1})
+    [event] = got[ExtensionDecided]
+    assert (event.extension_id, event.assignment_no, event.due_on) == (UUID(extension_id), 1, in_force)
+    rows = await infra.fetch(
+        system.databases["tracking"], "SELECT handling_due_on FROM cases WHERE demand_id = $1", demand_id
+    )
+    assert rows[0]["handling_due_on"] == moved
 
 
 async def test_a_late_calendar_correction_moves_an_open_cases_deadline(system):

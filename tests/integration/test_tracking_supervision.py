@@ -78,6 +78,12 @@ async def alerts(system, demand_id: UUID) -> list[tuple[str, str, str | None]]:
     return [(r["kind"], r["deadline"], r["level"]) for r in rows]
 
 
+async def claims(system) -> int:
+    """Alert ids taken so far: a round that tries to fire something already fired would take one."""
+    rows = await infra.fetch(system.databases["tracking"], "SELECT last_value, is_called FROM alerts_alert_id_seq")
+    return rows[0]["last_value"] if rows[0]["is_called"] else 0
+
+
 async def supervisions(system, demand_id: UUID) -> list[dict]:
     rows = await infra.fetch(
         system.databases["tracking"],
@@ -152,6 +158,10 @@ async def test_warning_chase_and_escalation_each_fire_once_on_two_replicas(syste
         assert await alerts(system, d) == [("warning", "handling", None)]
         assert await outbox(system, d) == Counter({"demand.warned": 1})
     await broker.has(Counter({"demand.warned": 1}), *demands)
+    # Nothing new to fire: the round tries nothing (no alert id taken, so no INSERT attempted).
+    taken = await claims(system)
+    await scan_at(system, warn_day, hour=18)
+    assert await claims(system) == taken
 
     # The day after the deadline: chased; two working days late: the district's 督办.
     await scan_at(system, due_on + timedelta(days=1))
@@ -211,7 +221,9 @@ async def test_warning_chase_and_escalation_each_fire_once_on_two_replicas(syste
     _, city = await supervisions(system, d1)
     after_city = city["reply_due_on"] + timedelta(days=1)
     await scan_at(system, after_city)
-    await scan_at(system, after_city + timedelta(days=7))
+    taken = await claims(system)
+    await scan_at(system, after_city + timedelta(days=7))  # an unanswered city 督办 is no longer picked up
+    assert await claims(system) == taken
     assert (await alerts(system, d1))[-2:] == [("supervision", "reply", "city"), ("chase", "reply", "city")]
     await broker.has(Counter({"demand.warned": 1, "demand.chased": 2, "demand.supervised": 2}), d1, d3)
     metrics = (await system.clients["tracking"].get("/metrics")).text
@@ -236,8 +248,13 @@ async def test_catching_up_after_three_days_down_and_supervision_by_hand(system)
     by_district = await tracking.post(f"/demands/{d5}/supervisions", json=body, headers=district_supervisor)
     assert by_district.status_code == 201, by_district.text
     assert (by_district.json()["level"], by_district.json()["supervisor_scope"]) == ("district", "210100/210112")
-    by_city = await tracking.post(f"/demands/{d5}/supervisions", json={"comment": "市局督办"}, headers=auth.SUPERVISOR)
+    # Sent twice with one Idempotency-Key (a retry after a lost reply): one 督办.
+    retried = auth.SUPERVISOR | {"Idempotency-Key": "city-supervision-1"}
+    by_city = await tracking.post(f"/demands/{d5}/supervisions", json={"comment": "市局督办"}, headers=retried)
     assert by_city.status_code == 201, by_city.text
+    again = await tracking.post(f"/demands/{d5}/supervisions", json={"comment": "市局督办"}, headers=retried)
+    assert again.status_code == 201 and again.json() == by_city.json(), again.text
+    assert [s["level"] for s in await supervisions(system, d5)] == ["district", "city"]
     assert (by_city.json()["level"], by_city.json()["reply_due_on"]) == (
         "city",
         add_working_days(today, 2, cal).isoformat(),
@@ -263,6 +280,13 @@ async def test_catching_up_after_three_days_down_and_supervision_by_hand(system)
     assert answered.status_code == 200 and answered.json()["answered_by"] == "周站长", answered.text
     again = await tracking.post(f"/supervisions/{city_id}/answer", json={"answer": "再答"}, headers=auth.CLERK)
     assert again.status_code == 409, again.text
+
+    # Every deadline of the case is visible: each 督办's reply deadline beside the response and handling ones.
+    clock = await tracking.get(f"/demands/{d5}/clock", headers=auth.CLERK)
+    replies = {d["supervision_id"]: d for d in clock.json()["deadlines"] if d["kind"] == "reply"}
+    assert replies[city_id]["status"] == "met" and replies[city_id]["met_on"] == today.isoformat(), replies
+    district = replies[by_district.json()["supervision_id"]]
+    assert (district["status"], district["level"], district["due_on"]) == ("open", "district", body["reply_due_on"])
 
     # Lists: the station's and the supervisors' own, filtered by status; another station's and city's see nothing.
     async def listed(headers, **params) -> set[str]:

@@ -1,6 +1,7 @@
 """Special tasks (专项工作, 002 §9.6) through the running system: a supervisor assigns to its subtree, stations
 report, the supervisor sees completion across its stations and nobody else sees anything; the scan under a frozen
-clock warns, chases and escalates each part exactly once, with two replicas scanning at once and after downtime."""
+clock warns, chases and supervises (督办) each part exactly once, by each station's own clock settings, with two
+replicas scanning at once and after downtime."""
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
@@ -211,7 +212,7 @@ async def _alerts(system, task_id: str) -> list[tuple[str, str]]:
     return [(r["station_id"], r["kind"]) for r in rows]
 
 
-async def test_overdue_parts_are_warned_chased_and_escalated_once_by_two_replicas(amqp, databases):
+async def test_overdue_parts_are_warned_chased_and_supervised_once_by_two_replicas(amqp, databases):
     async with running_system(amqp, databases) as system:
         await known_to_tracking(system, HUNNAN, TIEXI)
         t = system.clients["tracking"]
@@ -233,10 +234,17 @@ async def test_overdue_parts_are_warned_chased_and_escalated_once_by_two_replica
             )
             assert made.status_code == 201, made.text
             task_id = made.json()["task_id"]
+            # Tiexi's head wants its warnings on the due day only (0, as for demands); Hunnan keeps the default 1.
+            kept = await t.put(f"/stations/{TIEXI}/clock", json={"warn_days": 0}, headers=auth.ADMIN)
+            assert kept.status_code == 200, kept.text
             await both_scan()
             assert await _alerts(system, task_id) == []  # two working days left: nothing yet
 
             with time_machine.travel(_noon(add_working_days(today, 1)), tick=False):
+                await both_scan()
+                await both_scan()
+            assert await _alerts(system, task_id) == [(HUNNAN, "warning")]
+            with time_machine.travel(_noon(due), tick=False):
                 await both_scan()
                 await both_scan()
             assert sorted(await _alerts(system, task_id)) == sorted([(HUNNAN, "warning"), (TIEXI, "warning")])
@@ -257,20 +265,21 @@ async def test_overdue_parts_are_warned_chased_and_escalated_once_by_two_replica
                 row = next(r for r in listed if r["task_id"] == task_id)
                 assert (row["stations_total"], row["stations_done"], row["stations_overdue"]) == (2, 1, 1)
 
-            escalated_on = add_working_days(due, 2)
-            with time_machine.travel(_noon(escalated_on), tick=False):
+            supervised_on = add_working_days(due, 2)
+            with time_machine.travel(_noon(supervised_on), tick=False):
                 await both_scan()
                 await both_scan()
                 detail = (await t.get(f"/special-tasks/{task_id}", headers=auth.bearer("supervisor", "210100"))).json()
             parts = {s["station_id"]: s for s in detail["stations"]}
             assert parts[TIEXI]["state"] == "overdue" and parts[HUNNAN]["state"] == "done"
-            assert [a["kind"] for a in parts[TIEXI]["alerts"]] == ["warning", "chase", "escalation"]
-            escalation = parts[TIEXI]["alerts"][2]
-            assert escalation["to_scope"] == "210100" and escalation["deadline"] == due.isoformat()
+            assert [a["kind"] for a in parts[TIEXI]["alerts"]] == ["warning", "chase", "supervision"]
+            supervision = parts[TIEXI]["alerts"][2]
+            assert supervision["to_scope"] == "210100" and supervision["deadline"] == due.isoformat()
+            assert supervision["kind_label"] == "督办"
             assert parts[TIEXI]["alerts"][1]["to_scope"] == TIEXI
             assert [a["kind"] for a in parts[HUNNAN]["alerts"]] == ["warning"]
 
-            # A scheduler down from before the deadline until days after it catches up once: chase and escalation,
+            # A scheduler down from before the deadline until days after it catches up once: chase and 督办,
             # no warning (it is too late for one), and nothing twice.
             late_task = await t.post(
                 "/special-tasks",
@@ -282,10 +291,10 @@ async def test_overdue_parts_are_warned_chased_and_escalated_once_by_two_replica
             with time_machine.travel(_noon(add_working_days(today, 6)), tick=False):
                 await both_scan()
                 await both_scan()
-            assert await _alerts(system, late_id) == [(HUNNAN, "chase"), (HUNNAN, "escalation")]
+            assert await _alerts(system, late_id) == [(HUNNAN, "chase"), (HUNNAN, "supervision")]
 
             metrics = (await t.get("/metrics")).text
-            assert f'qs_special_task_alerts_total{{kind="escalation",station_id="{TIEXI}"}} 1.0' in metrics, metrics[
+            assert f'qs_special_task_alerts_total{{kind="supervision",station_id="{TIEXI}"}} 1.0' in metrics, metrics[
                 -2000:
             ]
             assert f'qs_special_task_parts{{state="overdue",station_id="{TIEXI}"}} 1.0' in metrics

@@ -47,21 +47,53 @@ class FakeClockStore:
     async def station_known(self, station_id: str) -> bool:
         return True
 
+    async def station_clocks(self, station_ids, defaults: ClockSettings) -> dict:
+        rows = self._clock()["settings"]
+        return {s: defaults.over(rows[s]) for s in station_ids if s in rows}
+
+    # --- cases, as casesql.still_handled and the clock's queries see them ---
+
+    @staticmethod
+    def _still_handled(c) -> bool:
+        return c.resolved_at is None and c.rated_at is None and c.closed_as is None and c.archive_no is None
+
     async def open_cases(self, station_id: str | None = None) -> list:
         return [
             c
             for c in sorted(self.cases.values(), key=lambda c: c.demand_id)
-            if c.resolved_at is None
-            and c.closed_as is None
-            and c.archive_no is None
-            and (station_id is None or c.station_id == station_id)
+            if self._still_handled(c) and (station_id is None or c.station_id == station_id)
         ]
+
+    async def cases_without_clock(self, after, limit: int) -> list:
+        locked = getattr(self, "locked", set())  # demand ids "another transaction" holds: skipped
+        return [
+            c
+            for c in sorted(self.cases.values(), key=lambda c: c.demand_id)
+            if self._still_handled(c)
+            and (after is None or c.demand_id > after)
+            and c.demand_id not in locked
+            and (
+                (c.response_due_on is None and c.submitted_at is not None)
+                or (c.handling_due_on is None and c.due_on is not None and c.assignment_no > 0)
+            )
+        ][:limit]
+
+    async def save_clocks(self, cases: list) -> None:
+        self.clock_saves = getattr(self, "clock_saves", 0) + len(cases)
+        for c in cases:
+            kept = self.cases[c.demand_id]
+            self.cases[c.demand_id] = replace(
+                kept, response_due_on=c.response_due_on, handling_due_on=c.handling_due_on, paused_since=c.paused_since
+            )
 
     # --- pauses ---
 
     async def pauses(self, demand_id: UUID) -> list[Pause]:
         rows = [p for p in self._clock()["pauses"].values() if self._clock()["owner"][p.pause_id] == demand_id]
         return sorted(rows, key=lambda p: (p.paused_at, str(p.pause_id)))
+
+    async def pauses_of(self, demand_ids) -> dict:
+        return {d: rows for d in demand_ids if (rows := await self.pauses(d))}
 
     async def add_pause(self, case, pause: Pause, paused_by_id: str, event_id: UUID) -> None:
         open_ = [p for p in await self.pauses(case.demand_id) if p.is_open and p.assignment_no == pause.assignment_no]
@@ -81,6 +113,9 @@ class FakeClockStore:
     async def extensions(self, demand_id: UUID) -> list[Extension]:
         rows = [e for e in self._clock()["extensions"].values() if self._clock()["owner"][e.extension_id] == demand_id]
         return sorted(rows, key=lambda e: (e.requested_at, str(e.extension_id)))
+
+    async def extensions_of(self, demand_ids) -> dict:
+        return {d: rows for d in demand_ids if (rows := await self.extensions(d))}
 
     async def extension(self, demand_id: UUID, extension_id: UUID) -> Extension | None:
         e = self._clock()["extensions"].get(extension_id)

@@ -112,6 +112,7 @@ def extension_decided(
         ExtensionDecided,
         occurred_at=at,
         extension_id=request.extension_id,
+        assignment_no=request.assignment_no,
         approved=approved,
         decided_by="周站长",
         decided_at=at,

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 
+from services.intake import ledger
 from services.intake.calendar import usecases as working_days
 from services.intake.calendar.domain import WorkdayCorrection
 from services.intake.catalogue.domain import CatalogueItem, Category
@@ -660,7 +661,28 @@ async def test_merged_and_archived_before_the_merge_is_seen(uow):
     await uow.handle(merged, usecases.record_closed)
     now = uow.store.demands[demand.demand_id]
     assert (now.status, domain.stage(now), now.closure.kind) == ("archived", "archived", "merged")
-    assert domain.stage_label(now) == "已与 2026-000002 合并办理；已归档"
+    assert domain.stage_label(now) == "已与 hunnan-01-2026-000002 合并办理；已归档"  # printed, as on the notice
+
+
+async def test_a_merge_into_a_demand_of_a_service_point_prints_that_stations_number(uow):
+    original, _, _ = await _submitted(uow, XINSONG_CLERK, XINSONG)
+    demand, token, s = await _submitted(uow)
+    merged = next(e for e in f.dispositions(s) if isinstance(e, DemandMerged)).model_copy(
+        update={"merged_into": original.demand_id, "merged_into_tracking_no": original.tracking_no}
+    )
+    await uow.handle(merged, usecases.record_closed)
+    status = await _status(uow, token)
+    assert status.progress_label == f"已与 {original.printed_tracking_no} 合并办理"
+    assert original.printed_tracking_no.startswith("hunnan-xinsong-")
+    assert status.ending.merged_into_printed_tracking_no == original.printed_tracking_no
+    staff = DemandOut.of(await usecases.get_demand(uow, CLERK, demand.demand_id))
+    assert staff.closure.merged_into_printed_tracking_no == original.printed_tracking_no
+
+
+async def test_the_ledger_prints_the_tracking_number_with_the_station_code(uow):
+    demand, _, _ = await _submitted(uow)
+    [row] = ledger.rows([demand])
+    assert row[-1] == f"hunnan-01-{demand.tracking_no}" and ledger.COLUMNS[-1] == "跟踪单号"
 
 
 def _refused_at(cause: DemandSubmitted, at: datetime) -> DemandRefused:
@@ -779,6 +801,17 @@ async def test_the_status_link_shows_the_pause_and_why_then_the_new_date_after_r
     assert uow.published == uow.events(DemandSubmitted)  # handling publishes nothing
 
 
+async def test_the_enterprise_is_told_the_deadline_an_approval_left_in_force(uow):
+    """A pause between the request and the approval moved the requested date: the enterprise sees the later one."""
+    demand, token, s = await _submitted(uow)
+    request = fe.extension_requested(s, new_due_on=date(2026, 11, 3))
+    decided = fe.extension_decided(request, approved=True).model_copy(update={"handling_due_on": date(2026, 11, 6)})
+    assert await uow.handle(decided, usecases.record_extension)
+    status = await _status(uow, token)
+    assert status.expected_on == date(2026, 11, 6)
+    assert [e.new_due_on for e in status.extensions] == [date(2026, 11, 6)]
+
+
 async def test_a_refused_extension_changes_nothing_for_the_enterprise(uow):
     demand, token, s = await _submitted(uow)
     before = await _status(uow, token)
@@ -819,11 +852,12 @@ async def test_a_resumption_seen_before_its_pause_says_nothing_until_the_pause_i
     pause = fe.paused(s, at=f.at(3))
     await uow.handle(fe.resumed(pause, days=1, handling_due_on=date(2026, 10, 19), at=f.at(4)), usecases.record_resumed)
     status = await _status(uow, token)
-    assert status.pauses == [] and status.paused is None and status.expected_on == date(2026, 10, 19)
+    # Of which assignment the pause was, and so whether its date still holds, only the pause says.
+    assert status.pauses == [] and status.paused is None and status.expected_on == demand.expected_on
     await uow.handle(pause, usecases.record_paused)
     status = await _status(uow, token)
     assert [(p.reason_kind, p.paused_working_days) for p in status.pauses] == [("materials", 1)]
-    assert status.paused is None  # it has ended already
+    assert status.paused is None and status.expected_on == date(2026, 10, 19)  # it has ended already
 
 
 async def test_a_pause_is_not_shown_as_current_once_the_demand_has_ended(uow):
@@ -861,3 +895,70 @@ async def test_a_return_or_rematch_ends_the_pause_on_the_link_as_it_does_in_trac
     await uow.handle(f.assigned(s, no=2), usecases.record_assigned)
     status = await _status(uow, token)
     assert status.paused is None and status.clock_label is None and len(status.pauses) == 1
+
+
+def _decided(request, *, no: int | None, approved: bool = True, at: datetime | None = None):
+    """ExtensionDecided naming the assignment it was asked under (None: an event from before it named one)."""
+    return fe.extension_decided(request, approved=approved, at=at).model_copy(update={"assignment_no": no})
+
+
+async def test_after_a_rematch_the_link_shows_the_promise_not_the_old_assignments_extension_in_any_order(uow):
+    seen = {}
+    for order in ("in order", "reversed", "rematch first"):
+        demand, token, s = await _submitted(uow)
+        first, second = f.assigned(s, no=1), f.assigned(s, no=2, assignee_name="省计量院")
+        pause = fe.paused(first, at=f.at(3))  # of assignment 1
+        request = fe.extension_requested(first, new_due_on=date(2026, 11, 3), at=f.at(6))
+        steps = [
+            (first, usecases.record_assigned),
+            (pause, usecases.record_paused),
+            (fe.resumed(pause, days=2, handling_due_on=date(2026, 10, 20), at=f.at(5)), usecases.record_resumed),
+            (_decided(request, no=1, at=f.at(7)), usecases.record_extension),
+            (_returned(s, 1), usecases.record_returned),
+            (second, usecases.record_assigned),
+        ]
+        if order == "reversed":
+            steps.reverse()
+        elif order == "rematch first":
+            steps = steps[-2:] + steps[:-2]
+        for event, use_case in steps:
+            assert await uow.handle(event, use_case)
+        status = await _status(uow, token)
+        assert (status.progress, status.expected_on) == ("rematched", demand.expected_on), order
+        assert status.clock_label is None and status.paused is None
+        assert len(status.extensions) == 1 and len(status.pauses) == 1  # told as what happened, no longer in force
+        seen[order] = status.model_dump(exclude={"tracking_no", "printed_tracking_no", "submitted_at"})
+    assert seen["in order"] == seen["reversed"] == seen["rematch first"]
+
+
+async def test_an_extension_and_a_resumption_under_the_new_assignment_move_the_date_again(uow):
+    demand, token, s = await _submitted(uow)
+    for step, use_case in [
+        (f.assigned(s, no=1), usecases.record_assigned),
+        (_decided(fe.extension_requested(s, new_due_on=date(2026, 11, 3), at=f.at(2)), no=1, at=f.at(3)), None),
+        (f.assigned(s, no=2), usecases.record_assigned),  # 改派 without a return
+    ]:
+        await uow.handle(step, use_case or usecases.record_extension)
+    assert (await _status(uow, token)).expected_on == demand.expected_on
+    pause = fe.paused(s, at=f.at(4)).model_copy(update={"assignment_no": 2})
+    await uow.handle(fe.resumed(pause, days=1, handling_due_on=date(2026, 12, 1), at=f.at(5)), usecases.record_resumed)
+    await uow.handle(pause, usecases.record_paused)
+    assert (await _status(uow, token)).expected_on == date(2026, 12, 1)
+    later = fe.extension_requested(s, due_on=date(2026, 12, 1), new_due_on=date(2026, 12, 15), at=f.at(6))
+    await uow.handle(_decided(later, no=2, at=f.at(7)), usecases.record_extension)
+    status = await _status(uow, token)
+    assert status.expected_on == date(2026, 12, 15) and status.clock_label.startswith("办理期限已延长至2026年12月15日")
+    # An extension of assignment 1 decided late (after the rematch) still changes nothing.
+    stale = fe.extension_requested(s, new_due_on=date(2027, 1, 29), at=f.at(8))
+    await uow.handle(_decided(stale, no=1, at=f.at(9)), usecases.record_extension)
+    assert (await _status(uow, token)).expected_on == date(2026, 12, 15)
+
+
+async def test_an_extension_from_before_events_named_the_assignment_is_read_as_of_the_first(uow):
+    demand, token, s = await _submitted(uow)
+    await uow.handle(f.assigned(s, no=1), usecases.record_assigned)
+    old = fe.extension_requested(s, new_due_on=date(2026, 11, 3), at=f.at(6))
+    await uow.handle(_decided(old, no=None, at=f.at(7)), usecases.record_extension)
+    assert (await _status(uow, token)).expected_on == date(2026, 11, 3)  # one assignment: surely its own
+    await uow.handle(f.assigned(s, no=2), usecases.record_assigned)
+    assert (await _status(uow, token)).expected_on == demand.expected_on

@@ -17,17 +17,20 @@ from services.tracking.clock import usecases as clock
 from services.tracking.clock.domain import Clock, ClockSettings, Extension, Pause
 from services.tracking.domain import Case
 from services.tracking.settings import Settings
+from services.tracking.supervision.domain import Supervision
 from shared.auth import Principal, Role
-from shared.calendar import CHINA, add_working_days, is_workday
+from shared.calendar import CHINA, add_working_days, china_today, is_workday
 from shared.contracts import (
     CalendarCorrected,
     CasePaused,
     CaseResumed,
     ExtensionDecided,
     ExtensionRequested,
+    Outcome,
     PauseReason,
+    SupervisionLevel,
 )
-from shared.errors import InvalidTransition, NotFound
+from shared.errors import Invalid, InvalidTransition, NotFound
 from tests.support import events as ev
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
@@ -182,13 +185,43 @@ def test_an_approved_extension_replaces_the_base_and_later_pauses_move_it():
     assert answers.handling_due_on == add_working_days(date(2026, 3, 2), 3) == date(2026, 3, 5)
 
 
-def test_an_approval_during_a_pause_counts_the_pause_only_from_the_approval():
-    case = _assigned(date(2026, 2, 13), china(2026, 2, 10))
-    pause = _pause(china(2026, 2, 11), china(2026, 2, 26))
-    approved = _extension(date(2026, 3, 2), approved=True, decided_at=china(2026, 2, 13))
+def test_an_approval_after_a_pause_keeps_the_pause_and_never_moves_the_deadline_earlier():
+    # Committed 6 March; on 3 March the handler asks for 10 March; paused 4–11 March (4, 5, 6, 9, 10: 5 working
+    # days) the deadline moved to 13 March; the head approves on 12 March. The request's date is the base as of
+    # the request, so the pause still counts: 17 March, not 10 March (past, overdue at once).
+    case = _assigned(date(2026, 3, 6), china(2026, 3, 2))
+    pause = _pause(china(2026, 3, 4), china(2026, 3, 11))
+    asked = replace(
+        _extension(date(2026, 3, 10), approved=None, decided_at=None),
+        requested_at=china(2026, 3, 3),
+        due_on=date(2026, 3, 6),
+    )
+    before = domain.clock(case, DEFAULTS, [pause], [asked])
+    assert (before.handling_due_on, before.paused_working_days) == (date(2026, 3, 13), 5)
+    assert before.handling_due_on == add_working_days(date(2026, 3, 6), 5)
+    approved = replace(asked, approved=True, decided_by="周站长", decided_at=china(2026, 3, 12))
     answers = domain.clock(case, DEFAULTS, [pause], [approved])
-    assert answers.paused_working_days == 4  # 13, 14, 24, 25 February
-    assert answers.handling_due_on == date(2026, 3, 6)
+    assert (answers.handling_base_on, answers.extension_id) == (date(2026, 3, 10), approved.extension_id)
+    assert answers.paused_working_days == 5
+    assert answers.handling_due_on == add_working_days(date(2026, 3, 10), 5) == date(2026, 3, 17)
+    # An approved date that would end before the deadline in force (the check bypassed, a late correction…)
+    # leaves the deadline where it was.
+    short = replace(approved, new_due_on=date(2026, 3, 5))
+    kept = domain.clock(case, DEFAULTS, [pause], [short])
+    assert (kept.handling_due_on, kept.extension_id, kept.handling_base_on) == (
+        date(2026, 3, 13),
+        None,
+        date(2026, 3, 6),
+    )
+
+
+def test_an_approval_during_a_pause_counts_the_pause_from_the_request():
+    case = _assigned(date(2026, 2, 13), china(2026, 2, 10))
+    approved = _extension(date(2026, 3, 2), approved=True, decided_at=china(2026, 2, 26))  # asked 12 February
+    pause = _pause(china(2026, 2, 13), china(2026, 2, 27))  # 13, 14, 24, 25, 26 February
+    answers = domain.clock(case, DEFAULTS, [pause], [approved])
+    assert answers.paused_working_days == 5
+    assert answers.handling_due_on == add_working_days(date(2026, 3, 2), 5) == date(2026, 3, 9)
 
 
 def test_resolving_a_paused_case_ends_the_pause_and_keeps_the_deadline_after_that():
@@ -249,6 +282,17 @@ def test_an_extension_is_refused_when_the_case_does_not_allow_it(change, new_due
     with pytest.raises(InvalidTransition) as refused:
         domain.check_extension(replace(_handled(), **change), new_due_on, date(2026, 2, 12), None)
     assert message in refused.value.zh
+
+
+def test_the_new_date_of_an_extension_must_be_a_working_day_by_the_corrected_calendar():
+    case = _handled()  # due 24 February
+    domain.check_extension(case, date(2026, 2, 28), date(2026, 2, 12), None)  # the make-up Saturday works
+    for holiday, overrides in ((date(2026, 3, 1), None), (date(2026, 3, 2), {date(2026, 3, 2): False})):
+        with pytest.raises(Invalid) as refused:  # a Sunday; a Monday a correction made a holiday
+            domain.check_extension(case, holiday, date(2026, 2, 12), None, overrides)
+        assert refused.value.status == 422 and refused.value.field == "new_due_on"
+        assert "延期后的办结期限须为工作日" in refused.value.zh and "working day" in refused.value.en
+    domain.check_extension(case, date(2026, 3, 1), date(2026, 2, 12), None, {date(2026, 3, 1): True})
 
 
 def test_one_extension_waits_at_a_time_and_is_decided_once():
@@ -366,6 +410,7 @@ async def test_an_extension_approved_by_the_head_becomes_the_deadline(uow, time_
     )
     [decided] = uow.events(ExtensionDecided)
     assert (decided.causation_id, decided.approved, decided.reason) == (asked.event_id, True, "检测周期较长")
+    assert (decided.assignment_no, decided.due_on, decided.new_due_on) == (1, date(2026, 2, 13), date(2026, 2, 27))
     assert view.case.handling_due_on == date(2026, 2, 27)
     assert [e.status for e in view.extensions] == ["approved"]
     assert await clock.extension_list(uow, HEAD, None, "pending", 10, 0) == []
@@ -427,3 +472,156 @@ async def test_a_station_clock_sets_the_response_deadline_of_its_open_cases(uow,
     assert (await clock.station_clock(uow, CLERK, f.STATION, DEFAULTS)).settings.response_days == 2
     with pytest.raises(NotFound):
         await clock.set_station_clock(uow, HEAD, "440100/440113/panyu-01", {"response_days": 2}, DEFAULTS)
+
+
+async def test_an_extension_to_a_day_off_is_a_422_on_new_due_on(uow, time_machine):
+    time_machine.move_to(china(2026, 2, 12, 9), tick=False)
+    s, _ = await _assigned_case(
+        uow, submitted_at=china(2026, 2, 9), assigned_at=china(2026, 2, 10), due_on=date(2026, 2, 13)
+    )
+    await uow.handle(
+        CalendarCorrected(day=date(2026, 2, 27), is_workday=False, note="测试调整", correlation_id=uuid4()),
+        clock.record_calendar_correction,
+    )
+    for day_off in (date(2026, 2, 16), date(2026, 2, 27)):  # 春节; a Friday the stations' correction took off
+        with pytest.raises(Invalid) as refused:
+            await clock.request_extension(
+                uow, ORG, s.demand_id, new_due_on=day_off, reason="检测周期较长", defaults=DEFAULTS
+            )
+        assert refused.value.field == "new_due_on" and "须为工作日" in refused.value.zh
+    assert uow.events(ExtensionRequested) == []
+
+
+async def test_an_extension_approved_after_a_pause_keeps_the_pause(uow, time_machine):
+    time_machine.move_to(china(2026, 3, 3, 9), tick=False)
+    s, _ = await _assigned_case(
+        uow, submitted_at=china(2026, 2, 27), assigned_at=china(2026, 3, 2), due_on=date(2026, 3, 6)
+    )
+    _, extension_id = await clock.request_extension(
+        uow, ORG, s.demand_id, new_due_on=date(2026, 3, 10), reason="检测周期较长", defaults=DEFAULTS
+    )
+    time_machine.move_to(china(2026, 3, 4, 9), tick=False)
+    await clock.pause(uow, ORG, s.demand_id, reason_kind=PauseReason.materials, reason="等材料", defaults=DEFAULTS)
+    time_machine.move_to(china(2026, 3, 11, 9), tick=False)
+    view = await clock.resume(uow, CLERK, s.demand_id, note=None, defaults=DEFAULTS)
+    assert view.case.handling_due_on == date(2026, 3, 13)  # 6 March + 4, 5, 6, 9, 10 March
+    time_machine.move_to(china(2026, 3, 12, 9), tick=False)
+    view = await clock.decide_extension(
+        uow, HEAD, s.demand_id, extension_id, approved=True, comment="同意", defaults=DEFAULTS
+    )
+    assert view.case.handling_due_on == date(2026, 3, 17)  # 10 March + the same five paused working days
+    handling = next(d for d in view.deadlines if d.kind == "handling")
+    assert (handling.status, handling.detail["base_on"], handling.detail["paused_working_days"]) == (
+        "open",
+        date(2026, 3, 10),
+        5,
+    )
+    [decided] = uow.events(ExtensionDecided)
+    assert (decided.assignment_no, decided.due_on) == (1, date(2026, 3, 13))
+
+
+def _supervision(demand_id, level, issued_at, reply_due_on, **fields) -> Supervision:
+    return Supervision(
+        supervision_id=uuid4(),
+        demand_id=demand_id,
+        station_id=f.STATION,
+        level=level,
+        supervisor_scope="210100/210112",
+        issued_by="区督办员",
+        issued_at=issued_at,
+        comment="请尽快办结",
+        reply_due_on=reply_due_on,
+        event_id=uuid4(),
+        **fields,
+    )
+
+
+async def test_each_reply_deadline_of_a_case_says_where_it_stands(uow, time_machine):
+    time_machine.move_to(china(2026, 3, 12, 9), tick=False)
+    s, _ = await _assigned_case(
+        uow, submitted_at=china(2026, 2, 27), assigned_at=china(2026, 3, 2), due_on=date(2026, 3, 6)
+    )
+    answered = _supervision(
+        s.demand_id, SupervisionLevel.district, china(2026, 3, 2), date(2026, 3, 4),
+        answered_by="周站长", answered_at=china(2026, 3, 3), answer="已安排",
+    )  # fmt: skip
+    escalated = _supervision(
+        s.demand_id, SupervisionLevel.district, china(2026, 3, 6), date(2026, 3, 10), escalated_at=china(2026, 3, 11)
+    )
+    overdue = _supervision(s.demand_id, SupervisionLevel.city, china(2026, 3, 9), date(2026, 3, 11))
+    waiting = _supervision(s.demand_id, SupervisionLevel.city, china(2026, 3, 11), date(2026, 3, 13))
+    elsewhere = _supervision(uuid4(), SupervisionLevel.city, china(2026, 3, 9), date(2026, 3, 11))
+    uow.store.supervisions.extend([waiting, overdue, escalated, answered, elsewhere])
+    view = await clock.clock_of(uow, CLERK, s.demand_id, DEFAULTS)
+    replies = [d for d in view.deadlines if d.kind == "reply"]
+    assert [(d.detail["supervision_id"], d.status) for d in replies] == [
+        (answered.supervision_id, "met"),
+        (escalated.supervision_id, "ended"),
+        (overdue.supervision_id, "overdue"),
+        (waiting.supervision_id, "open"),
+    ]
+    assert (replies[0].met_on, replies[0].on_time) == (date(2026, 3, 3), True)
+    assert [d.detail["level"] for d in replies] == ["district", "district", "city", "city"]
+
+
+async def test_a_recompute_reads_the_facts_once_and_writes_only_what_moved(uow, time_machine):
+    time_machine.move_to(china(2026, 2, 12, 9), tick=False)
+    other_station = "210100/210112/hunnan-02"
+    moving = f.submitted(submitted_at=china(2026, 2, 12), occurred_at=china(2026, 2, 12))
+    elsewhere = f.submitted(submitted_at=china(2026, 2, 12), occurred_at=china(2026, 2, 12), station_id=other_station)
+    for event in (moving, elsewhere):
+        await uow.handle(event, core.record_event)
+    calls = {"overrides": 0, "settings": 0}
+    store = uow.store
+    overrides, settings = store.calendar_overrides, store.station_clocks
+
+    async def counted_overrides():
+        calls["overrides"] += 1
+        return await overrides()
+
+    async def counted_settings(*args):
+        calls["settings"] += 1
+        return await settings(*args)
+
+    store.calendar_overrides, store.station_clocks = counted_overrides, counted_settings
+    await clock.set_station_clock(uow, HEAD, f.STATION, {"response_days": 2}, DEFAULTS)
+    assert store.cases[moving.demand_id].response_due_on == date(2026, 2, 14)
+    assert store.cases[elsewhere.demand_id].response_due_on == date(2026, 2, 13)  # another station's: untouched
+    assert store.clock_saves == 1 and calls == {"overrides": 1, "settings": 1}
+    await clock.set_station_clock(uow, HEAD, f.STATION, {"response_days": 2}, DEFAULTS)  # the same again
+    assert store.clock_saves == 1
+
+
+async def test_open_cases_from_before_the_clock_get_their_columns_in_batches_at_start(uow, time_machine, monkeypatch):
+    time_machine.move_to(china(2026, 2, 12, 9), tick=False)
+    monkeypatch.setattr(clock, "BATCH", 2)
+    cases = []
+    for day in (9, 10, 11, 12, 13):
+        s, _ = await _assigned_case(
+            uow, submitted_at=china(2026, 2, day), assigned_at=china(2026, 2, day, 15), due_on=date(2026, 2, 27)
+        )
+        cases.append(s.demand_id)
+    resolved = cases[0]
+    await core.resolve(uow, HEAD, resolved, outcome=Outcome.met, summary="办结")
+    # As if they came before migration 0006: no clock columns yet.
+    for demand_id in cases:
+        uow.store.cases[demand_id] = replace(
+            uow.store.cases[demand_id], response_due_on=None, handling_due_on=None, paused_since=None
+        )
+    busy = sorted(cases[1:])[0]
+    uow.store.locked = {busy}  # held by another replica's batch or an event handler: skipped
+    await clock.fill_in_clocks(uow, Settings())
+    for demand_id in cases[1:]:
+        case = uow.store.cases[demand_id]
+        if demand_id == busy:
+            assert case.response_due_on is None
+        else:
+            assert case.response_due_on == add_working_days(china_today(case.submitted_at), 1)
+            assert case.handling_due_on == date(2026, 2, 27)
+    assert uow.store.cases[resolved].handling_due_on is None  # a closed case is not "open": left alone
+    uow.store.locked = set()
+    await clock.fill_in_clocks(uow, Settings())  # the next round (or another replica) does the one skipped
+    assert uow.store.cases[busy].handling_due_on == date(2026, 2, 27)
+    saves = uow.store.clock_saves
+    await clock.fill_in_clocks(uow, Settings())  # nothing left: nothing written
+    assert uow.store.clock_saves == saves

@@ -339,3 +339,19 @@ def test_a_long_process_continues_on_the_next_page():
 
 def test_a_station_not_yet_known_prints_its_code():
     assert sheet.view(printed(station_name=None))["station_name"] == "hunnan-01"
+
+
+def test_the_remark_late_follows_the_clock_a_paused_or_extended_case_is_not_late():
+    def remarks(case: Case) -> list[str]:
+        return sheet.view(printed(case))["row"]["remarks"]
+
+    late = assigned_case()
+    assert late.due_on < TODAY and "已超期" in remarks(late)  # committed 2026-10-10, printed 2026-11-18
+    paused = replace(late, paused_since=datetime(2026, 10, 9, 2, tzinfo=UTC))
+    assert "已超期" not in remarks(paused) and "挂起中（自 2026-10-09 10:00）" in remarks(paused)
+    extended = replace(late, handling_due_on=TODAY + timedelta(days=14))  # an approved extension moved it
+    assert "已超期" not in remarks(extended)
+    assert sheet.view(printed(extended))["deadlines"][1] == ("办结期限（现行）", extended.handling_due_on.isoformat())
+    moved_but_passed = replace(late, handling_due_on=TODAY - timedelta(days=1))
+    assert "已超期" in remarks(moved_but_passed)
+    assert "已超期" not in remarks(replace(late, resolved_at=NOW))  # a resolved case is never late

@@ -3,7 +3,7 @@ and the scheduler's round on a fake unit of work (fires once, catches up after d
 
 import contextlib
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -15,7 +15,7 @@ from services.tracking.settings import Settings
 from services.tracking.supervision import domain, usecases
 from services.tracking.supervision.domain import Alert, Due, Supervision
 from shared.auth import Principal, Role, in_scope
-from shared.calendar import CHINA
+from shared.calendar import CHINA, working_days_between
 from shared.contracts import (
     CaseChased,
     CaseSupervised,
@@ -25,6 +25,7 @@ from shared.contracts import (
     SupervisionLevel,
 )
 from shared.errors import Invalid, InvalidTransition, NotFound
+from shared.idempotency import IdempotencyConflict
 from tests.support.fake_uow import FakeUnitOfWork
 
 STATION = "210100/210112/hunnan-01"
@@ -154,9 +155,62 @@ def test_the_warning_goes_to_the_handler_and_the_head():
 def test_scopes_of_a_station():
     assert domain.district_of(STATION) == "210100/210112"
     assert domain.city_of(STATION) == "210100"
-    assert domain.district_of("210100/hunnan-01") == "210100"  # no district between: the city's supervisor
+    assert domain.district_of("210100/hunnan-01") is None  # directly under its city: no district between
+    assert domain.first_level(STATION) == (SupervisionLevel.district, "210100/210112")
+    assert domain.first_level("210100/hunnan-01") == (SupervisionLevel.city, "210100")
     assert domain.level_of("210100") is SupervisionLevel.city
     assert domain.level_of("210100/210112") is SupervisionLevel.district
+
+
+def test_the_scans_date_thresholds_say_what_due_today_says():
+    """The scan's SQL picks cases by domain.thresholds; it must pick exactly those due_today would fire for."""
+    calendars = ((date(2026, 12, 20), NEW_YEAR_2027), (date(2026, 2, 5), {}), (date(2026, 9, 25), {}))
+    for start, overrides in calendars:
+        for offset in range(0, 30, 3):
+            today = start + timedelta(days=offset)
+            t = domain.thresholds(today, overrides)
+            for delta in range(-50, 20):
+                d = today + timedelta(days=delta)
+                left, late = working_days_between(today, d, overrides), working_days_between(d, today, overrides)
+                for w in range(domain.WARN_DAYS_MAX + 1):
+                    assert (today <= d < t.warn_before[w]) == (d >= today and left <= w), (today, d, w)
+                for m in range(1, domain.ESCALATE_AFTER_MAX + 1):
+                    assert (d <= t.late_by[m - 1]) == (d < today and late >= m), (today, d, m)
+
+
+def test_a_returned_case_is_warned_to_the_head_alone_and_still_chased_and_supervised():
+    # 退单: the organization gave the assignment back; the deadline still runs for the enterprise.
+    returned = case(
+        handling_due_on=date(2026, 11, 20), returned_no=1, returned_by="市计量测试院", returned_at=datetime.now(UTC)
+    )
+    assert returned.status == "returned"
+    due = domain.due_today(returned, date(2026, 11, 19), DEFAULTS, {})
+    assert kinds(due) == [("warning", "handling", 1)]
+    assert domain.warned(returned, due[0], today=date(2026, 11, 19), cause=None).notify == ["head"]
+    late = domain.due_today(returned, date(2026, 11, 24), DEFAULTS, {})
+    assert kinds(late) == [("chase", "handling", 2), ("supervision", "handling", 2)]
+    event = domain.supervised(
+        returned, late[1], today=date(2026, 11, 24), now=datetime(2026, 11, 24, 2, tzinfo=UTC), reply_days=2,
+        overrides={}, cause=None,
+    )  # fmt: skip
+    assert "已退单，待站长改派" in event.comment and event.supervisor_scope == "210100/210112"
+    # Rematched: the new organization is the handler again.
+    rematched = replace(returned, assignment_no=2, assignee_id="org-02")
+    assert domain.warned(rematched, due[0], today=date(2026, 11, 19), cause=None).notify == ["org-02", "head"]
+
+
+def test_a_station_directly_under_its_city_is_supervised_by_the_city_at_once():
+    c = case(handling_due_on=date(2026, 11, 20), station_id="210100/hunnan-01")
+    due = domain.due_today(c, date(2026, 11, 24), DEFAULTS, {})
+    assert [(d.alert, d.level) for d in due] == [(Alert.chase, None), (Alert.supervision, SupervisionLevel.city)]
+    event = domain.supervised(
+        c, due[1], today=date(2026, 11, 24), now=datetime(2026, 11, 24, 2, tzinfo=UTC), reply_days=2, overrides={},
+        cause=None,
+    )  # fmt: skip
+    assert (event.level, event.supervisor_scope, event.escalated_from) == ("city", "210100", None)
+    # Unanswered, it has nowhere higher to go: chased, never escalated to the same city again.
+    unanswered = domain.reply_due(c, domain.of_event(event), date(2026, 11, 27), {})
+    assert (unanswered.alert, unanswered.level) == (Alert.chase, SupervisionLevel.city)
 
 
 # --------------------------------------------------------------------------- 督办 unanswered, by hand, answered
@@ -245,6 +299,7 @@ class FakeStore:
         self.entries: list[tuple] = []
         self.settings = settings or {}
         self.poison: set[UUID] = set()  # cases whose firing fails (a bug), to show they hold nothing up
+        self.tries = 0  # claims attempted (fire), fired or not: a round with nothing new attempts none
 
     async def calendar_overrides(self):
         return dict(NEW_YEAR_2027)
@@ -252,20 +307,46 @@ class FakeStore:
     async def clock_settings(self, station_id, defaults):
         return self.settings.get(station_id, defaults)
 
-    async def cases_due(self, until, after, limit):
-        def due(c: Case) -> bool:
-            return c.demand_id > after and any(d.due_on <= until for d in domain.deadlines(c))
+    def fired(self, c: Case) -> set[tuple]:
+        return {(k[1], k[2], k[3]) for k in self.alerts if k[0] == c.demand_id and k[5] is None}
 
-        return sorted(filter(due, self.cases.values()), key=lambda c: c.demand_id)[:limit]
+    async def cases_due(self, due, defaults, after, limit):
+        """As the SQL: by the date thresholds, something due and not fired yet."""
+
+        def pending(c: Case) -> bool:
+            clock, fired = self.settings.get(c.station_id, defaults), self.fired(c)
+            return any(
+                (
+                    due.today <= d.due_on < due.warn_before[clock.warn_days]
+                    and (Alert.warning, d.kind, d.due_on) not in fired
+                )
+                or (d.due_on < due.today and (Alert.chase, d.kind, d.due_on) not in fired)
+                or (
+                    d.due_on <= due.late_by[clock.escalate_after_days - 1]
+                    and (Alert.supervision, d.kind, d.due_on) not in fired
+                )
+                for d in domain.deadlines(c)
+            )
+
+        found = sorted(
+            (c for c in self.cases.values() if c.demand_id > after and pending(c)), key=lambda c: c.demand_id
+        )
+        return [(c, self.fired(c)) for c in found[:limit]]
 
     async def late_replies(self, today, after, limit):
+        settled = {k[5] for k in self.alerts if k[5] is not None}  # escalated or chased already
         found = sorted(
-            (s for s in self.rows.values() if s.overdue(today) and s.supervision_id > after),
+            (
+                s
+                for s in self.rows.values()
+                if s.overdue(today) and s.supervision_id > after and s.supervision_id not in settled
+            ),
             key=lambda s: s.supervision_id,
         )
         return [(s, self.cases[s.demand_id]) for s in found if self.cases[s.demand_id].is_open][:limit]
 
     async def fire(self, case, due, *, event_id, today, now):
+        self.tries += 1
         if case.demand_id in self.poison:
             raise RuntimeError("a bug")
         key = (case.demand_id, due.alert, due.deadline, due.due_on, due.level, due.supervision_id)
@@ -412,3 +493,63 @@ async def test_supervision_by_hand_then_answered_once():
         with pytest.raises(InvalidTransition):
             await usecases.answer(uow, HEAD, s.supervision_id, text="再次回复")
     assert [type(e) for e in uow.published] == [CaseSupervised, SupervisionAnswered]
+
+
+async def test_a_round_with_nothing_new_to_fire_tries_nothing():
+    store = FakeStore()
+    uow = FakeUnitOfWork(store)
+    c = case(handling_due_on=date(2026, 11, 20))  # Friday
+    store.cases[c.demand_id] = c
+
+    async def round_on(day: date, hour: int = 10) -> tuple[list, int]:
+        before = store.tries
+        fired = await scan_on(uow, day, hour)
+        return [type(e) for e in fired], store.tries - before
+
+    assert await round_on(date(2026, 11, 19)) == ([DeadlineWarned], 1)
+    assert await round_on(date(2026, 11, 19), hour=15) == ([], 0)
+    assert await round_on(date(2026, 11, 21)) == ([CaseChased], 1)  # Saturday
+    assert await round_on(date(2026, 11, 23)) == ([], 0)  # one working day late: chased already, no 督办 yet
+    assert await round_on(date(2026, 11, 24)) == ([CaseSupervised], 1)  # the chase is not tried again
+    assert await round_on(date(2026, 11, 26)) == ([], 0)  # the reply date
+    assert await round_on(date(2026, 11, 27)) == ([CaseSupervised], 1)  # escalated to the city
+    assert await round_on(date(2026, 11, 30)) == ([], 0)
+    assert await round_on(date(2026, 12, 2)) == ([CaseChased], 1)  # the city's reply date (1 December) passed
+    for day in (date(2026, 12, 3), date(2026, 12, 10), date(2027, 1, 5)):  # an unanswered city 督办 is left alone
+        assert await round_on(day) == ([], 0)
+
+
+async def test_the_scheduler_supervises_a_station_without_a_district_at_city_level_once():
+    store = FakeStore()
+    uow = FakeUnitOfWork(store)
+    c = case(handling_due_on=date(2026, 11, 20), station_id="210100/hunnan-01")
+    store.cases[c.demand_id] = c
+    fired = await scan_on(uow, date(2026, 11, 24))
+    assert [(type(e), getattr(e, "level", None)) for e in fired] == [(CaseChased, None), (CaseSupervised, "city")]
+    assert fired[1].supervisor_scope == "210100" and fired[1].reply_due_on == date(2026, 11, 26)
+    # Unanswered past its reply date: chased once, never escalated to the same city again.
+    late = await scan_on(uow, date(2026, 11, 27))
+    assert [(type(e), e.deadline) for e in late] == [(CaseChased, DeadlineKind.reply)]
+    assert await scan_on(uow, date(2026, 12, 4)) == []
+    assert [s.level for s in store.rows.values()] == [SupervisionLevel.city]
+
+
+async def test_a_retried_supervision_by_hand_makes_one():
+    store = FakeStore()
+    uow = FakeUnitOfWork(store)
+    c = case(handling_due_on=date(2026, 11, 30))
+    store.cases[c.demand_id] = c
+    with time_machine.travel(at_china(date(2026, 11, 18)), tick=False):
+        ask = dict(comment="请说明进展", reply_due_on=None, idempotency_key="k-1")
+        first, *_ = await usecases.supervise(uow, SUPERVISOR, SETTINGS, c.demand_id, **ask)
+        again, tracking_no, *_ = await usecases.supervise(uow, SUPERVISOR, SETTINGS, c.demand_id, **ask)
+        assert (again, tracking_no) == (first, c.tracking_no)
+        with pytest.raises(IdempotencyConflict):
+            await usecases.supervise(uow, SUPERVISOR, SETTINGS, c.demand_id, **(ask | {"comment": "另一件事"}))
+        # Another key is another 督办.
+        other, *_ = await usecases.supervise(
+            uow, SUPERVISOR, SETTINGS, c.demand_id, **(ask | {"idempotency_key": "k-2"})
+        )
+        assert other.supervision_id != first.supervision_id
+    assert [type(e) for e in uow.published] == [CaseSupervised, CaseSupervised]
+    assert len(store.rows) == 2

@@ -1,25 +1,35 @@
 """Special tasks' pure rules (services/tracking/tasks/domain.py): the deadline past a day off, overdue, and when a
-station's open part is warned (预警), chased (催办) and escalated (督办) — across New Year and 春节 2026, and 2027's
-New Year, which the calendar package does not know yet (an override says so)."""
+station's open part is warned (预警), chased (催办) and supervised (督办) — across New Year and 春节 2026, and 2027's
+New Year, which the calendar package does not know yet (an override says so); and the scheduler's round on a fake
+unit of work (batches, a failing part alone undone, each station's own clock settings)."""
 
-from datetime import date, datetime, timedelta
-from uuid import uuid4
+import contextlib
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
+import time_machine
 
-from services.tracking.tasks import domain
-from services.tracking.tasks.domain import AlertKind, Clock, Part, PartState
-from shared.calendar import china_today, is_workday
+from services.tracking.clock.domain import ClockSettings
+from services.tracking.domain import Case
+from services.tracking.settings import Settings
+from services.tracking.supervision.domain import Alert, due_today
+from services.tracking.tasks import domain, usecases
+from services.tracking.tasks.domain import AlertKind, Clock, Part, PartState, TaskAlert
+from shared.calendar import CHINA, china_today, is_workday
 from shared.contracts import utcnow
 from shared.errors import Invalid, InvalidTransition
 from tests.support.clock import CHINA_DATES
+from tests.support.fake_uow import FakeUnitOfWork
+
+STATION = "210100/210112/hunnan-01"
 
 # 春节 2026: Sat 14 Feb is a make-up working day; Sun 15 – Mon 23 Feb off; Tue 24 Feb back at work.
 # New Year 2026: Thu 1 – Sat 3 Jan off, Sun 4 Jan a make-up working day.
 # New Year 2027: not in the package; the station's override table declares Fri 1 Jan 2027 off.
 NEW_YEAR_2027 = {date(2027, 1, 1): False}
 
-WARNING, CHASE, ESCALATION = AlertKind.warning, AlertKind.chase, AlertKind.escalation
+WARNING, CHASE, SUPERVISION = AlertKind.warning, AlertKind.chase, AlertKind.supervision
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -76,8 +86,8 @@ def test_overdue_in_sql_agrees_with_overdue_by_the_deadline(start, end, override
         (date(2026, 2, 18), (WARNING,)),  # in the holiday: still one left
         (date(2026, 2, 24), (WARNING,)),  # the deadline itself
         (date(2026, 2, 25), (CHASE,)),  # one working day late
-        (date(2026, 2, 26), (CHASE, ESCALATION)),  # two working days late
-        (date(2026, 3, 20), (CHASE, ESCALATION)),  # a scan after downtime: both, no warning
+        (date(2026, 2, 26), (CHASE, SUPERVISION)),  # two working days late
+        (date(2026, 3, 20), (CHASE, SUPERVISION)),  # a scan after downtime: both, no warning
     ],
 )
 def test_a_task_due_in_the_spring_festival(today, expected):
@@ -93,7 +103,7 @@ def test_a_task_due_in_the_spring_festival(today, expected):
         (date(2026, 1, 1), (CHASE,)),  # late, but no working day late yet
         (date(2026, 1, 3), (CHASE,)),
         (date(2026, 1, 4), (CHASE,)),  # the make-up Sunday: one working day late
-        (date(2026, 1, 5), (CHASE, ESCALATION)),
+        (date(2026, 1, 5), (CHASE, SUPERVISION)),
     ],
 )
 def test_a_task_due_on_new_years_eve(today, expected):
@@ -106,9 +116,9 @@ def test_a_task_due_on_new_years_eve(today, expected):
         (date(2026, 12, 31), NEW_YEAR_2027, (WARNING,)),  # deadline Mon 4 Jan: one working day left
         (date(2027, 1, 4), NEW_YEAR_2027, (WARNING,)),
         (date(2027, 1, 5), NEW_YEAR_2027, (CHASE,)),
-        (date(2027, 1, 6), NEW_YEAR_2027, (CHASE, ESCALATION)),
+        (date(2027, 1, 6), NEW_YEAR_2027, (CHASE, SUPERVISION)),
         (date(2027, 1, 2), None, (CHASE,)),  # without the override 1 Jan is a working day, and the deadline
-        (date(2027, 1, 5), None, (CHASE, ESCALATION)),
+        (date(2027, 1, 5), None, (CHASE, SUPERVISION)),
     ],
 )
 def test_a_task_due_on_new_years_day_2027(today, overrides, expected):
@@ -121,24 +131,49 @@ def test_warn_days_and_escalate_after_days_are_settings():
     due = date(2026, 11, 27)  # a Friday
     assert domain.alerts_due(due, date(2026, 11, 24), warn_days=3, escalate_after_days=2) == (WARNING,)
     assert domain.alerts_due(due, date(2026, 11, 24), warn_days=2, escalate_after_days=2) == ()
-    assert domain.alerts_due(due, date(2026, 11, 27), warn_days=0, escalate_after_days=2) == ()
-    assert domain.alerts_due(due, date(2026, 11, 30), warn_days=1, escalate_after_days=1) == (CHASE, ESCALATION)
+    # 0 means what it means for demands (supervision.domain.due_today): warned on the due day itself, not before.
+    assert domain.alerts_due(due, date(2026, 11, 26), warn_days=0, escalate_after_days=2) == ()
+    assert domain.alerts_due(due, date(2026, 11, 27), warn_days=0, escalate_after_days=2) == (WARNING,)
+    assert domain.alerts_due(due, date(2026, 11, 30), warn_days=1, escalate_after_days=1) == (CHASE, SUPERVISION)
     assert domain.alerts_due(due, date(2026, 12, 2), warn_days=1, escalate_after_days=4) == (CHASE,)
 
 
-@pytest.mark.parametrize("warn_days", [1, 3])
+def test_warn_days_zero_means_the_same_for_tasks_and_demands():
+    """A task due on a working day is warned on exactly the days a demand due then is (supervision.domain)."""
+    for warn_days in (0, 1, 2):
+        for due_on in (date(2026, 2, 13), date(2026, 2, 24), date(2026, 11, 27)):
+            case = Case(
+                demand_id=uuid4(),
+                station_id=STATION,
+                tracking_no="2026-000001",
+                correlation_id=uuid4(),
+                submitted_at=datetime(2026, 1, 5, 2, tzinfo=UTC),
+                assignment_no=1,
+                assignee_kind="organization",
+                assignee_id="org-01",
+                due_on=due_on,
+                handling_due_on=due_on,
+                first_assigned_at=datetime(2026, 1, 5, 3, tzinfo=UTC),
+            )
+            for today in _days(due_on - timedelta(days=12), due_on):
+                demand = [d.alert for d in due_today(case, today, ClockSettings(warn_days=warn_days), None)]
+                task = domain.alerts_due(due_on, today, warn_days=warn_days, escalate_after_days=2)
+                assert (Alert.warning in demand) == (WARNING in task), (warn_days, due_on, today)
+
+
+@pytest.mark.parametrize("warn_days", [0, 1, 3, 10])
 def test_the_scan_horizon_never_leaves_a_warning_out(warn_days):
     overrides = NEW_YEAR_2027
     for today in _days(date(2026, 2, 5), date(2026, 2, 25)) + _days(date(2026, 12, 25), date(2027, 1, 5)):
-        horizon = domain.scan_horizon(today, warn_days, overrides)
-        for due_on in _days(today, today + timedelta(days=20)):
+        horizon = domain.scan_horizon(today, overrides)
+        for due_on in _days(today, today + timedelta(days=30)):
             if domain.alerts_due(due_on, today, warn_days=warn_days, escalate_after_days=2, overrides=overrides):
                 assert due_on <= horizon, (today, due_on)
 
 
-def test_an_escalation_goes_to_the_issuer_and_the_rest_to_the_station():
+def test_a_supervision_goes_to_the_issuer_and_the_rest_to_the_station():
     station = "210100/210112/hunnan-01"
-    assert domain.to_scope(ESCALATION, "210100", station) == "210100"
+    assert domain.to_scope(SUPERVISION, "210100", station) == "210100"
     assert domain.to_scope(CHASE, "210100", station) == station
     assert domain.to_scope(WARNING, "210100/210112", station) == station
 
@@ -214,3 +249,137 @@ def test_no_report_after_completion():
     with pytest.raises(InvalidTransition) as refused:
         domain.check_report(done)
     assert refused.value.status == 409 and refused.value.zh
+
+
+# --------------------------------------------------------------------------- the scan on a fake unit of work
+
+
+class ScanStore:
+    """The store the scan uses: parts (SKIP LOCKED and batches as the SQL does them), station clock settings and
+    the alerts' unique key; `broken` parts fail when raised, as a bug would."""
+
+    def __init__(self, parts: list[dict], stations: dict[str, ClockSettings] | None = None) -> None:
+        self.parts = sorted(parts, key=lambda p: (p["task_id"], p["station_id"]))
+        self.stations = stations or {}
+        self.alerts: dict[tuple[UUID, str, str], TaskAlert] = {}
+        self.broken: set[tuple[UUID, str]] = set()
+        self.locked: set[tuple[UUID, str]] = set()  # held by another replica
+        self.batches: list[int] = []
+        self.settings_read: list[str] = []
+
+    async def calendar_overrides(self) -> dict[date, bool]:
+        return {}
+
+    async def clock_settings(self, station_id: str, defaults: ClockSettings) -> ClockSettings:
+        self.settings_read.append(station_id)
+        return self.stations.get(station_id, defaults)
+
+    async def parts_to_scan(self, horizon: date, after: tuple[UUID, str], limit: int) -> list[dict]:
+        rows = []
+        for p in self.parts:
+            key = (p["task_id"], p["station_id"])
+            raised = [k for (t, s, k) in self.alerts if (t, s) == key]
+            if key <= after or key in self.locked or p["due_on"] > horizon or "supervision" in raised:
+                continue
+            rows.append({**p, "raised": raised})
+            if len(rows) == limit:
+                break
+        self.batches.append(len(rows))
+        return rows
+
+    def savepoint(self):
+        # Undo what a failing part wrote, as ROLLBACK TO SAVEPOINT does.
+        store = self
+
+        @contextlib.asynccontextmanager
+        async def nested():
+            before = dict(store.alerts)
+            try:
+                yield
+            except BaseException:
+                store.alerts = before
+                raise
+
+        return nested()
+
+    async def raise_alert(self, alert: TaskAlert) -> bool:
+        key = (alert.task_id, alert.station_id, alert.kind.value)
+        if key in self.alerts:
+            return False
+        self.alerts[key] = alert
+        if (alert.task_id, alert.station_id) in self.broken:
+            raise RuntimeError("a bug")
+        return True
+
+    def kinds(self, task_id: UUID, station_id: str) -> list[str]:
+        return sorted(k for (t, s, k) in self.alerts if (t, s) == (task_id, station_id))
+
+
+def _part(due_on: date, station_id: str = STATION, task_id: UUID | None = None) -> dict:
+    return {"task_id": task_id or uuid4(), "station_id": station_id, "due_on": due_on, "issuer_scope": "210100"}
+
+
+def _at(day: date):
+    return time_machine.travel(datetime.combine(day, datetime.min.time().replace(hour=12), CHINA), tick=False)
+
+
+async def test_the_scan_goes_in_batches_and_a_failing_part_holds_up_no_other():
+    overdue = date(2026, 3, 2)  # a Monday; scanned on Thursday 5 March, three working days late
+    parts = [_part(overdue, f"210100/210112/s-{n:02d}") for n in range(usecases.BATCH * 2 + 5)]
+    store = ScanStore(parts)
+    bad = parts[3]
+    store.broken.add((bad["task_id"], bad["station_id"]))
+    with _at(date(2026, 3, 5)):
+        await usecases.scan(FakeUnitOfWork(store), Settings())
+    assert store.batches == [usecases.BATCH, usecases.BATCH, 5]
+    assert store.kinds(bad["task_id"], bad["station_id"]) == []  # undone alone, retried next round
+    for p in parts:
+        if p is not bad:
+            assert store.kinds(p["task_id"], p["station_id"]) == ["chase", "supervision"]
+    # Each station's settings are read once per scan.
+    assert sorted(store.settings_read) == sorted({p["station_id"] for p in parts})
+
+    store.broken.clear()
+    with _at(date(2026, 3, 5)):
+        await usecases.scan(FakeUnitOfWork(store), Settings())
+    assert store.kinds(bad["task_id"], bad["station_id"]) == ["chase", "supervision"]
+    assert store.batches[3:] == [1]  # every other part has its 督办: only the one left to look at
+
+
+async def test_the_scan_uses_each_stations_clock_settings():
+    due = date(2026, 11, 27)  # a Friday
+    patient = "210100/210112/patient-01"  # warns three days ahead, supervised only after four late
+    strict = "210100/210112/strict-01"  # warns on the due day only
+    task_id = uuid4()
+    store = ScanStore(
+        [_part(due, STATION, task_id), _part(due, patient, task_id), _part(due, strict, task_id)],
+        {patient: ClockSettings(warn_days=3, escalate_after_days=4), strict: ClockSettings(warn_days=0)},
+    )
+    uow = FakeUnitOfWork(store)
+    with _at(date(2026, 11, 24)):  # Tuesday: three working days left
+        await usecases.scan(uow, Settings())
+    assert [store.kinds(task_id, s) for s in (STATION, patient, strict)] == [[], ["warning"], []]
+    with _at(date(2026, 11, 26)):  # Thursday: one left
+        await usecases.scan(uow, Settings())
+    assert [store.kinds(task_id, s) for s in (STATION, patient, strict)] == [["warning"], ["warning"], []]
+    with _at(due):
+        await usecases.scan(uow, Settings())
+    assert store.kinds(task_id, strict) == ["warning"]
+    with _at(date(2026, 12, 1)):  # Tuesday: two working days late
+        await usecases.scan(uow, Settings())
+        await usecases.scan(uow, Settings())
+    assert store.kinds(task_id, STATION) == ["chase", "supervision", "warning"]
+    assert store.kinds(task_id, patient) == ["chase", "warning"]
+    assert store.alerts[(task_id, STATION, "supervision")].to_scope == "210100"
+    with _at(date(2026, 12, 3)):  # four late
+        await usecases.scan(uow, Settings())
+    assert store.kinds(task_id, patient) == ["chase", "supervision", "warning"]
+
+
+async def test_a_part_another_replica_holds_is_left_to_it():
+    part = _part(date(2026, 3, 2))
+    store = ScanStore([part])
+    store.locked.add((part["task_id"], part["station_id"]))
+    with _at(date(2026, 3, 5)):
+        await usecases.scan(FakeUnitOfWork(store), Settings())
+    assert store.alerts == {}

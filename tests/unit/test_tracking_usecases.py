@@ -24,6 +24,7 @@ class FakeStore(FakeClockStore):
     def __init__(self) -> None:
         self.cases: dict = {}
         self.entries: list[tuple] = []
+        self.supervisions: list = []  # supervision.domain.Supervision rows (督办)
 
     async def get(self, demand_id, *, for_update=False):
         return self.cases.get(demand_id)
@@ -49,6 +50,11 @@ class FakeStore(FakeClockStore):
 
     async def add_entry(self, event, text) -> None:
         self.entries.append((event.event_id, event.demand_id, text))
+
+    async def case_supervisions(self, demand_id, scope):
+        """The 督办 of one case within `scope`, oldest first (supervision/store.py)."""
+        mine = [s for s in self.supervisions if s.demand_id == demand_id and in_scope(s.station_id, scope)]
+        return sorted(mine, key=lambda s: (s.issued_at, str(s.supervision_id)))
 
     async def timeline(self, demand_id):
         return [TimelineEntry(kind="", occurred_at=f.T0, text=t) for _, d, t in self.entries if d == demand_id]

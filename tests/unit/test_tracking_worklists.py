@@ -8,7 +8,7 @@ import pytest
 
 from services.tracking import usecases
 from services.tracking.domain import Case
-from services.tracking.worklists import Search, Worklist, due_soon_until, overdue, submitted_between
+from services.tracking.worklists import Search, Worklist, due_soon_until, submitted_between
 from shared.auth import Principal, Role
 from shared.calendar import add_working_days, china_today
 from shared.errors import Invalid
@@ -56,22 +56,22 @@ def test_due_soon_reaches_warn_days_working_days_ahead_across_holidays():
 def test_late_means_open_not_paused_and_past_the_deadline_in_force():
     assigned = case(assignment_no=1, assignee_kind="organization", first_assigned_at=datetime(2026, 11, 1, tzinfo=UTC))
     # the clock's handling deadline (a pause or an extension moved it) wins over the committed due date
-    assert overdue(replace(assigned, due_on=TODAY - timedelta(days=1)), TODAY)
-    assert not overdue(replace(assigned, due_on=TODAY - timedelta(days=1), handling_due_on=TODAY), TODAY)
-    assert overdue(replace(assigned, due_on=TODAY, handling_due_on=TODAY - timedelta(days=1)), TODAY)
+    assert replace(assigned, due_on=TODAY - timedelta(days=1)).overdue(TODAY)
+    assert not replace(assigned, due_on=TODAY - timedelta(days=1), handling_due_on=TODAY).overdue(TODAY)
+    assert replace(assigned, due_on=TODAY, handling_due_on=TODAY - timedelta(days=1)).overdue(TODAY)
     late = replace(assigned, due_on=TODAY - timedelta(days=3))
-    assert not overdue(replace(late, paused_since=datetime(2026, 11, 10, tzinfo=UTC)), TODAY)  # paused: the clock stops
-    assert not overdue(replace(late, resolved_at=datetime(2026, 11, 17, tzinfo=UTC)), TODAY)  # done
-    assert not overdue(replace(late, closed_as="withdrawn"), TODAY)
-    assert not overdue(replace(assigned, due_on=TODAY), TODAY)  # due today is not late yet
+    assert not replace(late, paused_since=datetime(2026, 11, 10, tzinfo=UTC)).overdue(TODAY)  # paused: the clock stops
+    assert not replace(late, resolved_at=datetime(2026, 11, 17, tzinfo=UTC)).overdue(TODAY)  # done
+    assert not replace(late, closed_as="withdrawn").overdue(TODAY)
+    assert not replace(assigned, due_on=TODAY).overdue(TODAY)  # due today is not late yet
 
 
 def test_an_unassigned_demand_is_late_once_its_response_deadline_passed():
     waiting = case(response_due_on=TODAY - timedelta(days=1))
-    assert overdue(waiting, TODAY)
-    assert not overdue(replace(waiting, response_due_on=TODAY), TODAY)
+    assert waiting.overdue(TODAY)
+    assert not replace(waiting, response_due_on=TODAY).overdue(TODAY)
     assigned = replace(waiting, assignment_no=1, first_assigned_at=datetime(2026, 11, 17, tzinfo=UTC))
-    assert not overdue(assigned, TODAY)  # the response deadline was met (late or not) by the first assignment
+    assert not assigned.overdue(TODAY)  # the response deadline was met (late or not) by the first assignment
 
 
 def test_the_work_lists_are_named_as_the_api_takes_them():

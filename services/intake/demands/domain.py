@@ -119,11 +119,17 @@ class Closure:
     merged_into_tracking_no: str | None = None
     by_enterprise: bool = False
     event_id: UUID | None = None  # the closing's; None only for a demand closed before intake kept it
+    # The station of the demand merged into, for its printed number; None: the merged demand's own station.
+    merged_into_station_id: str | None = None
 
     @classmethod
-    def of(cls, event: Closing) -> "Closure":
+    def of(cls, event: Closing, merged_into_station_id: str | None = None) -> "Closure":
         detail = event.detail(mode="python")
-        return cls(event_id=event.event_id, **{f.name: detail[f.name] for f in fields(cls) if f.name in detail})
+        return cls(
+            event_id=event.event_id,
+            merged_into_station_id=merged_into_station_id,
+            **{f.name: detail[f.name] for f in fields(cls) if f.name in detail},
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class Extension:
     due_on: date  # the deadline before
     new_due_on: date  # the deadline now
     decided_at: datetime
+    assignment_no: int | None = None  # the assignment it was asked under; None if decided before events named it
 
 
 @dataclass(frozen=True)
@@ -458,13 +465,22 @@ def give_back(demand: Demand, event: AssignmentReturned) -> Demand:
     return replace(demand, handling=replace(demand.handling, returned_no=event.assignment_no))
 
 
-def close(demand: Demand, event: Closing) -> Demand:
+def close(demand: Demand, event: Closing, merged_into_station_id: str | None = None) -> Demand:
     """Refused, merged or withdrawn: terminal; of two closings the earlier one counts, whichever intake saw first
     (as dispatch, tracking and the archive judge it); an archived demand stays archived."""
     known = demand.closure
     if known is not None and not event.precedes(known.closed_at, known.event_id):
         return demand
-    return replace(demand, closure=Closure.of(event), status="archived" if demand.status == "archived" else "closed")
+    closure = Closure.of(event, merged_into_station_id)
+    return replace(demand, closure=closure, status="archived" if demand.status == "archived" else "closed")
+
+
+def merged_into_printed_no(demand: Demand) -> str | None:
+    """The number of the demand this one was merged into, as printed (its station's code first)."""
+    c = demand.closure
+    if c is None or c.merged_into_tracking_no is None:
+        return None
+    return printed_tracking_no(c.merged_into_station_id or demand.station_id, c.merged_into_tracking_no)
 
 
 def stage(demand: Demand) -> str:
@@ -502,11 +518,11 @@ def handler_for_enterprise(h: Handling) -> str | None:
     return "本站"
 
 
-def _closure_label(c: Closure) -> str:
+def _closure_label(demand: Demand, c: Closure) -> str:
     if c.kind == "refused":
         return f"未予受理（否定备案）。理由：{c.reason}；依据：{c.basis or '—'}"
     if c.kind == "merged":
-        return f"已与 {c.merged_into_tracking_no} 合并办理"
+        return f"已与 {merged_into_printed_no(demand)} 合并办理"
     who = "企业申请撤回" if c.by_enterprise else "服务站撤回"
     return f"已撤回（{who}）。理由：{c.reason}"
 
@@ -516,9 +532,9 @@ def stage_label(demand: Demand) -> str:
     current = stage(demand)
     handler = handler_for_enterprise(demand.handling)
     if current == "archived":
-        return f"{_closure_label(demand.closure)}；已归档" if demand.closure else PROGRESS_LABELS["archived"]
+        return f"{_closure_label(demand, demand.closure)}；已归档" if demand.closure else PROGRESS_LABELS["archived"]
     if demand.closure is not None:
-        return _closure_label(demand.closure)
+        return _closure_label(demand, demand.closure)
     if current == "returned":
         return "已退回，正在重新安排承办单位"
     if current == "referred":
@@ -554,35 +570,46 @@ def pause_now(demand: Demand) -> Pause | None:
     without a resumption: intake tells it from the facts it has (its assignment is no longer the one in hand)."""
     if stage(demand) not in OPEN_STAGES:
         return None
-    h = demand.handling
-
-    def in_hand(p: Pause) -> bool:
-        no = p.assignment_no or 0
-        return no >= h.assignment_no and no > h.returned_no
-
-    ongoing = [p for p in pauses_told(demand) if p.resumed_at is None and in_hand(p)]
+    ongoing = [p for p in pauses_told(demand) if p.resumed_at is None and in_hand(demand.handling, p.assignment_no)]
     return ongoing[-1] if ongoing else None
 
 
+def in_hand(h: Handling, assignment_no: int | None) -> bool:
+    """Whether what happened under `assignment_no` still holds: that assignment is the current one (the highest,
+    or one intake has not seen yet) and was not given back. An unknown assignment (None) is not in hand."""
+    no = assignment_no or 0
+    return no >= h.assignment_no and no > h.returned_no
+
+
 def _date_changes(demand: Demand) -> list[tuple[datetime, str, date, Pause | Extension]]:
-    """Every change of the handling deadline the enterprise is told of: approved extensions and resumptions."""
+    """The changes of the handling deadline that hold now: approved extensions and resumptions under the current
+    assignment. A rematch (改派) or return (退单) starts the handling afresh in tracking, so what was decided under
+    an earlier assignment no longer moves the date. A resumption is of its pause's assignment (not known until the
+    pause is seen); an extension decided before ExtensionDecided named its assignment is read as of the first,
+    which it surely was while no other was made."""
+    h = demand.handling
     changes: list[tuple[datetime, str, date, Pause | Extension]] = [
-        (e.decided_at, str(e.extension_id), e.new_due_on, e) for e in demand.extensions
+        (e.decided_at, str(e.extension_id), e.new_due_on, e)
+        for e in demand.extensions
+        if in_hand(h, e.assignment_no or 1)
     ]
     changes += [
         (p.resumed_at, str(p.pause_id), p.handling_due_on, p)
         for p in demand.pauses
-        if p.resumed_at is not None and p.handling_due_on is not None
+        if p.resumed_at is not None and p.handling_due_on is not None and in_hand(h, p.assignment_no)
     ]
     return sorted(changes, key=lambda c: (c[0], c[1]))
 
 
 def due_on(demand: Demand) -> date | None:
-    """The date the enterprise may expect now: the notice's promise, replaced by the latest change of the deadline.
+    """The date the enterprise may expect now: the notice's promise, replaced by the latest change of the deadline
+    under the current assignment.
 
     An approved extension names the new deadline; a resumption names the deadline moved by the working days
     paused (tracking's clock computes both). The latest by when it happened counts, whatever order the events
-    arrived in; a refused extension is never kept, so it changes nothing.
+    arrived in; a refused extension is never kept, so it changes nothing. After a rematch nothing decided under
+    the earlier assignment holds, and the enterprise is told the promise again, as after any assignment (intake
+    keeps no date from Assigned: the notice's promise is what it shows until the clock moves it).
     """
     changes = _date_changes(demand)
     return changes[-1][2] if changes else demand.expected_on

@@ -109,6 +109,7 @@ class ClosureOut(BaseModel):
     basis: str | None = Field(description="否定备案的法律或政策依据")
     merged_into: UUID | None
     merged_into_tracking_no: str | None
+    merged_into_printed_tracking_no: str | None = Field(default=None, description="并入需求的打印跟踪单号")
     closed_by: str
     closed_at: datetime
     by_enterprise: bool = Field(description="企业经查询链接撤回")
@@ -173,7 +174,13 @@ class DemandOut(BaseModel):
             progress=domain.stage(d),
             progress_label=domain.stage_label(d),
             handling=HandlingOut.model_validate(d.handling),
-            closure=ClosureOut.model_validate(d.closure) if d.closure else None,
+            closure=(
+                ClosureOut.model_validate(d.closure).model_copy(
+                    update={"merged_into_printed_tracking_no": domain.merged_into_printed_no(d)}
+                )
+                if d.closure
+                else None
+            ),
             corrections=[CorrectionOut.model_validate(c) for c in d.corrections],
             categories=[CategoryOut.model_validate(c) for c in d.categories],
             items=[
@@ -212,6 +219,7 @@ class EndingOut(BaseModel):
     reason: str
     basis: str | None = Field(description="否定备案的依据")
     merged_into_tracking_no: str | None = Field(description="合并办理的跟踪单号")
+    merged_into_printed_tracking_no: str | None = Field(description="合并办理的跟踪单号（打印的，服务站编码在前）")
     by_enterprise: bool
     closed_at: datetime
 
@@ -295,6 +303,7 @@ class StatusOut(BaseModel):
                     reason=c.reason,
                     basis=c.basis,
                     merged_into_tracking_no=c.merged_into_tracking_no,
+                    merged_into_printed_tracking_no=domain.merged_into_printed_no(d),
                     by_enterprise=c.by_enterprise,
                     closed_at=c.closed_at,
                 )

@@ -77,6 +77,7 @@ _CLOSURE = {
     "merged_into_tracking_no": "merged_into_tracking_no",
     "closed_by_enterprise": "by_enterprise",
     "closing_id": "event_id",
+    "merged_into_station_id": "merged_into_station_id",
 }
 # What save_progress writes for a demand that has not ended (closed_by_enterprise is NOT NULL).
 _NO_CLOSURE = dict.fromkeys(_CLOSURE.values()) | {"by_enterprise": False}
@@ -158,11 +159,12 @@ _PAUSE_FIELDS = (
 )
 _PAUSES = f"SELECT {', '.join(_PAUSE_FIELDS)} FROM demand_pauses WHERE demand_id = $1"
 _EXTENDED = """
-INSERT INTO demand_extensions (extension_id, demand_id, station_id, reason, due_on, new_due_on, decided_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO demand_extensions
+    (extension_id, demand_id, station_id, assignment_no, reason, due_on, new_due_on, decided_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (extension_id) DO NOTHING
 """
-_EXTENSIONS = """SELECT extension_id, reason, due_on, new_due_on, decided_at FROM demand_extensions
+_EXTENSIONS = """SELECT extension_id, assignment_no, reason, due_on, new_due_on, decided_at FROM demand_extensions
 WHERE demand_id = $1"""
 
 # --- status links ---------------------------------------------------------------
@@ -287,7 +289,15 @@ class DemandStore:
 
     async def add_extension(self, d: Demand, e: Extension) -> None:
         await self.conn.execute(
-            _EXTENDED, e.extension_id, d.demand_id, d.station_id, e.reason, e.due_on, e.new_due_on, e.decided_at
+            _EXTENDED,
+            e.extension_id,
+            d.demand_id,
+            d.station_id,
+            e.assignment_no,
+            e.reason,
+            e.due_on,
+            e.new_due_on,
+            e.decided_at,
         )
 
     async def clock(self, demand_id: UUID) -> tuple[tuple[Pause, ...], tuple[Extension, ...]]:

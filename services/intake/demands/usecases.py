@@ -23,6 +23,7 @@ from shared.contracts import (
     CaseResumed,
     Channel,
     Closing,
+    DemandMerged,
     ExtensionDecided,
     GreenChannel,
     Rated,
@@ -294,7 +295,12 @@ async def record_returned(tx: Tx[Store], event: AssignmentReturned) -> None:
 
 async def record_closed(tx: Tx[Store], event: Closing) -> None:
     """Refused (否定备案) or merged (并单) by the station head: the demand has ended, the enterprise is told why."""
-    await tx.store.save_progress(domain.close(await _known(tx, event), event))
+    demand = await _known(tx, event)
+    station = None
+    if isinstance(event, DemandMerged):  # merged within the head's scope: maybe into a station below it
+        original = await tx.store.get(event.merged_into)
+        station = original.station_id if original else None
+    await tx.store.save_progress(domain.close(demand, event, station))
 
 
 async def record_paused(tx: Tx[Store], event: CasePaused) -> None:
@@ -324,9 +330,11 @@ async def record_extension(tx: Tx[Store], event: ExtensionDecided) -> None:
     if event.approved:
         extension = domain.Extension(
             extension_id=event.extension_id,
+            assignment_no=event.assignment_no,
             reason=event.reason,
             due_on=event.due_on,
-            new_due_on=event.new_due_on,
+            # The deadline the approval left in force (a pause since the request moved it), else the date asked for.
+            new_due_on=event.handling_due_on or event.new_due_on,
             decided_at=event.decided_at,
         )
         await tx.store.add_extension(demand, extension)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from shared.api import IdempotencyKey, StationPaged, UoW, allow
@@ -18,11 +18,11 @@ from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import DeadlineKind, PauseReason, StationId
 from shared.validation import DueDate, RequestModel, Text
 
+from ..deps import Defaults
 from ..domain import STATUS_LABELS as CASE_STATUS_LABELS
 from ..domain import Case
-from ..settings import Settings
 from . import usecases
-from .domain import STATUS_LABELS, ClockSettings, Extension
+from .domain import STATUS_LABELS, Extension
 
 router = APIRouter(tags=["挂起、延期与时限 / pause, extension and deadlines"])
 Handler = Annotated[Principal, allow(*STAFF, Role.org)]
@@ -33,14 +33,6 @@ Keeper = Annotated[Principal, allow(Role.head, Role.admin)]
 SettingsReader = Annotated[Principal, allow(*READERS, Role.admin)]
 StationPath = Annotated[StationId, Path(description="服务站编号，如 210100/210112/hunnan-01")]
 Reason = Annotated[Text, Field(min_length=1, max_length=2000)]
-
-
-def _defaults(request: Request) -> ClockSettings:
-    settings: Settings = request.app.state.runtime.settings
-    return ClockSettings.of(settings)
-
-
-Defaults = Annotated[ClockSettings, Depends(_defaults)]
 
 
 # --- bodies ---
@@ -61,7 +53,7 @@ class ResumptionIn(RequestModel):
 
 
 class ExtensionIn(RequestModel):
-    new_due_on: DueDate = Field(description="申请延至的办结日期（须晚于当前办结期限）")
+    new_due_on: DueDate = Field(description="申请延至的办结日期（须为工作日，且晚于当前办结期限）")
     reason: Reason = Field(description="延期原因（将告知企业）")
 
 
@@ -99,13 +91,15 @@ class DeadlineOut(BaseModel):
     due_on: date | None
     status: str = Field(description="met 已按期 / open 计时中 / overdue 已超期 / paused 已挂起 / ended 已终止")
     status_label: str
-    met_on: date | None = Field(description="响应：首次派单日；办结：办结日")
+    met_on: date | None = Field(description="响应：首次派单日；办结：办结日；督办回复：答复日")
     on_time: bool | None = Field(description="met 时是否在期限内")
     committed_on: date | None = Field(default=None, description="办结：派单时承诺的日期")
     base_on: date | None = Field(default=None, description="办结：计算基准（承诺日期或已批准的延期日期）")
     extension_id: UUID | None = Field(default=None, description="办结：基准所依据的延期申请")
     paused_working_days: int | None = Field(default=None, description="办结：已挂起并顺延的工作日")
     paused_since: datetime | None = Field(default=None, description="办结：挂起中，自何时起")
+    supervision_id: UUID | None = Field(default=None, description="督办回复：所答复的督办")
+    level: str | None = Field(default=None, description="督办回复：district 区县督办 / city 市级督办")
 
 
 class PauseOut(BaseModel):

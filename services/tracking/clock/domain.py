@@ -6,12 +6,13 @@ holidays and 调休 make-up days from `chinesecalendar`, the calendar correction
 - 响应时限 (response): add_working_days(China date of submitted_at, response_days) — counting starts the working day
   after acceptance (民法典 §201); met by the first assignment (`Case.first_assigned_at`), whichever came first.
 - 办结时限 (handling): the base is the current assignment's `due_on` (dispatch computed it from the catalogue's
-  committed limit) or, once the head approved an extension of that assignment, the latest approved new date; the
-  later-set base wins (an extension is always set after its assignment). Pauses (挂起) of the current assignment move
-  it: handling_due_on = add_working_days(base, paused working days) when they are > 0. A pause counts the working
-  days from its start day up to the day before it ended (a same-day pause counts 0); a pause that began before the
-  base was set (only an approval during a pause) counts from the day the base was set, so days already weighed by
-  the head are not counted twice.
+  committed limit), set when assigned, or, once the head approved an extension of that assignment, its new date,
+  set when the handler *asked* for it (the handler chose the date knowing the pauses until then). Pauses (挂起) of
+  the current assignment after the base was set move it: handling_due_on = add_working_days(base, paused working
+  days) when they are > 0. A pause counts the working days from its start day up to the day before it ended (a
+  same-day pause counts 0), and only from the day its base was set, so days already weighed are not counted twice;
+  pauses between the request and the head's decision still count. Approvals are taken in the order they were
+  decided, and an approval never makes the deadline earlier than the one in force without it.
 - While paused, `paused_since` is the open pause's start and the deadline is not yet moved by it: lists show the
   case as paused, never overdue. Resuming moves the deadline by the pause's working days.
 - A rematch (a new assignment_no) starts afresh: the new assignment's due date, no pauses, no extensions.
@@ -19,8 +20,8 @@ holidays and 调休 make-up days from `chinesecalendar`, the calendar correction
   deadlines; an open pause ends with it: it is counted as ended when the case ended (resolved_at, returned_at,
   closed_at, or the next assignment), so a case resolved while paused is not late for the paused days.
 - Extension (延期): asked by the handler while the case is being handled and not paused, before the handling deadline
-  has passed (China today ≤ handling_due_on), one pending at a time, for a date later than the current deadline;
-  decided by the head; approved, its new date becomes the base.
+  has passed (China today ≤ handling_due_on), one pending at a time, for a working day later than the current
+  deadline; decided by the head; approved, its new date becomes the base (see the handling deadline).
 """
 
 from dataclasses import dataclass, replace
@@ -28,8 +29,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from shared.calendar import add_working_days, china_today, working_days_between
-from shared.errors import InvalidTransition
+from shared.calendar import add_working_days, china_today, is_workday, working_days_between
+from shared.errors import Invalid, InvalidTransition
 
 from ..domain import RESOLVABLE, Case
 
@@ -165,23 +166,11 @@ def pause_ended_at(case: Case, pause: Pause) -> datetime | None:
     return min(ends) if ends else pause.paused_at
 
 
-def clock(
-    case: Case,
-    settings: ClockSettings,
-    pauses: list[Pause],
-    extensions: list[Extension],
-    overrides: dict[date, bool] | None = None,
-) -> Clock:
-    """The case's deadlines from its facts, its pauses and extensions, and the calendar corrections."""
-    response = response_due_on(case, settings, overrides)
-    if not case.assignment_no or case.due_on is None:
-        return Clock(response_due_on=response)
-    base, base_set, extension_id = case.due_on, case.assigned_at, None
-    approved = [e for e in extensions if e.assignment_no == case.assignment_no and e.approved and e.decided_at]
-    if approved:
-        latest = max(approved, key=lambda e: (e.decided_at, str(e.extension_id)))
-        if base_set is None or latest.decided_at >= base_set:
-            base, base_set, extension_id = latest.new_due_on, latest.decided_at, latest.extension_id
+def _handling_due(
+    case: Case, base: date, base_set: datetime | None, pauses: list[Pause], overrides: dict[date, bool] | None
+) -> tuple[date, int, datetime | None]:
+    """The deadline from `base` set at `base_set`: moved by the working days of the current assignment's pauses
+    that ended, counted from the day the base was set; with the open pause's start, if any."""
     paused_days, paused_since = 0, None
     for pause in pauses:
         if pause.assignment_no != case.assignment_no:
@@ -195,6 +184,30 @@ def clock(
         start = pause.paused_at if base_set is None else max(pause.paused_at, base_set)
         paused_days += pause_working_days(start, ended, overrides)
     due = add_working_days(base, paused_days, overrides) if paused_days > 0 else base
+    return due, paused_days, paused_since
+
+
+def clock(
+    case: Case,
+    settings: ClockSettings,
+    pauses: list[Pause],
+    extensions: list[Extension],
+    overrides: dict[date, bool] | None = None,
+) -> Clock:
+    """The case's deadlines from its facts, its pauses and extensions, and the calendar corrections."""
+    response = response_due_on(case, settings, overrides)
+    if not case.assignment_no or case.due_on is None:
+        return Clock(response_due_on=response)
+    base, base_set, extension_id = case.due_on, case.assigned_at, None
+    due, paused_days, paused_since = _handling_due(case, base, base_set, pauses, overrides)
+    approved = [e for e in extensions if e.assignment_no == case.assignment_no and e.approved and e.decided_at]
+    for e in sorted(approved, key=lambda e: (e.decided_at, str(e.extension_id))):
+        if base_set is not None and e.requested_at < base_set:
+            continue  # asked before the base in force was set (not under this assignment's clock)
+        later = _handling_due(case, e.new_due_on, e.requested_at, pauses, overrides)
+        if later[0] >= due:  # an approval never moves the deadline earlier than the one in force
+            base, base_set, extension_id = e.new_due_on, e.requested_at, e.extension_id
+            due, paused_days, paused_since = later
     return Clock(
         response_due_on=response,
         handling_base_on=base,
@@ -241,8 +254,15 @@ def check_resume(case: Case, pause: Pause | None) -> Pause:
     return pause
 
 
-def check_extension(case: Case, new_due_on: date, today: date, pending: Extension | None) -> None:
-    """延期申请: before the deadline, one at a time, for a later date (行政许可法 §42 pattern)."""
+def check_extension(
+    case: Case,
+    new_due_on: date,
+    today: date,
+    pending: Extension | None,
+    overrides: dict[date, bool] | None = None,
+) -> None:
+    """延期申请: before the deadline, one at a time, for a later working day (行政许可法 §42 pattern); `overrides`
+    are the calendar corrections, which decide what a working day is before the package does."""
     _being_handled(case, "申请延期", "extended")
     assert case.handling_due_on is not None
     if case.paused_since is not None:
@@ -265,6 +285,12 @@ def check_extension(case: Case, new_due_on: date, today: date, pending: Extensio
         raise InvalidTransition(
             f"延期后的日期须晚于当前办结期限 {case.handling_due_on.isoformat()}",
             f"the new date must be later than the current handling deadline {case.handling_due_on}",
+            field="new_due_on",
+        )
+    if not is_workday(new_due_on, overrides):
+        raise Invalid(
+            f"延期后的办结期限须为工作日（{new_due_on.isoformat()} 为休息日）",
+            f"the new handling deadline must be a working day; {new_due_on} is not",
             field="new_due_on",
         )
 
@@ -326,3 +352,12 @@ def deadlines(case: Case, answers: Clock, today: date) -> list[Deadline]:
         }
         out.append(Deadline("handling", case.handling_due_on, status, done, on_time, detail))
     return out
+
+
+def reply_deadline(supervision, today: date) -> Deadline:
+    """A 督办's reply deadline (supervision.domain.Supervision): met once answered, ended once escalated."""
+    answered = china_today(supervision.answered_at) if supervision.answered_at else None
+    ended = supervision.escalated_at is not None
+    status, on_time = _status(supervision.reply_due_on, answered, today, paused=False, ended=ended)
+    detail = {"supervision_id": supervision.supervision_id, "level": supervision.level.value}
+    return Deadline("reply", supervision.reply_due_on, status, answered, on_time, detail)

@@ -13,7 +13,8 @@ import asyncpg
 from shared.calendar_corrections import CalendarCorrectionsStore
 from shared.observability.metrics import StoreCounter
 
-from ..domain import CASE_FIELDS, Case
+from ..casesql import case_columns, case_of, still_handled
+from ..domain import Case
 from .domain import CLOCK_FIELDS, ClockSettings, Extension, Pause
 
 COUNTERS: tuple[StoreCounter, ...] = (
@@ -35,6 +36,8 @@ COUNTERS: tuple[StoreCounter, ...] = (
 _PAUSE_COLUMNS = """pause_id, assignment_no, reason_kind, reason, paused_by, paused_at, resumed_by, resumed_at, note,
     event_id"""
 _PAUSES = f"SELECT {_PAUSE_COLUMNS} FROM pauses WHERE demand_id = $1 ORDER BY paused_at, pause_id"
+_PAUSES_OF = f"""SELECT demand_id, {_PAUSE_COLUMNS} FROM pauses WHERE demand_id = ANY($1::uuid[])
+ORDER BY paused_at, pause_id"""
 _ADD_PAUSE = """
 INSERT INTO pauses (pause_id, demand_id, station_id, assignment_no, reason_kind, reason, paused_by, paused_by_id,
     paused_at, event_id)
@@ -48,6 +51,8 @@ WHERE pause_id = $1 AND resumed_at IS NULL
 _EXTENSION_COLUMNS = """extension_id, assignment_no, requested_by, requested_at, reason, due_on, new_due_on, approved,
     decided_by, decided_at, comment, event_id"""
 _EXTENSIONS = f"SELECT {_EXTENSION_COLUMNS} FROM extensions WHERE demand_id = $1 ORDER BY requested_at, extension_id"
+_EXTENSIONS_OF = f"""SELECT demand_id, {_EXTENSION_COLUMNS} FROM extensions WHERE demand_id = ANY($1::uuid[])
+ORDER BY requested_at, extension_id"""
 _EXTENSION = f"SELECT {_EXTENSION_COLUMNS} FROM extensions WHERE demand_id = $1 AND extension_id = $2"
 _ADD_EXTENSION = """
 INSERT INTO extensions (extension_id, demand_id, station_id, assignment_no, requested_by, requested_by_id,
@@ -61,19 +66,19 @@ WHERE demand_id = $1 AND extension_id = $2 AND approved IS NULL
 """
 # The head's list: requests still waiting, of cases still handled under the assignment they were asked for
 # (a rematched or resolved case's request has lapsed). The scope is the caller's, in SQL.
-_CASE_COLUMNS = ", ".join(f"c.{f}" for f in CASE_FIELDS)
 _PENDING = f"""
-SELECT {", ".join(f"e.{c.strip()} AS x_{c.strip()}" for c in _EXTENSION_COLUMNS.split(","))}, {_CASE_COLUMNS}
+SELECT {", ".join(f"e.{c.strip()} AS x_{c.strip()}" for c in _EXTENSION_COLUMNS.split(","))}, {case_columns("c")}
 FROM extensions e JOIN cases c USING (demand_id)
 WHERE qs_covers($1, e.station_id) AND ($2::text IS NULL OR (CASE WHEN e.approved IS NULL THEN 'pending'
         WHEN e.approved THEN 'approved' ELSE 'refused' END) = $2)
-    AND (e.approved IS NOT NULL OR (c.assignment_no = e.assignment_no AND c.resolved_at IS NULL
-        AND c.closed_as IS NULL AND c.returned_no < c.assignment_no))
+    AND (e.approved IS NOT NULL OR (c.assignment_no = e.assignment_no AND {still_handled("c")}
+        AND c.returned_no < c.assignment_no))
 ORDER BY e.requested_at DESC, e.extension_id
 LIMIT $3 OFFSET $4
 """
 
 _SETTINGS = f"SELECT {', '.join(CLOCK_FIELDS)}, updated_by, updated_at FROM clock_settings WHERE station_id = $1"
+_SETTINGS_OF = f"SELECT station_id, {', '.join(CLOCK_FIELDS)} FROM clock_settings WHERE station_id = ANY($1::text[])"
 _PUT_SETTINGS = f"""
 INSERT INTO clock_settings (station_id, {", ".join(CLOCK_FIELDS)}, updated_by, updated_by_id, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -89,9 +94,23 @@ _STATION_KNOWN = "SELECT EXISTS (SELECT 1 FROM station_tree WHERE station_id = $
 # Open cases whose clock a calendar correction or a station's settings may move; locked in one order, so two
 # such recomputations never deadlock (an event handler locks one case row, never two).
 _OPEN_CASES = f"""
-SELECT {", ".join(CASE_FIELDS)} FROM cases
-WHERE resolved_at IS NULL AND closed_as IS NULL AND archive_no IS NULL AND ($1::text IS NULL OR station_id = $1)
-ORDER BY demand_id FOR UPDATE
+SELECT {case_columns("c")} FROM cases c
+WHERE {still_handled("c")} AND ($1::text IS NULL OR c.station_id = $1)
+ORDER BY c.demand_id FOR UPDATE
+"""
+# Open cases still without the clock's columns (from before migration 0006, with no event since), a batch after
+# $1 in demand_id order; rows another transaction holds are skipped (it fills them in, or a later round does).
+_WITHOUT_CLOCK = f"""
+SELECT {case_columns("c")} FROM cases c
+WHERE {still_handled("c")} AND ($1::uuid IS NULL OR c.demand_id > $1)
+    AND ((c.response_due_on IS NULL AND c.submitted_at IS NOT NULL)
+        OR (c.handling_due_on IS NULL AND c.due_on IS NOT NULL AND c.assignment_no > 0))
+ORDER BY c.demand_id LIMIT $2 FOR UPDATE SKIP LOCKED
+"""
+# Only the clock's columns, for cases the caller holds locked.
+_SAVE_CLOCK = """
+UPDATE cases SET response_due_on = $2, handling_due_on = $3, paused_since = $4, updated_at = now()
+WHERE demand_id = $1
 """
 
 
@@ -120,13 +139,33 @@ class ClockStore(CalendarCorrectionsStore):
     async def station_known(self, station_id: str) -> bool:
         return await self.conn.fetchval(_STATION_KNOWN, station_id)
 
+    async def station_clocks(self, station_ids: list[str], defaults: ClockSettings) -> dict[str, ClockSettings]:
+        """Each of these stations' clock over the defaults (a station without a row is left out: the defaults)."""
+        rows = await self.conn.fetch(_SETTINGS_OF, station_ids)
+        return {r["station_id"]: defaults.over(dict(r)) for r in rows}
+
     async def open_cases(self, station_id: str | None = None) -> list[Case]:
-        return [Case(**r) for r in await self.conn.fetch(_OPEN_CASES, station_id)]
+        return [case_of(r) for r in await self.conn.fetch(_OPEN_CASES, station_id)]
+
+    async def cases_without_clock(self, after: UUID | None, limit: int) -> list[Case]:
+        return [case_of(r) for r in await self.conn.fetch(_WITHOUT_CLOCK, after, limit)]
+
+    async def save_clocks(self, cases: list[Case]) -> None:
+        if cases:
+            await self.conn.executemany(
+                _SAVE_CLOCK, [(c.demand_id, c.response_due_on, c.handling_due_on, c.paused_since) for c in cases]
+            )
 
     # --- pauses ---
 
     async def pauses(self, demand_id: UUID) -> list[Pause]:
         return [Pause(**r) for r in await self.conn.fetch(_PAUSES, demand_id)]
+
+    async def pauses_of(self, demand_ids: list[UUID]) -> dict[UUID, list[Pause]]:
+        out: dict[UUID, list[Pause]] = {}
+        for r in await self.conn.fetch(_PAUSES_OF, demand_ids):
+            out.setdefault(r["demand_id"], []).append(Pause(**{k: v for k, v in r.items() if k != "demand_id"}))
+        return out
 
     async def add_pause(self, case: Case, pause: Pause, paused_by_id: str, event_id: UUID) -> None:
         await self.conn.execute(
@@ -153,6 +192,12 @@ class ClockStore(CalendarCorrectionsStore):
 
     async def extensions(self, demand_id: UUID) -> list[Extension]:
         return [Extension(**r) for r in await self.conn.fetch(_EXTENSIONS, demand_id)]
+
+    async def extensions_of(self, demand_ids: list[UUID]) -> dict[UUID, list[Extension]]:
+        out: dict[UUID, list[Extension]] = {}
+        for r in await self.conn.fetch(_EXTENSIONS_OF, demand_ids):
+            out.setdefault(r["demand_id"], []).append(Extension(**{k: v for k, v in r.items() if k != "demand_id"}))
+        return out
 
     async def extension(self, demand_id: UUID, extension_id: UUID) -> Extension | None:
         row = await self.conn.fetchrow(_EXTENSION, demand_id, extension_id)
@@ -194,5 +239,5 @@ class ClockStore(CalendarCorrectionsStore):
         out = []
         for r in await self.conn.fetch(_PENDING, scope, status, limit, offset):
             extension = Extension(**{k: r["x_" + k] for k in Extension.__dataclass_fields__})
-            out.append((extension, Case(**{k: r[k] for k in CASE_FIELDS})))
+            out.append((extension, case_of(r)))
         return out

@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
+import structlog
+
 from shared import calendar_corrections
 from shared.auth import SYSTEM, Principal, Role
 from shared.calendar import china_today
@@ -21,17 +23,18 @@ from shared.contracts import (
     PauseReason,
     utcnow,
 )
-from shared.contracts.envelope import Cause
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 from shared.idempotency import Idempotent
 
 from .. import domain as cases
-from ..domain import Case
+from ..domain import DEMAND_NOT_FOUND, Case
+from ..settings import Settings
 from . import domain
 from .domain import Clock, ClockSettings, Deadline, Extension, Pause
 
-_NOT_FOUND = NotFound("未找到该需求", "demand not found")
+log = structlog.get_logger(__name__)
+BATCH = 200  # cases per transaction when the clock columns are filled in at start
 _NO_EXTENSION = NotFound("未找到该延期申请", "extension request not found")
 _NO_STATION = NotFound("未找到该服务站", "station not found")
 
@@ -63,9 +66,8 @@ async def with_clock(tx: Tx, case: Case, defaults: ClockSettings) -> Case:
 
 
 async def reply_deadlines(tx: Tx, case: Case, today: date) -> list[Deadline]:
-    """督办回复时限: supervision's deadlines of the case, shown with the others on GET /demands/{id}/clock.
-    The hook supervision fills in (its store knows the 督办 and their reply dates); none until then."""
-    return []
+    """督办回复时限: each 督办 of the case, answered (met), escalated (ended: the next level's reply counts) or open."""
+    return [domain.reply_deadline(s, today) for s in await tx.store.case_supervisions(case.demand_id, case.station_id)]
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ async def _view(tx: Tx, case: Case, defaults: ClockSettings) -> CaseClock:
 async def _locked(tx: Tx, principal: Principal, demand_id: UUID) -> Case:
     case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
     if case is None:
-        raise _NOT_FOUND
+        raise DEMAND_NOT_FOUND
     return case
 
 
@@ -108,15 +110,11 @@ async def _record(tx: Tx, case: Case, event, defaults: ClockSettings) -> Case:
     return case
 
 
-def _assignment(case: Case) -> Cause:
-    return Cause(case.assigned_event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)
-
-
 async def clock_of(uow: UnitOfWork, principal: Principal, demand_id: UUID, defaults: ClockSettings) -> CaseClock:
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "")
         if case is None:
-            raise _NOT_FOUND
+            raise DEMAND_NOT_FOUND
         return await _view(tx, case, defaults)
 
 
@@ -138,7 +136,7 @@ async def pause(
             return await _view(tx, await _locked(tx, principal, demand_id), defaults)
         case = await _locked(tx, principal, demand_id)
         domain.check_pause(case)
-        event = _assignment(case).caused(
+        event = case.caused_by(case.assigned_event_id).caused(
             CasePaused,
             pause_id=uuid4(),
             assignment_no=case.assignment_no,
@@ -176,7 +174,7 @@ async def resume(
         ended = replace(paused, resumed_by=principal.name, resumed_at=now, note=note)
         after = replace(facts, pauses=[ended if p.pause_id == paused.pause_id else p for p in facts.pauses])
         before_days, moved = facts.clock(case).paused_working_days, after.clock(case)
-        event = Cause(paused.event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no).caused(
+        event = case.caused_by(paused.event_id).caused(
             CaseResumed,
             pause_id=paused.pause_id,
             resumed_by=principal.name,
@@ -211,9 +209,10 @@ async def request_extension(
         case = await _locked(tx, principal, demand_id)
         extensions = await tx.store.extensions(demand_id)
         pending = next((e for e in extensions if e.approved is None and e.assignment_no == case.assignment_no), None)
-        domain.check_extension(case, new_due_on, china_today(now), pending)
+        overrides = await tx.store.calendar_overrides()
+        domain.check_extension(case, new_due_on, china_today(now), pending, overrides)
         assert case.handling_due_on is not None
-        event = _assignment(case).caused(
+        event = case.caused_by(case.assigned_event_id).caused(
             ExtensionRequested,
             extension_id=uuid4(),
             assignment_no=case.assignment_no,
@@ -243,8 +242,9 @@ async def decide_extension(
     defaults: ClockSettings,
     idempotency_key: str | None = None,
 ) -> CaseClock:
-    """延期审批 by the station's head: approved, the new date becomes the handling deadline; the request's reason
-    goes with the decision so intake can tell the enterprise."""
+    """延期审批 by the station's head: approved, the new date becomes the base of the handling deadline (pauses since
+    the request still move it; never earlier than the deadline in force); the request's reason goes with the
+    decision so intake can tell the enterprise."""
     retry = Idempotent.of(
         idempotency_key, principal.subject, "extension decision", str(demand_id), str(extension_id), approved, comment
     )
@@ -257,11 +257,17 @@ async def decide_extension(
         if extension is None:
             raise _NO_EXTENSION
         domain.check_decision(case, extension)
-        event = Cause(
-            extension.event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no
-        ).caused(
+        event_id = uuid4()
+        await tx.store.decide_extension(
+            demand_id, extension_id, approved, principal.name, principal.subject, now, comment, event_id
+        )
+        # The deadline the decision leaves in force (pauses since the request counted), which the enterprise is told.
+        after = await with_clock(tx, case, defaults)
+        event = case.caused_by(extension.event_id).caused(
             ExtensionDecided,
+            event_id=event_id,
             extension_id=extension_id,
+            assignment_no=extension.assignment_no,
             approved=approved,
             decided_by=principal.name,
             decided_at=now,
@@ -269,9 +275,7 @@ async def decide_extension(
             reason=extension.reason,
             due_on=case.handling_due_on or extension.due_on,
             new_due_on=extension.new_due_on,
-        )
-        await tx.store.decide_extension(
-            demand_id, extension_id, approved, principal.name, principal.subject, now, comment, event.event_id
+            handling_due_on=after.handling_due_on,
         )
         case = await _record(tx, case, event, defaults)
         await tx.remember(retry, {"extension_id": str(extension_id)})
@@ -326,10 +330,7 @@ async def set_station_clock(
         else:
             await tx.scope(station_id)
         await tx.store.put_clock_settings(station_id, values, principal.name, principal.subject, now)
-        for case in await tx.store.open_cases(station_id):
-            moved = await with_clock(tx, case, defaults)
-            if moved != case:
-                await tx.store.save(moved)
+        await recompute(tx, await tx.store.open_cases(station_id), defaults)
         own = await tx.store.clock_settings_row(station_id)
     return StationClock(station_id, defaults.over(own), own, defaults)
 
@@ -347,7 +348,53 @@ async def record_calendar_correction(
     await calendar_corrections.record_correction(tx, event)
     if (await tx.store.calendar_overrides()).get(event.day) == before:
         return
-    for case in await tx.store.open_cases():
-        moved = await with_clock(tx, case, defaults)
-        if moved != case:
-            await tx.store.save(moved)
+    await recompute(tx, await tx.store.open_cases(), defaults)
+
+
+# --- recomputing many cases at once ---------------------------------------------------------------------------
+
+
+async def recompute(tx: Tx, locked: list[Case], defaults: ClockSettings) -> int:
+    """The clock columns of `locked` (rows the caller holds FOR UPDATE, taken in demand_id order) recomputed in
+    Python from facts read once for all of them — the calendar corrections, the stations' settings, the pauses
+    and extensions — and written back only for the cases whose answers changed; returns how many changed."""
+    if not locked:
+        return 0
+    ids = [c.demand_id for c in locked]
+    overrides = await tx.store.calendar_overrides()
+    settings = await tx.store.station_clocks(sorted({c.station_id for c in locked}), defaults)
+    pauses, extensions = await tx.store.pauses_of(ids), await tx.store.extensions_of(ids)
+    moved = []
+    for case in locked:
+        answers = domain.clock(
+            case,
+            settings.get(case.station_id, defaults),
+            pauses.get(case.demand_id, []),
+            extensions.get(case.demand_id, []),
+            overrides,
+        )
+        after = domain.applied(case, answers)
+        if after != case:
+            moved.append(after)
+    await tx.store.save_clocks(moved)
+    return len(moved)
+
+
+async def fill_in_clocks(uow: UnitOfWork, settings: Settings) -> None:
+    """Run at start (and then now and again): open cases without their clock columns — those that existed before
+    the clock (migration 0006) and got no event since — get them, in batches of BATCH cases in demand_id order.
+    Safe on several replicas: each batch locks its rows FOR UPDATE SKIP LOCKED, so a case another replica (or an
+    event handler) holds is left to it; once filled in, a case is no longer picked."""
+    defaults, after, filled = ClockSettings.of(settings), None, 0
+    try:
+        while True:
+            async with uow.begin() as tx:
+                batch = await tx.store.cases_without_clock(after, BATCH)
+                filled += await recompute(tx, batch, defaults)
+            if len(batch) < BATCH:
+                break
+            after = batch[-1].demand_id
+    except Exception as exc:  # the service starts all the same; the next round carries on where this one stopped
+        log.warning("filling in clock columns failed", after=str(after), error=repr(exc))
+    if filled:
+        log.info("clock columns filled in", cases=filled)

@@ -19,7 +19,6 @@ from datetime import date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 from shared.contracts import Appointment, FollowUpKind, FollowUpRecorded
-from shared.contracts.envelope import Cause
 from shared.errors import Invalid, InvalidTransition
 
 from ..domain import OPEN_STATUSES, STATUS_LABELS, Case
@@ -152,8 +151,7 @@ def record(
     check_may_follow(case, kind)
     # Same conversation as the demand (its correlation); the cause is the assignment being followed, if any: a
     # follow-up before dispatch is caused by the person recording it, not by an event.
-    cause = Cause(case.assigned_event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)
-    return cause.caused(
+    return case.caused_by(case.assigned_event_id).caused(
         FollowUpRecorded,
         follow_up_id=uuid4(),
         kind=kind,

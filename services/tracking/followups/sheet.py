@@ -101,7 +101,6 @@ def view(sheet: TrackingSheet) -> dict:
     items = "、".join(i.get("label", "") for i in case.items or []) or "、".join(
         c.get("label", "") for c in case.categories or []
     )
-    handling_due = case.handling_due_on or case.due_on
     return {
         "title": TITLE,
         "station_name": sheet.station_name or case.station_id.rsplit("/", 1)[-1],
@@ -113,7 +112,7 @@ def view(sheet: TrackingSheet) -> dict:
         "submitted_at": china_time(case.submitted_at) or NONE,
         "deadlines": [
             ("响应期限", _day(case.response_due_on)),
-            ("办结期限（现行）", _day(handling_due)),
+            ("办结期限（现行）", _day(case.handling_deadline)),
             ("承诺办结日期", _day(case.due_on)),
         ],
         "row": {

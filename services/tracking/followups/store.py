@@ -13,6 +13,7 @@ import asyncpg
 from shared.contracts import Appointment, FollowUpKind, FollowUpRecorded
 from shared.observability.metrics import StoreCounter
 
+from ..casesql import still_handled
 from .domain import FollowUp, UpcomingAppointment
 
 _ADD = """
@@ -25,14 +26,14 @@ _COLUMNS = """f.follow_up_id, f.demand_id, f.station_id, f.kind, f.text, f.appoi
 _ONE = f"SELECT {_COLUMNS} FROM follow_ups f WHERE f.follow_up_id = $1"
 _OF_DEMAND = f"SELECT {_COLUMNS} FROM follow_ups f WHERE f.demand_id = $1 ORDER BY f.recorded_at, f.follow_up_id"
 
-# Upcoming appointments of the cases still being handled (not resolved, ended or archived), in the window.
+# Upcoming appointments of the cases still being handled (not resolved, rated, ended or archived), in the window.
 # Staff and supervisors by station scope ($3); an organization ($4) for the cases assigned to it now, the same
 # rule as the ledger's; $5 narrows to one station.
 _APPOINTMENTS = f"""
 SELECT {_COLUMNS}, c.tracking_no, c.enterprise_name
 FROM follow_ups f JOIN cases c ON c.demand_id = f.demand_id
 WHERE f.appointment_on BETWEEN $1 AND $2
-  AND c.resolved_at IS NULL AND c.closed_as IS NULL AND c.archive_no IS NULL
+  AND {still_handled("c")}
   AND (qs_covers($3, f.station_id) OR ($4 <> '' AND c.assignee_kind = 'organization' AND c.assignee_id = $4
        AND c.returned_no < c.assignment_no))
   AND ($5::text IS NULL OR f.station_id = $5)

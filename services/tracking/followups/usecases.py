@@ -7,16 +7,14 @@ from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import Appointment, FollowUpKind, utcnow
 from shared.db.uow import UnitOfWork
-from shared.errors import NotFound
 from shared.idempotency import Idempotent
 
 from .. import domain as case_domain
+from ..domain import DEMAND_NOT_FOUND
 from ..store import Store
 from . import domain
 from .domain import FollowUp, UpcomingAppointment
 from .sheet import TrackingSheet
-
-_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
 
 def _org(principal: Principal) -> str:
@@ -42,11 +40,11 @@ async def record(
     async with uow.begin(principal) as tx:
         if (earlier := await tx.recall(retry)) is not None:
             if (found := await tx.store.follow_up(UUID(earlier["follow_up_id"]))) is None:
-                raise _NOT_FOUND  # recorded, but the caller no longer sees the case (e.g. rematched away)
+                raise DEMAND_NOT_FOUND  # recorded, but the caller no longer sees the case (e.g. rematched away)
             return found
         case = await tx.store.get_visible(demand_id, principal.db_scope, _org(principal), for_update=True)
         if case is None:
-            raise _NOT_FOUND
+            raise DEMAND_NOT_FOUND
         event = domain.record(
             case,
             kind=kind,
@@ -67,7 +65,7 @@ async def record(
 async def follow_ups(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID) -> list[FollowUp]:
     async with uow.begin(principal) as tx:
         if await tx.store.get_visible(demand_id, principal.db_scope, _org(principal)) is None:
-            raise _NOT_FOUND
+            raise DEMAND_NOT_FOUND
         return await tx.store.follow_ups(demand_id)
 
 
@@ -97,7 +95,7 @@ async def sheet(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID) -
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, _org(principal))
         if case is None:
-            raise _NOT_FOUND
+            raise DEMAND_NOT_FOUND
         return TrackingSheet(
             case=case,
             entries=await tx.store.timeline(demand_id),

@@ -1,6 +1,6 @@
 -- Special tasks (专项工作, 002 §9.6): a city or district supervisor assigns a task to the stations of its
 -- subtree; each station reports progress and completion; overdue parts are chased and escalated.
--- Tasks are not demands: nothing here is a demand event; warnings, chases and escalations are rows (task_alerts).
+-- Tasks are not demands: nothing here is a demand event; warnings, chases and 督办 (supervision) are rows (task_alerts).
 
 -- The task as issued. No station_id (a task belongs to a scope, not a station), so its row-level security is
 -- written here: a caller sees a task when it sees one of its stations' parts; a supervisor inserts only in its
@@ -57,7 +57,7 @@ CREATE UNIQUE INDEX task_reports_one_completion ON task_reports (task_id, statio
 CREATE TABLE task_alerts (
     task_id    uuid NOT NULL,
     station_id text NOT NULL,
-    kind       text NOT NULL CHECK (kind IN ('warning', 'chase', 'escalation')),
+    kind       text NOT NULL CHECK (kind IN ('warning', 'chase', 'supervision')),
     deadline   date NOT NULL,                -- the deadline it was about
     to_scope   text NOT NULL,                -- who is told: the station, or for 督办 the issuer's scope
     raised_at  timestamptz NOT NULL,

@@ -8,15 +8,15 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from shared.api import StationPaged, UoW, allow
+from shared.api import IdempotencyKey, StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import printed_tracking_no
-from shared.settings import ServiceSettings
 from shared.validation import DueDate, RequestModel, Text
 
+from ..deps import Config
 from . import usecases
 from .domain import STATUS_LABELS, STATUSES, Supervision
 
@@ -24,13 +24,6 @@ router = APIRouter(tags=["预警、催办与督办 / warnings, chases, supervisi
 Supervisor = Annotated[Principal, allow(Role.supervisor)]
 Staff = Annotated[Principal, allow(*STAFF)]
 Reader = Annotated[Principal, allow(*READERS)]
-
-
-def _settings(request: Request) -> ServiceSettings:
-    return request.app.state.runtime.settings
-
-
-Settings = Annotated[ServiceSettings, Depends(_settings)]
 
 
 class SupervisionIn(RequestModel):
@@ -104,13 +97,26 @@ class SupervisionOut(BaseModel):
     status_code=201,
     summary="督办 / a supervisor's 督办 with a reply date and comment",
     description="上级单位（市或区县）对其辖区内服务站办理中的需求发起督办；市级范围为市级督办，其余为区县督办。"
-    " / A city or district supervisor supervises a case being handled in its area.",
+    "带同一 Idempotency-Key 重试只督办一次。"
+    " / A city or district supervisor supervises a case being handled in its area; a retry with the same"
+    " Idempotency-Key makes one 督办.",
 )
 async def supervise(
-    demand_id: UUID, body: SupervisionIn, uow: UoW, principal: Supervisor, settings: Settings
+    demand_id: UUID,
+    body: SupervisionIn,
+    uow: UoW,
+    principal: Supervisor,
+    settings: Config,
+    idempotency_key: IdempotencyKey = None,
 ) -> SupervisionOut:
     found = await usecases.supervise(
-        uow, principal, settings, demand_id, comment=body.comment, reply_due_on=body.reply_due_on
+        uow,
+        principal,
+        settings,
+        demand_id,
+        comment=body.comment,
+        reply_due_on=body.reply_due_on,
+        idempotency_key=idempotency_key,
     )
     return SupervisionOut.of(*found)
 

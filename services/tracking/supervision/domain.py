@@ -11,30 +11,33 @@ moved deadline (pause, extension) is a new key that may be warned about again.
   Never for a deadline already passed: after downtime the chase and 督办 cover it.
 - 催办 (chase, by "system"): the deadline has passed (the day after it, working day or not).
 - 督办 (district): `escalate_after_days` working days or more overdue; it goes to the supervisor of the station's
-  district, who wants an answer within `reply_days` working days.
+  district, who wants an answer within `reply_days` working days. A station directly under its city has no
+  district: its 督办 goes straight to the city.
 - A 督办 unanswered past its reply date: a district one escalates to the city (a new 督办, `escalated_from`);
   a city one, having nowhere higher to go, is chased once (催办 of the reply deadline). Only while the case is
   still being handled: a case resolved or closed meanwhile is no longer pushed upward.
+- A returned case (退单) waits for the head to rematch it: its handling deadline still runs for the enterprise,
+  but the organization that gave it back is no longer the one to act, so the warning goes to the head alone.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
-from shared.calendar import add_working_days, working_days_between
+from shared.calendar import add_working_days, is_workday, working_days_between
 from shared.contracts import CaseChased, CaseSupervised, DeadlineKind, DeadlineWarned, SupervisionAnswered
 from shared.contracts import SupervisionLevel as Level
-from shared.contracts.envelope import Cause
 from shared.errors import Invalid, InvalidTransition
 
 from ..clock.domain import ClockSettings
 from ..domain import Case
 
 SYSTEM = "system"  # who the scheduler writes as (chased_by, issued_by)
-# The service's warn_days is at most 10 (settings.py): no case further away than that can be due a warning.
+# The service's and a station's warn_days is at most 10, escalate_after_days at most 30 (settings.py, 0007_clock.sql).
 WARN_DAYS_MAX = 10
+ESCALATE_AFTER_MAX = 30
 
 
 class Alert(StrEnum):
@@ -112,11 +115,17 @@ def city_of(station_id: str) -> str:
     return station_id.split("/", 1)[0]
 
 
-def district_of(station_id: str) -> str:
-    """The district prefix: "210100/210112" for "210100/210112/hunnan-01"; a station directly under its city
-    has no district, and the city's supervisor is its district's too."""
+def district_of(station_id: str) -> str | None:
+    """The district prefix: "210100/210112" for "210100/210112/hunnan-01"; None for a station directly under its
+    city ("210100/hunnan-01", see STATION_ID_PATTERN), which has no district between."""
     divisions = station_id.split("/")[:-1]
-    return "/".join(divisions[:2])
+    return "/".join(divisions[:2]) if len(divisions) >= 2 else None
+
+
+def first_level(station_id: str) -> tuple[Level, str]:
+    """Where a missed deadline's 督办 goes: the station's district, or its city when it has no district."""
+    district = district_of(station_id)
+    return (Level.district, district) if district else (Level.city, city_of(station_id))
 
 
 def level_of(supervisor_scope: str) -> Level:
@@ -134,7 +143,7 @@ def deadlines(case: Case) -> list[Deadline]:
     found = []
     if case.response_due_on is not None and case.first_assigned_at is None:
         found.append(Deadline(DeadlineKind.response, case.response_due_on))
-    handling = case.handling_due_on or case.due_on
+    handling = case.handling_deadline
     if handling is not None and case.paused_since is None:
         found.append(Deadline(DeadlineKind.handling, handling))
     return found
@@ -152,7 +161,7 @@ def due_today(case: Case, today: date, settings: ClockSettings, overrides: Mappi
         late = working_days_between(d.due_on, today, overrides)
         due.append(Due(Alert.chase, d.kind, d.due_on, late))
         if late >= settings.escalate_after_days:
-            due.append(Due(Alert.supervision, d.kind, d.due_on, late, Level.district))
+            due.append(Due(Alert.supervision, d.kind, d.due_on, late, first_level(case.station_id)[0]))
     return due
 
 
@@ -165,22 +174,44 @@ def reply_due(case: Case, supervision: Supervision, today: date, overrides: Mapp
     return Due(alert, DeadlineKind.reply, supervision.reply_due_on, late, level, supervision.supervision_id)
 
 
-def horizon(today: date, overrides: Mapping[date, bool] | None) -> date:
-    """No deadline after this day can be due anything today (a coarse filter for the scan's SQL)."""
-    return add_working_days(today, WARN_DAYS_MAX, overrides)
+@dataclass(frozen=True)
+class Thresholds:
+    """`due_today`'s date rules as dates, for the scan's SQL, which cannot count working days:
+
+    - warn_before[w]: a deadline on or after today is warned with warn_days = w iff it falls before this day
+      (the (w+1)-th working day after today), w = 0..WARN_DAYS_MAX;
+    - late_by[m - 1]: a deadline is m or more working days late iff it falls on or before this day,
+      m = 1..ESCALATE_AFTER_MAX.
+    """
+
+    today: date
+    warn_before: list[date]
+    late_by: list[date]
+
+
+def thresholds(today: date, overrides: Mapping[date, bool] | None) -> Thresholds:
+    warn_before = [add_working_days(today, w + 1, overrides) for w in range(WARN_DAYS_MAX + 1)]
+    late_by: list[date] = []
+    day, late = today, 0  # `late`: working days in [day, today], i.e. how late a deadline on day - 1 is
+    while len(late_by) < ESCALATE_AFTER_MAX:
+        if is_workday(day, overrides):
+            late += 1
+            late_by.append(day - timedelta(days=1))
+        day -= timedelta(days=1)
+    return Thresholds(today, warn_before, late_by)
 
 
 # --------------------------------------------------------------------------- the events
 
 
-def _cause(case: Case, event_id: UUID | None) -> Cause:
-    return Cause(event_id, case.correlation_id, case.station_id, case.demand_id, case.tracking_no)  # type: ignore[arg-type]
-
-
 def warned(case: Case, due: Due, *, today: date, cause: UUID | None) -> DeadlineWarned:
-    """预警 to the one who must act (the handler; before dispatch, the clerk who received it) and the head."""
-    handler = case.first_responder_id if due.deadline is DeadlineKind.response else case.assignee_id
-    return _cause(case, cause).caused(
+    """预警 to the one who must act (the handler; before dispatch, the clerk who received it) and the head; while
+    the case is returned (退单) the head alone, who must rematch it."""
+    if due.deadline is DeadlineKind.response:
+        handler = case.first_responder_id
+    else:
+        handler = None if case.status == "returned" else case.assignee_id
+    return case.caused_by(cause).caused(
         DeadlineWarned,
         deadline=due.deadline,
         due_on=due.due_on,
@@ -191,7 +222,7 @@ def warned(case: Case, due: Due, *, today: date, cause: UUID | None) -> Deadline
 
 
 def chased(case: Case, due: Due, *, today: date, cause: UUID | None) -> CaseChased:
-    return _cause(case, cause).caused(
+    return case.caused_by(cause).caused(
         CaseChased, deadline=due.deadline, due_on=due.due_on, chased_on=today, chased_by=SYSTEM
     )
 
@@ -207,12 +238,15 @@ def supervised(
     cause: UUID | None,
     escalating: Supervision | None = None,
 ) -> CaseSupervised:
-    """The scheduler's 督办: to the district for a missed deadline, to the city for an unanswered district one."""
+    """The scheduler's 督办: to the district (the city when the station has none) for a missed deadline, to the city
+    for an unanswered district one."""
     if escalating is None:
-        scope = district_of(case.station_id)
+        scope = first_level(case.station_id)[1]
         comment = (
             f"{due.deadline.label} {due.due_on.isoformat()} 已超期 {due.working_days} 个工作日，请说明原因并尽快办理"
         )
+        if case.status == "returned":
+            comment += "（已退单，待站长改派）"
         deadline = due.deadline
     else:
         scope = city_of(case.station_id)
@@ -221,7 +255,7 @@ def supervised(
             f"（回复时限 {escalating.reply_due_on.isoformat()}），升级为市级督办"
         )
         deadline = escalating.deadline
-    return _cause(case, cause).caused(
+    return case.caused_by(cause).caused(
         CaseSupervised,
         supervision_id=uuid4(),
         level=due.level,
@@ -258,7 +292,7 @@ def supervise_by_hand(
             f"reply_due_on must be after today ({today.isoformat()})",
             field="reply_due_on",
         )
-    return _cause(case, cause).caused(
+    return case.caused_by(cause).caused(
         CaseSupervised,
         supervision_id=uuid4(),
         level=level_of(supervisor_scope),
@@ -278,7 +312,7 @@ def answer(case: Case, supervision: Supervision, *, by: str, text: str, now: dat
         raise InvalidTransition(
             "该督办已逾期升级为市级督办，请回复市级督办", "the supervision was escalated; answer the city's one"
         )
-    return _cause(case, supervision.event_id).caused(
+    return case.caused_by(supervision.event_id).caused(
         SupervisionAnswered, supervision_id=supervision.supervision_id, answered_by=by, answered_at=now, answer=text
     )
 

@@ -13,8 +13,10 @@ from shared.contracts import DeadlineKind
 from shared.contracts import SupervisionLevel as Level
 from shared.observability.metrics import StoreCounter
 
-from ..domain import CASE_FIELDS, Case
-from .domain import Due, Supervision
+from ..casesql import case_columns, case_of, still_handled
+from ..clock.domain import ClockSettings
+from ..domain import Case
+from .domain import Alert, Due, Supervision, Thresholds
 
 COUNTERS: tuple[StoreCounter, ...] = (
     StoreCounter(
@@ -43,18 +45,36 @@ COUNTERS: tuple[StoreCounter, ...] = (
     ),
 )
 
-_CASE_COLUMNS = ", ".join(f"c.{f}" for f in CASE_FIELDS)
-_OPEN = "c.resolved_at IS NULL AND c.rated_at IS NULL AND c.closed_as IS NULL AND c.archive_no IS NULL"
-
-# The scheduler's batches: open cases with a deadline in force up to the horizon ($1), after the last one seen
-# ($2), locked without waiting: a case another replica (or an event handler) holds is its business this round.
+# An alert already fired for the deadline d (kind, due_on) of case c; `supervision_id IS NULL`: not about a 督办's
+# reply. The level is left out: a missed deadline has one automatic 督办, at the station's first level.
+_FIRED = """EXISTS (SELECT 1 FROM alerts a WHERE a.demand_id = c.demand_id AND a.kind = '{kind}'
+    AND a.deadline = d.kind AND a.due_on = d.due_on AND a.supervision_id IS NULL)"""
+# The scheduler's batches: cases still being handled after the last one seen ($2) with something due today ($1)
+# and not fired yet — the rules of domain.due_today as dates (domain.Thresholds: $3 warn_before, $4 late_by, the
+# station's own warn/escalate days over the service's $5/$6) — so a round with nothing new to fire reads no case
+# and writes nothing. Locked without waiting: a case another replica (or an event handler) holds is its business
+# this round. Each comes with what was fired for its deadlines (`fired`), which the round does not try again.
 _DUE_CASES = f"""
-SELECT {_CASE_COLUMNS} FROM cases c
-WHERE {_OPEN} AND c.demand_id > $2
-  AND ((c.response_due_on <= $1 AND c.first_assigned_at IS NULL)
-       OR (COALESCE(c.handling_due_on, c.due_on) <= $1 AND c.paused_since IS NULL))
+SELECT {case_columns("c")},
+    ARRAY(SELECT a.kind || ' ' || a.deadline || ' ' || to_char(a.due_on, 'YYYY-MM-DD') FROM alerts a
+          WHERE a.demand_id = c.demand_id AND a.supervision_id IS NULL) AS fired
+FROM cases c
+WHERE {still_handled("c")} AND c.demand_id > $2
+  AND EXISTS (
+    SELECT 1 FROM (VALUES
+        ('response', CASE WHEN c.first_assigned_at IS NULL THEN c.response_due_on END),
+        ('handling', CASE WHEN c.paused_since IS NULL THEN COALESCE(c.handling_due_on, c.due_on) END)
+    ) AS d(kind, due_on)
+    CROSS JOIN LATERAL (
+        SELECT COALESCE(cs.warn_days, $5) AS warn_days, COALESCE(cs.escalate_after_days, $6) AS escalate_after_days
+        FROM (SELECT 1) one LEFT JOIN clock_settings cs ON cs.station_id = c.station_id
+    ) k
+    WHERE d.due_on IS NOT NULL AND (
+        (d.due_on >= $1 AND d.due_on < ($3::date[])[k.warn_days + 1] AND NOT {_FIRED.format(kind="warning")})
+        OR (d.due_on < $1 AND NOT {_FIRED.format(kind="chase")})
+        OR (d.due_on <= ($4::date[])[k.escalate_after_days] AND NOT {_FIRED.format(kind="supervision")})))
 ORDER BY c.demand_id
-LIMIT $3
+LIMIT $7
 FOR UPDATE OF c SKIP LOCKED
 """
 
@@ -62,10 +82,13 @@ _SUPERVISION_COLUMNS = """s.supervision_id, s.demand_id, s.station_id, s.level, 
     s.issued_at, s.comment, s.reply_due_on, s.event_id, s.escalated_from, s.deadline, s.answered_by, s.answered_at,
     s.answer, s.escalated_at"""
 _AWAITING = "s.answered_at IS NULL AND s.escalated_at IS NULL"
-# 督办 awaiting a reply past their date ($1 = today) on open cases, the case locked as above.
+# 督办 awaiting a reply past their date ($1 = today) on open cases, not escalated or chased yet (a city one stays
+# awaiting once chased), the case locked as above.
 _LATE_REPLIES = f"""
-SELECT {_SUPERVISION_COLUMNS}, {_CASE_COLUMNS} FROM supervisions s JOIN cases c USING (demand_id)
-WHERE {_AWAITING} AND s.reply_due_on < $1 AND {_OPEN} AND s.supervision_id > $2
+SELECT {_SUPERVISION_COLUMNS}, {case_columns("c")} FROM supervisions s JOIN cases c USING (demand_id)
+WHERE {_AWAITING} AND s.reply_due_on < $1 AND {still_handled("c")} AND s.supervision_id > $2
+  AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.demand_id = s.demand_id AND a.deadline = 'reply'
+                  AND a.supervision_id = s.supervision_id)
 ORDER BY s.supervision_id
 LIMIT $3
 FOR UPDATE OF c SKIP LOCKED
@@ -91,6 +114,10 @@ WHERE s.supervision_id = $1 AND {_AWAITING}
 """
 _GET = f"SELECT {_SUPERVISION_COLUMNS} FROM supervisions s WHERE s.supervision_id = $1 AND qs_covers($2, s.station_id)"
 
+_OF_CASE = f"""
+SELECT {_SUPERVISION_COLUMNS} FROM supervisions s WHERE s.demand_id = $1 AND qs_covers($2, s.station_id)
+ORDER BY s.issued_at, s.supervision_id
+"""
 _STATUS = """CASE WHEN s.answered_at IS NOT NULL THEN 'answered'
     WHEN s.escalated_at IS NOT NULL THEN 'escalated' ELSE 'open' END"""
 # A station's staff see their station's, a supervisor the subtree's ($1, the scope); $2 a status.
@@ -108,8 +135,9 @@ ORDER BY occurred_at, entry_id LIMIT 1
 """
 
 
-def _case(row: asyncpg.Record) -> Case:
-    return Case(**{f: row[f] for f in CASE_FIELDS})
+def _fired(key: str) -> tuple[Alert, DeadlineKind, date]:
+    kind, deadline, due_on = key.split(" ")
+    return Alert(kind), DeadlineKind(deadline), date.fromisoformat(due_on)
 
 
 def _supervision(row: asyncpg.Record) -> Supervision:
@@ -139,14 +167,27 @@ class SupervisionStore:
 
     # ---------------------------------------------------------------- the scheduler
 
-    async def cases_due(self, until: date, after: UUID, limit: int) -> list[Case]:
-        """Open cases with a deadline in force on or before `until`, locked (SKIP LOCKED), by id after `after`."""
-        return [_case(r) for r in await self.conn.fetch(_DUE_CASES, until, after, limit)]
+    async def cases_due(
+        self, due: Thresholds, defaults: ClockSettings, after: UUID, limit: int
+    ) -> list[tuple[Case, set[tuple[Alert, DeadlineKind, date]]]]:
+        """Cases with a warning, chase or 督办 due today not fired yet, locked (SKIP LOCKED), by id after `after`;
+        each with what was fired before for its deadlines: (alert, deadline kind, due date)."""
+        rows = await self.conn.fetch(
+            _DUE_CASES,
+            due.today,
+            after,
+            due.warn_before,
+            due.late_by,
+            defaults.warn_days,
+            defaults.escalate_after_days,
+            limit,
+        )
+        return [(case_of(r), {_fired(f) for f in r["fired"]}) for r in rows]
 
     async def late_replies(self, today: date, after: UUID, limit: int) -> list[tuple[Supervision, Case]]:
         """督办 awaiting a reply past their date on open cases, each with its case locked (SKIP LOCKED)."""
         rows = await self.conn.fetch(_LATE_REPLIES, today, after, limit)
-        return [(_supervision(r), _case(r)) for r in rows]
+        return [(_supervision(r), case_of(r)) for r in rows]
 
     async def fire(self, case: Case, due: Due, *, event_id: UUID, today: date, now: datetime) -> bool:
         """Claim `due` for the case: False when it was fired before (by this or another replica)."""
@@ -203,6 +244,10 @@ class SupervisionStore:
     ) -> Supervision | None:
         row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), supervision_id, scope)
         return _supervision(row) if row else None
+
+    async def case_supervisions(self, demand_id: UUID, scope: str) -> list[Supervision]:
+        """The 督办 of one case within `scope` (a station scope; "*" for all), oldest first."""
+        return [_supervision(r) for r in await self.conn.fetch(_OF_CASE, demand_id, scope)]
 
     async def supervisions(
         self, scope: str, status: str | None, limit: int, offset: int

@@ -7,6 +7,8 @@ correct however many replicas run it at once and however late it runs, because:
   and an event handler (which locks the case row too) never races a firing;
 - each firing is claimed by an INSERT … ON CONFLICT DO NOTHING on the alerts' unique key in the same transaction as
   the outbox row and the timeline entry: it happens once or not at all;
+- the batches' SQL reads only cases and 督办 with something due and not fired yet (NOT EXISTS against the alerts),
+  so a round with nothing new to fire reads nothing and writes nothing;
 - what is due is computed from the case's state and today's date (supervision/domain.py), not from "since the last
   run": after downtime one scan fires what is due now, and never a warning for a deadline already passed.
 """
@@ -23,11 +25,12 @@ from shared.calendar import add_working_days, china_today
 from shared.contracts import CaseSupervised, DeadlineKind, Event, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
-from shared.settings import ServiceSettings
+from shared.idempotency import Idempotent
 
 from .. import domain as case_domain
 from ..clock.domain import ClockSettings
-from ..domain import Case
+from ..domain import DEMAND_NOT_FOUND, Case
+from ..settings import Settings
 from ..store import Store
 from . import domain
 from .domain import Alert, Due, Supervision
@@ -36,7 +39,6 @@ log = structlog.get_logger(__name__)
 
 BATCH = 20  # cases per transaction: short locks
 _NIL = UUID(int=0)
-_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 _NO_SUPERVISION = NotFound("未找到该督办", "supervision not found")
 
 
@@ -54,22 +56,22 @@ class _Round:
         return self._settings[station_id]
 
 
-async def scan(uow: UnitOfWork[Store], settings: ServiceSettings) -> None:
+async def scan(uow: UnitOfWork[Store], settings: Settings) -> None:
     """Fire every warning, chase and 督办 due now that was not fired before."""
     now = utcnow()
     async with uow.begin() as tx:
         overrides = await tx.store.calendar_overrides()
     run = _Round(china_today(now), now, overrides, ClockSettings.of(settings))
-    until = domain.horizon(run.today, overrides)
+    due = domain.thresholds(run.today, overrides)
     after = _NIL
     while True:
         async with uow.begin() as tx:
-            cases = await tx.store.cases_due(until, after, BATCH)
-            for case in cases:
-                await _each(tx, case.demand_id, _deadlines(tx, run, case))
+            cases = await tx.store.cases_due(due, run.defaults, after, BATCH)
+            for case, fired in cases:
+                await _each(tx, case.demand_id, _deadlines(tx, run, case, fired))
         if len(cases) < BATCH:
             break
-        after = cases[-1].demand_id
+        after = cases[-1][0].demand_id
     after = _NIL
     while True:
         async with uow.begin() as tx:
@@ -93,9 +95,11 @@ async def _each(tx: Tx[Store], demand_id: UUID, step: Coroutine[Any, Any, None])
         log.error("supervision scan failed for a case", demand_id=str(demand_id), error=repr(exc))
 
 
-async def _deadlines(tx: Tx[Store], run: _Round, case: Case) -> None:
+async def _deadlines(tx: Tx[Store], run: _Round, case: Case, fired: set[tuple[Alert, DeadlineKind, date]]) -> None:
     clock = await run.settings(tx, case.station_id)
     for due in domain.due_today(case, run.today, clock, run.overrides):
+        if (due.alert, due.deadline, due.due_on) in fired:
+            continue  # fired in an earlier round: not tried again
         cause = await _cause(tx, case, due.deadline)
         if due.alert is Alert.warning:
             event: Event = domain.warned(case, due, today=run.today, cause=cause)
@@ -164,20 +168,26 @@ async def _cause(tx: Tx[Store], case: Case, deadline: DeadlineKind) -> UUID | No
 async def supervise(
     uow: UnitOfWork[Store],
     principal: Principal,
-    settings: ServiceSettings,
+    settings: Settings,
     demand_id: UUID,
     *,
     comment: str,
     reply_due_on: date | None,
+    idempotency_key: str | None = None,
 ) -> tuple[Supervision, str, str | None, date]:
     """督办 by hand: a supervisor whose scope covers the case's station; the reply date defaults to the station's
-    reply_days working days from today."""
+    reply_days working days from today. A retry with the same Idempotency-Key answers with the 督办 it made."""
+    retry = Idempotent.of(
+        idempotency_key, principal.subject, "supervision", str(demand_id), comment, str(reply_due_on or "")
+    )
     now = utcnow()
     today = china_today(now)
     async with uow.begin(principal) as tx:
+        if (earlier := await tx.recall(retry)) is not None:
+            return await _made_earlier(tx, principal, UUID(earlier["supervision_id"]), today)
         case = await tx.store.get_visible(demand_id, principal.db_scope, "", for_update=True)
         if case is None:
-            raise _NOT_FOUND
+            raise DEMAND_NOT_FOUND
         if reply_due_on is None:
             clock = await tx.store.clock_settings(case.station_id, ClockSettings.of(settings))
             reply_due_on = add_working_days(today, clock.reply_days, await tx.store.calendar_overrides())
@@ -195,6 +205,18 @@ async def supervise(
         await tx.store.add_supervision(supervision)
         await tx.store.add_entry(event, case_domain.timeline_text(event))
         await tx.publish(event)
+        await tx.remember(retry, {"supervision_id": str(supervision.supervision_id)})
+    return supervision, case.tracking_no, case.enterprise_name, today
+
+
+async def _made_earlier(
+    tx: Tx[Store], principal: Principal, supervision_id: UUID, today: date
+) -> tuple[Supervision, str, str | None, date]:
+    """The 督办 a retried request made, as the caller may still see it (its case, with tracking number)."""
+    supervision = await tx.store.get_supervision(supervision_id, principal.db_scope)
+    case = supervision and await tx.store.get_visible(supervision.demand_id, principal.db_scope, "")
+    if supervision is None or case is None:
+        raise DEMAND_NOT_FOUND
     return supervision, case.tracking_no, case.enterprise_name, today
 
 

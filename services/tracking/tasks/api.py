@@ -22,7 +22,6 @@ from .domain import (
     ALERT_LABELS,
     REPORT_LABELS,
     STATE_LABELS,
-    Alert,
     Attachment,
     Clock,
     Part,
@@ -31,6 +30,7 @@ from .domain import (
     Report,
     ReportKind,
     Task,
+    TaskAlert,
 )
 
 router = APIRouter(tags=["专项工作 / special tasks"])
@@ -103,15 +103,15 @@ class ReportOut(BaseModel):
         )
 
 
-class AlertOut(BaseModel):
-    kind: str = Field(description="warning 预警 / chase 催办 / escalation 督办")
+class TaskAlertOut(BaseModel):
+    kind: str = Field(description="warning 预警 / chase 催办 / supervision 督办")
     kind_label: str
     deadline: date
     to_scope: str = Field(description="送达：服务站本身，督办为下达任务的上级单位范围")
     raised_at: datetime
 
     @classmethod
-    def of(cls, a: Alert) -> "AlertOut":
+    def of(cls, a: TaskAlert) -> "TaskAlertOut":
         return cls(
             kind=a.kind,
             kind_label=ALERT_LABELS[a.kind],
@@ -131,7 +131,7 @@ class PartOut(BaseModel):
     completed_at: datetime | None
     completed_by: str | None
     reports: list[ReportOut]
-    alerts: list[AlertOut] = Field(description="预警、催办、督办")
+    alerts: list[TaskAlertOut] = Field(description="预警、催办、督办")
 
     @classmethod
     def of(cls, part: Part, task: Task, clock: Clock) -> "PartOut":
@@ -144,7 +144,7 @@ class PartOut(BaseModel):
             completed_at=part.completed_at,
             completed_by=part.completed_by,
             reports=[ReportOut.of(r) for r in part.reports],
-            alerts=[AlertOut.of(a) for a in part.alerts],
+            alerts=[TaskAlertOut.of(a) for a in part.alerts],
         )
 
 

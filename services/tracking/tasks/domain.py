@@ -5,12 +5,14 @@ reports progress and, once, completion (002 §9.6.1 实时填报办理进度); t
 part and pushes what is overdue (§9.6.2 对超期未办结任务发起督办).
 
 The deadline is the task's due date, moved to the next working day when it falls on a holiday or weekend
-(民法典 §203, as for demands). For a station's part not completed:
-- 预警 (warning): on the working days when at most `warn_days` working days are left before the deadline;
+(民法典 §203, as for demands). For a station's part not completed, by the station's own clock settings
+(`ClockSettings`: the service's defaults, or what the station's head set), meaning what they mean for demands
+(supervision/domain.py):
+- 预警 (warning): the deadline is not passed and at most `warn_days` working days away (0 = on the due day itself);
 - 催办 (chase): once the deadline has passed;
-- 督办 (escalation) to the issuer's scope: once the part is `escalate_after_days` working days overdue.
+- 督办 (supervision) to the issuer's scope: once the part is `escalate_after_days` working days overdue.
 Each is raised once per part; a scan after downtime raises what is due now (a part already past its deadline
-gets no warning any more, only the chase and, if due, the escalation).
+gets no warning any more, only the chase and, if due, the 督办).
 """
 
 import re
@@ -24,6 +26,8 @@ from uuid import UUID
 from shared.calendar import add_working_days, is_workday, working_days_between
 from shared.errors import Invalid, InvalidTransition
 
+from ..supervision.domain import WARN_DAYS_MAX
+
 Overrides = Mapping[date, bool] | None
 
 
@@ -33,9 +37,11 @@ class ReportKind(StrEnum):
 
 
 class AlertKind(StrEnum):
+    """What the scan raises on a part (task_alerts.kind); the same words as for demands."""
+
     warning = "warning"  # 预警
     chase = "chase"  # 催办
-    escalation = "escalation"  # 督办
+    supervision = "supervision"  # 督办
 
 
 class PartState(StrEnum):
@@ -45,7 +51,7 @@ class PartState(StrEnum):
 
 
 REPORT_LABELS = {ReportKind.progress: "进度填报", ReportKind.completion: "完成报告"}
-ALERT_LABELS = {AlertKind.warning: "预警", AlertKind.chase: "催办", AlertKind.escalation: "督办"}
+ALERT_LABELS = {AlertKind.warning: "预警", AlertKind.chase: "催办", AlertKind.supervision: "督办"}
 STATE_LABELS = {PartState.open: "办理中", PartState.overdue: "已逾期", PartState.done: "已完成"}
 
 
@@ -84,12 +90,14 @@ class Report:
 
 
 @dataclass(frozen=True)
-class Alert:
+class TaskAlert:
+    """A warning, chase or 督办 raised on one station's part (a row of task_alerts)."""
+
     task_id: UUID
     station_id: str
     kind: AlertKind
     deadline: date
-    to_scope: str  # who is told: the station itself; for an escalation the issuer's scope
+    to_scope: str  # who is told: the station itself; for a 督办 the issuer's scope
     raised_at: datetime
 
 
@@ -103,7 +111,7 @@ class Part:
     completed_at: datetime | None = None
     completed_by: str | None = None
     reports: tuple[Report, ...] = field(default=())
-    alerts: tuple[Alert, ...] = field(default=())
+    alerts: tuple[TaskAlert, ...] = field(default=())
 
     @property
     def done(self) -> bool:
@@ -233,24 +241,27 @@ class Clock:
         return state(part, due_on, self.today, self.overrides)
 
 
-def scan_horizon(today: date, warn_days: int, overrides: Overrides = None) -> date:
-    """No part due after this day has anything due today: a warning needs the deadline within `warn_days`
-    working days, and a deadline (a working day) within them is on or before this day."""
-    return add_working_days(today, max(warn_days, 1), overrides)
+def scan_horizon(today: date, overrides: Overrides = None) -> date:
+    """No part due after this day has anything due today, whatever its station's `warn_days` (at most
+    WARN_DAYS_MAX): a warning needs the deadline within `warn_days` working days, and a deadline (a working day)
+    within them is on or before this day."""
+    return add_working_days(today, WARN_DAYS_MAX, overrides)
 
 
 def alerts_due(
     due_on: date, today: date, *, warn_days: int, escalate_after_days: int, overrides: Overrides = None
 ) -> tuple[AlertKind, ...]:
-    """What an open part should have had by `today` (the scan raises those not raised yet)."""
+    """What an open part should have had by `today` (the scan raises those not raised yet).
+
+    A warning while at most `warn_days` working days are left (0: on the deadline day itself, as for demands)."""
     end = deadline(due_on, overrides)
     if today <= end:
         left = working_days_between(today, end, overrides)
-        return (AlertKind.warning,) if warn_days > 0 and left <= warn_days else ()
+        return (AlertKind.warning,) if left <= warn_days else ()
     late = working_days_between(end, today, overrides)
-    return (AlertKind.chase, AlertKind.escalation) if late >= escalate_after_days else (AlertKind.chase,)
+    return (AlertKind.chase, AlertKind.supervision) if late >= escalate_after_days else (AlertKind.chase,)
 
 
 def to_scope(kind: AlertKind, issuer_scope: str, station_id: str) -> str:
-    """A warning or chase goes to the station; an escalation (督办) to the scope that issued the task."""
-    return issuer_scope if kind is AlertKind.escalation else station_id
+    """A warning or chase goes to the station; a 督办 to the scope that issued the task."""
+    return issuer_scope if kind is AlertKind.supervision else station_id

@@ -1,4 +1,4 @@
-"""SQL: special tasks (专项工作, 002 §9.6), their stations' parts, reports and alerts.
+"""SQL: special tasks (专项工作, 002 §9.6), their stations' parts, reports and alerts (预警, 催办, 督办).
 
 A mixin on the tracking store (`self.conn` is the transaction's connection). Parts, reports and alerts carry
 station_id, so row-level security guards them; special_tasks has its own policy (migration 0010: visible
@@ -12,7 +12,7 @@ import asyncpg
 
 from shared.observability.metrics import StoreCounter
 
-from .domain import Alert, AlertKind, Attachment, Part, Progress, Report, ReportKind, Task
+from .domain import AlertKind, Attachment, Part, Progress, Report, ReportKind, Task, TaskAlert
 
 COUNTERS: tuple[StoreCounter, ...] = (
     # Overdue here is "chased and not completed": the scan raises a chase exactly when a part's deadline (in
@@ -34,7 +34,8 @@ COUNTERS: tuple[StoreCounter, ...] = (
     ),
     StoreCounter(
         "qs_special_task_alerts_total",
-        "Warnings (预警), chases (催办) and escalations (督办) of special tasks, by station and kind",
+        "Warnings (预警), chases (催办) and supervisions (督办) of special tasks, by station and kind "
+        "(warning, chase, supervision)",
         ("station_id", "kind"),
         "SELECT station_id, kind, count(*) FROM task_alerts GROUP BY 1, 2",
     ),
@@ -111,16 +112,18 @@ UPDATE task_stations SET completed_at = $3, completed_by = $4
 WHERE task_id = $1 AND station_id = $2 AND completed_at IS NULL
 """
 
-# The scan: open parts whose due date is near enough to have something due and that are not escalated yet,
-# locked so that a scan on another replica skips them (it finds nothing left to raise if it runs after).
+# The scan, one batch: open parts whose due date is near enough to have something due and that have no 督办
+# yet, after ($2, $3) in key order, locked so that a scan on another replica skips them (it finds nothing left to
+# raise if it runs after). LIMIT counts only the rows locked here.
 _SCAN = """
 SELECT s.task_id, s.station_id, t.due_on, t.issuer_scope,
        array(SELECT a.kind FROM task_alerts a WHERE a.task_id = s.task_id AND a.station_id = s.station_id) AS raised
 FROM task_stations s JOIN special_tasks t ON t.task_id = s.task_id
-WHERE s.completed_at IS NULL AND t.due_on <= $1
+WHERE s.completed_at IS NULL AND t.due_on <= $1 AND (s.task_id, s.station_id) > ($2, $3)
   AND NOT EXISTS (SELECT 1 FROM task_alerts a
-                  WHERE a.task_id = s.task_id AND a.station_id = s.station_id AND a.kind = 'escalation')
-ORDER BY t.due_on, s.task_id, s.station_id
+                  WHERE a.task_id = s.task_id AND a.station_id = s.station_id AND a.kind = 'supervision')
+ORDER BY s.task_id, s.station_id
+LIMIT $4
 FOR UPDATE OF s SKIP LOCKED
 """
 _RAISE = f"""
@@ -155,8 +158,8 @@ def _report(row: asyncpg.Record) -> Report:
     return Report(**{**row, "kind": ReportKind(row["kind"]), "attachments": _attachments(row["attachments"])})
 
 
-def _alert(row: asyncpg.Record) -> Alert:
-    return Alert(**{**row, "kind": AlertKind(row["kind"])})
+def _alert(row: asyncpg.Record) -> TaskAlert:
+    return TaskAlert(**{**row, "kind": AlertKind(row["kind"])})
 
 
 class TaskStore:
@@ -205,7 +208,7 @@ class TaskStore:
         reports: dict[str, list[Report]] = {}
         for r in await self.conn.fetch(_REPORTS, task_id, scope):
             reports.setdefault(r["station_id"], []).append(_report(r))
-        alerts: dict[str, list[Alert]] = {}
+        alerts: dict[str, list[TaskAlert]] = {}
         for r in await self.conn.fetch(_ALERTS, task_id, scope):
             alerts.setdefault(r["station_id"], []).append(_alert(r))
         return [
@@ -231,12 +234,13 @@ class TaskStore:
     async def complete_part(self, task_id: UUID, station_id: str, at: datetime, by: str) -> None:
         await self.conn.execute(_COMPLETE, task_id, station_id, at, by)
 
-    async def parts_to_scan(self, horizon: date) -> list[asyncpg.Record]:
-        """Open parts due by `horizon` and not escalated, locked (others' locked ones skipped):
-        task_id, station_id, due_on, issuer_scope, raised (kinds already raised)."""
-        return await self.conn.fetch(_SCAN, horizon)
+    async def parts_to_scan(self, horizon: date, after: tuple[UUID, str], limit: int) -> list[asyncpg.Record]:
+        """Up to `limit` open parts due by `horizon` with no 督办 yet, after `after` (task_id, station_id) in key
+        order, locked (others' locked ones skipped): task_id, station_id, due_on, issuer_scope, raised (kinds
+        already raised)."""
+        return await self.conn.fetch(_SCAN, horizon, after[0], after[1], limit)
 
-    async def raise_alert(self, alert: Alert) -> bool:
+    async def raise_alert(self, alert: TaskAlert) -> bool:
         """False when the part already had this alert."""
         status = await self.conn.execute(
             _RAISE, alert.task_id, alert.station_id, alert.kind.value, alert.deadline, alert.to_scope, alert.raised_at

@@ -5,12 +5,14 @@ direct stations); a station's clerk or head reports on its own station's part; s
 read the parts their scope covers (a district supervisor sees the city's tasks for its district's stations
 only; a station only its own part). A task none of whose parts the caller sees is 404, like any object.
 
-The scan raises warnings, chases and escalations as rows of task_alerts, not as events: contracts' events are
-events of a demand (each carries the demand it concerns, and the archive and the ledger fold them into a case),
-and a task is no demand. What a task raised is shown on the task and counted in metrics.
+The scan raises warnings (预警), chases (催办) and supervisions (督办) as rows of task_alerts, not as events:
+contracts' events are events of a demand (each carries the demand it concerns, and the archive and the ledger
+fold them into a case), and a task is no demand. What a task raised is shown on the task and counted in metrics.
 """
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
@@ -22,13 +24,17 @@ from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 from shared.idempotency import Idempotent
 
+from ..clock.domain import ClockSettings
 from ..settings import Settings
+from ..store import Store
 from . import domain
-from .domain import Alert, AlertKind, Attachment, Clock, Part, Progress, Report, ReportKind, Task
+from .domain import AlertKind, Attachment, Clock, Part, Progress, Report, ReportKind, Task, TaskAlert
 
 log = structlog.get_logger(__name__)
 
 _NOT_FOUND = NotFound("未找到该专项工作", "special task not found")
+BATCH = 20  # parts per transaction: short locks
+_FIRST = (UUID(int=0), "")  # before every (task_id, station_id)
 
 
 async def assign(
@@ -153,39 +159,77 @@ async def _detail(tx: Tx, task_id: UUID, scope: str, today: date) -> tuple[Task,
     return found, await tx.store.parts(task_id, scope), Clock(today, await tx.store.calendar_overrides())
 
 
-async def scan(uow: UnitOfWork, settings: Settings) -> None:
-    """The scheduler's round (every replica, every `scan_every_seconds`): raise the warnings, chases and
-    escalations open parts are due for today, each once.
+class _Round:
+    """One scan's today, now, calendar and stations' clock settings (each read once), and what it raised."""
 
-    Parts are locked with SKIP LOCKED, so two replicas scanning together split them; the alert's key makes a
-    late or repeated scan raise nothing twice, and a scan after downtime raises all that fell due meanwhile.
+    def __init__(self, today: date, now: datetime, overrides: dict[date, bool], defaults: ClockSettings) -> None:
+        self.today, self.now, self.overrides, self.defaults = today, now, overrides, defaults
+        self._settings: dict[str, ClockSettings] = {}
+        self.raised: dict[str, int] = {k.value: 0 for k in AlertKind}
+
+    async def settings(self, tx: Tx[Store], station_id: str) -> ClockSettings:
+        if station_id not in self._settings:
+            self._settings[station_id] = await tx.store.clock_settings(station_id, self.defaults)
+        return self._settings[station_id]
+
+
+async def scan(uow: UnitOfWork[Store], settings: Settings) -> None:
+    """The scheduler's round (every replica, every `scan_every_seconds`): raise the warnings, chases and
+    督办 open parts are due for today, each once, by each station's own clock settings.
+
+    Parts are taken in batches of BATCH per transaction, locked FOR UPDATE SKIP LOCKED: two replicas scanning
+    together split them, and no lock is held for the whole run. The alert's key (INSERT … ON CONFLICT DO NOTHING)
+    makes a late or repeated scan raise nothing twice, and a scan after downtime raises all that fell due meanwhile
+    (state-based: what is due today, not since the last run). Each part is handled in a savepoint: one that fails
+    is logged and retried next round, and never holds up the others.
     """
     now = utcnow()
-    today = china_today(now)
-    raised: dict[AlertKind, int] = {}
     async with uow.begin() as tx:
         overrides = await tx.store.calendar_overrides()
-        horizon = domain.scan_horizon(today, settings.warn_days, overrides)
-        for row in await tx.store.parts_to_scan(horizon):
-            due = domain.alerts_due(
-                row["due_on"],
-                today,
-                warn_days=settings.warn_days,
-                escalate_after_days=settings.escalate_after_days,
-                overrides=overrides,
-            )
-            for kind in due:
-                if kind.value in row["raised"]:
-                    continue
-                alert = Alert(
-                    task_id=row["task_id"],
-                    station_id=row["station_id"],
-                    kind=kind,
-                    deadline=domain.deadline(row["due_on"], overrides),
-                    to_scope=domain.to_scope(kind, row["issuer_scope"], row["station_id"]),
-                    raised_at=now,
-                )
-                if await tx.store.raise_alert(alert):
-                    raised[kind] = raised.get(kind, 0) + 1
-    if raised:
-        log.info("special task alerts raised", **{k.value: n for k, n in raised.items()})
+    run = _Round(china_today(now), now, overrides, ClockSettings.of(settings))
+    horizon = domain.scan_horizon(run.today, overrides)
+    after = _FIRST
+    while True:
+        async with uow.begin() as tx:
+            rows = await tx.store.parts_to_scan(horizon, after, BATCH)
+            for row in rows:
+                try:
+                    async with tx.store.savepoint():
+                        await _part(tx, run, row)
+                except Exception as exc:
+                    log.error(
+                        "special task scan failed for a part",
+                        task_id=str(row["task_id"]),
+                        station_id=row["station_id"],
+                        error=repr(exc),
+                    )
+        if len(rows) < BATCH:
+            break
+        after = (rows[-1]["task_id"], rows[-1]["station_id"])
+    if any(run.raised.values()):
+        log.info("special task alerts raised", today=run.today.isoformat(), **run.raised)
+
+
+async def _part(tx: Tx[Store], run: _Round, row: Mapping[str, Any]) -> None:
+    """Raise what one part is due today and has not had yet."""
+    clock = await run.settings(tx, row["station_id"])
+    due = domain.alerts_due(
+        row["due_on"],
+        run.today,
+        warn_days=clock.warn_days,
+        escalate_after_days=clock.escalate_after_days,
+        overrides=run.overrides,
+    )
+    for kind in due:
+        if kind.value in row["raised"]:
+            continue
+        alert = TaskAlert(
+            task_id=row["task_id"],
+            station_id=row["station_id"],
+            kind=kind,
+            deadline=domain.deadline(row["due_on"], run.overrides),
+            to_scope=domain.to_scope(kind, row["issuer_scope"], row["station_id"]),
+            raised_at=run.now,
+        )
+        if await tx.store.raise_alert(alert):
+            run.raised[kind.value] += 1
