@@ -96,9 +96,9 @@ async def test_a_pause_over_the_holiday_moves_the_handling_deadline(system, amqp
         assert handling["status"] == "paused"
         again = await tracking.post(f"/demands/{demand_id}/pauses", json=body, headers=who.clerk)
         assert again.status_code == 409 and "已挂起" in again.json()["message"], again.text
-        ledger = await tracking.get("/ledger", params={"worklist": "paused"}, headers=who.clerk)
-        if ledger.status_code == 200:  # the work lists are another capability's; when present they agree
-            assert str(demand_id) in {c["demand_id"] for c in ledger.json()}
+        ledger = await tracking.get("/ledger", params={"list": "paused"}, headers=who.clerk)
+        assert ledger.status_code == 200, ledger.text
+        assert str(demand_id) in {c["demand_id"] for c in ledger.json()}
 
         # After the holiday: 12, 13, 14 (make-up Saturday) and 24 February were paused, 4 working days.
         time_machine.move_to(WEDNESDAY_AFTER_THE_HOLIDAY, tick=True)
