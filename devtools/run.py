@@ -182,7 +182,8 @@ class ServiceProcesses:
                     except httpx.HTTPError:
                         pass
                     if loop.time() > deadline:
-                        raise TimeoutError(f"{service} not ready after {timeout}s")
+                        tail = "\n".join(self.output[service][-30:])
+                        raise TimeoutError(f"{service} not ready after {timeout}s:\n{tail}")
                     await asyncio.sleep(0.3)
 
     async def kill(self, service: str) -> None:
