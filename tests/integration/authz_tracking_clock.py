@@ -7,15 +7,16 @@ see the clock; another station, another city and another organization find nothi
 read by its staff, its supervisors and operations, and set by its head or operations.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
-from shared.calendar import china_today
+from shared.calendar import add_working_days, china_today
 from tests.support import auth, events, infra
 
 STATION = events.STATION
 # Surely later than a fresh assignment's handling deadline, and a plausible date.
-NEW_DUE_ON = (china_today(datetime.now(UTC)) + timedelta(days=120)).isoformat()
+# A working day (an extension's new date must be one) well after any due date the test's demands get.
+NEW_DUE_ON = add_working_days(china_today(datetime.now(UTC)), 80).isoformat()
 
 
 async def known_to_tracking(system, station_id: str) -> None:

@@ -17,7 +17,8 @@ from tests.support.system import organization, running_system
 
 TODAY = china_today(datetime.now(UTC)).isoformat()  # a visit may not be dated in the future
 
-pytestmark = pytest.mark.integration
+# Preparing every capability's rows (tests/integration/authz_*.py) takes minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 TIEXI = "210100/210106/tiexi-01"  # another station of the same city
 CALLERS = {
