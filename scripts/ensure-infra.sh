@@ -9,6 +9,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 # Chinese glyphs for the PDF acceptance notices.
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -25,7 +26,9 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
-pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q; }
+# Every probe has a time limit: a wedged server must make this script fail or restart it, never hang CI.
+pg_up() { timeout 10 pg_isready -h 127.0.0.1 -p 5432 -q; }
+pg_login() { timeout 10 psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1'; }
 if ! pg_up; then
   echo "==> starting PostgreSQL"
   for version in $(ls /etc/postgresql); do
@@ -35,19 +38,30 @@ if ! pg_up; then
 fi
 # The services connect as postgres over TCP without a password (trust on loopback),
 # as on the development machines; a stock Debian install asks for one, so allow it.
-if ! psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1' >/dev/null 2>&1; then
+if ! pg_login >/dev/null 2>&1; then
   echo "==> allowing local trust connections for PostgreSQL"
   for hba in /etc/postgresql/*/main/pg_hba.conf; do
     $SUDO sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
   done
   for version in $(ls /etc/postgresql); do $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main reload; done
-  wait_for 30 "PostgreSQL trust login" psql -h 127.0.0.1 -U postgres -d postgres -Atc 'SELECT 1'
+  wait_for 30 "PostgreSQL trust login" pg_login
 fi
 
-rabbit_up() { $SUDO rabbitmqctl -q status; }
-if ! rabbit_up; then
+rabbit_up() { $SUDO timeout 30 rabbitmqctl -q await_startup --timeout 20; }
+if ! rabbit_up >/dev/null 2>&1; then
+  if $SUDO timeout 10 rabbitmqctl -q ping >/dev/null 2>&1; then
+    # The node answers but does not finish starting (seen once after a session was killed): start it afresh.
+    echo "==> RabbitMQ is wedged: restarting it"
+    $SUDO timeout 60 rabbitmqctl -q stop || $SUDO pkill -9 -f beam.smp || true
+  fi
   echo "==> starting RabbitMQ"
   $SUDO rabbitmq-server -detached || true
-  wait_for 120 RabbitMQ $SUDO rabbitmqctl -q await_startup
+  wait_for 120 RabbitMQ rabbit_up
+fi
+# The management API: operations read queue depths there, and the tests create and drop their vhosts through it.
+if ! timeout 10 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null; then
+  echo "==> enabling RabbitMQ's management plugin"
+  $SUDO timeout 120 rabbitmq-plugins enable rabbitmq_management
+  wait_for 60 "RabbitMQ management API" curl -sf -u guest:guest http://127.0.0.1:15672/api/overview
 fi
 echo "==> PostgreSQL and RabbitMQ are up"

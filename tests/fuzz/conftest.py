@@ -33,8 +33,7 @@ APPS: dict[str, FastAPI] = {
 @pytest.fixture(scope="session", autouse=True)
 def fuzz_infra():
     """One vhost and one database per service for the whole tier; the apps share the vhost, as in production."""
-    infra.rabbitmqctl("add_vhost", VHOST)
-    infra.rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    infra.new_vhost(VHOST)
     yield
     asgi.shutdown_lifespans()  # the lifespans run in schemathesis' event-loop thread until here
     for url in DATABASES.values():

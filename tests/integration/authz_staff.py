@@ -5,34 +5,15 @@ Hunnan's roster: its head and operations keep it; its clerks, its head and Sheny
 writes use ids that `prepare` leaves free, so the head's PUT creates (201) and operations' then edits (200).
 """
 
-from tests.support import auth, events, infra
+from tests.support import auth, events
 
 STATION = events.STATION
 DEPARTMENT = {"name": "授权测试科", "categories": ["metrology"]}
 MEMBER = {"name": "授权测试员", "categories": ["metrology"]}
 
 
-async def registered_in_dispatch(system, station_id: str) -> None:
-    """Dispatch learns of stations from intake's StationRegistered. Intake announces its seeded registry on
-    start, before dispatch's queue exists in `running_system`, and again only after an hour: operations
-    saving the station again announces it now."""
-    intake = system.clients["intake"]
-    station = (await intake.get(f"/stations/{station_id}", headers=auth.ADMIN)).json()
-    body = {k: v for k, v in station.items() if k != "station_id"}
-    saved = await intake.put(f"/stations/{station_id}", json=body, headers=auth.ADMIN)
-    assert saved.status_code == 200, saved.text
-
-    async def known():
-        rows = await infra.fetch(
-            system.databases["dispatch"], "SELECT 1 FROM station_tree WHERE station_id = $1", station_id
-        )
-        return bool(rows)
-
-    await infra.eventually(known, timeout=30, what=f"dispatch to learn of {station_id}")
-
-
 async def prepare(system) -> None:
-    await registered_in_dispatch(system, STATION)  # operations keep only stations the registry knows
+    await system.knows_stations("dispatch", STATION)  # operations keep only stations the registry knows
     d = system.clients["dispatch"]
     kept = await d.put(f"/stations/{STATION}/departments/authz-kept", json=DEPARTMENT, headers=auth.HEAD)
     assert kept.status_code == 201, kept.text

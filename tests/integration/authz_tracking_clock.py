@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from shared.calendar import add_working_days, china_today
-from tests.support import auth, events, infra
+from tests.support import auth, events
 
 STATION = events.STATION
 # Surely later than a fresh assignment's handling deadline, and a plausible date.
@@ -19,27 +19,9 @@ STATION = events.STATION
 NEW_DUE_ON = add_working_days(china_today(datetime.now(UTC)), 80).isoformat()
 
 
-async def known_to_tracking(system, station_id: str) -> None:
-    """Tracking learns of stations from intake's StationRegistered; saving the station again announces it now."""
-    intake = system.clients["intake"]
-    station = (await intake.get(f"/stations/{station_id}", headers=auth.ADMIN)).json()
-    saved = await intake.put(
-        f"/stations/{station_id}", json={k: v for k, v in station.items() if k != "station_id"}, headers=auth.ADMIN
-    )
-    assert saved.status_code == 200, saved.text
-
-    async def known():
-        rows = await infra.fetch(
-            system.databases["tracking"], "SELECT 1 FROM station_tree WHERE station_id = $1", station_id
-        )
-        return bool(rows)
-
-    await infra.eventually(known, timeout=30, what=f"tracking to learn of {station_id}")
-
-
 async def prepare(system) -> None:
     d, tracking = system.demands, system.clients["tracking"]
-    await known_to_tracking(system, STATION)
+    await system.knows_stations("tracking", STATION)
     for key in ("clk_pause", "clk_resume", "clk_extend", "clk_decide"):
         d[key] = await system.submit()
         await system.assign(d[key])  # to org-01, the `org_assigned` caller

@@ -10,7 +10,7 @@ operations are refused everything (403): operations do not direct stations.
 from datetime import UTC, datetime
 
 from shared.calendar import add_working_days, china_today
-from tests.support import auth, events, infra
+from tests.support import auth, events
 
 STATION = events.STATION
 
@@ -25,26 +25,8 @@ def task_form() -> dict:
     }
 
 
-async def known_to_tracking(system, station_id: str) -> None:
-    """Tracking learns of stations from intake's StationRegistered; intake's start-up announcement may precede
-    tracking's queue in `running_system`: operations saving the station again announces it now."""
-    intake = system.clients["intake"]
-    station = (await intake.get(f"/stations/{station_id}", headers=auth.ADMIN)).json()
-    body = {k: v for k, v in station.items() if k != "station_id"}
-    saved = await intake.put(f"/stations/{station_id}", json=body, headers=auth.ADMIN)
-    assert saved.status_code == 200, saved.text
-
-    async def known():
-        rows = await infra.fetch(
-            system.databases["tracking"], "SELECT 1 FROM station_tree WHERE station_id = $1", station_id
-        )
-        return bool(rows)
-
-    await infra.eventually(known, timeout=30, what=f"tracking to learn of {station_id}")
-
-
 async def prepare(system) -> None:
-    await known_to_tracking(system, STATION)
+    await system.knows_stations("tracking", STATION)
     made = await system.clients["tracking"].post("/special-tasks", json=task_form(), headers=auth.SUPERVISOR)
     assert made.status_code == 201, made.text
     system.demands["special_task"] = made.json()["task_id"]

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from shared.calendar import china_today
 from shared.db.security import station_tables
 from tests.support import auth, events
-from tests.support.system import organization, running_system
+from tests.support.system import fresh_system, organization
 
 TODAY = china_today(datetime.now(UTC)).isoformat()  # a visit may not be dated in the future
 
@@ -357,13 +357,14 @@ def routes(app) -> set[tuple[str, str]]:
     return found
 
 
-@pytest.fixture
-async def system(amqp, databases):
+@pytest.fixture(scope="module")
+async def system():
+    """One prepared system for the module; the route table runs first, the other tests make their own demands."""
     fast_limits = {
         "evaluation": {"public_rate_limit": "1000/minute", "link_rate_limit": "1000/hour"},
         "intake": {"public_rate_limit": "1000/minute"},
     }
-    async with running_system(amqp, databases, **fast_limits) as system:
+    async with fresh_system(**fast_limits) as system:
         d = system.demands
         d["archived"] = await system.submit()
         await system.assign(d["archived"])

@@ -122,7 +122,7 @@ async def test_consumer_comes_back_after_losing_its_connection(amqp, vhost, data
     db = databases("tracking")
     async with infra.running(make_app("tracking", amqp_url=amqp, database_url=db)) as client:
         assert (await client.get("/readyz")).status_code == 200
-        infra.rabbitmqctl("close_all_connections", "-p", vhost, "test: connection lost")
+        infra.close_all_connections(vhost)
         event = events.submitted()
         await infra.eventually(lambda: _publish_ok(amqp, event), timeout=30, what="publishing to the vhost")
         await infra.eventually(case_exists(db, event.demand_id), timeout=60, what="consumption after reconnect")

@@ -13,7 +13,7 @@ from shared.calendar import add_working_days, china_today
 from shared.contracts import CategoryRef, Channel, Contact, DemandSubmitted, Enterprise, utcnow
 from tests.support import auth, events, infra
 from tests.support.apps import publish_event
-from tests.support.system import System, organization, running_system
+from tests.support.system import System, fresh_system, organization
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +21,9 @@ ORG_03 = auth.bearer("org", org="org-03", name="沈阳检测中心")
 OTHER_FIRM = {"enterprise": {"name": "沈阳另一家公司", "credit_code": events.credit_code("91210112MA0U00002")}}
 
 
-@pytest.fixture
-async def system(amqp, databases):
-    async with running_system(amqp, databases) as system:
+@pytest.fixture(scope="module")
+async def system():
+    async with fresh_system() as system:
         d = system.clients["dispatch"]
         extra = {
             "org-03": organization("沈阳检测中心", "12210100MB0000003", ["210100"]),
@@ -204,7 +204,7 @@ async def test_a_retry_with_the_same_key_makes_one_event_and_a_different_request
 # --- what intake changes ----------------------------------------------------------------------------------
 
 
-async def test_intake_withdrawal_correction_and_calendar_correction_change_what_dispatch_decides(system, amqp):
+async def test_intake_withdrawal_correction_and_calendar_correction_change_what_dispatch_decides(system):
     intake, d = system.clients["intake"], system.clients["dispatch"]
 
     # A correction before dispatch: the organization's brief shows the corrected contact.
@@ -244,7 +244,7 @@ async def test_intake_withdrawal_correction_and_calendar_correction_change_what_
         submitted_at=now,
         time_limit_days=3,
     )
-    await publish_event(amqp, submitted)
+    await publish_event(system.amqp, submitted)
     await system.get_when("dispatch", f"/demands/{submitted.demand_id}", lambda x: True, "the published demand")
     today = china_today(now)
     plain = add_working_days(today, 3)

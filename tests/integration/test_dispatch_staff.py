@@ -13,7 +13,6 @@ from shared.auth import Principal, Role
 from shared.calendar import add_working_days, china_today, is_workday
 from shared.contracts import AssigneeKind, CalendarCorrected
 from shared.errors import Invalid
-from tests.integration.authz_staff import registered_in_dispatch
 from tests.support import auth, events, infra
 from tests.support.system import System, running_system
 
@@ -134,14 +133,14 @@ async def test_operations_and_a_covering_head_keep_a_roster_others_only_read_it(
             assert (await d.get(path, headers=headers)).status_code == status, (path, headers)
     assert (await d.get(departments(), headers=auth.HEAD)).json() == []  # nothing was written
 
-    await registered_in_dispatch(system, HUNNAN)
+    await system.knows_stations("dispatch", HUNNAN)
     assert (await d.put(url, json=body, headers=auth.ADMIN)).status_code == 201
     assert (await d.get(departments(), headers=auth.ADMIN)).status_code == 200
     unknown = await d.put(f"{departments('210100/210112/nowhere-01')}/equipment", json=body, headers=auth.ADMIN)
     assert unknown.status_code == 404
 
     # A head keeps the service points registered below their station (Shenyang's four tiers).
-    await registered_in_dispatch(system, XINSONG)
+    await system.knows_stations("dispatch", XINSONG)
     below = await d.put(f"{departments(XINSONG)}/equipment", json=body, headers=auth.HEAD)
     assert below.status_code == 201, below.text
     assert (await d.get(departments(XINSONG), headers=TIEXI_CLERK)).status_code == 404

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
-from tests.support.system import System, register_organizations, running_system
+from tests.support.system import System, running_system
 
 pytestmark = pytest.mark.integration
 
@@ -28,22 +28,6 @@ HUNNAN_HEAD = auth.bearer("head", HUNNAN, name="浑南站长")
 DISTRICT = auth.bearer("supervisor", "210100/210112", name="浑南区市场监管局")
 TIEXI_HEAD = auth.bearer("head", TIEXI, name="铁西站长")
 ADMIN = auth.ADMIN
-
-
-@contextlib.asynccontextmanager
-async def intake_started_last(amqp: str, database_url):
-    """The five services as `running_system` runs them, but intake started after the others.
-
-    Intake announces the seeded registry on its first start; a consumer queue that does not
-    exist yet then misses it, so the others must have declared theirs first.
-    """
-    order = ("dispatch", "tracking", "evaluation", "archive", "intake")
-    databases = {name: database_url(name) for name in order}
-    apps = {name: make_app(name, amqp_url=amqp, database_url=databases[name]) for name in order}
-    async with contextlib.AsyncExitStack() as stack:
-        clients = {name: await stack.enter_async_context(infra.running(app)) for name, app in apps.items()}
-        await register_organizations(clients["dispatch"])
-        yield System(clients=clients, databases=databases, apps=apps)
 
 
 async def tree_everywhere(system: System, station_id: str, ancestors: list[str]) -> None:
@@ -100,7 +84,7 @@ async def walk_through(system: System, station_id: str, clerk: dict) -> None:
 
 
 async def test_a_service_points_demands_are_its_station_heads_in_every_service(amqp, databases):
-    async with intake_started_last(amqp, databases) as system:
+    async with running_system(amqp, databases) as system:
         await tree_everywhere(system, XINSONG, [SHENYANG, HUNNAN])  # announced by intake on start
         await walk_through(system, XINSONG, auth.bearer("clerk", XINSONG, name="新松专员"))
 

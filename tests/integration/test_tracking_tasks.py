@@ -35,27 +35,6 @@ def _today() -> date:
     return china_today(datetime.now(UTC))
 
 
-async def known_to_tracking(system, *station_ids: str) -> None:
-    """Tracking keeps its copy of the registry's tree from StationRegistered; intake announced its seeded stations
-    on start, perhaps before tracking's queue existed: operations saving a station announces it again."""
-    intake = system.clients["intake"]
-    for station_id in station_ids:
-        station = (await intake.get(f"/stations/{station_id}", headers=auth.ADMIN)).json()
-        body = {k: v for k, v in station.items() if k != "station_id"}
-        saved = await intake.put(f"/stations/{station_id}", json=body, headers=auth.ADMIN)
-        assert saved.status_code == 200, saved.text
-
-    async def known():
-        rows = await infra.fetch(
-            system.databases["tracking"],
-            "SELECT station_id FROM station_tree WHERE station_id = ANY($1::text[])",
-            list(station_ids),
-        )
-        return len(rows) == len(station_ids)
-
-    await infra.eventually(known, timeout=30, what=f"tracking to learn of {station_ids}")
-
-
 def task_form(**fields) -> dict:
     return {
         "title": "2026年计量器具专项检查",
@@ -75,7 +54,7 @@ def _field(reply) -> str:
 
 async def test_a_supervisor_assigns_stations_report_and_only_the_scope_sees_it(amqp, databases):
     async with running_system(amqp, databases) as system:
-        await known_to_tracking(system, HUNNAN, XINSONG, TIEXI, PANYU)
+        await system.knows_stations("tracking", HUNNAN, XINSONG, TIEXI, PANYU)
         t = system.clients["tracking"]
         shenyang = {
             r["station_id"]
@@ -214,7 +193,7 @@ async def _alerts(system, task_id: str) -> list[tuple[str, str]]:
 
 async def test_overdue_parts_are_warned_chased_and_supervised_once_by_two_replicas(amqp, databases):
     async with running_system(amqp, databases) as system:
-        await known_to_tracking(system, HUNNAN, TIEXI)
+        await system.knows_stations("tracking", HUNNAN, TIEXI)
         t = system.clients["tracking"]
         runtime = system.apps["tracking"].state.runtime
         settings = runtime.settings

@@ -184,7 +184,7 @@ async def tracking_alone(amqp: str, databases):
     db = databases("tracking")
     app = make_app("tracking", amqp_url=amqp, database_url=db, scan_every_seconds=3600)
     async with infra.running(app) as client:
-        yield System(clients={"tracking": client}, databases={"tracking": db})
+        yield System(clients={"tracking": client}, databases={"tracking": db}, amqp=amqp)
 
 
 async def test_each_work_list_lists_the_right_demands_in_scope(amqp, databases):

@@ -1,6 +1,7 @@
 """All five service apps in one process on one vhost, with a demand at every stage in two cities."""
 
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
@@ -9,7 +10,6 @@ import httpx
 from stdnum.cn import uscc
 
 from shared.calendar import china_today
-from shared.contracts.topology import SERVICES
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
 
@@ -66,6 +66,7 @@ async def register_organizations(dispatch: httpx.AsyncClient) -> None:
 class System:
     clients: dict[str, httpx.AsyncClient]
     databases: dict[str, str]
+    amqp: str
     apps: dict = field(default_factory=dict)
     demands: dict[str, UUID] = field(default_factory=dict)
     status_urls: dict[UUID, str] = field(default_factory=dict)
@@ -76,6 +77,19 @@ class System:
             return reply.json() if reply.status_code == 200 and ok(reply.json()) else None
 
         return await infra.eventually(check, timeout=30, what=what)
+
+    async def knows_stations(self, service: str, *station_ids: str) -> None:
+        """Wait until `service` holds the registry's stations (intake announces its seeded tree on start)."""
+
+        async def known():
+            rows = await infra.fetch(
+                self.databases[service],
+                "SELECT station_id FROM station_tree WHERE station_id = ANY($1::text[])",
+                list(station_ids),
+            )
+            return len(rows) == len(station_ids)
+
+        await infra.eventually(known, timeout=30, what=f"{service} to learn of {station_ids}")
 
     async def submit(self, station: str = events.STATION, headers=None, **form) -> UUID:
         reply = await self.clients["intake"].post(
@@ -124,13 +138,38 @@ class System:
 
 
 @contextlib.asynccontextmanager
+async def fresh_system(**overrides) -> AsyncIterator[System]:
+    """A running system on a vhost and databases of its own, removed afterwards: what a module-scoped fixture shares
+    between tests that each make their own demands (starting one costs seconds; a module of ten tests, a minute)."""
+    vhost = infra.new_vhost()
+    created: list[str] = []
+
+    def database_url(service: str) -> str:
+        created.append(url := infra.new_database_url(service))
+        return url
+
+    try:
+        async with running_system(infra.amqp_url(vhost), database_url, **overrides) as system:
+            yield system
+    finally:
+        for url in created:
+            await infra.drop_database(url)
+        infra.drop_vhost(vhost)
+
+
+# Intake starts last, as it would join a running system: it announces its seeded registry on start, and a
+# consumer whose queue did not exist yet would miss that.
+START_ORDER = ("dispatch", "tracking", "evaluation", "archive", "intake")
+
+
+@contextlib.asynccontextmanager
 async def running_system(amqp: str, database_url, **overrides):
-    databases = {name: database_url(name) for name in SERVICES}
+    databases = {name: database_url(name) for name in START_ORDER}
     apps = {
         name: make_app(name, amqp_url=amqp, database_url=databases[name], **overrides.get(name, {}))
-        for name in SERVICES
+        for name in START_ORDER
     }
     async with contextlib.AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(infra.running(app)) for name, app in apps.items()}
         await register_organizations(clients["dispatch"])
-        yield System(clients=clients, databases=databases, apps=apps)
+        yield System(clients=clients, databases=databases, amqp=amqp, apps=apps)
