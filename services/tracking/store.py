@@ -68,7 +68,10 @@ _WORKLISTS = {
     "mine": """AND CASE WHEN $3 <> '' THEN assignee_kind = 'organization' AND assignee_id = $3
         ELSE (assignee_kind IN ('staff', 'first_responder') AND assignee_id = $12 AND returned_no < assignment_no)
             OR (assignment_no = 0 AND first_responder_id = $12) END""",
-    "due_soon": f"AND {_OPEN} AND paused_since IS NULL AND {_HANDLING_DUE} BETWEEN $12 AND $13",
+    # The station's own warn_days ($14 where it keeps the service's), as the scheduler's warning counts them.
+    "due_soon": f"""AND {_OPEN} AND paused_since IS NULL AND {_HANDLING_DUE} >= $12
+        AND {_HANDLING_DUE} < ($13::date[])[COALESCE(
+            (SELECT cs.warn_days FROM clock_settings cs WHERE cs.station_id = cases.station_id), $14) + 1]""",
     "overdue": f"""AND {_OPEN} AND paused_since IS NULL
         AND ({_HANDLING_DUE} < $12 OR (first_assigned_at IS NULL AND response_due_on < $12))""",
     "paused": f"AND {_OPEN} AND paused_since IS NOT NULL",
@@ -153,7 +156,7 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         if listed is Worklist.mine:
             params.append(query.subject)
         elif listed is Worklist.due_soon:
-            params += [query.today, query.due_soon_until]
+            params += [query.today, query.due_soon_before, query.warn_days]
         elif listed is Worklist.overdue:
             params.append(query.today)
         rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)

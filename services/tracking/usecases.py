@@ -17,7 +17,7 @@ from .clock.domain import ClockSettings
 from .clock.usecases import with_clock
 from .domain import Case, TimelineEntry
 from .store import Store
-from .worklists import NO_SEARCH, LedgerQuery, Search, Worklist, due_soon_until
+from .worklists import NO_SEARCH, LedgerQuery, Search, Worklist, warn_before
 
 
 async def record_event(tx: Tx[Store], event: Event, defaults: ClockSettings = ClockSettings()) -> None:
@@ -67,10 +67,10 @@ async def ledger(
     async with uow.begin(principal) as tx:
         # An organization's ledger is what is assigned to it, wherever that is.
         scope = "" if principal.role is Role.org else await tx.scope(station_id)
-        until = None
+        reach = None
         if search.worklist is Worklist.due_soon:  # working days: the calendar with the stations' corrections
-            until = due_soon_until(today, warn_days, await tx.store.calendar_overrides())
-        query = LedgerQuery(search, subject=principal.subject, today=today, due_soon_until=until)
+            reach = warn_before(today, await tx.store.calendar_overrides())
+        query = LedgerQuery(search, principal.subject, today, due_soon_before=reach, warn_days=warn_days)
         cases = await tx.store.ledger(scope, principal.org or "", status, limit, offset, query)
     return cases, today
 

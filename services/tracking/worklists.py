@@ -58,7 +58,8 @@ class LedgerQuery:
     search: Search = NO_SEARCH
     subject: str = ""
     today: date | None = None
-    due_soon_until: date | None = None
+    due_soon_before: list[date] | None = None  # warn_before(today): the reach for each station's warn_days
+    warn_days: int = 1  # the service's, for a station that keeps the default
 
 
 def china_day_start(day: date) -> datetime:
@@ -73,6 +74,11 @@ def submitted_between(search: Search) -> tuple[datetime | None, datetime | None]
     return start, end
 
 
-def due_soon_until(today: date, warn_days: int, overrides: Mapping[date, bool] | None = None) -> date:
-    """The last day "due soon" reaches: `warn_days` working days after today (today itself with no warning days)."""
-    return add_working_days(today, warn_days, overrides) if warn_days >= 1 else today
+WARN_DAYS_MAX = 10  # a station's or the service's warn_days (settings.py, 0007_clock.sql)
+
+
+def warn_before(today: date, overrides: Mapping[date, bool] | None = None) -> list[date]:
+    """ "Due soon" (预警) as dates, for SQL that cannot count working days: with `warn_days` w, a deadline on or after
+    today is due soon iff it falls before element w, the (w+1)-th working day after today (w = 0: today only).
+    The work list and the scheduler's warning use it alike, each station with its own warn_days."""
+    return [add_working_days(today, w + 1, overrides) for w in range(WARN_DAYS_MAX + 1)]

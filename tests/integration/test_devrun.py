@@ -233,10 +233,6 @@ def test_backoff_doubles_to_the_cap_and_resets_after_a_long_enough_run():
 # --------------------------------------------------------------------------- the demo data (`make run`)
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("QS_TEST_CLOCK")),
-    reason="under the New Year test clock the seed does not finish within the timeout; open, see issue 9's note",
-)
 async def test_the_demo_data_seeds_through_the_apis_with_one_demand_followed_up_and_paused(amqp, databases, capsys):
     """devtools.demo.seed against the five apps in this process: the same HTTP calls `make run` makes."""
     from devtools import demo

@@ -247,6 +247,13 @@ async def test_each_work_list_lists_the_right_demands_in_scope(amqp, databases):
         assert set(await listed(auth.ORG, "mine")) == org_cases
 
         assert await listed(auth.HEAD, "due_soon") == [due_today.demand_id, due_last.demand_id]  # due first
+        # A station that warns on the day itself (its own warn_days) lists what is due today only.
+        kept = await tracking.put(f"/stations/{events.STATION}/clock", json={"warn_days": 0}, headers=auth.HEAD)
+        assert kept.status_code == 200, kept.text
+        assert await listed(auth.HEAD, "due_soon") == [due_today.demand_id]
+        kept = await tracking.put(f"/stations/{events.STATION}/clock", json={"warn_days": None}, headers=auth.HEAD)
+        assert kept.status_code == 200, kept.text
+        assert await listed(auth.HEAD, "due_soon") == [due_today.demand_id, due_last.demand_id]
         overdue = [unanswered.demand_id, late.demand_id, to_pause.demand_id]
         assert set(await listed(auth.HEAD, "overdue")) == set(overdue)
         assert (await listed(auth.HEAD, "overdue"))[0] == unanswered.demand_id  # the longest late first

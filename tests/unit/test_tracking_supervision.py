@@ -14,6 +14,7 @@ from services.tracking.domain import Case
 from services.tracking.settings import Settings
 from services.tracking.supervision import domain, usecases
 from services.tracking.supervision.domain import Alert, Due, Supervision
+from services.tracking.worklists import WARN_DAYS_MAX
 from shared.auth import Principal, Role, in_scope
 from shared.calendar import CHINA, working_days_between
 from shared.contracts import (
@@ -172,7 +173,7 @@ def test_the_scans_date_thresholds_say_what_due_today_says():
             for delta in range(-50, 20):
                 d = today + timedelta(days=delta)
                 left, late = working_days_between(today, d, overrides), working_days_between(d, today, overrides)
-                for w in range(domain.WARN_DAYS_MAX + 1):
+                for w in range(WARN_DAYS_MAX + 1):
                     assert (today <= d < t.warn_before[w]) == (d >= today and left <= w), (today, d, w)
                 for m in range(1, domain.ESCALATE_AFTER_MAX + 1):
                     assert (d <= t.late_by[m - 1]) == (d < today and late >= m), (today, d, m)

@@ -8,7 +8,7 @@ import pytest
 
 from services.tracking import usecases
 from services.tracking.domain import Case
-from services.tracking.worklists import Search, Worklist, due_soon_until, submitted_between
+from services.tracking.worklists import Search, Worklist, submitted_between, warn_before
 from shared.auth import Principal, Role
 from shared.calendar import add_working_days, china_today
 from shared.errors import Invalid
@@ -44,13 +44,14 @@ def test_from_after_to_is_refused_in_both_languages():
 
 def test_due_soon_reaches_warn_days_working_days_ahead_across_holidays():
     # 春节 2026: Saturday 14 February is a make-up working day, the holiday runs to Monday 23 February.
-    assert due_soon_until(date(2026, 2, 13), 1) == date(2026, 2, 14)
-    assert due_soon_until(date(2026, 2, 14), 1) == date(2026, 2, 24)
-    assert due_soon_until(date(2026, 2, 14), 2) == add_working_days(date(2026, 2, 14), 2)
-    assert due_soon_until(TODAY, 0) == TODAY  # no warning days: due today only
+    # warn_before(today)[w]: the first day beyond "due soon" with w warning days
+    assert warn_before(date(2026, 2, 13))[1] == date(2026, 2, 24)  # Fri 13th, make-up Sat 14th, then the holiday
+    assert warn_before(date(2026, 2, 14))[1] == date(2026, 2, 25)
+    assert warn_before(date(2026, 2, 14))[2] == add_working_days(date(2026, 2, 14), 3)
+    assert warn_before(TODAY)[0] == add_working_days(TODAY, 1)  # no warning days: due today only
     # a station's correction (an extra day off) counts
     friday = date(2026, 11, 20)
-    assert due_soon_until(friday - timedelta(days=1), 1, {friday: False}) == date(2026, 11, 23)
+    assert warn_before(friday - timedelta(days=1), {friday: False})[1] == date(2026, 11, 24)
 
 
 def test_late_means_open_not_paused_and_past_the_deadline_in_force():
@@ -101,12 +102,12 @@ async def test_the_ledger_asks_in_the_callers_scope_with_today_and_the_reach_of_
     _, today = await usecases.ledger(uow, head, None, None, 50, 0, Search(worklist=Worklist.due_soon), warn_days=2)
     scope, who, _, _, _, query = uow.store.asked[-1]
     assert (scope, who, query.today, query.subject) == ("210100/210112/hunnan-01", "", today, "head-1")
-    assert query.due_soon_until == add_working_days(today, 2)
+    assert (query.due_soon_before[2], query.warn_days) == (add_working_days(today, 3), 2)
     # a correction the store knows moves the reach
     day_off[add_working_days(today, 1)] = False
     await usecases.ledger(uow, head, None, None, 50, 0, Search(worklist=Worklist.due_soon), warn_days=1)
-    assert uow.store.asked[-1][-1].due_soon_until == add_working_days(today, 2)
+    assert uow.store.asked[-1][-1].due_soon_before[1] == add_working_days(today, 3)
     # an organization's ledger is what is assigned to it, wherever; other lists need no calendar
     await usecases.ledger(uow, org, None, "assigned", 50, 0, Search(q="精密", worklist=Worklist.mine))
     scope, who, status, _, _, query = uow.store.asked[-1]
-    assert (scope, who, status, query.search.q, query.due_soon_until) == ("", "org-01", "assigned", "精密", None)
+    assert (scope, who, status, query.search.q, query.due_soon_before) == ("", "org-01", "assigned", "精密", None)

@@ -33,10 +33,10 @@ from shared.errors import Invalid, InvalidTransition
 
 from ..clock.domain import ClockSettings
 from ..domain import Case
+from ..worklists import warn_before
 
 SYSTEM = "system"  # who the scheduler writes as (chased_by, issued_by)
 # The service's and a station's warn_days is at most 10, escalate_after_days at most 30 (settings.py, 0007_clock.sql).
-WARN_DAYS_MAX = 10
 ESCALATE_AFTER_MAX = 30
 
 
@@ -190,7 +190,6 @@ class Thresholds:
 
 
 def thresholds(today: date, overrides: Mapping[date, bool] | None) -> Thresholds:
-    warn_before = [add_working_days(today, w + 1, overrides) for w in range(WARN_DAYS_MAX + 1)]
     late_by: list[date] = []
     day, late = today, 0  # `late`: working days in [day, today], i.e. how late a deadline on day - 1 is
     while len(late_by) < ESCALATE_AFTER_MAX:
@@ -198,7 +197,7 @@ def thresholds(today: date, overrides: Mapping[date, bool] | None) -> Thresholds
             late += 1
             late_by.append(day - timedelta(days=1))
         day -= timedelta(days=1)
-    return Thresholds(today, warn_before, late_by)
+    return Thresholds(today, warn_before(today, overrides), late_by)
 
 
 # --------------------------------------------------------------------------- the events

@@ -26,7 +26,7 @@ from uuid import UUID
 from shared.calendar import add_working_days, is_workday, working_days_between
 from shared.errors import Invalid, InvalidTransition
 
-from ..supervision.domain import WARN_DAYS_MAX
+from ..worklists import WARN_DAYS_MAX
 
 Overrides = Mapping[date, bool] | None
 
