@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and RabbitMQ run on localhost (and the notices' Chinese font is there): install them from Debian's
-# packages when missing, start them when stopped, wait until they answer.
+# Make sure PostgreSQL and RabbitMQ run on localhost (and the notices' Chinese font and promtool are there): install them
+# from Debian's packages when missing, start them when stopped, wait until they answer.
 set -euo pipefail
 
 SUDO=""
@@ -10,12 +10,15 @@ missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# promtool checks and unit-tests the alert and recording rules in deploy/prometheus (tests/unit/test_prometheus_rules.py).
+# Nothing here starts, or waits for, a prometheus daemon (Debian's package may start one on :9090 where services start).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # Chinese glyphs for the PDF acceptance notices.
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...

@@ -35,6 +35,18 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
+# Every service's outbox age, read from its table like the business counters: the same on every replica, whichever
+# relay is stuck. Run in the system scope (qs.scope '*'), though the outbox has no row-level security anyway.
+# GREATEST: 0 when nothing is pending (min is NULL), and never below 0 for a row committed after this scrape's now().
+OUTBOX_AGE = StoreCounter(
+    "qs_outbox_oldest_pending_seconds",
+    "Age in seconds of the oldest event written but not yet published, 0 when none",
+    (),
+    """SELECT GREATEST(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
+        FROM outbox WHERE published_at IS NULL""",
+    kind="gauge",
+)
+
 
 class ServiceRuntime:
     def __init__(
@@ -49,7 +61,7 @@ class ServiceRuntime:
         self.migrations = migrations
         self.uow = UnitOfWork(self.name, store)
         self.metrics = ServiceMetrics(self.name)
-        self.metrics.from_store(store_counters, self._system_query)
+        self.metrics.from_store((*store_counters, OUTBOX_AGE), self._system_query)
         self.scheduled: list[Scheduled] = []
         self.broker = create_broker(
             amqp_url=settings.amqp_url, prefetch=settings.prefetch, metrics=self.metrics, app_name=self.name

@@ -53,6 +53,26 @@ _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
 # $10/$11 the submission instants [from, to).
 _OPEN = still_handled("cases")
 _HANDLING_DUE = "COALESCE(handling_due_on, due_on)"
+# The clock runs on a case still handled and not paused; only such a case is late (Case.overdue) on `today`, a SQL
+# date: past the handling deadline in force or, never assigned, past the response deadline. One rule for the
+# ledger's work lists and the KPI metrics; a case is never late on both, as its handling deadline comes with its
+# first assignment.
+_RUNNING = f"{_OPEN} AND paused_since IS NULL"
+_PAUSED = f"{_OPEN} AND paused_since IS NOT NULL"
+
+
+def _late_handling(today: str) -> str:
+    return f"{_HANDLING_DUE} < {today}"
+
+
+def _late_response(today: str) -> str:
+    return f"(first_assigned_at IS NULL AND response_due_on < {today})"
+
+
+def _china_date(instant: str) -> str:
+    return f"({instant} AT TIME ZONE 'Asia/Shanghai')::date"
+
+
 _LEDGER_WHERE = f"""($1::text IS NULL OR ({_STATUS_SQL}) = $1) AND {_VISIBLE}
     AND ($6::text IS NULL OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE '%' || $6 || '%'
         OR enterprise_name ILIKE '%' || $6 || '%' OR credit_code ILIKE '%' || $6 || '%'
@@ -69,12 +89,11 @@ _WORKLISTS = {
         ELSE (assignee_kind IN ('staff', 'first_responder') AND assignee_id = $12 AND returned_no < assignment_no)
             OR (assignment_no = 0 AND first_responder_id = $12) END""",
     # The station's own warn_days ($14 where it keeps the service's), as the scheduler's warning counts them.
-    "due_soon": f"""AND {_OPEN} AND paused_since IS NULL AND {_HANDLING_DUE} >= $12
+    "due_soon": f"""AND {_RUNNING} AND {_HANDLING_DUE} >= $12
         AND {_HANDLING_DUE} < ($13::date[])[COALESCE(
             (SELECT cs.warn_days FROM clock_settings cs WHERE cs.station_id = cases.station_id), $14) + 1]""",
-    "overdue": f"""AND {_OPEN} AND paused_since IS NULL
-        AND ({_HANDLING_DUE} < $12 OR (first_assigned_at IS NULL AND response_due_on < $12))""",
-    "paused": f"AND {_OPEN} AND paused_since IS NOT NULL",
+    "overdue": f"AND {_RUNNING} AND ({_late_handling('$12')} OR {_late_response('$12')})",
+    "paused": f"AND {_PAUSED}",
     "awaiting_reply": """AND EXISTS (SELECT 1 FROM supervisions s
         WHERE s.demand_id = cases.demand_id AND s.answered_at IS NULL AND s.escalated_at IS NULL)""",
 }
@@ -97,12 +116,61 @@ VALUES ($1, $2, $3, $4, $5, $6)
 """
 _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, entry_id"
 
+
+# The KPIs the city watches (domain.md §7, §9; README, "Logs are JSON lines…"), read from the cases at each scrape,
+# so every replica reports the same whole. Per station with its district and city (station ids are
+# "city/district/station") so PromQL can roll up the tree. Each station with a case has every series, 0 included:
+# a figure that drops to nothing reads 0 instead of vanishing. Today is the China date of the database's clock.
+_TODAY = _china_date("now()")
+_STATION = "station_id, split_part(station_id, '/', 2) AS district, split_part(station_id, '/', 1) AS city"
+_KPI_LABELS = ("station_id", "district", "city")
+
 COUNTERS = (
+    StoreCounter(
+        "qs_demands_open",
+        "Demands still being handled now (not resolved, ended or archived)",
+        _KPI_LABELS,
+        f"SELECT {_STATION}, count(*) FILTER (WHERE {_OPEN}) FROM cases GROUP BY 1, 2, 3",
+        kind="gauge",
+    ),
+    StoreCounter(
+        "qs_demands_overdue",
+        "Demands late now, as the ledger's overdue list: never assigned and past the response deadline, or past the"
+        " handling deadline in force; paused ones are not late",
+        (*_KPI_LABELS, "deadline"),
+        f"""SELECT {_STATION}, 'response', count(*) FILTER (WHERE {_RUNNING} AND {_late_response(_TODAY)})
+            FROM cases GROUP BY 1, 2, 3
+        UNION ALL
+        SELECT {_STATION}, 'handling', count(*) FILTER (WHERE {_RUNNING} AND {_late_handling(_TODAY)})
+            FROM cases GROUP BY 1, 2, 3""",
+        kind="gauge",
+    ),
+    StoreCounter(
+        "qs_demands_paused",
+        "Demands still being handled whose clock is paused now (挂起)",
+        _KPI_LABELS,
+        f"SELECT {_STATION}, count(*) FILTER (WHERE {_PAUSED}) FROM cases GROUP BY 1, 2, 3",
+        kind="gauge",
+    ),
+    StoreCounter(
+        "qs_demands_resolved_on_time_total",
+        "Demands resolved on or before the handling deadline in force (按时办结: pauses and extensions counted)",
+        _KPI_LABELS,
+        f"""SELECT {_STATION}, count(*) FILTER (WHERE {_china_date("resolved_at")} <= {_HANDLING_DUE})
+            FROM cases GROUP BY 1, 2, 3""",
+    ),
+    StoreCounter(
+        "qs_demands_responded_in_time_total",
+        "Demands first assigned on or before the response deadline (及时响应)",
+        _KPI_LABELS,
+        f"""SELECT {_STATION}, count(*) FILTER (WHERE {_china_date("first_assigned_at")} <= response_due_on)
+            FROM cases GROUP BY 1, 2, 3""",
+    ),
     StoreCounter(
         "qs_demands_resolved_total",
         "Demands resolved (办结), by station and outcome",
-        ("station_id", "outcome"),
-        "SELECT station_id, outcome, count(*) FROM cases WHERE resolved_at IS NOT NULL GROUP BY 1, 2",
+        (*_KPI_LABELS, "outcome"),
+        f"SELECT {_STATION}, outcome, count(*) FROM cases WHERE resolved_at IS NOT NULL GROUP BY 1, 2, 3, 4",
     ),
     StoreCounter(
         "qs_demands_closed_total",

@@ -1,0 +1,227 @@
+"""The KPI figures tracking derives from its store (issue 12), on the real broker and database.
+
+Tracking alone, its cases made with the events it consumes and its own routes (pause, resolve), at two stations in
+two districts of one city. Every figure is counted from the `cases` table at each scrape, so a restarted app reports
+the same, and two apps on one database each report the whole (Prometheus takes `max without (instance)`). The dates
+are years away from any clock (the Python clock may be frozen in 2027 while PostgreSQL's now() is real), so every
+figure below is the same whenever the test runs.
+"""
+
+import contextlib
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID, uuid4
+
+import asyncpg
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shared.contracts import DemandSubmitted, Event
+from tests.support import auth, events, infra
+from tests.support.apps import capture_queue, make_app, publish_event
+
+pytestmark = pytest.mark.integration
+
+HUNNAN = events.STATION  # 210100/210112/hunnan-01
+TIEXI = "210100/210106/tiexi-01"  # another district of the same city
+TIEXI_HEAD = auth.bearer("head", TIEXI, name="铁西站长")
+H = (HUNNAN, "210112", "210100")  # station_id, district, city
+T = (TIEXI, "210106", "210100")
+
+LONG_AGO = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # Monday 3 March 2025, 09:00 in China: response due 4 March
+ANSWERED_LATE = LONG_AGO + timedelta(days=7)  # first assigned on 10 March: after the response deadline
+PAST_DUE = date(2025, 6, 30)
+FAR_DUE = date(2030, 6, 28)
+
+# Each series' labels in the contract's order (the preamble of issue 12).
+LABELS = {
+    "qs_demands_open": ("station_id", "district", "city"),
+    "qs_demands_overdue": ("station_id", "district", "city", "deadline"),
+    "qs_demands_paused": ("station_id", "district", "city"),
+    "qs_demands_resolved_on_time_total": ("station_id", "district", "city"),
+    "qs_demands_responded_in_time_total": ("station_id", "district", "city"),
+    "qs_demands_resolved_total": ("station_id", "district", "city", "outcome"),
+}
+# Counted by hand from the cases made in `make_cases` (see there).
+EXPECTED = {
+    "qs_demands_open": {H: 4, T: 3},
+    "qs_demands_overdue": {(*H, "response"): 1, (*H, "handling"): 1, (*T, "response"): 1, (*T, "handling"): 2},
+    "qs_demands_paused": {H: 1, T: 0},
+    "qs_demands_resolved_on_time_total": {H: 1, T: 1},
+    "qs_demands_responded_in_time_total": {H: 4, T: 3},
+    "qs_demands_resolved_total": {(*H, "met"): 1, (*H, "not_met"): 1, (*T, "met"): 1},
+}
+OUTBOX_AGE = "qs_outbox_oldest_pending_seconds"
+
+
+def submitted(station: str, no: int, at: datetime | None = None) -> DemandSubmitted:
+    s = events.submitted(station=station, tracking_no=f"2026-{no:06d}")
+    return s if at is None else s.model_copy(update={"submitted_at": at})
+
+
+def assigned(s: DemandSubmitted, due_on: date, at: datetime | None = None) -> Event:
+    a = events.assigned(s).model_copy(update={"due_on": due_on})
+    return a if at is None else a.model_copy(update={"occurred_at": at})
+
+
+def tracking_app(amqp: str, db: str):
+    # The scheduler scans on start and not again during the test; its warnings change no case.
+    return make_app("tracking", amqp_url=amqp, database_url=db, scan_every_seconds=3600)
+
+
+async def scrape(client: httpx.AsyncClient) -> tuple[dict[str, dict[tuple[str, ...], float]], float | None]:
+    """The KPI series of /metrics, {name: {label values in the contract's order: value}}, and the outbox age."""
+    reply = await client.get("/metrics")
+    assert reply.status_code == 200, reply.text
+    figures: dict[str, dict[tuple[str, ...], float]] = {name: {} for name in LABELS}
+    outbox_age = None
+    for family in text_string_to_metric_families(reply.text):
+        for sample in family.samples:
+            if sample.name == OUTBOX_AGE:
+                assert sample.labels == {}, sample
+                outbox_age = sample.value
+            elif sample.name in LABELS:
+                assert set(sample.labels) == set(LABELS[sample.name]), sample
+                figures[sample.name][tuple(sample.labels[k] for k in LABELS[sample.name])] = sample.value
+    return figures, outbox_age
+
+
+async def statuses(client: httpx.AsyncClient) -> dict[UUID, str]:
+    reply = await client.get("/ledger", params={"limit": 100}, headers=auth.SUPERVISOR)
+    assert reply.status_code == 200, reply.text
+    return {UUID(c["demand_id"]): c["status"] for c in reply.json()}
+
+
+async def overdue_listed(client: httpx.AsyncClient, headers: dict) -> set[UUID]:
+    reply = await client.get("/ledger", params={"list": "overdue"}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return {UUID(c["demand_id"]) for c in reply.json()}
+
+
+async def make_cases(amqp: str, client: httpx.AsyncClient) -> dict[str, set[UUID]]:
+    """hunnan-01: open and never assigned past its response deadline; assigned and late; assigned and not due;
+    paused (late before the pause); resolved on time; answered late and resolved late (not_met); withdrawn.
+    tiexi-01: never assigned past its response deadline; two assigned and late; resolved on time."""
+    h_unanswered = submitted(HUNNAN, 1, at=LONG_AGO)
+    h_late, h_on_track, h_paused, h_on_time = (submitted(HUNNAN, n) for n in (2, 3, 4, 5))
+    h_resolved_late = submitted(HUNNAN, 6, at=LONG_AGO)
+    h_withdrawn = submitted(HUNNAN, 7, at=LONG_AGO)  # its response deadline passed, but it ended: never late
+    t_unanswered = submitted(TIEXI, 1, at=LONG_AGO)
+    t_late_1, t_late_2, t_on_time = (submitted(TIEXI, n) for n in (2, 3, 4))
+    published = [
+        h_unanswered,
+        h_late,
+        assigned(h_late, PAST_DUE),
+        h_on_track,
+        assigned(h_on_track, FAR_DUE),
+        h_paused,
+        assigned(h_paused, PAST_DUE),
+        h_on_time,
+        assigned(h_on_time, FAR_DUE),
+        h_resolved_late,
+        assigned(h_resolved_late, PAST_DUE, at=ANSWERED_LATE),
+        h_withdrawn,
+        events.withdrawn(h_withdrawn),
+        t_unanswered,
+        t_late_1,
+        assigned(t_late_1, PAST_DUE),
+        t_late_2,
+        assigned(t_late_2, PAST_DUE),
+        t_on_time,
+        assigned(t_on_time, FAR_DUE),
+    ]
+    for event in published:
+        await publish_event(amqp, event)
+    expected = {s.demand_id: "submitted" for s in (h_unanswered, t_unanswered)}
+    expected[h_withdrawn.demand_id] = "withdrawn"
+    for s in (h_late, h_on_track, h_paused, h_on_time, h_resolved_late, t_late_1, t_late_2, t_on_time):
+        expected[s.demand_id] = "assigned"
+
+    async def all_in() -> bool:
+        return await statuses(client) == expected
+
+    await infra.eventually(all_in, timeout=30, what="tracking to see every demand in its state")
+
+    reply = await client.post(
+        f"/demands/{h_paused.demand_id}/pauses",
+        json={"reason_kind": "materials", "reason": "等待企业补充材料"},
+        headers=auth.HEAD,
+    )
+    assert reply.status_code == 201, reply.text
+    for s, outcome, headers in (
+        (h_on_time, "met", auth.HEAD),
+        (h_resolved_late, "not_met", auth.HEAD),
+        (t_on_time, "met", TIEXI_HEAD),
+    ):
+        reply = await client.post(
+            f"/demands/{s.demand_id}/resolution", json={"outcome": outcome, "summary": "办结"}, headers=headers
+        )
+        assert reply.status_code == 200, reply.text
+    return {
+        "hunnan overdue": {h_unanswered.demand_id, h_late.demand_id},
+        "tiexi overdue": {t_unanswered.demand_id, t_late_1.demand_id, t_late_2.demand_id},
+    }
+
+
+async def outbox_age_is(client: httpx.AsyncClient, check) -> bool:
+    _, age = await scrape(client)
+    return age is not None and check(age)
+
+
+@contextlib.asynccontextmanager
+async def stuck_outbox_row(db: str):
+    """An event written an hour ago that the relay cannot publish (no queue is bound for its routing key, and the
+    relay publishes `mandatory`), removed afterwards."""
+    conn = await asyncpg.connect(db)
+    event_id = uuid4()
+    try:
+        await conn.execute(
+            """INSERT INTO outbox (event_id, routing_key, correlation_id, payload, created_at)
+            VALUES ($1, 'kpi.test.unroutable', $2, '{}'::jsonb, now() - interval '1 hour')""",
+            event_id,
+            uuid4(),
+        )
+        yield
+    finally:
+        await conn.execute("DELETE FROM outbox WHERE event_id = $1", event_id)
+        await conn.close()
+
+
+async def test_kpis_come_from_the_store_the_same_after_a_restart_and_on_every_replica(amqp, databases):
+    db = databases("tracking")
+    # Every demand event tracking publishes (Resolved, CasePaused, the scheduler's warnings) has a queue, so the
+    # relay can empty the outbox; nothing is bound outside `demand.`.
+    await capture_queue(amqp, "test.kpi.demands", "demand.#")
+    async with infra.running(tracking_app(amqp, db)) as client:
+        overdue = await make_cases(amqp, client)
+        figures, _ = await scrape(client)
+        assert figures == EXPECTED
+        # The same rule as the ledger's overdue list (which counts with the Python clock's today).
+        assert await overdue_listed(client, auth.HEAD) == overdue["hunnan overdue"]
+        assert await overdue_listed(client, TIEXI_HEAD) == overdue["tiexi overdue"]
+        await infra.eventually(
+            lambda: outbox_age_is(client, lambda age: age == 0), what="the relay to publish every event"
+        )
+
+    # A restart changes nothing: a new app on the same database and vhost reports the same figures.
+    async with infra.running(tracking_app(amqp, db)) as first:
+        figures, _ = await scrape(first)
+        assert figures == EXPECTED
+        # A second replica beside it: each reports the whole, not a share of it, and neither doubles.
+        async with infra.running(tracking_app(amqp, db)) as second:
+            for client in (first, second):
+                figures, _ = await scrape(client)
+                assert figures == EXPECTED
+            for client in (first, second):
+                await infra.eventually(
+                    lambda c=client: outbox_age_is(c, lambda age: age == 0), what="an empty outbox on each replica"
+                )
+
+            # An event stuck for an hour: every replica reports its age.
+            async with stuck_outbox_row(db):
+                for client in (first, second):
+                    _, age = await scrape(client)
+                    assert 3600 <= age < 3600 + 600, age
+            for client in (first, second):
+                _, age = await scrape(client)
+                assert age == 0
