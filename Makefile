@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -16,6 +16,10 @@ infra:
 
 run: venv infra
 	$(PY) -m devtools.run
+
+# Beside `make run`, in a second terminal: Prometheus scraping the five services with deploy/prometheus/rules.
+prometheus: venv infra
+	$(PY) -m tests.support.prometheus $(ARGS)
 
 # Every tier at the real time, then the suite again under frozen clocks (tests/support/clock.py): the unit tier
 # at every awkward instant, the integration tier across New Year's midnight in China (UTC still says 2026).

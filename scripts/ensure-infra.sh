@@ -62,9 +62,12 @@ if ! rabbit_up >/dev/null 2>&1; then
   wait_for 120 RabbitMQ rabbit_up
 fi
 # The management API: operations read queue depths there, and the tests create and drop their vhosts through it.
-if ! timeout 10 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null; then
-  echo "==> enabling RabbitMQ's management plugin"
-  $SUDO timeout 120 rabbitmq-plugins enable rabbitmq_management
+# The Prometheus endpoint (:15692): the operations dashboard's queue depths and consumers, as in deploy/rabbitmq.
+if ! timeout 10 curl -sf -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null \
+  || ! timeout 10 curl -sf http://127.0.0.1:15692/metrics >/dev/null; then
+  echo "==> enabling RabbitMQ's management and prometheus plugins"
+  $SUDO timeout 120 rabbitmq-plugins enable rabbitmq_management rabbitmq_prometheus
   wait_for 60 "RabbitMQ management API" curl -sf -u guest:guest http://127.0.0.1:15672/api/overview
+  wait_for 60 "RabbitMQ prometheus endpoint" curl -sf http://127.0.0.1:15692/metrics
 fi
 echo "==> PostgreSQL and RabbitMQ are up"

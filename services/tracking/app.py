@@ -5,13 +5,16 @@ Publishes Resolved and the events of following a case (shared.contracts.followin
 
 from pathlib import Path
 
-from shared.contracts import FOLLOWING, Resolved
-from shared.runtime import Scheduled, Service
+from prometheus_client import Gauge
 
-from . import api, handlers, store
+from shared.contracts import FOLLOWING, Resolved
+from shared.runtime import Scheduled, Service, ServiceRuntime
+
+from . import api, handlers, kpis_api, store
 from .clock import api as clock_api
 from .clock import usecases as clock
 from .followups import api as followups_api
+from .kpis import Targets
 from .settings import Settings
 from .supervision import api as supervision_api
 from .supervision import usecases as supervision
@@ -27,7 +30,25 @@ def _daily(_settings: Settings) -> float:
     return 86400.0
 
 
-SERVICE = Service(
+class TrackingService(Service):
+    """Tracking also serves the supervisors' KPI targets from its settings, as the gauge qs_kpi_target{kpi} (the same
+    on every replica: take max), for the dashboards and the alert rules (deploy/prometheus/rules/targets.yml)."""
+
+    def runtime(self, settings: Settings | None = None) -> ServiceRuntime:
+        rt = super().runtime(settings)
+        target = Gauge(
+            "qs_kpi_target",
+            "The supervisors' KPI target (0..1) from tracking's settings, by kpi",
+            ["kpi"],
+            registry=rt.metrics.registry,
+        )
+        targets = Targets.of(rt.settings)
+        target.labels(kpi="on_time_rate").set(targets.on_time_rate)
+        target.labels(kpi="response_rate").set(targets.response_rate)
+        return rt
+
+
+SERVICE = TrackingService(
     settings=Settings,
     title="跟踪服务 Tracking",
     description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作与办结，发布 Resolved 及跟进事件。"
@@ -36,7 +57,14 @@ SERVICE = Service(
     store=store.Store,
     subscribers=handlers.subscribers,
     publishes=(Resolved, *FOLLOWING),
-    routers=(api.router, clock_api.router, followups_api.router, supervision_api.router, tasks_api.router),
+    routers=(
+        api.router,
+        clock_api.router,
+        followups_api.router,
+        supervision_api.router,
+        tasks_api.router,
+        kpis_api.router,
+    ),
     store_counters=store.COUNTERS,
     scheduled=(
         Scheduled(clock.fill_in_clocks, every=_daily),  # at start: the clock columns of cases from before 0006

@@ -17,3 +17,6 @@ class Settings(ServiceSettings):
     reply_days: int = Field(default=2, ge=1, le=30, description="督办回复时限（工作日）")
     # How often the scheduler looks for what is due (warnings, chases, escalations, overdue tasks), in seconds.
     scan_every_seconds: float = Field(default=300.0, gt=0)
+    # The supervisors' KPI targets (GET /kpis, the gauge qs_kpi_target, the alert QsOnTimeRateBelowTarget), 0..1.
+    target_on_time_rate: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False, description="按时办结率目标")
+    target_response_rate: float = Field(default=0.95, ge=0, le=1, allow_inf_nan=False, description="响应率目标")

@@ -8,7 +8,7 @@ from shared.contracts import Event
 from shared.observability.metrics import StoreCounter
 from shared.validation import like_pattern
 
-from . import worklists
+from . import kpis, worklists
 from .casesql import still_handled
 from .clock.store import COUNTERS as CLOCK_COUNTERS
 from .clock.store import ClockStore
@@ -184,6 +184,38 @@ COUNTERS = (
     *TASK_COUNTERS,
 )
 
+# The supervisor's view (GET /kpis, services/tracking/kpis.py): per station in scope ($1, as the ledger's), the
+# gauges' "now" figures by the gauges' own rules, and the period's [$2, $3] (China dates, both included) by the
+# counters' rules. 按时办结 (domain.md §9): of the cases whose handling deadline in force fell in the period or that
+# were resolved in it, those resolved (`due` counts them with the ones late now) and those resolved by that deadline.
+# 及时响应: of the cases whose response deadline fell in the period or that were first assigned in it, those assigned
+# (`response_due` counts them with the ones never assigned and late now) and those assigned by that deadline.
+# Paused and ended cases are not late (the gauges' rule): they count only once resolved or assigned.
+_RESOLVED_ON = _china_date("resolved_at")
+_ASSIGNED_ON = _china_date("first_assigned_at")
+_HANDLING_IN_PERIOD = f"({_HANDLING_DUE} BETWEEN $2 AND $3 OR {_RESOLVED_ON} BETWEEN $2 AND $3)"
+_RESPONSE_IN_PERIOD = f"(response_due_on BETWEEN $2 AND $3 OR {_ASSIGNED_ON} BETWEEN $2 AND $3)"
+_LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling(_TODAY)}"
+_LATE_RESPONSE_NOW = f"{_RUNNING} AND {_late_response(_TODAY)}"
+_KPIS = f"""
+SELECT {_STATION},
+    count(*) FILTER (WHERE {_OPEN}) AS open,
+    count(*) FILTER (WHERE {_LATE_RESPONSE_NOW}) AS overdue_response,
+    count(*) FILTER (WHERE {_LATE_HANDLING_NOW}) AS overdue_handling,
+    count(*) FILTER (WHERE {_PAUSED}) AS paused,
+    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND (resolved_at IS NOT NULL OR ({_LATE_HANDLING_NOW}))) AS due,
+    count(*) FILTER (WHERE {_RESOLVED_ON} BETWEEN $2 AND $3) AS resolved,
+    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND {_RESOLVED_ON} <= {_HANDLING_DUE}) AS resolved_on_time,
+    count(*) FILTER (
+        WHERE {_RESPONSE_IN_PERIOD} AND (first_assigned_at IS NOT NULL OR ({_LATE_RESPONSE_NOW}))
+    ) AS response_due,
+    count(*) FILTER (WHERE {_RESPONSE_IN_PERIOD} AND {_ASSIGNED_ON} <= response_due_on) AS responded_in_time
+FROM cases
+WHERE qs_covers($1, station_id)
+GROUP BY 1, 2, 3
+ORDER BY 1
+"""
+
 
 class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
     """The tracking store: cases and the timeline here, the rest in each capability's mixin."""
@@ -229,6 +261,21 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
             params.append(query.today)
         rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)
         return [Case(**r) for r in rows]
+
+    async def kpi_figures(self, scope: str, period: kpis.Period) -> list[kpis.StationFigures]:
+        """The KPI figures of each station in `scope` that has a case, for `period`; see _KPIS."""
+        rows = await self.conn.fetch(_KPIS, scope, period.start, period.end)
+        return [
+            kpis.StationFigures(
+                station_id=r["station_id"],
+                district=r["district"],
+                city=r["city"],
+                now=kpis.Now(r["open"], r["overdue_response"], r["overdue_handling"], r["paused"]),
+                handling=kpis.Handling(r["due"], r["resolved"], r["resolved_on_time"]),
+                response=kpis.Response(r["response_due"], r["responded_in_time"]),
+            )
+            for r in rows
+        ]
 
     async def add_entry(self, event: Event, text: str) -> None:
         await self.conn.execute(

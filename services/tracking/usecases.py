@@ -12,7 +12,7 @@ from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
 from shared.db.uow import Tx, UnitOfWork
 
-from . import domain
+from . import domain, kpis
 from .clock.domain import ClockSettings
 from .clock.usecases import with_clock
 from .domain import Case, TimelineEntry
@@ -83,3 +83,14 @@ async def case_with_timeline(
         if case is None:
             raise domain.DEMAND_NOT_FOUND
         return case, await tx.store.timeline(demand_id), china_today(utcnow())
+
+
+async def kpi_figures(
+    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, start: date | None, end: date | None
+) -> tuple[kpis.Period, list[kpis.StationFigures], kpis.Figures]:
+    """The supervisor's view: each station in the caller's scope (or the one asked for; 404 outside it) and the
+    whole scope, for the period asked for (by default this China month up to today)."""
+    period = kpis.period(start, end, china_today(utcnow()))
+    async with uow.begin(principal) as tx:
+        stations = await tx.store.kpi_figures(await tx.scope(station_id), period)
+    return period, stations, kpis.total(stations)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -22,6 +22,7 @@ class ServiceMetrics:
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU seconds, per replica (ops dashboard)
         self.dead_lettered = Counter(
             "qs_messages_rejected_total", "Messages this service rejected to its DLQ", ["queue", "reason"], registry=r
         )

@@ -399,6 +399,7 @@ def areas():
         authz_staff,
         authz_tracking_clock,
         authz_tracking_followups,
+        authz_tracking_kpis,
         authz_tracking_supervision,
         authz_tracking_tasks,
     )
@@ -412,6 +413,7 @@ def areas():
         authz_tracking_followups,
         authz_tracking_supervision,
         authz_tracking_tasks,
+        authz_tracking_kpis,
     )
 
 

@@ -1,0 +1,136 @@
+"""The KPIs of the supervisor's view (GET /kpis): the period asked for, the figures and their rates. Pure: no I/O.
+
+The figures are counted in SQL (services/tracking/store.py, `_KPIS`) with the same rules as the KPI metrics
+(`COUNTERS` there; README, metrics paragraph); here are what is easier to state and to test in Python: which China
+days a period means, a rate that is null rather than NaN when there is nothing to count, the total of a scope, and
+whether a rate is below its target (domain.md §9: a KPI is a numerator, a denominator and a target).
+"""
+
+from dataclasses import astuple, dataclass, field
+from datetime import date
+
+from shared.errors import Invalid
+
+MAX_DAYS = 366  # a period is at most a (leap) year of China days, both ends included
+
+
+@dataclass(frozen=True)
+class Period:
+    """China dates, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def period(start: date | None, end: date | None, today: date) -> Period:
+    """The period asked for: by default from the first day of the month of `end` (of today when `end` is not given)
+    to `end` (today). Refused (422, naming the field the caller gave) when it ends before it starts or is longer
+    than MAX_DAYS."""
+    named = "to" if end is not None else "from"
+    end = end if end is not None else today
+    start = start if start is not None else end.replace(day=1)
+    if end < start:
+        raise Invalid(
+            f"截止日期 {end} 早于起始日期 {start}，请检查统计期间",
+            f"'to' ({end}) is before 'from' ({start})",
+            field=named,
+        )
+    if (end - start).days + 1 > MAX_DAYS:
+        raise Invalid(
+            f"统计期间最长 {MAX_DAYS} 天，{start} 至 {end} 共 {(end - start).days + 1} 天",
+            f"a period is at most {MAX_DAYS} days; {start} to {end} is {(end - start).days + 1}",
+            field=named,
+        )
+    return Period(start, end)
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator; None when there is nothing to count (never NaN, never a division error)."""
+    return numerator / denominator if denominator else None
+
+
+def below(value: float | None, target: float) -> bool | None:
+    """Whether a rate is below its target; None when there is no rate."""
+    return None if value is None else value < target
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The supervisors' targets (settings TRACKING_TARGET_ON_TIME_RATE, TRACKING_TARGET_RESPONSE_RATE), 0..1."""
+
+    on_time_rate: float = 0.9
+    response_rate: float = 0.95
+
+    @classmethod
+    def of(cls, settings) -> "Targets":
+        return cls(on_time_rate=settings.target_on_time_rate, response_rate=settings.target_response_rate)
+
+
+@dataclass(frozen=True)
+class Now:
+    """Cases as they stand (today = the China date of the database's clock), as the gauges count them."""
+
+    open: int = 0
+    overdue_response: int = 0
+    overdue_handling: int = 0
+    paused: int = 0
+
+    def __add__(self, other: "Now") -> "Now":
+        return Now(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class Handling:
+    """按时办结 over the period."""
+
+    due: int = 0
+    resolved: int = 0
+    resolved_on_time: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return rate(self.resolved_on_time, self.due)
+
+    def __add__(self, other: "Handling") -> "Handling":
+        return Handling(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class Response:
+    """及时响应 over the period."""
+
+    due: int = 0
+    responded_in_time: int = 0
+
+    @property
+    def response_rate(self) -> float | None:
+        return rate(self.responded_in_time, self.due)
+
+    def __add__(self, other: "Response") -> "Response":
+        return Response(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+@dataclass(frozen=True)
+class Figures:
+    now: Now = field(default_factory=Now)
+    handling: Handling = field(default_factory=Handling)
+    response: Response = field(default_factory=Response)
+
+
+@dataclass(frozen=True)
+class StationFigures(Figures):
+    station_id: str = ""
+    district: str = ""
+    city: str = ""
+
+
+def total(stations: list[StationFigures]) -> Figures:
+    """The whole scope: the stations' counts added up, so its rates are those of the sums (not a mean of rates)."""
+    whole = Figures()
+    for s in stations:
+        whole = Figures(whole.now + s.now, whole.handling + s.handling, whole.response + s.response)
+    return whole

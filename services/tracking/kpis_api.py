@@ -1,0 +1,169 @@
+"""HTTP route: the KPIs of the supervisor's view (GET /kpis), per station in the caller's scope and for the whole of it.
+
+The same definitions as the KPI metrics on /metrics (README, metrics paragraph; domain.md §9), counted from the same
+cases: the "now" figures equal the gauges, the period's figures use the counters' rules over a period.
+"""
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.api import UoW, allow
+from shared.auth import READERS, Principal
+from shared.contracts import StationId
+from shared.validation import QueryDate
+
+from . import kpis, usecases
+from .deps import Config
+
+router = APIRouter(tags=["KPI 指标"])
+Reader = Annotated[Principal, allow(*READERS)]
+
+
+class NowOut(BaseModel):
+    """现状（今天 = 数据库时钟的北京日期），与 /metrics 的同名指标相同 / as the cases stand now, equal to the gauges."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    open: int = Field(description="办理中：未办结、未终止、未归档（qs_demands_open）/ still being handled")
+    overdue_response: int = Field(
+        description='响应超期：从未派单、未挂起，已过响应期限（qs_demands_overdue{deadline="response"}）'
+        " / never assigned, not paused, past the response deadline"
+    )
+    overdue_handling: int = Field(
+        description="办理超期：办理中、未挂起，已过现行办结期限（含挂起顺延与批准的延期）"
+        '（qs_demands_overdue{deadline="handling"}）/ being handled, not paused, past the handling deadline in force'
+    )
+    paused: int = Field(description="挂起中：办理中且正在挂起（qs_demands_paused）/ being handled and paused now")
+
+
+class HandlingOut(BaseModel):
+    """按时办结率（domain.md §9）：期内应办结的需求中，按现行办结期限办结的比例 / on-time completion over the period."""
+
+    due: int = Field(
+        description="应办结：现行办结期限在期内或在期内办结的需求中，已办结的和现已办理超期的（挂起中、已终止的不计）"
+        " / of the cases whose handling deadline in force fell in the period or that were resolved in it: those"
+        " resolved and those late now (paused and ended ones are not counted)"
+    )
+    resolved: int = Field(description="期内办结：办结日期（北京时间）在期内 / resolved on a China date in the period")
+    resolved_on_time: int = Field(
+        description="按时办结：上述需求中办结日期不晚于现行办结期限的（qs_demands_resolved_on_time_total 的规则）"
+        " / of the same cases, resolved on or before the handling deadline in force"
+    )
+    on_time_rate: float | None = Field(
+        description="按时办结率 = resolved_on_time / due；无应办结需求时为 null / null when nothing is due"
+    )
+    below_target: bool | None = Field(
+        description="低于目标（TRACKING_TARGET_ON_TIME_RATE）；无比率时为 null / below the target; null without a rate"
+    )
+
+
+class ResponseOut(BaseModel):
+    """响应率（domain.md §9）：期内应响应的需求中，按时派单的比例 / response within the limit over the period."""
+
+    due: int = Field(
+        description="应响应：响应期限在期内或在期内首次派单的需求中，已派单的和现已响应超期的（已终止的不计）"
+        " / of the cases whose response deadline fell in the period or that were first assigned in it: those"
+        " assigned and those never assigned and late now (ended ones are not counted)"
+    )
+    responded_in_time: int = Field(
+        description="及时响应：上述需求中首次派单日期不晚于响应期限的（qs_demands_responded_in_time_total 的规则）"
+        " / of the same cases, first assigned on or before the response deadline"
+    )
+    response_rate: float | None = Field(
+        description="响应率 = responded_in_time / due；无应响应需求时为 null / null when nothing is due"
+    )
+    below_target: bool | None = Field(
+        description="低于目标（TRACKING_TARGET_RESPONSE_RATE）；无比率时为 null / below the target; null without a rate"
+    )
+
+
+class FiguresOut(BaseModel):
+    now: NowOut
+    handling: HandlingOut
+    response: ResponseOut
+
+
+def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
+    """FiguresOut's fields: the figures with each rate compared to its target."""
+    handling, response = f.handling, f.response
+    return {
+        "now": NowOut.model_validate(f.now),
+        "handling": HandlingOut(
+            due=handling.due,
+            resolved=handling.resolved,
+            resolved_on_time=handling.resolved_on_time,
+            on_time_rate=handling.on_time_rate,
+            below_target=kpis.below(handling.on_time_rate, targets.on_time_rate),
+        ),
+        "response": ResponseOut(
+            due=response.due,
+            responded_in_time=response.responded_in_time,
+            response_rate=response.response_rate,
+            below_target=kpis.below(response.response_rate, targets.response_rate),
+        ),
+    }
+
+
+class StationOut(FiguresOut):
+    station_id: str
+    district: str = Field(description="区（县）代码 / district code: the station id's second part")
+    city: str = Field(description="市代码 / city code: the station id's first part")
+
+
+class TargetsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    on_time_rate: float = Field(description="按时办结率目标 / TRACKING_TARGET_ON_TIME_RATE")
+    response_rate: float = Field(description="响应率目标 / TRACKING_TARGET_RESPONSE_RATE")
+
+
+class KpisOut(BaseModel):
+    period_from: date = Field(serialization_alias="from", description="统计期间起（含，北京日期）/ first day")
+    period_to: date = Field(serialization_alias="to", description="统计期间止（含，北京日期）/ last day")
+    targets: TargetsOut
+    stations: list[StationOut] = Field(description="范围内有需求的各服务站 / each station in scope with a case")
+    total: FiguresOut = Field(description="整个范围合计（比率按合计数计算）/ the whole scope (rates of the sums)")
+
+
+@router.get(
+    "/kpis",
+    response_model=KpisOut,
+    summary="KPI 指标（上级单位视图）/ KPIs for the supervisor's view",
+    description="调用者范围内（或其中一个服务站）每个服务站及合计的 KPI：现状（办理中、响应超期、办理超期、挂起中，"
+    "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标。"
+    "统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
+    " / Per station in the caller's scope (or one of them) and for the whole scope: the figures as they stand now"
+    " (the same as the gauges on /metrics), and for the period (China dates, by default this month up to today, at"
+    " most 366 days) the on-time completion and response rates with their targets. Each figure is defined on its"
+    " field.",
+)
+async def kpi_figures(
+    uow: UoW,
+    principal: Reader,
+    settings: Config,
+    station_id: Annotated[
+        StationId | None, Query(description="只看一个服务站（须在调用者范围内）/ one station of the caller's scope")
+    ] = None,
+    start: Annotated[
+        QueryDate | None,
+        Query(alias="from", description="统计期间起（含，北京日期），默认截止日所在月的 1 日 / first day"),
+    ] = None,
+    end: Annotated[
+        QueryDate | None, Query(alias="to", description="统计期间止（含，北京日期），默认今天 / last day")
+    ] = None,
+) -> KpisOut:
+    period, stations, total = await usecases.kpi_figures(uow, principal, station_id, start, end)
+    targets = kpis.Targets.of(settings)
+    return KpisOut(
+        period_from=period.start,
+        period_to=period.end,
+        targets=TargetsOut.model_validate(targets),
+        stations=[
+            StationOut(station_id=s.station_id, district=s.district, city=s.city, **_figures(s, targets))
+            for s in stations
+        ],
+        total=FiguresOut(**_figures(total, targets)),
+    )

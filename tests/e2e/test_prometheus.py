@@ -1,0 +1,207 @@
+"""The city's figures checked for real: a Prometheus (Debian's package) scrapes the five running services, evaluates
+the repository's recording and alert rules (deploy/prometheus/rules), and answers the dashboards' queries.
+
+Seeded through the services' HTTP APIs, at two stations in two districts of Shenyang (210100):
+
+    浑南 hunnan-01 (district 210112): two resolved (one of them rated and archived since), one waiting for dispatch,
+                                      one assigned and paused (挂起)
+    铁西 tiexi-01  (district 210106): one resolved, one assigned and being handled
+
+Every deadline lies days ahead of the submissions (at any hour, and under QS_TEST_CLOCK, whose clock runs ahead
+of PostgreSQL's now()), so nothing is overdue and every resolution is on time.
+"""
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.support import auth, events, infra
+from tests.support import prometheus as prom
+from tests.support.dashboards import metric_names, panel_queries
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+HUNNAN = events.STATION  # 210100/210112/hunnan-01
+TIEXI = "210100/210106/tiexi-01"  # seeded by intake's station registry (migrations/0002_stations.sql)
+STAFF = {
+    HUNNAN: (auth.CLERK, auth.HEAD),
+    TIEXI: (auth.bearer("clerk", TIEXI, name="李晓梅"), auth.bearer("head", TIEXI, name="赵站长")),
+}
+SEED = {HUNNAN: ["rated", "resolved", "submitted", "paused"], TIEXI: ["resolved", "assigned"]}
+
+# Hand-computed from SEED. Only stations with a demand have a figure.
+OPEN = {HUNNAN: 2.0, TIEXI: 1.0}  # submitted, assigned and paused ones are still being handled
+EXPECTED = {
+    "qs:demands_open:station": (("station_id",), OPEN),
+    "qs:demands_open:district": (("city", "district"), {("210100", "210112"): 2.0, ("210100", "210106"): 1.0}),
+    "qs:demands_open:city": (("city",), {"210100": 3.0}),
+    "qs:demands_overdue:station": (
+        ("station_id", "deadline"),
+        {(s, d): 0.0 for s in (HUNNAN, TIEXI) for d in ("response", "handling")},
+    ),
+    "qs:demands_overdue:district": (
+        ("district", "deadline"),
+        {(d, k): 0.0 for d in ("210112", "210106") for k in ("response", "handling")},
+    ),
+    "qs:demands_overdue:city": (("city", "deadline"), {("210100", "response"): 0.0, ("210100", "handling"): 0.0}),
+    "max without (instance) (qs_demands_paused)": (("station_id",), {HUNNAN: 1.0, TIEXI: 0.0}),
+    "qs:demands_resolved:station": (("station_id",), {HUNNAN: 2.0, TIEXI: 1.0}),
+    "qs:on_time_rate:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 1.0}),
+    "qs:on_time_rate:district": (("district",), {"210112": 1.0, "210106": 1.0}),
+    "qs:on_time_rate:city": (("city",), {"210100": 1.0}),
+    # Assigned on the day of submission: every assigned demand was responded to in time.
+    "max without (instance) (qs_demands_responded_in_time_total)": (("station_id",), {HUNNAN: 3.0, TIEXI: 2.0}),
+    "qs_outbox_oldest_pending_seconds": (("job",), dict.fromkeys(prom.SERVICE_ORDER, 0.0)),
+}
+# Tracking's KPIs (besides the recording rules, qs:*): a dashboard query over them must find a series here.
+TRACKING_KPIS = {
+    "qs_demands_open",
+    "qs_demands_overdue",
+    "qs_demands_paused",
+    "qs_demands_resolved_total",
+    "qs_demands_resolved_on_time_total",
+    "qs_demands_responded_in_time_total",
+    "qs_kpi_target",
+}
+# Any other dashboard query finds a series too, unless it reads one of these (a part of the query), for the reason said.
+NO_SERIES_HERE = {
+    "qs_messages_rejected_total": "no message is rejected to a dead-letter queue in this run",
+    'status=~"5.."': "no request is answered with a 5xx in this run",
+}
+# RabbitMQ's own metrics, where the broker has no rabbitmq_prometheus endpoint (scripts/ensure-infra.sh enables it).
+BROKER_METRICS = "rabbitmq_"
+
+
+@pytest.fixture(scope="module")
+def prometheus(system, system_env):
+    procs, _ = system
+    _, _, vhost = system_env
+    with prom.running(procs.ports, vhost=vhost) as running:
+        yield running
+
+
+async def _get_when(client: httpx.AsyncClient, url: str, ok, what: str, headers: dict) -> dict:
+    async def check():
+        reply = await client.get(url, headers=headers)
+        return reply.json() if reply.status_code == 200 and ok(reply.json()) else None
+
+    return await infra.eventually(check, timeout=30, what=what)
+
+
+async def _demand(client: httpx.AsyncClient, procs, station: str, state: str) -> str:
+    """One demand at `station`, driven to `state` as the station and the organization would do it."""
+    clerk, head = STAFF[station]
+    reply = await client.post(procs.url("intake") + "/demands", json=events.demand_form(station=station), headers=clerk)
+    assert reply.status_code == 201, reply.text
+    demand_id = reply.json()["demand_id"]
+    case = procs.url("tracking") + f"/demands/{demand_id}"
+    if state == "submitted":
+        await _get_when(client, case, lambda c: c["status"] == "submitted", "tracking to see it", head)
+        return demand_id
+    await _get_when(client, procs.url("dispatch") + f"/demands/{demand_id}", lambda d: True, "dispatch", head)
+    reply = await client.post(
+        procs.url("dispatch") + f"/demands/{demand_id}/assignments",
+        json={"assignee_kind": "organization", "assignee_id": "org-01"},
+        headers=head,
+    )
+    assert reply.status_code == 201, reply.text
+    await _get_when(client, case, lambda c: c["status"] == "assigned", "tracking to see the assignment", head)
+    if state == "paused":
+        reply = await client.post(
+            case + "/pauses", json={"reason_kind": "materials", "reason": "等待企业补充材料"}, headers=auth.ORG
+        )
+        assert reply.status_code == 201, reply.text
+    if state in ("assigned", "paused"):
+        return demand_id
+    reply = await client.post(
+        case + "/resolution", json={"outcome": "met", "summary": "已出具校准证书"}, headers=auth.ORG
+    )
+    assert reply.status_code == 200, reply.text
+    if state == "rated":  # the clerk transcribes the enterprise's paper form; the demand goes on to the archive
+        survey = procs.url("evaluation") + f"/surveys/{demand_id}"
+        await _get_when(client, survey, lambda s: s["status"] == "open", "the survey to open", head)
+        reply = await client.post(survey + "/rating", json={"answers": {"overall": "satisfied"}}, headers=clerk)
+        assert reply.status_code == 201, reply.text
+        await _get_when(client, case, lambda c: c["status"] == "archived", "the archive", head)
+    return demand_id
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def seeded(system, prometheus):
+    procs, _ = system
+    async with httpx.AsyncClient(timeout=10) as client:
+        stations = await client.get(procs.url("intake") + "/stations", headers=auth.ADMIN)
+        assert {HUNNAN, TIEXI} <= {s["station_id"] for s in stations.json()}, stations.text
+        await asyncio.gather(
+            *(_demand(client, procs, station, state) for station, states in SEED.items() for state in states)
+        )
+    return procs
+
+
+async def _settled(prometheus: prom.Prometheus, expr: str, labels: tuple[str, ...], expected: dict) -> dict:
+    """Poll until `expr` shows `expected` (scrapes and rule evaluations run every second); return what it shows."""
+    with contextlib.suppress(AssertionError):  # a timeout: the caller's assert shows the difference
+        await infra.eventually(lambda: prometheus.values(expr, *labels) == expected, timeout=30, what=expr)
+    return prometheus.values(expr, *labels)
+
+
+async def test_the_kpi_queries_return_the_hand_computed_figures(seeded, prometheus):
+    for expr, (labels, expected) in EXPECTED.items():
+        assert await _settled(prometheus, expr, labels, expected) == expected, expr
+
+
+async def test_every_rule_evaluates_and_no_alert_fires(seeded, prometheus):
+    await _settled(prometheus, "qs:demands_open:station", ("station_id",), OPEN)
+    groups = prometheus.api("rules")["groups"]
+    assert {g["name"] for g in groups} >= {"qs_kpi", "qs_alerts"}
+    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
+    assert broken == []
+    # Every alert waits a minute or more (`for`) before it fires, so this also shows none is on its way.
+    alerts = prometheus.api("alerts")["alerts"]
+    assert [(a["labels"]["alertname"], a["state"], a["labels"]) for a in alerts] == []
+
+
+async def test_every_dashboard_panel_query_runs_and_finds_series(seeded, prometheus):
+    await _settled(prometheus, "qs:demands_open:station", ("station_id",), OPEN)
+    queries = panel_queries()
+    assert queries, "no dashboard panel query found"
+    exempt = list(NO_SERIES_HERE)
+    if prometheus.values('up{job="rabbitmq"}', "job") != {"rabbitmq": 1.0}:
+        exempt.append(BROKER_METRICS)
+    failed, empty = [], []
+    for name, expr in queries:
+        reply = prometheus.answer(expr)
+        if reply["status"] != "success":
+            failed.append((name, expr, reply.get("error")))
+        elif not reply["data"]["result"] and not _may_find_nothing(expr, exempt):
+            empty.append((name, expr))
+    assert failed == []
+    assert empty == []
+
+
+def _may_find_nothing(expr: str, exempt: list[str]) -> bool:
+    kpi = any(name.startswith("qs:") or name in TRACKING_KPIS for name in metric_names(expr))
+    return not kpi and any(part in expr for part in exempt)
+
+
+async def test_a_restart_of_tracking_changes_no_kpi(seeded, prometheus):
+    procs = seeded
+    before = {}
+    for expr, (labels, expected) in EXPECTED.items():
+        before[expr] = await _settled(prometheus, expr, labels, expected)
+
+    await procs.kill("tracking")
+    # Prometheus sees it gone: the failed scrape marks tracking's series stale and the KPI rules have nothing left.
+    await infra.eventually(lambda: prometheus.values('up{job="tracking"}', "job") == {"tracking": 0.0}, what="down")
+    await infra.eventually(lambda: prometheus.query("qs:demands_open:city") == [], what="the KPIs gone stale")
+    await procs.start("tracking")
+    await procs.wait_ready(["tracking"])
+    await infra.eventually(lambda: prometheus.values('up{job="tracking"}', "job") == {"tracking": 1.0}, what="up")
+
+    after = {}
+    for expr, (labels, expected) in EXPECTED.items():
+        after[expr] = await _settled(prometheus, expr, labels, expected)
+    assert after == before
