@@ -19,7 +19,7 @@ run: venv infra
 
 # Beside `make run`, in a second terminal: Prometheus scraping the five services with deploy/prometheus/rules.
 prometheus: venv infra
-	$(PY) -m tests.support.prometheus $(ARGS)
+	$(PY) -m devtools.prometheus $(ARGS)
 
 # Every tier at the real time, then the suite again under frozen clocks (tests/support/clock.py): the unit tier
 # at every awkward instant, the integration tier across New Year's midnight in China (UTC still says 2026).

@@ -29,7 +29,7 @@ from shared.messaging import EVENTS_EXCHANGE, OutboxRelay, create_broker, declar
 from shared.messaging.broker import EventRouter, RejectInvalidPayload
 from shared.messaging.health import queues_without_consumer, watch_dead_letters
 from shared.observability import ServiceMetrics
-from shared.observability.metrics import StoreCounter
+from shared.observability.metrics import StoreCounter, StoreQuery
 from shared.ratelimit import RateLimiter, trust_proxies
 from shared.settings import ServiceSettings
 
@@ -54,14 +54,14 @@ class ServiceRuntime:
         settings: ServiceSettings,
         migrations: Path,
         store: Callable[[asyncpg.Connection], Any] = lambda conn: None,
-        store_counters: tuple[StoreCounter, ...] = (),
+        store_counters: tuple[StoreCounter | StoreQuery, ...] = (),
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
         self.migrations = migrations
         self.uow = UnitOfWork(self.name, store)
-        self.metrics = ServiceMetrics(self.name)
-        self.metrics.from_store((*store_counters, OUTBOX_AGE), self._system_query)
+        self.metrics = ServiceMetrics(self.name, reuse_seconds=settings.store_metrics_every_seconds)
+        self.metrics.from_store((*store_counters, OUTBOX_AGE), self._system_read)
         self.scheduled: list[Scheduled] = []
         self.broker = create_broker(
             amqp_url=settings.amqp_url, prefetch=settings.prefetch, metrics=self.metrics, app_name=self.name
@@ -88,9 +88,10 @@ class ServiceRuntime:
         self.broker.include_router(router, middlewares=(RejectInvalidPayload(self.metrics),))
         self.queues.extend(router.queues)
 
-    async def _system_query(self, sql: str) -> list:
+    async def _system_read(self, queries: list[tuple[str, tuple]]) -> list[list]:
+        """The store figures of one scrape, read in one transaction."""
         async with self.uow.begin() as tx:
-            return await tx.conn.fetch(sql)
+            return [await tx.conn.fetch(sql, *params) for sql, params in queries]
 
     def publishes(self, event_type: type[Envelope]) -> None:
         """Documents an event this service publishes (through the outbox relay) in its AsyncAPI."""
@@ -254,8 +255,10 @@ class Service:
     subscribers: Callable[[UnitOfWork, ServiceSettings], EventRouter]
     publishes: tuple[type[Envelope], ...]
     routers: tuple[APIRouter, ...]
-    store_counters: tuple[StoreCounter, ...] = ()
+    store_counters: tuple[StoreCounter | StoreQuery, ...] = ()
     scheduled: tuple["Scheduled", ...] = ()
+    # Further metrics of the service's own, registered on its registry once built (e.g. gauges from its settings).
+    metrics: Callable[[ServiceMetrics, Any], None] | None = None
 
     def runtime(self, settings: ServiceSettings | None = None) -> ServiceRuntime:
         settings = settings or self.settings()
@@ -265,6 +268,8 @@ class Service:
         for event_type in self.publishes:
             rt.publishes(event_type)
         rt.scheduled.extend(self.scheduled)
+        if self.metrics is not None:
+            self.metrics(rt.metrics, settings)
         return rt
 
     def create_app(self, settings: ServiceSettings | None = None) -> FastAPI:

@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     inbox_retention_days: float = Field(default=30.0, ge=1)
     prune_every_minutes: float = Field(default=60.0, gt=0)
     dlq_check_seconds: float = Field(default=15.0, gt=0)
+    # Scrapes this close to the last reading of the store's figures reuse it: the store is read at most this often.
+    store_metrics_every_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
     # json for machines (production); console for people watching `make run`
     log_format: Literal["json", "console"] = "json"

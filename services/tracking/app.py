@@ -8,7 +8,8 @@ from pathlib import Path
 from prometheus_client import Gauge
 
 from shared.contracts import FOLLOWING, Resolved
-from shared.runtime import Scheduled, Service, ServiceRuntime
+from shared.observability import ServiceMetrics
+from shared.runtime import Scheduled, Service
 
 from . import api, handlers, kpis_api, store
 from .clock import api as clock_api
@@ -30,25 +31,21 @@ def _daily(_settings: Settings) -> float:
     return 86400.0
 
 
-class TrackingService(Service):
-    """Tracking also serves the supervisors' KPI targets from its settings, as the gauge qs_kpi_target{kpi} (the same
-    on every replica: take max), for the dashboards and the alert rules (deploy/prometheus/rules/targets.yml)."""
-
-    def runtime(self, settings: Settings | None = None) -> ServiceRuntime:
-        rt = super().runtime(settings)
-        target = Gauge(
-            "qs_kpi_target",
-            "The supervisors' KPI target (0..1) from tracking's settings, by kpi",
-            ["kpi"],
-            registry=rt.metrics.registry,
-        )
-        targets = Targets.of(rt.settings)
-        target.labels(kpi="on_time_rate").set(targets.on_time_rate)
-        target.labels(kpi="response_rate").set(targets.response_rate)
-        return rt
+def _kpi_targets(metrics: ServiceMetrics, settings: Settings) -> None:
+    """The supervisors' KPI targets from the settings, as the gauge qs_kpi_target{kpi} (the same on every replica:
+    take max), for the dashboards and the alert rules (deploy/prometheus/rules/targets.yml)."""
+    target = Gauge(
+        "qs_kpi_target",
+        "The supervisors' KPI target (0..1) from tracking's settings, by kpi",
+        ["kpi"],
+        registry=metrics.registry,
+    )
+    targets = Targets.of(settings)
+    target.labels(kpi="on_time_rate").set(targets.on_time_rate)
+    target.labels(kpi="response_rate").set(targets.response_rate)
 
 
-SERVICE = TrackingService(
+SERVICE = Service(
     settings=Settings,
     title="跟踪服务 Tracking",
     description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作与办结，发布 Resolved 及跟进事件。"
@@ -66,6 +63,7 @@ SERVICE = TrackingService(
         kpis_api.router,
     ),
     store_counters=store.COUNTERS,
+    metrics=_kpi_targets,
     scheduled=(
         Scheduled(clock.fill_in_clocks, every=_daily),  # at start: the clock columns of cases from before 0006
         Scheduled(supervision.scan, every=_scan_every),

@@ -39,13 +39,14 @@ def period(start: date | None, end: date | None, today: date) -> Period:
             f"'to' ({end}) is before 'from' ({start})",
             field=named,
         )
-    if (end - start).days + 1 > MAX_DAYS:
+    asked = Period(start, end)
+    if asked.days > MAX_DAYS:
         raise Invalid(
-            f"统计期间最长 {MAX_DAYS} 天，{start} 至 {end} 共 {(end - start).days + 1} 天",
-            f"a period is at most {MAX_DAYS} days; {start} to {end} is {(end - start).days + 1}",
+            f"统计期间最长 {MAX_DAYS} 天，{start} 至 {end} 共 {asked.days} 天",
+            f"a period is at most {MAX_DAYS} days; {start} to {end} is {asked.days}",
             field=named,
         )
-    return Period(start, end)
+    return asked
 
 
 def rate(numerator: int, denominator: int) -> float | None:
@@ -60,10 +61,11 @@ def below(value: float | None, target: float) -> bool | None:
 
 @dataclass(frozen=True)
 class Targets:
-    """The supervisors' targets (settings TRACKING_TARGET_ON_TIME_RATE, TRACKING_TARGET_RESPONSE_RATE), 0..1."""
+    """The supervisors' targets (settings TRACKING_TARGET_ON_TIME_RATE, TRACKING_TARGET_RESPONSE_RATE), 0..1; the
+    defaults are the settings'."""
 
-    on_time_rate: float = 0.9
-    response_rate: float = 0.95
+    on_time_rate: float
+    response_rate: float
 
     @classmethod
     def of(cls, settings) -> "Targets":
@@ -72,7 +74,7 @@ class Targets:
 
 @dataclass(frozen=True)
 class Now:
-    """Cases as they stand (today = the China date of the database's clock), as the gauges count them."""
+    """Cases as they stand (today = the China date of the service's clock), as the gauges count them."""
 
     open: int = 0
     overdue_response: int = 0
@@ -85,10 +87,13 @@ class Now:
 
 @dataclass(frozen=True)
 class Handling:
-    """按时办结 over the period."""
+    """按时办结 over the period (domain.md §9): `due`, the cases whose handling deadline in force fell in the period,
+    resolved or late now; `resolved_on_time`, those of them resolved by that deadline. And 办结率's numerator,
+    `resolved_in_period`: the cases resolved on a day of the period, whatever their deadline (so it may exceed
+    `due`). Each case counts in one period for each figure, so the periods of a year add up."""
 
     due: int = 0
-    resolved: int = 0
+    resolved_in_period: int = 0
     resolved_on_time: int = 0
 
     @property
@@ -101,7 +106,8 @@ class Handling:
 
 @dataclass(frozen=True)
 class Response:
-    """及时响应 over the period."""
+    """及时响应 over the period (domain.md §9): `due`, the cases whose response deadline fell in the period or that were
+    first assigned in it, assigned or late now; `responded_in_time`, those of them assigned by that deadline."""
 
     due: int = 0
     responded_in_time: int = 0

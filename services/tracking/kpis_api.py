@@ -23,7 +23,8 @@ Reader = Annotated[Principal, allow(*READERS)]
 
 
 class NowOut(BaseModel):
-    """现状（今天 = 数据库时钟的北京日期），与 /metrics 的同名指标相同 / as the cases stand now, equal to the gauges."""
+    """现状（今天 = 服务时钟的北京日期，与台账的超期清单相同），与 /metrics 的同名指标相同
+    / as the cases stand now (today by the service's clock, as the ledger's overdue list), equal to the gauges."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -40,17 +41,24 @@ class NowOut(BaseModel):
 
 
 class HandlingOut(BaseModel):
-    """按时办结率（domain.md §9）：期内应办结的需求中，按现行办结期限办结的比例 / on-time completion over the period."""
+    """按时办结率（domain.md §9）：现行办结期限在期内的需求中，按期办结的比例；另有办结率的分子（期内办结数）
+    / on-time completion of the cases due in the period (domain.md §9), and the numerator of 办结率."""
 
     due: int = Field(
-        description="应办结：现行办结期限在期内或在期内办结的需求中，已办结的和现已办理超期的（挂起中、已终止的不计）"
-        " / of the cases whose handling deadline in force fell in the period or that were resolved in it: those"
-        " resolved and those late now (paused and ended ones are not counted)"
+        description="应办结：现行办结期限（含挂起顺延与批准的延期）在期内的需求中，已办结的和现已办理超期的"
+        "（挂起中、已终止的不计）；每个需求只计入其期限所在的一个期间"
+        " / the cases whose handling deadline in force fell in the period, resolved or late now (paused and ended"
+        " ones are not counted); each case counts in the one period of its deadline"
     )
-    resolved: int = Field(description="期内办结：办结日期（北京时间）在期内 / resolved on a China date in the period")
+    resolved_in_period: int = Field(
+        description="期内办结（办结率的分子）：办结日期（北京时间）在期内的需求，不论其期限在何时，故可多于 due"
+        " / 办结率's numerator: the cases resolved on a China date in the period, whatever their deadline (so it"
+        " may exceed due)"
+    )
     resolved_on_time: int = Field(
-        description="按时办结：上述需求中办结日期不晚于现行办结期限的（qs_demands_resolved_on_time_total 的规则）"
-        " / of the same cases, resolved on or before the handling deadline in force"
+        description="按时办结：应办结需求中办结日期不晚于现行办结期限的（qs_demands_resolved_on_time_total 的规则），"
+        "不多于 due / of the cases counted in due, those resolved on or before the handling deadline in force"
+        " (never more than due)"
     )
     on_time_rate: float | None = Field(
         description="按时办结率 = resolved_on_time / due；无应办结需求时为 null / null when nothing is due"
@@ -93,7 +101,7 @@ def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
         "now": NowOut.model_validate(f.now),
         "handling": HandlingOut(
             due=handling.due,
-            resolved=handling.resolved,
+            resolved_in_period=handling.resolved_in_period,
             resolved_on_time=handling.resolved_on_time,
             on_time_rate=handling.on_time_rate,
             below_target=kpis.below(handling.on_time_rate, targets.on_time_rate),
@@ -109,8 +117,14 @@ def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
 
 class StationOut(FiguresOut):
     station_id: str
-    district: str = Field(description="区（县）代码 / district code: the station id's second part")
-    city: str = Field(description="市代码 / city code: the station id's first part")
+    district: str = Field(
+        description="区（县）代码：服务站编号形如 市代码/区代码/…（均为 6 位数字）时的第二段，否则为空"
+        " / district code: the station id's second part when the id is city/district/… (6-digit codes), else ''"
+    )
+    city: str = Field(
+        description="市代码：服务站编号第一段为 6 位数字时的该段，否则为空"
+        " / city code: the station id's first part when it is a 6-digit code, else ''"
+    )
 
 
 class TargetsOut(BaseModel):
@@ -133,12 +147,12 @@ class KpisOut(BaseModel):
     response_model=KpisOut,
     summary="KPI 指标（上级单位视图）/ KPIs for the supervisor's view",
     description="调用者范围内（或其中一个服务站）每个服务站及合计的 KPI：现状（办理中、响应超期、办理超期、挂起中，"
-    "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标。"
+    "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标，以及期内办结数。"
     "统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
     " / Per station in the caller's scope (or one of them) and for the whole scope: the figures as they stand now"
     " (the same as the gauges on /metrics), and for the period (China dates, by default this month up to today, at"
-    " most 366 days) the on-time completion and response rates with their targets. Each figure is defined on its"
-    " field.",
+    " most 366 days) the on-time completion and response rates with their targets, and the cases resolved in it."
+    " Each figure is defined on its field.",
 )
 async def kpi_figures(
     uow: UoW,

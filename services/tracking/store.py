@@ -1,11 +1,13 @@
 """Tracking SQL. The store is bound to one transaction's connection; the unit of work owns the transaction."""
 
+from datetime import date
 from uuid import UUID
 
 import asyncpg
 
-from shared.contracts import Event
-from shared.observability.metrics import StoreCounter
+from shared.calendar import china_today
+from shared.contracts import Event, Outcome, utcnow
+from shared.observability.metrics import StoreCounter, StoreQuery
 from shared.validation import like_pattern
 
 from . import kpis, worklists
@@ -117,61 +119,86 @@ VALUES ($1, $2, $3, $4, $5, $6)
 _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, entry_id"
 
 
-# The KPIs the city watches (domain.md §7, §9; README, "Logs are JSON lines…"), read from the cases at each scrape,
-# so every replica reports the same whole. Per station with its district and city (station ids are
-# "city/district/station") so PromQL can roll up the tree. Each station with a case has every series, 0 included:
-# a figure that drops to nothing reads 0 instead of vanishing. Today is the China date of the database's clock.
-_TODAY = _china_date("now()")
-_STATION = "station_id, split_part(station_id, '/', 2) AS district, split_part(station_id, '/', 1) AS city"
+# The KPIs the city watches (domain.md §7, §9; README, "Logs are JSON lines…"), read from the cases at a scrape,
+# so every replica reports the same whole. Per station with its district and city, so PromQL can roll up the tree:
+# from ids shaped "city/district/station" (6-digit codes); a level an id does not have (the centre
+# "210100/shenyang", a body outside the city tree) is ''. Each station with a case has every series, 0 included:
+# a figure that drops to nothing reads 0 instead of vanishing. Today is the China date of the service's clock ($1),
+# as for the ledger's work lists and GET /kpis, so all three agree.
+_STATION = """station_id,
+    CASE WHEN station_id ~ '^[0-9]{6}/[0-9]{6}(/|$)' THEN split_part(station_id, '/', 2) ELSE '' END AS district,
+    CASE WHEN station_id ~ '^[0-9]{6}(/|$)' THEN split_part(station_id, '/', 1) ELSE '' END AS city"""
 _KPI_LABELS = ("station_id", "district", "city")
+_RESOLVED_ON = _china_date("resolved_at")
+_ASSIGNED_ON = _china_date("first_assigned_at")
+_RESOLVED_ON_TIME = f"{_RESOLVED_ON} <= {_HANDLING_DUE}"
+_RESPONDED_IN_TIME = f"{_ASSIGNED_ON} <= response_due_on"
+
+
+def _today() -> tuple[date]:
+    return (china_today(utcnow()),)
+
+
+OPEN = StoreCounter(
+    "qs_demands_open", "Demands still being handled now (not resolved, ended or archived)", _KPI_LABELS, kind="gauge"
+)
+OVERDUE = StoreCounter(
+    "qs_demands_overdue",
+    "Demands late now, as the ledger's overdue list: never assigned and past the response deadline, or past the"
+    " handling deadline in force; paused ones are not late",
+    (*_KPI_LABELS, "deadline"),
+    kind="gauge",
+)
+PAUSED = StoreCounter(
+    "qs_demands_paused", "Demands still being handled whose clock is paused now (挂起)", _KPI_LABELS, kind="gauge"
+)
+RESOLVED_ON_TIME = StoreCounter(
+    "qs_demands_resolved_on_time_total",
+    "Demands resolved on or before the handling deadline in force (按时办结: pauses and extensions counted)",
+    _KPI_LABELS,
+)
+RESPONDED_IN_TIME = StoreCounter(
+    "qs_demands_responded_in_time_total",
+    "Demands first assigned on or before the response deadline (及时响应)",
+    _KPI_LABELS,
+)
+RESPONDED = StoreCounter(
+    "qs_demands_responded_total",
+    "Demands first assigned (响应), in time or not: with the late ones never assigned, 响应率's denominator",
+    _KPI_LABELS,
+)
+RESOLVED = StoreCounter(
+    "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", (*_KPI_LABELS, "outcome")
+)
+# One reading of the cases for all the families above: one row per station.
+CASE_KPIS = StoreQuery(
+    f"""SELECT {_STATION},
+    count(*) FILTER (WHERE {_OPEN}),
+    count(*) FILTER (WHERE {_RUNNING} AND {_late_response("$1")}),
+    count(*) FILTER (WHERE {_RUNNING} AND {_late_handling("$1")}),
+    count(*) FILTER (WHERE {_PAUSED}),
+    count(*) FILTER (WHERE {_RESOLVED_ON_TIME}),
+    count(*) FILTER (WHERE {_RESPONDED_IN_TIME}),
+    count(*) FILTER (WHERE first_assigned_at IS NOT NULL),
+    {", ".join(f"count(*) FILTER (WHERE resolved_at IS NOT NULL AND outcome = '{o}')" for o in Outcome)}
+FROM cases
+GROUP BY 1, 2, 3""",
+    labels=len(_KPI_LABELS),
+    columns=(
+        (OPEN, ()),
+        (OVERDUE, ("response",)),
+        (OVERDUE, ("handling",)),
+        (PAUSED, ()),
+        (RESOLVED_ON_TIME, ()),
+        (RESPONDED_IN_TIME, ()),
+        (RESPONDED, ()),
+        *((RESOLVED, (o.value,)) for o in Outcome),
+    ),
+    params=_today,
+)
 
 COUNTERS = (
-    StoreCounter(
-        "qs_demands_open",
-        "Demands still being handled now (not resolved, ended or archived)",
-        _KPI_LABELS,
-        f"SELECT {_STATION}, count(*) FILTER (WHERE {_OPEN}) FROM cases GROUP BY 1, 2, 3",
-        kind="gauge",
-    ),
-    StoreCounter(
-        "qs_demands_overdue",
-        "Demands late now, as the ledger's overdue list: never assigned and past the response deadline, or past the"
-        " handling deadline in force; paused ones are not late",
-        (*_KPI_LABELS, "deadline"),
-        f"""SELECT {_STATION}, 'response', count(*) FILTER (WHERE {_RUNNING} AND {_late_response(_TODAY)})
-            FROM cases GROUP BY 1, 2, 3
-        UNION ALL
-        SELECT {_STATION}, 'handling', count(*) FILTER (WHERE {_RUNNING} AND {_late_handling(_TODAY)})
-            FROM cases GROUP BY 1, 2, 3""",
-        kind="gauge",
-    ),
-    StoreCounter(
-        "qs_demands_paused",
-        "Demands still being handled whose clock is paused now (挂起)",
-        _KPI_LABELS,
-        f"SELECT {_STATION}, count(*) FILTER (WHERE {_PAUSED}) FROM cases GROUP BY 1, 2, 3",
-        kind="gauge",
-    ),
-    StoreCounter(
-        "qs_demands_resolved_on_time_total",
-        "Demands resolved on or before the handling deadline in force (按时办结: pauses and extensions counted)",
-        _KPI_LABELS,
-        f"""SELECT {_STATION}, count(*) FILTER (WHERE {_china_date("resolved_at")} <= {_HANDLING_DUE})
-            FROM cases GROUP BY 1, 2, 3""",
-    ),
-    StoreCounter(
-        "qs_demands_responded_in_time_total",
-        "Demands first assigned on or before the response deadline (及时响应)",
-        _KPI_LABELS,
-        f"""SELECT {_STATION}, count(*) FILTER (WHERE {_china_date("first_assigned_at")} <= response_due_on)
-            FROM cases GROUP BY 1, 2, 3""",
-    ),
-    StoreCounter(
-        "qs_demands_resolved_total",
-        "Demands resolved (办结), by station and outcome",
-        (*_KPI_LABELS, "outcome"),
-        f"SELECT {_STATION}, outcome, count(*) FROM cases WHERE resolved_at IS NOT NULL GROUP BY 1, 2, 3, 4",
-    ),
+    CASE_KPIS,
     StoreCounter(
         "qs_demands_closed_total",
         "Demands ended without resolution (否定备案/并单/撤回), by station and how",
@@ -185,18 +212,17 @@ COUNTERS = (
 )
 
 # The supervisor's view (GET /kpis, services/tracking/kpis.py): per station in scope ($1, as the ledger's), the
-# gauges' "now" figures by the gauges' own rules, and the period's [$2, $3] (China dates, both included) by the
-# counters' rules. 按时办结 (domain.md §9): of the cases whose handling deadline in force fell in the period or that
-# were resolved in it, those resolved (`due` counts them with the ones late now) and those resolved by that deadline.
-# 及时响应: of the cases whose response deadline fell in the period or that were first assigned in it, those assigned
-# (`response_due` counts them with the ones never assigned and late now) and those assigned by that deadline.
-# Paused and ended cases are not late (the gauges' rule): they count only once resolved or assigned.
-_RESOLVED_ON = _china_date("resolved_at")
-_ASSIGNED_ON = _china_date("first_assigned_at")
-_HANDLING_IN_PERIOD = f"({_HANDLING_DUE} BETWEEN $2 AND $3 OR {_RESOLVED_ON} BETWEEN $2 AND $3)"
+# gauges' "now" figures by the gauges' own rules (today = $4), and the period's [$2, $3] (China dates, both
+# included) by the counters' rules, per domain.md §9. 按时办结: of the cases whose handling deadline in force fell in
+# the period, those resolved or late now (`due`) and those resolved by that deadline; 办结率's numerator
+# (`resolved_in_period`) is the cases resolved in the period. 及时响应: of the cases whose response deadline fell in
+# the period or that were first assigned in it, those assigned or never assigned and late now (`response_due`) and
+# those assigned by that deadline. Paused and ended cases are not late (the gauges' rule): they count only once
+# resolved or assigned.
+_HANDLING_IN_PERIOD = f"{_HANDLING_DUE} BETWEEN $2 AND $3"
 _RESPONSE_IN_PERIOD = f"(response_due_on BETWEEN $2 AND $3 OR {_ASSIGNED_ON} BETWEEN $2 AND $3)"
-_LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling(_TODAY)}"
-_LATE_RESPONSE_NOW = f"{_RUNNING} AND {_late_response(_TODAY)}"
+_LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling('$4')}"
+_LATE_RESPONSE_NOW = f"{_RUNNING} AND {_late_response('$4')}"
 _KPIS = f"""
 SELECT {_STATION},
     count(*) FILTER (WHERE {_OPEN}) AS open,
@@ -204,12 +230,12 @@ SELECT {_STATION},
     count(*) FILTER (WHERE {_LATE_HANDLING_NOW}) AS overdue_handling,
     count(*) FILTER (WHERE {_PAUSED}) AS paused,
     count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND (resolved_at IS NOT NULL OR ({_LATE_HANDLING_NOW}))) AS due,
-    count(*) FILTER (WHERE {_RESOLVED_ON} BETWEEN $2 AND $3) AS resolved,
-    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND {_RESOLVED_ON} <= {_HANDLING_DUE}) AS resolved_on_time,
+    count(*) FILTER (WHERE {_RESOLVED_ON} BETWEEN $2 AND $3) AS resolved_in_period,
+    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND {_RESOLVED_ON_TIME}) AS resolved_on_time,
     count(*) FILTER (
         WHERE {_RESPONSE_IN_PERIOD} AND (first_assigned_at IS NOT NULL OR ({_LATE_RESPONSE_NOW}))
     ) AS response_due,
-    count(*) FILTER (WHERE {_RESPONSE_IN_PERIOD} AND {_ASSIGNED_ON} <= response_due_on) AS responded_in_time
+    count(*) FILTER (WHERE {_RESPONSE_IN_PERIOD} AND {_RESPONDED_IN_TIME}) AS responded_in_time
 FROM cases
 WHERE qs_covers($1, station_id)
 GROUP BY 1, 2, 3
@@ -262,16 +288,17 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)
         return [Case(**r) for r in rows]
 
-    async def kpi_figures(self, scope: str, period: kpis.Period) -> list[kpis.StationFigures]:
-        """The KPI figures of each station in `scope` that has a case, for `period`; see _KPIS."""
-        rows = await self.conn.fetch(_KPIS, scope, period.start, period.end)
+    async def kpi_figures(self, scope: str, period: kpis.Period, today: date) -> list[kpis.StationFigures]:
+        """The KPI figures of each station in `scope` that has a case, for `period`, late meaning late on `today`;
+        see _KPIS."""
+        rows = await self.conn.fetch(_KPIS, scope, period.start, period.end, today)
         return [
             kpis.StationFigures(
                 station_id=r["station_id"],
                 district=r["district"],
                 city=r["city"],
                 now=kpis.Now(r["open"], r["overdue_response"], r["overdue_handling"], r["paused"]),
-                handling=kpis.Handling(r["due"], r["resolved"], r["resolved_on_time"]),
+                handling=kpis.Handling(r["due"], r["resolved_in_period"], r["resolved_on_time"]),
                 response=kpis.Response(r["response_due"], r["responded_in_time"]),
             )
             for r in rows

@@ -90,7 +90,8 @@ async def kpi_figures(
 ) -> tuple[kpis.Period, list[kpis.StationFigures], kpis.Figures]:
     """The supervisor's view: each station in the caller's scope (or the one asked for; 404 outside it) and the
     whole scope, for the period asked for (by default this China month up to today)."""
-    period = kpis.period(start, end, china_today(utcnow()))
+    today = china_today(utcnow())  # the service's clock, as the ledger's work lists and the KPI metrics
+    period = kpis.period(start, end, today)
     async with uow.begin(principal) as tx:
-        stations = await tx.store.kpi_figures(await tx.scope(station_id), period)
+        stations = await tx.store.kpi_figures(await tx.scope(station_id), period, today)
     return period, stations, kpis.total(stations)

@@ -12,14 +12,16 @@ from prometheus_client.registry import Collector
 
 log = structlog.get_logger(__name__)
 
-# Runs one query and returns its rows; the runtime supplies it once the database is up.
-Query = Callable[[str], Awaitable[list]]
-_REFRESH_SECONDS = 5.0  # a scrape answers with the last figures rather than wait longer
+# Runs the store queries, each with its parameters, in one transaction and returns each one's rows; the runtime
+# supplies it once the database is up.
+Read = Callable[[list[tuple[str, tuple]]], Awaitable[list[list]]]
+_REFRESH_SECONDS = 5.0  # a scrape answers without the store figures rather than wait longer
 
 
 class ServiceMetrics:
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, reuse_seconds: float = 5.0) -> None:
         self.service = service
+        self.reuse_seconds = reuse_seconds  # scrapes this close to the last reading reuse it
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)  # process_resident_memory_bytes and CPU seconds, per replica (ops dashboard)
@@ -45,25 +47,39 @@ class ServiceMetrics:
         )
 
         self._store = _StoreCollector(())
-        self._query: Query | None = None
+        self._read: Read | None = None
+        self._read_at: float | None = None  # the event loop's time of the last reading
+        self._reading = asyncio.Lock()  # one reading in flight; scrapes meanwhile wait and share it
 
-    def from_store(self, counters: tuple["StoreCounter", ...], query: Query) -> None:
-        """Serve these counters from the store, read at each scrape."""
-        self._store.counters = counters
-        self._query = query
-        if counters:
+    def from_store(self, queries: tuple["StoreQuery | StoreCounter", ...], read: Read) -> None:
+        """Serve these figures from the store, read at a scrape (at most every `reuse_seconds`)."""
+        self._store.queries = tuple(q if isinstance(q, StoreQuery) else q.query() for q in queries)
+        self._read = read
+        if queries:
             self.registry.register(self._store)
 
     async def refresh(self) -> None:
-        """Reads the store's counters; on failure the last figures stay and the scrape still answers."""
-        if self._query is None:
+        """Reads every store query in one transaction. On failure the store's series are dropped (they vanish, so no
+        stale figure outlives the database) and the scrape still answers."""
+        if self._read is None:
             return
-        try:
-            async with asyncio.timeout(_REFRESH_SECONDS):
-                for c in self._store.counters:
-                    self._store.rows[c.name] = await self._query(c.sql)
-        except Exception as exc:  # a scrape must not fail because the database is away
-            log.warning("store metrics not refreshed", error=repr(exc))
+        async with self._reading:
+            loop = asyncio.get_running_loop()
+            if self._read_at is not None and loop.time() - self._read_at < self.reuse_seconds:
+                return
+            try:
+                async with asyncio.timeout(_REFRESH_SECONDS):
+                    rows = await self._read([(q.sql, q.params()) for q in self._store.queries])
+            except Exception as exc:  # a scrape must not fail because the database is away
+                self._store.rows = []
+                log.warning("store metrics not read; their series are left out", error=repr(exc))
+            else:
+                self._store.rows = rows
+            self._read_at = loop.time()
+
+
+def _no_params() -> tuple:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -71,31 +87,55 @@ class StoreCounter:
     """A business counter kept in the service's own tables, so restarts and replicas neither reset nor double it.
 
     `sql` returns one row per series: the label values in `labels` order, then the count. A count that can go
-    down (e.g. qualifications expiring soon) is a `gauge`.
+    down (e.g. qualifications expiring soon) is a `gauge`. Without `sql`, a StoreQuery's column feeds it.
     """
 
     name: str
     doc: str
     labels: tuple[str, ...]
-    sql: str
+    sql: str = ""
     kind: Literal["counter", "gauge"] = "counter"
 
     def family(self) -> CounterMetricFamily | GaugeMetricFamily:
         family_type = GaugeMetricFamily if self.kind == "gauge" else CounterMetricFamily
         return family_type(self.name, self.doc, labels=self.labels)
 
+    def query(self) -> "StoreQuery":
+        return StoreQuery(self.sql, len(self.labels), ((self, ()),))
+
+
+@dataclass(frozen=True)
+class StoreQuery:
+    """One query feeding several families, so a scrape reads a table once.
+
+    Each row holds `labels` label values, then one value per entry of `columns`: (the family it feeds, the values
+    of the family's further labels). E.g. a row (station, district, city, late to respond, late to handle) feeds
+    qs_demands_overdue{..., deadline} twice, with ("response",) and ("handling",). `params()` gives the query's
+    bound parameters at each reading (e.g. today by the service's clock).
+    """
+
+    sql: str
+    labels: int
+    columns: tuple[tuple[StoreCounter, tuple[str, ...]], ...]
+    params: Callable[[], tuple] = _no_params
+
 
 class _StoreCollector(Collector):
-    def __init__(self, counters: tuple[StoreCounter, ...]) -> None:
-        self.counters = counters
-        self.rows: dict[str, list] = {}
+    def __init__(self, queries: tuple[StoreQuery, ...]) -> None:
+        self.queries = queries
+        self.rows: list[list] = []  # each query's rows, in `queries` order; empty when not read
+
+    def _counters(self) -> dict[str, StoreCounter]:
+        return {c.name: c for q in self.queries for c, _ in q.columns}
 
     def describe(self):
-        return [c.family() for c in self.counters]
+        return [c.family() for c in self._counters().values()]
 
     def collect(self):
-        for c in self.counters:
-            family = c.family()
-            for row in self.rows.get(c.name, []):
-                family.add_metric([str(v) for v in row[:-1]], row[-1])
-            yield family
+        families = {name: c.family() for name, c in self._counters().items()}
+        for q, rows in zip(self.queries, self.rows, strict=False):
+            for row in rows:
+                labels = [str(v) for v in row[: q.labels]]
+                for (counter, further), value in zip(q.columns, row[q.labels :], strict=True):
+                    families[counter.name].add_metric([*labels, *further], value)
+        yield from families.values()

@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from shared.contracts import EXCHANGE, Event
 
-FAST = {"outbox_poll_seconds": 0.2, "dlq_check_seconds": 0.5, "delivery_limit": 2}
+# Store figures read at every scrape: a test that changes something then scrapes once sees the change.
+FAST = {"outbox_poll_seconds": 0.2, "dlq_check_seconds": 0.5, "delivery_limit": 2, "store_metrics_every_seconds": 0}
 
 
 def make_app(service: str, *, amqp_url: str, database_url: str, **overrides) -> FastAPI:

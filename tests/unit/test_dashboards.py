@@ -285,13 +285,34 @@ def test_every_metric_a_query_reads_exists(all_queries):
     assert unknown == {}
 
 
+# Gauges each replica sets from what it sees of shared state (its outbox table, the broker's dead-letter queues): the
+# same figure on every replica, like the store counters.
+SHARED_STATE_GAUGES = {"qs_dead_letter_messages", "qs_outbox_pending"}
+
+
 def test_store_derived_metrics_are_read_through_max_without_instance(all_queries):
     """Every replica reports the same store figure: `max without (instance)`, never a sum over replicas."""
-    store = {name for name, kind in source_metrics().items() if kind == "StoreCounter"}
+    defined = source_metrics()
+    assert {defined.get(name) for name in SHARED_STATE_GAUGES} == {"Gauge"}, "renamed? update SHARED_STATE_GAUGES"
+    store = {name for name, kind in defined.items() if kind == "StoreCounter"} | SHARED_STATE_GAUGES
     for q in all_queries:
         for name in dash.metric_names(q.promql) & store:
             pattern = rf"max without \(instance\) \(\s*{re.escape(name)}\b"
             assert re.search(pattern, q.expr), f"{q.name}: read {name} through max without (instance): {q.expr}"
+
+
+def test_kpi_rates_are_coloured_from_the_target_setting_not_a_fixed_threshold():
+    """The targets are tracking's settings (qs_kpi_target): a panel showing a rate has no threshold of its own; it
+    colours a `< bool` comparison with qs_kpi_target instead."""
+    for dashboard in dash.dashboards():
+        for panel in dash.panels(dashboard):
+            exprs = [t["expr"] for t in panel.get("targets", [])]
+            if not any(re.search(r"qs:\w*_rate:", e) for e in exprs):
+                continue
+            steps = panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {}).get("steps", [])
+            assert [s["value"] for s in steps] in ([], [None]), f"{panel['title']}: a fixed threshold {steps}"
+            if panel["type"] in ("stat", "table"):
+                assert any("< bool" in e and "qs_kpi_target" in e for e in exprs), panel["title"]
 
 
 # --- the checker's own parts --------------------------------------------------------------------
@@ -321,7 +342,7 @@ def test_source_metrics_include_the_store_counters_and_the_http_histogram():
     assert found["qs_http_request_seconds_bucket"] == "Histogram"
     assert found["qs_outbox_publish_failures_total"] == "Counter"
     assert "qs_demands_opn" not in found
-    assert {"qs:demands_open:station", "qs:on_time_rate:district"} <= recording_rules()
+    assert {"qs:demands_open:station", "qs:demands_paused:district", "qs:on_time_rate:district"} <= recording_rules()
 
 
 def test_panel_queries_name_every_query_once(all_queries):

@@ -13,3 +13,12 @@ def test_every_service_serves_its_outbox_age_as_a_gauge(service):
     runtime = importlib.import_module(f"services.{service}.app").SERVICE.runtime()  # builds, connects to nothing
     text = generate_latest(runtime.metrics.registry).decode()
     assert "# TYPE qs_outbox_oldest_pending_seconds gauge" in text
+
+
+def test_tracking_reads_its_case_kpis_in_one_query_with_a_value_for_each_family_column():
+    from services.tracking.store import CASE_KPIS, COUNTERS
+
+    assert CASE_KPIS in COUNTERS
+    assert CASE_KPIS.sql.count("count(*)") == len(CASE_KPIS.columns)
+    names = {counter.name for counter, _ in CASE_KPIS.columns}
+    assert "qs_demands_responded_total" in names and "qs_demands_resolved_total" in names

@@ -42,7 +42,7 @@ def test_a_rate_is_null_when_there_is_nothing_to_count():
     assert rate(1, 3) == 1 / 3
     assert rate(4, 4) == 1.0
     assert Handling().on_time_rate is None and Response().response_rate is None
-    assert Handling(due=4, resolved=2, resolved_on_time=3).on_time_rate == 0.75
+    assert Handling(due=4, resolved_in_period=5, resolved_on_time=3).on_time_rate == 0.75
     assert Response(due=8, responded_in_time=6).response_rate == 0.75
 
 
@@ -114,9 +114,11 @@ class FakeKpiStore:
     def __init__(self, stations: list[StationFigures]) -> None:
         self.stations = stations
         self.asked: list[tuple[str, Period]] = []
+        self.today: list[date] = []
 
-    async def kpi_figures(self, scope: str, asked: Period) -> list[StationFigures]:
+    async def kpi_figures(self, scope: str, asked: Period, today: date) -> list[StationFigures]:
         self.asked.append((scope, asked))
+        self.today.append(today)
         return [s for s in self.stations if s.station_id == scope or s.station_id.startswith(scope + "/")]
 
 
@@ -126,6 +128,7 @@ async def test_the_use_case_counts_this_china_month_by_default(frozen_clock):
     today = CHINA_DATES[frozen_clock]  # e.g. 00:30 on 1 January 2027 in China is still 2026 in UTC
     assert asked == Period(today.replace(day=1), today)
     assert store.asked == [("210100", asked)]
+    assert store.today == [today]  # late means late by the service's clock, as for the ledger and the metrics
     assert [s.station_id for s in stations] == [HUNNAN] and whole.handling.on_time_rate == 1.0
 
 

@@ -1,8 +1,9 @@
 """A real Prometheus (Debian's `prometheus` package) scraping services that run on this machine.
 
-The tests (tests/e2e/test_prometheus.py) start one for the five e2e services; by hand, against `make run`:
+By hand, against `make run` (`make prometheus`); the tests (tests/e2e/test_prometheus.py) start one for the five e2e
+services:
 
-    python -m tests.support.prometheus [--ports 8001,8002,8003,8004,8005] [--listen 127.0.0.1:9090]
+    python -m devtools.prometheus [--ports 8001,8002,8003,8004,8005] [--listen 127.0.0.1:9099]
 
 Either way the config is generated in a temporary directory (data too, removed at the end): a static target per
 service's /metrics (jobs named after the services, as deploy/prometheus/prometheus.yml names them), RabbitMQ's
@@ -28,10 +29,12 @@ from pathlib import Path
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 SERVICE_ORDER = ("intake", "dispatch", "tracking", "evaluation", "archive")
 RABBITMQ_METRICS = "127.0.0.1:15692"  # rabbitmq_prometheus, where enabled
+# Not 9090: on Debian with systemd, installing the `prometheus` package starts prometheus.service there.
+LISTEN = "127.0.0.1:9099"
 
 
 def free_port() -> int:
@@ -94,9 +97,6 @@ class Prometheus:
             key = tuple(series["metric"].get(label, "") for label in labels)
             out[key[0] if len(key) == 1 else key] = float(series["value"][1])
         return out
-
-    def firing_alerts(self) -> list[dict]:
-        return [a for a in self.api("alerts")["alerts"] if a["state"] == "firing"]
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL if it has not stopped after `grace` seconds."""
@@ -162,10 +162,10 @@ def main(argv: list[str] | None = None) -> None:
 
     default = ",".join(os.environ.get(f"{s.upper()}_HTTP_PORT", str(PORTS[s])) for s in SERVICE_ORDER)
     parser = argparse.ArgumentParser(
-        prog="python -m tests.support.prometheus", description="Prometheus for `make run`, with the repository's rules."
+        prog="python -m devtools.prometheus", description="Prometheus for `make run`, with the repository's rules."
     )
     parser.add_argument("--ports", default=default, help=f"the services' ports, in the order {','.join(SERVICE_ORDER)}")
-    parser.add_argument("--listen", default="127.0.0.1:9090", help="Prometheus' own address")
+    parser.add_argument("--listen", default=LISTEN, help="Prometheus' own address")
     parser.add_argument("--rabbitmq", default=RABBITMQ_METRICS, help="rabbitmq_prometheus' address ('' for none)")
     args = parser.parse_args(argv)
     ports = dict(zip(SERVICE_ORDER, (int(p) for p in args.ports.split(",")), strict=True))
