@@ -72,8 +72,15 @@ class Targets:
         return cls(on_time_rate=settings.target_on_time_rate, response_rate=settings.target_response_rate)
 
 
+class _Counts:
+    """Counts that add up field by field (a scope's total is the sum of its stations')."""
+
+    def __add__(self, other):
+        return type(self)(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
 @dataclass(frozen=True)
-class Now:
+class Now(_Counts):
     """Cases as they stand (today = the China date of the service's clock), as the gauges count them."""
 
     open: int = 0
@@ -81,12 +88,9 @@ class Now:
     overdue_handling: int = 0
     paused: int = 0
 
-    def __add__(self, other: "Now") -> "Now":
-        return Now(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
-
 
 @dataclass(frozen=True)
-class Handling:
+class Handling(_Counts):
     """按时办结 over the period (domain.md §9): `due`, the cases whose handling deadline in force fell in the period,
     resolved or late now; `resolved_on_time`, those of them resolved by that deadline. And 办结率's numerator,
     `resolved_in_period`: the cases resolved on a day of the period, whatever their deadline (so it may exceed
@@ -100,12 +104,9 @@ class Handling:
     def on_time_rate(self) -> float | None:
         return rate(self.resolved_on_time, self.due)
 
-    def __add__(self, other: "Handling") -> "Handling":
-        return Handling(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
-
 
 @dataclass(frozen=True)
-class Response:
+class Response(_Counts):
     """及时响应 over the period (domain.md §9): `due`, the cases whose response deadline fell in the period or that were
     first assigned in it, assigned or late now; `responded_in_time`, those of them assigned by that deadline."""
 
@@ -115,9 +116,6 @@ class Response:
     @property
     def response_rate(self) -> float | None:
         return rate(self.responded_in_time, self.due)
-
-    def __add__(self, other: "Response") -> "Response":
-        return Response(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
 
 
 @dataclass(frozen=True)
