@@ -5,10 +5,9 @@ Publishes Resolved and the events of following a case (shared.contracts.followin
 
 from pathlib import Path
 
-from prometheus_client import Gauge
-
 from shared.contracts import FOLLOWING, Resolved
 from shared.observability import ServiceMetrics
+from shared.observability.metrics import kpi_targets
 from shared.runtime import Scheduled, Service
 
 from . import api, handlers, kpis_api, store
@@ -32,17 +31,8 @@ def _daily(_settings: Settings) -> float:
 
 
 def _kpi_targets(metrics: ServiceMetrics, settings: Settings) -> None:
-    """The supervisors' KPI targets from the settings, as the gauge qs_kpi_target{kpi} (the same on every replica:
-    take max), for the dashboards and the alert rules (deploy/prometheus/rules/targets.yml)."""
-    target = Gauge(
-        "qs_kpi_target",
-        "The supervisors' KPI target (0..1) from tracking's settings, by kpi",
-        ["kpi"],
-        registry=metrics.registry,
-    )
     targets = Targets.of(settings)
-    target.labels(kpi="on_time_rate").set(targets.on_time_rate)
-    target.labels(kpi="response_rate").set(targets.response_rate)
+    kpi_targets(metrics, "tracking", {"on_time_rate": targets.on_time_rate, "response_rate": targets.response_rate})
 
 
 SERVICE = Service(

@@ -7,7 +7,7 @@ import asyncpg
 
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
-from shared.observability.metrics import StoreCounter, StoreQuery
+from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 from shared.validation import like_pattern
 
 from . import kpis, worklists
@@ -120,15 +120,12 @@ _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1
 
 
 # The KPIs the city watches (domain.md §7, §9; README, "Logs are JSON lines…"), read from the cases at a scrape,
-# so every replica reports the same whole. Per station with its district and city, so PromQL can roll up the tree:
-# from ids shaped "city/district/station" (6-digit codes); a level an id does not have (the centre
-# "210100/shenyang", a body outside the city tree) is ''. Each station with a case has every series, 0 included:
+# so every replica reports the same whole. Per station with its district and city (STATION_TREE_SQL), so PromQL can
+# roll up the tree. Each station with a case has every series, 0 included:
 # a figure that drops to nothing reads 0 instead of vanishing. Today is the China date of the service's clock ($1),
 # as for the ledger's work lists and GET /kpis, so all three agree.
-_STATION = """station_id,
-    CASE WHEN station_id ~ '^[0-9]{6}/[0-9]{6}(/|$)' THEN split_part(station_id, '/', 2) ELSE '' END AS district,
-    CASE WHEN station_id ~ '^[0-9]{6}(/|$)' THEN split_part(station_id, '/', 1) ELSE '' END AS city"""
-_KPI_LABELS = ("station_id", "district", "city")
+
+
 _RESOLVED_ON = _china_date("resolved_at")
 _ASSIGNED_ON = _china_date("first_assigned_at")
 _RESOLVED_ON_TIME = f"{_RESOLVED_ON} <= {_HANDLING_DUE}"
@@ -140,39 +137,39 @@ def _today() -> tuple[date]:
 
 
 OPEN = StoreCounter(
-    "qs_demands_open", "Demands still being handled now (not resolved, ended or archived)", _KPI_LABELS, kind="gauge"
+    "qs_demands_open", "Demands still being handled now (not resolved, ended or archived)", TREE_LABELS, kind="gauge"
 )
 OVERDUE = StoreCounter(
     "qs_demands_overdue",
     "Demands late now, as the ledger's overdue list: never assigned and past the response deadline, or past the"
     " handling deadline in force; paused ones are not late",
-    (*_KPI_LABELS, "deadline"),
+    (*TREE_LABELS, "deadline"),
     kind="gauge",
 )
 PAUSED = StoreCounter(
-    "qs_demands_paused", "Demands still being handled whose clock is paused now (挂起)", _KPI_LABELS, kind="gauge"
+    "qs_demands_paused", "Demands still being handled whose clock is paused now (挂起)", TREE_LABELS, kind="gauge"
 )
 RESOLVED_ON_TIME = StoreCounter(
     "qs_demands_resolved_on_time_total",
     "Demands resolved on or before the handling deadline in force (按时办结: pauses and extensions counted)",
-    _KPI_LABELS,
+    TREE_LABELS,
 )
 RESPONDED_IN_TIME = StoreCounter(
     "qs_demands_responded_in_time_total",
     "Demands first assigned on or before the response deadline (及时响应)",
-    _KPI_LABELS,
+    TREE_LABELS,
 )
 RESPONDED = StoreCounter(
     "qs_demands_responded_total",
     "Demands first assigned (响应), in time or not: with the late ones never assigned, 响应率's denominator",
-    _KPI_LABELS,
+    TREE_LABELS,
 )
 RESOLVED = StoreCounter(
-    "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", (*_KPI_LABELS, "outcome")
+    "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", (*TREE_LABELS, "outcome")
 )
 # One reading of the cases for all the families above: one row per station.
 CASE_KPIS = StoreQuery(
-    f"""SELECT {_STATION},
+    f"""SELECT {STATION_TREE_SQL},
     count(*) FILTER (WHERE {_OPEN}),
     count(*) FILTER (WHERE {_RUNNING} AND {_late_response("$1")}),
     count(*) FILTER (WHERE {_RUNNING} AND {_late_handling("$1")}),
@@ -183,7 +180,7 @@ CASE_KPIS = StoreQuery(
     {", ".join(f"count(*) FILTER (WHERE resolved_at IS NOT NULL AND outcome = '{o}')" for o in Outcome)}
 FROM cases
 GROUP BY 1, 2, 3""",
-    labels=len(_KPI_LABELS),
+    labels=len(TREE_LABELS),
     columns=(
         (OPEN, ()),
         (OVERDUE, ("response",)),
@@ -224,7 +221,7 @@ _RESPONSE_IN_PERIOD = f"(response_due_on BETWEEN $2 AND $3 OR {_ASSIGNED_ON} BET
 _LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling('$4')}"
 _LATE_RESPONSE_NOW = f"{_RUNNING} AND {_late_response('$4')}"
 _KPIS = f"""
-SELECT {_STATION},
+SELECT {STATION_TREE_SQL},
     count(*) FILTER (WHERE {_OPEN}) AS open,
     count(*) FILTER (WHERE {_LATE_RESPONSE_NOW}) AS overdue_response,
     count(*) FILTER (WHERE {_LATE_HANDLING_NOW}) AS overdue_handling,

@@ -78,6 +78,28 @@ class ServiceMetrics:
             self._read_at = loop.time()
 
 
+# A station's place in the city tree, for KPI series PromQL rolls up: station, district and city from ids shaped
+# "city/district/station" (6-digit codes); a level an id does not have (the centre "210100/shenyang", a body outside
+# the city tree) is ''. Select it first and group by 1, 2, 3.
+TREE_LABELS = ("station_id", "district", "city")
+STATION_TREE_SQL = """station_id,
+    CASE WHEN station_id ~ '^[0-9]{6}/[0-9]{6}(/|$)' THEN split_part(station_id, '/', 2) ELSE '' END AS district,
+    CASE WHEN station_id ~ '^[0-9]{6}(/|$)' THEN split_part(station_id, '/', 1) ELSE '' END AS city"""
+
+
+def kpi_targets(metrics: ServiceMetrics, service: str, targets: dict[str, float]) -> None:
+    """The supervisors' KPI targets (0..1) from a service's settings, as the gauge qs_kpi_target{kpi}: the same on
+    every replica (take max), for the dashboards and the alert rules (deploy/prometheus/rules/targets.yml)."""
+    gauge = Gauge(
+        "qs_kpi_target",
+        f"The supervisors' KPI target (0..1) from {service}'s settings, by kpi",
+        ["kpi"],
+        registry=metrics.registry,
+    )
+    for kpi, value in targets.items():
+        gauge.labels(kpi=kpi).set(value)
+
+
 def _no_params() -> tuple:
     return ()
 
