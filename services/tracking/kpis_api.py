@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.api import UoW, allow
 from shared.auth import READERS, Principal
 from shared.contracts import StationId
+from shared.kpis import below
 from shared.validation import QueryDate
 
 from . import kpis, usecases
@@ -104,13 +105,13 @@ def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
             resolved_in_period=handling.resolved_in_period,
             resolved_on_time=handling.resolved_on_time,
             on_time_rate=handling.on_time_rate,
-            below_target=kpis.below(handling.on_time_rate, targets.on_time_rate),
+            below_target=below(handling.on_time_rate, targets.on_time_rate),
         ),
         "response": ResponseOut(
             due=response.due,
             responded_in_time=response.responded_in_time,
             response_rate=response.response_rate,
-            below_target=kpis.below(response.response_rate, targets.response_rate),
+            below_target=below(response.response_rate, targets.response_rate),
         ),
     }
 

@@ -7,6 +7,7 @@ import asyncpg
 
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
+from shared.kpis import Period
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 from shared.validation import like_pattern
 
@@ -285,7 +286,7 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)
         return [Case(**r) for r in rows]
 
-    async def kpi_figures(self, scope: str, period: kpis.Period, today: date) -> list[kpis.StationFigures]:
+    async def kpi_figures(self, scope: str, period: Period, today: date) -> list[kpis.StationFigures]:
         """The KPI figures of each station in `scope` that has a case, for `period`, late meaning late on `today`;
         see _KPIS."""
         rows = await self.conn.fetch(_KPIS, scope, period.start, period.end, today)

@@ -7,6 +7,7 @@ request use cases open their own in the caller's scope.
 from datetime import date
 from uuid import UUID
 
+from shared import kpis as shared_kpis
 from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
@@ -87,11 +88,11 @@ async def case_with_timeline(
 
 async def kpi_figures(
     uow: UnitOfWork[Store], principal: Principal, station_id: str | None, start: date | None, end: date | None
-) -> tuple[kpis.Period, list[kpis.StationFigures], kpis.Figures]:
+) -> tuple[shared_kpis.Period, list[kpis.StationFigures], kpis.Figures]:
     """The supervisor's view: each station in the caller's scope (or the one asked for; 404 outside it) and the
     whole scope, for the period asked for (by default this China month up to today)."""
     today = china_today(utcnow())  # the service's clock, as the ledger's work lists and the KPI metrics
-    period = kpis.period(start, end, today)
+    period = shared_kpis.period(start, end, today)
     async with uow.begin(principal) as tx:
         stations = await tx.store.kpi_figures(await tx.scope(station_id), period, today)
     return period, stations, kpis.total(stations)

@@ -9,23 +9,11 @@ from pydantic import ValidationError
 
 from services.tracking import usecases
 from services.tracking.app import SERVICE
-from services.tracking.kpis import (
-    MAX_DAYS,
-    Figures,
-    Handling,
-    Now,
-    Period,
-    Response,
-    StationFigures,
-    Targets,
-    below,
-    period,
-    rate,
-    total,
-)
+from services.tracking.kpis import Figures, Handling, Now, Response, StationFigures, Targets, total
 from services.tracking.settings import Settings
 from shared.auth import Principal, Role
 from shared.errors import Invalid, NotFound
+from shared.kpis import MAX_DAYS, Period, below, period, rate
 from tests.support.clock import CHINA_DATES
 from tests.support.fake_uow import FakeUnitOfWork
 
