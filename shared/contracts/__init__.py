@@ -22,6 +22,7 @@ from .events import (
     Handler,
     HandlingMode,
     ItemRef,
+    NationalLevel,
     Outcome,
     Overall,
     Rated,
@@ -48,6 +49,7 @@ from .following import (
     SupervisionLevel,
     printed_tracking_no,
 )
+from .rehandling import FINAL_ROUND, REHANDLING, DemandReopened, Finding, RatingVerified, RatingVoided
 from .topology import (
     CLOSINGS,
     DEAD_LETTER_EXCHANGE,
@@ -77,6 +79,13 @@ __all__ = [
     "SupervisionAnswered",
     "SupervisionLevel",
     "printed_tracking_no",
+    "FINAL_ROUND",
+    "REHANDLING",
+    "DemandReopened",
+    "Finding",
+    "RatingVerified",
+    "RatingVoided",
+    "NationalLevel",
     "CLOSINGS",
     "DEAD_LETTER_EXCHANGE",
     "DISPOSITIONS",

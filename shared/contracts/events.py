@@ -73,6 +73,55 @@ class Overall(StrEnum):
     average = "average"  # 一般
     dissatisfied = "dissatisfied"  # 不满意
 
+    @property
+    def label(self) -> str:
+        return _OVERALL_LABELS[self]
+
+    @property
+    def national(self) -> "NationalLevel":
+        """The level reported upward on the national 政务服务"好差评" scale (domain.md §8): the seeds' four levels map
+        onto its five; 一般 is 基本满意, 不满意 is 不满意 (a 差评). 非常不满意 has no counterpart on the seeds' form, so
+        nothing maps to it."""
+        return _NATIONAL[self]
+
+
+class NationalLevel(StrEnum):
+    """The national 好差评 scale (GB/T 39735 practice): the last two are 差评."""
+
+    very_satisfied = "very_satisfied"  # 非常满意
+    satisfied = "satisfied"  # 满意
+    basically_satisfied = "basically_satisfied"  # 基本满意
+    dissatisfied = "dissatisfied"  # 不满意
+    very_dissatisfied = "very_dissatisfied"  # 非常不满意
+
+    @property
+    def label(self) -> str:
+        return {
+            NationalLevel.very_satisfied: "非常满意",
+            NationalLevel.satisfied: "满意",
+            NationalLevel.basically_satisfied: "基本满意",
+            NationalLevel.dissatisfied: "不满意",
+            NationalLevel.very_dissatisfied: "非常不满意",
+        }[self]
+
+    @property
+    def is_bad(self) -> bool:  # 差评
+        return self in (NationalLevel.dissatisfied, NationalLevel.very_dissatisfied)
+
+
+_OVERALL_LABELS = {
+    Overall.very_satisfied: "非常满意",
+    Overall.satisfied: "满意",
+    Overall.average: "一般",
+    Overall.dissatisfied: "不满意",
+}
+_NATIONAL = {
+    Overall.very_satisfied: NationalLevel.very_satisfied,
+    Overall.satisfied: NationalLevel.satisfied,
+    Overall.average: NationalLevel.basically_satisfied,
+    Overall.dissatisfied: NationalLevel.dissatisfied,
+}
+
 
 class RatingSource(StrEnum):
     online = "online"  # the enterprise's own link

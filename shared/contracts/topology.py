@@ -16,6 +16,7 @@ from .events import (
     StationRegistered,
 )
 from .following import FOLLOWING
+from .rehandling import REHANDLING
 
 # The five services; each name is also the consumer part of its queues' names.
 SERVICES: tuple[str, ...] = ("intake", "dispatch", "tracking", "evaluation", "archive")
@@ -35,8 +36,11 @@ DISPOSITIONS: tuple[type[Event], ...] = (
 )
 CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdrawn)
 REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
-# FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed.
-EVENT_TYPES: dict[str, type[Envelope]] = {e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REFERENCE)}
+# FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed; REHANDLING
+# (shared.contracts.rehandling): verification, re-handling and appeal after a 不满意 rating.
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *REFERENCE)
+}
 
 
 def queue_name(consumer: str, event_type: type[Envelope]) -> str:

@@ -13,6 +13,7 @@ from shared.contracts import (
     EVENT_TYPES,
     FOLLOWING,
     LIFECYCLE,
+    REHANDLING,
     Appointment,
     Archived,
     Assigned,
@@ -42,6 +43,7 @@ from shared.contracts import (
     queue_name,
 )
 from tests.support import following_events as fe
+from tests.support import rehandling_events as re_
 from tests.unit import factories as f
 
 
@@ -49,11 +51,12 @@ def _one_of_each() -> dict[type, object]:
     events = f.lifecycle()
     events += f.dispositions(events[0])
     events += fe.one_of_each(events[1], at=f.at(6))  # fixed instants: the examples are compared whole
+    events += re_.one_of_each(f.rated(events[0]), at=f.at(8))
     return {type(e): e for e in events}
 
 
 EXAMPLES = _one_of_each()
-DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING)
+DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING)
 
 
 def test_examples_cover_every_demand_event():
@@ -213,6 +216,9 @@ def test_event_types_routing_keys():
         "demand.chased",
         "demand.supervised",
         "demand.supervision_answered",
+        "demand.rating_verified",
+        "demand.reopened",
+        "demand.rating_voided",
         "station.registered",
         "calendar.corrected",
     }
