@@ -14,10 +14,12 @@ venv: $(VENV)/.installed
 infra:
 	scripts/ensure-infra.sh
 
+# The five services, demo data and a Prometheus at 127.0.0.1:9099 (ARGS: e.g. --no-prometheus, --services intake).
 run: venv infra
-	$(PY) -m devtools.run
+	$(PY) -m devtools.run $(ARGS)
 
-# Beside `make run`, in a second terminal: Prometheus scraping the five services with deploy/prometheus/rules.
+# Prometheus alone, for services started otherwise (`make run ARGS=--no-prometheus`, or by hand); `make run` already
+# starts one on the same port.
 prometheus: venv infra
 	$(PY) -m devtools.prometheus $(ARGS)
 

@@ -1,11 +1,11 @@
 """A real Prometheus (Debian's `prometheus` package) scraping services that run on this machine.
 
-By hand, against `make run` (`make prometheus`); the tests (tests/e2e/test_prometheus.py) start one for the five e2e
-services:
+`make run` starts one beside the services (devtools/run.py, at 127.0.0.1:9099); by hand, for services started
+otherwise (`make prometheus`); the tests (tests/e2e/test_prometheus.py) start one for the five e2e services:
 
     python -m devtools.prometheus [--ports 8001,8002,8003,8004,8005] [--listen 127.0.0.1:9099]
 
-Either way the config is generated in a temporary directory (data too, removed at the end): a static target per
+In each case the config is generated in a temporary directory (data too, removed at the end): a static target per
 service's /metrics (jobs named after the services, as deploy/prometheus/prometheus.yml names them), RabbitMQ's
 per-object metrics where the rabbitmq_prometheus plugin answers, scrape and rule evaluation every second, and the
 repository's own rule files (deploy/prometheus/rules/*.yml) by absolute path, so the recording and alert rules that
@@ -109,24 +109,42 @@ class Prometheus:
                 self.process.wait()
 
 
+MISSING = "prometheus is missing: run scripts/ensure-infra.sh (it installs Debian's prometheus package)"
+
+
+def find() -> str | None:
+    """The prometheus binary: PROMETHEUS_BIN if set (a path that may not exist), else on PATH or Debian's."""
+    if configured := os.environ.get("PROMETHEUS_BIN"):
+        return configured if os.access(configured, os.X_OK) else None
+    return shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
+
+
 def binary() -> str:
-    path = shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
-    assert path, "prometheus is missing: run scripts/ensure-infra.sh (it installs Debian's prometheus package)"
+    path = find()
+    assert path, MISSING
     return path
+
+
+def command(directory: Path, scrape: dict, listen: str) -> list[str]:
+    """Write `scrape` (see `config`) into `directory`; the command line of a Prometheus that reads it, keeps its data
+    there and answers at `listen`. Its log is the caller's to keep (`start` and devtools/run.py write
+    `directory/prometheus.log`)."""
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(scrape, sort_keys=False), encoding="utf-8")
+    return [
+        binary(),
+        f"--config.file={directory / 'prometheus.yml'}",
+        f"--storage.tsdb.path={directory / 'data'}",
+        f"--web.listen-address={listen}",
+    ]
 
 
 def start(directory: Path, scrape: dict, listen: str | None = None, timeout: float = 30.0) -> Prometheus:
     """Start Prometheus with `scrape` (see `config`) written into `directory`; return once /-/ready answers."""
     listen = listen or f"127.0.0.1:{free_port()}"
-    (directory / "prometheus.yml").write_text(yaml.safe_dump(scrape, sort_keys=False), encoding="utf-8")
+    argv = command(directory, scrape, listen)
     log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(
-        [
-            binary(),
-            f"--config.file={directory / 'prometheus.yml'}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address={listen}",
-        ],
+        argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a terminal's Ctrl-C goes to the caller, which stops it
@@ -162,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
 
     default = ",".join(os.environ.get(f"{s.upper()}_HTTP_PORT", str(PORTS[s])) for s in SERVICE_ORDER)
     parser = argparse.ArgumentParser(
-        prog="python -m devtools.prometheus", description="Prometheus for `make run`, with the repository's rules."
+        prog="python -m devtools.prometheus",
+        description="Prometheus for services run on this machine, with the repository's rules (`make run` starts"
+        " one itself unless run with --no-prometheus).",
     )
     parser.add_argument("--ports", default=default, help=f"the services' ports, in the order {','.join(SERVICE_ORDER)}")
     parser.add_argument("--listen", default=LISTEN, help="Prometheus' own address")

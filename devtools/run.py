@@ -1,11 +1,17 @@
 """Run the five services as separate processes on one machine (`make run`), supervised, with demo data.
 
-    python -m devtools.run [--no-demo] [--services intake,dispatch]
+    python -m devtools.run [--no-demo] [--services intake,dispatch] [--prometheus 127.0.0.1:9099 | --no-prometheus]
 
 A small process manager: a service that exits is restarted with exponential back-off (1 s doubling to 30 s,
 back to 1 s once a run has lasted 60 s) and a `[supervisor] …` line on the console says so; the other services
 keep running. Ctrl-C or SIGTERM stops every service (one SIGTERM each, then SIGKILL after 20 s) and exits.
 Ports and every other setting come from the usual environment variables (`DISPATCH_HTTP_PORT`, …).
+
+Beside them, a real Prometheus (devtools/prometheus.py: generated config scraping the services run here and
+RabbitMQ's plugin, the repository's rule files) where the binary exists; its log and data live in a temporary
+directory removed when it stops. It is a side process, not supervised: Prometheus does not crash in the normal course,
+and a monitor that restarts itself would hide why; if it exits, a supervisor line says so with its last log lines and
+the services run on. Without the binary one line says how to get it.
 
 The e2e tests use `ServiceProcesses` without supervision, with their own ports and databases.
 """
@@ -17,11 +23,14 @@ import ctypes
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
+from devtools import prometheus as prom
 from shared.contracts.topology import SERVICES
 
 # Each service's default HTTP port (its settings' `http_port`).
@@ -212,7 +221,93 @@ class ServiceProcesses:
                 await proc.wait()
 
 
-async def _introduce(procs: ServiceProcesses, seed: bool) -> None:
+@dataclass
+class PrometheusProcess:
+    """Prometheus beside the services, in its own process group (a terminal's Ctrl-C reaches only the supervisor,
+    which stops it) and taken down with a supervisor that is itself killed (parent-death signal)."""
+
+    listen: str
+    directory: Path
+    proc: asyncio.subprocess.Process
+    _cleanup: tempfile.TemporaryDirectory
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.listen}"
+
+    def log_tail(self, lines: int = 15) -> str:
+        with contextlib.suppress(OSError):
+            text = (self.directory / "prometheus.log").read_text(errors="replace")
+            return "\n".join(text.splitlines()[-lines:])
+        return ""
+
+    async def ready(self, timeout: float = 60.0) -> bool:
+        """Poll /-/ready until it answers, the process exits or the deadline passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient(timeout=2) as client:
+            while self.proc.returncode is None and loop.time() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"{self.url}/-/ready")).status_code == 200:
+                        return True
+                await asyncio.sleep(0.3)
+        return False
+
+    async def watch(self, procs: ServiceProcesses, stop: asyncio.Event) -> None:
+        """Say so if it exits before the stop (e.g. its port is taken); it is not restarted."""
+        exited = asyncio.ensure_future(self.proc.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            stopping.cancel()
+        if self.proc.returncode is not None and not stop.is_set():
+            procs.say(
+                f"prometheus exited with code {self.proc.returncode}; the services keep running without it "
+                f"(`make prometheus` starts one by hand). Its last lines:\n{self.log_tail()}"
+            )
+
+    async def stop(self, procs: ServiceProcesses, grace: float = 10.0) -> None:
+        """SIGTERM, SIGKILL after `grace` seconds; then its directory (config, data, log) is removed."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.proc.wait(), grace)
+            except TimeoutError:
+                procs.say(f"prometheus did not stop within {grace:g} s; killing it")
+                self.proc.kill()
+                await self.proc.wait()
+            procs.say("prometheus stopped")
+        self._cleanup.cleanup()
+
+
+async def start_prometheus(procs: ServiceProcesses, listen: str) -> PrometheusProcess | None:
+    """Prometheus scraping the services of `procs` at `listen`, or None (and one line saying why) without it."""
+    if prom.find() is None:
+        procs.say(
+            "prometheus not started: its binary is missing (Debian's `prometheus` package, installed by "
+            "`make infra`, i.e. scripts/ensure-infra.sh); the services run without it"
+        )
+        return None
+    cleanup = tempfile.TemporaryDirectory(prefix="qs-run-prometheus-")
+    directory = Path(cleanup.name)
+    argv = prom.command(directory, prom.config(procs.ports), listen)
+    try:
+        with (directory / "prometheus.log").open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=log, stderr=asyncio.subprocess.STDOUT, preexec_fn=_child_setup(os.getpid())
+            )
+    except OSError as exc:
+        cleanup.cleanup()
+        procs.say(f"prometheus could not be started: {exc!r}; the services run without it")
+        return None
+    procs.say(f"started prometheus (pid {proc.pid}) on http://{listen}")
+    return PrometheusProcess(listen, directory, proc, cleanup)
+
+
+async def _introduce(procs: ServiceProcesses, seed: bool, prometheus: PrometheusProcess | None = None) -> None:
     """Once everything answers: seed the demo data and print the addresses and development tokens."""
     from devtools import demo
 
@@ -229,6 +324,14 @@ async def _introduce(procs: ServiceProcesses, seed: bool) -> None:
     print("\n一站式质量服务站 is running. Open the API docs:")
     for name in procs.ports:
         print(f"  {name:<10} {procs.url(name)}/docs   metrics: {procs.url(name)}/metrics")
+    if prometheus is not None:
+        if await prometheus.ready():
+            print(
+                f"  {'prometheus':<10} {prometheus.url}   targets: {prometheus.url}/targets   "
+                f"rules: {prometheus.url}/rules   alerts: {prometheus.url}/alerts"
+            )
+        elif prometheus.proc.returncode is None:  # an exit is told by its watcher
+            procs.say(f"prometheus at {prometheus.url} is not ready yet; its last lines:\n{prometheus.log_tail()}")
     print("\nDevelopment tokens (12 h) — send as 'Authorization: Bearer <token>':")
     for label, (who, token) in demo.tokens().items():
         print(f"  {label:<26} {who}\n    {token}")
@@ -243,7 +346,8 @@ def _services(value: str) -> list[str]:
     return names
 
 
-async def run(services: list[str], *, seed: bool = True) -> None:
+async def run(services: list[str], *, seed: bool = True, prometheus: str | None = prom.LISTEN) -> None:
+    """Supervise `services`; with `prometheus` (its listen address), a Prometheus beside them."""
     ports = {name: int(os.environ.get(f"{name.upper()}_HTTP_PORT", PORTS[name])) for name in services}
     env = {f"{name.upper()}_LOG_FORMAT": os.environ.get(f"{name.upper()}_LOG_FORMAT", "console") for name in services}
     procs = ServiceProcesses(env=env, ports=ports)
@@ -251,14 +355,18 @@ async def run(services: list[str], *, seed: bool = True) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    supervisor = intro = None
+    supervisor = intro = monitor = watcher = None
     try:
         await procs.start_all()
         for name, proc in procs.procs.items():
             procs.say(f"started {name} (pid {proc.pid}) on {procs.url(name)}")
+        if prometheus:
+            monitor = await start_prometheus(procs, prometheus)
+        if monitor is not None:
+            watcher = asyncio.create_task(monitor.watch(procs, stop))
         supervisor = asyncio.create_task(procs.supervise(stop))
         # The demo needs every service; with a subset, only the addresses are printed.
-        intro = asyncio.create_task(_introduce(procs, seed=seed and set(services) == set(SERVICES)))
+        intro = asyncio.create_task(_introduce(procs, seed=seed and set(services) == set(SERVICES), prometheus=monitor))
         await stop.wait()
     finally:
         stop.set()
@@ -268,7 +376,12 @@ async def run(services: list[str], *, seed: bool = True) -> None:
         if supervisor is not None:
             await supervisor
         procs.say("stopping all services")
-        await procs.stop()
+        stopping = [procs.stop()]
+        if monitor is not None:
+            stopping.append(monitor.stop(procs))
+        await asyncio.gather(*stopping)
+        if watcher is not None:
+            await asyncio.gather(watcher, return_exceptions=True)
         procs.say("all services stopped")
 
 
@@ -276,8 +389,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m devtools.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--services", type=_services, default=list(SERVICES), help="comma-separated; default all")
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    parser.add_argument(
+        "--prometheus",
+        default=prom.LISTEN,
+        metavar="ADDRESS",
+        help=f"where Prometheus answers (default {prom.LISTEN}; '' for none)",
+    )
+    parser.add_argument("--no-prometheus", action="store_const", const="", dest="prometheus", help="no Prometheus")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.services, seed=not args.no_demo))
+    asyncio.run(run(args.services, seed=not args.no_demo, prometheus=args.prometheus or None))
 
 
 if __name__ == "__main__":

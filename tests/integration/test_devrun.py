@@ -1,8 +1,9 @@
 """`make run`'s supervisor (devtools/run.py): crashed services come back, the others keep running, a stop signal
-stops everything cleanly.
+stops everything cleanly; a real Prometheus beside them scrapes all five, and stops with them.
 
 The supervisor runs as its own OS process (`python -m devtools.run --no-demo --services …`) on real services,
 with their own databases, vhost and free ports; the test kills children with SIGKILL and signals the supervisor.
+Prometheus is left out (`--no-prometheus`) except where a test is about it, and then it answers on a free port.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from devtools.run import Backoff, ServiceProcesses
+from shared.contracts.topology import SERVICES
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
@@ -43,9 +45,10 @@ def _alive(pid: int) -> bool:
 class Supervisor:
     """`python -m devtools.run` as a process of its own session, its console captured line by line."""
 
-    def __init__(self, services: list[str], env: dict[str, str]) -> None:
+    def __init__(self, services: list[str], env: dict[str, str], options: tuple[str, ...] = ("--no-prometheus",)):
         self.services = services
         self.env = env
+        self.options = options
         self.ports = {name: int(env[f"{name.upper()}_HTTP_PORT"]) for name in services}
         self.lines: list[str] = []
         self.proc: asyncio.subprocess.Process | None = None
@@ -59,6 +62,7 @@ class Supervisor:
             "--no-demo",
             "--services",
             ",".join(self.services),
+            *self.options,
             cwd=ROOT,
             env={**os.environ, **self.env, "PYTHONUNBUFFERED": "1"},
             stdout=asyncio.subprocess.PIPE,
@@ -99,7 +103,7 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             await self.proc.wait()
-        for service in self.services:
+        for service in (*self.services, "prometheus"):
             for pid in self.pids(service):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -177,10 +181,17 @@ async def test_a_killed_service_is_restarted_with_backoff_and_the_others_keep_ru
 
 
 async def test_ctrl_c_stops_every_service_cleanly_and_exits(supervisor_env):
-    sup = Supervisor(["intake"], supervisor_env(["intake"]))
+    """Also: without a prometheus binary, one line says how to get it and the services run all the same."""
+    env = supervisor_env(["intake"]) | {"PROMETHEUS_BIN": str(ROOT / "no-such-prometheus")}
+    sup = Supervisor(["intake"], env, ("--prometheus", f"127.0.0.1:{_free_port()}"))
     await sup.start()
     try:
         pid = await infra.eventually(lambda: _serving(sup, "intake"), timeout=90, what="intake to be ready")
+        missing = [line for line in sup.lines if "prometheus" in line.lower()]
+        assert missing == [
+            "[supervisor] prometheus not started: its binary is missing (Debian's `prometheus` package, installed by "
+            "`make infra`, i.e. scripts/ensure-infra.sh); the services run without it"
+        ], sup.output()
         os.killpg(sup.proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the supervisor's whole group
         assert await sup.wait_exit(within=60) == 0, sup.output()
         assert not _alive(pid)
@@ -193,6 +204,101 @@ async def test_ctrl_c_stops_every_service_cleanly_and_exits(supervisor_env):
         assert not await sup.ready("intake")
     finally:
         await sup.close()
+
+
+def _prometheus_directory(pid: int) -> Path:
+    """Where a running Prometheus keeps its config, data and log: the directory of its --config.file."""
+    arguments = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    [config] = [Path(a.split("=", 1)[1]) for a in arguments if a.startswith("--config.file=")]
+    return config.parent
+
+
+async def _targets(url: str) -> dict[str, str] | None:
+    """Prometheus' active targets, {job: health}, or None while it does not answer."""
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            reply = await client.get(f"{url}/api/v1/targets", params={"state": "active"})
+    except httpx.HTTPError:
+        return None
+    return {t["labels"]["job"]: t["health"] for t in reply.json()["data"]["activeTargets"]}
+
+
+async def test_prometheus_runs_beside_the_five_services_scrapes_them_and_stops_with_them(supervisor_env):
+    services = list(SERVICES)
+    listen = f"127.0.0.1:{_free_port()}"
+    url = f"http://{listen}"
+    sup = Supervisor(services, supervisor_env(services), ("--prometheus", listen))
+    await sup.start()
+    try:
+        [prometheus] = await infra.eventually(
+            lambda: sup.pids("prometheus"), timeout=120, what="the supervisor to start prometheus"
+        )
+        assert sup.said(f"started prometheus (pid {prometheus}) on {url}"), sup.output()
+        directory = _prometheus_directory(prometheus)
+        assert directory.is_dir()
+
+        async def answers() -> bool:
+            try:
+                async with httpx.AsyncClient(timeout=2) as client:
+                    return (await client.get(f"{url}/-/ready")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await infra.eventually(answers, timeout=60, what="prometheus to answer /-/ready")
+
+        async def all_up() -> bool:
+            targets = await _targets(url)
+            return targets is not None and all(targets.get(s) == "up" for s in services)
+
+        # Every service's /metrics is scraped once it serves (start-up runs migrations; scrapes run every second).
+        await infra.eventually(all_up, timeout=180, interval=1, what="the five services' targets to be up")
+        targets = await _targets(url)
+        assert set(targets) - {"rabbitmq"} == set(services), targets  # RabbitMQ's plugin, where it answers
+
+        # The repository's rule files are the ones loaded, and the address is printed with the others.
+        async with httpx.AsyncClient(timeout=5) as client:
+            groups = (await client.get(f"{url}/api/v1/rules")).json()["data"]["groups"]
+        assert {"qs_kpi", "qs_alerts", "qs_targets", "qs_intake"} <= {g["name"] for g in groups}
+        await infra.eventually(
+            lambda: any(line.startswith(f"  prometheus {url}") for line in sup.lines),
+            timeout=180,
+            what="prometheus' address among the others",
+        )
+
+        sup.proc.send_signal(signal.SIGTERM)
+        assert await sup.wait_exit(within=60) == 0, sup.output()
+        assert sup.said("prometheus stopped") and sup.said("all services stopped"), sup.output()
+        assert not _alive(prometheus)
+        assert not await answers()
+        assert not directory.exists(), "its temporary directory (config, data, log) is removed"
+        assert not any("prometheus exited" in line for line in sup.lines), sup.output()
+    finally:
+        await sup.close()
+
+
+async def test_a_prometheus_that_cannot_start_is_told_and_the_services_run_on(supervisor_env):
+    with socket.socket() as taken:  # its port is held by something else
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        sup = Supervisor(["intake"], supervisor_env(["intake"]), ("--prometheus", listen))
+        await sup.start()
+        try:
+            pid = await infra.eventually(lambda: _serving(sup, "intake"), timeout=90, what="intake to be ready")
+            told = await infra.eventually(
+                lambda: [line for line in sup.lines if line.startswith("[supervisor] prometheus exited with code")],
+                timeout=60,
+                what="the supervisor to tell prometheus exited",
+            )
+            assert "the services keep running without it" in told[0], sup.output()
+            assert "address already in use" in sup.output(), sup.output()  # its last log lines say why
+            assert await sup.ready("intake") and sup.pids("intake") == [pid]
+
+            sup.proc.send_signal(signal.SIGTERM)
+            assert await sup.wait_exit(within=60) == 0, sup.output()
+            assert sup.said("all services stopped") and not sup.said("prometheus stopped"), sup.output()
+        finally:
+            await sup.close()
 
 
 async def test_a_crash_loop_backs_off_exponentially_and_a_stop_ends_it():

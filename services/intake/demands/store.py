@@ -12,19 +12,73 @@ from uuid import UUID
 import asyncpg
 
 from shared.contracts import Channel, GreenChannel
-from shared.observability.metrics import StoreCounter
+from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
 from ..catalogue.domain import Category
 from .domain import Closure, Demand, DemandItem, Extension, Handling, Pause
 
-COUNTERS = (
-    StoreCounter(
-        "qs_demands_submitted_total",
-        "Demands registered, by station and channel",
-        ("station_id", "channel"),
-        "SELECT station_id, channel, count(*) FROM demands GROUP BY 1, 2",
-    ),
+# What the city watches of receipt (domain.md §7 "demands received (by channel)", "enterprises served"), counted
+# from the demands at a scrape, so a restart reports the same and every replica the whole (PromQL takes
+# `max without (instance)`). Per station with its district and city (STATION_TREE_SQL); each station with a demand
+# has every series, 0 included. Rows are never deleted and a demand's station and channel never change, so the
+# counters only grow.
+SUBMITTED = StoreCounter(
+    "qs_demands_submitted_total",
+    "Demands registered (受理), by station and channel; withdrawn, merged and refused ones included",
+    (*TREE_LABELS, "channel"),
 )
+ENTERPRISES_SERVED = StoreCounter(
+    "qs_enterprises_served",
+    "Enterprises (by credit code, else name) with at least one demand at the station that did not end refused,"
+    " merged or withdrawn",
+    TREE_LABELS,
+    kind="gauge",
+)
+SUBMITTED_BY_CATEGORY = StoreCounter(
+    "qs_demands_submitted_by_category_total",
+    "Demands registered, by station and each category the form named when registered (a demand naming two counts"
+    " in both; a later correction does not move it)",
+    (*TREE_LABELS, "category"),
+)
+# An enterprise is its credit code; a demand without one (none is accepted today) would be its name.
+_ENTERPRISE = "COALESCE(NULLIF(credit_code, ''), enterprise_name)"
+# One row per station: a column per channel of the contract (a channel added there gets its column), then the
+# enterprises served.
+_BY_CHANNEL = ",\n    ".join(f"count(*) FILTER (WHERE channel = '{c.value}')" for c in Channel)
+DEMAND_KPIS = StoreQuery(
+    f"""SELECT {STATION_TREE_SQL},
+    {_BY_CHANNEL},
+    count(DISTINCT {_ENTERPRISE}) FILTER (WHERE closed_as IS NULL)
+FROM demands
+GROUP BY 1, 2, 3""",
+    labels=len(TREE_LABELS),
+    columns=(*((SUBMITTED, (c.value,)) for c in Channel), (ENTERPRISES_SERVED, ())),
+)
+# One row per station and category: the categories are data (the `categories` table, and any a demand names), so
+# they cannot be columns of the query above. The categories as registered: those of the first correction that
+# changed them (its `before`), else the form's own; a counter must not go down when a clerk corrects the items.
+CATEGORY_KPIS = StoreQuery(
+    f"""WITH registered AS (
+    SELECT d.station_id, d.demand_id, COALESCE(c.categories, d.categories) AS categories
+    FROM demands d
+    LEFT JOIN (
+        SELECT DISTINCT ON (demand_id) demand_id, before -> 'categories' AS categories
+        FROM demand_corrections WHERE before ? 'categories'
+        ORDER BY demand_id, corrected_at, correction_id
+    ) c USING (demand_id)
+), named AS (
+    SELECT station_id, c.entry ->> 'code' AS category, count(DISTINCT demand_id) AS demands
+    FROM registered, jsonb_array_elements(registered.categories) AS c(entry)
+    GROUP BY 1, 2
+)
+SELECT {STATION_TREE_SQL}, category, COALESCE(named.demands, 0)
+FROM (SELECT DISTINCT station_id FROM demands) stations
+CROSS JOIN (SELECT code AS category FROM categories UNION SELECT category FROM named) known
+LEFT JOIN named USING (station_id, category)""",
+    labels=len(TREE_LABELS) + 1,
+    columns=((SUBMITTED_BY_CATEGORY, ()),),
+)
+COUNTERS = (DEMAND_KPIS, CATEGORY_KPIS)
 
 _NEXT_SERIAL = """
 INSERT INTO tracking_counters (station_id, year, last_serial) VALUES ($1, $2, 1)
