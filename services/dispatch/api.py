@@ -49,7 +49,9 @@ class AssignmentIn(RequestModel):
     )
     handling_mode: HandlingMode = Field(default=HandlingMode.independent, description="独立/共同/协调办理")
     due_on: DueDate | None = Field(
-        default=None, description="办结期限；不填则为受理通知书承诺日期，已过则按承诺时限（工作日）计算"
+        default=None,
+        description="办结期限；不填则为受理通知书承诺日期，已过则按承诺时限（工作日）计算；"
+        "重办时为重办期限，不能另行指定",
     )
     note: str | None = Field(default=None, max_length=2000)
     department_id: Line | None = Field(default=None, min_length=1, max_length=40, description="牵头科室编号（staff）")
@@ -79,7 +81,7 @@ class ReferralIn(RequestModel):
     )
     contact_phone: Phone | None = Field(default=None, description="对方联系电话")
     reason: Annotated[Text, Field(min_length=1, max_length=4000)] = Field(description="转办原因")
-    due_on: DueDate | None = Field(default=None, description="跟进期限；不填同派单")
+    due_on: DueDate | None = Field(default=None, description="跟进期限；不填同派单（重办时为重办期限）")
 
 
 class ReturnIn(RequestModel):
@@ -132,12 +134,20 @@ class QueueItemOut(BaseModel):
     time_limit_days: int
     submitted_at: datetime
     status: str = Field(description="waiting 待派单 / assigned 办理中 / resolved / refused / merged / withdrawn")
-    round: int
-    assignment_count: int
+    status_label: str = Field(description="状态（重办轮次为 重办待派 / 重办中 / 重办已办结）")
+    round: int = Field(description="轮次：1 为首次办理，2 为核实属实后的重办")
+    assignment_count: int = Field(description="已派单次数（各轮连续编号）")
     green_channel: str | None
     returned: bool = Field(description="已退单、等待改派（排在队列前列）")
     returned_at: datetime | None
     closing: dict | None = Field(description="否定备案、并单或撤回：原因、经办人、依据或并入的跟踪单号")
+    rehandling: bool = Field(description="重办：不满意评价经核实属实，重新派单办理（绿色通道之后排在队列前列）")
+    due_on: date | None = Field(description="重办期限：本轮各次派单（含改派、转办）的办结期限；首轮为空")
+    reopened_at: datetime | None = Field(description="重办开始时间")
+    reopening: dict | None = Field(
+        description="重办 {reason 原因, reopened_by 核实人, verification_id, assignment_count}"
+    )
+    previous_assignee: dict | None = Field(description="上一轮承办方 {kind, id, name}：可派回原承办方，也可另派")
 
 
 class DemandOut(QueueItemOut):

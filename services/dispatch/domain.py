@@ -8,7 +8,18 @@ withdrawal) are applied by comparing what they carry, never by their order of ar
 
 - a correction replaces the form fields kept here only if it is newer than the one applied;
 - a closing is terminal; of two closings the earlier one counts (as tracking and the archive judge it);
-- a resolution of an older round changes nothing, and a closed demand stays closed.
+- a resolution of an older round changes nothing, and a closed demand stays closed;
+- a reopening (重办, DemandReopened) moves a demand forward to its round, never back: one of an older round
+  changes nothing, and so does one of the round the demand is already in beyond keeping its facts.
+
+Re-handling (issue 10, 004 §6.5.2): a founded verification of a 不满意 rating sends the resolved demand back to
+the head's queue as round r+1 (重办待派). It is assigned, returned and rematched as in round 1, with three
+differences: every assignment of the round commits to the re-handling deadline fixed when it was reopened (not
+the catalogue's limit); the head decides (a clerk does not keep it); and it is not refused or merged (a need the
+station cannot meet is resolved with the reason). Assignment numbers run on across rounds. A re-handling has no
+response deadline of its own: the response (响应) is the demand's first assignment, in round 1, and the round is
+measured by its re-handling deadline alone. Only tracking reopens a demand; dispatch never does, so a demand
+resolved in the final round stays resolved here.
 """
 
 from collections.abc import Iterable, Mapping
@@ -28,6 +39,7 @@ from shared.contracts import (
     DemandCorrected,
     DemandMerged,
     DemandRefused,
+    DemandReopened,
     DemandSubmitted,
     Handler,
     HandlingMode,
@@ -41,6 +53,8 @@ C = TypeVar("C", bound=Closing)
 OPEN = ("waiting", "assigned")
 STATUSES = (*OPEN, "resolved", *(c.kind for c in CLOSINGS))
 STATUS_LABELS = {"waiting": "待派单", "assigned": "办理中", "resolved": "已办结"} | {c.kind: c.label for c in CLOSINGS}
+# The same statuses in a re-handling round (重办), as the head reads them in the queue.
+REHANDLING_LABELS = {"waiting": "重办待派", "assigned": "重办中", "resolved": "重办已办结"}
 # What the queue keeps of a closing (`QueueItem.closing`, shown as is): the contract's detail less what the
 # item keeps in its own columns (status, closed_at).
 _KEPT_ELSEWHERE = ("kind", "label", "closed_at")
@@ -93,11 +107,35 @@ class QueueItem:
     closed_at: datetime | None = None
     closing_id: UUID | None = None
     closing: dict | None = None
+    # 重办: the reopening (DemandReopened) that opened the current round, when round > 1. `due_on` is the round's
+    # re-handling deadline, to which every assignment of the round commits; the round's assignments answer the
+    # reopening (their cause). `previous_assignee` {kind, id, name}: who had it in the round before.
+    due_on: date | None = None
+    reopened_at: datetime | None = None
+    reopening_id: UUID | None = None
+    reopening: dict | None = None  # reason, reopened_by, verification_id, assignment_count
+    previous_assignee: dict | None = None
 
     @property
     def cause(self) -> Cause:
         """What an Assigned needs of the submission it answers, kept in the queue row."""
         return Cause(self.submitted_event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
+
+    @property
+    def round_cause(self) -> Cause:
+        """What the current round's assignments answer: the reopening in a re-handling round, else the submission."""
+        if self.rehandling and self.reopening_id is not None:
+            return Cause(self.reopening_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
+        return self.cause
+
+    @property
+    def rehandling(self) -> bool:
+        """In a re-handling round (重办): reopened after a founded verification of a 不满意 rating."""
+        return self.round > 1
+
+    @property
+    def status_label(self) -> str:
+        return (REHANDLING_LABELS if self.rehandling else STATUS_LABELS).get(self.status) or STATUS_LABELS[self.status]
 
     @property
     def returned(self) -> bool:
@@ -198,6 +236,56 @@ def close(item: QueueItem, event: Closing) -> QueueItem:
     )
 
 
+def reopen(item: QueueItem, event: DemandReopened, current: Assignment | None = None) -> QueueItem:
+    """重办: the demand waits in the head's queue again as `event.round`, with the re-handling deadline and whom
+    the round before was assigned to (the event's, else `current`, dispatch's own current assignment).
+
+    Rounds only move forward: a reopening of an older round changes nothing; one of the round the demand is
+    already in (its resolution overtook its reopening) keeps the round's facts and leaves the status alone; of two
+    reopenings of one round the earlier counts, whatever the order. A closing is terminal: nothing reopens it.
+    Assignment numbers run on: the round's first assignment follows every assignment made before, dispatch's or
+    those the event counts, whichever is more.
+    """
+    if event.round < item.round or item.closed_at is not None:
+        return item
+    if (
+        event.round == item.round
+        and item.reopening_id is not None
+        and (event.reopened_at, str(event.event_id)) >= (item.reopened_at, str(item.reopening_id))
+    ):
+        return item
+    previous = None
+    if event.previous_assignee_id and event.previous_assignee_kind:
+        previous = {
+            "kind": event.previous_assignee_kind,
+            "id": event.previous_assignee_id,
+            "name": event.previous_assignee_name or event.previous_assignee_id,
+        }
+    elif current is not None:
+        previous = {"kind": current.assignee_kind.value, "id": current.assignee_id, "name": current.assignee_name}
+    facts = dict(
+        due_on=event.due_on,
+        reopened_at=event.reopened_at,
+        reopening_id=event.event_id,
+        reopening={
+            "reason": event.reason,
+            "reopened_by": event.reopened_by,
+            "verification_id": str(event.verification_id),
+            "assignment_count": event.assignment_count,
+        },
+        previous_assignee=previous,
+    )
+    if event.round == item.round:
+        return replace(item, **facts)
+    return replace(
+        item,
+        **facts,
+        status="waiting",
+        round=event.round,
+        assignment_count=max(item.assignment_count, event.assignment_count),
+    )
+
+
 def resolve(item: QueueItem, round_: int) -> QueueItem:
     if round_ < item.round:
         return item  # a late Resolved of an earlier round changes nothing
@@ -219,10 +307,23 @@ def check_open(item: QueueItem, action_zh: str, action_en: str) -> None:
     )
 
 
+def check_not_rehandling(item: QueueItem, action_zh: str, action_en: str) -> None:
+    """A re-handling answers a founded verification: it is assigned and resolved (a need the station cannot meet
+    is resolved with the reason, 004 §6.4.2), never ended by refusal or merge."""
+    if item.rehandling:
+        raise InvalidTransition(
+            f"重办中的需求不能{action_zh}：请派单重办，确实无法满足的，办结时说明原因",
+            f"a demand being re-handled cannot be {action_en}; assign it, and explain in the resolution "
+            "if the need cannot be met",
+        )
+
+
 def check_clerk_may_keep(item: QueueItem, kind: AssigneeKind, clerk_id: str) -> None:
     """首问负责: a clerk may keep a waiting demand they received; everything else is the head's to decide."""
     if kind is not AssigneeKind.first_responder:
         raise Forbidden("只有站长可以派单、转办或改派", "only the station head dispatches to others")
+    if item.rehandling:
+        raise Forbidden("重办需求由站长派单", "only the station head dispatches a re-handling")
     if item.status != "waiting":
         raise Forbidden("已派出的需求只有站长可以改派", "only the station head re-dispatches a demand")
     if item.first_responder_id != clerk_id:
@@ -233,7 +334,20 @@ def due_date(
     item: QueueItem, requested: date | None, today: date, overrides: Mapping[date, bool] | None = None
 ) -> date:
     """The requested due date (not in the past), else the date promised in the acceptance notice, unless that
-    has passed (a rematch), else the committed working days from today with the calendar corrections."""
+    has passed (a rematch), else the committed working days from today with the calendar corrections.
+
+    In a re-handling round the round's deadline was fixed when it was reopened (tracking's clock, the station's
+    re-handling limit): every assignment of the round, first, rematch or referral, commits to it, and a request
+    for another date is refused.
+    """
+    if item.due_on is not None:
+        if requested is not None and requested != item.due_on:
+            raise Invalid(
+                f"重办需求的办结期限为重办期限 {item.due_on.isoformat()}，不能另行指定",
+                f"a re-handling is due by its re-handling deadline {item.due_on.isoformat()}; it cannot be changed",
+                field="due_on",
+            )
+        return item.due_on
     if requested is not None:
         if requested < today:
             raise Invalid("办结期限不能早于今天", "due_on cannot be in the past", field="due_on")
@@ -291,8 +405,9 @@ def assign(
 
 
 def assigned_event(item: QueueItem, a: Assignment) -> Assigned:
-    """First dispatch, rematch and referral alike answer the submission: same correlation, caused by it."""
-    return item.cause.caused(
+    """First dispatch, rematch and referral alike answer the submission (in a re-handling round, its reopening):
+    same correlation, caused by it."""
+    return item.round_cause.caused(
         Assigned,
         event_id=a.event_id or uuid4(),
         occurred_at=a.assigned_at,
@@ -423,6 +538,7 @@ def _is_assignee(a: Assignment, role: Role, subject: str, org: str | None) -> bo
 def refuse(item: QueueItem, *, reason: str, basis: str, by: str, now: datetime) -> tuple[QueueItem, DemandRefused]:
     """否定备案 (002 §7.2): the station cannot or may not serve the demand; the reason and the basis recorded."""
     check_open(item, "否定备案", "refused")
+    check_not_rehandling(item, "否定备案", "refused")
     return _closed(item, DemandRefused, reason=reason, by=by, now=now, basis=basis)
 
 
@@ -433,6 +549,7 @@ def merge(
     if original.demand_id == item.demand_id:
         raise Invalid("不能并入需求自身", "a demand cannot be merged into itself", field="into")
     check_open(item, "并单", "merged")
+    check_not_rehandling(item, "并单", "merged")
     if not original.is_open:
         raise InvalidTransition(
             f"原需求（{original.tracking_no}）状态为「{STATUS_LABELS[original.status]}」，只能并入待派单或办理中的需求",

@@ -1,5 +1,6 @@
-"""Dispatch subscribers: submitted demands fill the queue; corrections, withdrawals and resolutions change it;
-ratings feed the registry's running record; calendar corrections keep dispatch's due dates with intake's.
+"""Dispatch subscribers: submitted demands fill the queue; corrections, withdrawals, resolutions and reopenings
+(重办) change it; ratings feed the registry's running record; calendar corrections keep dispatch's due dates with
+intake's.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -7,7 +8,15 @@ Assigned, AssignmentReturned, DemandRefused and DemandMerged are dispatch's own 
 transaction that publishes them.
 """
 
-from shared.contracts import CalendarCorrected, DemandCorrected, DemandSubmitted, DemandWithdrawn, Rated, Resolved
+from shared.contracts import (
+    CalendarCorrected,
+    DemandCorrected,
+    DemandReopened,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Rated,
+    Resolved,
+)
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -36,6 +45,10 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Resolved, queue="dispatch.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.record_resolved)
+
+    @router.consumes(DemandReopened, queue="dispatch.demand.reopened")
+    async def on_reopened(event: DemandReopened) -> None:
+        await uow.handle(event, usecases.record_reopening)
 
     @router.consumes(Rated, queue="dispatch.demand.rated")
     async def on_rated(event: Rated) -> None:

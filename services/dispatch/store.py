@@ -42,12 +42,14 @@ _VISIBLE = """(
 )"""
 _GET_VISIBLE = _GET_ITEM + " AND " + _VISIBLE
 
-# Green channel first (绿色通道, 002 §6.3.3), then demands given back and waiting for a rematch, then the rest.
+# Green channel first (绿色通道, 002 §6.3.3); within it and after it, re-handlings (重办, round > 1) by their
+# re-handling deadline, the nearest first (their clock runs from the reopening); then demands given back and
+# waiting for a rematch; then the rest as they came in.
 _LIST = f"""
 SELECT {_ITEM_COLUMNS} FROM queue
 WHERE status = $1 AND {_VISIBLE}
-ORDER BY green_channel IS NULL, (status = 'waiting' AND returned_no > 0 AND returned_no = assignment_count) DESC,
-    submitted_at, tracking_no
+ORDER BY green_channel IS NULL, round > 1 DESC, due_on NULLS LAST,
+    (status = 'waiting' AND returned_no > 0 AND returned_no = assignment_count) DESC, submitted_at, tracking_no
 LIMIT $4 OFFSET $5
 """
 
@@ -223,7 +225,7 @@ class DemandStore:
         return await self.conn.fetchval(_TAKE_RESOLUTION, demand_id)
 
     async def keep_early_event(self, event: Event) -> None:
-        """A correction or withdrawal seen before its DemandSubmitted, kept until the demand arrives."""
+        """A correction, withdrawal or reopening seen before its DemandSubmitted, kept until the demand arrives."""
         await self.conn.execute(
             _KEEP_EARLY,
             event.event_id,

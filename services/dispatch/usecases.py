@@ -16,6 +16,7 @@ from shared.contracts import (
     AssigneeKind,
     Closing,
     DemandCorrected,
+    DemandReopened,
     DemandSubmitted,
     DemandWithdrawn,
     Event,
@@ -46,12 +47,14 @@ def _apply(item: QueueItem, event: Event) -> QueueItem:
             return domain.correct(item, event)
         case Closing():
             return domain.close(item, event)
+        case DemandReopened():
+            return domain.reopen(item, event)
     return item
 
 
 async def receive_demand(tx: Tx[Store], event: DemandSubmitted) -> None:
     """A submitted demand joins the queue, with whatever of it came first (a resolution, a correction, a
-    withdrawal) applied."""
+    withdrawal, a reopening) applied."""
     if await tx.store.get_item(event.demand_id, for_update=True) is not None:
         return  # already here: a submission never moves a demand backwards
     item = domain.receive(event, await tx.store.take_resolution(event.demand_id))
@@ -77,6 +80,18 @@ async def _record_change(tx: Tx[Store], event: DemandCorrected | DemandWithdrawn
         await tx.store.keep_early_event(event)
     else:
         await tx.store.save_item(_apply(item, event))
+
+
+async def record_reopening(tx: Tx[Store], event: DemandReopened) -> None:
+    """重办: a founded verification sends the demand back to the head's queue for the next round, due by the
+    re-handling deadline; a reopening of an older round changes nothing (domain.reopen). One seen before its
+    DemandSubmitted is kept until the demand arrives."""
+    item = await tx.store.get_item(event.demand_id, for_update=True)
+    if item is None:
+        await tx.store.keep_early_event(event)
+        return
+    current = domain.current_assignment(item, await tx.store.assignments(event.demand_id))
+    await tx.store.save_item(domain.reopen(item, event, current))
 
 
 async def record_correction(tx: Tx[Store], event: DemandCorrected) -> None:
@@ -164,8 +179,9 @@ async def assign(
     idempotency_key: str | None = None,
 ) -> Assignment:
     """派单 or 改派 (the next assignment while assigned or after a return): the head decides; a clerk may only keep
-    a waiting demand they received (首问负责). An organization must be admitted, qualified for the demand's items
-    and serve its station through the due date; station staff are resolved from the station's roster."""
+    a waiting demand they received (首问负责), never a re-handling. An organization must be admitted, qualified for
+    the demand's items and serve its station through the due date (in a re-handling round, its re-handling
+    deadline); station staff are resolved from the station's roster."""
     _check_request(request)
     retry = Idempotent.of(idempotency_key, principal.subject, "assignment", str(demand_id), asdict(request))
     now = utcnow()

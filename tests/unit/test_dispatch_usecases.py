@@ -123,7 +123,16 @@ class FakeStore:
 
     async def list_visible(self, scope, org, status, limit, offset):
         items = [i for i in self.items.values() if i.status == status and self._visible(i, scope, org)]
-        items.sort(key=lambda i: (i.green_channel is None, not i.returned, i.submitted_at, i.tracking_no))
+        items.sort(
+            key=lambda i: (
+                i.green_channel is None,
+                not i.rehandling,
+                i.due_on or date.max,
+                not i.returned,
+                i.submitted_at,
+                i.tracking_no,
+            )
+        )
         return items[offset : offset + limit]
 
     async def add_assignment(self, a: Assignment, station_id: str, tracking_no: str) -> None:

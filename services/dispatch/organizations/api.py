@@ -142,7 +142,9 @@ async def candidates(
     return CandidatesOut(
         demand_id=c.demand_id,
         station_id=c.station_id,
+        round=c.round,
         due_on=c.due_on,
+        previous_assignee=c.previous_assignee,
         categories=c.categories,
         item_codes=c.item_codes,
         suggested_route=c.suggested_route,
@@ -155,12 +157,16 @@ async def candidates(
                 name=o.name,
                 contacts=[{"name": x.name, "phone": x.phone, "role": x.role} for x in o.contacts],
                 agreement_valid_until=o.agreement.valid_until,
+                previous_assignee=c.previously(o.org_id),
                 **RecordOut.of(r).model_dump(),
             )
             for n, (o, r) in enumerate(c.candidates, start=1)
         ],
         not_eligible=[
-            NotEligibleOut(org_id=o.org_id, name=o.name, reason=e.zh, reason_en=e.en) for o, e in c.not_eligible
+            NotEligibleOut(
+                org_id=o.org_id, name=o.name, reason=e.zh, reason_en=e.en, previous_assignee=c.previously(o.org_id)
+            )
+            for o, e in c.not_eligible
         ],
         departments=c.departments,
     )

@@ -235,6 +235,7 @@ class CandidateOut(RecordOut):
     name: str
     contacts: list[dict]
     agreement_valid_until: date
+    previous_assignee: bool = Field(default=False, description="重办：上一轮的承办机构")
 
 
 class NotEligibleOut(BaseModel):
@@ -242,6 +243,7 @@ class NotEligibleOut(BaseModel):
     name: str
     reason: str
     reason_en: str
+    previous_assignee: bool = Field(default=False, description="重办：上一轮的承办机构")
 
 
 class RouteOut(BaseModel):
@@ -253,7 +255,9 @@ class RouteOut(BaseModel):
 class CandidatesOut(BaseModel):
     demand_id: UUID
     station_id: str
-    due_on: date = Field(description="按此办结期限核对资质与协议")
+    round: int = Field(description="轮次：2 为重办")
+    due_on: date = Field(description="按此办结期限核对资质与协议（重办时为重办期限）")
+    previous_assignee: dict | None = Field(description="重办：上一轮承办方 {kind, id, name}，可派回，也可另派")
     categories: list[str]
     item_codes: list[str]
     suggested_route: str | None = Field(description="organization / station / department，依目录的“通常承办”")

@@ -263,7 +263,9 @@ async def expiring(
 class Candidates:
     demand_id: UUID
     station_id: str
+    round: int
     due_on: date
+    previous_assignee: dict | None  # 重办: {kind, id, name} of the round before, flagged among the candidates
     categories: list[str]
     item_codes: list[str]
     suggested_route: str | None
@@ -272,12 +274,18 @@ class Candidates:
     not_eligible: list[tuple[Organization, DomainError]]  # serve the station and a category, but refused
     departments: list[dict]
 
+    def previously(self, org_id: str) -> bool:
+        """Whether the round before was assigned to this organization (重办: it may be sent back to it)."""
+        p = self.previous_assignee or {}
+        return p.get("kind") == "organization" and p.get("id") == org_id
+
 
 async def candidates(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, due_on: date | None) -> Candidates:
     """The admitted organizations that may take the demand through its due date, ranked by running record.
 
-    The due date is the one an assignment would get (`due_on` if given, else dispatch's default), so a listed
-    candidate is one the assignment accepts.
+    The due date is the one an assignment would get (`due_on` if given, else dispatch's default; in a
+    re-handling round its re-handling deadline), so a listed candidate is one the assignment accepts. A
+    re-handling is offered the same candidates as round 1, with the previous round's assignee named.
     """
     today = china_today(utcnow())
     async with uow.begin(principal) as tx:
@@ -304,7 +312,9 @@ async def candidates(uow: UnitOfWork[Store], principal: Principal, demand_id: UU
     return Candidates(
         demand_id=demand_id,
         station_id=item.station_id,
+        round=item.round,
         due_on=due_on,
+        previous_assignee=item.previous_assignee,
         categories=wanted,
         item_codes=item_codes,
         suggested_route=domain.suggested_route([i.get("handled_by") for i in item.items]),
