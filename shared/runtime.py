@@ -255,14 +255,17 @@ class Service:
     subscribers: Callable[[UnitOfWork, ServiceSettings], EventRouter]
     publishes: tuple[type[Envelope], ...]
     routers: tuple[APIRouter, ...]
-    store_counters: tuple[StoreCounter | StoreQuery, ...] = ()
+    # The figures read from the store at a scrape; a function of the settings where they shape the figures (e.g.
+    # which rating levels count as satisfied).
+    store_counters: tuple[StoreCounter | StoreQuery, ...] | Callable[[Any], tuple[StoreCounter | StoreQuery, ...]] = ()
     scheduled: tuple["Scheduled", ...] = ()
     # Further metrics of the service's own, registered on its registry once built (e.g. gauges from its settings).
     metrics: Callable[[ServiceMetrics, Any], None] | None = None
 
     def runtime(self, settings: ServiceSettings | None = None) -> ServiceRuntime:
         settings = settings or self.settings()
-        rt = ServiceRuntime(settings, self.migrations, self.store, self.store_counters)
+        counters = self.store_counters(settings) if callable(self.store_counters) else self.store_counters
+        rt = ServiceRuntime(settings, self.migrations, self.store, counters)
         rt.subscribe(self.subscribers(rt.uow, settings))
         rt.subscribe(stations.subscriber(rt.uow, settings))  # every service keeps the registry's tree
         for event_type in self.publishes:

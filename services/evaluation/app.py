@@ -3,21 +3,37 @@
 from pathlib import Path
 
 from shared.contracts import Rated
+from shared.observability import ServiceMetrics
+from shared.observability.metrics import kpi_targets
 from shared.runtime import Service
 
-from . import api, handlers, store
+from . import api, handlers, kpis_api, store
+from .kpis import Definition
 from .settings import Settings
+
+
+def _kpi_targets(metrics: ServiceMetrics, settings: Settings) -> None:
+    kpi_targets(metrics, "evaluation", {"satisfaction_rate": Definition.of(settings).target_satisfaction_rate})
+
+
+def _store_counters(settings: Settings) -> tuple:
+    """Which overall levels count as satisfied is a setting, and the rating series carry it as their `satisfied`
+    label: the figures are made from each runtime's settings, not fixed when this module is imported."""
+    return store.counters(Definition.of(settings))
+
 
 SERVICE = Service(
     settings=Settings,
     title="评价服务 Evaluation",
-    description="满意度评价，发布 Rated。Satisfaction surveys and ratings; publishes Rated.",
+    description="满意度评价，发布 Rated；满意率与解决率（GET /kpis）。"
+    "Satisfaction surveys and ratings; publishes Rated; satisfaction and solution rates (GET /kpis).",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
     publishes=(Rated,),
-    routers=(api.router, api.public),
-    store_counters=store.COUNTERS,
+    routers=(api.router, api.public, kpis_api.router),
+    store_counters=_store_counters,
+    metrics=_kpi_targets,
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

@@ -1,13 +1,16 @@
 """Evaluation SQL. The store is bound to one transaction's connection; the unit of work owns the transaction."""
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
 
-from shared.contracts import Rated
-from shared.observability.metrics import StoreCounter
+from shared.calendar import china_today
+from shared.contracts import Overall, Rated, utcnow
+from shared.kpis import Period
+from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
+from . import kpis
 from .domain import SURVEY_FIELDS, Rating, RatingLink, Survey
 
 _COLUMNS = ", ".join(SURVEY_FIELDS)
@@ -37,14 +40,107 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 _RATINGS = "SELECT round, answers, source, recorded_by, rated_at FROM ratings WHERE demand_id = $1 ORDER BY round"
 
-COUNTERS = (
-    StoreCounter(
-        "qs_ratings_total",
-        "Satisfaction ratings, by station and overall level",
-        ("station_id", "overall"),
-        "SELECT station_id, overall, count(*) FROM ratings GROUP BY 1, 2",
-    ),
+# The satisfaction KPIs (domain.md §9 满意率 and 解决率; README, "Satisfaction"), counted from the ratings at a scrape
+# (so every replica reports the same whole and a restart changes nothing) and for GET /kpis, by the same columns:
+# per overall level (item 10) and item 5 answered yes / no, over the valid ratings, per station with its district and
+# city (STATION_TREE_SQL). Which levels are 满意 is a setting (kpis.Definition), applied to these counts in one place.
+#
+# Which ratings count: the valid ones (domain.md §9: voided ratings after 申诉复核 excluded). Nothing is voided yet;
+# issue 10 (申诉复核) excludes voided ratings here, in this one predicate, for the metrics and GET /kpis alike. (A
+# rating voided then leaves the counters below, which Prometheus reads as a counter reset: that issue decides whether
+# to keep it counted under a label instead.)
+_VALID = "TRUE"
+_RATED_ON = "(rated_at AT TIME ZONE 'Asia/Shanghai')::date"  # the China date of the rating
+_ITEM_5 = "answers ->> 'problem_solved'"  # 问题是否解决: 'true', 'false', or NULL when not answered
+
+
+def _per_level(when: str | None = None) -> list[str]:
+    """One count per overall level, in Overall order, of the ratings (where `when` holds)."""
+    also = f" AND {when}" if when else ""
+    return [f"count(*) FILTER (WHERE overall = '{level.value}'{also})" for level in Overall]
+
+
+def _solved(when: str | None = None) -> list[str]:
+    """Of the ratings (where `when` holds), those answering item 5 yes, then no."""
+    also = f" AND {when}" if when else ""
+    return [f"count(*) FILTER (WHERE {_ITEM_5} = '{answer}'{also})" for answer in ("true", "false")]
+
+
+RATINGS = StoreCounter(
+    "qs_ratings_total",
+    "Valid satisfaction ratings, by station, overall level (item 10) and whether that level counts as satisfied"
+    " (EVALUATION_SATISFIED_LEVELS)",
+    (*TREE_LABELS, "overall", "satisfied"),
 )
+SOLVED = StoreCounter(
+    "qs_ratings_solved_total",
+    "Valid ratings answering item 5 (问题是否解决), by station and answer (yes/no): 解决率's numerator and denominator",
+    (*TREE_LABELS, "solved"),
+)
+LAST_30_DAYS = StoreCounter(
+    "qs_ratings_last_30_days",
+    f"Valid ratings whose China date lies in the {kpis.WINDOW_DAYS} China days ending today (by the service's clock),"
+    " by station, overall level and whether it counts as satisfied",
+    (*TREE_LABELS, "overall", "satisfied"),
+    kind="gauge",
+)
+# One reading of the ratings per scrape, one row per station with a valid rating: so each such station has every
+# series, 0 included (a figure that drops reads 0 rather than vanishing). $1, $2: the window of LAST_30_DAYS.
+_RATING_KPIS = f"""SELECT {STATION_TREE_SQL},
+    {", ".join(_per_level())},
+    {", ".join(_per_level(f"{_RATED_ON} BETWEEN $1 AND $2"))},
+    {", ".join(_solved())}
+FROM ratings
+WHERE {_VALID}
+GROUP BY 1, 2, 3"""
+
+
+def _last_30_days() -> tuple[date, date]:
+    """The window's first and last China day, today from the service's clock (as tracking's metrics and GET /kpis)."""
+    window = kpis.last_days(china_today(utcnow()))
+    return window.start, window.end
+
+
+def _flag(satisfied: bool) -> str:
+    return "true" if satisfied else "false"
+
+
+def rating_kpis(definition: kpis.Definition) -> StoreQuery:
+    """The rating figures for the levels `definition` counts as satisfied: each level's series carries that as its
+    `satisfied` label (a StoreQuery's further labels are fixed when it is built, and the settings are fixed for the
+    process), so PromQL's 满意率 is `satisfied="true"` over all, with the settings' definition."""
+    levels = tuple((level.value, _flag(definition.satisfied(level))) for level in Overall)
+    return StoreQuery(
+        _RATING_KPIS,
+        labels=len(TREE_LABELS),
+        columns=(
+            *((RATINGS, labels) for labels in levels),
+            *((LAST_30_DAYS, labels) for labels in levels),
+            (SOLVED, ("yes",)),
+            (SOLVED, ("no",)),
+        ),
+        params=_last_30_days,
+    )
+
+
+def counters(definition: kpis.Definition) -> tuple[StoreQuery, ...]:
+    """Every store figure of the service, for the settings' definition of 满意."""
+    return (rating_kpis(definition),)
+
+
+# The supervisor's view (GET /kpis, services/evaluation/kpis.py): per station in scope ($1) with a valid rating, the
+# ratings of the period [$2, $3] (China dates of rated_at, both included) by the metrics' columns.
+_IN_PERIOD = f"{_RATED_ON} BETWEEN $2 AND $3"
+_KPIS = f"""
+SELECT {STATION_TREE_SQL},
+    {", ".join(_per_level(_IN_PERIOD))},
+    {", ".join(_solved(_IN_PERIOD))}
+FROM ratings
+WHERE {_VALID} AND qs_covers($1, station_id)
+GROUP BY 1, 2, 3
+ORDER BY 1
+"""
+_LEVELS = len(Overall)
 
 
 class Store:
@@ -105,3 +201,19 @@ class Store:
 
     async def ratings(self, demand_id: UUID) -> list[Rating]:
         return [Rating(**r) for r in await self.conn.fetch(_RATINGS, demand_id)]
+
+    async def kpi_figures(self, scope: str, period: Period) -> list[kpis.StationFigures]:
+        """The rating figures of each station in `scope` with a valid rating, for `period`; see _KPIS."""
+        figures = []
+        for r in await self.conn.fetch(_KPIS, scope, period.start, period.end):
+            counts = list(r.values())[len(TREE_LABELS) :]
+            figures.append(
+                kpis.StationFigures(
+                    dict(zip(Overall, counts[:_LEVELS], strict=True)),
+                    *counts[_LEVELS:],
+                    station_id=r["station_id"],
+                    district=r["district"],
+                    city=r["city"],
+                )
+            )
+        return figures

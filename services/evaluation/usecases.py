@@ -7,15 +7,17 @@ only authority: it reaches exactly one survey, so those use cases run in system 
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
+from shared import kpis as shared_kpis
 from shared.auth import Principal
+from shared.calendar import china_today
 from shared.contracts import Answers, Assigned, Closing, RatingSource, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
-from . import domain
+from . import domain, kpis
 from .domain import Rating, Survey
 from .store import Store
 
@@ -113,3 +115,15 @@ async def list_surveys(
 ) -> list[Survey]:
     async with uow.begin(principal) as tx:
         return await tx.store.list_in_scope(await tx.scope(station_id), status, limit, offset)
+
+
+async def kpi_figures(
+    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, start: date | None, end: date | None
+) -> kpis.Report:
+    """The supervisor's view: each station in the caller's scope (or the one asked for; 404 outside it) and the
+    whole scope, for the period asked for (by default this China month up to today, by the service's clock, as for
+    the metrics' 30 days)."""
+    period = shared_kpis.period(start, end, china_today(utcnow()))
+    async with uow.begin(principal) as tx:
+        stations = await tx.store.kpi_figures(await tx.scope(station_id), period)
+    return kpis.Report(period, stations, kpis.total(stations))

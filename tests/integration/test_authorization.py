@@ -394,6 +394,7 @@ def areas():
     (rows shaped like `cases()` above). Imported late, since they use this module's tables."""
     from tests.integration import (
         authz_decisions,
+        authz_evaluation_kpis,
         authz_intake_changes,
         authz_registry,
         authz_staff,
@@ -414,6 +415,7 @@ def areas():
         authz_tracking_supervision,
         authz_tracking_tasks,
         authz_tracking_kpis,
+        authz_evaluation_kpis,
     )
 
 
