@@ -109,6 +109,11 @@ class CaseOut(BaseModel):
         " / handling deadline in force (pauses and extensions counted)",
     )
     paused_since: datetime | None = Field(default=None, description="挂起中，自何时起 / paused since, while paused")
+    resolution_working_days: int | None = Field(
+        default=None,
+        description="办结用时：受理至办结的工作日数（自受理次日起算，当日办结为 0；挂起不扣除）；未办结为 null"
+        " / working days from acceptance to resolution (from the working day after it; pauses not deducted)",
+    )
     outcome: str | None
     summary: str | None
     resolved_at: datetime | None

@@ -128,6 +128,9 @@ class Case:
     response_due_on: date | None = None
     handling_due_on: date | None = None
     paused_since: datetime | None = None
+    # Working days from acceptance to resolution (clock/domain.py, resolution_working_days), set with the resolution
+    # it measures and kept with it: the figure behind the average and 90th percentile the city watches.
+    resolution_working_days: int | None = None
 
     @property
     def status(self) -> str:
@@ -257,6 +260,8 @@ def apply(case: Case | None, event: Event) -> Case:
                 closing={k: v for k, v in event.detail().items() if k not in _KEPT_ELSEWHERE},
             )
         case Resolved() if event.round >= case.round:
+            # A resolution at another instant is measured afresh (by the clock, which knows the calendar).
+            same = event.resolved_at == case.resolved_at
             return replace(
                 case,
                 round=event.round,
@@ -264,6 +269,7 @@ def apply(case: Case | None, event: Event) -> Case:
                 summary=event.summary,
                 resolved_by=event.resolved_by,
                 resolved_at=event.resolved_at,
+                resolution_working_days=case.resolution_working_days if same else None,
             )
         case Rated() if event.round >= case.round:
             return replace(case, overall=event.answers.overall.value, rated_at=event.rated_at)

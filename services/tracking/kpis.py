@@ -2,13 +2,17 @@
 
 The figures are counted in SQL (services/tracking/store.py, `_KPIS`) with the same rules as the KPI metrics
 (`COUNTERS` there; README, metrics paragraph); here are what is easier to state and to test in Python: which China
-days a period means, a rate that is null rather than NaN when there is nothing to count, the total of a scope, and
-whether a rate is below its target (shared/kpis.py, shared with evaluation's view).
+days a period means, a rate that is null rather than NaN when there is nothing to count, the total of a scope, the
+average and 90th percentile of the time to resolve, and whether a rate is below its target (shared/kpis.py, shared
+with evaluation's view).
 """
 
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, field
 
-from shared.kpis import rate
+from shared.kpis import Period, rate
+
+P90 = 90  # the percentile of the time to resolve the city watches
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,54 @@ class Response(_Counts):
         return rate(self.responded_in_time, self.due)
 
 
+def nearest_rank(ordered: Sequence[int], percent: int) -> int | None:
+    """The `percent`-th percentile by nearest rank: the ⌈percent × n / 100⌉-th smallest of the n values (`ordered`
+    increasing), i.e. the smallest value that at least `percent`% of them do not exceed; always one of the values,
+    never interpolated. None without values."""
+    if not ordered:
+        return None
+    rank = max(1, -(-percent * len(ordered) // 100))  # ⌈percent × n / 100⌉ in integers
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class ResolutionTime:
+    """办结用时 over the period: the working days from acceptance to resolution (Case.resolution_working_days,
+    pauses not deducted) of the cases resolved on a China date of the period, in increasing order."""
+
+    working_days: tuple[int, ...] = ()
+
+    def __add__(self, other: "ResolutionTime") -> "ResolutionTime":
+        return ResolutionTime(tuple(sorted(self.working_days + other.working_days)))
+
+    @property
+    def resolved(self) -> int:
+        """How many resolved cases were measured."""
+        return len(self.working_days)
+
+    @property
+    def average(self) -> float | None:
+        return sum(self.working_days) / len(self.working_days) if self.working_days else None
+
+    @property
+    def p90(self) -> int | None:
+        return nearest_rank(self.working_days, P90)
+
+
 @dataclass(frozen=True)
 class Figures:
     now: Now = field(default_factory=Now)
     handling: Handling = field(default_factory=Handling)
     response: Response = field(default_factory=Response)
+    resolution: ResolutionTime = field(default_factory=ResolutionTime)
+
+    def __add__(self, other: "Figures") -> "Figures":
+        return Figures(
+            self.now + other.now,
+            self.handling + other.handling,
+            self.response + other.response,
+            self.resolution + other.resolution,
+        )
 
 
 @dataclass(frozen=True)
@@ -84,9 +131,40 @@ class StationFigures(Figures):
     city: str = ""
 
 
+@dataclass(frozen=True)
+class CategoryFigures(Figures):
+    """The scope's figures of the demands naming a category (a demand of two categories counts in both, so the
+    categories add up to more than the total)."""
+
+    category: str = ""
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class OrganizationFigures(Figures):
+    """The scope's figures of the cases whose current assignment a service organization holds (not given back):
+    being handled by it now, or resolved under its assignment. Response is the station's, not counted here."""
+
+    organization_id: str = ""
+    name: str = ""
+
+
 def total(stations: list[StationFigures]) -> Figures:
-    """The whole scope: the stations' counts added up, so its rates are those of the sums (not a mean of rates)."""
+    """The whole scope: the stations' counts added up, so its rates are those of the sums (not a mean of rates),
+    and its time to resolve that of all the cases together (not a mean of the stations')."""
     whole = Figures()
     for s in stations:
-        whole = Figures(whole.now + s.now, whole.handling + s.handling, whole.response + s.response)
+        whole = whole + s
     return whole
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything GET /kpis shows: per station in scope, the whole scope, and the whole scope per category and per
+    organization, for one period."""
+
+    period: Period
+    stations: list[StationFigures]
+    total: Figures
+    by_category: list[CategoryFigures] = field(default_factory=list)
+    by_organization: list[OrganizationFigures] = field(default_factory=list)

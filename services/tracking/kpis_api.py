@@ -1,4 +1,5 @@
-"""HTTP route: the KPIs of the supervisor's view (GET /kpis), per station in the caller's scope and for the whole of it.
+"""HTTP route: the KPIs of the supervisor's view (GET /kpis), per station in the caller's scope and for the whole of it,
+the whole also per category and per service organization (domain.md §7).
 
 The same definitions as the KPI metrics on /metrics (README, metrics paragraph; domain.md §9), counted from the same
 cases: the "now" figures equal the gauges, the period's figures use the counters' rules over a period.
@@ -89,17 +90,57 @@ class ResponseOut(BaseModel):
     )
 
 
+class ResolutionOut(BaseModel):
+    """办结用时：期内办结（办结日期在期内）的需求，从受理到办结的工作日数（自受理次日起算，当日办结为 0；
+    法定节假日与调休上班日按日历计；挂起不扣除），与 qs_demand_resolution_working_days 相同
+    / time to resolve of the cases resolved in the period, in working days from acceptance (counted from the
+    working day after it: resolved the day it was accepted is 0; holidays and make-up workdays counted; pauses not
+    deducted), as qs_demand_resolution_working_days."""
+
+    resolved: int = Field(
+        description="计入的办结需求数（即期内办结数 resolved_in_period 中已计算用时的）"
+        " / the cases measured: those of resolved_in_period with a time to resolve"
+    )
+    average_working_days: float | None = Field(
+        description="平均办结用时（工作日）；无办结需求时为 null / mean working days; null when none was resolved"
+    )
+    p90_working_days: int | None = Field(
+        description="办结用时第 90 百分位（最近秩法：从小到大第 ⌈0.9×n⌉ 个，为实际值、不插值）；无办结需求时为 null"
+        " / 90th percentile by nearest rank: the ⌈0.9 × n⌉-th smallest of the n values, one of them, never"
+        " interpolated (Prometheus' histogram_quantile estimates it from buckets); null when none was resolved"
+    )
+
+
 class FiguresOut(BaseModel):
     now: NowOut
     handling: HandlingOut
     response: ResponseOut
+    resolution: ResolutionOut
+
+
+def _resolution(r: kpis.ResolutionTime) -> ResolutionOut:
+    return ResolutionOut(resolved=r.resolved, average_working_days=r.average, p90_working_days=r.p90)
 
 
 def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
     """FiguresOut's fields: the figures with each rate compared to its target."""
-    handling, response = f.handling, f.response
+    return {**_handled(f, targets), "now": NowOut.model_validate(f.now), "response": _response(f, targets)}
+
+
+def _response(f: kpis.Figures, targets: kpis.Targets) -> ResponseOut:
+    response = f.response
+    return ResponseOut(
+        due=response.due,
+        responded_in_time=response.responded_in_time,
+        response_rate=response.response_rate,
+        below_target=below(response.response_rate, targets.response_rate),
+    )
+
+
+def _handled(f: kpis.Figures, targets: kpis.Targets) -> dict:
+    """The handling figures and the time to resolve, which an organization has as well as a station."""
+    handling = f.handling
     return {
-        "now": NowOut.model_validate(f.now),
         "handling": HandlingOut(
             due=handling.due,
             resolved_in_period=handling.resolved_in_period,
@@ -107,12 +148,7 @@ def _figures(f: kpis.Figures, targets: kpis.Targets) -> dict:
             on_time_rate=handling.on_time_rate,
             below_target=below(handling.on_time_rate, targets.on_time_rate),
         ),
-        "response": ResponseOut(
-            due=response.due,
-            responded_in_time=response.responded_in_time,
-            response_rate=response.response_rate,
-            below_target=below(response.response_rate, targets.response_rate),
-        ),
+        "resolution": _resolution(f.resolution),
     }
 
 
@@ -128,6 +164,39 @@ class StationOut(FiguresOut):
     )
 
 
+class CategoryOut(FiguresOut):
+    """一个服务类别在整个范围内的 KPI（需求有多个类别的，计入每个类别，故各类别相加多于合计）
+    / the scope's figures of the demands naming this category (one of two categories counts in both)."""
+
+    category: str = Field(description="服务类别代码（需求表单的服务类别）/ category code, as the demand form names it")
+    label: str = Field(description="服务类别名称 / category name")
+
+
+class OrganizationNowOut(BaseModel):
+    """该机构现承办（未退单）的需求现状，与 /metrics 的 qs_organization_demands_* 相同 / as they stand now."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    open: int = Field(description="办理中 / still being handled (qs_organization_demands_open)")
+    overdue_handling: int = Field(
+        description="办理超期：未挂起，已过现行办结期限 / past the handling deadline in force, not paused"
+        " (qs_organization_demands_overdue)"
+    )
+    paused: int = Field(description="挂起中 / paused now (qs_organization_demands_paused)")
+
+
+class OrganizationOut(BaseModel):
+    """一个服务机构在整个范围内的 KPI：其现承办（未退单）的需求，及在其派单下办结的需求；响应由服务站负责，不计
+    / the scope's figures of the cases a service organization holds now (not given back) or that were resolved
+    under its assignment; response is the station's and not counted."""
+
+    organization_id: str = Field(description="服务机构编号 / the organization's id")
+    name: str = Field(description="服务机构名称 / the organization's name")
+    now: OrganizationNowOut
+    handling: HandlingOut
+    resolution: ResolutionOut
+
+
 class TargetsOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -140,7 +209,16 @@ class KpisOut(BaseModel):
     period_to: date = Field(serialization_alias="to", description="统计期间止（含，北京日期）/ last day")
     targets: TargetsOut
     stations: list[StationOut] = Field(description="范围内有需求的各服务站 / each station in scope with a case")
-    total: FiguresOut = Field(description="整个范围合计（比率按合计数计算）/ the whole scope (rates of the sums)")
+    total: FiguresOut = Field(
+        description="整个范围合计（比率按合计数计算，办结用时按全部需求计算）"
+        " / the whole scope (rates of the sums, time to resolve over all its cases)"
+    )
+    by_category: list[CategoryOut] = Field(
+        description="整个范围按服务类别（同样的定义）/ the whole scope per category, by the same rules"
+    )
+    by_organization: list[OrganizationOut] = Field(
+        description="整个范围按服务机构（同样的定义）/ the whole scope per service organization, by the same rules"
+    )
 
 
 @router.get(
@@ -148,12 +226,14 @@ class KpisOut(BaseModel):
     response_model=KpisOut,
     summary="KPI 指标（上级单位视图）/ KPIs for the supervisor's view",
     description="调用者范围内（或其中一个服务站）每个服务站及合计的 KPI：现状（办理中、响应超期、办理超期、挂起中，"
-    "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标，以及期内办结数。"
-    "统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
+    "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标，期内办结数，"
+    "以及期内办结需求的平均办结用时与第 90 百分位（工作日）。合计另按服务类别（by_category）与服务机构"
+    "（by_organization）分列。统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
     " / Per station in the caller's scope (or one of them) and for the whole scope: the figures as they stand now"
     " (the same as the gauges on /metrics), and for the period (China dates, by default this month up to today, at"
-    " most 366 days) the on-time completion and response rates with their targets, and the cases resolved in it."
-    " Each figure is defined on its field.",
+    " most 366 days) the on-time completion and response rates with their targets, the cases resolved in it and"
+    " their average and 90th-percentile working days to resolve; the whole scope also per category (by_category)"
+    " and per service organization (by_organization). Each figure is defined on its field.",
 )
 async def kpi_figures(
     uow: UoW,
@@ -170,15 +250,27 @@ async def kpi_figures(
         QueryDate | None, Query(alias="to", description="统计期间止（含，北京日期），默认今天 / last day")
     ] = None,
 ) -> KpisOut:
-    period, stations, total = await usecases.kpi_figures(uow, principal, station_id, start, end)
+    report = await usecases.kpi_figures(uow, principal, station_id, start, end)
     targets = kpis.Targets.of(settings)
     return KpisOut(
-        period_from=period.start,
-        period_to=period.end,
+        period_from=report.period.start,
+        period_to=report.period.end,
         targets=TargetsOut.model_validate(targets),
         stations=[
             StationOut(station_id=s.station_id, district=s.district, city=s.city, **_figures(s, targets))
-            for s in stations
+            for s in report.stations
         ],
-        total=FiguresOut(**_figures(total, targets)),
+        total=FiguresOut(**_figures(report.total, targets)),
+        by_category=[
+            CategoryOut(category=c.category, label=c.label, **_figures(c, targets)) for c in report.by_category
+        ],
+        by_organization=[
+            OrganizationOut(
+                organization_id=o.organization_id,
+                name=o.name,
+                now=OrganizationNowOut.model_validate(o.now),
+                **_handled(o, targets),
+            )
+            for o in report.by_organization
+        ],
     )

@@ -122,19 +122,71 @@ _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1
 
 # The KPIs the city watches (domain.md §7, §9; README, "Logs are JSON lines…"), read from the cases at a scrape,
 # so every replica reports the same whole. Per station with its district and city (STATION_TREE_SQL), so PromQL can
-# roll up the tree. Each station with a case has every series, 0 included:
-# a figure that drops to nothing reads 0 instead of vanishing. Today is the China date of the service's clock ($1),
-# as for the ledger's work lists and GET /kpis, so all three agree.
+# roll up the tree; per category and per organization in families of their own (a category or organization label
+# on the station's families would make their sums count a demand twice), with the same rules: each rule below is
+# written once and every family that counts it uses it. Each station (station and category, organization and
+# station) with a case has every series, 0 included: a figure that drops to nothing reads 0 instead of vanishing.
+# Today is the China date of the service's clock ($1), as for the ledger's work lists and GET /kpis, so all three
+# agree.
 
 
 _RESOLVED_ON = _china_date("resolved_at")
 _ASSIGNED_ON = _china_date("first_assigned_at")
+_RESOLVED = "resolved_at IS NOT NULL"
 _RESOLVED_ON_TIME = f"{_RESOLVED_ON} <= {_HANDLING_DUE}"
+_RESPONDED = "first_assigned_at IS NOT NULL"
 _RESPONDED_IN_TIME = f"{_ASSIGNED_ON} <= response_due_on"
+_LATE_RESPONSE = f"{_RUNNING} AND {_late_response('$1')}"
+_LATE_HANDLING = f"{_RUNNING} AND {_late_handling('$1')}"
+# 办结用时: working days from acceptance to resolution, set with the resolution (clock/domain.py), pauses not
+# deducted; NULL only while a resolved case's submission is unknown or before the start-up fill-in measured it.
+_TOOK = "resolution_working_days"
+RESOLUTION_BUCKETS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 60)  # working days
+
+# Per category: a demand counts once in each category it names (one of two categories counts in both, so a
+# station's categories add up to more than the station); a case whose submission tracking has not seen yet names
+# none and is in no category's figures. The code is the label (the name may be reworded); GET /kpis adds the name.
+_BY_CATEGORY = """cases CROSS JOIN LATERAL (
+        SELECT DISTINCT ON (named->>'code') named->>'code' AS category, named->>'label' AS category_label
+        FROM jsonb_array_elements(COALESCE(cases.categories, '[]'::jsonb)) AS named
+        ORDER BY named->>'code', named->>'label'
+    ) AS in_category"""
+# Per organization: the cases whose current assignment an organization holds and did not give back (退单): being
+# handled by it now, or resolved under its assignment (a case is resolved under the assignment it then has). A
+# case it gave back waits for the head's rematch: the station's, no longer the organization's.
+_HELD_BY_ORGANIZATION = "assignee_kind = 'organization' AND returned_no < assignment_no"
+_ORGANIZATION_ID = "assignee_id AS organization_id"
 
 
 def _today() -> tuple[date]:
     return (china_today(utcnow()),)
+
+
+def _count(condition: str) -> str:
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+# (the SQL of its values, the family it feeds, the family's further label values)
+_Column = tuple[str, StoreCounter, tuple[str, ...]]
+
+
+def _kpi_query(labels: str, width: int, source: str, columns: tuple[_Column, ...]) -> StoreQuery:
+    """One reading of the cases feeding `columns`, a row per group of the first `width` selected `labels`."""
+    values = ",\n    ".join(sql for sql, _, _ in columns)
+    return StoreQuery(
+        f"SELECT {labels},\n    {values}\nFROM {source}\nGROUP BY {', '.join(map(str, range(1, width + 1)))}",
+        labels=width,
+        columns=tuple((family, further) for _, family, further in columns),
+        params=_today,
+    )
+
+
+def _outcomes(family: StoreCounter) -> tuple[_Column, ...]:
+    return tuple((_count(f"{_RESOLVED} AND outcome = '{o}'"), family, (o.value,)) for o in Outcome)
+
+
+def _took(family: StoreCounter) -> _Column:
+    return (family.histogram_sql(_TOOK, _RESOLVED), family, ())
 
 
 OPEN = StoreCounter(
@@ -168,35 +220,136 @@ RESPONDED = StoreCounter(
 RESOLVED = StoreCounter(
     "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", (*TREE_LABELS, "outcome")
 )
+RESOLUTION_DAYS = StoreCounter(
+    "qs_demand_resolution_working_days",
+    "Working days from acceptance to resolution (办结用时) of the resolved demands: counted from the working day after"
+    " acceptance (resolved the day it was accepted: 0), statutory holidays and make-up workdays counted, pauses not"
+    " deducted",
+    TREE_LABELS,
+    kind="histogram",
+    buckets=RESOLUTION_BUCKETS,
+)
 # One reading of the cases for all the families above: one row per station.
-CASE_KPIS = StoreQuery(
-    f"""SELECT {STATION_TREE_SQL},
-    count(*) FILTER (WHERE {_OPEN}),
-    count(*) FILTER (WHERE {_RUNNING} AND {_late_response("$1")}),
-    count(*) FILTER (WHERE {_RUNNING} AND {_late_handling("$1")}),
-    count(*) FILTER (WHERE {_PAUSED}),
-    count(*) FILTER (WHERE {_RESOLVED_ON_TIME}),
-    count(*) FILTER (WHERE {_RESPONDED_IN_TIME}),
-    count(*) FILTER (WHERE first_assigned_at IS NOT NULL),
-    {", ".join(f"count(*) FILTER (WHERE resolved_at IS NOT NULL AND outcome = '{o}')" for o in Outcome)}
-FROM cases
-GROUP BY 1, 2, 3""",
-    labels=len(TREE_LABELS),
-    columns=(
-        (OPEN, ()),
-        (OVERDUE, ("response",)),
-        (OVERDUE, ("handling",)),
-        (PAUSED, ()),
-        (RESOLVED_ON_TIME, ()),
-        (RESPONDED_IN_TIME, ()),
-        (RESPONDED, ()),
-        *((RESOLVED, (o.value,)) for o in Outcome),
+CASE_KPIS = _kpi_query(
+    STATION_TREE_SQL,
+    len(TREE_LABELS),
+    "cases",
+    (
+        (_count(_OPEN), OPEN, ()),
+        (_count(_LATE_RESPONSE), OVERDUE, ("response",)),
+        (_count(_LATE_HANDLING), OVERDUE, ("handling",)),
+        (_count(_PAUSED), PAUSED, ()),
+        (_count(_RESOLVED_ON_TIME), RESOLVED_ON_TIME, ()),
+        (_count(_RESPONDED_IN_TIME), RESPONDED_IN_TIME, ()),
+        (_count(_RESPONDED), RESPONDED, ()),
+        *_outcomes(RESOLVED),
+        _took(RESOLUTION_DAYS),
     ),
-    params=_today,
+)
+
+CATEGORY_LABELS = (*TREE_LABELS, "category")
+_OF_CATEGORY = "per station and category (a demand of two categories counts in both)"
+CATEGORY_OPEN = StoreCounter(
+    "qs_category_demands_open", f"qs_demands_open {_OF_CATEGORY}", CATEGORY_LABELS, kind="gauge"
+)
+CATEGORY_OVERDUE = StoreCounter(
+    "qs_category_demands_overdue", f"qs_demands_overdue {_OF_CATEGORY}", (*CATEGORY_LABELS, "deadline"), kind="gauge"
+)
+CATEGORY_PAUSED = StoreCounter(
+    "qs_category_demands_paused", f"qs_demands_paused {_OF_CATEGORY}", CATEGORY_LABELS, kind="gauge"
+)
+CATEGORY_RESOLVED_ON_TIME = StoreCounter(
+    "qs_category_demands_resolved_on_time_total", f"qs_demands_resolved_on_time_total {_OF_CATEGORY}", CATEGORY_LABELS
+)
+CATEGORY_RESPONDED_IN_TIME = StoreCounter(
+    "qs_category_demands_responded_in_time_total",
+    f"qs_demands_responded_in_time_total {_OF_CATEGORY}",
+    CATEGORY_LABELS,
+)
+CATEGORY_RESPONDED = StoreCounter(
+    "qs_category_demands_responded_total", f"qs_demands_responded_total {_OF_CATEGORY}", CATEGORY_LABELS
+)
+CATEGORY_RESOLVED = StoreCounter(
+    "qs_category_demands_resolved_total", f"qs_demands_resolved_total {_OF_CATEGORY}", (*CATEGORY_LABELS, "outcome")
+)
+CATEGORY_RESOLUTION_DAYS = StoreCounter(
+    "qs_category_resolution_working_days",
+    f"qs_demand_resolution_working_days {_OF_CATEGORY}",
+    CATEGORY_LABELS,
+    kind="histogram",
+    buckets=RESOLUTION_BUCKETS,
+)
+CATEGORY_KPIS = _kpi_query(
+    f"{STATION_TREE_SQL}, category",
+    len(CATEGORY_LABELS),
+    _BY_CATEGORY,
+    (
+        (_count(_OPEN), CATEGORY_OPEN, ()),
+        (_count(_LATE_RESPONSE), CATEGORY_OVERDUE, ("response",)),
+        (_count(_LATE_HANDLING), CATEGORY_OVERDUE, ("handling",)),
+        (_count(_PAUSED), CATEGORY_PAUSED, ()),
+        (_count(_RESOLVED_ON_TIME), CATEGORY_RESOLVED_ON_TIME, ()),
+        (_count(_RESPONDED_IN_TIME), CATEGORY_RESPONDED_IN_TIME, ()),
+        (_count(_RESPONDED), CATEGORY_RESPONDED, ()),
+        *_outcomes(CATEGORY_RESOLVED),
+        _took(CATEGORY_RESOLUTION_DAYS),
+    ),
+)
+
+ORGANIZATION_LABELS = ("organization_id", *TREE_LABELS)
+_OF_ORGANIZATION = (
+    "per service organization and station, of the cases whose current assignment the organization holds (not given"
+    " back), resolved ones under its assignment"
+)
+ORGANIZATION_OPEN = StoreCounter(
+    "qs_organization_demands_open", f"qs_demands_open {_OF_ORGANIZATION}", ORGANIZATION_LABELS, kind="gauge"
+)
+ORGANIZATION_OVERDUE = StoreCounter(
+    "qs_organization_demands_overdue",
+    "Demands late now for the handling deadline in force (qs_demands_overdue's handling deadline) " + _OF_ORGANIZATION,
+    ORGANIZATION_LABELS,
+    kind="gauge",
+)
+ORGANIZATION_PAUSED = StoreCounter(
+    "qs_organization_demands_paused", f"qs_demands_paused {_OF_ORGANIZATION}", ORGANIZATION_LABELS, kind="gauge"
+)
+ORGANIZATION_RESOLVED_ON_TIME = StoreCounter(
+    "qs_organization_demands_resolved_on_time_total",
+    f"qs_demands_resolved_on_time_total {_OF_ORGANIZATION}",
+    ORGANIZATION_LABELS,
+)
+ORGANIZATION_RESOLVED = StoreCounter(
+    "qs_organization_demands_resolved_total",
+    f"qs_demands_resolved_total {_OF_ORGANIZATION}",
+    (*ORGANIZATION_LABELS, "outcome"),
+)
+ORGANIZATION_RESOLUTION_DAYS = StoreCounter(
+    "qs_organization_resolution_working_days",
+    f"qs_demand_resolution_working_days {_OF_ORGANIZATION}",
+    ORGANIZATION_LABELS,
+    kind="histogram",
+    buckets=RESOLUTION_BUCKETS,
+)
+# Response is the station's (its head dispatches), so an organization has no response figures; nor is a case it
+# holds ever late to respond (it was assigned).
+ORGANIZATION_KPIS = _kpi_query(
+    f"{_ORGANIZATION_ID}, {STATION_TREE_SQL}",
+    len(ORGANIZATION_LABELS),
+    f"cases WHERE {_HELD_BY_ORGANIZATION}",
+    (
+        (_count(_OPEN), ORGANIZATION_OPEN, ()),
+        (_count(_LATE_HANDLING), ORGANIZATION_OVERDUE, ()),
+        (_count(_PAUSED), ORGANIZATION_PAUSED, ()),
+        (_count(_RESOLVED_ON_TIME), ORGANIZATION_RESOLVED_ON_TIME, ()),
+        *_outcomes(ORGANIZATION_RESOLVED),
+        _took(ORGANIZATION_RESOLUTION_DAYS),
+    ),
 )
 
 COUNTERS = (
     CASE_KPIS,
+    CATEGORY_KPIS,
+    ORGANIZATION_KPIS,
     StoreCounter(
         "qs_demands_closed_total",
         "Demands ended without resolution (否定备案/并单/撤回), by station and how",
@@ -209,36 +362,67 @@ COUNTERS = (
     *TASK_COUNTERS,
 )
 
-# The supervisor's view (GET /kpis, services/tracking/kpis.py): per station in scope ($1, as the ledger's), the
-# gauges' "now" figures by the gauges' own rules (today = $4), and the period's [$2, $3] (China dates, both
-# included) by the counters' rules, per domain.md §9. 按时办结: of the cases whose handling deadline in force fell in
-# the period, those resolved or late now (`due`) and those resolved by that deadline; 办结率's numerator
-# (`resolved_in_period`) is the cases resolved in the period. 及时响应: of the cases whose response deadline fell in
-# the period or that were first assigned in it, those assigned or never assigned and late now (`response_due`) and
-# those assigned by that deadline. Paused and ended cases are not late (the gauges' rule): they count only once
-# resolved or assigned.
+# The supervisor's view (GET /kpis, services/tracking/kpis.py): per station in scope ($1, as the ledger's), per
+# category and per organization of the scope, the gauges' "now" figures by the gauges' own rules (today = $4), and
+# the period's [$2, $3] (China dates, both included) by the counters' rules, per domain.md §9. 按时办结: of the cases
+# whose handling deadline in force fell in the period, those resolved or late now (`due`) and those resolved by that
+# deadline; 办结率's numerator (`resolved_in_period`) is the cases resolved in the period. 及时响应: of the cases whose
+# response deadline fell in the period or that were first assigned in it, those assigned or never assigned and late
+# now (`response_due`) and those assigned by that deadline. Paused and ended cases are not late (the gauges' rule):
+# they count only once resolved or assigned. 办结用时: the working days of each case resolved in the period (the
+# cases of resolved_in_period that were measured), in increasing order, for the average and the 90th percentile.
 _HANDLING_IN_PERIOD = f"{_HANDLING_DUE} BETWEEN $2 AND $3"
 _RESPONSE_IN_PERIOD = f"(response_due_on BETWEEN $2 AND $3 OR {_ASSIGNED_ON} BETWEEN $2 AND $3)"
+_RESOLVED_IN_PERIOD = f"{_RESOLVED_ON} BETWEEN $2 AND $3"
 _LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling('$4')}"
 _LATE_RESPONSE_NOW = f"{_RUNNING} AND {_late_response('$4')}"
-_KPIS = f"""
-SELECT {STATION_TREE_SQL},
-    count(*) FILTER (WHERE {_OPEN}) AS open,
+_KPI_FIGURES = f"""count(*) FILTER (WHERE {_OPEN}) AS open,
     count(*) FILTER (WHERE {_LATE_RESPONSE_NOW}) AS overdue_response,
     count(*) FILTER (WHERE {_LATE_HANDLING_NOW}) AS overdue_handling,
     count(*) FILTER (WHERE {_PAUSED}) AS paused,
     count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND (resolved_at IS NOT NULL OR ({_LATE_HANDLING_NOW}))) AS due,
-    count(*) FILTER (WHERE {_RESOLVED_ON} BETWEEN $2 AND $3) AS resolved_in_period,
+    count(*) FILTER (WHERE {_RESOLVED_IN_PERIOD}) AS resolved_in_period,
     count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND {_RESOLVED_ON_TIME}) AS resolved_on_time,
     count(*) FILTER (
         WHERE {_RESPONSE_IN_PERIOD} AND (first_assigned_at IS NOT NULL OR ({_LATE_RESPONSE_NOW}))
     ) AS response_due,
-    count(*) FILTER (WHERE {_RESPONSE_IN_PERIOD} AND {_RESPONDED_IN_TIME}) AS responded_in_time
+    count(*) FILTER (WHERE {_RESPONSE_IN_PERIOD} AND {_RESPONDED_IN_TIME}) AS responded_in_time,
+    COALESCE(array_agg({_TOOK} ORDER BY {_TOOK}) FILTER (WHERE {_RESOLVED_IN_PERIOD} AND {_TOOK} IS NOT NULL),
+        '{{}}') AS took"""
+_KPIS = f"""
+SELECT {STATION_TREE_SQL},
+    {_KPI_FIGURES}
 FROM cases
 WHERE qs_covers($1, station_id)
 GROUP BY 1, 2, 3
 ORDER BY 1
 """
+_KPIS_BY_CATEGORY = f"""
+SELECT category, min(category_label) AS category_label,
+    {_KPI_FIGURES}
+FROM {_BY_CATEGORY}
+WHERE qs_covers($1, station_id)
+GROUP BY 1
+ORDER BY 1
+"""
+_KPIS_BY_ORGANIZATION = f"""
+SELECT {_ORGANIZATION_ID}, min(assignee_name) AS organization_name,
+    {_KPI_FIGURES}
+FROM cases
+WHERE qs_covers($1, station_id) AND {_HELD_BY_ORGANIZATION}
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def _kpis_of(r: asyncpg.Record) -> dict:
+    """The figures of a row of the _KPIS queries, as kpis.Figures' fields."""
+    return {
+        "now": kpis.Now(r["open"], r["overdue_response"], r["overdue_handling"], r["paused"]),
+        "handling": kpis.Handling(r["due"], r["resolved_in_period"], r["resolved_on_time"]),
+        "response": kpis.Response(r["response_due"], r["responded_in_time"]),
+        "resolution": kpis.ResolutionTime(tuple(r["took"])),
+    }
 
 
 class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
@@ -291,16 +475,26 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         see _KPIS."""
         rows = await self.conn.fetch(_KPIS, scope, period.start, period.end, today)
         return [
-            kpis.StationFigures(
-                station_id=r["station_id"],
-                district=r["district"],
-                city=r["city"],
-                now=kpis.Now(r["open"], r["overdue_response"], r["overdue_handling"], r["paused"]),
-                handling=kpis.Handling(r["due"], r["resolved_in_period"], r["resolved_on_time"]),
-                response=kpis.Response(r["response_due"], r["responded_in_time"]),
-            )
+            kpis.StationFigures(station_id=r["station_id"], district=r["district"], city=r["city"], **_kpis_of(r))
             for r in rows
         ]
+
+    async def kpi_breakdowns(
+        self, scope: str, period: Period, today: date
+    ) -> tuple[list[kpis.CategoryFigures], list[kpis.OrganizationFigures]]:
+        """The same figures for the whole of `scope`, per category and per organization; see _KPIS."""
+        args = (scope, period.start, period.end, today)
+        categories = [
+            kpis.CategoryFigures(category=r["category"], label=r["category_label"] or "", **_kpis_of(r))
+            for r in await self.conn.fetch(_KPIS_BY_CATEGORY, *args)
+        ]
+        organizations = [
+            kpis.OrganizationFigures(
+                organization_id=r["organization_id"], name=r["organization_name"] or "", **_kpis_of(r)
+            )
+            for r in await self.conn.fetch(_KPIS_BY_ORGANIZATION, *args)
+        ]
+        return categories, organizations
 
     async def add_entry(self, event: Event, text: str) -> None:
         await self.conn.execute(

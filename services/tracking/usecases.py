@@ -88,11 +88,14 @@ async def case_with_timeline(
 
 async def kpi_figures(
     uow: UnitOfWork[Store], principal: Principal, station_id: str | None, start: date | None, end: date | None
-) -> tuple[shared_kpis.Period, list[kpis.StationFigures], kpis.Figures]:
+) -> kpis.Report:
     """The supervisor's view: each station in the caller's scope (or the one asked for; 404 outside it) and the
-    whole scope, for the period asked for (by default this China month up to today)."""
+    whole scope, also per category and per organization, for the period asked for (by default this China month up
+    to today); all read in one transaction, so the breakdowns and the stations agree."""
     today = china_today(utcnow())  # the service's clock, as the ledger's work lists and the KPI metrics
     period = shared_kpis.period(start, end, today)
     async with uow.begin(principal) as tx:
-        stations = await tx.store.kpi_figures(await tx.scope(station_id), period, today)
-    return period, stations, kpis.total(stations)
+        scope = await tx.scope(station_id)
+        stations = await tx.store.kpi_figures(scope, period, today)
+        by_category, by_organization = await tx.store.kpi_breakdowns(scope, period, today)
+    return kpis.Report(period, stations, kpis.total(stations), by_category, by_organization)

@@ -7,8 +7,9 @@ from typing import Literal
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 log = structlog.get_logger(__name__)
 
@@ -110,17 +111,63 @@ class StoreCounter:
 
     `sql` returns one row per series: the label values in `labels` order, then the count. A count that can go
     down (e.g. qualifications expiring soon) is a `gauge`. Without `sql`, a StoreQuery's column feeds it.
+
+    A `histogram` (with its `buckets`, upper bounds in increasing order; +Inf is added) takes `width` values of a
+    row instead of one: the cumulative count of observations ≤ each bucket, the count of all of them, and their
+    sum; `histogram_sql` writes those columns for a query, so one SQL feeds it beside other families.
     """
 
     name: str
     doc: str
     labels: tuple[str, ...]
     sql: str = ""
-    kind: Literal["counter", "gauge"] = "counter"
+    kind: Literal["counter", "gauge", "histogram"] = "counter"
+    buckets: tuple[float, ...] = ()
 
-    def family(self) -> CounterMetricFamily | GaugeMetricFamily:
-        family_type = GaugeMetricFamily if self.kind == "gauge" else CounterMetricFamily
+    def __post_init__(self) -> None:
+        if self.kind == "histogram":
+            finite = all(b == b and b not in (float("inf"), float("-inf")) for b in self.buckets)
+            rising = all(a < b for a, b in zip(self.buckets, self.buckets[1:], strict=False))
+            if not self.buckets or not finite or not rising:
+                raise ValueError(f"{self.name}: a histogram needs finite buckets in increasing order")
+        elif self.buckets:
+            raise ValueError(f"{self.name}: only a histogram has buckets")
+
+    @property
+    def width(self) -> int:
+        """How many values of a row this family takes."""
+        return len(self.buckets) + 2 if self.kind == "histogram" else 1
+
+    def family(self) -> CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily:
+        family_type = {"gauge": GaugeMetricFamily, "histogram": HistogramMetricFamily}.get(
+            self.kind, CounterMetricFamily
+        )
         return family_type(self.name, self.doc, labels=self.labels)
+
+    def add(self, family, labels: list[str], values) -> None:
+        """One series of `family` from this family's `width` values of a row."""
+        if self.kind != "histogram":
+            [value] = values
+            family.add_metric(labels, value)
+            return
+        *cumulative, count, total = values
+        buckets = [(floatToGoString(b), n) for b, n in zip(self.buckets, cumulative, strict=True)]
+        family.add_metric(labels, [*buckets, ("+Inf", count)], float(total))
+
+    def histogram_sql(self, value: str, where: str = "TRUE") -> str:
+        """The select-list columns feeding this histogram from the rows grouped into a series: over those where
+        `where` holds and the SQL expression `value` is not NULL, how many have `value` ≤ each bucket, how many in
+        all, and the sum of `value` (0 when none)."""
+        if self.kind != "histogram":
+            raise ValueError(f"{self.name} is not a histogram")
+        observed = f"({where}) AND ({value}) IS NOT NULL"
+        return ",\n    ".join(
+            [
+                *(f"count(*) FILTER (WHERE {observed} AND ({value}) <= {b!r})" for b in self.buckets),
+                f"count(*) FILTER (WHERE {observed})",
+                f"COALESCE(sum({value}) FILTER (WHERE {observed}), 0)",
+            ]
+        )
 
     def query(self) -> "StoreQuery":
         return StoreQuery(self.sql, len(self.labels), ((self, ()),))
@@ -130,10 +177,11 @@ class StoreCounter:
 class StoreQuery:
     """One query feeding several families, so a scrape reads a table once.
 
-    Each row holds `labels` label values, then one value per entry of `columns`: (the family it feeds, the values
-    of the family's further labels). E.g. a row (station, district, city, late to respond, late to handle) feeds
-    qs_demands_overdue{..., deadline} twice, with ("response",) and ("handling",). `params()` gives the query's
-    bound parameters at each reading (e.g. today by the service's clock).
+    Each row holds `labels` label values, then the values of each entry of `columns` in turn (one, or a histogram's
+    `width`): (the family it feeds, the values of the family's further labels). E.g. a row (station, district, city,
+    late to respond, late to handle) feeds qs_demands_overdue{..., deadline} twice, with ("response",) and
+    ("handling",). `params()` gives the query's bound parameters at each reading (e.g. today by the service's
+    clock).
     """
 
     sql: str
@@ -157,7 +205,10 @@ class _StoreCollector(Collector):
         families = {name: c.family() for name, c in self._counters().items()}
         for q, rows in zip(self.queries, self.rows, strict=False):
             for row in rows:
-                labels = [str(v) for v in row[: q.labels]]
-                for (counter, further), value in zip(q.columns, row[q.labels :], strict=True):
-                    families[counter.name].add_metric([*labels, *further], value)
+                labels, at = [str(v) for v in row[: q.labels]], q.labels
+                for counter, further in q.columns:
+                    counter.add(families[counter.name], [*labels, *further], row[at : at + counter.width])
+                    at += counter.width
+                if at != len(row):
+                    raise ValueError(f"a row of {len(row)} values for {at} labels and columns")
         yield from families.values()

@@ -88,6 +88,24 @@ class FakeClockStore:
 
     # --- pauses ---
 
+    async def resolved_without_days(self, after, limit: int) -> list:
+        locked = getattr(self, "locked", set())
+        return [
+            c
+            for c in sorted(self.cases.values(), key=lambda c: c.demand_id)
+            if c.resolved_at is not None
+            and c.submitted_at is not None
+            and c.resolution_working_days is None
+            and (after is None or c.demand_id > after)
+            and c.demand_id not in locked
+        ][:limit]
+
+    async def save_resolution_days(self, measured) -> None:
+        for demand_id, days in measured:
+            kept = self.cases[demand_id]
+            if kept.resolution_working_days is None:
+                self.cases[demand_id] = replace(kept, resolution_working_days=days)
+
     async def pauses(self, demand_id: UUID) -> list[Pause]:
         rows = [p for p in self._clock()["pauses"].values() if self._clock()["owner"][p.pause_id] == demand_id]
         return sorted(rows, key=lambda p: (p.paused_at, str(p.pause_id)))

@@ -19,6 +19,8 @@ def test_tracking_reads_its_case_kpis_in_one_query_with_a_value_for_each_family_
     from services.tracking.store import CASE_KPIS, COUNTERS
 
     assert CASE_KPIS in COUNTERS
-    assert CASE_KPIS.sql.count("count(*)") == len(CASE_KPIS.columns)
+    values = CASE_KPIS.sql.count("count(*)") + CASE_KPIS.sql.count("COALESCE(sum(")
+    assert values == sum(counter.width for counter, _ in CASE_KPIS.columns)
     names = {counter.name for counter, _ in CASE_KPIS.columns}
+    assert "qs_demand_resolution_working_days" in names
     assert "qs_demands_responded_total" in names and "qs_demands_resolved_total" in names

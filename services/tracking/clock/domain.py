@@ -22,6 +22,12 @@ holidays and 调休 make-up days from `chinesecalendar`, the calendar correction
 - Extension (延期): asked by the handler while the case is being handled and not paused, before the handling deadline
   has passed (China today ≤ handling_due_on), one pending at a time, for a working day later than the current
   deadline; decided by the head; approved, its new date becomes the base (see the handling deadline).
+- Time to resolve (办结用时, `resolution_working_days`): the working days from acceptance (submitted_at's China date)
+  to resolution (resolved_at's China date), counted as deadlines count, from the working day after acceptance: a
+  demand resolved on the day it was accepted took 0, one resolved on the next working day 1. Pauses are NOT deducted:
+  the enterprise waited all the same, and the on-time rate already weighs them (the deadline moves by them). Set
+  with the resolution and kept with it: a later calendar correction does not rewrite it, as it does not move a
+  closed case's deadlines.
 """
 
 from dataclasses import dataclass, replace
@@ -127,6 +133,17 @@ class Clock:
     paused_working_days: int = 0  # of the ended pauses that moved the base
     handling_due_on: date | None = None
     paused_since: datetime | None = None
+    resolution_working_days: int | None = None  # once resolved
+
+
+def resolution_working_days(
+    submitted_at: datetime | None, resolved_at: datetime | None, overrides: dict[date, bool] | None = None
+) -> int | None:
+    """办结用时: working days after the acceptance's China day up to and including the resolution's (0 when resolved
+    the day it was accepted, or before the next working day); None until both are known. Pauses are not deducted."""
+    if submitted_at is None or resolved_at is None:
+        return None
+    return working_days_between(china_today(submitted_at), china_today(resolved_at), overrides)
 
 
 def pause_working_days(start: datetime, end: datetime, overrides: dict[date, bool] | None = None) -> int:
@@ -196,8 +213,9 @@ def clock(
 ) -> Clock:
     """The case's deadlines from its facts, its pauses and extensions, and the calendar corrections."""
     response = response_due_on(case, settings, overrides)
+    took = resolution_working_days(case.submitted_at, case.resolved_at, overrides)
     if not case.assignment_no or case.due_on is None:
-        return Clock(response_due_on=response)
+        return Clock(response_due_on=response, resolution_working_days=took)
     base, base_set, extension_id = case.due_on, case.assigned_at, None
     due, paused_days, paused_since = _handling_due(case, base, base_set, pauses, overrides)
     approved = [e for e in extensions if e.assignment_no == case.assignment_no and e.approved and e.decided_at]
@@ -215,19 +233,27 @@ def clock(
         paused_working_days=paused_days,
         handling_due_on=due,
         paused_since=paused_since,
+        resolution_working_days=took,
     )
 
 
 def applied(case: Case, answers: Clock) -> Case:
     """The case with the clock's columns set. A case no longer open keeps its last deadlines (a late calendar
-    correction does not rewrite history), except that closing a paused case ends the pause once (see the rules)."""
+    correction does not rewrite history), except that closing a paused case ends the pause once (see the rules);
+    likewise a resolution keeps the time to resolve it was measured with (domain.apply clears it for a new one)."""
+    took = case.resolution_working_days
+    if took is None or case.resolved_at is None:
+        took = answers.resolution_working_days
     if not case.is_open and case.paused_since is None and case.handling_due_on is not None:
-        return replace(case, response_due_on=case.response_due_on or answers.response_due_on)
+        return replace(
+            case, response_due_on=case.response_due_on or answers.response_due_on, resolution_working_days=took
+        )
     return replace(
         case,
         response_due_on=answers.response_due_on,
         handling_due_on=answers.handling_due_on,
         paused_since=answers.paused_since,
+        resolution_working_days=took,
     )
 
 

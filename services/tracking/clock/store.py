@@ -107,6 +107,19 @@ WHERE {still_handled("c")} AND ($1::uuid IS NULL OR c.demand_id > $1)
         OR (c.handling_due_on IS NULL AND c.due_on IS NOT NULL AND c.assignment_no > 0))
 ORDER BY c.demand_id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
+# Resolved cases still without their time to resolve (resolved before migration 0012), a batch after $1 in
+# demand_id order, skipping rows another transaction holds; a case whose submission is unknown cannot be measured
+# and is not picked (its submission, when it comes, measures it).
+_RESOLVED_WITHOUT_DAYS = f"""
+SELECT {case_columns("c")} FROM cases c
+WHERE c.resolved_at IS NOT NULL AND c.submitted_at IS NOT NULL AND c.resolution_working_days IS NULL
+    AND ($1::uuid IS NULL OR c.demand_id > $1)
+ORDER BY c.demand_id LIMIT $2 FOR UPDATE SKIP LOCKED
+"""
+_SAVE_RESOLUTION_DAYS = """
+UPDATE cases SET resolution_working_days = $2, updated_at = now()
+WHERE demand_id = $1 AND resolution_working_days IS NULL
+"""
 # Only the clock's columns, for cases the caller holds locked.
 _SAVE_CLOCK = """
 UPDATE cases SET response_due_on = $2, handling_due_on = $3, paused_since = $4, updated_at = now()
@@ -155,6 +168,14 @@ class ClockStore(CalendarCorrectionsStore):
             await self.conn.executemany(
                 _SAVE_CLOCK, [(c.demand_id, c.response_due_on, c.handling_due_on, c.paused_since) for c in cases]
             )
+
+    async def resolved_without_days(self, after: UUID | None, limit: int) -> list[Case]:
+        return [case_of(r) for r in await self.conn.fetch(_RESOLVED_WITHOUT_DAYS, after, limit)]
+
+    async def save_resolution_days(self, measured: list[tuple[UUID, int]]) -> None:
+        """(demand_id, working days) of cases the caller holds locked, written only where still empty."""
+        if measured:
+            await self.conn.executemany(_SAVE_RESOLUTION_DAYS, measured)
 
     # --- pauses ---
 

@@ -382,9 +382,10 @@ async def recompute(tx: Tx, locked: list[Case], defaults: ClockSettings) -> int:
 
 async def fill_in_clocks(uow: UnitOfWork, settings: Settings) -> None:
     """Run at start (and then now and again): open cases without their clock columns — those that existed before
-    the clock (migration 0006) and got no event since — get them, in batches of BATCH cases in demand_id order.
-    Safe on several replicas: each batch locks its rows FOR UPDATE SKIP LOCKED, so a case another replica (or an
-    event handler) holds is left to it; once filled in, a case is no longer picked."""
+    the clock (migration 0006) and got no event since — get them, in batches of BATCH cases in demand_id order; and
+    resolved cases without their time to resolve (resolved before migration 0012) get it, so the average and
+    90th percentile cover them too. Safe on several replicas: each batch locks its rows FOR UPDATE SKIP LOCKED, so
+    a case another replica (or an event handler) holds is left to it; once filled in, a case is no longer picked."""
     defaults, after, filled = ClockSettings.of(settings), None, 0
     try:
         while True:
@@ -398,3 +399,30 @@ async def fill_in_clocks(uow: UnitOfWork, settings: Settings) -> None:
         log.warning("filling in clock columns failed", after=str(after), error=repr(exc))
     if filled:
         log.info("clock columns filled in", cases=filled)
+    await fill_in_resolution_days(uow)
+
+
+async def fill_in_resolution_days(uow: UnitOfWork) -> None:
+    """Resolved cases without `resolution_working_days` get it, measured with today's calendar (the package and the
+    corrections), in batches of BATCH in demand_id order; only that column is written, so a closed case keeps its
+    deadlines. Part of fill_in_clocks, with the same rules for several replicas."""
+    after, measured = None, 0
+    try:
+        while True:
+            async with uow.begin() as tx:
+                batch = await tx.store.resolved_without_days(after, BATCH)
+                if batch:
+                    overrides = await tx.store.calendar_overrides()
+                    took = [
+                        (c.demand_id, domain.resolution_working_days(c.submitted_at, c.resolved_at, overrides))
+                        for c in batch
+                    ]
+                    await tx.store.save_resolution_days(took)
+                    measured += len(took)
+            if len(batch) < BATCH:
+                break
+            after = batch[-1].demand_id
+    except Exception as exc:  # as for the clock columns: the next round carries on
+        log.warning("filling in the time to resolve failed", after=str(after), error=repr(exc))
+    if measured:
+        log.info("time to resolve filled in", cases=measured)
