@@ -3,13 +3,22 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed frontend
+
+# The console's front-end libraries (htmx) exactly as package-lock.json pins them; the console serves them from
+# node_modules (never from a CDN). Again only when package.json or the lock file changes.
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || scripts/ensure-infra.sh  # installs Debian's npm where it is missing
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+frontend: node_modules/.package-lock.json
 
 infra:
 	scripts/ensure-infra.sh

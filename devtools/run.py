@@ -35,6 +35,9 @@ from shared.contracts.topology import SERVICES
 
 # Each service's default HTTP port (its settings' `http_port`).
 PORTS = {"intake": 8001, "dispatch": 8002, "tracking": 8003, "evaluation": 8004, "archive": 8005}
+# The console (services/console): the web front people open; it calls the five services over HTTP.
+CONSOLE = "console"
+CONSOLE_PORT = 8000
 _COLOURS = {"intake": 36, "dispatch": 33, "tracking": 32, "evaluation": 35, "archive": 34}
 _PR_SET_PDEATHSIG = 1
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -293,7 +296,8 @@ async def start_prometheus(procs: ServiceProcesses, listen: str) -> PrometheusPr
         return None
     cleanup = tempfile.TemporaryDirectory(prefix="qs-run-prometheus-")
     directory = Path(cleanup.name)
-    argv = prom.command(directory, prom.config(procs.ports), listen)
+    services = {name: port for name, port in procs.ports.items() if name != CONSOLE}  # the console has no /metrics
+    argv = prom.command(directory, prom.config(services), listen)
     try:
         with (directory / "prometheus.log").open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
@@ -318,11 +322,13 @@ async def _introduce(procs: ServiceProcesses, seed: bool, prometheus: Prometheus
         return
     if seed:
         try:
-            await demo.seed({name: procs.url(name) for name in procs.ports})
+            await demo.seed({name: procs.url(name) for name in procs.ports if name != CONSOLE})
         except (httpx.HTTPError, TimeoutError) as exc:
             procs.say(f"demo data not seeded: {exc!r}")
+    if CONSOLE in procs.ports:
+        print(f"\n工作台 / the console: {procs.url(CONSOLE)}  (开发环境：在登录页选择演示人员 / pick a demo person)")
     print("\n一站式质量服务站 is running. Open the API docs:")
-    for name in procs.ports:
+    for name in (n for n in procs.ports if n != CONSOLE):
         print(f"  {name:<10} {procs.url(name)}/docs   metrics: {procs.url(name)}/metrics")
     if prometheus is not None:
         if await prometheus.ready():
@@ -346,10 +352,20 @@ def _services(value: str) -> list[str]:
     return names
 
 
-async def run(services: list[str], *, seed: bool = True, prometheus: str | None = prom.LISTEN) -> None:
-    """Supervise `services`; with `prometheus` (its listen address), a Prometheus beside them."""
+async def run(
+    services: list[str], *, seed: bool = True, prometheus: str | None = prom.LISTEN, console: bool = True
+) -> None:
+    """Supervise `services` (and the console, with `console`); with `prometheus` (its listen address), a Prometheus
+    beside them."""
     ports = {name: int(os.environ.get(f"{name.upper()}_HTTP_PORT", PORTS[name])) for name in services}
     env = {f"{name.upper()}_LOG_FORMAT": os.environ.get(f"{name.upper()}_LOG_FORMAT", "console") for name in services}
+    if console:
+        ports[CONSOLE] = int(os.environ.get("CONSOLE_HTTP_PORT", CONSOLE_PORT))
+        env["CONSOLE_LOG_FORMAT"] = os.environ.get("CONSOLE_LOG_FORMAT", "console")
+        # The console follows the services' ports as they are set here.
+        env |= {
+            f"CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items() if name != CONSOLE
+        }
     procs = ServiceProcesses(env=env, ports=ports)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -396,8 +412,11 @@ def main(argv: list[str] | None = None) -> None:
         help=f"where Prometheus answers (default {prom.LISTEN}; '' for none)",
     )
     parser.add_argument("--no-prometheus", action="store_const", const="", dest="prometheus", help="no Prometheus")
+    parser.add_argument("--no-console", action="store_true", help="do not start the console (port 8000)")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.services, seed=not args.no_demo, prometheus=args.prometheus or None))
+    asyncio.run(
+        run(args.services, seed=not args.no_demo, prometheus=args.prometheus or None, console=not args.no_console)
+    )
 
 
 if __name__ == "__main__":

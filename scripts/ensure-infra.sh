@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make sure PostgreSQL and RabbitMQ run on localhost (and the notices' Chinese font and promtool are there): install them
+# Make sure PostgreSQL and RabbitMQ run on localhost (and the notices' Chinese font, promtool and the browser tests'
+# chromium are there): install them
 # from Debian's packages when missing, start them when stopped, wait until they answer.
 set -euo pipefail
 
@@ -15,6 +16,11 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # Chinese glyphs for the PDF acceptance notices.
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
+# The browser the console's browser tests drive (tests/e2e/test_console_browser.py, Playwright pointed at this
+# binary; Playwright's own browser download is never used). Installing it starts nothing.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+# npm installs the console's front-end libraries from package-lock.json (make frontend).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update

@@ -45,11 +45,15 @@ def _alive(pid: int) -> bool:
 class Supervisor:
     """`python -m devtools.run` as a process of its own session, its console captured line by line."""
 
-    def __init__(self, services: list[str], env: dict[str, str], options: tuple[str, ...] = ("--no-prometheus",)):
+    def __init__(
+        self, services: list[str], env: dict[str, str], options: tuple[str, ...] = ("--no-prometheus", "--no-console")
+    ):
         self.services = services
         self.env = env
         self.options = options
         self.ports = {name: int(env[f"{name.upper()}_HTTP_PORT"]) for name in services}
+        if "CONSOLE_HTTP_PORT" in env:
+            self.ports["console"] = int(env["CONSOLE_HTTP_PORT"])
         self.lines: list[str] = []
         self.proc: asyncio.subprocess.Process | None = None
         self._pump: asyncio.Task | None = None
@@ -103,7 +107,7 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             await self.proc.wait()
-        for service in (*self.services, "prometheus"):
+        for service in (*self.services, "console", "prometheus"):
             for pid in self.pids(service):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -223,11 +227,12 @@ async def _targets(url: str) -> dict[str, str] | None:
     return {t["labels"]["job"]: t["health"] for t in reply.json()["data"]["activeTargets"]}
 
 
-async def test_prometheus_runs_beside_the_five_services_scrapes_them_and_stops_with_them(supervisor_env):
+async def test_the_console_and_prometheus_run_beside_the_five_services_and_stop_with_them(supervisor_env):
     services = list(SERVICES)
     listen = f"127.0.0.1:{_free_port()}"
     url = f"http://{listen}"
-    sup = Supervisor(services, supervisor_env(services), ("--prometheus", listen))
+    env = supervisor_env(services) | {"CONSOLE_HTTP_PORT": str(_free_port())}
+    sup = Supervisor(services, env, ("--prometheus", listen))
     await sup.start()
     try:
         [prometheus] = await infra.eventually(
@@ -265,9 +270,20 @@ async def test_prometheus_runs_beside_the_five_services_scrapes_them_and_stops_w
             what="prometheus' address among the others",
         )
 
+        # The console answers where the supervisor says, pointed at the services' ports as they are set here.
+        console = f"http://127.0.0.1:{env['CONSOLE_HTTP_PORT']}"
+        await infra.eventually(lambda: sup.ready("console"), timeout=60, what="the console to answer /readyz")
+        await infra.eventually(
+            lambda: any(line.startswith("工作台 / the console: " + console) for line in sup.lines),
+            timeout=60,
+            what="the console's address printed first",
+        )
+        [console_pid] = sup.pids("console")
+
         sup.proc.send_signal(signal.SIGTERM)
         assert await sup.wait_exit(within=60) == 0, sup.output()
         assert sup.said("prometheus stopped") and sup.said("all services stopped"), sup.output()
+        assert not _alive(console_pid)
         assert not _alive(prometheus)
         assert not await answers()
         assert not directory.exists(), "its temporary directory (config, data, log) is removed"

@@ -1,0 +1,212 @@
+"""Every HTTP call the console makes to the five services, in one place, with the signed-in person's token.
+
+The services answer errors in one shape ({code, message 中文, message_en, errors?: [{field, message, …}]},
+shared/http.py); a non-2xx reply becomes `ServiceError` carrying it, so a page can show the Chinese message and a
+form can put each field's message next to the field. A service that cannot be reached is a `ServiceError` too
+(status 503), never a crash.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import httpx
+import structlog
+
+from .settings import SERVICES, Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ServiceError(Exception):
+    status: int
+    message: str  # 中文
+    message_en: str = ""
+    code: str = ""
+    service: str = ""
+    errors: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.service}: {self.status} {self.message_en or self.message}")
+
+    def field_errors(self) -> dict[str, str]:
+        """{dotted field: Chinese message}; the first message of each field."""
+        found: dict[str, str] = {}
+        for e in self.errors:
+            found.setdefault(str(e.get("field") or ""), str(e.get("message") or e.get("message_en") or ""))
+        return found
+
+
+def _error(service: str, reply: httpx.Response) -> ServiceError:
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        return ServiceError(
+            status=reply.status_code,
+            message=str(body.get("message")),
+            message_en=str(body.get("message_en") or ""),
+            code=str(body.get("code") or ""),
+            service=service,
+            errors=[e for e in body.get("errors") or [] if isinstance(e, dict)],
+        )
+    return ServiceError(
+        status=reply.status_code,
+        message="服务返回了无法识别的错误，请稍后再试",
+        message_en=f"unexpected reply {reply.status_code}",
+        service=service,
+    )
+
+
+def _unreachable(service: str, exc: Exception) -> ServiceError:
+    log.warning("service unreachable", target=service, error=repr(exc))
+    return ServiceError(
+        status=503,
+        message=f"暂时无法连接{SERVICE_LABELS.get(service, service)}，请稍后再试",
+        message_en=f"{service} unreachable: {exc!r}",
+        code="unavailable",
+        service=service,
+    )
+
+
+SERVICE_LABELS = {
+    "intake": "需求受理服务",
+    "dispatch": "派单服务",
+    "tracking": "跟踪服务",
+    "evaluation": "评价服务",
+    "archive": "档案服务",
+}
+
+
+@dataclass(frozen=True)
+class Document:
+    """A printable document a service rendered (HTML or PDF), passed on as it came."""
+
+    content: bytes
+    media_type: str
+    disposition: str | None
+
+
+class Services:
+    """One HTTP client per service; `transports` lets tests route to in-process apps."""
+
+    def __init__(self, settings: Settings, transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> None:
+        self._settings = settings
+        self._transports = transports or {}
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._registry: tuple[float, list[dict]] | None = None
+
+    async def start(self) -> None:
+        for name in SERVICES:
+            self._clients[name] = httpx.AsyncClient(
+                base_url=self._settings.service_url(name),
+                transport=self._transports.get(name),
+                timeout=self._settings.service_timeout_seconds,
+                headers={"Accept": "application/json"},
+            )
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    async def _send(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        headers = {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            reply = await self._clients[service].request(method, path, params=clean, json=json, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _unreachable(service, exc) from None
+        if reply.status_code >= 400:
+            raise _error(service, reply)
+        return reply
+
+    async def _json(self, service: str, method: str, path: str, token: str | None, **kw) -> Any:
+        return (await self._send(service, method, path, token, **kw)).json()
+
+    async def document(self, service: str, path: str, token: str) -> Document:
+        reply = await self._send(service, "GET", path, token)
+        return Document(
+            reply.content,
+            reply.headers.get("content-type", "application/octet-stream"),
+            reply.headers.get("content-disposition"),
+        )
+
+    # --- intake ---
+
+    async def stations(self, token: str) -> list[dict]:
+        """The station registry (reference data, not confidential): read at most once a minute."""
+        now = time.monotonic()
+        if self._registry is None or now - self._registry[0] > 60:
+            self._registry = (now, await self._json("intake", "GET", "/stations", token))
+        return self._registry[1]
+
+    async def catalogue(self, station_id: str | None) -> list[dict]:
+        return await self._json("intake", "GET", "/catalogue", None, params={"station_id": station_id})
+
+    async def enterprise(self, token: str, credit_code: str) -> dict:
+        return await self._json("intake", "GET", f"/enterprises/{credit_code}", token)
+
+    async def submit_demand(self, token: str, body: dict, idempotency_key: str) -> dict:
+        return await self._json("intake", "POST", "/demands", token, json=body, idempotency_key=idempotency_key)
+
+    async def intake_demand(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("intake", "GET", f"/demands/{demand_id}", token)
+
+    # --- tracking ---
+
+    async def ledger(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/ledger", token, params=filters)
+
+    async def tracking_sheet(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("tracking", "GET", f"/demands/{demand_id}", token)
+
+    async def clock(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("tracking", "GET", f"/demands/{demand_id}/clock", token)
+
+    # --- dispatch ---
+
+    async def organizations(self, token: str) -> list[dict]:
+        return await self._json("dispatch", "GET", "/organizations", token, params={"limit": 500})
+
+    async def queue(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("dispatch", "GET", "/queue", token, params=filters)
+
+    async def dispatch_demand(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("dispatch", "GET", f"/demands/{demand_id}", token)
+
+    async def candidates(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("dispatch", "GET", f"/demands/{demand_id}/candidates", token)
+
+    async def assign(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        return await self._json(
+            "dispatch", "POST", f"/demands/{demand_id}/assignments", token, json=body, idempotency_key=idempotency_key
+        )
+
+    # --- health of the services, for the console's own readiness page ---
+
+    async def reachable(self) -> dict[str, bool]:
+        out = {}
+        for name, client in self._clients.items():
+            try:
+                out[name] = (await client.get("/healthz", timeout=2)).status_code == 200
+            except httpx.HTTPError:
+                out[name] = False
+        return out

@@ -1,0 +1,145 @@
+"""HTML forms <-> the services' request bodies, and the services' field errors back onto the form. Pure.
+
+Form fields are named after the API's dotted fields (`enterprise.credit_code`, `contact.phone`), so an error the
+API names (`{"field": "contact.phone", "message": "电话号码无效…"}`) lands next to the field that caused it. An error
+on a field the form does not show (or with no field) is shown above the form.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class FormData(Protocol):
+    def get(self, key: str, default: str | None = None) -> str | None: ...
+    def getlist(self, key: str) -> list[str]: ...
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value or None  # left empty: not sent, so the API says 必填项缺失 rather than "too short"
+
+
+def _put(body: dict, dotted: str, value: object) -> None:
+    if value is None:
+        return
+    *parents, last = dotted.split(".")
+    for p in parents:
+        body = body.setdefault(p, {})
+    body[last] = value
+
+
+DEMAND_FIELDS = (
+    "enterprise.name",
+    "enterprise.credit_code",
+    "contact.name",
+    "contact.phone",
+    "items",
+    "description",
+    "channel",
+    "green_channel",
+    "green_channel_reason",
+)
+
+
+def demand_body(form: FormData, station_id: str) -> dict:
+    """一表登记 as intake's POST /demands takes it; the station is the signed-in clerk's, never the form's."""
+    body: dict = {"station_id": station_id}
+    for name in ("enterprise.name", "enterprise.credit_code", "contact.name", "contact.phone"):
+        _put(body, name, _text(form, name))
+    codes = list(dict.fromkeys(c for c in form.getlist("items") if c))
+    body["items"] = [
+        {"code": code, "materials_received": [m for m in form.getlist(f"materials.{code}") if m]} for code in codes
+    ]
+    for name in ("description", "channel", "green_channel", "green_channel_reason"):
+        _put(body, name, _text(form, name))
+    if "green_channel" not in body:
+        body.pop("green_channel_reason", None)  # a reason without a green channel asks for nothing
+    return body
+
+
+ASSIGN_FIELDS = ("assignee_kind", "assignee_id", "department_id", "responsible_id", "handling_mode", "due_on", "note")
+
+
+def assignment_body(form: FormData) -> dict:
+    """派单 as dispatch's POST /demands/{id}/assignments takes it: only the fields of the chosen kind."""
+    kind = _text(form, "assignee_kind")
+    body: dict = {}
+    _put(body, "assignee_kind", kind)
+    if kind == "organization":
+        _put(body, "assignee_id", _text(form, "assignee_id"))
+    elif kind == "staff":
+        _put(body, "department_id", _text(form, "department_id"))
+        _put(body, "responsible_id", _text(form, "responsible_id"))
+    for name in ("handling_mode", "due_on", "note"):
+        _put(body, name, _text(form, name))
+    return body
+
+
+@dataclass
+class Errors:
+    """Field errors as the form shows them: by field name, and those no field shows."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+
+def place_errors(api_errors: Mapping[str, str], shown: Iterable[str], message: str | None = None) -> Errors:
+    """Each API error on the form field it names: `items.0.code` belongs to `items`, `enterprise` (a missing
+    object) to its first shown field; what no shown field takes goes above the form, as does `message`
+    when no error could be placed."""
+    shown = tuple(shown)
+    out = Errors()
+    for name, text in api_errors.items():
+        target = _field_for(name, shown)
+        if target is None:
+            out.general.append(f"{name}：{text}" if name else text)
+        else:
+            out.fields.setdefault(target, text)
+    if message and not out.fields and not out.general:
+        out.general.append(message)
+    return out
+
+
+def _field_for(name: str, shown: tuple[str, ...]) -> str | None:
+    if not name:
+        return None
+    if name in shown:
+        return name
+    parts = name.split(".")
+    for n in range(len(parts) - 1, 0, -1):  # items.0.code -> items.0 -> items
+        prefix = ".".join(parts[:n])
+        if prefix in shown:
+            return prefix
+    children = [s for s in shown if s.startswith(name + ".")]
+    return children[0] if children else None
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Page n of a list the API pages with limit/offset and does not count: one row more than a page is asked
+    for, and its presence means there is a next page."""
+
+    page: int
+    size: int = 20
+
+    @classmethod
+    def of(cls, raw: str | None, size: int = 20) -> "Pager":
+        try:
+            page = int(raw or 1)
+        except ValueError:
+            page = 1
+        return cls(page=min(max(page, 1), 10_000), size=size)
+
+    @property
+    def params(self) -> dict:
+        return {"limit": self.size + 1, "offset": (self.page - 1) * self.size}
+
+    def cut(self, rows: list) -> tuple[list, bool]:
+        return rows[: self.size], len(rows) > self.size

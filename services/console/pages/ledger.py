@@ -1,0 +1,81 @@
+"""需求台账: tracking's ledger as the work lists a station opens every morning, searchable and paged.
+
+Only what the caller may see is listed (tracking answers in the caller's scope: a clerk's and a head's station,
+a supervisor's area, an organization's assignments).
+"""
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from shared.auth import READERS, Role
+
+from ..client import ServiceError
+from ..forms import Pager
+from ..web import Api, allowed, is_htmx, render
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str  # tracking's `list` value; "" is the whole ledger
+    label: str
+
+
+_TABS = {
+    "": "全部",
+    "mine": "我的",
+    "due_soon": "即将到期",
+    "overdue": "已超期",
+    "paused": "挂起中",
+    "awaiting_reply": "待回复督办",
+}
+# Which lists each role works from: "mine" means the person's own (staff) or the organization's (org).
+_ROLE_TABS = {
+    Role.clerk: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply"),
+    Role.head: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply"),
+    Role.supervisor: ("", "due_soon", "overdue", "paused", "awaiting_reply"),
+    Role.org: ("", "due_soon", "overdue", "paused"),
+}
+
+
+def tabs(role: Role) -> list[Tab]:
+    return [Tab(k, _TABS[k]) for k in _ROLE_TABS[role]]
+
+
+@router.get("/ledger")
+async def ledger(
+    request: Request,
+    api: Api,
+    caller=allowed(*READERS, Role.org),
+    list: str | None = None,
+    q: str | None = None,
+    page: str | None = None,
+) -> Response:
+    offered = tabs(caller.role)
+    current = list if list in {t.key for t in offered} else ""
+    query = (q or "").strip()[:100]
+    pager = Pager.of(page)
+    problem = None
+    try:
+        rows = await api.ledger(caller.token, list=current or None, q=query or None, **pager.params)
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
+        rows, problem = [], "；".join(exc.field_errors().values()) or exc.message  # e.g. a search word it refuses
+    rows, more = pager.cut(rows)
+    template = "_ledger_results.html" if is_htmx(request) and request.headers.get("HX-Target") else "ledger.html"
+    return render(
+        request,
+        template,
+        tabs=offered,
+        current=current,
+        q=query,
+        rows=rows,
+        pager=pager,
+        more=more,
+        problem=problem,
+        title=_TABS[current] if current else "需求台账",
+    )

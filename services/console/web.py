@@ -1,0 +1,341 @@
+"""What every page of the console takes from the framework: the session middleware, the caller, CSRF, rendering,
+and turning the services' errors into pages.
+
+A page route is thin: it takes the `Caller` (or `Allowed(...)`), calls the services through `Services`, and
+renders one template with `render`. An error from a service becomes the same page as the API's answer means:
+404 stays 404 (another station's demand looks like no demand), 403 says the role may not, 401 signs out.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import Role
+from shared.calendar import CHINA
+from shared.contracts import printed_tracking_no
+
+from . import session as sessions
+from .client import ServiceError, Services
+from .people import ROLE_LABELS
+from .session import Person, Session, SessionCodec
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+TEMPLATES = Path(__file__).parent / "templates"
+_STATE = "console_session"
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Paths whose requests neither count as activity nor rewrite the cookie.
+_QUIET = ("/static/", "/vendor/", "/healthz", "/readyz")
+
+
+# --- the session, on every request ---
+
+
+class SessionMiddleware:
+    """Loads the session cookie before the route runs and writes it back with the reply.
+
+    The cookie is rewritten on every page (`seen_at` = now), which is what makes the idle timeout sliding.
+    HttpOnly and SameSite=Lax always; Secure with the __Host- prefix in production. No Max-Age: the browser
+    forgets the cookie when it closes (a shared computer at the window).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.app = app
+        self.codec = SessionCodec(settings.session_secret)
+        self.idle = settings.idle_timeout_minutes * 60
+        self.secure = settings.production
+        self.name = sessions.SECURE_COOKIE if self.secure else sessions.COOKIE
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        now = self.clock()
+        loaded = sessions.load(self.codec, request.cookies.get(self.name), now, self.idle)
+        if loaded.notes:
+            log.info("session ended", reason=loaded.notes[0])
+        scope.setdefault("state", {})[_STATE] = loaded
+        quiet = scope["path"].startswith(_QUIET)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and (loaded.dirty or not quiet):
+                value = self.codec.dumps(replace(loaded.session, seen_at=self.clock()), self.clock())
+                headers = MutableHeaders(scope=message)
+                attributes = "Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if self.secure else "")
+                headers.append("Set-Cookie", f"{self.name}={value}; {attributes}")
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def current_session(request: Request) -> Session:
+    return request.scope["state"][_STATE].session
+
+
+def save_session(request: Request, session: Session) -> None:
+    loaded = request.scope["state"][_STATE]
+    loaded.session = session
+    loaded.dirty = True
+
+
+def flash(request: Request, kind: str, text: str, link: str | None = None, link_label: str | None = None) -> None:
+    save_session(request, sessions.flash(current_session(request), kind, text, link, link_label))
+
+
+class SecurityHeaders:
+    """No framing, no sniffing, no referrer (status links carry the enterprise's token), scripts only from here."""
+
+    CSP = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    headers["Content-Security-Policy"] = self.CSP
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("Referrer-Policy", "no-referrer")
+                if not scope["path"].startswith(("/static/", "/vendor/")):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# --- who is calling ---
+
+
+class SignInRequired(Exception):
+    pass
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Caller:
+    person: Person
+    token: str
+
+    @property
+    def role(self) -> Role:
+        return Role(self.person.role)
+
+    @property
+    def station(self) -> str | None:
+        return self.person.station
+
+
+def _caller(request: Request) -> Caller:
+    s = current_session(request)
+    if not s.signed_in:
+        raise SignInRequired()
+    assert s.person is not None and s.token is not None
+    return Caller(s.person, s.token)
+
+
+Signed = Annotated[Caller, Depends(_caller)]
+
+
+def allowed(*roles: Role):
+    """The caller, if their role is one of `roles`; a 403 page otherwise (as the APIs answer a role they refuse)."""
+
+    def check(caller: Signed) -> Caller:
+        if caller.role not in roles:
+            raise ServiceError(403, "您的角色无权打开此页面", "role may not open this page", code="forbidden")
+        return caller
+
+    return Depends(check)
+
+
+async def check_csrf(request: Request) -> None:
+    """Every unsafe request carries the session's CSRF token: a form field, or the header htmx sends."""
+    if request.method not in _UNSAFE:
+        return
+    submitted = request.headers.get(sessions.CSRF_HEADER)
+    if not submitted and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        submitted = (await request.form()).get(sessions.CSRF_FIELD)
+    if not sessions.csrf_ok(current_session(request), submitted if isinstance(submitted, str) else None):
+        raise CsrfRefused()
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+Api = Annotated[Services, Depends(services)]
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """Where to go after signing in: a path on this site only (no //host or scheme), else the default."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def redirect(request: Request, url: str) -> Response:
+    """303 to `url`; htmx follows HX-Redirect instead (a plain redirect would be swapped into the page)."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+# --- rendering ---
+
+
+def _cn_datetime(value: Any) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def _cn_date(value: Any) -> str:
+    if not value:
+        return ""
+    return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
+def templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=str(TEMPLATES))
+    t.env.filters["cn_datetime"] = _cn_datetime
+    t.env.filters["cn_date"] = _cn_date
+    t.env.globals["printed_no"] = printed_tracking_no  # the number as printed: station code first
+    t.env.globals["role_labels"] = {str(k): v for k, v in ROLE_LABELS.items()}
+    return t
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+def nav(role: Role | None) -> list[NavItem]:
+    """The pages each role works with; a page is listed only once it exists."""
+    if role in (Role.clerk, Role.head):
+        items = [NavItem("/ledger", "需求台账"), NavItem("/demands/new", "登记需求")]
+        if role is Role.head:
+            items.insert(1, NavItem("/queue", "派单队列"))
+        return items
+    if role is Role.supervisor:
+        return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列")]
+    if role is Role.org:
+        return [NavItem("/ledger", "本机构承办的需求")]
+    if role is Role.admin:
+        return [NavItem("/stations", "服务站名录")]
+    return []
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session, flashes = sessions.take_flashes(current_session(request))
+    if flashes:
+        save_session(request, session)
+    person = session.person if session.signed_in else None
+    role = Role(person.role) if person else None
+    base = {
+        "person": person,
+        "role": str(role) if role else None,
+        "nav": nav(role),
+        "csrf": session.csrf,
+        "csrf_field": sessions.CSRF_FIELD,
+        "csrf_header": sessions.CSRF_HEADER,
+        "flashes": flashes,
+        "path": request.url.path,
+        "production": settings_of(request).production,
+    }
+    return request.app.state.templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+
+
+def error_page(request: Request, status: int, message: str, detail: str | None = None) -> HTMLResponse:
+    title = {
+        403: "无权访问",
+        404: "未找到",
+        405: "不支持的操作",
+        422: "请求有误",
+        503: "服务暂不可用",
+    }.get(status, "出错了")
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return render(request, template, status_code=status, title=title, message=message, detail=detail, status=status)
+
+
+# --- exception handlers ---
+
+
+async def on_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if exc.status == 401:  # the token is no longer good: sign in again
+        fresh = sessions.new_session(time.time(), (sessions.Flash("info", exc.message or "登录已过期，请重新登录。"),))
+        save_session(request, fresh)
+        return redirect(request, "/signin?next=" + quote(request.url.path))
+    if exc.status == 404:
+        return error_page(request, 404, "未找到该页面或记录，或它不在您的查看范围内。")
+    if exc.status >= 500:
+        log.warning("service error shown", target=exc.service, status=exc.status, error=exc.message_en)
+        return error_page(request, 503, exc.message or "服务暂不可用，请稍后再试。")
+    return error_page(request, exc.status, exc.message)
+
+
+async def on_sign_in_required(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return redirect(request, "/signin?next=" + quote(target, safe=""))
+
+
+async def on_csrf_refused(request: Request, exc: Exception) -> Response:
+    log.info("csrf refused", path=request.url.path)
+    return error_page(request, 403, "页面已过期或来源无法确认，请返回刷新页面后重试。")
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_page(request, 404, "未找到该页面或记录，或它不在您的查看范围内。")
+    try:
+        phrase = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        phrase = ""
+    return error_page(request, exc.status_code, "请求无法处理。", phrase)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    # A path or query the page cannot take (e.g. a demand id that is not a UUID) names no record.
+    return error_page(request, 404, "未找到该页面或记录，或它不在您的查看范围内。")

@@ -1,0 +1,229 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, against the five services as processes
+(tests/e2e/conftest.py, ports 18001–18005) and a console process started here.
+
+A clerk signs in on the development page, registers a demand through the form (a wrong phone number first: the
+error shows at its field), finds it in the ledger and opens its page; a clerk of another city gets 404 for it; the
+head assigns it from the queue. Then the ledger on a phone-sized screen. Chromium comes from Debian's package
+(scripts/ensure-infra.sh installs it): Playwright's own browser download cannot work here and is never used.
+
+CONSOLE_SCREENSHOTS=<dir> keeps a screenshot of each main page there (for the README).
+"""
+
+import os
+import re
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from devtools.run import ServiceProcesses
+from tests.e2e.conftest import clocked_command
+from tests.support import auth, events
+
+pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+CLERK = f"clerk:{events.STATION}"
+HEAD = f"head:{events.STATION}"
+OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
+ENTERPRISE = "沈阳浏览器测试仪表有限公司"
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def console(system):
+    """`python -m services.console` on a free port, pointed at the e2e services."""
+    procs, _ = system
+    port = _free_port()
+    env = {f"CONSOLE_{name.upper()}_URL": procs.url(name) for name in procs.ports}
+    console = ServiceProcesses(env=env, ports={"console": port}, echo=False, command=clocked_command)
+    await console.start("console")
+    try:
+        await console.wait_ready(["console"], timeout=60)
+        yield console.url("console")
+    finally:
+        await console.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium():
+    _require_chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def _page(chromium, base: str, *, width: int = 1366, height: int = 768):
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=20_000)
+    context = await chromium.new_context(
+        base_url=base, viewport={"width": width, "height": height}, locale="zh-CN", timezone_id="Asia/Shanghai"
+    )
+    return context, await context.new_page()
+
+
+async def _sign_in(page, person: str) -> None:
+    from playwright.async_api import expect
+
+    await page.goto("/signin")
+    await page.locator(f'button[data-person="{person}"]').click()
+    await expect(page).to_have_url(re.compile(r"/ledger$"))
+    await expect(page.get_by_test_id("who")).to_be_visible()
+
+
+def _require_chromium() -> None:
+    """Never a silent skip: without the browser the tier fails, saying how to get it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's chromium package. Install it with "
+            "`apt-get install -y --no-install-recommends chromium` (scripts/ensure-infra.sh does, via `make test`)."
+        )
+
+
+def _shots_dir() -> Path | None:
+    if not SHOTS:
+        return None
+    Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    return Path(SHOTS)
+
+
+async def _shot(page, name: str) -> None:
+    if (where := _shots_dir()) is not None:
+        await page.screenshot(path=str(where / f"{name}.png"), full_page=True)
+
+
+async def test_a_demand_from_the_clerks_form_to_the_heads_assignment(console, chromium, system):
+    from playwright.async_api import expect
+
+    procs, _ = system
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, CLERK)
+        await expect(page.get_by_test_id("who")).to_contain_text("服务专员")
+
+        # 登记需求, with a phone number intake refuses first: the error appears next to the phone field.
+        await page.get_by_role("link", name="登记需求").click()
+        await expect(page.get_by_role("heading", name="登记需求")).to_be_visible()
+        await page.get_by_role("textbox", name="统一社会信用代码", exact=True).fill(
+            events.credit_code("91210112MA0U00042")
+        )
+        await page.get_by_role("textbox", name="企业名称", exact=True).fill(ENTERPRISE)
+        await page.get_by_role("textbox", name="联系人", exact=True).fill("钱七")
+        await page.get_by_role("textbox", name="联系电话", exact=True).fill("12345")
+        await page.locator("summary", has_text="计量").click()
+        await page.locator('input[name="items"][value="metrology.calibration"]').check()
+        await page.get_by_role("textbox", name="需求描述", exact=True).fill("三台压力表需要检定，请安排上门")
+        await _shot(page, "register")
+        await page.get_by_role("button", name="提交登记").click()
+        phone_error = page.locator('[data-field="contact.phone"]')
+        await expect(phone_error).to_contain_text("电话号码无效")
+        await expect(page.get_by_role("textbox", name="联系电话", exact=True)).to_have_attribute("aria-invalid", "true")
+        await expect(page.get_by_role("textbox", name="企业名称", exact=True)).to_have_value(
+            ENTERPRISE
+        )  # what was typed stays
+
+        await page.get_by_role("textbox", name="联系电话", exact=True).fill("13804004242")
+        await page.get_by_role("button", name="提交登记").click()
+        await expect(page).to_have_url(re.compile(r"/demands/[0-9a-f-]{36}$"))
+        demand_id = page.url.rsplit("/", 1)[1]
+        status_link = page.get_by_test_id("flash-link")
+        await expect(status_link).to_contain_text("/public/status/")
+        # Tracking learns of the demand from its event: the page refreshes itself until the sheet is there.
+        await expect(page.get_by_test_id("deadlines")).to_be_visible()
+        await expect(page.get_by_test_id("tracking-no")).to_contain_text("hunnan-01-")
+        await expect(page.get_by_test_id("status")).to_contain_text("已受理")
+        await _shot(page, "demand")
+
+        # The ledger lists it; the search box (htmx) narrows the list as one types; the row opens the page.
+        await page.get_by_role("link", name="需求台账").click()
+        await expect(page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE)).to_be_visible()
+        await _shot(page, "ledger")
+        await page.get_by_label("查询").fill("浏览器测试")
+        await expect(page.get_by_test_id("ledger-row")).to_have_count(1)
+        await page.get_by_test_id("ledger-row").get_by_role("link").click()
+        await expect(page).to_have_url(re.compile(f"/demands/{demand_id}$"))
+
+        # Signing out, then the same page asks to sign in.
+        await page.get_by_role("button", name="退出").click()
+        await expect(page).to_have_url(re.compile(r"/signin$"))
+        await page.goto(f"/demands/{demand_id}")
+        await expect(page).to_have_url(re.compile(r"/signin\?next="))
+    finally:
+        await context.close()
+
+    # A clerk of another city: the page of this demand does not exist for them.
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, OTHER_CLERK)
+        reply = await page.goto(f"/demands/{demand_id}")
+        assert reply is not None and reply.status == 404
+        await expect(page.get_by_test_id("error")).to_contain_text("未找到")
+        await expect(page.locator("main")).not_to_contain_text(ENTERPRISE)
+    finally:
+        await context.close()
+
+    # The head: 派单队列, the form opens in place (htmx), assign to the first-ranked organization.
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, HEAD)
+        await page.get_by_role("link", name="派单队列").click()
+        item = page.locator(f'[data-demand="{demand_id}"]')
+        await expect(item).to_contain_text(ENTERPRISE)
+        await item.get_by_role("link", name="派单").click()
+        form = item.get_by_test_id("assign-form")
+        await expect(form).to_be_visible()
+        await expect(page).to_have_url(re.compile(r"/queue$"))  # opened inside the queue, not a new page
+        await form.get_by_label("服务机构（按动态评价排序）").select_option("org-01")
+        await _shot(page, "queue")
+        await form.get_by_role("button", name="确认派单").click()
+        await expect(page.locator(".flash-ok")).to_contain_text("已派单：市计量测试院")
+        await expect(page.locator(f'[data-demand="{demand_id}"]')).to_have_count(0)
+
+        await page.goto(f"/demands/{demand_id}")
+        await expect(page.get_by_test_id("assignee")).to_contain_text("市计量测试院")
+    finally:
+        await context.close()
+
+    async with httpx.AsyncClient() as client:  # and the services agree
+        reply = await client.get(procs.url("dispatch") + f"/demands/{demand_id}", headers=auth.HEAD)
+        assert reply.json()["status"] == "assigned"
+
+
+async def test_the_ledger_on_a_phone(console, chromium):
+    from playwright.async_api import expect
+
+    context, page = await _page(chromium, console, width=375, height=740)
+    try:
+        await _sign_in(page, CLERK)
+        await expect(page.get_by_role("heading", name="需求台账")).to_be_visible()
+        nothing_wider = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert nothing_wider, "the ledger scrolls sideways at 375 px"
+        await page.get_by_role("link", name="登记需求").click()
+        await expect(page.get_by_role("button", name="提交登记")).to_be_visible()
+        assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        await _shot(page, "register-phone")
+    finally:
+        await context.close()
