@@ -44,7 +44,11 @@ class SupplementOut(BaseModel):
 
 
 class DossierOut(DossierSummary):
-    content: dict
+    content: dict = Field(
+        description="封存内容：每类事件一节（含各自轮次，如 ratings、verifications 核实、reopenings 重办、"
+        "voids 申诉作废），outcome 结果（办结时含轮次、评价及核实或作废），rounds 各轮次的事件，events 全部事件 / "
+        "one section per kind of event (each with its round), the outcome, the events of each round, all events"
+    )
     supplements: list[SupplementOut]
 
 

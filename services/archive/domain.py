@@ -4,19 +4,35 @@ A dossier is sealed once, never altered (004 §6.6). So it is sealed only when t
 provably complete, judged from what the events themselves say, whatever order they came in on
 their separate queues. A demand ends in one of two ways.
 
-Resolved and rated:
-- the latest round is resolved and rated other than 不满意 (a 不满意 rating keeps the case open
-  for verification and re-handling);
-- a rating names the resolution it rates (`causation_id`): that resolution must be here;
-- a resolution names the assignment it answers (`assignment_no`); assignment numbers are
-  consecutive per demand, so assignments 1..n must all be here (an older resolution without the
-  number needs at least assignment 1, and no gap among those seen).
+Resolved and rated, round by round (004 §6.5.2; domain.md §5.5): a 不满意 rating is verified
+(核实); founded, the demand is re-handled as the next round, assigned, resolved and rated again,
+and the rating of the final round (FINAL_ROUND) is final whatever it says. So the record is
+complete only when its latest round is:
+- resolved and rated other than 不满意; or rated 不满意 and either the round is final, or its
+  verification found the complaint unfounded or the enterprise unreachable, or the rating was
+  voided on appeal (申诉复核: nothing to re-handle);
+- a founded verification of round r opens round r + 1 (even before its reopening arrives), so the
+  latest round is then r + 1, which waits for its own reopening, assignment, resolution and rating.
+  Every earlier round must show how it led on: resolved, rated, verified founded, reopened;
+- the events name what they answer, and what they name must be here: a rating the resolution it
+  rates (`causation_id`), a verification or void the rating (`rated_event_id`), a reopening the
+  verification (`verification_id`);
+- assignment numbers run on across rounds, 1, 2, … per demand: a resolution names the assignment
+  it answers (`assignment_no`) and a reopening how many came before it (`assignment_count`), so
+  assignments 1..n must all be here (an older resolution without the number needs at least the
+  first assignment of its round, and no gap among those seen).
+A founded verification and a void of the same rating: the founded one wins (the case was
+re-handled; voiding only takes the rating out of the figures). Seen the other way round (a void
+sealed the dossier, a founded verification came later), the late events are supplemented; tracking
+should refuse to verify a voided rating, so this should not happen.
 
 Closed without resolution, refused (否定备案), merged (并单) or withdrawn (撤回):
 - the closing event says how many assignments were made before it (`assignment_count`), so the
   submission, the closing and assignments 1..assignment_count must all be here (and no gap among
   those seen). When a demand has a closing it ends by its closing (of two, the earlier), whatever
-  else arrived: a closing is terminal.
+  else arrived: a closing is terminal;
+- a closing during a re-handling says its round (`round` 2): the earlier round must show how it led
+  on, as above, and what any event names must be here.
 
 Returns (退单) and corrections (更正登记) are part of the record, in their own sections, but no
 other event proves that one exists: a head may rematch without a return (改派 on their own
@@ -45,6 +61,7 @@ from uuid import UUID
 from shared.calendar import CHINA
 from shared.contracts import (
     EVENT_TYPES,
+    FINAL_ROUND,
     Archived,
     Assigned,
     AssignmentReturned,
@@ -57,6 +74,7 @@ from shared.contracts import (
     DemandCorrected,
     DemandMerged,
     DemandRefused,
+    DemandReopened,
     DemandSubmitted,
     DemandWithdrawn,
     Event,
@@ -65,9 +83,12 @@ from shared.contracts import (
     FollowUpRecorded,
     Overall,
     Rated,
+    RatingVerified,
+    RatingVoided,
     Resolved,
     SupervisionAnswered,
 )
+from shared.contracts import Finding as Verdict
 
 RETENTION_YEARS = 3  # a minimum (000 档案管理, 002 §9.3)
 
@@ -80,6 +101,13 @@ RATED = Rated.routing_key
 REFUSED = DemandRefused.routing_key
 MERGED = DemandMerged.routing_key
 WITHDRAWN = DemandWithdrawn.routing_key
+VERIFIED = RatingVerified.routing_key
+REOPENED = DemandReopened.routing_key
+VOIDED = RatingVoided.routing_key
+# The kinds of event that say which round of handling they belong to (the sealing rule goes by them).
+ROUNDED = (ASSIGNED, RETURNED, RESOLVED, RATED, VERIFIED, REOPENED, VOIDED)
+# A verification that lets the demand go to the archive without re-handling.
+CONCLUSIVE = (Verdict.unfounded.value, Verdict.unreachable.value)
 # How a demand ends without being resolved (the dossier names it by the closing's own kind and label).
 CLOSINGS = (REFUSED, MERGED, WITHDRAWN)
 RESOLVED_LABEL = "办结"
@@ -91,6 +119,10 @@ SECTIONS = {
     RETURNED: "returns",
     RESOLVED: "resolutions",
     RATED: "ratings",
+    # After a 不满意 rating (domain.md §5.5): 核实, 重办, 申诉复核; awaited as the sealing rule says.
+    VERIFIED: "verifications",
+    REOPENED: "reopenings",
+    VOIDED: "voids",
     REFUSED: "refusals",
     MERGED: "merges",
     WITHDRAWN: "withdrawals",
@@ -179,98 +211,211 @@ def _assignment_gaps(assignments: list[LoggedEvent], named: set[int]) -> list[st
     return [f"{ASSIGNED} #{n}" for n in range(1, max(seen | named, default=0) + 1) if n not in seen]
 
 
+def _founded(e: LoggedEvent) -> bool:
+    """A verification that sends the demand back into handling: founded, of a round before the final one."""
+    return e.routing_key == VERIFIED and e.payload["finding"] == Verdict.founded and e.round < FINAL_ROUND
+
+
+def _dissatisfied(e: LoggedEvent) -> bool:
+    return e.payload["answers"]["overall"] == Overall.dissatisfied
+
+
+# Events that name the one they answer: by which field, and what the audit calls them.
+_ANSWERS = {RATED: "causation_id", VERIFIED: "rated_event_id", VOIDED: "rated_event_id", REOPENED: "verification_id"}
+_NAMES = {RATED: "rating", VERIFIED: "verification", VOIDED: "void", REOPENED: "reopening"}
+
+
+def _named(e: LoggedEvent) -> UUID | None:
+    """The event this one says it answers, which must then be in the record too."""
+    value = e.payload.get(_ANSWERS[e.routing_key]) if e.routing_key in _ANSWERS else None
+    return UUID(value) if value else None
+
+
+def current_round(events: Iterable[LoggedEvent]) -> int:
+    """The round the demand is in: the highest any event names; a founded verification of round r opens r + 1
+    (its reopening, published with it, may still be on its way)."""
+    events = list(events)
+    rounds = [e.round for e in events if e.routing_key in ROUNDED]
+    rounds += [e.round + 1 for e in events if _founded(e)]
+    return max(rounds, default=1)
+
+
+def _of_round(events: Iterable[LoggedEvent], kind: str, round_: int) -> list[LoggedEvent]:
+    return _ordered(e for e in events if e.routing_key == kind and e.round == round_)
+
+
+def _conclusion(events: list[LoggedEvent], round_: int) -> tuple[LoggedEvent, LoggedEvent] | None:
+    """(the rating, the event that concluded the round with it), or None while the round is not concluded.
+
+    A rating other than 不满意 concludes its round; a 不满意 one, when the round is final (the rating
+    itself), or when it was voided or verified unfounded or unreachable (the void or verification). Of
+    several, the earliest.
+    """
+    ratings = _of_round(events, RATED, round_)
+    if not ratings:
+        return None
+    if settled := [r for r in ratings if not _dissatisfied(r)]:
+        return settled[0], settled[0]
+    if round_ >= FINAL_ROUND:
+        return ratings[0], ratings[0]
+    by_id = {r.event_id: r for r in ratings}
+    closers = [
+        e
+        for e in _ordered(events)
+        if e.round == round_
+        and _named(e) in by_id
+        and (e.routing_key == VOIDED or (e.routing_key == VERIFIED and e.payload["finding"] in CONCLUSIVE))
+    ]
+    return (by_id[cast(UUID, _named(closers[0]))], closers[0]) if closers else None
+
+
+def _earlier_round_gaps(events: list[LoggedEvent], round_: int, before: dict[int, int]) -> list[str]:
+    """A round before the current one must show how it led to the next: resolved, rated, verified founded, reopened.
+
+    Notes in `before` how many assignments the next round's reopening says were made before it.
+    """
+    gaps = []
+    if not _of_round(events, RESOLVED, round_):
+        gaps.append(f"{RESOLVED} round {round_}")
+    if not _of_round(events, RATED, round_):
+        gaps.append(f"{RATED} round {round_}")
+    reopenings = _of_round(events, REOPENED, round_ + 1)
+    if not reopenings:
+        gaps.append(f"{REOPENED} round {round_ + 1}")
+        if not any(_founded(e) for e in _of_round(events, VERIFIED, round_)):
+            gaps.append(f"{VERIFIED} round {round_} (founded)")
+    else:
+        before[round_ + 1] = reopenings[0].payload["assignment_count"]
+    return gaps
+
+
 def missing(events: Iterable[LoggedEvent]) -> list[str]:
     """What the demand's record still lacks before it may be sealed; empty when it is provably complete."""
     events = list(events)
-    of = {kind: [e for e in events if e.routing_key == kind] for kind in SECTIONS}
     ids = {e.event_id for e in events}
     gaps: list[str] = []
-    if not of[SUBMITTED]:
+    if not any(e.routing_key == SUBMITTED for e in events):
         gaps.append(SUBMITTED)
 
-    if (closed := closing(events)) is not None:
-        gaps.extend(_assignment_gaps(of[ASSIGNED], {closed.payload.get("assignment_count") or 0}))
-        return gaps
+    # Assignments made before each round began (a reopening says), so before round 1: none.
+    before: dict[int, int] = {1: 0}
+    closed = closing(events)
+    latest = closed.round if closed is not None else current_round(events)
+    for earlier in range(1, latest):
+        gaps.extend(_earlier_round_gaps(events, earlier, before))
+    named = set(before.values())
 
-    latest = max((e.round for kind in (ASSIGNED, RESOLVED, RATED) for e in of[kind]), default=1)
-    resolutions = [e for e in of[RESOLVED] if e.round == latest]
-    ratings = [e for e in of[RATED] if e.round == latest]
-    if not resolutions:
-        gaps.append(f"{RESOLVED} round {latest}")
-    if not ratings:
-        gaps.append(f"{RATED} round {latest}")
-    elif all(r.payload["answers"]["overall"] == Overall.dissatisfied for r in ratings):
-        gaps.append(f"round {latest} rated 不满意: awaiting verification and re-handling")
-    for rating in ratings:
-        if rating.causation_id is not None and rating.causation_id not in ids:
-            gaps.append(f"event {rating.causation_id} that rating {rating.event_id} answers")
+    if closed is not None:  # a closing is terminal: it counts the assignments made before it
+        named.add(closed.payload.get("assignment_count") or 0)
+    else:
+        resolutions = _of_round(events, RESOLVED, latest)
+        if not resolutions:
+            gaps.append(f"{RESOLVED} round {latest}")
+        if not _of_round(events, RATED, latest):
+            gaps.append(f"{RATED} round {latest}")
+        elif _conclusion(events, latest) is None:
+            gaps.append(f"round {latest} rated 不满意: awaiting its verification (核实) or appeal (申诉复核)")
+        # A resolution names the assignment it answers; an older one without the number, its round's first.
+        named |= {
+            e.payload.get("assignment_no") or before.get(e.round, 0) + 1 for e in events if e.routing_key == RESOLVED
+        }
 
-    named = {e.payload.get("assignment_no") or 1 for e in of[RESOLVED]}  # an older resolution: at least one
-    gaps.extend(_assignment_gaps(of[ASSIGNED], named))
+    for e in _ordered(events):
+        if (answered := _named(e)) is not None and answered not in ids:
+            gaps.append(f"event {answered} that {_NAMES[e.routing_key]} {e.event_id} answers")
+
+    gaps.extend(_assignment_gaps([e for e in events if e.routing_key == ASSIGNED], named))
     return gaps
 
 
 def ready_to_seal(events: list[LoggedEvent]) -> bool:
     """Asked after each event: the record is sealed by the event that completes it, whichever that is.
 
-    Complete means resolved and rated (other than 不满意) with the resolution and assignments that rating
-    implies, or closed (refused, merged, withdrawn) with the submission and the assignments its closing counts.
+    Complete means its latest round concluded (see the module's docstring) with the resolution, assignments and
+    earlier rounds that implies, or closed (refused, merged, withdrawn) with the submission and the assignments its
+    closing counts.
     """
     return not missing(events)
-
-
-def closing_rating(events: Iterable[LoggedEvent]) -> Rated:
-    """The rating that lets the case go to the archive: of the latest round, other than 不满意."""
-    events = list(events)
-    latest = max(e.round for e in events if e.routing_key in (ASSIGNED, RESOLVED, RATED))
-    candidates = sorted(
-        (
-            e
-            for e in events
-            if e.routing_key == RATED and e.round == latest and e.payload["answers"]["overall"] != Overall.dissatisfied
-        ),
-        key=lambda e: (e.occurred_at, str(e.event_id)),
-    )
-    if not candidates:
-        raise ValueError("the record has no closing rating")
-    return Rated.model_validate(candidates[0].payload)
 
 
 def _parsed(e: LoggedEvent) -> Event:
     return EVENT_TYPES[e.routing_key].model_validate(e.payload)
 
 
+def closing_rating(events: Iterable[LoggedEvent]) -> Rated:
+    """The rating the latest round concluded with (Archived answers `ending`: it, or the verification or void of a
+    不满意 one)."""
+    events = list(events)
+    concluded = _conclusion(events, current_round(events))
+    if concluded is None:
+        raise ValueError("the record has no closing rating")
+    return cast(Rated, _parsed(concluded[0]))
+
+
 def ending(events: Iterable[LoggedEvent]) -> Event:
-    """The event that ended the demand, which Archived answers: its closing, or else its closing rating."""
+    """The event that ended the demand, which Archived answers: its closing, or else what concluded its latest round
+    (the rating, or the verification or void of a 不满意 one)."""
     events = list(events)
     closed = closing(events)
-    return _parsed(closed) if closed is not None else closing_rating(events)
+    if closed is not None:
+        return _parsed(closed)
+    concluded = _conclusion(events, current_round(events))
+    if concluded is None:
+        raise ValueError("the record has not ended")
+    return _parsed(concluded[1])
+
+
+_VERIFICATION_FIELDS = ("finding", "reason", "evidence", "verified_by", "verified_at")
+_VOID_FIELDS = ("reason", "voided_by", "voided_at")
 
 
 def outcome(events: Iterable[LoggedEvent]) -> dict | None:
     """How the demand ended, for people reading the dossier: resolved, refused, merged or withdrawn.
 
+    Resolved: in which round (2 after a re-handling), the rating and the resolution it rates, and for a 不满意 rating
+    that did not lead to re-handling, the verification or the void that let it go to the archive.
     None only for a record that has not ended (never sealed so; an older rule's short seal, say).
     """
-    events = list(events)
+    events = _ordered(events)
     closed = closing(events)
     if closed is not None:
         return {**cast(Closing, _parsed(closed)).detail(), "event_id": str(closed.event_id)}
-    try:
-        rating = closing_rating(events)
-    except ValueError:
+    latest = current_round(events)
+    concluded = _conclusion(events, latest)
+    if concluded is None:
         return None
-    resolutions = [e for e in _ordered(events) if e.routing_key == RESOLVED]
+    rating, by = concluded
+    resolutions = [e for e in events if e.routing_key == RESOLVED]
     # The resolution the rating names, or (an older rating naming none) the round's first.
     answered = [e for e in resolutions if e.event_id == rating.causation_id] or [
         e for e in resolutions if e.round == rating.round
     ]
-    result = {"kind": "resolved", "label": RESOLVED_LABEL, "event_id": str(rating.event_id)}
-    result["overall"] = rating.answers.overall.value
+    result = {
+        "kind": "resolved",
+        "label": RESOLVED_LABEL,
+        "event_id": str(by.event_id),
+        "round": latest,
+        "rating_event_id": str(rating.event_id),
+        "overall": rating.payload["answers"]["overall"],
+    }
     if answered:
         resolution = answered[0].payload
         result |= {k: resolution[k] for k in ("outcome", "summary", "resolved_by", "resolved_at")}
+    if by.routing_key == VERIFIED:
+        finding = Verdict(by.payload["finding"])
+        result["verification"] = {k: by.payload.get(k) for k in _VERIFICATION_FIELDS} | {"label": finding.label}
+    elif by.routing_key == VOIDED:
+        result["void"] = {k: by.payload.get(k) for k in _VOID_FIELDS}
     return result
+
+
+def rounds(events: Iterable[LoggedEvent]) -> list[dict]:
+    """The record read round by round: for each, the ids of its events in each section that keeps rounds."""
+    events = _ordered(events)
+    return [
+        {"round": k} | {SECTIONS[kind]: [str(e.event_id) for e in _of_round(events, kind, k)] for kind in ROUNDED}
+        for k in range(1, current_round(events) + 1)
+    ]
 
 
 def archive_no(year: int, serial: int) -> str:
@@ -294,6 +439,7 @@ def seal(events: list[LoggedEvent], *, serial: int, sealed_at: datetime) -> Doss
         if kind != SUBMITTED:
             content[section] = [e.payload for e in ordered if e.routing_key == kind]
     content["outcome"] = outcome(ordered)
+    content["rounds"] = rounds(ordered)
     content["events"] = [{"event_id": str(e.event_id), "type": e.routing_key} for e in ordered]
     return Dossier(
         demand_id=UUID(submitted["demand_id"]),

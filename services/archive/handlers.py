@@ -6,7 +6,9 @@ Archived is the archive's own event, published in the transaction that seals the
 Around the lifecycle: corrections and returns have their own sections of the dossier, and a
 refusal, merge or withdrawal ends the demand, sealed like a rated one once its history is complete.
 The following of a case (follow-ups, pauses, extensions, warnings, chases, 督办) goes into the
-record too, in its own sections; sealing never waits for it (see domain.py).
+record too, in its own sections; sealing never waits for it (see domain.py). After a 不满意 rating,
+its verification (核实), the re-handling it founds (重办) and an appeal's void (申诉复核) decide when
+the record is complete, each round kept (domain.py).
 """
 
 from shared.contracts import (
@@ -20,12 +22,15 @@ from shared.contracts import (
     DemandCorrected,
     DemandMerged,
     DemandRefused,
+    DemandReopened,
     DemandSubmitted,
     DemandWithdrawn,
     ExtensionDecided,
     ExtensionRequested,
     FollowUpRecorded,
     Rated,
+    RatingVerified,
+    RatingVoided,
     Resolved,
     SupervisionAnswered,
 )
@@ -74,6 +79,20 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(DemandWithdrawn, queue="archive.demand.withdrawn")
     async def on_withdrawn(event: DemandWithdrawn) -> None:
+        await uow.handle(event, usecases.collect)
+
+    # After a 不满意 rating (domain.md §5.5): 核实, 重办, 申诉复核.
+
+    @router.consumes(RatingVerified, queue="archive.demand.rating_verified")
+    async def on_rating_verified(event: RatingVerified) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(DemandReopened, queue="archive.demand.reopened")
+    async def on_reopened(event: DemandReopened) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(RatingVoided, queue="archive.demand.rating_voided")
+    async def on_rating_voided(event: RatingVoided) -> None:
         await uow.handle(event, usecases.collect)
 
     # 服务跟进: the tracking sheet and the clock, kept in the record (domain.md §5.3, §5.6).

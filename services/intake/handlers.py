@@ -2,7 +2,8 @@
 
 The link tells the enterprise every outcome: assigned, returned (退单), rematched (改派: a higher
 assignment_no), referred (转办), resolved, rated, refused (否定备案), merged (并单), archived; and of
-the clock, what concerns the enterprise: a pause (挂起) and its end, an approved extension (延期).
+the clock, what concerns the enterprise: a pause (挂起) and its end, an approved extension (延期); after a
+不满意 rating, its verification (核实) and a re-handling (重办: the round and its deadline).
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -18,8 +19,10 @@ from shared.contracts import (
     CaseResumed,
     DemandMerged,
     DemandRefused,
+    DemandReopened,
     ExtensionDecided,
     Rated,
+    RatingVerified,
     Resolved,
 )
 from shared.db.uow import UnitOfWork
@@ -56,6 +59,14 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Rated, queue="intake.demand.rated")
     async def on_rated(event: Rated) -> None:
         await uow.handle(event, demands.record_progress)
+
+    @router.consumes(RatingVerified, queue="intake.demand.rating_verified")
+    async def on_rating_verified(event: RatingVerified) -> None:
+        await uow.handle(event, demands.record_verified)
+
+    @router.consumes(DemandReopened, queue="intake.demand.reopened")
+    async def on_reopened(event: DemandReopened) -> None:
+        await uow.handle(event, demands.record_reopened)
 
     @router.consumes(CasePaused, queue="intake.demand.paused")
     async def on_paused(event: CasePaused) -> None:

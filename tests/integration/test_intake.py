@@ -245,6 +245,9 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
         "extensions",
         "notice_reissued_at",
         "archive_no",
+        "round",
+        "rehandling",
+        "verification",
     }  # nothing about anyone else
     assert (one["progress"], one["progress_label"], one["handled_by"], one["can_withdraw"]) == (
         "submitted",

@@ -8,10 +8,11 @@ import pytest
 from services.archive import domain, usecases
 from services.archive.domain import Dossier, LoggedEvent, Supplement
 from shared.auth import Principal, Role, in_scope
-from shared.contracts import Answers, Archived, Outcome, Overall, Rated, RatingSource, Resolved
+from shared.contracts import Answers, Archived, Finding, Outcome, Overall, Rated, RatingSource, Resolved
 from shared.errors import NotFound
 from tests.support import events as ev
 from tests.support import following_events as fe
+from tests.support import rehandling_events as re_
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 
@@ -171,15 +172,19 @@ async def test_a_dissatisfied_rating_keeps_it_open_until_the_next_round_is_rated
     s = f.submitted()
     a1 = f.assigned(s)
     r1 = resolved_answering(a1)
-    await _collect(uow, s, a1, r1, rating_of(r1, Overall.dissatisfied))
+    dissatisfied = rating_of(r1, Overall.dissatisfied)
+    await _collect(uow, s, a1, r1, dissatisfied)
     assert uow.store.dossiers == {}
+    verification = re_.verified(dissatisfied, Finding.founded, at=f.at(17))
+    await _collect(uow, verification, re_.reopened(verification, at=f.at(17)))
     a2 = f.assigned(s, no=2, round=2)
     r2 = resolved_answering(a2, round=2)
     await _collect(uow, a2, r2)
     assert uow.store.dossiers == {}
     closing = rating_of(r2)
     await _collect(uow, closing)
-    assert len(uow.store.dossiers[s.demand_id].content["ratings"]) == 2
+    dossier = uow.store.dossiers[s.demand_id]
+    assert len(dossier.content["ratings"]) == 2 and dossier.content["outcome"]["round"] == 2
     assert uow.events(Archived)[0].causation_id == closing.event_id
 
 
@@ -395,8 +400,8 @@ async def test_following_before_the_submission_changes_nothing_until_the_record_
 
 
 def test_every_demand_event_but_archived_has_a_section_of_the_dossier():
-    from shared.contracts import DISPOSITIONS, FOLLOWING, LIFECYCLE
+    from shared.contracts import DISPOSITIONS, FOLLOWING, LIFECYCLE, REHANDLING
 
-    kept = {t.routing_key for t in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING)} - {Archived.routing_key}
+    kept = {t.routing_key for t in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING)} - {Archived.routing_key}
     assert set(domain.SECTIONS) == kept
     assert {k: domain.SECTIONS[k] for k in FOLLOWING_SECTIONS} == FOLLOWING_SECTIONS

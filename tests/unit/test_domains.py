@@ -21,6 +21,7 @@ from shared.contracts import (
     Channel,
     DemandSubmitted,
     Event,
+    Finding,
     GreenChannel,
     Handler,
     HandlingMode,
@@ -31,6 +32,7 @@ from shared.contracts import (
 )
 from shared.errors import Forbidden, Invalid, InvalidTransition
 from tests.support import events as ev
+from tests.support import rehandling_events as re_
 from tests.unit import factories as f
 
 NOW = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
@@ -824,12 +826,17 @@ class TestArchive:
             f.rated(s, round=2, overall=Overall.dissatisfied),
         )
         assert not archive.ready_to_seal(events)
-        # round 1 dissatisfied, round 2 resolved but not yet rated
+        # round 1 dissatisfied, verified founded and reopened; round 2 assigned and resolved but not yet rated
+        dissatisfied = f.rated(s, round=1, overall=Overall.dissatisfied)
+        verification = re_.verified(dissatisfied, Finding.founded)
         events = _log(
             s,
             f.assigned(s),
             f.resolved(s, round=1),
-            f.rated(s, round=1, overall=Overall.dissatisfied),
+            dissatisfied,
+            verification,
+            re_.reopened(verification),
+            f.assigned(s, no=2, round=2),
             f.resolved(s, round=2),
         )
         assert not archive.ready_to_seal(events)

@@ -6,6 +6,12 @@ demand ended), kept so that events in any order give the same answer, and the st
 is shown derived from them (`stage`, `stage_label`), and what it is told of the clock: a pause
 (挂起, the time not counted, 行政许可法 §45 pattern) and an approved extension (延期, §42 pattern),
 each with its reason (`pause_now`, `due_on`, `clock_label`).
+
+After a 不满意 rating (004 §6.5.2): a founded verification (核实) reopens the demand as round 2 (重办) with its own
+deadline, so the enterprise is told 重办中, the round and that deadline, and the second round's assignment, resolution
+and rating as in the first; an unfounded verification, or one that could not reach the enterprise, is told as verified,
+the demand soon archived. Progress is per round (`progress_round`): an event of a later round moves it on even from
+"rated", one of an earlier round arriving late changes nothing.
 """
 
 from collections.abc import Mapping
@@ -15,6 +21,7 @@ from uuid import UUID, uuid4
 
 from shared.calendar import CHINA, add_working_days
 from shared.contracts import (
+    FINAL_ROUND,
     Archived,
     Assigned,
     AssigneeKind,
@@ -23,11 +30,14 @@ from shared.contracts import (
     Channel,
     Closing,
     Contact,
+    DemandReopened,
     DemandSubmitted,
     Enterprise,
+    Finding,
     GreenChannel,
     ItemRef,
     PauseReason,
+    RatingVerified,
     printed_tracking_no,
 )
 from shared.contracts.envelope import Cause
@@ -35,9 +45,11 @@ from shared.errors import Invalid
 
 from ..catalogue.domain import CatalogueEntry, Category
 
-PROGRESS = ("submitted", "assigned", "resolved", "rated", "archived")
+# Within a round; a round after the first begins "reopened" (重办) where the first began "submitted".
+PROGRESS = ("submitted", "reopened", "assigned", "resolved", "rated", "archived")
 PROGRESS_LABELS = {
     "submitted": "已受理",
+    "reopened": "重办中",
     "assigned": "办理中",
     "resolved": "已办结，待评价",
     "rated": "已评价",
@@ -50,8 +62,10 @@ STAGES = (
     "returned",  # 退单: the assignee gave it back, the head is matching another
     "rematched",  # 改派: a later assignment than the first
     "referred",  # 转办: another government department, the station follows it
+    "reopened",  # 重办: a 不满意 rating verified founded, handled again as the next round, to its own deadline
     "resolved",
     "rated",
+    "verified",  # a 不满意 rating verified unfounded, or the enterprise unreachable: to be archived
     "refused",  # 否定备案
     "merged",  # 并单
     "withdrawn",  # 撤回
@@ -180,6 +194,39 @@ class Extension:
 
 
 @dataclass(frozen=True)
+class Reopening:
+    """重办 as the enterprise is told it (DemandReopened): the round, when, and the re-handling deadline.
+
+    The reason and who reopened it stay in the station's record; `assignment_count` (assignments made before the
+    reopening, those of earlier rounds) tells which pauses and extensions belong to the new round.
+    """
+
+    round: int
+    reopened_at: datetime
+    due_on: date
+    assignment_count: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    """核实 of a 不满意 rating as the enterprise is told it: which round's rating, what was found, when (no reason or
+    names: those are the station's record)."""
+
+    round: int
+    finding: str  # shared.contracts.Finding
+    verified_at: datetime
+
+    @property
+    def finding_label(self) -> str:
+        return Finding(self.finding).label
+
+    @property
+    def conclusive(self) -> bool:
+        """Unfounded or unreachable: nothing to re-handle, the demand goes to the archive."""
+        return self.finding != Finding.founded
+
+
+@dataclass(frozen=True)
 class Demand:
     demand_id: UUID
     station_id: str
@@ -217,6 +264,9 @@ class Demand:
     corrections: tuple[Correction, ...] = ()  # loaded for one demand's own view only
     pauses: tuple[Pause, ...] = ()  # loaded for the status link only
     extensions: tuple[Extension, ...] = ()  # approved ones; loaded for the status link only
+    progress_round: int = 1  # the round `progress` is of (2 after a re-handling)
+    reopening: Reopening | None = None  # the latest round reopened (重办)
+    verification: Verification | None = None  # the latest rating verified (核实)
 
     @property
     def printed_tracking_no(self) -> str:
@@ -417,17 +467,49 @@ def submitted_event(demand: Demand) -> DemandSubmitted:
     )
 
 
-def advance(demand: Demand, stage: str) -> Demand:
-    """Progress shown to the enterprise; events come in any order, so it only moves forward."""
-    if PROGRESS.index(stage) <= PROGRESS.index(demand.progress):
+def _rank(round_: int, stage: str) -> tuple[bool, int, int]:
+    return stage == "archived", round_, PROGRESS.index(stage)
+
+
+def advance(demand: Demand, stage: str, round_: int = 1) -> Demand:
+    """Progress shown to the enterprise; events come in any order, so it only moves forward: a later round is
+    further on than anything of an earlier one, and archived is the end of every round."""
+    if _rank(round_, stage) <= _rank(demand.progress_round, demand.progress):
         return demand
-    return replace(demand, progress=stage)
+    return replace(demand, progress=stage, progress_round=round_)
 
 
 def archive(demand: Demand, event: Archived) -> Demand:
     return replace(
-        advance(demand, "archived"), status="archived", archive_no=event.archive_no, archived_at=event.sealed_at
+        advance(demand, "archived", demand.progress_round),
+        status="archived",
+        archive_no=event.archive_no,
+        archived_at=event.sealed_at,
     )
+
+
+def reopen(demand: Demand, event: DemandReopened) -> Demand:
+    """重办: the demand is handled again as `event.round`, to the re-handling deadline; of two reopenings the later
+    round's counts (a redelivered or late one changes nothing)."""
+    demand = record_round(advance(demand, "reopened", event.round), event.round)
+    if demand.reopening is not None and demand.reopening.round >= event.round:
+        return demand
+    reopening = Reopening(
+        round=event.round, reopened_at=event.reopened_at, due_on=event.due_on, assignment_count=event.assignment_count
+    )
+    return replace(demand, reopening=reopening)
+
+
+def verify(demand: Demand, event: RatingVerified) -> Demand:
+    """核实 of round r's 不满意 rating: the rating exists, so round r is rated at least; a founded finding opens round
+    r + 1 (its DemandReopened, with the deadline, comes on its own queue). Of two verifications the later round's."""
+    demand = record_round(advance(demand, "rated", event.round), event.round)
+    if event.finding == Finding.founded and event.round < FINAL_ROUND:  # the final round's rating is final
+        demand = advance(demand, "reopened", event.round + 1)
+    if demand.verification is not None and demand.verification.round >= event.round:
+        return demand
+    verification = Verification(round=event.round, finding=event.finding.value, verified_at=event.verified_at)
+    return replace(demand, verification=verification)
 
 
 def record_round(demand: Demand, round_: int) -> Demand:
@@ -438,7 +520,7 @@ def record_round(demand: Demand, round_: int) -> Demand:
 
 def assign(demand: Demand, event: Assigned) -> Demand:
     """派单 or 改派 or 转办: the assignment with the highest number is the one the enterprise is told of."""
-    demand = record_round(advance(demand, "assigned"), event.round)
+    demand = record_round(advance(demand, "assigned", event.round), event.round)
     h = demand.handling
     if event.assignment_no <= h.assignment_no:
         return demand  # a late, older assignment
@@ -489,6 +571,11 @@ def stage(demand: Demand) -> str:
         return "archived"
     if demand.closure is not None:
         return demand.closure.kind
+    v = demand.verification
+    if v is not None and v.conclusive and (demand.progress_round, demand.progress) == (v.round, "rated"):
+        return "verified"
+    if demand.progress_round > 1 and demand.progress in ("reopened", "assigned"):
+        return "reopened"  # returns, rematches and referrals of a re-handling are told within it (stage_label)
     if demand.progress in ("resolved", "rated"):
         return demand.progress
     h = demand.handling
@@ -502,8 +589,13 @@ def stage(demand: Demand) -> str:
 
 
 def withdrawable(demand: Demand) -> bool:
-    """撤回 is possible until the demand is resolved or has ended."""
-    return demand.closure is None and demand.status == "open" and demand.progress in ("submitted", "assigned")
+    """撤回 is possible until the demand is resolved or has ended (a re-handled one was resolved once)."""
+    return (
+        demand.closure is None
+        and demand.status == "open"
+        and demand.progress_round == 1
+        and demand.progress in ("submitted", "assigned")
+    )
 
 
 def handler_for_enterprise(h: Handling) -> str | None:
@@ -527,6 +619,33 @@ def _closure_label(demand: Demand, c: Closure) -> str:
     return f"已撤回（{who}）。理由：{c.reason}"
 
 
+# What a verification that ends the matter tells the enterprise (its finding, in the enterprise's terms).
+VERIFIED_LABELS = {
+    Finding.unfounded.value: "经服务站核实，您反映的情况不属实",
+    Finding.unreachable.value: "服务站核实时未能联系到贵单位",
+}
+
+
+def _rehandling_label(demand: Demand) -> str:
+    """重办中（第 n 轮）, who handles it in this round if anyone yet, and the date it is due."""
+    h, handler = demand.handling, handler_for_enterprise(demand.handling)
+    head = f"{PROGRESS_LABELS['reopened']}（第 {demand.progress_round} 轮）"
+    if demand.progress != "assigned":  # no assignment of this round seen yet
+        detail = "经核实您反映的问题属实，正在重新安排办理"
+    elif h.returned_no and h.returned_no >= h.assignment_no:
+        detail = "已退回，正在重新安排承办单位"
+    elif h.referred_to is not None:
+        detail = f"已转办至{handler}，本站继续跟进"
+    elif handler is None:  # an assignment seen before intake kept who holds it
+        detail = "办理中"
+    elif handler == "本站":
+        detail = "由本站办理"
+    else:
+        detail = f"承办单位：{handler}"
+    due = due_on(demand)
+    return f"{head}：{detail}" + (f"。重办期限：{_chinese_date(due)}" if due else "")
+
+
 def stage_label(demand: Demand) -> str:
     """The stage in plain Chinese for the enterprise; only what the enterprise may know."""
     current = stage(demand)
@@ -535,6 +654,13 @@ def stage_label(demand: Demand) -> str:
         return f"{_closure_label(demand, demand.closure)}；已归档" if demand.closure else PROGRESS_LABELS["archived"]
     if demand.closure is not None:
         return _closure_label(demand, demand.closure)
+    if current == "verified":
+        v = demand.verification
+        return f"已评价（不满意）。{VERIFIED_LABELS[v.finding]}，本需求即将办结归档"  # type: ignore[union-attr]
+    if current == "reopened":
+        return _rehandling_label(demand)
+    if current in ("resolved", "rated") and demand.progress_round > 1:
+        return f"{PROGRESS_LABELS[current]}（第 {demand.progress_round} 轮）"
     if current == "returned":
         return "已退回，正在重新安排承办单位"
     if current == "referred":
@@ -551,7 +677,7 @@ def stage_label(demand: Demand) -> str:
 # --------------------------------------------------------------------------- the clock, as the enterprise is told it
 
 # The stages in which the demand is still being handled, so its clock still means something to the enterprise.
-OPEN_STAGES = ("submitted", "assigned", "returned", "rematched", "referred")
+OPEN_STAGES = ("submitted", "assigned", "returned", "rematched", "referred", "reopened")
 
 
 def _chinese_date(d: date) -> str:
@@ -570,8 +696,25 @@ def pause_now(demand: Demand) -> Pause | None:
     without a resumption: intake tells it from the facts it has (its assignment is no longer the one in hand)."""
     if stage(demand) not in OPEN_STAGES:
         return None
-    ongoing = [p for p in pauses_told(demand) if p.resumed_at is None and in_hand(demand.handling, p.assignment_no)]
+    ongoing = [p for p in pauses_told(demand) if p.resumed_at is None and _holds(demand, p.assignment_no)]
     return ongoing[-1] if ongoing else None
+
+
+def earlier_assignments(demand: Demand) -> int:
+    """How many assignments belong to rounds before the current one: none in the first; in a re-handling, as many as
+    its reopening says. Before the reopening is seen, every assignment seen, except one of this round if seen."""
+    if demand.progress_round == 1:
+        return 0
+    r = demand.reopening
+    if r is not None and r.round == demand.progress_round:
+        return r.assignment_count
+    return demand.handling.assignment_no - (1 if demand.progress == "assigned" else 0)
+
+
+def _holds(demand: Demand, assignment_no: int | None) -> bool:
+    """What was decided under `assignment_no` holds now: that assignment is in hand, and of the current round (a
+    re-handling starts its own clock: the re-handling deadline, with its own pauses and extensions)."""
+    return in_hand(demand.handling, assignment_no) and (assignment_no or 0) > earlier_assignments(demand)
 
 
 def in_hand(h: Handling, assignment_no: int | None) -> bool:
@@ -587,23 +730,22 @@ def _date_changes(demand: Demand) -> list[tuple[datetime, str, date, Pause | Ext
     an earlier assignment no longer moves the date. A resumption is of its pause's assignment (not known until the
     pause is seen); an extension decided before ExtensionDecided named its assignment is read as of the first,
     which it surely was while no other was made."""
-    h = demand.handling
     changes: list[tuple[datetime, str, date, Pause | Extension]] = [
         (e.decided_at, str(e.extension_id), e.new_due_on, e)
         for e in demand.extensions
-        if in_hand(h, e.assignment_no or 1)
+        if _holds(demand, e.assignment_no or 1)
     ]
     changes += [
         (p.resumed_at, str(p.pause_id), p.handling_due_on, p)
         for p in demand.pauses
-        if p.resumed_at is not None and p.handling_due_on is not None and in_hand(h, p.assignment_no)
+        if p.resumed_at is not None and p.handling_due_on is not None and _holds(demand, p.assignment_no)
     ]
     return sorted(changes, key=lambda c: (c[0], c[1]))
 
 
 def due_on(demand: Demand) -> date | None:
-    """The date the enterprise may expect now: the notice's promise, replaced by the latest change of the deadline
-    under the current assignment.
+    """The date the enterprise may expect now: the notice's promise (in a re-handling, the re-handling deadline:
+    `promised_on`), replaced by the latest change of the deadline under the current assignment of the current round.
 
     An approved extension names the new deadline; a resumption names the deadline moved by the working days
     paused (tracking's clock computes both). The latest by when it happened counts, whatever order the events
@@ -612,7 +754,16 @@ def due_on(demand: Demand) -> date | None:
     keeps no date from Assigned: the notice's promise is what it shows until the clock moves it).
     """
     changes = _date_changes(demand)
-    return changes[-1][2] if changes else demand.expected_on
+    return changes[-1][2] if changes else promised_on(demand)
+
+
+def promised_on(demand: Demand) -> date | None:
+    """The date the current round was promised by: the notice's in the first round; in a re-handling, the
+    re-handling deadline its reopening set (None until the reopening is seen)."""
+    if demand.progress_round == 1:
+        return demand.expected_on
+    r = demand.reopening
+    return r.due_on if r is not None and r.round == demand.progress_round else None
 
 
 def clock_label(demand: Demand) -> str | None:

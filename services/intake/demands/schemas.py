@@ -115,6 +115,25 @@ class ClosureOut(BaseModel):
     by_enterprise: bool = Field(description="企业经查询链接撤回")
 
 
+class RehandlingOut(BaseModel):
+    """重办: a 不满意 rating verified founded, the demand handled again as a new round to its own deadline."""
+
+    model_config = ConfigDict(from_attributes=True)
+    round: int = Field(description="重办的轮次（第 2 轮）")
+    reopened_at: datetime = Field(description="重新进入办理的时间")
+    due_on: date = Field(description="重办期限（重办时限按工作日计算）；延期或暂停后恢复计时的新日期见 expected_on")
+
+
+class VerificationOut(BaseModel):
+    """核实 of a 不满意 rating: what was found (the reason and who verified it stay in the station's record)."""
+
+    model_config = ConfigDict(from_attributes=True)
+    round: int = Field(description="被核实的评价所属轮次")
+    finding: str = Field(description="founded 情况属实（重办）/ unfounded 情况不属实 / unreachable 无法联系企业")
+    finding_label: str = Field(description="核实结论的中文")
+    verified_at: datetime
+
+
 class CorrectionOut(BaseModel):
     """One audited correction: who, when, why, and the changed fields before and after."""
 
@@ -162,12 +181,18 @@ class DemandOut(BaseModel):
     closure: ClosureOut | None
     corrected_at: datetime | None = Field(description="最近一次更正登记内容的时间")
     corrections: list[CorrectionOut] = Field(description="更正记录（仅单个需求的详情中列出）")
+    round: int = Field(description="当前办理轮次：1；不满意评价经核实属实、重新办理后为 2")
+    rehandling: RehandlingOut | None = Field(description="重办（第 2 轮）：开始时间与重办期限")
+    verification: VerificationOut | None = Field(description="不满意评价的核实结论")
 
     @classmethod
     def of(cls, d: Demand) -> "DemandOut":
         # Not a plain copy: the items' catalogue code and version are `code` and `version` here, and the
         # progress is the stage derived from what intake knows.
-        derived = ("categories", "items", "progress", "progress_label", "handling", "closure", "corrections")
+        derived = (
+            *("categories", "items", "progress", "progress_label", "handling", "closure", "corrections"),
+            *("round", "rehandling", "verification"),
+        )
         simple = {k: getattr(d, k) for k in cls.model_fields if k not in derived}
         return cls(
             **simple,
@@ -182,6 +207,7 @@ class DemandOut(BaseModel):
                 else None
             ),
             corrections=[CorrectionOut.model_validate(c) for c in d.corrections],
+            **_rounds(d),
             categories=[CategoryOut.model_validate(c) for c in d.categories],
             items=[
                 DemandItemOut(
@@ -197,6 +223,15 @@ class DemandOut(BaseModel):
                 for i in d.items
             ],
         )
+
+
+def _rounds(d: Demand) -> dict:
+    """The round, its re-handling and the verification, the same for the staff and behind the status link."""
+    return {
+        "round": d.progress_round,
+        "rehandling": RehandlingOut.model_validate(d.reopening) if d.reopening else None,
+        "verification": VerificationOut.model_validate(d.verification) if d.verification else None,
+    }
 
 
 class SubmittedOut(DemandOut):
@@ -283,6 +318,11 @@ class StatusOut(BaseModel):
     extensions: list[ExtensionOut] = Field(description="获批的延期（未获批的不影响办结日期，不列出）")
     notice_reissued_at: datetime | None = Field(description="登记内容更正后受理通知书重新出具的时间")
     archive_no: str | None
+    round: int = Field(description="办理轮次：1；不满意评价经核实属实、重新办理（重办）时为 2")
+    rehandling: RehandlingOut | None = Field(description="重办中：第几轮、何时开始、重办期限")
+    verification: VerificationOut | None = Field(
+        description="对不满意评价的核实结论：属实则重办；不属实或无法联系企业则即将办结归档"
+    )
 
     @classmethod
     def of(cls, d: Demand, station: Station) -> "StatusOut":
@@ -322,4 +362,5 @@ class StatusOut(BaseModel):
             ],
             notice_reissued_at=d.corrected_at,
             archive_no=d.archive_no,
+            **_rounds(d),
         )

@@ -15,7 +15,7 @@ from shared.contracts import Channel, GreenChannel
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
 from ..catalogue.domain import Category
-from .domain import Closure, Demand, DemandItem, Extension, Handling, Pause
+from .domain import Closure, Demand, DemandItem, Extension, Handling, Pause, Reopening, Verification
 
 # What the city watches of receipt (domain.md §7 "demands received (by channel)", "enterprises served"), counted
 # from the demands at a scrape, so a restart reports the same and every replica the whole (PromQL takes
@@ -135,9 +135,19 @@ _CLOSURE = {
 }
 # What save_progress writes for a demand that has not ended (closed_by_enterprise is NOT NULL).
 _NO_CLOSURE = dict.fromkeys(_CLOSURE.values()) | {"by_enterprise": False}
+# After a 不满意 rating (domain.Reopening, domain.Verification): the latest of each, NULL until seen.
+_REOPENING = {
+    "reopened_round": "round",
+    "reopened_at": "reopened_at",
+    "reopened_due_on": "due_on",
+    "reopened_assignment_count": "assignment_count",
+}
+_VERIFICATION = {"verified_round": "round", "verified_finding": "finding", "verified_at": "verified_at"}
+# Read with the demand and written by save_progress, after the handling and the closure.
+_ROUNDS = ("progress_round", *_REOPENING, *_VERIFICATION)
 _INSERT = f"""INSERT INTO demands ({", ".join(_DEMAND_COLUMNS)})
 VALUES ({", ".join(f"${n}" for n in range(1, len(_DEMAND_COLUMNS) + 1))})"""
-_COLUMNS = ", ".join((*_DEMAND_COLUMNS, *_HANDLING, *_CLOSURE))
+_COLUMNS = ", ".join((*_DEMAND_COLUMNS, *_HANDLING, *_CLOSURE, *_ROUNDS))
 _GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
 _GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id)"
 _LIST = f"""
@@ -169,13 +179,14 @@ _ITEMS = f"""SELECT demand_id, {", ".join(_ITEM_FIELDS)} FROM demand_items
 WHERE demand_id = ANY($1::uuid[]) ORDER BY position"""
 _OPEN_DUPLICATE = """
 SELECT d.demand_id FROM demands d JOIN demand_items i USING (demand_id)
-WHERE d.station_id = $1 AND d.credit_code = $2 AND d.status = 'open' AND d.progress IN ('submitted', 'assigned')
+WHERE d.station_id = $1 AND d.credit_code = $2 AND d.status = 'open'
+    AND d.progress IN ('submitted', 'reopened', 'assigned')
     AND i.item_code = ANY($3::text[])
 ORDER BY d.submitted_at DESC LIMIT 1
 """
 _SAVE_PROGRESS = f"""
 UPDATE demands SET progress = $2, status = $3, archive_no = $4, archived_at = $5,
-    {", ".join(f"{c} = ${n}" for n, c in enumerate((*_HANDLING, *_CLOSURE), start=6))}
+    {", ".join(f"{c} = ${n}" for n, c in enumerate((*_HANDLING, *_CLOSURE, *_ROUNDS), start=6))}
 WHERE demand_id = $1
 """
 # A correction replaces the form's correctable fields and the items.
@@ -234,11 +245,15 @@ def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
     data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
     handling = Handling(**{c: data.pop(c) for c in _HANDLING})
     closure = {field: data.pop(column) for column, field in _CLOSURE.items()}
+    reopening = {field: data.pop(column) for column, field in _REOPENING.items()}
+    verification = {field: data.pop(column) for column, field in _VERIFICATION.items()}
     return Demand(
         **data,
         items=items,
         handling=handling,
         closure=Closure(**closure) if closure["kind"] is not None else None,
+        reopening=Reopening(**reopening) if reopening["round"] is not None else None,
+        verification=Verification(**verification) if verification["round"] is not None else None,
     )
 
 
@@ -327,6 +342,9 @@ class DemandStore:
             d.archived_at,
             *(getattr(d.handling, f) for f in _HANDLING),
             *(getattr(c, f) if c else _NO_CLOSURE[f] for f in _CLOSURE.values()),
+            d.progress_round,
+            *(getattr(d.reopening, f) if d.reopening else None for f in _REOPENING.values()),
+            *(getattr(d.verification, f) if d.verification else None for f in _VERIFICATION.values()),
         )
 
     # --- the clock, as the enterprise is told it ---------------------------------------

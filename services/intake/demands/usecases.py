@@ -24,9 +24,11 @@ from shared.contracts import (
     Channel,
     Closing,
     DemandMerged,
+    DemandReopened,
     ExtensionDecided,
     GreenChannel,
     Rated,
+    RatingVerified,
     Resolved,
     utcnow,
 )
@@ -279,7 +281,7 @@ async def _known(tx: Tx[Store], event) -> Demand:
 
 async def record_progress(tx: Tx[Store], event: Resolved | Rated) -> None:
     """The progress the enterprise's status link shows; events come in any order, progress only moves forward."""
-    demand = domain.advance(await _known(tx, event), _PROGRESS_STAGES[type(event)])
+    demand = domain.advance(await _known(tx, event), _PROGRESS_STAGES[type(event)], event.round)
     await tx.store.save_progress(domain.record_round(demand, event.round))
 
 
@@ -338,6 +340,17 @@ async def record_extension(tx: Tx[Store], event: ExtensionDecided) -> None:
             decided_at=event.decided_at,
         )
         await tx.store.add_extension(demand, extension)
+
+
+async def record_reopened(tx: Tx[Store], event: DemandReopened) -> None:
+    """重办: the enterprise is told its demand is handled again, in which round and by when (not why or by whom)."""
+    await tx.store.save_progress(domain.reopen(await _known(tx, event), event))
+
+
+async def record_verified(tx: Tx[Store], event: RatingVerified) -> None:
+    """核实 of a 不满意 rating: unfounded or unreachable, the enterprise is told it was verified and the demand will be
+    archived; founded, that it will be handled again (the reopening brings the deadline)."""
+    await tx.store.save_progress(domain.verify(await _known(tx, event), event))
 
 
 async def record_archived(tx: Tx[Store], event: Archived) -> None:
