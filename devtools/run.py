@@ -296,8 +296,7 @@ async def start_prometheus(procs: ServiceProcesses, listen: str) -> PrometheusPr
         return None
     cleanup = tempfile.TemporaryDirectory(prefix="qs-run-prometheus-")
     directory = Path(cleanup.name)
-    services = {name: port for name, port in procs.ports.items() if name != CONSOLE}  # the console has no /metrics
-    argv = prom.command(directory, prom.config(services), listen)
+    argv = prom.command(directory, prom.config(procs.ports), listen)
     try:
         with (directory / "prometheus.log").open("wb") as log:
             proc = await asyncio.create_subprocess_exec(

@@ -16,7 +16,12 @@ from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from shared.http import ObserveRequests
+from shared.observability.metrics import ServiceMetrics
 
 from . import web
 from .client import ServiceError, Services
@@ -60,12 +65,17 @@ def create_app(
         openapi_url=None,
         dependencies=[Depends(web.check_csrf)],
     )
+    # The services' HTTP metrics (qs_http_request_seconds by route and status, process memory and CPU) on the
+    # console's own registry; it has no store, so nothing is read at a scrape.
+    metrics = ServiceMetrics(settings.service_name)
     app.state.settings = settings
     app.state.services = services
     app.state.oidc = oidc
+    app.state.metrics = metrics
     app.state.templates = web.templates()
     app.add_middleware(web.SessionMiddleware, settings=settings, clock=clock)
     app.add_middleware(web.SecurityHeaders)
+    app.add_middleware(ObserveRequests, metrics=metrics)  # outermost: times every page, whatever answers it
     app.add_exception_handler(ServiceError, web.on_service_error)
     app.add_exception_handler(web.SignInRequired, web.on_sign_in_required)
     app.add_exception_handler(web.CsrfRefused, web.on_csrf_refused)
@@ -87,6 +97,10 @@ def create_app(
     async def readyz() -> JSONResponse:
         # Ready when it can serve pages; the services' own health is theirs (a page says when one is away).
         return JSONResponse({"status": "ready", "service": "console"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # /demands/new before /demands/{demand_id}
     for module in (signin, home, ledger, register, demands, queue):

@@ -38,7 +38,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 _STATE = "console_session"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Paths whose requests neither count as activity nor rewrite the cookie.
-_QUIET = ("/static/", "/vendor/", "/healthz", "/readyz")
+_QUIET = ("/static/", "/vendor/", "/healthz", "/readyz", "/metrics")
 
 
 # --- the session, on every request ---

@@ -258,7 +258,7 @@ async def test_the_console_and_prometheus_run_beside_the_five_services_and_stop_
         # Every service's /metrics is scraped once it serves (start-up runs migrations; scrapes run every second).
         await infra.eventually(all_up, timeout=180, interval=1, what="the five services' targets to be up")
         targets = await _targets(url)
-        assert set(targets) - {"rabbitmq"} == set(services), targets  # RabbitMQ's plugin, where it answers
+        assert set(targets) - {"rabbitmq"} == {*services, "console"}, targets  # RabbitMQ's plugin, where it answers
 
         # The repository's rule files are the ones loaded, and the address is printed with the others.
         async with httpx.AsyncClient(timeout=5) as client:

@@ -1,9 +1,10 @@
 """The deployment files, checked offline (no Docker engine runs on the development machines).
 
 docker-compose.yml is validated against the Compose specification schema vendored by
-check-jsonschema (no network), and cross-checked against the services' own settings,
-deploy/prometheus/prometheus.yml, the PostgreSQL init script (run with a stand-in psql),
-the RabbitMQ setup script (run against a stand-in management API) and deploy/Dockerfile.
+check-jsonschema (no network), and cross-checked against the services' and the console's own
+settings, deploy/prometheus/prometheus.yml, the PostgreSQL init script (run with a stand-in psql),
+the RabbitMQ setup script (run against a stand-in management API), deploy/Dockerfile (its stages
+parsed, its package-data check run against setuptools' build of the packages) and .dockerignore.
 """
 
 import base64
@@ -15,13 +16,15 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+import httpx
 import jsonschema
 import pytest
 import yaml
@@ -40,8 +43,11 @@ RABBITMQ_PLUGINS = ROOT / "deploy" / "rabbitmq" / "enabled_plugins"
 POSTGRES_INIT = ROOT / "deploy" / "postgres" / "init-databases.sh"
 RABBITMQ_SETUP = ROOT / "deploy" / "rabbitmq" / "setup-users.py"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
+PACKAGE_JSON = ROOT / "package.json"
+PACKAGE_LOCK = ROOT / "package-lock.json"
 
 SERVICES = {"intake": 8001, "dispatch": 8002, "tracking": 8003, "evaluation": 8004, "archive": 8005}
+CONSOLE_PORT = 8000
 
 
 def service_secrets(name: str) -> tuple[str, str, str]:
@@ -51,14 +57,19 @@ def service_secrets(name: str) -> tuple[str, str, str]:
 
 
 ADMIN_SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "INTAKE_STATUS_LINK_SECRET")
-SECRETS = ADMIN_SECRETS + tuple(var for name in SERVICES for var in service_secrets(name))
-FAKE_SECRETS = {name: f"fake-{name.lower().replace('_', '-')}-x1" for name in SECRETS}
+# The console's: the key of its session cookie, and its client secret at the identity provider.
+CONSOLE_SECRETS = ("CONSOLE_SESSION_SECRET", "CONSOLE_OIDC_CLIENT_SECRET")
+SECRETS = ADMIN_SECRETS + CONSOLE_SECRETS + tuple(var for name in SERVICES for var in service_secrets(name))
+# At least 32 characters, as the console's production settings require of the session secret.
+FAKE_SECRETS = {name: f"fake-{name.lower().replace('_', '-')}-x1".ljust(32, "0") for name in SECRETS}
 # Required, not secret, and without a sensible default: compose refuses to start without them.
 REQUIRED = {
     "AUTH_JWKS_URL": "https://id.example.test/realms/quality/protocol/openid-connect/certs",
     "AUTH_ISSUER": "https://id.example.test/realms/quality",
     "EVALUATION_PUBLIC_URL": "https://quality.example.test/evaluation",
     "INTAKE_PUBLIC_URL": "https://quality.example.test/intake",
+    "CONSOLE_PUBLIC_URL": "https://quality.example.test",
+    "CONSOLE_OIDC_CLIENT_ID": "quality-console",
 }
 
 
@@ -205,6 +216,85 @@ def one_shot(service: dict) -> bool:
     return service.get("restart") == "no"
 
 
+class Stage:
+    """One stage of deploy/Dockerfile: its base image (build arguments resolved), name and instructions."""
+
+    def __init__(self, image: str, name: str | None) -> None:
+        self.image, self.name, self.instructions = image, name, []
+
+    def lines(self, keyword: str) -> list[str]:
+        return [i.split(None, 1)[1] for i in self.instructions if i.split(None, 1)[0].upper() == keyword]
+
+    def env(self) -> dict[str, str]:
+        """ENV key=value pairs (values without spaces or quotes, as this Dockerfile writes them)."""
+        return dict(pair.split("=", 1) for line in self.lines("ENV") for pair in line.split())
+
+
+def dockerfile_instructions() -> list[str]:
+    """The instructions, as the builder reads them: comment lines dropped, continuation lines joined."""
+    lines = [line for line in DOCKERFILE.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
+    return [i.strip() for i in re.sub(r"\\\n", "", "\n".join(lines)).splitlines() if i.strip()]
+
+
+def dockerfile_stages() -> list[Stage]:
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for instruction in dockerfile_instructions():
+        keyword, _, rest = instruction.partition(" ")
+        if keyword.upper() == "ARG" and not stages:  # global build arguments: usable in FROM
+            name, _, default = rest.partition("=")
+            args[name] = default
+        elif keyword.upper() == "FROM":
+            words = rest.split()
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], words[0])
+            stages.append(Stage(image, words[2] if len(words) > 2 and words[1].upper() == "AS" else None))
+        elif stages:
+            stages[-1].instructions.append(instruction)
+    return stages
+
+
+def copy_arguments(line: str) -> tuple[dict[str, str], list[str], str]:
+    """COPY's --flags, sources and destination."""
+    words = line.split()
+    flags = dict(w[2:].partition("=")[::2] for w in words if w.startswith("--"))
+    paths = [w for w in words if not w.startswith("--")]
+    return flags, paths[:-1], paths[-1]
+
+
+def _dockerignore_regex(pattern: str) -> re.Pattern:
+    """A .dockerignore pattern (Go filepath.Match plus **) as a regex; a matched directory takes its contents."""
+    out, i = "", 0
+    pattern = pattern.strip("/")
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            out, i = out + pattern[i : end + 1], end + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + "(?:/.*)?")
+
+
+def dockerignored(path: str) -> bool:
+    """Whether .dockerignore keeps `path` (relative to the context) out of the build context; the last match wins."""
+    ignored = False
+    for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        exception = line.startswith("!")
+        if _dockerignore_regex(line.removeprefix("!")).fullmatch(path):
+            ignored = not exception
+    return ignored
+
+
 # --- (a) the Compose specification --------------------------------------------------------
 
 
@@ -220,6 +310,9 @@ BROKEN = {
     "ports as a mapping": lambda d: d["services"]["tracking"].update(ports={"8003": 8003}),
     "healthcheck with an unknown field": lambda d: d["services"]["archive"]["healthcheck"].update(every="15s"),
     "unknown top-level key": lambda d: d.update(service={"x": {"image": "busybox"}}),
+    "console waiting on an unknown condition": lambda d: d["services"]["console"]["depends_on"]["intake"].update(
+        condition="service_ready"
+    ),
 }
 
 
@@ -351,6 +444,121 @@ def test_service_gets_only_its_own_credentials(compose, name):
     assert users == {f"qs_{name}", f"qs_{name}_app"}
     others = {f"qs_{other}" for other in SERVICES if other != name}
     assert not users & (others | {f"{o}_app" for o in others} | {"postgres", "quality", "guest"})
+
+
+# --- the console (工作台) ----------------------------------------------------------------------
+
+
+def test_console_is_built_from_the_one_image_and_runs_its_module(compose):
+    console = compose["services"]["console"]
+    assert (
+        console["build"]
+        == compose["services"]["intake"]["build"]
+        == {
+            "context": ".",
+            "dockerfile": "deploy/Dockerfile",
+        }
+    )
+    assert console["command"] == ["python", "-m", "services.console"]
+    assert (ROOT / "services" / "console" / "__main__.py").is_file()
+    assert console["restart"] == "unless-stopped"
+    assert console["networks"] == ["backend"]
+    assert "container_name" not in console, "a fixed container name prevents scaling out"
+    assert console["ports"] == [f"127.0.0.1::{CONSOLE_PORT}"], "loopback only, an ephemeral host port (like the others)"
+
+
+def test_console_starts_once_the_five_services_are_healthy(compose):
+    console = compose["services"]["console"]
+    assert console["depends_on"] == {name: {"condition": "service_healthy"} for name in SERVICES}
+    for name in SERVICES:
+        assert compose["services"][name]["healthcheck"]["test"], f"{name} has no healthcheck to wait for"
+
+
+def test_console_healthcheck_asks_readyz_on_its_port(compose):
+    healthcheck = compose["services"]["console"]["healthcheck"]
+    test = healthcheck["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    compile(test[3], "<console healthcheck>", "exec")
+    assert "urllib.request.urlopen" in test[3]
+    assert f"http://127.0.0.1:{CONSOLE_PORT}/readyz" in test[3]
+    assert healthcheck.get("start_period") and healthcheck.get("interval")
+
+
+async def test_console_answers_readyz_and_metrics():
+    """What the healthcheck and Prometheus ask of it, in process."""
+    from services.console.app import create_app
+    from services.console.settings import Settings
+
+    app = create_app(Settings())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://console") as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+        scraped = await client.get("/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    # The same HTTP histogram as the services (the 5xx alert and the latency panels take it by job).
+    assert 'qs_http_request_seconds_count{method="GET",route="/readyz",status="200"} 1.0' in scraped.text
+    assert "process_resident_memory_bytes" in scraped.text or sys.platform != "linux"
+
+
+def test_console_environment_configures_its_settings(compose, monkeypatch):
+    """Every variable is a real setting (extra="ignore" would hide a typo); production starts with them."""
+    from services.console.settings import Settings
+
+    env = service_environment(compose, "console", resolved_env())
+    assert Settings.model_config["env_prefix"] == "CONSOLE_"
+    for key in env:
+        assert key.startswith("CONSOLE_"), f"console: {key} lacks the CONSOLE_ prefix"
+        assert key.removeprefix("CONSOLE_").lower() in Settings.model_fields, f"console: {key} is no setting"
+    assert "CONSOLE_NODE_MODULES" not in env, "the image says where it put htmx (deploy/Dockerfile)"
+
+    for key in [k for k in os.environ if k.startswith("CONSOLE_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    assert settings.service_name == "console"
+    assert settings.production
+    assert settings.http_host == "0.0.0.0"
+    assert settings.http_port == CONSOLE_PORT
+
+    # The five services by their compose names, on the ports they are told to listen on.
+    for name, port in SERVICES.items():
+        assert name in compose["services"]
+        assert service_environment(compose, name, resolved_env())[f"{name.upper()}_HTTP_PORT"] == str(port)
+        assert settings.service_url(name) == f"http://{name}:{port}"
+
+    # Sign-in at the identity provider whose access tokens the services verify, nothing minted by the console.
+    assert settings.oidc_configured
+    assert str(settings.oidc_issuer).rstrip("/") == REQUIRED["AUTH_ISSUER"]
+    assert settings.oidc_client_id == REQUIRED["CONSOLE_OIDC_CLIENT_ID"]
+    assert settings.oidc_client_secret == FAKE_SECRETS["CONSOLE_OIDC_CLIENT_SECRET"]
+    assert "openid" in settings.oidc_scope.split()
+    service = service_environment(compose, "intake", resolved_env())
+    assert settings.auth_issuer == service["INTAKE_AUTH_ISSUER"] == REQUIRED["AUTH_ISSUER"]
+    assert settings.auth_audience == service["INTAKE_AUTH_AUDIENCE"]
+    assert str(settings.public_url).rstrip("/") == REQUIRED["CONSOLE_PUBLIC_URL"]
+    assert settings.session_secret == FAKE_SECRETS["CONSOLE_SESSION_SECRET"]
+
+    # Production refuses the development session secret and a short one: so the variable is what lets it start.
+    monkeypatch.delenv("CONSOLE_SESSION_SECRET")
+    with pytest.raises(ValidationError, match="development session secret"):
+        Settings()
+    monkeypatch.setenv("CONSOLE_SESSION_SECRET", "too-short-for-production")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings()
+
+
+def test_console_secrets_are_required_and_it_gets_no_service_credentials(compose):
+    environment = compose["services"]["console"]["environment"]
+    for secret in CONSOLE_SECRETS:
+        assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", environment[secret]), f"{secret} = {environment[secret]!r}"
+    referenced = referenced_variables(environment)
+    assert {var for var in referenced if "SECRET" in var or "PASSWORD" in var} == set(CONSOLE_SECRETS)
+    env = service_environment(compose, "console", resolved_env())
+    assert not any("@" in value for value in env.values()), "no database or broker URL with credentials"
+    assert not any(secret in env.values() for name, secret in FAKE_SECRETS.items() if name not in CONSOLE_SECRETS)
 
 
 FAKE_PSQL = """#!{python}
@@ -591,7 +799,7 @@ def test_prometheus_scrapes_every_service_and_the_broker(compose, prometheus):
     assert len(names) == len(set(names)), "job names must be unique"
     every_target = set().union(*jobs.values())
 
-    for name, port in SERVICES.items():
+    for name, port in {**SERVICES, "console": CONSOLE_PORT}.items():
         assert f"{name}:{port}" in jobs[name], f"no scrape target for {name}"
         job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == name)
         assert job.get("metrics_path", "/metrics") == "/metrics"
@@ -630,10 +838,10 @@ def test_compose_file_holds_no_plaintext_credentials(compose):
     assert userinfo, "the services' URLs carry credentials from the environment"
     for _user, password in userinfo:
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", password), f"password {password!r} is not ${{VAR:?...}}"
-    # Every *PASS* / *PASSWORD* variable the containers get is a required interpolation.
+    # Every *PASS* / *PASSWORD* / *SECRET* variable the containers get is a required interpolation.
     for name, service in compose["services"].items():
         for key, value in (service.get("environment") or {}).items():
-            if "PASS" in key:
+            if "PASS" in key or "SECRET" in key:
                 assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]*\}", str(value)), f"{name}.{key} = {value!r}"
 
 
@@ -683,5 +891,120 @@ def test_dockerfile_runs_unprivileged_without_secrets():
 
 def test_dockerignore_keeps_the_context_small_and_secret_free():
     patterns = {line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()}
-    for needed in ("**/.venv", "**/.git", "**/__pycache__", "**/.pytest_cache", "**/.env"):
+    for needed in ("**/.venv", "**/.git", "**/__pycache__", "**/.pytest_cache", "**/.env", "**/node_modules"):
         assert needed in patterns, needed
+    for kept_out in (
+        ".env",
+        "deploy/.env",
+        ".npmrc",
+        ".venv/bin/python",
+        "node_modules/htmx.org/dist/htmx.min.js",
+        "services/console/node_modules/x.js",
+        "tests/unit/test_deploy_files.py",
+        "services/console/__pycache__/app.cpython-311.pyc",
+    ):
+        assert dockerignored(kept_out), f"{kept_out} would enter the build context"
+    assert not dockerignored("deploy/.env.example")
+
+
+def test_what_the_dockerfile_copies_from_the_context_is_in_it():
+    sources = [
+        source
+        for stage in dockerfile_stages()
+        for line in stage.lines("COPY")
+        for flags, paths, _dest in [copy_arguments(line)]
+        if "from" not in flags
+        for source in paths
+    ]
+    assert {"pyproject.toml", "shared", "services", "package.json", "package-lock.json"} <= set(sources)
+    for source in sources:
+        assert (ROOT / source).exists(), source
+        assert not dockerignored(source), f"{source} is excluded by .dockerignore"
+    assert not dockerignored("services/console/templates/base.html")
+    assert not dockerignored("services/console/static/console.css")
+
+
+def test_dockerfile_installs_the_consoles_htmx_from_the_lock_file_in_a_node_stage():
+    from services.console.app import HTMX
+
+    stages = dockerfile_stages()
+    (frontend,) = [s for s in stages if s.image.split(":")[0] == "node"]  # the official Node image
+    assert frontend.name and frontend is not stages[-1]
+    assert "package.json package-lock.json ./" in frontend.lines("COPY")
+    runs = " ".join(frontend.lines("RUN"))
+    assert re.search(r"\bnpm ci\b", runs), "exactly what the lock file pins (npm install could change it)"
+    assert "--omit=dev" in runs and "--ignore-scripts" in runs
+    assert "npm install" not in runs
+    (workdir,) = frontend.lines("WORKDIR")
+
+    runtime = stages[-1]
+    assert runtime.image.startswith("python:")
+    node_modules = PurePosixPath(runtime.env()["CONSOLE_NODE_MODULES"])
+    assert node_modules.is_absolute()
+    copied = {}
+    for line in runtime.lines("COPY"):
+        flags, paths, dest = copy_arguments(line)
+        if flags.get("from") == frontend.name:
+            (source,) = paths
+            copied[PurePosixPath(source)] = PurePosixPath(dest)
+    served = node_modules / HTMX  # where the console looks for htmx (services/console/app.py)
+    assert copied.get(PurePosixPath(workdir) / "node_modules" / HTMX) == served, copied
+    for source, dest in copied.items():
+        assert source.is_relative_to(PurePosixPath(workdir) / "node_modules" / "htmx.org"), "only what it serves"
+        assert dest == node_modules / source.relative_to(PurePosixPath(workdir) / "node_modules")
+    assert str(CONSOLE_PORT) in " ".join(runtime.lines("EXPOSE")).split()
+
+    # The lock file pins what package.json asks for, and it is only htmx.
+    package, lock = json.loads(PACKAGE_JSON.read_text("utf-8")), json.loads(PACKAGE_LOCK.read_text("utf-8"))
+    assert set(package["dependencies"]) == {"htmx.org"} and "devDependencies" not in package
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    assert lock["packages"]["node_modules/htmx.org"]["integrity"].startswith("sha512-")
+
+
+def test_dockerfile_checks_the_installed_console_templates_and_static_files(tmp_path):
+    """The image's `python -I -c` checks, run against setuptools' build of the packages (what `pip install .`
+    puts in site-packages), then against a build whose package-data forgot static/*: the check must fail."""
+    (build,) = [s for s in dockerfile_stages() if any(line.startswith("pip install .") for line in s.lines("RUN"))]
+    (install,) = [line for line in build.lines("RUN") if line.startswith("pip install .")]
+    checks = [re.fullmatch(r'python -I -c "(.*)"', step.strip()) for step in install.split(" && ")[1:]]
+    assert len(checks) == 2 and all(checks), install
+    console_check = checks[1][1]
+    assert "services.console" in console_check and "templates/" in console_check and "static/" in console_check
+
+    def build_and_check(pyproject: str, name: str) -> subprocess.CompletedProcess:
+        src, site = tmp_path / name / "src", tmp_path / name / "site"
+        src.mkdir(parents=True)
+        (src / "pyproject.toml").write_text(pyproject, encoding="utf-8")
+        for package in ("shared", "services"):
+            shutil.copytree(ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
+        built = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", "from setuptools import setup; setup()", "-q", "build_py"]
+            + ["-d", str(site)],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr
+        # -I as in the image; the built packages go first on the path, where site-packages would be.
+        prelude = f"import sys; sys.path.insert(0, {str(site)!r}); "
+        return subprocess.run(
+            [sys.executable, "-I", "-c", prelude + console_check],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    shipped = build_and_check(pyproject, "shipped")
+    assert shipped.returncode == 0, shipped.stderr
+    assert (tmp_path / "shipped" / "site" / "services" / "console" / "templates" / "base.html").is_file()
+
+    forgot_static = pyproject.replace(', "static/*"', "")
+    assert forgot_static != pyproject
+    missing = build_and_check(forgot_static, "forgot-static")
+    assert missing.returncode != 0
+    assert "static/console.css" in missing.stderr
