@@ -1,17 +1,17 @@
-"""Evaluation HTTP routes: surveys, staff transcription, one-time rating links for enterprises."""
+"""Evaluation HTTP routes: surveys, staff transcription, one-time rating links for enterprises, appeals (申诉复核)."""
 
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from shared.api import StationPaged, UoW, allow
-from shared.auth import READERS, STAFF, Principal
-from shared.contracts import Answers
+from shared.api import IdempotencyKey, StationPaged, UoW, allow
+from shared.auth import READERS, STAFF, Principal, Role
+from shared.contracts import FINAL_ROUND, Answers, NationalLevel, Overall
 from shared.ratelimit import RateLimiter
-from shared.validation import RequestModel
+from shared.validation import RequestModel, Text
 
 from . import usecases
 from .settings import Settings
@@ -20,6 +20,8 @@ router = APIRouter(tags=["evaluation 服务评价"])
 public = APIRouter(prefix="/public", tags=["public 企业评价（无需登录）"])
 Staff = Annotated[Principal, allow(*STAFF)]
 Reader = Annotated[Principal, allow(*READERS)]
+Supervisor = Annotated[Principal, allow(Role.supervisor)]
+Round = Annotated[int, Path(ge=1, le=FINAL_ROUND, description="评价轮次：1 为首次评价，2 为重办后的评价 / the round")]
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -36,14 +38,39 @@ class RatingIn(RequestModel):
     answers: Answers
 
 
+class VoidIn(RequestModel):
+    """申诉复核：作废该轮评价的理由（如恶意评价、误评）/ why the rating is voided (malicious or mistaken)."""
+
+    reason: Annotated[Text, Field(min_length=1, max_length=2000)] = Field(description="作废理由 / reason")
+
+
 class RatingOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    round: int
+    round: int = Field(description="评价轮次：1 首次，2 重办后 / 1 first, 2 after re-handling")
+    final: bool = Field(description="最终评价（第二轮评价，之后不再核实重办）/ the final round's rating")
     answers: dict
+    overall: Overall = Field(description="总体评价（第 10 项）/ item 10")
+    national_level: NationalLevel = Field(
+        description="全国政务服务「好差评」等级（向上报送用；一般 = 基本满意）/ level on the national 好差评 scale"
+    )
     source: str
     recorded_by: str | None
     rated_at: datetime
+    voided: bool = Field(description="是否经申诉复核作废（作废的评价保留，但不计入满意度）/ voided on appeal")
+    voided_at: datetime | None
+    voided_by: str | None
+    void_reason: str | None
+
+    @computed_field(description="总体评价的中文名 / item 10's label")
+    @property
+    def overall_label(self) -> str:
+        return self.overall.label
+
+    @computed_field(description="好差评等级的中文名，如「基本满意」/ the national level's label")
+    @property
+    def national_level_label(self) -> str:
+        return self.national_level.label
 
 
 class SurveyOut(BaseModel):
@@ -62,6 +89,9 @@ class SurveyOut(BaseModel):
     rated_at: datetime | None
     closed_as: str | None = Field(description="refused 否定备案 / merged 已并单 / withdrawn 已撤回, when closed")
     closed_at: datetime | None
+    voided_rounds: list[int] = Field(
+        description="评价经申诉复核作废的轮次（评价保留，不计入满意度）/ the rounds whose rating was voided on appeal"
+    )
 
 
 class SurveyWithRatings(SurveyOut):
@@ -71,6 +101,10 @@ class SurveyWithRatings(SurveyOut):
 class LinkOut(BaseModel):
     url: str
     expires_at: datetime
+    also_valid: int = Field(
+        description="本轮此前发出、仍然有效的评价链接数：任一链接评价后其余全部失效"
+        " / the round's earlier links still valid beside this one; all stop once one of them is used"
+    )
 
 
 class PublicSurveyOut(BaseModel):
@@ -79,6 +113,7 @@ class PublicSurveyOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     tracking_no: str
+    round: int = Field(description="评价轮次：2 为重办后的再次评价 / 2: rating again after re-handling")
     technician_items_apply: bool
     status: str
 
@@ -117,8 +152,32 @@ async def record_paper_rating(demand_id: UUID, body: RatingIn, uow: UoW, princip
     summary="生成一次性评价链接 / issue a one-time rating link",
 )
 async def issue_link(demand_id: UUID, uow: UoW, settings: Config, principal: Staff) -> LinkOut:
-    token, expires_at = await usecases.issue_link(uow, principal, demand_id, days=settings.rating_link_days)
-    return LinkOut(url=f"{settings.public_url}/public/ratings/{token}", expires_at=expires_at)
+    link = await usecases.issue_link(uow, principal, demand_id, days=settings.rating_link_days)
+    return LinkOut(
+        url=f"{settings.public_url}/public/ratings/{link.token}", expires_at=link.expires_at, also_valid=link.also_valid
+    )
+
+
+@router.post(
+    "/surveys/{demand_id}/ratings/{round}/void",
+    response_model=RatingOut,
+    summary="申诉复核：作废一轮评价 / void a rating on appeal",
+    description="上级单位（其辖区包含该服务站）经申诉复核，认定该轮评价为恶意或误评时作废：评价保留并标记作废（作废人、"
+    "时间、理由），不再计入满意率等任何满意度数字，并发布 RatingVoided。已作废的评价再次作废回答 409；带相同"
+    " Idempotency-Key 的重试回答同一结果。/ A supervisor whose scope covers the station voids a rating judged"
+    " malicious or mistaken: kept, marked void, left out of every satisfaction figure; RatingVoided is published."
+    " Voiding it again is a 409; a retry with the same Idempotency-Key gets the same answer.",
+)
+async def void_rating(
+    demand_id: UUID,
+    round: Round,
+    body: VoidIn,
+    uow: UoW,
+    principal: Supervisor,
+    idempotency_key: IdempotencyKey = None,
+) -> RatingOut:
+    rating = await usecases.void_rating(uow, principal, demand_id, round, body.reason, idempotency_key=idempotency_key)
+    return RatingOut.model_validate(rating)
 
 
 def _limit(request: Request, token: str) -> None:

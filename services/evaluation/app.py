@@ -1,8 +1,8 @@
-"""The evaluation service: satisfaction surveys and ratings; publishes Rated."""
+"""The evaluation service: satisfaction surveys and ratings, rounds and appeals; publishes Rated and RatingVoided."""
 
 from pathlib import Path
 
-from shared.contracts import Rated
+from shared.contracts import Rated, RatingVoided
 from shared.observability import ServiceMetrics
 from shared.observability.metrics import kpi_targets
 from shared.runtime import Service
@@ -25,12 +25,13 @@ def _store_counters(settings: Settings) -> tuple:
 SERVICE = Service(
     settings=Settings,
     title="评价服务 Evaluation",
-    description="满意度评价，发布 Rated；满意率与解决率（GET /kpis）。"
-    "Satisfaction surveys and ratings; publishes Rated; satisfaction and solution rates (GET /kpis).",
+    description="满意度评价（含重办后的第二轮评价与申诉复核作废），发布 Rated、RatingVoided；满意率、解决率与好差评分布"
+    "（GET /kpis）。Satisfaction surveys and ratings (the second round after re-handling, voiding on appeal); publishes"
+    " Rated and RatingVoided; satisfaction and solution rates and the national 好差评 distribution (GET /kpis).",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(Rated,),
+    publishes=(Rated, RatingVoided),
     routers=(api.router, api.public, kpis_api.router),
     store_counters=_store_counters,
     metrics=_kpi_targets,

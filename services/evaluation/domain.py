@@ -6,21 +6,36 @@ A survey is a fold of its demand's events in whatever order they come (issue 8):
   (Resolved.assignment_no) went to a service organization, or, for a resolution that does not say,
   the latest one: an organization that returned the demand or was rematched away does not count;
 - a refusal, merge or withdrawal closes the survey for good: nothing rates it, no link reaches it,
-  and a resolution arriving after it does not reopen it; of two closings the earlier one counts.
+  and a resolution arriving after it does not reopen it; of two closings the earlier one counts;
+- rounds (issue 10): a founded verification of a 不满意 rating reopens the demand (DemandReopened, round r+1): the
+  survey moves to that round and waits for its resolution, round r's rating kept; the round's Resolved opens it and
+  its rating is Rated(round r+1). Events of an older round arriving late change nothing. The rating of FINAL_ROUND is
+  final: nothing moves the survey past it;
+- 申诉复核: a supervisor may void a rating (kept, marked void, left out of every satisfaction figure), once.
+
+Rating links (一次性评价链接): a link rates one round of one demand, once. Issuing another does not retire the earlier
+ones (an SMS already sent keeps working); all of a demand's unused links stop when the round is rated (through any
+link or on paper), when they expire, when the round changes, or when the survey closes.
 """
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from shared.calendar import CHINA
 from shared.contracts import (
+    FINAL_ROUND,
     Answers,
     Assigned,
     AssigneeKind,
     Closing,
+    DemandReopened,
     Event,
+    NationalLevel,
+    Overall,
     Rated,
     RatingSource,
+    RatingVoided,
     Resolved,
 )
 from shared.contracts.envelope import Cause
@@ -47,6 +62,7 @@ class Survey:
     closed_as: str | None = None  # refused / merged / withdrawn: the demand ended without being resolved
     closed_at: datetime | None = None
     closing_id: UUID | None = None
+    voided_rounds: tuple[int, ...] = ()  # the rounds whose rating was voided (申诉复核)
 
     @property
     def technician_items_apply(self) -> bool:
@@ -65,19 +81,46 @@ class Survey:
         """The Resolved this round's rating answers, from the ids kept on the survey."""
         return Cause(self.resolved_event_id, self.correlation_id, self.station_id, self.demand_id, self.tracking_no)
 
+    @property
+    def final(self) -> bool:
+        """Rated in the final round (FINAL_ROUND): that rating is final, no reopening moves the survey on."""
+        return self.status == "rated" and self.round >= FINAL_ROUND
+
 
 SURVEY_FIELDS = tuple(f.name for f in fields(Survey))
 
 
 @dataclass(frozen=True)
 class Rating:
-    """One kept rating (one per demand and round)."""
+    """One kept rating (one per demand and round), never deleted nor rewritten; a voided one is marked void."""
 
     round: int
     answers: dict
     source: str
     recorded_by: str | None
     rated_at: datetime
+    event_id: UUID | None = None  # the Rated that announced it (unknown for some ratings kept before issue 10)
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+    @property
+    def overall(self) -> Overall:
+        return Overall(self.answers["overall"])
+
+    @property
+    def national_level(self) -> NationalLevel:
+        """The level reported upward on the national 好差评 scale (shared.contracts Overall.national)."""
+        return self.overall.national
+
+    @property
+    def voided(self) -> bool:
+        return self.voided_at is not None
+
+    @property
+    def final(self) -> bool:
+        """The rating of the final round (FINAL_ROUND): no verification and re-handling follows it."""
+        return self.round >= FINAL_ROUND
 
 
 def _new(event: Event) -> Survey:
@@ -122,6 +165,28 @@ def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
     )
 
 
+def on_reopened(survey: Survey | None, event: DemandReopened) -> Survey:
+    """重办: the survey moves to the reopened round and waits for its resolution; the earlier rounds' ratings are kept.
+
+    Only forward: a reopening of the round the survey is in (its Resolved came first) or an older one changes nothing,
+    nor does one past a final rating, nor one of a demand that ended unresolved.
+    """
+    survey = survey or _new(event)
+    if survey.status == "closed" or event.round <= survey.round or survey.final:
+        return survey
+    return _served(
+        replace(
+            survey,
+            round=event.round,
+            status="waiting",
+            opened_at=None,
+            rated_at=None,
+            resolved_event_id=None,
+            resolved_assignment_no=None,
+        )
+    )
+
+
 def on_closed(survey: Survey | None, event: Closing) -> Survey:
     """否定备案, 并单 or 撤回: the survey closes whatever state it was in; of two closings the earlier counts."""
     survey = survey or _new(event)
@@ -149,7 +214,10 @@ def rate(
 ) -> tuple[Survey, Rated]:
     _refuse_closed(survey)
     if survey.status == "rated":
-        raise InvalidTransition("该需求已评价，不能重复评价", "this demand has already been rated")
+        raise InvalidTransition(
+            f"该需求第 {survey.round} 轮已评价，不能重复评价",
+            f"round {survey.round} of this demand has already been rated",
+        )
     if survey.status != "open":
         raise InvalidTransition("需求尚未办结，暂不能评价", "the demand is not resolved yet; it cannot be rated")
     if not survey.technician_items_apply:
@@ -171,6 +239,39 @@ def rate(
         rated_at=now,
     )
     return replace(survey, status="rated", rated_at=now), event
+
+
+def void(
+    survey: Survey, rating: Rating, *, reason: str, voided_by: str, now: datetime
+) -> tuple[Survey, Rating, RatingVoided]:
+    """申诉复核: the rating is kept and marked void (who, when, why), once; RatingVoided names the Rated it voids."""
+    if rating.voided:
+        when = f"{rating.voided_at.astimezone(CHINA):%Y-%m-%d %H:%M}"
+        raise InvalidTransition(
+            f"第 {rating.round} 轮评价已于 {when}（北京时间）由{rating.voided_by}作废，不能重复作废",
+            f"the round {rating.round} rating was already voided at {when} China time by {rating.voided_by};"
+            " it cannot be voided twice",
+            code="already_voided",
+        )
+    if rating.event_id is None:
+        raise InvalidTransition(
+            f"第 {rating.round} 轮评价早于申诉复核功能，找不到其评价事件，无法作废，请联系运维",
+            f"the round {rating.round} rating predates the appeal and its Rated event is no longer known;"
+            " it cannot be voided, ask operations",
+            code="rating_event_unknown",
+        )
+    cause = Cause(rating.event_id, survey.correlation_id, survey.station_id, survey.demand_id, survey.tracking_no)
+    event = cause.caused(
+        RatingVoided,
+        round=rating.round,
+        rated_event_id=rating.event_id,
+        reason=reason,
+        voided_by=voided_by,
+        voided_at=now,
+    )
+    voided = replace(rating, voided_at=now, voided_by=voided_by, void_reason=reason)
+    rounds = tuple(sorted({*survey.voided_rounds, rating.round}))
+    return replace(survey, voided_rounds=rounds), voided, event
 
 
 @dataclass(frozen=True)
@@ -202,12 +303,20 @@ def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datet
     )
 
 
-def usable(link: RatingLink | None, survey: Survey | None, now: datetime) -> Survey:
-    """The survey a link may rate now; unknown, used, expired or outdated links all look the same.
+def valid(link: RatingLink, survey: Survey, now: datetime) -> bool:
+    """Whether a link may still rate: unused, unexpired, of the survey's current round, that round not yet rated and
+    the survey not closed. The store retires links when a round is rated, changes or closes; this holds even for one
+    it missed (say, issued in a race)."""
+    return (
+        link.used_at is None
+        and link.expires_at > now
+        and link.round == survey.round
+        and survey.status not in ("rated", "closed")
+    )
 
-    A link to a closed survey is outdated too (closing also retires it in the store).
-    """
-    unused = link is not None and survey is not None and link.used_at is None
-    if not unused or link.expires_at <= now or link.round != survey.round or survey.status == "closed":
+
+def usable(link: RatingLink | None, survey: Survey | None, now: datetime) -> Survey:
+    """The survey a link may rate now; unknown, used, expired or outdated links all look the same."""
+    if link is None or survey is None or not valid(link, survey, now):
         raise NotFound("评价链接无效、已使用或已过期", "rating link is unknown, used or expired")
     return survey

@@ -1,12 +1,13 @@
-"""Evaluation subscribers: Assigned says who served; Resolved opens the survey; a closing closes it.
+"""Evaluation subscribers: Assigned says who served; Resolved opens the survey; a closing closes it; a reopening
+(重办, DemandReopened) moves it to the next round, to be opened by that round's Resolved.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
-Rated is evaluation's own event, written to the outbox with the rating that produced it.
+Rated and RatingVoided are evaluation's own events, written to the outbox with the change that produced them.
 A refusal, merge or withdrawal ends the demand unresolved: its survey is closed, never rated.
 """
 
-from shared.contracts import Assigned, DemandMerged, DemandRefused, DemandWithdrawn, Resolved
+from shared.contracts import Assigned, DemandMerged, DemandRefused, DemandReopened, DemandWithdrawn, Resolved
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -25,6 +26,10 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
         await uow.handle(event, usecases.open_survey)
+
+    @router.consumes(DemandReopened, queue="evaluation.demand.reopened")
+    async def on_reopened(event: DemandReopened) -> None:
+        await uow.handle(event, usecases.reopen_survey)
 
     @router.consumes(DemandRefused, queue="evaluation.demand.refused")
     async def on_refused(event: DemandRefused) -> None:

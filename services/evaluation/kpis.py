@@ -4,15 +4,16 @@ Pure: no I/O.
 The ratings are counted in SQL (services/evaluation/store.py: per overall level and item 5 answered yes / no, the same
 columns for the metrics and the view); here is what the settings decide and what is easier to state and test in
 Python: which overall levels count as satisfied (one definition, used for the metrics' `satisfied` label and for the
-view's figures alike), the 30 China days the alert looks at, the rates (null rather than NaN) and the total of a
-scope. The period, the rate and the target comparison are shared/kpis.py's, as for tracking's view.
+view's figures alike), the 30 China days the alert looks at, the rates (null rather than NaN), the total of a
+scope, and the same figures on the national 好差评 scale (Overall.national) for reporting upward. The period, the rate
+and the target comparison are shared/kpis.py's, as for tracking's view.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from shared.contracts import Overall
+from shared.contracts import NationalLevel, Overall
 from shared.kpis import Period, rate
 
 # The gauge qs_ratings_last_30_days and the alert QsSatisfactionBelowTarget look at this many China days, today
@@ -102,6 +103,25 @@ class Figures:
     def solution_rate(self) -> float | None:
         """解决率: yes / (yes + no); ratings that leave item 5 blank are not counted."""
         return rate(self.solved_yes, self.solved_yes + self.solved_no)
+
+    @property
+    def national(self) -> dict[NationalLevel, int]:
+        """The valid ratings on the national 好差评 scale (Overall.national: 一般 is 基本满意), every level listed;
+        非常不满意 has no counterpart on the seeds' form and stays 0."""
+        counts = dict.fromkeys(NationalLevel, 0)
+        for level in Overall:
+            counts[level.national] += self.count(level)
+        return counts
+
+    @property
+    def bad(self) -> int:
+        """差评: the valid ratings at a level the national scale counts as bad (不满意, 非常不满意)."""
+        return sum(n for level, n in self.national.items() if level.is_bad)
+
+    @property
+    def bad_rate(self) -> float | None:
+        """差评率 = 差评 / valid ratings; null without a valid rating."""
+        return rate(self.bad, self.valid)
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 whole of it (domain.md §7, §9: 满意率 and 解决率).
 
 The same definitions as the rating metrics on /metrics (README, "Satisfaction"), counted from the same ratings by the
-same columns (services/evaluation/store.py): the period's figures of a station equal the increase of its
-qs_ratings_total and qs_ratings_solved_total over that period, and for the 30 China days ending today its
-qs_ratings_last_30_days.
+same columns (services/evaluation/store.py): valid ratings only (voided ones excluded). For the 30 China days ending
+today a station's figures are its qs_ratings_last_30_days; for another period, while no rating of it was voided after
+it ended, the increase over the period of qs_ratings_total minus qs_ratings_voided_total (the solved pair likewise).
 """
 
 from datetime import date
@@ -69,9 +69,32 @@ class SolutionOut(BaseModel):
     )
 
 
+class NationalLevelsOut(BaseModel):
+    """全国政务服务「好差评」五级上的有效评价数（一般 = 基本满意；本表单没有「非常不满意」，恒为 0）
+    / valid ratings on the national 好差评 five-level scale (一般 maps to 基本满意; nothing maps to 非常不满意)."""
+
+    very_satisfied: int = Field(description="非常满意")
+    satisfied: int = Field(description="满意")
+    basically_satisfied: int = Field(description="基本满意")
+    dissatisfied: int = Field(description="不满意")
+    very_dissatisfied: int = Field(description="非常不满意")
+
+
+class NationalOut(BaseModel):
+    """向上报送的「好差评」分布（映射见 shared.contracts Overall.national）
+    / the distribution reported upward on the national 好差评 scale."""
+
+    ratings: NationalLevelsOut
+    bad: int = Field(description="差评数：不满意 + 非常不满意 / bad ratings (不满意, 非常不满意)")
+    bad_rate: float | None = Field(
+        description="差评率 = bad / 有效评价数；无有效评价时为 null / bad / valid ratings; null when none"
+    )
+
+
 class FiguresOut(BaseModel):
     satisfaction: SatisfactionOut
     solution: SolutionOut
+    national: NationalOut
 
 
 def _figures(f: kpis.Figures, definition: kpis.Definition) -> dict:
@@ -86,6 +109,11 @@ def _figures(f: kpis.Figures, definition: kpis.Definition) -> dict:
             below_target=below(satisfaction_rate, definition.target_satisfaction_rate),
         ),
         "solution": SolutionOut(yes=f.solved_yes, no=f.solved_no, solution_rate=f.solution_rate),
+        "national": NationalOut(
+            ratings=NationalLevelsOut(**{level.value: n for level, n in f.national.items()}),
+            bad=f.bad,
+            bad_rate=f.bad_rate,
+        ),
     }
 
 
@@ -125,11 +153,13 @@ class KpisOut(BaseModel):
     summary="满意度 KPI（上级单位视图）/ satisfaction KPIs for the supervisor's view",
     description="调用者范围内（或其中一个服务站）每个服务站及合计，统计期间内（按评价日期，北京时间）的有效评价："
     "各总体评价等级的评价数、满意率（满意等级由 EVALUATION_SATISFIED_LEVELS 设置）及其目标、是否低于目标，"
-    "以及解决率（第 5 项「问题是否解决」）。与 /metrics 的 qs_ratings_total、qs_ratings_solved_total、"
-    "qs_ratings_last_30_days 定义相同。统计期间默认本月 1 日至今天，最长 366 天。"
-    " / Per station in the caller's scope (or one of them) and for the whole scope, the valid ratings rated on a"
-    " China date of the period (by default this month up to today, at most 366 days): per overall level, 满意率 with"
-    " its target, and 解决率 (item 5). The same definitions as the rating metrics on /metrics.",
+    "解决率（第 5 项「问题是否解决」），以及向上报送的全国「好差评」五级分布与差评率。申诉复核作废的评价不计。"
+    "与 /metrics 的 qs_ratings_total − qs_ratings_voided_total、qs_ratings_solved_total − "
+    "qs_ratings_solved_voided_total、qs_ratings_last_30_days 定义相同。统计期间默认本月 1 日至今天，最长 366 天。"
+    " / Per station in the caller's scope (or one of them) and for the whole scope, the valid ratings (voided ones"
+    " excluded) rated on a China date of the period (by default this month up to today, at most 366 days): per overall"
+    " level, 满意率 with its target, 解决率 (item 5), and the distribution on the national 好差评 scale with its bad"
+    " rate. The same definitions as the rating metrics on /metrics.",
 )
 async def kpi_figures(
     uow: UoW,

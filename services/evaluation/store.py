@@ -30,26 +30,42 @@ ORDER BY opened_at DESC NULLS LAST LIMIT $3 OFFSET $4
 """
 _LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at"
 _ADD_LINK = f"INSERT INTO rating_links ({_LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-# A new link replaces the demand's earlier unused ones.
-_RETIRE_LINKS = "UPDATE rating_links SET expires_at = $2 WHERE demand_id = $1 AND used_at IS NULL AND expires_at > $2"
+# A retired link expires at the moment it was retired: the demand's unused links (of the rounds before $3, when given).
+_RETIRE_LINKS = """
+UPDATE rating_links SET expires_at = $2
+WHERE demand_id = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::integer IS NULL OR round < $3)
+"""
+# The round's links still valid at $3 (unused, unexpired).
+_VALID_LINKS = """
+SELECT count(*) FROM rating_links WHERE demand_id = $1 AND round = $2 AND used_at IS NULL AND expires_at > $3
+"""
 _GET_LINK = f"SELECT {_LINK_COLUMNS} FROM rating_links WHERE token_sha256 = $1 FOR UPDATE"
 _USE_LINK = "UPDATE rating_links SET used_at = $2 WHERE token_sha256 = $1"
 _ADD_RATING = """
-INSERT INTO ratings (demand_id, round, station_id, answers, overall, source, recorded_by, rated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO ratings (demand_id, round, station_id, answers, overall, source, recorded_by, rated_at, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 """
-_RATINGS = "SELECT round, answers, source, recorded_by, rated_at FROM ratings WHERE demand_id = $1 ORDER BY round"
+_RATING_COLUMNS = "round, answers, source, recorded_by, rated_at, event_id, voided_at, voided_by, void_reason"
+_RATINGS = f"SELECT {_RATING_COLUMNS} FROM ratings WHERE demand_id = $1 ORDER BY round"
+_RATING = f"SELECT {_RATING_COLUMNS} FROM ratings WHERE demand_id = $1 AND round = $2"
+# The only change a rating accepts (the table's trigger refuses every other, and any change to a voided one).
+_VOID_RATING = """
+UPDATE ratings SET voided_at = $3, voided_by = $4, void_reason = $5
+WHERE demand_id = $1 AND round = $2 AND voided_at IS NULL
+"""
 
 # The satisfaction KPIs (domain.md §9 满意率 and 解决率; README, "Satisfaction"), counted from the ratings at a scrape
 # (so every replica reports the same whole and a restart changes nothing) and for GET /kpis, by the same columns:
-# per overall level (item 10) and item 5 answered yes / no, over the valid ratings, per station with its district and
-# city (STATION_TREE_SQL). Which levels are 满意 is a setting (kpis.Definition), applied to these counts in one place.
+# per overall level (item 10) and item 5 answered yes / no, per station with its district and city (STATION_TREE_SQL).
+# Which levels are 满意 is a setting (kpis.Definition), applied to these counts in one place.
 #
-# Which ratings count: the valid ones (domain.md §9: voided ratings after 申诉复核 excluded). Nothing is voided yet;
-# issue 10 (申诉复核) excludes voided ratings here, in this one predicate, for the metrics and GET /kpis alike. (A
-# rating voided then leaves the counters below, which Prometheus reads as a counter reset: that issue decides whether
-# to keep it counted under a label instead.)
-_VALID = "TRUE"
+# Which ratings count: the valid ones (domain.md §9: ratings voided after 申诉复核 excluded), by this one predicate in
+# GET /kpis and the 30-day gauge alike. The counters cannot leave a voided rating out: a counter that drops reads as a
+# reset to Prometheus. So they never drop: qs_ratings_total counts every rating made, qs_ratings_voided_total (same
+# labels) those of them voided since, and valid = total - voided (the solved pair likewise); increase() of each,
+# subtracted, is the change in valid ratings over a range.
+_VALID = "voided_at IS NULL"
+_VOIDED = "voided_at IS NOT NULL"
 _RATED_ON = "(rated_at AT TIME ZONE 'Asia/Shanghai')::date"  # the China date of the rating
 _ITEM_5 = "answers ->> 'problem_solved'"  # 问题是否解决: 'true', 'false', or NULL when not answered
 
@@ -68,13 +84,24 @@ def _solved(when: str | None = None) -> list[str]:
 
 RATINGS = StoreCounter(
     "qs_ratings_total",
-    "Valid satisfaction ratings, by station, overall level (item 10) and whether that level counts as satisfied"
-    " (EVALUATION_SATISFIED_LEVELS)",
+    "Satisfaction ratings made, voided ones included (subtract qs_ratings_voided_total for the valid ones), by station,"
+    " overall level (item 10) and whether that level counts as satisfied (EVALUATION_SATISFIED_LEVELS)",
+    (*TREE_LABELS, "overall", "satisfied"),
+)
+VOIDED = StoreCounter(
+    "qs_ratings_voided_total",
+    "Of qs_ratings_total, the ratings voided on appeal (申诉复核), by the same labels: valid = total - voided",
     (*TREE_LABELS, "overall", "satisfied"),
 )
 SOLVED = StoreCounter(
     "qs_ratings_solved_total",
-    "Valid ratings answering item 5 (问题是否解决), by station and answer (yes/no): 解决率's numerator and denominator",
+    "Ratings answering item 5 (问题是否解决), voided ones included, by station and answer (yes/no): 解决率's numerator"
+    " and denominator once qs_ratings_solved_voided_total is subtracted",
+    (*TREE_LABELS, "solved"),
+)
+SOLVED_VOIDED = StoreCounter(
+    "qs_ratings_solved_voided_total",
+    "Of qs_ratings_solved_total, the ratings voided on appeal (申诉复核), by the same labels",
     (*TREE_LABELS, "solved"),
 )
 LAST_30_DAYS = StoreCounter(
@@ -84,14 +111,16 @@ LAST_30_DAYS = StoreCounter(
     (*TREE_LABELS, "overall", "satisfied"),
     kind="gauge",
 )
-# One reading of the ratings per scrape, one row per station with a valid rating: so each such station has every
-# series, 0 included (a figure that drops reads 0 rather than vanishing). $1, $2: the window of LAST_30_DAYS.
+# One reading of the ratings per scrape, one row per station with a rating (voided or not): so each such station has
+# every series, 0 included (a figure that drops reads 0 rather than vanishing). $1, $2: the window of LAST_30_DAYS,
+# whose ratings are the valid ones.
 _RATING_KPIS = f"""SELECT {STATION_TREE_SQL},
     {", ".join(_per_level())},
-    {", ".join(_per_level(f"{_RATED_ON} BETWEEN $1 AND $2"))},
-    {", ".join(_solved())}
+    {", ".join(_per_level(_VOIDED))},
+    {", ".join(_per_level(f"{_VALID} AND {_RATED_ON} BETWEEN $1 AND $2"))},
+    {", ".join(_solved())},
+    {", ".join(_solved(_VOIDED))}
 FROM ratings
-WHERE {_VALID}
 GROUP BY 1, 2, 3"""
 
 
@@ -115,9 +144,12 @@ def rating_kpis(definition: kpis.Definition) -> StoreQuery:
         labels=len(TREE_LABELS),
         columns=(
             *((RATINGS, labels) for labels in levels),
+            *((VOIDED, labels) for labels in levels),
             *((LAST_30_DAYS, labels) for labels in levels),
             (SOLVED, ("yes",)),
             (SOLVED, ("no",)),
+            (SOLVED_VOIDED, ("yes",)),
+            (SOLVED_VOIDED, ("no",)),
         ),
         params=_last_30_days,
     )
@@ -143,26 +175,29 @@ ORDER BY 1
 _LEVELS = len(Overall)
 
 
+def _survey(row) -> Survey | None:
+    return Survey(**{**row, "voided_rounds": tuple(row["voided_rounds"])}) if row else None
+
+
 class Store:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
     async def get(self, demand_id: UUID, *, for_update: bool = False) -> Survey | None:
-        row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
-        return Survey(**row) if row else None
+        return _survey(await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id))
 
     async def save(self, survey: Survey) -> None:
         await self.conn.execute(_UPSERT, *(getattr(survey, c) for c in SURVEY_FIELDS))
 
     async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Survey | None:
-        row = await self.conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), demand_id, scope)
-        return Survey(**row) if row else None
+        sql = _GET_IN_SCOPE + (" FOR UPDATE" if for_update else "")
+        return _survey(await self.conn.fetchrow(sql, demand_id, scope))
 
     async def list_in_scope(self, scope: str, status: str | None, limit: int, offset: int) -> list[Survey]:
-        return [Survey(**r) for r in await self.conn.fetch(_LIST, status, scope, limit, offset)]
+        return [_survey(r) for r in await self.conn.fetch(_LIST, status, scope, limit, offset)]
 
     async def add_link(self, link: RatingLink) -> None:
-        await self.retire_links(link.demand_id, link.created_at)
+        """Earlier links of the demand stay valid (domain: rating links)."""
         await self.conn.execute(
             _ADD_LINK,
             link.token_sha256,
@@ -175,9 +210,13 @@ class Store:
             link.used_at,
         )
 
-    async def retire_links(self, demand_id: UUID, when: datetime) -> None:
-        """The demand's unused links stop working at `when`."""
-        await self.conn.execute(_RETIRE_LINKS, demand_id, when)
+    async def retire_links(self, demand_id: UUID, when: datetime, *, before_round: int | None = None) -> None:
+        """The demand's unused links (of the rounds before `before_round`, when given) stop working at `when`."""
+        await self.conn.execute(_RETIRE_LINKS, demand_id, when, before_round)
+
+    async def valid_links(self, demand_id: UUID, round: int, when: datetime) -> int:
+        """How many of the round's links are unused and unexpired at `when`."""
+        return await self.conn.fetchval(_VALID_LINKS, demand_id, round, when)
 
     async def get_link(self, token_sha256: str) -> RatingLink | None:
         row = await self.conn.fetchrow(_GET_LINK, token_sha256)
@@ -197,10 +236,23 @@ class Store:
             e.source.value,
             e.recorded_by,
             e.rated_at,
+            e.event_id,
         )
 
     async def ratings(self, demand_id: UUID) -> list[Rating]:
         return [Rating(**r) for r in await self.conn.fetch(_RATINGS, demand_id)]
+
+    async def rating(self, demand_id: UUID, round: int, *, for_update: bool = False) -> Rating | None:
+        row = await self.conn.fetchrow(_RATING + (" FOR UPDATE" if for_update else ""), demand_id, round)
+        return Rating(**row) if row else None
+
+    async def void_rating(self, demand_id: UUID, rating: Rating) -> None:
+        """Marks the rating void as `rating` says (who, when, why); the row is kept."""
+        done = await self.conn.execute(
+            _VOID_RATING, demand_id, rating.round, rating.voided_at, rating.voided_by, rating.void_reason
+        )
+        if done != "UPDATE 1":
+            raise RuntimeError(f"rating {demand_id} round {rating.round} was not voided ({done})")
 
     async def kpi_figures(self, scope: str, period: Period) -> list[kpis.StationFigures]:
         """The rating figures of each station in `scope` with a valid rating, for `period`; see _KPIS."""

@@ -7,15 +7,17 @@ only authority: it reaches exactly one survey, so those use cases run in system 
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
 from shared import kpis as shared_kpis
 from shared.auth import Principal
 from shared.calendar import china_today
-from shared.contracts import Answers, Assigned, Closing, RatingSource, Resolved, utcnow
+from shared.contracts import Answers, Assigned, Closing, DemandReopened, RatingSource, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
+from shared.idempotency import Idempotent
 
 from . import domain, kpis
 from .domain import Rating, Survey
@@ -35,9 +37,19 @@ async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
 
 
 async def open_survey(tx: Tx[Store], event: Resolved) -> None:
-    """A resolution opens the survey for its round, whether or not the assignment was seen yet."""
-    survey = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save(domain.on_resolved(survey, event))
+    """A resolution opens the survey for its round, whether or not the assignment was seen yet (or the reopening that
+    started the round: a round's Resolved may overtake its DemandReopened)."""
+    survey = domain.on_resolved(await tx.store.get(event.demand_id, for_update=True), event)
+    await tx.store.save(survey)
+    await tx.store.retire_links(event.demand_id, utcnow(), before_round=survey.round)
+
+
+async def reopen_survey(tx: Tx[Store], event: DemandReopened) -> None:
+    """重办: the survey waits for the new round's resolution; the earlier round's rating is kept and its unused links
+    stop working."""
+    survey = domain.on_reopened(await tx.store.get(event.demand_id, for_update=True), event)
+    await tx.store.save(survey)
+    await tx.store.retire_links(event.demand_id, utcnow(), before_round=survey.round)
 
 
 async def close_survey(tx: Tx[Store], event: Closing) -> None:
@@ -51,10 +63,12 @@ async def close_survey(tx: Tx[Store], event: Closing) -> None:
 
 
 async def _rate(tx: Tx[Store], survey: Survey, answers: Answers, source: RatingSource, by: str | None) -> Survey:
+    """The round's rating, kept and announced; the round's other unused links stop working (it is rated)."""
     survey, event = domain.rate(survey, answers, source=source, recorded_by=by, now=utcnow())
     await tx.store.save(survey)
     await tx.store.add_rating(event)
     await tx.publish(event)
+    await tx.store.retire_links(survey.demand_id, event.rated_at)
     return survey
 
 
@@ -69,20 +83,25 @@ async def record_paper_rating(
         return await _rate(tx, survey, answers, RatingSource.paper, principal.name)
 
 
-async def issue_link(
-    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, *, days: int
-) -> tuple[str, datetime]:
-    """A new one-time rating link for the enterprise; returns its token (shown once) and expiry."""
+@dataclass(frozen=True)
+class IssuedLink:
+    token: str  # shown once: only its digest is kept
+    expires_at: datetime
+    also_valid: int  # the round's earlier links still valid beside it (the clerk is told)
+
+
+async def issue_link(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, *, days: int) -> IssuedLink:
+    """A new one-time rating link for the enterprise; the earlier ones stay valid until the round is rated."""
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     async with uow.begin(principal) as tx:
         survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
         if survey is None:
             raise _NOT_FOUND
-        link = domain.issue_link(
-            survey, token_sha256=_digest(token), created_by=principal.name, now=utcnow(), days=days
-        )
+        link = domain.issue_link(survey, token_sha256=_digest(token), created_by=principal.name, now=now, days=days)
+        also_valid = await tx.store.valid_links(demand_id, survey.round, now)
         await tx.store.add_link(link)
-    return token, link.expires_at
+    return IssuedLink(token, link.expires_at, also_valid)
 
 
 async def survey_by_link(uow: UnitOfWork[Store], token: str) -> Survey:
@@ -93,12 +112,13 @@ async def survey_by_link(uow: UnitOfWork[Store], token: str) -> Survey:
 
 
 async def rate_by_link(uow: UnitOfWork[Store], token: str, answers: Answers) -> Survey:
+    """Used once; the demand's other links stop working with the rating (both or neither, one transaction)."""
     async with uow.begin() as tx:
         link = await tx.store.get_link(_digest(token))
         survey = await tx.store.get(link.demand_id, for_update=True) if link else None
         survey = domain.usable(link, survey, utcnow())
-        survey = await _rate(tx, survey, answers, RatingSource.online, None)
         await tx.store.use_link(link.token_sha256, utcnow())
+        survey = await _rate(tx, survey, answers, RatingSource.online, None)
     return survey
 
 
@@ -108,6 +128,35 @@ async def get_survey(uow: UnitOfWork[Store], principal: Principal, demand_id: UU
         if survey is None:
             raise _NOT_FOUND
         return survey, await tx.store.ratings(demand_id)
+
+
+async def void_rating(
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    demand_id: UUID,
+    round: int,
+    reason: str,
+    *,
+    idempotency_key: str | None = None,
+) -> Rating:
+    """申诉复核: the supervisor voids the round's rating (kept, marked void); RatingVoided goes out with it. A retry
+    with the same Idempotency-Key answers the voided rating again; voiding a void rating otherwise is a 409."""
+    retry = Idempotent.of(idempotency_key, principal.subject, "void", str(demand_id), round, reason)
+    async with uow.begin(principal) as tx:
+        if (earlier := await tx.recall(retry)) is not None:
+            return await tx.store.rating(UUID(earlier["demand_id"]), earlier["round"])
+        survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
+        if survey is None:
+            raise _NOT_FOUND
+        rating = await tx.store.rating(demand_id, round, for_update=True)
+        if rating is None:
+            raise NotFound(f"该需求没有第 {round} 轮评价", f"this demand has no rating of round {round}")
+        survey, rating, event = domain.void(survey, rating, reason=reason, voided_by=principal.name, now=utcnow())
+        await tx.store.void_rating(demand_id, rating)
+        await tx.store.save(survey)
+        await tx.publish(event)
+        await tx.remember(retry, {"demand_id": str(demand_id), "round": round})
+    return rating
 
 
 async def list_surveys(

@@ -394,6 +394,7 @@ def areas():
     (rows shaped like `cases()` above). Imported late, since they use this module's tables."""
     from tests.integration import (
         authz_decisions,
+        authz_evaluation_appeal,
         authz_evaluation_kpis,
         authz_intake_changes,
         authz_registry,
@@ -401,6 +402,7 @@ def areas():
         authz_tracking_clock,
         authz_tracking_followups,
         authz_tracking_kpis,
+        authz_tracking_rounds,
         authz_tracking_supervision,
         authz_tracking_tasks,
     )
@@ -414,8 +416,10 @@ def areas():
         authz_tracking_followups,
         authz_tracking_supervision,
         authz_tracking_tasks,
+        authz_tracking_rounds,
         authz_tracking_kpis,
         authz_evaluation_kpis,
+        authz_evaluation_appeal,
     )
 
 

@@ -32,6 +32,8 @@ TIEXI_CLERK = auth.bearer("clerk", TIEXI, name="铁西窗口")
 DISTRICT_SUPERVISOR = auth.bearer("supervisor", "210100/210112", name="浑南区市场监管局")
 LEVELS = ("very_satisfied", "satisfied", "average", "dissatisfied")
 DEFAULT_SATISFIED = {"very_satisfied": "true", "satisfied": "true", "average": "false", "dissatisfied": "false"}
+NATIONAL = {"very_satisfied": "very_satisfied", "satisfied": "satisfied", "average": "basically_satisfied",
+            "dissatisfied": "dissatisfied"}  # fmt: skip
 
 
 def china(text: str) -> datetime:
@@ -133,6 +135,12 @@ def figures(
     satisfied = sum(n for level, n in levels.items() if level in satisfied_levels)
     rate = satisfied / valid if valid else None
     answered = solved["yes"] + solved["no"]
+    national = dict.fromkeys(
+        ("very_satisfied", "satisfied", "basically_satisfied", "dissatisfied", "very_dissatisfied"), 0
+    )
+    for level, n in levels.items():  # 好差评 (Overall.national): 一般 is 基本满意, nothing maps to 非常不满意
+        national[NATIONAL[level]] += n
+    bad = national["dissatisfied"] + national["very_dissatisfied"]
     return {
         "satisfaction": {
             "ratings": levels,
@@ -142,6 +150,7 @@ def figures(
             "below_target": None if rate is None else rate < target,
         },
         "solution": {**solved, "solution_rate": solved["yes"] / answered if answered else None},
+        "national": {"ratings": national, "bad": bad, "bad_rate": bad / valid if valid else None},
     }
 
 

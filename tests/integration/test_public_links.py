@@ -52,19 +52,41 @@ async def test_a_link_rates_its_own_demand_once_and_no_other(system):
     assert row["source"] == "online"
 
 
-async def test_a_new_link_retires_the_old_one_and_expired_links_are_refused(system):
+async def test_earlier_links_stay_valid_until_one_is_used_and_expired_links_are_refused(system):
+    """The rule (issue 10): a second link does not kill the first (an SMS already sent keeps working); once one of the
+    demand's links rates, the others stop; an expired link is refused."""
     evaluation = system.clients["evaluation"]
-    old = await _link(system, "first")
-    new = await _link(system, "first")
-    assert (await evaluation.get(f"/public/ratings/{old}")).status_code == 404
-    assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 200
+    first = await _link(system, "first")
+    reply = await evaluation.post(f"/surveys/{system.demands['first']}/link", headers=auth.CLERK)
+    assert reply.status_code == 201 and reply.json()["also_valid"] == 1, reply.text  # the clerk is told
+    second = reply.json()["url"].rsplit("/", 1)[1]
+    assert (await evaluation.get(f"/public/ratings/{first}")).status_code == 200
+    assert (await evaluation.get(f"/public/ratings/{second}")).status_code == 200
+    rated = await evaluation.post(f"/public/ratings/{first}", json={"answers": {"overall": "satisfied"}})
+    assert rated.status_code == 201, rated.text
+    for token in (first, second):
+        assert (await evaluation.get(f"/public/ratings/{token}")).status_code == 404
+    late = await evaluation.post(f"/public/ratings/{second}", json={"answers": {"overall": "average"}})
+    assert late.status_code == 404 and late.json()["message"] == "评价链接无效、已使用或已过期"
+    rows = await infra.fetch(
+        system.databases["evaluation"],
+        # Retired: expiring when the other was used, not 30 days after it was issued.
+        "SELECT used_at IS NOT NULL AS used, expires_at < created_at + interval '1 day' AS retired FROM rating_links"
+        " WHERE demand_id = $1 ORDER BY created_at",
+        system.demands["first"],
+    )
+    assert [(r["used"], r["retired"]) for r in rows] == [(True, False), (False, True)]
+    assert len(await infra.fetch(system.databases["evaluation"], "SELECT 1 FROM ratings")) == 1
+
     # The service's clock, not PostgreSQL's now(): under the test clock they differ.
+    other = await _link(system, "second")
     await infra.fetch(
         system.databases["evaluation"],
-        "UPDATE rating_links SET expires_at = $1",
+        "UPDATE rating_links SET expires_at = $1 WHERE demand_id = $2",
         datetime.now(UTC) - timedelta(seconds=1),
+        system.demands["second"],
     )
-    assert (await evaluation.get(f"/public/ratings/{new}")).status_code == 404
+    assert (await evaluation.get(f"/public/ratings/{other}")).status_code == 404
     assert (await evaluation.get("/public/ratings/" + "x" * 43)).status_code == 404
 
 

@@ -22,9 +22,10 @@ from services.evaluation.kpis import (
     satisfied_levels,
     total,
 )
+from services.evaluation.kpis_api import NationalLevelsOut
 from services.evaluation.settings import Settings
 from shared.auth import Principal, Role
-from shared.contracts import Overall
+from shared.contracts import NationalLevel, Overall
 from shared.errors import Invalid, NotFound
 from shared.kpis import Period
 from shared.observability import ServiceMetrics
@@ -102,6 +103,30 @@ def test_a_rate_is_null_when_there_is_nothing_to_count():
     assert unanswered.satisfaction_rate(Definition()) == 0.0 and unanswered.solution_rate is None
 
 
+def test_the_national_scale_maps_every_level_and_counts_bad_ratings():
+    """好差评: 非常满意, 满意 as they are, 一般 is 基本满意, 不满意 is 不满意 (差评); nothing maps to 非常不满意."""
+    f = Figures(levels(vs=3, s=3, avg=2, dis=2))
+    assert f.national == {
+        NationalLevel.very_satisfied: 3,
+        NationalLevel.satisfied: 3,
+        NationalLevel.basically_satisfied: 2,
+        NationalLevel.dissatisfied: 2,
+        NationalLevel.very_dissatisfied: 0,
+    }
+    assert list(f.national) == list(NationalLevel)  # every level listed, in the scale's order
+    assert sum(f.national.values()) == f.valid
+    assert f.bad == 2 and f.bad_rate == 0.2
+    assert Figures().bad == 0 and Figures().bad_rate is None
+    assert (
+        total([station(HUNNAN, levels(avg=1)), station(TIEXI, levels(dis=1))]).national[
+            NationalLevel.basically_satisfied
+        ]
+        == 1
+    )
+    # The reply lists exactly the national levels.
+    assert list(NationalLevelsOut.model_fields) == [level.value for level in NationalLevel]
+
+
 def test_the_total_adds_the_counts_and_takes_the_rates_of_the_sums():
     stations = [
         station(HUNNAN, levels(vs=1, s=1, avg=1, dis=1), yes=3, no=1),
@@ -133,17 +158,26 @@ def test_the_metrics_window_ends_on_the_china_date_of_the_service_clock(frozen_c
 def test_one_reading_of_the_ratings_gives_a_value_for_each_column_and_the_view_counts_the_same_way():
     s = evaluation_store
     query = s.rating_kpis(Definition())
-    assert query.sql.count("count(*)") == sum(family.width for family, _ in query.columns) == 10
+    assert query.sql.count("count(*)") == sum(family.width for family, _ in query.columns) == 16
     assert {family.name for family, _ in query.columns} == {
         "qs_ratings_total",
+        "qs_ratings_voided_total",
         "qs_ratings_last_30_days",
         "qs_ratings_solved_total",
+        "qs_ratings_solved_voided_total",
     }
-    assert s.RATINGS.labels == s.LAST_30_DAYS.labels == ("station_id", "district", "city", "overall", "satisfied")
-    assert s.SOLVED.labels == ("station_id", "district", "city", "solved")
-    assert (s.RATINGS.kind, s.SOLVED.kind, s.LAST_30_DAYS.kind) == ("counter", "counter", "gauge")
-    # One predicate for valid ratings, in the metrics and in GET /kpis; the view's columns are the metrics' own.
-    assert f"WHERE {s._VALID}" in query.sql and f"WHERE {s._VALID} AND qs_covers" in s._KPIS
+    tree = ("station_id", "district", "city")
+    assert s.RATINGS.labels == s.VOIDED.labels == s.LAST_30_DAYS.labels == (*tree, "overall", "satisfied")
+    assert s.SOLVED.labels == s.SOLVED_VOIDED.labels == (*tree, "solved")
+    kinds = (s.RATINGS.kind, s.VOIDED.kind, s.SOLVED.kind, s.SOLVED_VOIDED.kind, s.LAST_30_DAYS.kind)
+    assert kinds == ("counter", "counter", "counter", "counter", "gauge")
+    # Voided ratings (申诉复核) are left out by one predicate, in the 30-day gauge and in GET /kpis; the counters never
+    # drop (a drop reads as a reset): they count every rating, and the voided ones apart, so valid = total - voided.
+    assert s._VALID == "voided_at IS NULL" and s._VOIDED == "voided_at IS NOT NULL"
+    assert "WHERE" not in query.sql.split("FROM ratings")[1]
+    for column in (*s._per_level(s._VOIDED), *s._per_level(f"{s._VALID} AND {s._RATED_ON} BETWEEN $1 AND $2")):
+        assert column in query.sql
+    assert f"WHERE {s._VALID} AND qs_covers" in s._KPIS
     for column in (*s._per_level(s._IN_PERIOD), *s._solved(s._IN_PERIOD)):
         assert column in s._KPIS
     assert s._RATED_ON in query.sql and "Asia/Shanghai" in s._RATED_ON
@@ -160,7 +194,8 @@ def test_the_satisfied_label_follows_the_definition():
     assert labels(Definition((VS, S, AVG)))["average"] == "true"
 
 
-ROW = ("210100/210112/hunnan-01", "210112", "210100", 3, 3, 2, 2, 0, 1, 1, 1, 6, 2)
+# Per level: every rating 3/3/2/2, voided 1/0/0/1, valid in the 30 days 0/1/1/1; item 5 yes/no 6/2, voided 1/0.
+ROW = ("210100/210112/hunnan-01", "210112", "210100", 3, 3, 2, 2, 1, 0, 0, 1, 0, 1, 1, 1, 6, 2, 1, 0)
 
 
 async def test_every_station_with_a_rating_has_every_series_0_included():
@@ -191,14 +226,21 @@ async def test_every_station_with_a_rating_has_every_series_0_included():
         ("qs_ratings_total", "satisfied", "false", 3),
         ("qs_ratings_total", "average", "false", 2),
         ("qs_ratings_total", "dissatisfied", "false", 2),
+        ("qs_ratings_voided_total", "very_satisfied", "true", 1),
+        ("qs_ratings_voided_total", "satisfied", "false", 0),
+        ("qs_ratings_voided_total", "average", "false", 0),
+        ("qs_ratings_voided_total", "dissatisfied", "false", 1),
         ("qs_ratings_last_30_days", "very_satisfied", "true", 0),
         ("qs_ratings_last_30_days", "satisfied", "false", 1),
         ("qs_ratings_last_30_days", "average", "false", 1),
         ("qs_ratings_last_30_days", "dissatisfied", "false", 1),
         ("qs_ratings_solved_total", "yes", 6),
         ("qs_ratings_solved_total", "no", 2),
+        ("qs_ratings_solved_voided_total", "yes", 1),
+        ("qs_ratings_solved_voided_total", "no", 0),
     }
     assert "# TYPE qs_ratings_last_30_days gauge" in text and "# TYPE qs_ratings_total counter" in text
+    assert "# TYPE qs_ratings_voided_total counter" in text
 
 
 def test_the_service_counts_with_its_settings_and_serves_the_target_as_a_gauge():

@@ -51,13 +51,20 @@ class FakeStore:
         return [s for s in found if status is None or s.status == status][offset : offset + limit]
 
     async def add_link(self, link: RatingLink) -> None:
-        await self.retire_links(link.demand_id, link.created_at)  # a new link retires the demand's unused ones
-        self.links[link.token_sha256] = link
+        self.links[link.token_sha256] = link  # the earlier ones stay valid
 
-    async def retire_links(self, demand_id, when) -> None:
+    async def retire_links(self, demand_id, when, *, before_round=None) -> None:
         for token, old in self.links.items():
-            if old.demand_id == demand_id and old.used_at is None and old.expires_at > when:
+            earlier = before_round is None or old.round < before_round
+            if old.demand_id == demand_id and old.used_at is None and old.expires_at > when and earlier:
                 self.links[token] = replace(old, expires_at=when)
+
+    async def valid_links(self, demand_id, round, when) -> int:
+        return sum(
+            1
+            for link in self.links.values()
+            if link.demand_id == demand_id and link.round == round and link.used_at is None and link.expires_at > when
+        )
 
     async def get_link(self, token_sha256) -> RatingLink | None:
         return self.links.get(token_sha256)
@@ -68,11 +75,23 @@ class FakeStore:
     async def add_rating(self, e: Rated) -> None:
         if any(d == e.demand_id and r.round == e.round for d, r in self.kept):
             raise AssertionError("the database keeps one rating per demand and round")
-        rating = Rating(e.round, e.answers.model_dump(mode="json"), e.source.value, e.recorded_by, e.rated_at)
+        answers = e.answers.model_dump(mode="json")
+        rating = Rating(e.round, answers, e.source.value, e.recorded_by, e.rated_at, event_id=e.event_id)
         self.kept.append((e.demand_id, rating))
 
     async def ratings(self, demand_id) -> list[Rating]:
         return [r for d, r in self.kept if d == demand_id]
+
+    async def rating(self, demand_id, round, *, for_update=False) -> Rating | None:
+        return next((r for d, r in self.kept if d == demand_id and r.round == round), None)
+
+    async def void_rating(self, demand_id, rating: Rating) -> None:
+        """As the table's trigger: only the void columns change, and a void rating no more."""
+        [(i, kept)] = [(i, r) for i, (d, r) in enumerate(self.kept) if d == demand_id and r.round == rating.round]
+        assert not kept.voided, "the database refuses changing a voided rating"
+        unvoided = replace(rating, voided_at=None, voided_by=None, void_reason=None)
+        assert unvoided == kept, "the database refuses rewriting a rating"
+        self.kept[i] = (demand_id, rating)
 
 
 @pytest.fixture
@@ -205,8 +224,9 @@ async def test_the_list_filters_by_status(uow):
 
 async def test_a_link_rates_once_and_publishes_rated_caused_by_the_resolution(uow):
     submitted, resolved = await _resolved(uow, kind=AssigneeKind.organization)
-    token, expires_at = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)
-    assert expires_at - utcnow() > timedelta(days=29)
+    issued = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)
+    token = issued.token
+    assert issued.expires_at - utcnow() > timedelta(days=29) and issued.also_valid == 0
     [link] = _links_of(uow, submitted.demand_id)
     assert token not in link.token_sha256  # only the digest is kept
     opened = await usecases.survey_by_link(uow, token)
@@ -226,7 +246,7 @@ async def test_a_link_rates_once_and_publishes_rated_caused_by_the_resolution(uo
 
 async def test_an_expired_link_is_refused(uow):
     submitted, _ = await _resolved(uow)
-    token, _ = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=1)
+    token = (await usecases.issue_link(uow, CLERK, submitted.demand_id, days=1)).token
     [link] = _links_of(uow, submitted.demand_id)
     uow.store.links[link.token_sha256] = replace(link, expires_at=utcnow() - timedelta(seconds=1))
     with pytest.raises(NotFound):
@@ -238,7 +258,7 @@ async def test_an_expired_link_is_refused(uow):
 
 async def test_a_link_for_an_earlier_round_is_refused(uow):
     submitted, _ = await _resolved(uow)
-    token, _ = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)
+    token = (await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)).token
     await uow.handle(f.resolved(submitted, round=2), usecases.open_survey)  # reopened and resolved again
     with pytest.raises(NotFound):
         await usecases.rate_by_link(uow, token, SATISFIED)
@@ -317,7 +337,7 @@ async def test_a_resolution_does_not_reopen_a_closed_survey_whatever_the_order(u
 
 async def test_closing_an_open_survey_retires_its_link(uow):
     submitted, _ = await _resolved(uow)
-    token, _ = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)
+    token = (await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)).token
     await _apply(uow, ev.withdrawn(submitted, assignment_count=1))
     [link] = _links_of(uow, submitted.demand_id)
     assert link.expires_at <= utcnow() and link.used_at is None
