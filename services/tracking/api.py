@@ -84,7 +84,7 @@ class CaseOut(BaseModel):
         description="已超期：未办结、未挂起，且已过现行办结期限（未派单的，已过响应期限）"
         " / late: open, not paused, past the handling deadline in force (unassigned: the response deadline)"
     )
-    round: int
+    round: int = Field(description="办理轮次：1 为首次办理，2 为核实属实后的重办 / 1, or 2 once re-handled (重办)")
     enterprise_name: str | None
     credit_code: str | None = Field(default=None, description="统一社会信用代码 / unified social credit code")
     contact_phone: str | None = Field(default=None, description="联系电话 / the contact's phone")
@@ -119,6 +119,23 @@ class CaseOut(BaseModel):
     resolved_at: datetime | None
     overall: str | None
     rated_at: datetime | None
+    awaiting_verification: bool = Field(
+        default=False,
+        description="待核实：本轮评价为「不满意」（最终轮之前），尚未核实且评价未作废"
+        " / the round's 不满意 rating waits for verification by the head or the first responder",
+    )
+    verify_due_on: date | None = Field(default=None, description="核实时限 / verification deadline of a 不满意 rating")
+    finding: str | None = Field(
+        default=None,
+        description="本轮核实结论：founded 属实（重办）/ unfounded 不属实 / unreachable 无法联系企业；未核实为 null",
+    )
+    verified_at: datetime | None = Field(default=None, description="本轮评价的核实时间 / when the rating was verified")
+    rating_voided_at: datetime | None = Field(
+        default=None, description="本轮评价经申诉复核作废的时间 / when an appeal voided the round's rating"
+    )
+    reopened_at: datetime | None = Field(
+        default=None, description="重办开始时间（第 2 轮起）/ when the current round was reopened (重办)"
+    )
     archive_no: str | None
     archived_at: datetime | None
     department: str | None = Field(description="牵头科室 / lead department")
@@ -135,7 +152,6 @@ class CaseOut(BaseModel):
         return cls(
             **own,
             printed_tracking_no=printed_tracking_no(case.station_id, case.tracking_no),
-            status_label=STATUS_LABELS[case.status],
             overdue=case.overdue(today),
             co_handlers=case.co_handlers or [],
             referral=case.referral,
@@ -170,6 +186,12 @@ class TrackingSheet(CaseOut):
 class ResolutionIn(RequestModel):
     outcome: Outcome = Field(description="met 需求已满足 / not_met 无法满足并已向企业说明")
     summary: str = Field(min_length=1, max_length=4000, description="处理过程及结果 / 服务小结")
+    round: int | None = Field(
+        default=None,
+        ge=1,
+        description="办理轮次（可选）：给出时须为需求当前的轮次，防止办结已过去的一轮"
+        " / optional: when given, it must be the demand's current round (a stale page cannot resolve a past round)",
+    )
 
 
 @router.get(
@@ -188,7 +210,8 @@ async def ledger(
         str | None,
         Query(
             pattern=f"^({'|'.join(STATUSES)})$",
-            description="已受理 submitted、已退单待改派 returned、办理中 assigned、已转办 referred、已办结 resolved、"
+            description="已受理 submitted、重办待派 reopened、已退单待改派 returned、办理中 assigned、已转办 referred、"
+            "已办结 resolved、"
             "已评价 rated、否定备案 refused、已并单 merged、已撤回 withdrawn、已归档 archived",
         ),
     ] = None,
@@ -214,7 +237,7 @@ async def ledger(
         Query(
             alias="list",
             description="工作清单 / work list: mine 我的需求、due_soon 即将到期、overdue 已超期、paused 挂起中、"
-            "awaiting_reply 待回复督办",
+            "awaiting_reply 待回复督办、to_verify 待核实（评价为不满意，待站长或首问负责人核实）",
         ),
     ] = None,
 ) -> list[CaseOut]:
@@ -241,6 +264,6 @@ async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> T
 @router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
 async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, defaults: Defaults) -> CaseOut:
     case, today = await usecases.resolve(
-        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, defaults=defaults
+        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, round_=body.round, defaults=defaults
     )
     return CaseOut.of(case, today)

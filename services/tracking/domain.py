@@ -10,6 +10,14 @@ case backwards:
 - a return of assignment n puts the case back to waiting for dispatch unless assignment n+1 is known;
 - a closing is terminal (only the archive comes after it); of two closings the earlier one counts;
 - a correction replaces the form fields kept here only if it is newer than the one applied.
+
+After a 不满意 rating (issue 10, 004 §6.5.2) the case follows rounds. A 不满意 rating of a round before FINAL_ROUND
+awaits verification (核实, `awaiting_verification`) by the head or the first responder. Verified as founded, tracking
+reopens the demand (DemandReopened, round r+1, both published in one transaction): the case moves to the new round,
+waits for its first assignment (重办待派, status "reopened") with the re-handling deadline as its handling deadline,
+and is assigned, resolved and rated again; the earlier round's resolution and rating stay in the timeline, and the
+first resolution is kept (`first_*`) so a demand counts as resolved once in the KPIs. An event of an older round
+arriving late changes nothing (rounds only move forward), and a voided rating (申诉复核) needs no verification.
 """
 
 from dataclasses import dataclass, fields, replace
@@ -18,6 +26,7 @@ from uuid import UUID
 
 from shared.contracts import (
     CLOSINGS,
+    FINAL_ROUND,
     Archived,
     Assigned,
     AssigneeKind,
@@ -31,6 +40,7 @@ from shared.contracts import (
     DemandCorrected,
     DemandMerged,
     DemandRefused,
+    DemandReopened,
     DemandSubmitted,
     DemandWithdrawn,
     Event,
@@ -40,7 +50,10 @@ from shared.contracts import (
     FollowUpRecorded,
     HandlingMode,
     Outcome,
+    Overall,
     Rated,
+    RatingVerified,
+    RatingVoided,
     Resolved,
     SupervisionAnswered,
 )
@@ -52,6 +65,7 @@ DEMAND_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 # Where a case stands, derived from the facts present (see Case.status).
 STATUSES = (
     "submitted",
+    "reopened",
     "returned",
     "assigned",
     "referred",
@@ -63,7 +77,7 @@ STATUSES = (
     "archived",
 )
 # Still being handled: followed, and late once its due date has passed.
-OPEN_STATUSES = ("submitted", "returned", "assigned", "referred")
+OPEN_STATUSES = ("submitted", "reopened", "returned", "assigned", "referred")
 RESOLVABLE = ("assigned", "referred")
 CLOSED = tuple(c.kind for c in CLOSINGS)
 # What a case keeps of a closing (`Case.closing`): the contract's detail less what the case keeps in its own
@@ -131,6 +145,27 @@ class Case:
     # Working days from acceptance to resolution (clock/domain.py, resolution_working_days), set with the resolution
     # it measures and kept with it: the figure behind the average and 90th percentile the city watches.
     resolution_working_days: int | None = None
+    # Rounds (issue 10). The round of the current assignment: below `round`, the reopened case waits for its
+    # round's first assignment (重办待派).
+    assigned_round: int = 1
+    # The current round's rating (the Rated's event id, which its verification and a void name), its verification
+    # (核实: the RatingVerified, its finding and when) and, if an appeal voided it (申诉复核), when.
+    rated_event_id: UUID | None = None
+    verification_id: UUID | None = None
+    finding: str | None = None
+    verified_at: datetime | None = None
+    rating_voided_at: datetime | None = None
+    # The clock's answer for a 不满意 rating that needs verification: the verification deadline (核实时限).
+    verify_due_on: date | None = None
+    # The reopening (重办, DemandReopened) that opened the current round, when round > 1.
+    reopening_id: UUID | None = None
+    reopened_at: datetime | None = None
+    # The first resolution, kept when the case was reopened (the resolution columns above then belong to the round
+    # being handled): the KPIs count a demand resolved once, by its first resolution and the deadline it met.
+    first_resolved_at: datetime | None = None
+    first_outcome: str | None = None
+    first_handling_due_on: date | None = None
+    first_resolution_working_days: int | None = None
 
     @property
     def status(self) -> str:
@@ -142,6 +177,8 @@ class Case:
             return "rated"
         if self.resolved_at:
             return "resolved"
+        if self.round > 1 and self.assigned_round < self.round:
+            return "reopened"
         if self.returned_no and self.returned_no >= self.assignment_no:
             return "returned"
         if self.assignment_no:
@@ -151,6 +188,32 @@ class Case:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def status_label(self) -> str:
+        """The status for people; in a re-handling round (重办) the handling statuses say so."""
+        status = self.status
+        if self.round > 1:
+            return REHANDLING_LABELS.get(status) or STATUS_LABELS[status]
+        return STATUS_LABELS[status]
+
+    @property
+    def needs_verification(self) -> bool:
+        """Rated 不满意 in a round before FINAL_ROUND: the rating is verified (核实) before anything else happens;
+        a 不满意 of the final round is final."""
+        return self.rated_at is not None and self.overall == Overall.dissatisfied and self.round < FINAL_ROUND
+
+    @property
+    def awaiting_verification(self) -> bool:
+        """待核实: needs verification and has none yet, its rating not voided, the demand neither ended nor archived.
+        The same rule as casesql.awaiting_verification (the ledger's work list and the metrics)."""
+        return (
+            self.needs_verification
+            and self.verified_at is None
+            and self.rating_voided_at is None
+            and self.closed_as is None
+            and self.archive_no is None
+        )
 
     def caused_by(self, event_id: UUID | None) -> Cause:
         """The cause of an event tracking publishes about this case: `event_id` is what it answers (the current
@@ -227,10 +290,11 @@ def apply(case: Case | None, event: Event) -> Case:
             # The response deadline is met by the first assignment, whichever arrives first.
             first = min(filter(None, (case.first_assigned_at, event.occurred_at)))
             case = replace(case, first_assigned_at=first)
-            if event.assignment_no <= case.assignment_no:
-                return case
+            if event.round < case.round or event.assignment_no <= case.assignment_no:
+                return case  # an older round's, or not newer than the assignment known
             return replace(
                 case,
+                assigned_round=event.round,
                 assignment_no=event.assignment_no,
                 assignee_kind=event.assignee_kind.value,
                 assignee_id=event.assignee_id,
@@ -243,7 +307,7 @@ def apply(case: Case | None, event: Event) -> Case:
                 co_handlers=[h.model_dump(mode="json") for h in event.co_handlers],
                 referral=event.referral.model_dump(mode="json") if event.referral else None,
             )
-        case AssignmentReturned() if event.assignment_no > case.returned_no:
+        case AssignmentReturned() if event.assignment_no > case.returned_no and event.round >= case.round:
             return replace(
                 case,
                 returned_no=event.assignment_no,
@@ -272,10 +336,70 @@ def apply(case: Case | None, event: Event) -> Case:
                 resolution_working_days=case.resolution_working_days if same else None,
             )
         case Rated() if event.round >= case.round:
-            return replace(case, overall=event.answers.overall.value, rated_at=event.rated_at)
+            return replace(
+                case, overall=event.answers.overall.value, rated_at=event.rated_at, rated_event_id=event.event_id
+            )
+        case RatingVerified() if event.round == case.round and case.verification_id is None:
+            return replace(
+                case, verification_id=event.event_id, finding=event.finding.value, verified_at=event.verified_at
+            )
+        case DemandReopened() if event.round > case.round and case.closed_as is None and case.archive_no is None:
+            return reopen(case, event)
+        case RatingVoided() if event.round == case.round and case.rated_event_id in (None, event.rated_event_id):
+            return replace(case, rating_voided_at=event.voided_at)
         case Archived():
             return replace(case, archive_no=event.archive_no, archived_at=event.sealed_at)
     return case
+
+
+def reopen(case: Case, event: DemandReopened) -> Case:
+    """重办: the case moves to `event.round` and waits for the round's first assignment, with the re-handling deadline
+    as its handling deadline (the clock computes it from `due_on`). The round before's resolution, rating and
+    verification are no longer the case's current facts (the timeline keeps them); the first resolution is kept in
+    `first_*` (once: the first reopening's). Assignment numbers run on, so the current assignment stays the previous
+    assignee until the round's first assignment."""
+    first = {}
+    if case.first_resolved_at is None and case.resolved_at is not None:
+        first = dict(
+            first_resolved_at=case.resolved_at,
+            first_outcome=case.outcome,
+            first_handling_due_on=case.handling_deadline,
+            first_resolution_working_days=case.resolution_working_days,
+        )
+    return replace(
+        case,
+        **first,
+        round=event.round,
+        reopening_id=event.event_id,
+        reopened_at=event.reopened_at,
+        due_on=event.due_on,
+        handling_due_on=None,
+        paused_since=None,
+        outcome=None,
+        summary=None,
+        resolved_by=None,
+        resolved_at=None,
+        resolution_working_days=None,
+        overall=None,
+        rated_at=None,
+        rated_event_id=None,
+        verification_id=None,
+        finding=None,
+        verified_at=None,
+        rating_voided_at=None,
+        verify_due_on=None,
+    )
+
+
+def check_round(case: Case, round_: int) -> None:
+    """A request about a round (办结 of round n) is about the case's current round, or refused: the page it came
+    from is out of date."""
+    if round_ != case.round:
+        raise InvalidTransition(
+            f"该需求当前为第 {case.round} 轮办理，不是第 {round_} 轮，请刷新后重试",
+            f"the demand is in round {case.round}, not round {round_}; reload and try again",
+            field="round",
+        )
 
 
 def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now: datetime) -> Resolved:
@@ -309,6 +433,7 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
 
 STATUS_LABELS = {
     "submitted": "已受理",
+    "reopened": "重办待派",
     "returned": "已退单待改派",
     "assigned": "办理中",
     "referred": "已转办跟进中",
@@ -316,6 +441,13 @@ STATUS_LABELS = {
     "rated": "已评价",
     **{c.kind: c.label for c in CLOSINGS},
     "archived": "已归档",
+}
+# The same statuses in a re-handling round (重办), as dispatch's queue names them.
+REHANDLING_LABELS = {
+    "assigned": "重办中",
+    "referred": "重办中（已转办）",
+    "resolved": "重办已办结",
+    "rated": "重办已评价",
 }
 
 _OVERALL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "average": "一般", "dissatisfied": "不满意"}
@@ -357,6 +489,8 @@ def _assigned_text(event: Assigned) -> str:
             text += f"，原因：{r.reason}"
         return f"{text}，本站继续跟进，{due}"
     verb = "派单" if event.assignment_no == 1 else "改派"
+    if event.round > 1:  # the event does not say whether it is the round's first assignment
+        verb = f"重办派单（第 {event.round} 轮）"
     text = f"{event.assigned_by} {verb}给 {event.assignee_name}"
     if event.department:
         text += f"（牵头科室 {event.department}）"
@@ -391,9 +525,22 @@ def timeline_text(event: Event) -> str:
             return f"{event.closed_by} {who}，原因：{event.reason}"
         case Resolved():
             result = "需求已满足" if event.outcome is Outcome.met else "无法满足，已向企业说明"
-            return f"{event.resolved_by} 办结：{result}"
+            done = "办结" if event.round == 1 else f"重办办结（第 {event.round} 轮）"
+            return f"{event.resolved_by} {done}：{result}"
         case Rated():
-            return f"企业评价：{_OVERALL_LABELS[event.answers.overall.value]}"
+            which = "" if event.round == 1 else f"（第 {event.round} 轮）"
+            return f"企业评价{which}：{_OVERALL_LABELS[event.answers.overall.value]}"
+        case RatingVerified():
+            text = f"{event.verified_by} 核实第 {event.round} 轮「不满意」评价：{event.finding.label}"
+            text += f"，理由：{event.reason}"
+            return text + (f"；依据：{event.evidence}" if event.evidence else "")
+        case DemandReopened():
+            text = f"{event.reopened_by} 启动重办（第 {event.round} 轮），重办期限 {event.due_on.isoformat()}"
+            if event.previous_assignee_name:
+                text += f"，上一轮承办：{event.previous_assignee_name}"
+            return text + "；等待站长派单"
+        case RatingVoided():
+            return f"{event.voided_by} 申诉复核：第 {event.round} 轮企业评价作废（不计入满意度），原因：{event.reason}"
         case Archived():
             return f"资料归档，档案号 {event.archive_no}"
         case FollowUpRecorded():

@@ -4,7 +4,9 @@ Each subscriber names its queue (bound to the `demand.events` exchange) and the 
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
 Resolved is tracking's own event, recorded in the transaction that publishes it. Around the
 lifecycle: the form corrected, an assignment returned, and the demand refused, merged or withdrawn;
-and the calendar corrections intake owns, which the clock counts working days with.
+and the calendar corrections intake owns, which the clock counts working days with. After a 不满意 rating,
+tracking publishes the verification and the reopening itself (services/tracking/rounds) and hears of an appeal that
+voided a rating (RatingVoided, evaluation's).
 """
 
 from functools import partial
@@ -20,6 +22,7 @@ from shared.contracts import (
     DemandSubmitted,
     DemandWithdrawn,
     Rated,
+    RatingVoided,
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
@@ -68,6 +71,10 @@ def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
 
     @router.consumes(Rated, queue="tracking.demand.rated")
     async def on_rated(event: Rated) -> None:
+        await uow.handle(event, record_event)
+
+    @router.consumes(RatingVoided, queue="tracking.demand.rating_voided")
+    async def on_rating_voided(event: RatingVoided) -> None:
         await uow.handle(event, record_event)
 
     @router.consumes(Archived, queue="tracking.demand.archived")

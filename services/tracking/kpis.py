@@ -50,15 +50,22 @@ class Handling(_Counts):
     """按时办结 over the period (domain.md §9): `due`, the cases whose handling deadline in force fell in the period,
     resolved or late now; `resolved_on_time`, those of them resolved by that deadline. And 办结率's numerator,
     `resolved_in_period`: the cases resolved on a day of the period, whatever their deadline (so it may exceed
-    `due`). Each case counts in one period for each figure, so the periods of a year add up."""
+    `due`). Each case counts in one period for each figure, so the periods of a year add up: a re-handled demand (重办)
+    by its first resolution and the deadline it met, and in `reopened` (重办率's numerator) as well."""
 
     due: int = 0
     resolved_in_period: int = 0
     resolved_on_time: int = 0
+    reopened: int = 0  # 重办: of resolved_in_period, the demands reopened after a founded verification
 
     @property
     def on_time_rate(self) -> float | None:
         return rate(self.resolved_on_time, self.due)
+
+    @property
+    def reopen_rate(self) -> float | None:
+        """重办率 (domain.md §9): reopened / resolved in the period."""
+        return rate(self.reopened, self.resolved_in_period)
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,9 @@ class HandlingOut(BaseModel):
         " ones are not counted); each case counts in the one period of its deadline"
     )
     resolved_in_period: int = Field(
-        description="期内办结（办结率的分子）：办结日期（北京时间）在期内的需求，不论其期限在何时，故可多于 due"
-        " / 办结率's numerator: the cases resolved on a China date in the period, whatever their deadline (so it"
-        " may exceed due)"
+        description="期内办结（办结率的分子）：办结日期（北京时间）在期内的需求，不论其期限在何时，故可多于 due；"
+        "重办的需求按首次办结计一次 / 办结率's numerator: the cases resolved on a China date in the period, whatever"
+        " their deadline (so it may exceed due); a re-handled demand once, by its first resolution"
     )
     resolved_on_time: int = Field(
         description="按时办结：应办结需求中办结日期不晚于现行办结期限的（qs_demands_resolved_on_time_total 的规则），"
@@ -67,6 +67,13 @@ class HandlingOut(BaseModel):
     )
     below_target: bool | None = Field(
         description="低于目标（TRACKING_TARGET_ON_TIME_RATE）；无比率时为 null / below the target; null without a rate"
+    )
+    reopened: int = Field(
+        description="重办：期内办结（按首次办结）的需求中，经核实属实而重新办理的（qs_demands_reopened_total 的规则）"
+        " / of resolved_in_period (by their first resolution), those reopened after a founded verification"
+    )
+    reopen_rate: float | None = Field(
+        description="重办率 = reopened / resolved_in_period；期内无办结时为 null / null when nothing was resolved"
     )
 
 
@@ -147,6 +154,8 @@ def _handled(f: kpis.Figures, targets: kpis.Targets) -> dict:
             resolved_on_time=handling.resolved_on_time,
             on_time_rate=handling.on_time_rate,
             below_target=below(handling.on_time_rate, targets.on_time_rate),
+            reopened=handling.reopened,
+            reopen_rate=handling.reopen_rate,
         ),
         "resolution": _resolution(f.resolution),
     }

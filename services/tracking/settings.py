@@ -15,6 +15,10 @@ class Settings(ServiceSettings):
     warn_days: int = Field(default=1, ge=0, le=10, description="预警: working days before a deadline")
     escalate_after_days: int = Field(default=2, ge=1, le=30, description="督办: working days overdue before escalation")
     reply_days: int = Field(default=2, ge=1, le=30, description="督办回复时限（工作日）")
+    # After a 不满意 rating (issue 10): working days to verify it, and the re-handling limit of a founded one
+    # (domain.md §8: 5 by default; local practice 5 to 15).
+    verify_days: int = Field(default=2, ge=1, le=30, description="核实时限（工作日）: rated 不满意 → verified")
+    rehandling_days: int = Field(default=5, ge=1, le=30, description="重办时限（工作日）: reopened → resolved again")
     # How often the scheduler looks for what is due (warnings, chases, escalations, overdue tasks), in seconds.
     scan_every_seconds: float = Field(default=300.0, gt=0)
     # The supervisors' KPI targets (GET /kpis, the gauge qs_kpi_target, the alert QsOnTimeRateBelowTarget), 0..1.

@@ -12,7 +12,7 @@ from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCou
 from shared.validation import like_pattern
 
 from . import kpis, worklists
-from .casesql import still_handled
+from .casesql import awaiting_verification, still_handled
 from .clock.store import COUNTERS as CLOCK_COUNTERS
 from .clock.store import ClockStore
 from .domain import CASE_FIELDS, Case, TimelineEntry
@@ -44,6 +44,7 @@ _STATUS_SQL = """CASE WHEN archive_no IS NOT NULL THEN 'archived'
     WHEN closed_as IS NOT NULL THEN closed_as
     WHEN rated_at IS NOT NULL THEN 'rated'
     WHEN resolved_at IS NOT NULL THEN 'resolved'
+    WHEN round > 1 AND assigned_round < round THEN 'reopened'
     WHEN returned_no > 0 AND returned_no >= assignment_no THEN 'returned'
     WHEN assignment_no > 0 AND assignee_kind = 'department' THEN 'referred'
     WHEN assignment_no > 0 THEN 'assigned'
@@ -62,6 +63,8 @@ _HANDLING_DUE = "COALESCE(handling_due_on, due_on)"
 # first assignment.
 _RUNNING = f"{_OPEN} AND paused_since IS NULL"
 _PAUSED = f"{_OPEN} AND paused_since IS NOT NULL"
+# 待核实 (Case.awaiting_verification): a 不满意 rating waiting for the head or the first responder to verify it.
+_AWAITING_VERIFICATION = awaiting_verification("cases")
 
 
 def _late_handling(today: str) -> str:
@@ -99,15 +102,18 @@ _WORKLISTS = {
     "paused": f"AND {_PAUSED}",
     "awaiting_reply": """AND EXISTS (SELECT 1 FROM supervisions s
         WHERE s.demand_id = cases.demand_id AND s.answered_at IS NULL AND s.escalated_at IS NULL)""",
+    # The station's: an organization verifies nothing, so its list is empty.
+    "to_verify": f"AND $3 = '' AND {_AWAITING_VERIFICATION}",
 }
 _NEWEST_FIRST = "submitted_at DESC NULLS LAST, tracking_no DESC, demand_id"
 _DUE_FIRST = f"COALESCE(handling_due_on, due_on, response_due_on) NULLS LAST, {_NEWEST_FIRST}"
+_ORDER = {"due_soon": _DUE_FIRST, "overdue": _DUE_FIRST, "to_verify": f"verify_due_on NULLS LAST, {_NEWEST_FIRST}"}
 _LEDGER = {
     name: f"""
 SELECT {_COLUMNS} FROM cases
 WHERE {_LEDGER_WHERE}
     {condition}
-ORDER BY {_DUE_FIRST if name in ("due_soon", "overdue") else _NEWEST_FIRST}
+ORDER BY {_ORDER.get(name, _NEWEST_FIRST)}
 LIMIT $4 OFFSET $5
 """
     for name, condition in _WORKLISTS.items()
@@ -130,18 +136,29 @@ _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1
 # agree.
 
 
-_RESOLVED_ON = _china_date("resolved_at")
+# A demand is resolved once for these figures, by its first resolution: a re-handled one (重办) by its first
+# round's (kept in first_* when it was reopened: its instant, outcome, deadline in force and working days), so a
+# reopening never takes a resolved demand out of them nor moves it to another day; its re-handling shows in
+# `reopened` (and while open, in the open and overdue gauges, by the round's deadline).
+_FIRST_RESOLVED_AT = "COALESCE(first_resolved_at, resolved_at)"
+_FIRST_HANDLING_DUE = f"COALESCE(first_handling_due_on, {_HANDLING_DUE})"
+_FIRST_OUTCOME = "COALESCE(first_outcome, outcome)"
+_RESOLVED_ON = _china_date(_FIRST_RESOLVED_AT)
 _ASSIGNED_ON = _china_date("first_assigned_at")
-_RESOLVED = "resolved_at IS NOT NULL"
-_RESOLVED_ON_TIME = f"{_RESOLVED_ON} <= {_HANDLING_DUE}"
+_RESOLVED = f"{_FIRST_RESOLVED_AT} IS NOT NULL"
+_RESOLVED_ON_TIME = f"{_RESOLVED_ON} <= {_FIRST_HANDLING_DUE}"
+# 重办: reopened after a founded verification of a 不满意 rating (in round 2 or later), whatever happened since.
+_REOPENED = "round > 1"
 _RESPONDED = "first_assigned_at IS NOT NULL"
 _RESPONDED_IN_TIME = f"{_ASSIGNED_ON} <= response_due_on"
 _LATE_RESPONSE = f"{_RUNNING} AND {_late_response('$1')}"
 _LATE_HANDLING = f"{_RUNNING} AND {_late_handling('$1')}"
 # 办结用时: working days from acceptance to resolution, set with the resolution (clock/domain.py), pauses not
 # deducted; NULL only while a resolved case's submission is unknown or before the start-up fill-in measured it.
-_TOOK = "resolution_working_days"
-RESOLUTION_BUCKETS = (1, 2, 3, 5, 7, 10, 15, 20, 30, 60)  # working days
+_TOOK = "COALESCE(first_resolution_working_days, resolution_working_days)"
+# Working days; a 0 bucket, because many demands are resolved on the day of acceptance: histogram_quantile then
+# answers 0 for them instead of interpolating up to 1 within the first bucket.
+RESOLUTION_BUCKETS = (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
 
 # Per category: a demand counts once in each category it names (one of two categories counts in both, so a
 # station's categories add up to more than the station); a case whose submission tracking has not seen yet names
@@ -182,7 +199,7 @@ def _kpi_query(labels: str, width: int, source: str, columns: tuple[_Column, ...
 
 
 def _outcomes(family: StoreCounter) -> tuple[_Column, ...]:
-    return tuple((_count(f"{_RESOLVED} AND outcome = '{o}'"), family, (o.value,)) for o in Outcome)
+    return tuple((_count(f"{_RESOLVED} AND {_FIRST_OUTCOME} = '{o}'"), family, (o.value,)) for o in Outcome)
 
 
 def _took(family: StoreCounter) -> _Column:
@@ -218,7 +235,22 @@ RESPONDED = StoreCounter(
     TREE_LABELS,
 )
 RESOLVED = StoreCounter(
-    "qs_demands_resolved_total", "Demands resolved (办结), by station and outcome", (*TREE_LABELS, "outcome")
+    "qs_demands_resolved_total",
+    "Demands resolved (办结), by station and outcome; a re-handled demand once, by its first resolution",
+    (*TREE_LABELS, "outcome"),
+)
+REOPENED = StoreCounter(
+    "qs_demands_reopened_total",
+    "Demands reopened for re-handling (重办: round 2 or later) after a founded verification of a 不满意 rating;"
+    " with qs_demands_resolved_total, 重办率",
+    TREE_LABELS,
+)
+AWAITING_VERIFICATION = StoreCounter(
+    "qs_demands_awaiting_verification",
+    "Demands rated 不满意 (in a round before the final one) waiting for verification now (待核实): not verified, the"
+    " rating not voided",
+    TREE_LABELS,
+    kind="gauge",
 )
 RESOLUTION_DAYS = StoreCounter(
     "qs_demand_resolution_working_days",
@@ -244,6 +276,8 @@ CASE_KPIS = _kpi_query(
         (_count(_RESPONDED), RESPONDED, ()),
         *_outcomes(RESOLVED),
         _took(RESOLUTION_DAYS),
+        (_count(_REOPENED), REOPENED, ()),
+        (_count(_AWAITING_VERIFICATION), AWAITING_VERIFICATION, ()),
     ),
 )
 
@@ -371,7 +405,9 @@ COUNTERS = (
 # now (`response_due`) and those assigned by that deadline. Paused and ended cases are not late (the gauges' rule):
 # they count only once resolved or assigned. 办结用时: the working days of each case resolved in the period (the
 # cases of resolved_in_period that were measured), in increasing order, for the average and the 90th percentile.
-_HANDLING_IN_PERIOD = f"{_HANDLING_DUE} BETWEEN $2 AND $3"
+# A re-handled demand counts by its first resolution and the deadline it met; 重办率's numerator (`reopened`) is the
+# cases of resolved_in_period that were reopened (domain.md §9).
+_HANDLING_IN_PERIOD = f"{_FIRST_HANDLING_DUE} BETWEEN $2 AND $3"
 _RESPONSE_IN_PERIOD = f"(response_due_on BETWEEN $2 AND $3 OR {_ASSIGNED_ON} BETWEEN $2 AND $3)"
 _RESOLVED_IN_PERIOD = f"{_RESOLVED_ON} BETWEEN $2 AND $3"
 _LATE_HANDLING_NOW = f"{_RUNNING} AND {_late_handling('$4')}"
@@ -380,9 +416,10 @@ _KPI_FIGURES = f"""count(*) FILTER (WHERE {_OPEN}) AS open,
     count(*) FILTER (WHERE {_LATE_RESPONSE_NOW}) AS overdue_response,
     count(*) FILTER (WHERE {_LATE_HANDLING_NOW}) AS overdue_handling,
     count(*) FILTER (WHERE {_PAUSED}) AS paused,
-    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND (resolved_at IS NOT NULL OR ({_LATE_HANDLING_NOW}))) AS due,
+    count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND ({_RESOLVED} OR ({_LATE_HANDLING_NOW}))) AS due,
     count(*) FILTER (WHERE {_RESOLVED_IN_PERIOD}) AS resolved_in_period,
     count(*) FILTER (WHERE {_HANDLING_IN_PERIOD} AND {_RESOLVED_ON_TIME}) AS resolved_on_time,
+    count(*) FILTER (WHERE {_RESOLVED_IN_PERIOD} AND {_REOPENED}) AS reopened,
     count(*) FILTER (
         WHERE {_RESPONSE_IN_PERIOD} AND (first_assigned_at IS NOT NULL OR ({_LATE_RESPONSE_NOW}))
     ) AS response_due,
@@ -419,7 +456,7 @@ def _kpis_of(r: asyncpg.Record) -> dict:
     """The figures of a row of the _KPIS queries, as kpis.Figures' fields."""
     return {
         "now": kpis.Now(r["open"], r["overdue_response"], r["overdue_handling"], r["paused"]),
-        "handling": kpis.Handling(r["due"], r["resolved_in_period"], r["resolved_on_time"]),
+        "handling": kpis.Handling(r["due"], r["resolved_in_period"], r["resolved_on_time"], r["reopened"]),
         "response": kpis.Response(r["response_due"], r["responded_in_time"]),
         "resolution": kpis.ResolutionTime(tuple(r["took"])),
     }

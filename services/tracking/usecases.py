@@ -37,13 +37,17 @@ async def resolve(
     *,
     outcome: Outcome,
     summary: str,
+    round_: int | None = None,
     defaults: ClockSettings = ClockSettings(),
 ) -> tuple[Case, date]:
+    """办结 of the case's current round (`round_`, when the caller names it, must be that round)."""
     now = utcnow()
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
         if case is None:
             raise domain.DEMAND_NOT_FOUND
+        if round_ is not None:
+            domain.check_round(case, round_)
         event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
         case = await with_clock(tx, domain.apply(case, event), defaults)
         await tx.store.save(case)

@@ -21,6 +21,7 @@ class Worklist(StrEnum):
     overdue = "overdue"  # 已超期: open, not paused, past the handling deadline (or the response deadline, unassigned)
     paused = "paused"  # 挂起中: open and paused
     awaiting_reply = "awaiting_reply"  # 待回复督办: a 督办 the station has not answered yet
+    to_verify = "to_verify"  # 待核实: a 不满意 rating the head or the first responder has not verified yet (issue 10)
 
 
 # Lists about a deadline are ordered by it, the nearest (or most late) first; the others newest first.

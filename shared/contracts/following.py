@@ -71,6 +71,7 @@ class DeadlineKind(StrEnum):
     response = "response"  # 响应时限: submitted → assigned
     handling = "handling"  # 办结时限: the committed limit, moved by pauses, replaced by an approved extension
     reply = "reply"  # 督办回复时限: the station's answer to a 督办
+    verification = "verification"  # 核实时限: a 不满意 rating verified by the head or the first responder (issue 10)
 
     @property
     def label(self) -> str:
@@ -78,6 +79,7 @@ class DeadlineKind(StrEnum):
             DeadlineKind.response: "响应时限",
             DeadlineKind.handling: "办结时限",
             DeadlineKind.reply: "督办回复时限",
+            DeadlineKind.verification: "核实时限",
         }[self]
 
 

@@ -62,7 +62,23 @@ EXPECTED = {
     "qs:response_rate:district": (("district",), {"210112": 1.0, "210106": 1.0}),
     "qs:response_rate:city": (("city",), {"210100": 1.0}),
     "qs_outbox_oldest_pending_seconds": (("job",), dict.fromkeys(prom.SERVICE_ORDER, 0.0)),
+    # Intake: every demand registered counts; one enterprise (the form's) is served at each station.
+    "qs:demands_submitted:station": (("station_id",), {HUNNAN: 4.0, TIEXI: 2.0}),
+    "qs:demands_submitted:city": (("city",), {"210100": 6.0}),
+    "qs:demands_submitted_by_category:city": (("city", "category"), {("210100", "metrology"): 6.0}),
+    "qs:enterprises_served:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 1.0}),
+    "qs:enterprises_served:city": (("city",), {"210100": 2.0}),
+    # Evaluation: the one rating (满意) is the last 30 days' only one; a station without a rating has no rate.
+    "qs:ratings_30d:station": (("station_id",), {HUNNAN: 1.0}),
+    "qs:satisfaction_rate_30d:station": (("station_id",), {HUNNAN: 1.0}),
+    "qs:satisfaction_rate_30d:city": (("city",), {"210100": 1.0}),
+    # Per category (every demand is metrology) and per organization (org-01 handled them all): nothing late.
+    "qs:on_time_rate:category": (("city", "category"), {("210100", "metrology"): 1.0}),
+    "qs:on_time_rate:organization": (("city", "organization_id"), {("210100", "org-01"): 1.0}),
 }
+# Working days to resolve: every demand is resolved moments after its submission, so 0 working days, or 1 when the
+# seeding straddles a China midnight before a working day; the test reads them as bounds, not exact figures.
+RESOLUTION_DAYS = ("qs:resolution_working_days_avg:station", "qs:resolution_working_days_p90:station")
 # Tracking's KPIs (besides the recording rules, qs:*): a dashboard query over them must find a series here.
 TRACKING_KPIS = {
     "qs_demands_open",
@@ -81,8 +97,9 @@ NO_SERIES_HERE = {
 }
 # A KPI query reading one of these (a part of the query) may find nothing, for the reason said; it is never NaN.
 KPI_MAY_FIND_NOTHING = {
-    "[1w])) > 0)": "a 7-day rate has a point only once Prometheus saw a resolution happen (increase() counts what it"
-    " saw, and it started moments before the seeding: the demands may have been resolved before its first look)",
+    "[1w": "a 7-day rate or quantile has a point only once Prometheus saw something counted happen (increase()"
+    " counts what it saw, and it started moments before the seeding: the demands may have been resolved or rated"
+    " before its first look)",
 }
 # RabbitMQ's own metrics, where the broker has no rabbitmq_prometheus endpoint (scripts/ensure-infra.sh enables it).
 BROKER_METRICS = "rabbitmq_"
@@ -164,6 +181,14 @@ async def _settled(prometheus: prom.Prometheus, expr: str, labels: tuple[str, ..
 async def test_the_kpi_queries_return_the_hand_computed_figures(seeded, prometheus):
     for expr, (labels, expected) in EXPECTED.items():
         assert await _settled(prometheus, expr, labels, expected) == expected, expr
+
+
+async def test_the_time_to_resolve_counts_working_days_from_acceptance(seeded, prometheus):
+    for expr in RESOLUTION_DAYS:
+        await infra.eventually(
+            lambda expr=expr: set(prometheus.values(expr, "station_id")) == {HUNNAN, TIEXI}, timeout=30, what=expr
+        )
+        assert all(0.0 <= v <= 1.0 for v in prometheus.values(expr, "station_id").values()), expr
 
 
 async def test_every_rule_evaluates_and_no_alert_fires(seeded, prometheus):

@@ -53,7 +53,7 @@ STANDARDS = CategoryRef(code="standards", label="标准化")
 INSPECTION = CategoryRef(code="inspection", label="检验检测")
 ORG_02 = {"assignee_id": "org-02", "assignee_name": "省计量科学研究院"}  # org-01 is events.assigned's
 STAFF = {"assignee_kind": AssigneeKind.staff, "assignee_id": "staff-01", "assignee_name": "李科员"}
-BUCKETS = ("1.0", "2.0", "3.0", "5.0", "7.0", "10.0", "15.0", "20.0", "30.0", "60.0", "+Inf")
+BUCKETS = ("0.0", "1.0", "2.0", "3.0", "5.0", "7.0", "10.0", "15.0", "20.0", "30.0", "60.0", "+Inf")
 
 # Each series' labels in the contract's order (the preamble of issue 12).
 LABELS = {

@@ -84,6 +84,8 @@ def handled(handling: tuple, took: tuple[int, ...], p90: int | None) -> dict:
             "resolved_on_time": handling[2],
             "on_time_rate": on_time,
             "below_target": below(on_time, TARGETS["on_time_rate"]),
+            "reopened": 0,
+            "reopen_rate": 0.0 if handling[1] else None,
         },
         "resolution": {
             "resolved": len(took),

@@ -58,10 +58,12 @@ class FakeClockStore:
         return c.resolved_at is None and c.rated_at is None and c.closed_as is None and c.archive_no is None
 
     async def open_cases(self, station_id: str | None = None) -> list:
+        """Still handled, or a 不满意 rating awaiting verification (its deadline moves with the clock too)."""
         return [
             c
             for c in sorted(self.cases.values(), key=lambda c: c.demand_id)
-            if self._still_handled(c) and (station_id is None or c.station_id == station_id)
+            if (self._still_handled(c) or c.awaiting_verification)
+            and (station_id is None or c.station_id == station_id)
         ]
 
     async def cases_without_clock(self, after, limit: int) -> list:
@@ -69,12 +71,17 @@ class FakeClockStore:
         return [
             c
             for c in sorted(self.cases.values(), key=lambda c: c.demand_id)
-            if self._still_handled(c)
-            and (after is None or c.demand_id > after)
+            if (after is None or c.demand_id > after)
             and c.demand_id not in locked
             and (
-                (c.response_due_on is None and c.submitted_at is not None)
-                or (c.handling_due_on is None and c.due_on is not None and c.assignment_no > 0)
+                (
+                    self._still_handled(c)
+                    and (
+                        (c.response_due_on is None and c.submitted_at is not None)
+                        or (c.handling_due_on is None and c.due_on is not None and c.assignment_no > 0)
+                    )
+                )
+                or (c.awaiting_verification and c.verify_due_on is None)
             )
         ][:limit]
 
@@ -83,7 +90,11 @@ class FakeClockStore:
         for c in cases:
             kept = self.cases[c.demand_id]
             self.cases[c.demand_id] = replace(
-                kept, response_due_on=c.response_due_on, handling_due_on=c.handling_due_on, paused_since=c.paused_since
+                kept,
+                response_due_on=c.response_due_on,
+                handling_due_on=c.handling_due_on,
+                paused_since=c.paused_since,
+                verify_due_on=c.verify_due_on,
             )
 
     # --- pauses ---

@@ -222,7 +222,7 @@ def test_each_kpi_reading_gives_a_value_for_each_column_and_the_breakdowns_reuse
         "qs_category_resolution_working_days",
         "qs_organization_resolution_working_days",
     ):
-        assert names[name].kind == "histogram" and names[name].buckets == (1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
+        assert names[name].kind == "histogram" and names[name].buckets == (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
     assert names["qs_category_demands_open"].labels == ("station_id", "district", "city", "category")
     assert names["qs_organization_demands_open"].labels == ("organization_id", "station_id", "district", "city")
     assert {s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_KPIS} <= set(s.COUNTERS)

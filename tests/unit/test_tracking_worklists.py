@@ -76,7 +76,7 @@ def test_an_unassigned_demand_is_late_once_its_response_deadline_passed():
 
 
 def test_the_work_lists_are_named_as_the_api_takes_them():
-    assert [w.value for w in Worklist] == ["mine", "due_soon", "overdue", "paused", "awaiting_reply"]
+    assert [w.value for w in Worklist] == ["mine", "due_soon", "overdue", "paused", "awaiting_reply", "to_verify"]
 
 
 class LedgerStore:

@@ -19,7 +19,6 @@ from shared.contracts import DeadlineKind, PauseReason, StationId
 from shared.validation import DueDate, RequestModel, Text
 
 from ..deps import Defaults
-from ..domain import STATUS_LABELS as CASE_STATUS_LABELS
 from ..domain import Case
 from . import usecases
 from .domain import STATUS_LABELS, Extension
@@ -80,18 +79,27 @@ class StationClockIn(RequestModel):
     reply_days: Annotated[int, Field(ge=1, le=30)] | None = Field(
         default=None, description="督办回复时限（工作日，1–30）"
     )
+    verify_days: Annotated[int, Field(ge=1, le=30)] | None = Field(
+        default=None, description="核实时限：评价为不满意至核实（工作日，1–30）"
+    )
+    rehandling_days: Annotated[int, Field(ge=1, le=30)] | None = Field(
+        default=None, description="重办时限：核实属实、重新办理至办结（工作日，自次日起算，1–30）"
+    )
 
 
 # --- replies ---
 
 
 class DeadlineOut(BaseModel):
-    kind: str = Field(description="response 响应时限 / handling 办结时限 / reply 督办回复时限")
+    kind: str = Field(
+        description="response 响应时限 / handling 办结时限（重办轮次为重办期限）/ reply 督办回复时限"
+        " / verification 核实时限"
+    )
     label: str
     due_on: date | None
     status: str = Field(description="met 已按期 / open 计时中 / overdue 已超期 / paused 已挂起 / ended 已终止")
     status_label: str
-    met_on: date | None = Field(description="响应：首次派单日；办结：办结日；督办回复：答复日")
+    met_on: date | None = Field(description="响应：首次派单日；办结：办结日；督办回复：答复日；核实：核实日")
     on_time: bool | None = Field(description="met 时是否在期限内")
     committed_on: date | None = Field(default=None, description="办结：派单时承诺的日期")
     base_on: date | None = Field(default=None, description="办结：计算基准（承诺日期或已批准的延期日期）")
@@ -100,6 +108,9 @@ class DeadlineOut(BaseModel):
     paused_since: datetime | None = Field(default=None, description="办结：挂起中，自何时起")
     supervision_id: UUID | None = Field(default=None, description="督办回复：所答复的督办")
     level: str | None = Field(default=None, description="督办回复：district 区县督办 / city 市级督办")
+    round: int | None = Field(default=None, description="办结、核实：所属办理轮次（2 为重办）")
+    finding: str | None = Field(default=None, description="核实：核实结论 founded / unfounded / unreachable")
+    voided: bool | None = Field(default=None, description="核实：评价已经申诉复核作废（核实时限终止）")
 
 
 class PauseOut(BaseModel):
@@ -191,7 +202,7 @@ class ClockOut(BaseModel):
             station_id=case.station_id,
             tracking_no=case.tracking_no,
             status=case.status,
-            status_label=CASE_STATUS_LABELS[case.status],
+            status_label=case.status_label,
             today=view.today,
             response_due_on=case.response_due_on,
             handling_due_on=case.handling_due_on,
@@ -235,6 +246,8 @@ class StationClockOut(BaseModel):
     warn_days: Days
     escalate_after_days: Days
     reply_days: Days
+    verify_days: Days
+    rehandling_days: Days
     own: dict | None = Field(description="本站自行设置的值（未设置的项为 null，沿用默认值）；未设置过为 null")
     defaults: dict = Field(description="服务默认值")
     updated_by: str | None = None

@@ -28,6 +28,16 @@ holidays and 调休 make-up days from `chinesecalendar`, the calendar correction
   the enterprise waited all the same, and the on-time rate already weighs them (the deadline moves by them). Set
   with the resolution and kept with it: a later calendar correction does not rewrite it, as it does not move a
   closed case's deadlines.
+- Rounds (重办, issue 10): a founded verification of a 不满意 rating reopens the demand as round r+1 with a
+  re-handling deadline, `rehandling_due_on`: add_working_days(China date of the reopening, rehandling_days) —
+  counted from the working day after the reopening, as every deadline here. Until the round's first assignment
+  (重办待派) that date is the handling deadline; the round's assignments commit to it (Assigned.due_on), and from
+  the first of them the handling deadline is computed as in round 1: pauses and extensions of the round's own
+  assignments (the assignment numbers run on, so an earlier round's pauses and extensions never count).
+- 核实时限 (verification): a 不满意 rating of a round before the final one is verified by the head or the first
+  responder within `verify_days` working days: add_working_days(China date of rated_at, verify_days). Met by the
+  verification; ended when the rating is voided (申诉复核) or the demand ends. Kept once verified or voided, like a
+  closed case's deadlines.
 """
 
 from dataclasses import dataclass, replace
@@ -46,6 +56,8 @@ class _ClockDefaults(Protocol):
     warn_days: int
     escalate_after_days: int
     reply_days: int
+    verify_days: int
+    rehandling_days: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class ClockSettings:
     warn_days: int = 1  # 预警: working days before a deadline
     escalate_after_days: int = 2  # 督办: working days overdue before escalation to the district's supervisor
     reply_days: int = 2  # 督办回复时限: working days the station has to answer a 督办
+    verify_days: int = 2  # 核实时限: working days to verify a 不满意 rating (issue 10)
+    rehandling_days: int = 5  # 重办时限: working days to handle a reopened demand again (domain.md §8, default 5)
 
     @classmethod
     def of(cls, settings: _ClockDefaults) -> "ClockSettings":
@@ -65,6 +79,8 @@ class ClockSettings:
             warn_days=settings.warn_days,
             escalate_after_days=settings.escalate_after_days,
             reply_days=settings.reply_days,
+            verify_days=settings.verify_days,
+            rehandling_days=settings.rehandling_days,
         )
 
     def over(self, row: dict[str, Any] | None) -> "ClockSettings":
@@ -74,7 +90,7 @@ class ClockSettings:
         return replace(self, **{k: row[k] for k in CLOCK_FIELDS if row.get(k) is not None})
 
 
-CLOCK_FIELDS = ("response_days", "warn_days", "escalate_after_days", "reply_days")
+CLOCK_FIELDS = ("response_days", "warn_days", "escalate_after_days", "reply_days", "verify_days", "rehandling_days")
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,7 @@ class Clock:
     handling_due_on: date | None = None
     paused_since: datetime | None = None
     resolution_working_days: int | None = None  # once resolved
+    verify_due_on: date | None = None  # 核实时限, for a 不满意 rating that needs verification
 
 
 def resolution_working_days(
@@ -158,6 +175,20 @@ def response_due_on(case: Case, settings: ClockSettings, overrides: dict[date, b
     return add_working_days(china_today(case.submitted_at), settings.response_days, overrides)
 
 
+def verification_due_on(case: Case, settings: ClockSettings, overrides: dict[date, bool] | None = None) -> date | None:
+    """核实时限 of a 不满意 rating that needs verification (Case.needs_verification); None otherwise."""
+    if not case.needs_verification or case.rated_at is None:
+        return None
+    return add_working_days(china_today(case.rated_at), settings.verify_days, overrides)
+
+
+def rehandling_due_on(
+    reopened_at: datetime, settings: ClockSettings, overrides: dict[date, bool] | None = None
+) -> date:
+    """重办时限: `rehandling_days` working days counted from the working day after the reopening's China date."""
+    return add_working_days(china_today(reopened_at), settings.rehandling_days, overrides)
+
+
 def _handled(case: Case, assignment_no: int) -> bool:
     """Is this assignment the one the case is being handled under now?"""
     return case.assignment_no == assignment_no and case.status in RESOLVABLE
@@ -169,6 +200,8 @@ def pause_ended_at(case: Case, pause: Pause) -> datetime | None:
         return pause.resumed_at
     if _handled(case, pause.assignment_no):
         return None
+    if case.first_resolved_at is not None and pause.paused_at <= case.first_resolved_at:
+        return case.first_resolved_at  # a pause of the round before a reopening: ended with it, by its resolution
     if case.assignment_no > pause.assignment_no and case.assigned_at is not None:
         return max(case.assigned_at, pause.paused_at)
     ends = [
@@ -214,8 +247,11 @@ def clock(
     """The case's deadlines from its facts, its pauses and extensions, and the calendar corrections."""
     response = response_due_on(case, settings, overrides)
     took = resolution_working_days(case.submitted_at, case.resolved_at, overrides)
+    verify = verification_due_on(case, settings, overrides)
     if not case.assignment_no or case.due_on is None:
-        return Clock(response_due_on=response, resolution_working_days=took)
+        return Clock(response_due_on=response, resolution_working_days=took, verify_due_on=verify)
+    if case.status == "reopened":  # 重办待派: the re-handling deadline, nothing of the round before counts
+        return Clock(response_due_on=response, handling_base_on=case.due_on, handling_due_on=case.due_on)
     base, base_set, extension_id = case.due_on, case.assigned_at, None
     due, paused_days, paused_since = _handling_due(case, base, base_set, pauses, overrides)
     approved = [e for e in extensions if e.assignment_no == case.assignment_no and e.approved and e.decided_at]
@@ -234,19 +270,27 @@ def clock(
         handling_due_on=due,
         paused_since=paused_since,
         resolution_working_days=took,
+        verify_due_on=verify,
     )
 
 
 def applied(case: Case, answers: Clock) -> Case:
     """The case with the clock's columns set. A case no longer open keeps its last deadlines (a late calendar
     correction does not rewrite history), except that closing a paused case ends the pause once (see the rules);
-    likewise a resolution keeps the time to resolve it was measured with (domain.apply clears it for a new one)."""
+    likewise a resolution keeps the time to resolve it was measured with (domain.apply clears it for a new one), and
+    a verified or voided rating the verification deadline it had (a reopening clears it for the new round)."""
     took = case.resolution_working_days
     if took is None or case.resolved_at is None:
         took = answers.resolution_working_days
+    verify = answers.verify_due_on
+    if case.verify_due_on is not None and case.needs_verification and not case.awaiting_verification:
+        verify = case.verify_due_on
     if not case.is_open and case.paused_since is None and case.handling_due_on is not None:
         return replace(
-            case, response_due_on=case.response_due_on or answers.response_due_on, resolution_working_days=took
+            case,
+            response_due_on=case.response_due_on or answers.response_due_on,
+            resolution_working_days=took,
+            verify_due_on=verify,
         )
     return replace(
         case,
@@ -254,6 +298,7 @@ def applied(case: Case, answers: Clock) -> Case:
         handling_due_on=answers.handling_due_on,
         paused_since=answers.paused_since,
         resolution_working_days=took,
+        verify_due_on=verify,
     )
 
 
@@ -358,8 +403,10 @@ def _status(due: date | None, met: date | None, today: date, *, paused: bool, en
 
 
 def deadlines(case: Case, answers: Clock, today: date) -> list[Deadline]:
-    """The response and handling deadlines of the case, each with where it stands today. A case that ended without
-    being resolved (否定备案/并单/撤回) shows its deadlines as ended; a returned one (退单) is still running."""
+    """The response and handling deadlines of the case, each with where it stands today, and the verification
+    deadline of a 不满意 rating that needs one. A case that ended without being resolved (否定备案/并单/撤回) shows its
+    deadlines as ended; a returned one (退单) is still running. In a re-handling round the handling deadline is the
+    round's (its `round` says which); before the round's first assignment its committed date is the reopening's."""
     ended = case.closed_as is not None or (case.archive_no is not None and case.resolved_at is None)
     met = china_today(case.first_assigned_at) if case.first_assigned_at else None
     status, on_time = _status(case.response_due_on, met, today, paused=False, ended=ended)
@@ -375,8 +422,16 @@ def deadlines(case: Case, answers: Clock, today: date) -> list[Deadline]:
             "extension_id": answers.extension_id,
             "paused_working_days": answers.paused_working_days,
             "paused_since": case.paused_since,
+            "round": case.round,
         }
         out.append(Deadline("handling", case.handling_due_on, status, done, on_time, detail))
+    verify = case.verify_due_on or answers.verify_due_on
+    if case.needs_verification and verify is not None:
+        verified = china_today(case.verified_at) if case.verified_at else None
+        ended = case.rating_voided_at is not None or case.closed_as is not None or case.archive_no is not None
+        status, on_time = _status(verify, verified, today, paused=False, ended=ended)
+        detail = {"round": case.round, "finding": case.finding, "voided": case.rating_voided_at is not None}
+        out.append(Deadline("verification", verify, status, verified, on_time, detail))
     return out
 
 

@@ -13,7 +13,7 @@ import asyncpg
 from shared.calendar_corrections import CalendarCorrectionsStore
 from shared.observability.metrics import StoreCounter
 
-from ..casesql import case_columns, case_of, still_handled
+from ..casesql import awaiting_verification, case_columns, case_of, still_handled
 from ..domain import Case
 from .domain import CLOCK_FIELDS, ClockSettings, Extension, Pause
 
@@ -79,32 +79,37 @@ LIMIT $3 OFFSET $4
 
 _SETTINGS = f"SELECT {', '.join(CLOCK_FIELDS)}, updated_by, updated_at FROM clock_settings WHERE station_id = $1"
 _SETTINGS_OF = f"SELECT station_id, {', '.join(CLOCK_FIELDS)} FROM clock_settings WHERE station_id = ANY($1::text[])"
+# $1 the station, then each of CLOCK_FIELDS, then who and when.
+_SETTINGS_VALUES = ", ".join(f"${n}" for n in range(1, len(CLOCK_FIELDS) + 5))
 _PUT_SETTINGS = f"""
 INSERT INTO clock_settings (station_id, {", ".join(CLOCK_FIELDS)}, updated_by, updated_by_id, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES ({_SETTINGS_VALUES})
 ON CONFLICT (station_id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in CLOCK_FIELDS)},
     updated_by = EXCLUDED.updated_by, updated_by_id = EXCLUDED.updated_by_id, updated_at = EXCLUDED.updated_at
 """
 _AUDIT_SETTINGS = f"""
 INSERT INTO clock_settings_audit (station_id, {", ".join(CLOCK_FIELDS)}, updated_by, updated_by_id, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES ({_SETTINGS_VALUES})
 """
 _STATION_KNOWN = "SELECT EXISTS (SELECT 1 FROM station_tree WHERE station_id = $1)"
 
-# Open cases whose clock a calendar correction or a station's settings may move; locked in one order, so two
-# such recomputations never deadlock (an event handler locks one case row, never two).
+# Open cases whose clock a calendar correction or a station's settings may move, and the 不满意 ratings awaiting
+# verification (their verification deadline moves likewise); locked in one order, so two such recomputations never
+# deadlock (an event handler locks one case row, never two).
 _OPEN_CASES = f"""
 SELECT {case_columns("c")} FROM cases c
-WHERE {still_handled("c")} AND ($1::text IS NULL OR c.station_id = $1)
+WHERE ({still_handled("c")} OR ({awaiting_verification("c")})) AND ($1::text IS NULL OR c.station_id = $1)
 ORDER BY c.demand_id FOR UPDATE
 """
-# Open cases still without the clock's columns (from before migration 0006, with no event since), a batch after
-# $1 in demand_id order; rows another transaction holds are skipped (it fills them in, or a later round does).
+# Open cases still without the clock's columns (from before migration 0006, with no event since), and 不满意
+# ratings awaiting verification without their deadline (rated before migration 0013), a batch after $1 in
+# demand_id order; rows another transaction holds are skipped (it fills them in, or a later round does).
 _WITHOUT_CLOCK = f"""
 SELECT {case_columns("c")} FROM cases c
-WHERE {still_handled("c")} AND ($1::uuid IS NULL OR c.demand_id > $1)
-    AND ((c.response_due_on IS NULL AND c.submitted_at IS NOT NULL)
-        OR (c.handling_due_on IS NULL AND c.due_on IS NOT NULL AND c.assignment_no > 0))
+WHERE ($1::uuid IS NULL OR c.demand_id > $1)
+    AND (({still_handled("c")} AND ((c.response_due_on IS NULL AND c.submitted_at IS NOT NULL)
+            OR (c.handling_due_on IS NULL AND c.due_on IS NOT NULL AND c.assignment_no > 0)))
+        OR ({awaiting_verification("c")} AND c.verify_due_on IS NULL))
 ORDER BY c.demand_id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
 # Resolved cases still without their time to resolve (resolved before migration 0012), a batch after $1 in
@@ -122,7 +127,7 @@ WHERE demand_id = $1 AND resolution_working_days IS NULL
 """
 # Only the clock's columns, for cases the caller holds locked.
 _SAVE_CLOCK = """
-UPDATE cases SET response_due_on = $2, handling_due_on = $3, paused_since = $4, updated_at = now()
+UPDATE cases SET response_due_on = $2, handling_due_on = $3, paused_since = $4, verify_due_on = $5, updated_at = now()
 WHERE demand_id = $1
 """
 
@@ -166,7 +171,8 @@ class ClockStore(CalendarCorrectionsStore):
     async def save_clocks(self, cases: list[Case]) -> None:
         if cases:
             await self.conn.executemany(
-                _SAVE_CLOCK, [(c.demand_id, c.response_due_on, c.handling_due_on, c.paused_since) for c in cases]
+                _SAVE_CLOCK,
+                [(c.demand_id, c.response_due_on, c.handling_due_on, c.paused_since, c.verify_due_on) for c in cases],
             )
 
     async def resolved_without_days(self, after: UUID | None, limit: int) -> list[Case]:

@@ -4,7 +4,8 @@ The seed's layout: 服务对象 and 跟踪单号 above a table 序号 / 企业�
 处理过程及结果 / 备注 (the seed prints 开始时间/结束时间 in one column; here they are two, so each is read on its
 own). One demand is one row; its 处理过程及结果 lists every line of the case's timeline in order — follow-ups,
 assignments, pauses, warnings… each with its China time — and then the result. Above the table: the station,
-the tracking number as printed (with the station's code), the enterprise, the catalogue items and every deadline.
+the tracking number as printed (with the station's code), the enterprise, the catalogue items, every deadline, and
+the round (办理轮次: a re-handled demand is in round 2, 重办) with the verification of its 不满意 rating.
 
 `templates/sheet.html` gives both outputs (shared.documents); the values here are plain text, the template
 escapes them. Pure apart from reading the template: no database, no HTTP.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from shared.calendar import CHINA
-from shared.contracts import AssigneeKind, printed_tracking_no
+from shared.contracts import AssigneeKind, Finding, printed_tracking_no
 from shared.documents import Documents
 
 from ..domain import STATUS_LABELS, Case, TimelineEntry
@@ -82,14 +83,35 @@ def result(case: Case) -> str:
     return f"{STATUS_LABELS[case.status]}，尚未办结"
 
 
+def round_text(case: Case) -> str:
+    """办理轮次: the first handling, or a re-handling (重办) since when."""
+    if case.round <= 1:
+        return "第 1 轮（首次办理）"
+    since = f"，{china_time(case.reopened_at)} 起" if case.reopened_at else ""
+    return f"第 {case.round} 轮（核实属实后重办{since}）"
+
+
+def verification_text(case: Case) -> str:
+    """核实 of the current round's 不满意 rating: awaited, done (the finding), or ended by an appeal; else none."""
+    if not case.needs_verification:
+        return NONE
+    if case.rating_voided_at is not None and case.verified_at is None:
+        return f"评价已经申诉复核作废（{china_time(case.rating_voided_at)}），无需核实"
+    if case.verified_at is not None and case.finding:
+        return f"{Finding(case.finding).label}（{china_time(case.verified_at)}）"
+    return f"待核实，核实时限 {_day(case.verify_due_on)}"
+
+
 def _remarks(case: Case, today: date) -> list[str]:
-    notes = [STATUS_LABELS[case.status]]
+    notes = [case.status_label]
     if case.paused_since:
         notes.append(f"挂起中（自 {china_time(case.paused_since)}）")
     if case.overdue(today):
         notes.append("已超期")
     if case.round > 1:
-        notes.append(f"第 {case.round} 轮办理")
+        notes.append(f"第 {case.round} 轮办理（重办）")
+    if case.awaiting_verification:
+        notes.append(f"待核实（{_day(case.verify_due_on)} 前）")
     if case.archive_no:
         notes.append(f"档案号 {case.archive_no}")
     return notes
@@ -112,9 +134,11 @@ def view(sheet: TrackingSheet) -> dict:
         "submitted_at": china_time(case.submitted_at) or NONE,
         "deadlines": [
             ("响应期限", _day(case.response_due_on)),
-            ("办结期限（现行）", _day(case.handling_deadline)),
-            ("承诺办结日期", _day(case.due_on)),
+            ("重办期限（现行）" if case.round > 1 else "办结期限（现行）", _day(case.handling_deadline)),
+            ("重办承诺日期" if case.round > 1 else "承诺办结日期", _day(case.due_on)),
         ],
+        "round": round_text(case),
+        "verification": verification_text(case),
         "row": {
             "no": 1,
             "need": case.description or NONE,

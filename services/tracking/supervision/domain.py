@@ -17,7 +17,8 @@ moved deadline (pause, extension) is a new key that may be warned about again.
   a city one, having nowhere higher to go, is chased once (催办 of the reply deadline). Only while the case is
   still being handled: a case resolved or closed meanwhile is no longer pushed upward.
 - A returned case (退单) waits for the head to rematch it: its handling deadline still runs for the enterprise,
-  but the organization that gave it back is no longer the one to act, so the warning goes to the head alone.
+  but the organization that gave it back is no longer the one to act, so the warning goes to the head alone; so
+  does a reopened one (重办待派) before its round's first assignment, due the re-handling deadline.
 """
 
 from collections.abc import Mapping
@@ -209,7 +210,7 @@ def warned(case: Case, due: Due, *, today: date, cause: UUID | None) -> Deadline
     if due.deadline is DeadlineKind.response:
         handler = case.first_responder_id
     else:
-        handler = None if case.status == "returned" else case.assignee_id
+        handler = None if case.status in ("returned", "reopened") else case.assignee_id
     return case.caused_by(cause).caused(
         DeadlineWarned,
         deadline=due.deadline,
@@ -246,6 +247,8 @@ def supervised(
         )
         if case.status == "returned":
             comment += "（已退单，待站长改派）"
+        elif case.status == "reopened":
+            comment += "（重办，待站长派单）"
         deadline = due.deadline
     else:
         scope = city_of(case.station_id)
