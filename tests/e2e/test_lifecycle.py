@@ -134,27 +134,106 @@ async def test_one_demand_from_submission_to_archive(system):
         assert await infra.fetch(url, "SELECT 1 FROM outbox WHERE published_at IS NULL") == [], service
 
 
-async def test_a_dissatisfied_rating_keeps_the_case_out_of_the_archive(system):
+async def _resolve_and_rate(client, procs, demand_id: str, overall: str, round_: int) -> None:
+    """The organization resolves the round; the enterprise rates it through a one-time link."""
+    reply = await client.post(
+        procs.url("tracking") + f"/demands/{demand_id}/resolution",
+        json={"outcome": "met", "summary": f"第 {round_} 轮：已重新出具校准证书"},
+        headers=auth.ORG,
+    )
+    assert reply.status_code == 200, reply.text
+    await _get_when(
+        client,
+        procs.url("evaluation") + f"/surveys/{demand_id}",
+        lambda s: s["status"] == "open" and s["round"] == round_,
+        f"the survey of round {round_} to open",
+    )
+    link = await client.post(procs.url("evaluation") + f"/surveys/{demand_id}/link", headers=auth.CLERK)
+    assert link.status_code == 201, link.text
+    reply = await client.post(link.json()["url"], json={"answers": {"overall": overall, "problem_solved": True}})
+    assert reply.status_code == 201, reply.text
+
+
+async def _verify(client, procs, demand_id: str, finding: str) -> dict:
+    # The rating reaches tracking on its own queue: the case waits for verification (待核实) once it is there.
+    await _get_when(
+        client,
+        procs.url("tracking") + f"/ledger?list=to_verify&station_id={events.STATION}",
+        lambda cases: any(c["demand_id"] == demand_id for c in cases),
+        "the case in the 待核实 list",
+    )
+    reply = await client.post(
+        procs.url("tracking") + f"/demands/{demand_id}/verification",
+        json={"finding": finding, "reason": "电话回访企业负责人，核实证书出具情况", "evidence": "回访录音 2026-11-26"},
+        headers=auth.HEAD,
+    )
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+async def test_a_founded_dissatisfied_rating_is_re_handled_rated_again_and_archived_with_both_rounds(system):
     procs, db = system
     async with httpx.AsyncClient(timeout=10) as client:
         demand = await _drive_to_rated(client, procs, "dissatisfied")
         demand_id = demand["demand_id"]
-        sheet = await _get_when(
+        verified = await _verify(client, procs, demand_id, "founded")
+        assert (verified["round"], verified["status"]) == (2, "reopened")
+
+        # The head finds it back in the dispatch queue as 重办, with its re-handling deadline, and assigns it again.
+        [item] = [
+            i for i in await _waiting(client, procs, demand_id) if i["demand_id"] == demand_id and i["rehandling"]
+        ]
+        assert item["due_on"] == verified["handling_due_on"]
+        assert item["previous_assignee"]["id"] == "org-01"
+        assignment = await _assign(client, procs, demand_id, "org-01")
+        assert (assignment["round"], assignment["due_on"]) == (2, item["due_on"])
+        await _get_when(
             client,
             procs.url("tracking") + f"/demands/{demand_id}",
-            lambda c: c["status"] == "rated",
-            "the rating in tracking",
+            lambda c: c["status"] == "assigned" and c["round"] == 2,
+            "tracking to see round 2's assignment",
         )
-        await infra.eventually(
-            lambda: infra.fetch(
-                db["archive"],
-                "SELECT 1 FROM event_log WHERE demand_id = $1 AND routing_key = 'demand.rated'",
-                UUID(demand_id),
-            ),
-            what="archive to receive the rating",
+        await _resolve_and_rate(client, procs, demand_id, "satisfied", 2)
+        dossier = await _archived(client, procs, demand_id)
+        status = await _get_when(
+            client,
+            procs.url("intake") + f"/demands/{demand_id}",
+            lambda d: d["status"] == "archived",
+            "intake to mark it archived",
         )
-        assert (await client.get(procs.url("archive") + f"/dossiers/{demand_id}", headers=auth.HEAD)).status_code == 404
-    assert sheet["overall"] == "dissatisfied"
+
+    # The sealed record holds both rounds: the first rating, its verification and the reopening, the second round.
+    content = dossier["content"]
+    assert [(r["round"], r["answers"]["overall"]) for r in content["ratings"]] == [
+        (1, "dissatisfied"),
+        (2, "satisfied"),
+    ]
+    assert [v["finding"] for v in content["verifications"]] == ["founded"]
+    assert [r["round"] for r in content["reopenings"]] == [2]
+    assert sorted(a["round"] for a in content["assignments"]) == [1, 2]
+    assert sorted(r["round"] for r in content["resolutions"]) == [1, 2]
+    assert content["outcome"]["round"] == 2 and [r["round"] for r in content["rounds"]] == [1, 2]
+    assert status["archive_no"] == dossier["archive_no"]
+    [row] = await infra.fetch(
+        db["dispatch"], "SELECT count(*) AS n FROM assignments WHERE demand_id = $1", UUID(demand_id)
+    )
+    assert row["n"] == 2
+    for service, url in db.items():
+        assert await infra.fetch(url, "SELECT 1 FROM outbox WHERE published_at IS NULL") == [], service
+
+
+async def test_an_unfounded_dissatisfied_rating_is_archived_with_its_verification(system):
+    procs, _ = system
+    async with httpx.AsyncClient(timeout=10) as client:
+        demand = await _drive_to_rated(client, procs, "dissatisfied")
+        demand_id = demand["demand_id"]
+        verified = await _verify(client, procs, demand_id, "unfounded")
+        assert verified["round"] == 1
+        dossier = await _archived(client, procs, demand_id)
+    content = dossier["content"]
+    assert [v["finding"] for v in content["verifications"]] == ["unfounded"]
+    assert content.get("reopenings", []) == []
+    assert [r["answers"]["overall"] for r in content["ratings"]] == ["dissatisfied"]
 
 
 async def test_archive_refuses_to_alter_a_sealed_dossier(system):
