@@ -1,5 +1,14 @@
 """Event contracts: the only definitions of what travels between services."""
 
+from .aftercare import (
+    AFTERCARE,
+    ComplaintChannel,
+    ComplaintStage,
+    ComplaintSubject,
+    ComplaintUpdated,
+    RevisitMethod,
+    RevisitRecorded,
+)
 from .envelope import STATION_ID_PATTERN, Envelope, Event, StationId, TrackingNo, utcnow
 from .events import (
     Answers,
@@ -80,6 +89,13 @@ __all__ = [
     "SupervisionLevel",
     "printed_tracking_no",
     "FINAL_ROUND",
+    "AFTERCARE",
+    "ComplaintChannel",
+    "ComplaintStage",
+    "ComplaintSubject",
+    "ComplaintUpdated",
+    "RevisitMethod",
+    "RevisitRecorded",
     "REHANDLING",
     "DemandReopened",
     "Finding",

@@ -1,5 +1,6 @@
 """RabbitMQ names: one topic exchange, one quorum queue per consumer and event, one DLQ each."""
 
+from .aftercare import AFTERCARE
 from .envelope import Envelope, Event
 from .events import (
     Archived,
@@ -37,9 +38,10 @@ DISPOSITIONS: tuple[type[Event], ...] = (
 CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdrawn)
 REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
 # FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed; REHANDLING
-# (shared.contracts.rehandling): verification, re-handling and appeal after a 不满意 rating.
+# (shared.contracts.rehandling): verification, re-handling and appeal after a 不满意 rating; AFTERCARE
+# (shared.contracts.aftercare): the re-visit and complaints.
 EVENT_TYPES: dict[str, type[Envelope]] = {
-    e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *REFERENCE)
+    e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *AFTERCARE, *REFERENCE)
 }
 
 

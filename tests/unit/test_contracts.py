@@ -23,6 +23,7 @@ from shared.contracts import (
     CaseResumed,
     CaseSupervised,
     Closing,
+    ComplaintUpdated,
     DeadlineKind,
     DeadlineWarned,
     DemandMerged,
@@ -36,12 +37,14 @@ from shared.contracts import (
     PauseReason,
     Rated,
     Resolved,
+    RevisitRecorded,
     SupervisionAnswered,
     SupervisionLevel,
     dead_letter_queue_name,
     printed_tracking_no,
     queue_name,
 )
+from tests.support import aftercare_events as ae
 from tests.support import following_events as fe
 from tests.support import rehandling_events as re_
 from tests.unit import factories as f
@@ -52,11 +55,12 @@ def _one_of_each() -> dict[type, object]:
     events += f.dispositions(events[0])
     events += fe.one_of_each(events[1], at=f.at(6))  # fixed instants: the examples are compared whole
     events += re_.one_of_each(f.rated(events[0]), at=f.at(8))
+    events.append(ae.revisited(events[2], at=f.at(9)))
     return {type(e): e for e in events}
 
 
 EXAMPLES = _one_of_each()
-DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING)
+DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, RevisitRecorded)
 
 
 def test_examples_cover_every_demand_event():
@@ -219,6 +223,8 @@ def test_event_types_routing_keys():
         "demand.rating_verified",
         "demand.reopened",
         "demand.rating_voided",
+        "demand.revisited",
+        "complaint.updated",
         "station.registered",
         "calendar.corrected",
     }
@@ -500,3 +506,13 @@ def test_printed_tracking_numbers_of_two_stations_differ():
     a = printed_tracking_no("210100/210112/hunnan-01", "2026-000001")
     b = printed_tracking_no("440100/440113/panyu-01", "2026-000001")
     assert a != b and a.endswith("2026-000001") and b.endswith("2026-000001")
+
+
+def test_a_complaint_round_trips_and_is_locked_per_complaint_whether_or_not_it_concerns_a_demand():
+    about_a_demand = ae.complaint(f.submitted())
+    general = ae.complaint()
+    for complaint in (about_a_demand, general):
+        assert ComplaintUpdated.from_json(complaint.model_dump_json()) == complaint
+        assert complaint.lock_key == f"complaint:{complaint.complaint_id}"
+    assert general.demand_id is None and about_a_demand.demand_id is not None
+    assert EVENT_TYPES["complaint.updated"] is ComplaintUpdated
