@@ -26,7 +26,7 @@ from shared.observability.metrics import ServiceMetrics
 from . import web
 from .client import ServiceError, Services
 from .oidc import OidcClient
-from .pages import demands, home, ledger, queue, register, signin
+from .pages import demands, home, ledger, queue, register, rounds, signin
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -103,6 +103,6 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # /demands/new before /demands/{demand_id}
-    for module in (signin, home, ledger, register, demands, queue):
+    for module in (signin, home, ledger, register, demands, rounds, queue):
         app.include_router(module.router)
     return app

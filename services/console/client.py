@@ -181,6 +181,16 @@ class Services:
     async def clock(self, token: str, demand_id: UUID) -> dict:
         return await self._json("tracking", "GET", f"/demands/{demand_id}/clock", token)
 
+    async def resolve(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        return await self._json(
+            "tracking", "POST", f"/demands/{demand_id}/resolution", token, json=body, idempotency_key=idempotency_key
+        )
+
+    async def verify(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        return await self._json(
+            "tracking", "POST", f"/demands/{demand_id}/verification", token, json=body, idempotency_key=idempotency_key
+        )
+
     # --- dispatch ---
 
     async def organizations(self, token: str) -> list[dict]:
@@ -199,6 +209,25 @@ class Services:
         return await self._json(
             "dispatch", "POST", f"/demands/{demand_id}/assignments", token, json=body, idempotency_key=idempotency_key
         )
+
+    # --- evaluation ---
+
+    async def survey(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("evaluation", "GET", f"/surveys/{demand_id}", token)
+
+    async def rating_link(self, token: str, demand_id: UUID, idempotency_key: str) -> dict:
+        return await self._json(
+            "evaluation", "POST", f"/surveys/{demand_id}/link", token, idempotency_key=idempotency_key
+        )
+
+    async def paper_rating(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        return await self._json(
+            "evaluation", "POST", f"/surveys/{demand_id}/rating", token, json=body, idempotency_key=idempotency_key
+        )
+
+    async def void_rating(self, token: str, demand_id: UUID, round_: int, body: dict, idempotency_key: str) -> dict:
+        path = f"/surveys/{demand_id}/ratings/{round_}/void"
+        return await self._json("evaluation", "POST", path, token, json=body, idempotency_key=idempotency_key)
 
     # --- health of the services, for the console's own readiness page ---
 

@@ -79,6 +79,81 @@ def assignment_body(form: FormData) -> dict:
     return body
 
 
+RESOLVE_FIELDS = ("outcome", "summary", "round")
+
+
+def resolution_body(form: FormData) -> dict:
+    """办结 as tracking's POST /demands/{id}/resolution takes it, with the round the page showed: a page left open
+    since the round before cannot resolve the round after it."""
+    body: dict = {}
+    for name in ("outcome", "summary"):
+        _put(body, name, _text(form, name))
+    round_ = _text(form, "round")
+    if round_ is not None and round_.isdigit():
+        body["round"] = int(round_)
+    return body
+
+
+VERIFY_FIELDS = ("finding", "reason", "evidence")
+
+
+def verification_body(form: FormData) -> dict:
+    """核实 as tracking's POST /demands/{id}/verification takes it."""
+    body: dict = {}
+    for name in VERIFY_FIELDS:
+        _put(body, name, _text(form, name))
+    return body
+
+
+# The satisfaction form (000 附录E): items 1–4 and 6–9 in stars, 5 yes/no, 10 the overall level, 11 comments.
+STAR_ITEMS = (
+    ("station_service", 1, "您对本次工作站的服务的满意程度"),
+    ("station_timeliness", 2, "您对本次工作站的及时性的满意程度"),
+    ("station_professionalism", 3, "您对本次工作站的专业性的满意程度"),
+    ("station_civility", 4, "您对本次工作站的文明性的满意程度"),
+    ("technician_professionalism", 6, "您对本次服务的技术人员的专业性的满意程度"),
+    ("technician_timeliness", 7, "您对本次服务的技术人员的及时性的满意程度"),
+    ("technician_civility", 8, "您对本次服务的技术人员的文明性的满意程度"),
+    ("facilities", 9, "您对本次服务的技术设施的满意程度"),
+)
+TECHNICIAN_ITEMS = ("technician_professionalism", "technician_timeliness", "technician_civility", "facilities")
+RATING_FIELDS = (
+    *(f"answers.{name}" for name, _, _ in STAR_ITEMS),
+    "answers.problem_solved",
+    "answers.overall",
+    "answers.comments",
+)
+
+
+def rating_body(form: FormData, technician_items: bool) -> dict:
+    """纸质评价表录入 as evaluation's POST /surveys/{id}/rating takes it: only the items filled in (all but item 10
+    are optional), items 6–9 only when an organization served (else the API refuses them). A value the form could
+    not have sent goes on as it came, for the API to refuse at its field."""
+    answers: dict = {}
+    for name, _, _ in STAR_ITEMS:
+        if name in TECHNICIAN_ITEMS and not technician_items:
+            continue
+        raw = _text(form, f"answers.{name}")
+        if raw is not None:
+            answers[name] = int(raw) if raw.isdigit() else raw
+    solved = _text(form, "answers.problem_solved")
+    if solved is not None:
+        answers["problem_solved"] = {"yes": True, "no": False}.get(solved, solved)
+    for name in ("overall", "comments"):
+        _put(answers, name, _text(form, f"answers.{name}"))
+    return {"answers": answers}
+
+
+VOID_FIELDS = ("reason",)
+
+
+def void_body(form: FormData) -> dict:
+    """申诉复核 as evaluation's POST /surveys/{id}/ratings/{round}/void takes it."""
+    body: dict = {}
+    _put(body, "reason", _text(form, "reason"))
+    return body
+
+
 @dataclass
 class Errors:
     """Field errors as the form shows them: by field name, and those no field shows."""

@@ -220,7 +220,7 @@ def redirect(request: Request, url: str) -> Response:
 # --- rendering ---
 
 
-def _cn_datetime(value: Any) -> str:
+def cn_datetime(value: Any) -> str:
     if not value:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -229,7 +229,7 @@ def _cn_datetime(value: Any) -> str:
     return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
-def _cn_date(value: Any) -> str:
+def cn_date(value: Any) -> str:
     if not value:
         return ""
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
@@ -237,8 +237,8 @@ def _cn_date(value: Any) -> str:
 
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=str(TEMPLATES))
-    t.env.filters["cn_datetime"] = _cn_datetime
-    t.env.filters["cn_date"] = _cn_date
+    t.env.filters["cn_datetime"] = cn_datetime
+    t.env.filters["cn_date"] = cn_date
     t.env.globals["printed_no"] = printed_tracking_no  # the number as printed: station code first
     t.env.globals["role_labels"] = {str(k): v for k, v in ROLE_LABELS.items()}
     return t

@@ -94,6 +94,9 @@ class CaseOut(BaseModel):
     time_limit_days: int | None = Field(description="承诺办结时限（工作日）/ committed time limit in working days")
     channel: str | None
     first_responder: str | None
+    first_responder_id: str | None = Field(
+        default=None, description="首问负责人账号 / the first responder's account (token subject)"
+    )
     submitted_at: datetime | None
     assignee_kind: str | None
     assignee_id: str | None = Field(default=None, description="责任人或机构编号 / the assignee's id")

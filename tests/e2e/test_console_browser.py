@@ -3,8 +3,11 @@
 
 A clerk signs in on the development page, registers a demand through the form (a wrong phone number first: the
 error shows at its field), finds it in the ledger and opens its page; a clerk of another city gets 404 for it; the
-head assigns it from the queue. Then the ledger on a phone-sized screen. Chromium comes from Debian's package
-(scripts/ensure-infra.sh installs it): Playwright's own browser download cannot work here and is never used.
+head assigns it from the queue. The organization resolves it from the demand's page, the clerk transcribes the
+enterprise's paper rating (不满意), finds it in the 待核实 list and verifies it as founded; the head finds it back in
+the queue as 重办 with its fixed deadline and the previous assignee. Then the ledger on a phone-sized screen.
+Chromium comes from Debian's package (scripts/ensure-infra.sh installs it): Playwright's own browser download cannot
+work here and is never used.
 
 CONSOLE_SCREENSHOTS=<dir> keeps a screenshot of each main page there (for the README).
 """
@@ -12,6 +15,7 @@ CONSOLE_SCREENSHOTS=<dir> keeps a screenshot of each main page there (for the RE
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -37,6 +41,7 @@ CHROMIUM_ARGS = [
 CLERK = f"clerk:{events.STATION}"
 HEAD = f"head:{events.STATION}"
 OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
+ORG = "org:org-01"
 ENTERPRISE = "沈阳浏览器测试仪表有限公司"
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 
@@ -94,6 +99,21 @@ async def _sign_in(page, person: str) -> None:
     await expect(page.get_by_test_id("who")).to_be_visible()
 
 
+async def _reload_until(page, locator, what: str, timeout: float = 30) -> None:
+    """The services hear of each other through events: reload the page until `locator` shows, within `timeout`."""
+    from playwright.async_api import expect
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await expect(locator).to_be_visible(timeout=1_500)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not shown within {timeout:.0f} s") from None
+            await page.reload()
+
+
 def _require_chromium() -> None:
     """Never a silent skip: without the browser the tier fails, saying how to get it."""
     if not Path(CHROMIUM).exists():
@@ -115,7 +135,7 @@ async def _shot(page, name: str) -> None:
         await page.screenshot(path=str(where / f"{name}.png"), full_page=True)
 
 
-async def test_a_demand_from_the_clerks_form_to_the_heads_assignment(console, chromium, system):
+async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_rehandling(console, chromium, system):
     from playwright.async_api import expect
 
     procs, _ = system
@@ -210,6 +230,83 @@ async def test_a_demand_from_the_clerks_form_to_the_heads_assignment(console, ch
     async with httpx.AsyncClient() as client:  # and the services agree
         reply = await client.get(procs.url("dispatch") + f"/demands/{demand_id}", headers=auth.HEAD)
         assert reply.json()["status"] == "assigned"
+
+    # The organization resolves it from the demand's page.
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, ORG)
+        await page.goto(f"/demands/{demand_id}")
+        resolve = page.get_by_test_id("resolve-form")
+        await resolve.get_by_label("需求已满足").check()
+        await resolve.get_by_role("textbox", name="服务小结（处理过程及结果）").fill(
+            "已上门检定三台压力表，出具检定证书"
+        )
+        await resolve.get_by_role("button", name="确认办结").click()
+        await expect(page.locator(".flash-ok")).to_contain_text("第 1 轮已办结")
+        await expect(page.get_by_test_id("survey")).to_have_count(0)  # evaluation is for the station to read
+    finally:
+        await context.close()
+
+    # The clerk transcribes the enterprise's paper form (不满意), then verifies it from the 待核实 list: founded.
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, CLERK)
+        await page.goto(f"/demands/{demand_id}")
+        await _reload_until(page, page.get_by_test_id("link-form"), "the survey open for rating")
+        await page.locator("summary", has_text="录入纸质评价表").click()
+        rating = page.get_by_test_id("rating-form")
+        await rating.get_by_label("1. 您对本次工作站的服务的满意程度").select_option("2")
+        await rating.get_by_label("5. 您的问题是否得到了解决").select_option("no")
+        await rating.get_by_role("button", name="录入评价").click()  # item 10 left out: refused at its field
+        await expect(rating.locator('[data-field="answers.overall"]')).to_be_visible()
+        await expect(rating.get_by_label("1. 您对本次工作站的服务的满意程度")).to_have_value("2")  # kept
+        await rating.get_by_label("不满意", exact=True).check()
+        await rating.get_by_role("textbox", name="11. 您的意见或建议").fill("证书上的器具编号有误")
+        await rating.get_by_role("button", name="录入评价").click()
+        await expect(page.locator(".flash-ok")).to_contain_text("总体评价「不满意」")
+        row = page.get_by_test_id("rating-row").filter(has_text="第 1 轮")
+        await expect(row).to_contain_text("不满意")
+        await expect(row).to_contain_text("纸质评价表录入")
+
+        await page.goto("/ledger?list=to_verify")
+        await _reload_until(
+            page, page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE), "the demand in the 待核实 list"
+        )
+        await page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE).get_by_role("link").click()
+        verify = page.get_by_test_id("verify-form")
+        await expect(page.get_by_test_id("to-verify")).to_be_visible()
+        await verify.get_by_label("情况属实，重新办理").check()
+        await verify.get_by_role("textbox", name="核实情况与理由").fill("电话回访企业负责人，证书器具编号确有错误")
+        await verify.get_by_role("textbox", name="核实依据（可选）").fill("回访录音")
+        await _shot(page, "verify")
+        await verify.get_by_role("button", name="提交核实").click()
+        await expect(page.locator(".flash-ok")).to_contain_text("需求进入第 2 轮")
+        await expect(page.get_by_test_id("round")).to_contain_text("第 2 轮")
+        await expect(page.get_by_test_id("status")).to_contain_text("重办待派")
+        due = (await page.get_by_test_id("rehandling-due").inner_text()).strip()
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", due), due
+        await _shot(page, "demand-rehandling")
+    finally:
+        await context.close()
+
+    # The head: back in the queue as 重办, with the fixed deadline and the previous assignee offered first.
+    context, page = await _page(chromium, console)
+    try:
+        await _sign_in(page, HEAD)
+        await page.get_by_role("link", name="派单队列").click()
+        item = page.locator(f'[data-demand="{demand_id}"]')
+        await _reload_until(page, item, "the 重办 in the queue")
+        await expect(item.get_by_test_id("rehandling")).to_contain_text("重办待派 · 第 2 轮")
+        await expect(item.get_by_test_id("rehandling-facts")).to_contain_text(f"重办期限 {due}")
+        await expect(item.get_by_test_id("rehandling-facts")).to_contain_text("上一轮承办：市计量测试院")
+        await item.get_by_role("link", name="派单").click()
+        form = item.get_by_test_id("assign-form")
+        await expect(form.get_by_test_id("rehandling-due")).to_have_text(due)
+        await expect(form.get_by_test_id("previous-assignee")).to_have_text("市计量测试院")
+        await expect(form.get_by_label("服务机构（按动态评价排序）")).to_have_value("org-01")
+        await _shot(page, "queue-rehandling")
+    finally:
+        await context.close()
 
 
 async def test_the_ledger_on_a_phone(console, chromium):

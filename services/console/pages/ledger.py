@@ -31,12 +31,15 @@ _TABS = {
     "overdue": "已超期",
     "paused": "挂起中",
     "awaiting_reply": "待回复督办",
+    "to_verify": "待核实",
 }
-# Which lists each role works from: "mine" means the person's own (staff) or the organization's (org).
+# Which lists each role works from: "mine" means the person's own (staff) or the organization's (org). 待核实 lists
+# every 不满意 rating of the station waiting for its head or first responder (a supervisor watches it; an
+# organization has none to verify).
 _ROLE_TABS = {
-    Role.clerk: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply"),
-    Role.head: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply"),
-    Role.supervisor: ("", "due_soon", "overdue", "paused", "awaiting_reply"),
+    Role.clerk: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply", "to_verify"),
+    Role.head: ("", "mine", "due_soon", "overdue", "paused", "awaiting_reply", "to_verify"),
+    Role.supervisor: ("", "due_soon", "overdue", "paused", "awaiting_reply", "to_verify"),
     Role.org: ("", "due_soon", "overdue", "paused"),
 }
 

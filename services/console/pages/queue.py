@@ -1,6 +1,7 @@
-"""派单队列: dispatch's queue (green channel first, then demands given back, then the oldest), and the head's
-assignment form for each demand, with the ranked candidates dispatch offers (organizations, and the station's
-departments and staff for the categories the demand names).
+"""派单队列: dispatch's queue (green channel first, then re-handlings (重办) by their deadline, then demands given back,
+then the oldest), and the head's assignment form for each demand, with the ranked candidates dispatch offers
+(organizations, and the station's departments and staff for the categories the demand names). A re-handling shows
+its fixed deadline and who had it in the round before, preselected in the form.
 
 Without JavaScript the form is a page of its own (/queue/{id}/assign); with htmx it opens inside the queue.
 """
@@ -43,6 +44,25 @@ def default_kind(candidates: dict) -> str:
     return "first_responder"
 
 
+def previous_choice(demand: dict, candidates: dict) -> dict:
+    """重办: the form offers the round before's assignee first (to send it back to them, or choose another), when
+    dispatch can still assign to them: an organization it lists as a candidate, a member of the station's roster,
+    the first responder. Otherwise nothing is preselected and the head chooses."""
+    previous = demand.get("previous_assignee") if demand.get("rehandling") else None
+    if not previous:
+        return {}
+    kind, who = previous.get("kind"), previous.get("id")
+    if kind == "organization" and any(c["org_id"] == who for c in candidates["candidates"]):
+        return {"assignee_kind": "organization", "assignee_id": who}
+    if kind == "staff":
+        for d in candidates["departments"]:
+            if any(s["staff_id"] == who for s in d.get("staff") or []):
+                return {"assignee_kind": "staff", "department_id": d["department_id"], "responsible_id": who}
+    if kind == "first_responder":
+        return {"assignee_kind": "first_responder"}
+    return {}
+
+
 @router.get("/queue")
 async def queue(request: Request, api: Api, caller=allowed(*READERS), page: str | None = None) -> Response:
     pager = Pager.of(page)
@@ -70,11 +90,15 @@ async def _assign_page(
 ) -> Response:
     demand = await api.dispatch_demand(caller.token, demand_id)
     candidates = await api.candidates(caller.token, demand_id)
-    fields = {
-        "assignee_kind": default_kind(candidates),
-        "handling_mode": HandlingMode.independent.value,
-        "idempotency_key": str(uuid.uuid4()),
-    } | (values or {})
+    fields = (
+        {
+            "assignee_kind": default_kind(candidates),
+            "handling_mode": HandlingMode.independent.value,
+            "idempotency_key": str(uuid.uuid4()),
+        }
+        | previous_choice(demand, candidates)
+        | (values or {})
+    )
     template = "_assign_form.html" if is_htmx(request) else "assign.html"
     return render(
         request,
