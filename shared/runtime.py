@@ -116,8 +116,10 @@ class ServiceRuntime:
         await migrate(s.database_url, self.name, self.migrations, app_role=s.app_role)
         self._pool = await create_pool(s.resolved_app_database_url, min_size=s.db_pool_min, max_size=s.db_pool_max)
         self.uow.bind(self._pool)
+        log.info("database ready")  # start-up lines, so a start that hangs shows at which step
         for job in self.scheduled:  # once before messages flow, then in the background
             await job.step(self.uow, s)
+        log.info("start-up jobs done", jobs=len(self.scheduled))
         self._ops = await aio_pika.connect_robust(s.amqp_url, client_properties={"connection_name": f"{self.name}-ops"})
         await declare_dead_letters(self._ops, self.queues)
         await self.broker.start()

@@ -25,6 +25,26 @@ ORDER BY c.table_name
 """
 
 
+# Whether the app role already has everything secure() gives it: its grants on every table (none on the migration
+# ledger) and sequence, and row-level security forced with the station policy on every station table. A restart
+# (the usual case: no migration ran) then changes nothing and locks nothing.
+_SECURED = f"""
+SELECT has_schema_privilege($1, 'public', 'USAGE')
+    AND NOT EXISTS (
+        SELECT 1 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND CASE
+            WHEN c.relkind NOT IN ('r', 'p', 'S') THEN false
+            WHEN c.relkind = 'S' THEN NOT has_sequence_privilege($1, c.oid, 'USAGE, SELECT')
+            WHEN c.relname = 'schema_migrations' THEN has_table_privilege($1, c.oid, 'SELECT')
+            ELSE NOT has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE') END)
+    AND NOT EXISTS (
+        SELECT 1 FROM ({_STATION_TABLES}) st
+        JOIN pg_class c ON c.relname = st.table_name AND c.relnamespace = 'public'::regnamespace
+        WHERE st.table_name NOT IN ({", ".join(repr(t) for t in UNSCOPED)})
+            AND NOT (c.relrowsecurity AND c.relforcerowsecurity AND EXISTS (
+                SELECT 1 FROM pg_policies p WHERE p.tablename = st.table_name AND p.policyname = 'station_scope')))
+"""
+
+
 def _ident(name: str) -> str:
     # Identifiers cannot be bound as parameters; allow only plain lower-case names.
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
@@ -47,6 +67,8 @@ async def secure(conn: asyncpg.Connection, app_role: str) -> None:
         except asyncpg.DuplicateObjectError:
             pass  # created by a replica starting at the same time
     database = await conn.fetchval("SELECT current_database()")
+    if await conn.fetchval(_SECURED, app_role):
+        return  # nothing to change: take no lock that would queue behind the running replicas' transactions
     async with conn.transaction():
         await conn.execute(f"GRANT CONNECT ON DATABASE {_ident(database)} TO {role}")
         await conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
@@ -55,6 +77,7 @@ async def secure(conn: asyncpg.Connection, app_role: str) -> None:
         await conn.execute(f"REVOKE ALL ON schema_migrations FROM {role}")
         for table in await station_tables(conn):
             ident = _ident(table)
+            # ALTER TABLE takes an exclusive lock, so only where row-level security is not yet on.
             await conn.execute(f"ALTER TABLE {ident} ENABLE ROW LEVEL SECURITY")
             await conn.execute(f"ALTER TABLE {ident} FORCE ROW LEVEL SECURITY")
             has_policy = await conn.fetchval(

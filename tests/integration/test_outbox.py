@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from shared.calendar import china_today
@@ -283,3 +284,30 @@ async def test_running_service_prunes_on_its_own(amqp, databases):
 async def _state_is(db: str, expected: dict) -> bool:
     [row] = await infra.fetch(db, _STATE)
     return dict(row) == expected
+
+
+async def test_a_restart_secures_without_waiting_behind_running_transactions_and_a_new_table_gets_secured(
+    databases, tmp_path
+):
+    """A replica starting while others serve: when nothing is to change, the migration pass takes no table lock, so a
+    transaction holding one (as a running replica's do) does not hold the start back. A new station table is still
+    given row-level security and the app role's grants."""
+    db = databases("intake")
+    (tmp_path / "0001_cases.sql").write_text(
+        "CREATE TABLE cases (demand_id uuid PRIMARY KEY, station_id text NOT NULL);"
+    )
+    await ensure_database(db)
+    await migrate(db, "secure-test", tmp_path, app_role="qs_secure_test_app")
+    busy = await asyncpg.connect(db)
+    try:
+        async with busy.transaction():  # a running replica's transaction on the table
+            await busy.execute("LOCK TABLE cases IN ACCESS SHARE MODE")
+            async with asyncio.timeout(15):
+                assert await migrate(db, "secure-test", tmp_path, app_role="qs_secure_test_app") == []
+        (tmp_path / "0002_visits.sql").write_text("CREATE TABLE visits (visit_id uuid, station_id text NOT NULL);")
+        assert await migrate(db, "secure-test", tmp_path, app_role="qs_secure_test_app") == ["secure-test/0002_visits"]
+        flags = await busy.fetchrow("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'visits'")
+        assert flags["relrowsecurity"] and flags["relforcerowsecurity"]
+        assert await busy.fetchval("SELECT has_table_privilege('qs_secure_test_app', 'visits', 'INSERT')")
+    finally:
+        await busy.close()
