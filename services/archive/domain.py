@@ -42,7 +42,10 @@ listed by the audit and attached by its supplement like any late event.
 
 The following of a case (服务跟进: follow-ups, pauses and resumptions, extensions, warnings, chases,
 督办 and their answers) is kept the same way, one section per kind: nothing proves how many there
-were, so sealing never waits for them.
+were, so sealing never waits for them. So is what happens around a resolved demand: its re-visits
+(回访, RevisitRecorded, tracking's) and the stages of complaints tied to it (投诉, ComplaintUpdated,
+intake's; a complaint about no demand has no dossier and is not kept here). Both mostly come after
+the rating, hence after sealing: logged, and attached by a supplement like any late event.
 
 `missing()` says what is still lacking (for logs and the audit); `ready_to_seal()` is its emptiness.
 A record sealed short under an older rule, or an event that came after sealing, is found by
@@ -70,6 +73,7 @@ from shared.contracts import (
     CaseResumed,
     CaseSupervised,
     Closing,
+    ComplaintUpdated,
     DeadlineWarned,
     DemandCorrected,
     DemandMerged,
@@ -86,6 +90,7 @@ from shared.contracts import (
     RatingVerified,
     RatingVoided,
     Resolved,
+    RevisitRecorded,
     SupervisionAnswered,
 )
 from shared.contracts import Finding as Verdict
@@ -136,6 +141,9 @@ SECTIONS = {
     CaseChased.routing_key: "chases",
     CaseSupervised.routing_key: "supervisions",
     SupervisionAnswered.routing_key: "supervision_answers",
+    # Around a resolved demand (issue 10): 回访 and 投诉, never awaited by the sealing rule either.
+    RevisitRecorded.routing_key: "revisits",
+    ComplaintUpdated.routing_key: "complaints",
 }
 
 

@@ -8,7 +8,8 @@ refusal, merge or withdrawal ends the demand, sealed like a rated one once its h
 The following of a case (follow-ups, pauses, extensions, warnings, chases, 督办) goes into the
 record too, in its own sections; sealing never waits for it (see domain.py). After a 不满意 rating,
 its verification (核实), the re-handling it founds (重办) and an appeal's void (申诉复核) decide when
-the record is complete, each round kept (domain.py).
+the record is complete, each round kept (domain.py). Re-visits (回访) and the stages of a complaint tied to
+a demand (投诉) go into its record as well; a complaint about no demand is acknowledged and not kept.
 """
 
 from shared.contracts import (
@@ -18,6 +19,7 @@ from shared.contracts import (
     CasePaused,
     CaseResumed,
     CaseSupervised,
+    ComplaintUpdated,
     DeadlineWarned,
     DemandCorrected,
     DemandMerged,
@@ -32,6 +34,7 @@ from shared.contracts import (
     RatingVerified,
     RatingVoided,
     Resolved,
+    RevisitRecorded,
     SupervisionAnswered,
 )
 from shared.db.uow import UnitOfWork
@@ -132,5 +135,20 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(SupervisionAnswered, queue="archive.demand.supervision_answered")
     async def on_supervision_answered(event: SupervisionAnswered) -> None:
         await uow.handle(event, usecases.collect)
+
+    # Around a resolved demand (issue 10): 回访 and 投诉.
+
+    @router.consumes(RevisitRecorded, queue="archive.demand.revisited")
+    async def on_revisited(event: RevisitRecorded) -> None:
+        await uow.handle(event, usecases.collect)
+
+    @router.consumes(ComplaintUpdated, queue="archive.complaint.updated")
+    async def on_complaint_updated(event: ComplaintUpdated) -> None:
+        # Only a complaint about a demand belongs to a dossier; the others are acknowledged and left to their
+        # consumers. Handled under the complaint's lock, not the demand's: a complaint's stage never completes a
+        # record, and should the event that does commit meanwhile, the dossier's key refuses a second seal and
+        # the message is retried, then logged after sealing like any late event (domain.py).
+        if event.demand_id is not None:
+            await uow.handle(event, usecases.collect)
 
     return router

@@ -1,6 +1,6 @@
 """Dispatch subscribers: submitted demands fill the queue; corrections, withdrawals, resolutions and reopenings
-(重办) change it; ratings feed the registry's running record; calendar corrections keep dispatch's due dates with
-intake's.
+(重办) change it; ratings and complaints about organizations (投诉) feed the registry's running record; calendar
+corrections keep dispatch's due dates with intake's.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -10,6 +10,7 @@ transaction that publishes them.
 
 from shared.contracts import (
     CalendarCorrected,
+    ComplaintUpdated,
     DemandCorrected,
     DemandReopened,
     DemandSubmitted,
@@ -53,6 +54,10 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Rated, queue="dispatch.demand.rated")
     async def on_rated(event: Rated) -> None:
         await uow.handle(event, organizations.record_rating)
+
+    @router.consumes(ComplaintUpdated, queue="dispatch.complaint.updated")
+    async def on_complaint(event: ComplaintUpdated) -> None:
+        await uow.handle(event, organizations.record_complaint)
 
     @router.consumes(CalendarCorrected, queue="dispatch.calendar.corrected")
     async def on_calendar_corrected(event: CalendarCorrected) -> None:

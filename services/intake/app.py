@@ -1,15 +1,23 @@
 """The intake service: enterprises, demands as submitted, the catalogue, the calendar and the station registry.
 
-Publishes DemandSubmitted, DemandCorrected and DemandWithdrawn and, as the owner of the reference data,
-StationRegistered and CalendarCorrected. Each sub-domain has its own folder with the same files (api.py,
-usecases.py, domain.py, store.py, as it needs them): demands/, changes/ (correction before dispatch,
-withdrawal), catalogue/, calendar/, enterprises/, visits/, stations/; public/ holds the routes an
-enterprise opens without login, on the demands' and changes' use cases.
+Publishes DemandSubmitted, DemandCorrected and DemandWithdrawn, ComplaintUpdated at every stage of a complaint
+and, as the owner of the reference data, StationRegistered and CalendarCorrected. Each sub-domain has its own
+folder with the same files (api.py, usecases.py, domain.py, store.py, as it needs them): demands/, changes/
+(correction before dispatch, withdrawal), catalogue/, calendar/, enterprises/, visits/, stations/, complaints/
+(投诉); public/ holds the routes an enterprise opens without login, on the demands', changes' and complaints'
+use cases.
 """
 
 from pathlib import Path
 
-from shared.contracts import CalendarCorrected, DemandCorrected, DemandSubmitted, DemandWithdrawn, StationRegistered
+from shared.contracts import (
+    CalendarCorrected,
+    ComplaintUpdated,
+    DemandCorrected,
+    DemandSubmitted,
+    DemandWithdrawn,
+    StationRegistered,
+)
 from shared.runtime import Scheduled, Service
 
 from . import handlers, store
@@ -17,6 +25,7 @@ from .calendar import api as calendar
 from .calendar import usecases as working_days
 from .catalogue import api as catalogue
 from .changes import api as changes
+from .complaints import api as complaints
 from .demands import api as demands
 from .enterprises import api as enterprises
 from .public import api as public
@@ -31,11 +40,20 @@ SERVICE = Service(
     description="登记企业需求、生成跟踪单号，发布 DemandSubmitted；派单前更正（DemandCorrected）、撤回"
     "（DemandWithdrawn）；维护服务站名录（StationRegistered）与工作日调整（CalendarCorrected）。"
     "Registers demands and publishes DemandSubmitted, DemandCorrected, DemandWithdrawn; keeps the station "
-    "registry and the working-day corrections and publishes StationRegistered and CalendarCorrected.",
+    "registry and the working-day corrections and publishes StationRegistered and CalendarCorrected. "
+    "投诉（受理、确认、调查、处理、答复、结案）每一环节发布 ComplaintUpdated / publishes ComplaintUpdated "
+    "at every stage of a complaint.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(DemandSubmitted, DemandCorrected, DemandWithdrawn, StationRegistered, CalendarCorrected),
+    publishes=(
+        DemandSubmitted,
+        DemandCorrected,
+        DemandWithdrawn,
+        ComplaintUpdated,
+        StationRegistered,
+        CalendarCorrected,
+    ),
     routers=(
         demands.router,
         changes.router,
@@ -43,6 +61,7 @@ SERVICE = Service(
         calendar.router,
         enterprises.router,
         visits.router,
+        complaints.router,
         stations.router,
         public.router,
     ),

@@ -23,6 +23,14 @@ class Settings(ServiceSettings):
     # The reference data intake owns (the station registry, the working-day corrections) is announced again
     # this often (and on start), so a service deployed after a change, or whose queue did not exist yet, catches up.
     registry_announce_minutes: float = Field(default=60, gt=0, le=24 * 60)
+    # Complaints (投诉, services/intake/complaints): working days each stage may take after the stage before it (the
+    # day of that stage not counted); and how many complaints one status link may file (besides public_rate_limit).
+    complaint_acknowledge_days: int = Field(default=1, ge=1, le=60)
+    complaint_investigate_days: int = Field(default=5, ge=1, le=60)
+    complaint_resolve_days: int = Field(default=5, ge=1, le=60)
+    complaint_answer_days: int = Field(default=2, ge=1, le=60)
+    complaint_close_days: int = Field(default=5, ge=1, le=60)
+    complaint_link_rate_limit: str = "20/day"
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> Self:

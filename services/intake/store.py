@@ -12,14 +12,21 @@ import asyncpg
 from .calendar.store import CalendarStore
 from .catalogue.store import CatalogueStore
 from .changes.store import ChangeStore
-from .demands.store import COUNTERS, DemandStore
+from .complaints.store import COUNTERS as COMPLAINT_COUNTERS
+from .complaints.store import ComplaintStore
+from .demands.store import COUNTERS as DEMAND_COUNTERS
+from .demands.store import DemandStore
 from .enterprises.store import EnterpriseStore
 from .stations.store import StationStore
 from .visits.store import VisitStore
 
 __all__ = ["COUNTERS", "Store"]
 
+COUNTERS = DEMAND_COUNTERS + COMPLAINT_COUNTERS
 
-class Store(DemandStore, ChangeStore, CatalogueStore, CalendarStore, EnterpriseStore, VisitStore, StationStore):
+
+class Store(
+    DemandStore, ChangeStore, CatalogueStore, CalendarStore, EnterpriseStore, VisitStore, StationStore, ComplaintStore
+):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

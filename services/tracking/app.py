@@ -1,12 +1,12 @@
 """The tracking service: ledger, tracking sheet, the clock, follow-ups, supervision, special tasks, resolution.
 
-Publishes Resolved, the events of following a case (shared.contracts.following), and after a 不满意 rating the
-verification and the reopening for re-handling (RatingVerified, DemandReopened).
+Publishes Resolved, the events of following a case (shared.contracts.following), after a 不满意 rating the
+verification and the reopening for re-handling (RatingVerified, DemandReopened), and the re-visits (RevisitRecorded).
 """
 
 from pathlib import Path
 
-from shared.contracts import FOLLOWING, DemandReopened, RatingVerified, Resolved
+from shared.contracts import FOLLOWING, DemandReopened, RatingVerified, Resolved, RevisitRecorded
 from shared.observability import ServiceMetrics
 from shared.observability.metrics import kpi_targets
 from shared.runtime import Scheduled, Service
@@ -16,6 +16,7 @@ from .clock import api as clock_api
 from .clock import usecases as clock
 from .followups import api as followups_api
 from .kpis import Targets
+from .revisits import api as revisits_api
 from .rounds import api as rounds_api
 from .settings import Settings
 from .supervision import api as supervision_api
@@ -40,14 +41,14 @@ def _kpi_targets(metrics: ServiceMetrics, settings: Settings) -> None:
 SERVICE = Service(
     settings=Settings,
     title="跟踪服务 Tracking",
-    description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作、办结与不满意评价的核实重办，"
-    "发布 Resolved、跟进事件及 RatingVerified、DemandReopened。"
+    description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作、办结与不满意评价的核实重办、回访，"
+    "发布 Resolved、跟进事件及 RatingVerified、DemandReopened、RevisitRecorded。"
     "Ledger, tracking sheet, the clock, follow-ups, warnings and supervision, special tasks, resolution, and the"
-    " verification and re-handling of 不满意 ratings.",
+    " verification and re-handling of 不满意 ratings, re-visits.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(Resolved, *FOLLOWING, RatingVerified, DemandReopened),
+    publishes=(Resolved, *FOLLOWING, RatingVerified, DemandReopened, RevisitRecorded),
     routers=(
         api.router,
         clock_api.router,
@@ -56,6 +57,7 @@ SERVICE = Service(
         tasks_api.router,
         kpis_api.router,
         rounds_api.router,
+        revisits_api.router,
     ),
     store_counters=store.COUNTERS,
     metrics=_kpi_targets,

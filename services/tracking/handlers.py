@@ -6,7 +6,9 @@ Resolved is tracking's own event, recorded in the transaction that publishes it.
 lifecycle: the form corrected, an assignment returned, and the demand refused, merged or withdrawn;
 and the calendar corrections intake owns, which the clock counts working days with. After a 不满意 rating,
 tracking publishes the verification and the reopening itself (services/tracking/rounds) and hears of an appeal that
-voided a rating (RatingVoided, evaluation's).
+voided a rating (RatingVoided, evaluation's). Re-visit tasks (services/tracking/revisits) come from a 不满意 rating,
+made with the rating's folding, and from tracking's own Resolved heard back from the broker: the resolution was
+recorded in the transaction that published it, and its task follows it there like any consumer's would.
 """
 
 from functools import partial
@@ -23,6 +25,7 @@ from shared.contracts import (
     DemandWithdrawn,
     Rated,
     RatingVoided,
+    Resolved,
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
@@ -30,6 +33,7 @@ from shared.messaging import EventRouter
 from . import usecases
 from .clock import usecases as clock
 from .clock.domain import ClockSettings
+from .revisits import usecases as revisits
 from .settings import Settings
 from .store import Store
 
@@ -40,6 +44,8 @@ def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
     defaults = ClockSettings.of(settings)
     record_event = partial(usecases.record_event, defaults=defaults)
     record_calendar_correction = partial(clock.record_calendar_correction, defaults=defaults)
+    record_rating = partial(revisits.record_rating, defaults=defaults)
+    record_resolution = partial(revisits.record_resolution, defaults=defaults)
 
     @router.consumes(DemandSubmitted, queue="tracking.demand.submitted")
     async def on_submitted(event: DemandSubmitted) -> None:
@@ -69,9 +75,15 @@ def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
     async def on_withdrawn(event: DemandWithdrawn) -> None:
         await uow.handle(event, record_event)
 
+    # The resolution's own re-visit task (a need not met, or the demand drawn in the station's sample).
+    @router.consumes(Resolved, queue="tracking.demand.resolved")
+    async def on_resolved(event: Resolved) -> None:
+        await uow.handle(event, record_resolution)
+
+    # Folded like any event, and a 不满意 one makes its 差评回访 task.
     @router.consumes(Rated, queue="tracking.demand.rated")
     async def on_rated(event: Rated) -> None:
-        await uow.handle(event, record_event)
+        await uow.handle(event, record_rating)
 
     @router.consumes(RatingVoided, queue="tracking.demand.rating_voided")
     async def on_rating_voided(event: RatingVoided) -> None:

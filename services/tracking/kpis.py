@@ -81,6 +81,49 @@ class Response(_Counts):
         return rate(self.responded_in_time, self.due)
 
 
+@dataclass(frozen=True)
+class Revisits(_Counts):
+    """回访 over the period (domain.md §9, services/tracking/revisits): `due`, the re-visit tasks due on a day of the
+    period (appeared by today); `done`, those of them done by now (a re-visit reached the enterprise after what made
+    the task); the same for 差评回访 (the tasks of 不满意 ratings); `overdue`, the tasks late now (as the gauge
+    qs_revisits_overdue, whatever the period); `voluntary`, re-visits of demands without a task that reached the
+    enterprise on a day of the period (counted apart, in no rate)."""
+
+    due: int = 0
+    done: int = 0
+    dissatisfied_due: int = 0
+    dissatisfied_done: int = 0
+    overdue: int = 0
+    voluntary: int = 0
+
+    @property
+    def revisit_rate(self) -> float | None:
+        """回访率 = done / due."""
+        return rate(self.done, self.due)
+
+    @property
+    def dissatisfied_revisit_rate(self) -> float | None:
+        """差评回访率 = dissatisfied_done / dissatisfied_due (target 100%)."""
+        return rate(self.dissatisfied_done, self.dissatisfied_due)
+
+
+@dataclass(frozen=True)
+class RevisitReport:
+    """The re-visit figures of GET /kpis: per station in scope (a station without a task has none) and in total."""
+
+    stations: dict[str, Revisits] = field(default_factory=dict)
+
+    @property
+    def total(self) -> Revisits:
+        whole = Revisits()
+        for figures in self.stations.values():
+            whole = whole + figures
+        return whole
+
+    def of(self, station_id: str) -> Revisits:
+        return self.stations.get(station_id, Revisits())
+
+
 def nearest_rank(ordered: Sequence[int], percent: int) -> int | None:
     """The `percent`-th percentile by nearest rank: the ⌈percent × n / 100⌉-th smallest of the n values (`ordered`
     increasing), i.e. the smallest value that at least `percent`% of them do not exceed; always one of the values,

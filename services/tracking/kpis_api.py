@@ -19,6 +19,7 @@ from shared.validation import QueryDate
 
 from . import kpis, usecases
 from .deps import Config
+from .revisits import usecases as revisits
 
 router = APIRouter(tags=["KPI 指标"])
 Reader = Annotated[Principal, allow(*READERS)]
@@ -118,6 +119,49 @@ class ResolutionOut(BaseModel):
     )
 
 
+class RevisitsOut(BaseModel):
+    """回访率与差评回访率（domain.md §9）：期内到期的回访任务中已完成回访的比例 / re-visit tasks due in the period and
+    how many were done (services/tracking/revisits; the metrics qs_revisits_*)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    due: int = Field(
+        description="应回访：回访期限在期内（且已出现）的回访任务数（差评、未满足需求、抽样）"
+        " / re-visit tasks due on a day of the period (appeared by today)"
+    )
+    done: int = Field(
+        description="已回访：上述任务中已有联系上企业的回访的（截至现在）"
+        " / of those, done by now (a re-visit reached the enterprise)"
+    )
+    revisit_rate: float | None = Field(description="回访率 = done / due；无应回访任务时为 null")
+    dissatisfied_due: int = Field(description="应差评回访：上述任务中评价为不满意的 / the 差评回访 tasks of due")
+    dissatisfied_done: int = Field(description="已差评回访 / of those, done")
+    dissatisfied_revisit_rate: float | None = Field(
+        description="差评回访率 = dissatisfied_done / dissatisfied_due（目标 100%）；无则为 null"
+    )
+    overdue: int = Field(
+        description="现回访超期：已过回访期限、尚未完成的任务（与 qs_revisits_overdue 相同，不限期间）"
+        " / tasks late now, as the gauge, whatever the period"
+    )
+    voluntary: int = Field(
+        description="主动回访：无回访任务的需求在期内联系上企业的回访次数（单独统计，不计入回访率）"
+        " / re-visits of demands without a task that reached the enterprise in the period (in no rate)"
+    )
+
+
+def _revisits(r: kpis.Revisits) -> RevisitsOut:
+    return RevisitsOut(
+        due=r.due,
+        done=r.done,
+        revisit_rate=r.revisit_rate,
+        dissatisfied_due=r.dissatisfied_due,
+        dissatisfied_done=r.dissatisfied_done,
+        dissatisfied_revisit_rate=r.dissatisfied_revisit_rate,
+        overdue=r.overdue,
+        voluntary=r.voluntary,
+    )
+
+
 class FiguresOut(BaseModel):
     now: NowOut
     handling: HandlingOut
@@ -171,6 +215,11 @@ class StationOut(FiguresOut):
         description="市代码：服务站编号第一段为 6 位数字时的该段，否则为空"
         " / city code: the station id's first part when it is a 6-digit code, else ''"
     )
+    revisits: RevisitsOut = Field(description="回访（期内到期的回访任务）/ re-visits of the period")
+
+
+class TotalOut(FiguresOut):
+    revisits: RevisitsOut = Field(description="回访（整个范围合计）/ re-visits of the whole scope")
 
 
 class CategoryOut(FiguresOut):
@@ -218,7 +267,7 @@ class KpisOut(BaseModel):
     period_to: date = Field(serialization_alias="to", description="统计期间止（含，北京日期）/ last day")
     targets: TargetsOut
     stations: list[StationOut] = Field(description="范围内有需求的各服务站 / each station in scope with a case")
-    total: FiguresOut = Field(
+    total: TotalOut = Field(
         description="整个范围合计（比率按合计数计算，办结用时按全部需求计算）"
         " / the whole scope (rates of the sums, time to resolve over all its cases)"
     )
@@ -237,12 +286,15 @@ class KpisOut(BaseModel):
     description="调用者范围内（或其中一个服务站）每个服务站及合计的 KPI：现状（办理中、响应超期、办理超期、挂起中，"
     "与 /metrics 的指标相同）；统计期间内的按时办结率与响应率（domain.md §9）及其目标、是否低于目标，期内办结数，"
     "以及期内办结需求的平均办结用时与第 90 百分位（工作日）。合计另按服务类别（by_category）与服务机构"
-    "（by_organization）分列。统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
+    "（by_organization）分列；各服务站及合计另有回访（revisits：期内到期回访任务的回访率、差评回访率）。"
+    "统计期间为北京日期，默认本月 1 日至今天，最长 366 天。各数字的定义见字段说明。"
     " / Per station in the caller's scope (or one of them) and for the whole scope: the figures as they stand now"
     " (the same as the gauges on /metrics), and for the period (China dates, by default this month up to today, at"
     " most 366 days) the on-time completion and response rates with their targets, the cases resolved in it and"
     " their average and 90th-percentile working days to resolve; the whole scope also per category (by_category)"
-    " and per service organization (by_organization). Each figure is defined on its field.",
+    " and per service organization (by_organization); each station and the total also have their re-visits (revisits:"
+    " the re-visit rate and the 差评 re-visit rate of the tasks due in the period). Each figure is defined on its"
+    " field.",
 )
 async def kpi_figures(
     uow: UoW,
@@ -260,16 +312,25 @@ async def kpi_figures(
     ] = None,
 ) -> KpisOut:
     report = await usecases.kpi_figures(uow, principal, station_id, start, end)
+    # Read just after, for the same period: the stations are those of the report (a re-visit task is a
+    # case's), and the total is the sum of theirs.
+    visits = await revisits.kpi_figures(uow, principal, station_id, report.period)
     targets = kpis.Targets.of(settings)
     return KpisOut(
         period_from=report.period.start,
         period_to=report.period.end,
         targets=TargetsOut.model_validate(targets),
         stations=[
-            StationOut(station_id=s.station_id, district=s.district, city=s.city, **_figures(s, targets))
+            StationOut(
+                station_id=s.station_id,
+                district=s.district,
+                city=s.city,
+                **_figures(s, targets),
+                revisits=_revisits(visits.of(s.station_id)),
+            )
             for s in report.stations
         ],
-        total=FiguresOut(**_figures(report.total, targets)),
+        total=TotalOut(**_figures(report.total, targets), revisits=_revisits(visits.total)),
         by_category=[
             CategoryOut(category=c.category, label=c.label, **_figures(c, targets)) for c in report.by_category
         ],

@@ -19,6 +19,19 @@ class Settings(ServiceSettings):
     # (domain.md §8: 5 by default; local practice 5 to 15).
     verify_days: int = Field(default=2, ge=1, le=30, description="核实时限（工作日）: rated 不满意 → verified")
     rehandling_days: int = Field(default=5, ge=1, le=30, description="重办时限（工作日）: reopened → resolved again")
+    # 回访 (issue 10, domain.md §8): a task the working day after a resolution, due within revisit_days working days;
+    # always for a 不满意 rating and a need not met, for the other resolved demands a deterministic sample of this share
+    # (0: none, the 12345 practice of re-visiting satisfied cases is the station's choice). A station may set its own.
+    revisit_days: int = Field(
+        default=2, ge=1, le=30, description="回访时限（工作日）: resolved or rated 不满意 → re-visited"
+    )
+    revisit_sample_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="抽样回访比例: share of the demands resolved with their need met",
+    )
     # How often the scheduler looks for what is due (warnings, chases, escalations, overdue tasks), in seconds.
     scan_every_seconds: float = Field(default=300.0, gt=0)
     # The supervisors' KPI targets (GET /kpis, the gauge qs_kpi_target, the alert QsOnTimeRateBelowTarget), 0..1.

@@ -18,6 +18,7 @@ from .clock.store import ClockStore
 from .domain import CASE_FIELDS, Case, TimelineEntry
 from .followups.store import COUNTERS as FOLLOWUP_COUNTERS
 from .followups.store import FollowUpStore
+from .revisits.store import COUNTERS as REVISIT_COUNTERS
 from .supervision.store import COUNTERS as SUPERVISION_COUNTERS
 from .supervision.store import SupervisionStore
 from .tasks.store import COUNTERS as TASK_COUNTERS
@@ -394,6 +395,7 @@ COUNTERS = (
     *FOLLOWUP_COUNTERS,
     *SUPERVISION_COUNTERS,
     *TASK_COUNTERS,
+    *REVISIT_COUNTERS,
 )
 
 # The supervisor's view (GET /kpis, services/tracking/kpis.py): per station in scope ($1, as the ledger's), per

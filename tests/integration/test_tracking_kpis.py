@@ -110,9 +110,25 @@ def figures(now: tuple, handling: tuple, response: tuple, took: tuple[int, ...] 
     }
 
 
-def row(station_id: str, **by_group) -> dict:
+def revisits(due: int = 0, done: int = 0, overdue: int = 0) -> dict:
+    """GET /kpis's re-visit figures (回访): of these cases only h4, resolved with its need not met on 6 May 2025, has a
+    re-visit task (due 8 May 2025, never done, so overdue now, whatever the period); nothing was rated."""
+    return {
+        "due": due,
+        "done": done,
+        "revisit_rate": done / due if due else None,
+        "dissatisfied_due": 0,
+        "dissatisfied_done": 0,
+        "dissatisfied_revisit_rate": None,
+        "overdue": overdue,
+        "voluntary": 0,
+    }
+
+
+def row(station_id: str, visits: dict | None = None, **by_group) -> dict:
     city, district, _ = station_id.split("/")
-    return {"station_id": station_id, "district": district, "city": city, **figures(**by_group)}
+    figured = figures(**by_group) | {"revisits": visits or revisits()}
+    return {"station_id": station_id, "district": district, "city": city, **figured}
 
 
 def category(ref: CategoryRef, **by_group) -> dict:
@@ -135,16 +151,20 @@ def organization(org: tuple[str, str], now: tuple, handling: tuple, took: tuple[
 # both were resolved in June (counted in resolved_in_period, not in due). The time to resolve is of the cases
 # resolved in the period: in spring h9 (1), h4 (43), h3 (75) and t3 (75), t2 (111).
 H_NOW, T_NOW = (4, 1, 1, 1), (2, 1, 1, 0)
-H_SPRING = row(HUNNAN, now=H_NOW, handling=(4, 3, 2), response=(8, 6), took=(1, 43, 75), p90=75)
+H_SPRING = row(
+    HUNNAN, revisits(due=1, overdue=1), now=H_NOW, handling=(4, 3, 2), response=(8, 6), took=(1, 43, 75), p90=75
+)
 T_SPRING = row(TIEXI, now=T_NOW, handling=(1, 2, 0), response=(5, 3), took=(75, 111), p90=111)
 # All five together: the 90th percentile is the ⌈4.5⌉ = 5th smallest, the average 305 / 5 = 61.
-SPRING_TOTAL = figures(now=(6, 2, 2, 1), handling=(5, 5, 2), response=(13, 9), took=(1, 43, 75, 75, 111), p90=111)
+SPRING_TOTAL = figures(now=(6, 2, 2, 1), handling=(5, 5, 2), response=(13, 9), took=(1, 43, 75, 75, 111), p90=111) | {
+    "revisits": revisits(due=1, overdue=1)
+}
 # July: t3 and t6 due, both on time; only t6 resolved in July (82 working days).
 T_JULY = row(TIEXI, now=T_NOW, handling=(2, 1, 2), response=(0, 0), took=(82,), p90=82)
-H_2030 = row(HUNNAN, now=H_NOW, handling=(1, 0, 1), response=(0, 0))
+H_2030 = row(HUNNAN, revisits(overdue=1), now=H_NOW, handling=(1, 0, 1), response=(0, 0))
 T_2030 = row(TIEXI, now=T_NOW, handling=(1, 0, 1), response=(0, 0))
-TOTAL_2030 = figures(now=(6, 2, 2, 1), handling=(2, 0, 2), response=(0, 0))
-EMPTY = figures(now=(0, 0, 0, 0), handling=(0, 0, 0), response=(0, 0))
+TOTAL_2030 = figures(now=(6, 2, 2, 1), handling=(2, 0, 2), response=(0, 0)) | {"revisits": revisits(overdue=1)}
+EMPTY = figures(now=(0, 0, 0, 0), handling=(0, 0, 0), response=(0, 0)) | {"revisits": revisits()}
 NO_RATE = {"due": 0, "responded_in_time": 0, "response_rate": None, "below_target": None}
 
 # The whole scope per category: h3 names metrology and standards (it counts in both), h4 standards, t2 inspection,
@@ -362,6 +382,10 @@ async def test_kpis_per_station_and_scope_for_a_period_equal_to_the_metrics(amqp
     await capture_queue(amqp, "test.kpis.demands", "demand.#")
     async with infra.running(tracking_app(amqp, db)) as client:
         await make_cases(amqp, client)
+        # h4's re-visit task comes from tracking's own Resolved, heard back from the broker.
+        await infra.eventually(
+            lambda: infra.fetch(db, "SELECT 1 FROM revisit_tasks"), timeout=30, what="the re-visit task of h4"
+        )
 
         # The city's supervisor sees both stations (ordered by id) and the city's total.
         city = await kpis(client, auth.SUPERVISOR, **SPRING)

@@ -400,8 +400,11 @@ async def test_following_before_the_submission_changes_nothing_until_the_record_
 
 
 def test_every_demand_event_but_archived_has_a_section_of_the_dossier():
-    from shared.contracts import DISPOSITIONS, FOLLOWING, LIFECYCLE, REHANDLING
+    from shared.contracts import AFTERCARE, DISPOSITIONS, FOLLOWING, LIFECYCLE, REHANDLING
 
-    kept = {t.routing_key for t in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING)} - {Archived.routing_key}
+    # AFTERCARE: the re-visits, and the complaints that concern a demand.
+    kept = {t.routing_key for t in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *AFTERCARE)} - {
+        Archived.routing_key
+    }
     assert set(domain.SECTIONS) == kept
     assert {k: domain.SECTIONS[k] for k in FOLLOWING_SECTIONS} == FOLLOWING_SECTIONS

@@ -287,6 +287,12 @@ class Record:
     rated      ratings of those resolutions (overall, item 10)
     satisfied  of those, 非常满意 or 满意
     open_load  assignments currently its own and not resolved
+    complaints           complaints about it received (投诉, from intake's ComplaintUpdated)
+    complaints_founded   of those, resolved as founded (投诉属实)
+
+    The complaints are figures of the record, not terms of the score: a complaint is judged by the station's
+    head, and whether a founded one weighs on ranking (or flags the organization for review) is the
+    scorecards' decision (issue 10), not this ranking's.
     """
 
     completed: int = 0
@@ -294,6 +300,8 @@ class Record:
     rated: int = 0
     satisfied: int = 0
     open_load: int = 0
+    complaints: int = 0
+    complaints_founded: int = 0
 
     @property
     def on_time_rate(self) -> float | None:

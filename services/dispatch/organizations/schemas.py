@@ -187,6 +187,8 @@ class RecordOut(BaseModel):
     satisfied: int = Field(description="非常满意+满意")
     satisfaction_rate: float | None = Field(description="满意率")
     open_load: int = Field(description="在办数")
+    complaints: int = Field(default=0, description="收到的投诉数（机构本人查看时只计已答复投诉人的）")
+    complaints_founded: int = Field(default=0, description="其中经处理认定属实的投诉数")
     score: float = Field(description="排序分（0–100），见 domain.Record.score")
 
     @classmethod
@@ -199,6 +201,8 @@ class RecordOut(BaseModel):
             satisfied=r.satisfied,
             satisfaction_rate=r.satisfaction_rate,
             open_load=r.open_load,
+            complaints=r.complaints,
+            complaints_founded=r.complaints_founded,
             score=r.score,
         )
 

@@ -161,6 +161,24 @@ WHERE q.status = 'assigned' AND a.assignee_kind = 'organization' AND a.assignee_
 GROUP BY 1
 """
 
+# --- complaints about organizations (intake's ComplaintUpdated) -------------------------------------------------------
+# The latest stage of each complaint decides; a late earlier stage changes nothing (position is the stage's order).
+_RECORD_COMPLAINT = """
+INSERT INTO organization_complaints (complaint_id, station_id, org_id, stage, position, founded, stage_at, event_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (complaint_id) DO UPDATE SET station_id = EXCLUDED.station_id, org_id = EXCLUDED.org_id,
+    stage = EXCLUDED.stage, position = EXCLUDED.position, founded = EXCLUDED.founded, stage_at = EXCLUDED.stage_at,
+    event_id = EXCLUDED.event_id
+WHERE organization_complaints.position < EXCLUDED.position
+"""
+# Received and founded; $2: only those whose complainant has been answered (what the organization itself is shown).
+_COMPLAINTS_RECORD = """
+SELECT org_id, count(*) AS complaints, count(*) FILTER (WHERE founded) AS complaints_founded
+FROM organization_complaints
+WHERE org_id = ANY ($1::text[]) AND (NOT $2 OR stage IN ('answered', 'closed'))
+GROUP BY 1
+"""
+
 
 def _organization(row: asyncpg.Record, qualifications: list[Qualification]) -> Organization:
     return Organization(
@@ -319,9 +337,27 @@ class OrganizationStore:
     ) -> None:
         await self.conn.execute(_RECORD_RATING, demand_id, round_, station_id, overall, rated_at)
 
-    async def organization_records(self, org_ids: list[str]) -> dict[str, Record]:
-        """Each organization's running record; one with no history has an empty one."""
+    async def record_complaint(
+        self,
+        complaint_id: UUID,
+        station_id: str,
+        org_id: str | None,
+        stage: str,
+        position: int,
+        founded: bool | None,
+        stage_at: datetime,
+        event_id: UUID,
+    ) -> None:
+        await self.conn.execute(
+            _RECORD_COMPLAINT, complaint_id, station_id, org_id, stage, position, founded, stage_at, event_id
+        )
+
+    async def organization_records(self, org_ids: list[str], *, answered_only: bool = False) -> dict[str, Record]:
+        """Each organization's running record; one with no history has an empty one. `answered_only`: complaints
+        count only once their complainant has been answered (the record as the organization itself reads it)."""
         counts: dict[str, dict] = {o: {} for o in org_ids}
+        for r in await self.conn.fetch(_COMPLAINTS_RECORD, org_ids, answered_only):
+            counts[r["org_id"]].update({k: r[k] for k in ("complaints", "complaints_founded")})
         for r in await self.conn.fetch(_RESOLVED_RECORD, org_ids):
             counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
         for r in await self.conn.fetch(_OPEN_LOAD, org_ids):

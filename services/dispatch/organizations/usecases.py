@@ -13,7 +13,7 @@ from uuid import UUID
 
 from shared.auth import Principal, Role
 from shared.calendar import china_today
-from shared.contracts import Rated, Resolved, utcnow
+from shared.contracts import ComplaintStage, ComplaintSubject, ComplaintUpdated, Rated, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
 
@@ -103,6 +103,22 @@ async def record_rating(tx: Tx[OrganizationStore], event: Rated) -> None:
     """A rating rates its round's resolution (which may not have arrived yet); idempotent."""
     await tx.store.record_rating_outcome(
         event.demand_id, event.round, event.station_id, event.answers.overall.value, event.rated_at
+    )
+
+
+async def record_complaint(tx: Tx[OrganizationStore], event: ComplaintUpdated) -> None:
+    """投诉 about an organization, at any stage: counted against the organization the latest stage names (received;
+    founded once resolved so). In any order; a complaint about the station or its staff counts for no organization."""
+    about = event.subject_id if event.subject is ComplaintSubject.organization else None
+    await tx.store.record_complaint(
+        event.complaint_id,
+        event.station_id,
+        about,
+        event.stage.value,
+        list(ComplaintStage).index(event.stage),
+        event.founded,
+        event.stage_at,
+        event.event_id,
     )
 
 
@@ -231,8 +247,10 @@ async def get_organization(
     """The profile (qualifications, agreement, areas, status) and the running record."""
     async with uow.begin(principal) as tx:
         org = await _visible(tx, principal, org_id)
+    # An organization reads its own complaints' figures only once the complainants have been answered (issue 10).
+    answered_only = principal.role is Role.org
     async with uow.begin() as tx:  # counts only, across every station it serves (see the module's note)
-        record = (await tx.store.organization_records([org_id]))[org_id]
+        record = (await tx.store.organization_records([org_id], answered_only=answered_only))[org_id]
     return org, record
 
 

@@ -1,7 +1,8 @@
 """Public HTTP routes, no login: the enterprise submits online and follows its demand behind a private link.
 
-Every route is rate-limited per client address and calls the demands' use cases; the status
-token is the enterprise's only authority and reaches exactly one demand.
+Every route is rate-limited per client address and calls the demands', changes' or complaints' use cases;
+the status token is the enterprise's only authority and reaches exactly one demand. A complaint filed
+through the link (网上投诉) is about that demand, and the link shows its stages and, once given, the answer.
 """
 
 from typing import Annotated
@@ -16,6 +17,8 @@ from shared.validation import Key
 
 from ..changes import usecases as changes
 from ..changes.schemas import WithdrawalIn
+from ..complaints import usecases as complaints
+from ..complaints.schemas import PublicComplaintIn, PublicComplaintOut
 from ..demands import usecases
 from ..demands.api import form_of, pdf_response
 from ..demands.schemas import PublicDemandIn, PublicSubmittedOut, StatusOut
@@ -81,3 +84,39 @@ async def withdraw(
 async def status_notice(token: Token, request: Request, uow: UoW, links: Links, settings: Config) -> Response:
     _limit(request, settings.public_rate_limit)
     return await pdf_response(await usecases.notice_by_token(uow, token, links))
+
+
+@router.post(
+    "/status/{token}/complaints",
+    status_code=201,
+    response_model=PublicComplaintOut,
+    summary="在线投诉 / complain about my demand's service",
+)
+async def complain(
+    token: Token,
+    body: PublicComplaintIn,
+    request: Request,
+    uow: UoW,
+    settings: Config,
+    idempotency_key: IdempotencyKey = None,
+) -> PublicComplaintOut:
+    _limit(request, settings.public_rate_limit)
+    # Each complaint takes a number and reaches the station's head: one link files only so many, from any address.
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(settings.complaint_link_rate_limit, "complaint", usecases.status_caller(token))
+    form = complaints.OnlineComplaint(**body.model_dump())
+    complaint, station = await complaints.file_online(
+        uow, token, form, complaints.limits_of(settings), idempotency_key=idempotency_key
+    )
+    return PublicComplaintOut.of(complaint, station)
+
+
+@router.get(
+    "/status/{token}/complaints",
+    response_model=list[PublicComplaintOut],
+    summary="我的投诉及答复 / my complaints and their answers",
+)
+async def my_complaints(token: Token, request: Request, uow: UoW, settings: Config) -> list[PublicComplaintOut]:
+    _limit(request, settings.public_rate_limit)
+    found, station = await complaints.online_complaints(uow, token)
+    return [PublicComplaintOut.of(c, station) for c in found]

@@ -85,6 +85,15 @@ class StationClockIn(RequestModel):
     rehandling_days: Annotated[int, Field(ge=1, le=30)] | None = Field(
         default=None, description="重办时限：核实属实、重新办理至办结（工作日，自次日起算，1–30）"
     )
+    revisit_days: Annotated[int, Field(ge=1, le=30)] | None = Field(
+        default=None, description="回访时限：办结（或评价为不满意）后几个工作日内完成回访（自次日起算，1–30）"
+    )
+    revisit_sample_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="抽样回访比例：需求已满足的办结需求中抽取回访的比例（0–1；评价不满意与需求未满足的一律回访）"
+        " / share of the demands resolved with their need met that get a re-visit task (0..1); 不满意 ratings and"
+        " needs not met always do",
+    )
 
 
 # --- replies ---
@@ -248,6 +257,10 @@ class StationClockOut(BaseModel):
     reply_days: Days
     verify_days: Days
     rehandling_days: Days
+    revisit_days: Days
+    revisit_sample_rate: float = Field(
+        description="抽样回访比例（0–1）/ share of the demands resolved with their need met that get a re-visit task"
+    )
     own: dict | None = Field(description="本站自行设置的值（未设置的项为 null，沿用默认值）；未设置过为 null")
     defaults: dict = Field(description="服务默认值")
     updated_by: str | None = None

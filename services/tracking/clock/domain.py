@@ -58,6 +58,8 @@ class _ClockDefaults(Protocol):
     reply_days: int
     verify_days: int
     rehandling_days: int
+    revisit_days: int
+    revisit_sample_rate: float
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,10 @@ class ClockSettings:
     reply_days: int = 2  # 督办回复时限: working days the station has to answer a 督办
     verify_days: int = 2  # 核实时限: working days to verify a 不满意 rating (issue 10)
     rehandling_days: int = 5  # 重办时限: working days to handle a reopened demand again (domain.md §8, default 5)
+    # 回访 (services/tracking/revisits): working days a re-visit task has, and the share of the demands resolved with
+    # their need met that get one (0..1, a deterministic sample; 不满意 ratings and needs not met always do).
+    revisit_days: int = 2
+    revisit_sample_rate: float = 0.0
 
     @classmethod
     def of(cls, settings: _ClockDefaults) -> "ClockSettings":
@@ -81,6 +87,8 @@ class ClockSettings:
             reply_days=settings.reply_days,
             verify_days=settings.verify_days,
             rehandling_days=settings.rehandling_days,
+            revisit_days=settings.revisit_days,
+            revisit_sample_rate=settings.revisit_sample_rate,
         )
 
     def over(self, row: dict[str, Any] | None) -> "ClockSettings":
@@ -90,7 +98,16 @@ class ClockSettings:
         return replace(self, **{k: row[k] for k in CLOCK_FIELDS if row.get(k) is not None})
 
 
-CLOCK_FIELDS = ("response_days", "warn_days", "escalate_after_days", "reply_days", "verify_days", "rehandling_days")
+CLOCK_FIELDS = (
+    "response_days",
+    "warn_days",
+    "escalate_after_days",
+    "reply_days",
+    "verify_days",
+    "rehandling_days",
+    "revisit_days",
+    "revisit_sample_rate",
+)
 
 
 @dataclass(frozen=True)
