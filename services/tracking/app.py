@@ -35,7 +35,15 @@ def _daily(_settings: Settings) -> float:
 
 def _kpi_targets(metrics: ServiceMetrics, settings: Settings) -> None:
     targets = Targets.of(settings)
-    kpi_targets(metrics, "tracking", {"on_time_rate": targets.on_time_rate, "response_rate": targets.response_rate})
+    kpi_targets(
+        metrics,
+        "tracking",
+        {
+            "on_time_rate": targets.on_time_rate,
+            "response_rate": targets.response_rate,
+            "revisit_rate": targets.revisit_rate,
+        },
+    )
 
 
 SERVICE = Service(

@@ -17,15 +17,20 @@ P90 = 90  # the percentile of the time to resolve the city watches
 
 @dataclass(frozen=True)
 class Targets:
-    """The supervisors' targets (settings TRACKING_TARGET_ON_TIME_RATE, TRACKING_TARGET_RESPONSE_RATE), 0..1; the
-    defaults are the settings'."""
+    """The supervisors' targets (settings TRACKING_TARGET_ON_TIME_RATE, TRACKING_TARGET_RESPONSE_RATE,
+    TRACKING_TARGET_REVISIT_RATE), 0..1; the defaults are the settings'."""
 
     on_time_rate: float
     response_rate: float
+    revisit_rate: float = 1.0
 
     @classmethod
     def of(cls, settings) -> "Targets":
-        return cls(on_time_rate=settings.target_on_time_rate, response_rate=settings.target_response_rate)
+        return cls(
+            on_time_rate=settings.target_on_time_rate,
+            response_rate=settings.target_response_rate,
+            revisit_rate=settings.target_revisit_rate,
+        )
 
 
 class _Counts:

@@ -260,6 +260,7 @@ class TargetsOut(BaseModel):
 
     on_time_rate: float = Field(description="按时办结率目标 / TRACKING_TARGET_ON_TIME_RATE")
     response_rate: float = Field(description="响应率目标 / TRACKING_TARGET_RESPONSE_RATE")
+    revisit_rate: float = Field(description="回访率目标 / TRACKING_TARGET_REVISIT_RATE")
 
 
 class KpisOut(BaseModel):

@@ -37,3 +37,5 @@ class Settings(ServiceSettings):
     # The supervisors' KPI targets (GET /kpis, the gauge qs_kpi_target, the alert QsOnTimeRateBelowTarget), 0..1.
     target_on_time_rate: float = Field(default=0.9, ge=0, le=1, allow_inf_nan=False, description="按时办结率目标")
     target_response_rate: float = Field(default=0.95, ge=0, le=1, allow_inf_nan=False, description="响应率目标")
+    # Every re-visit task that falls due is a call the station owes (100% for 不满意, domain.md §9).
+    target_revisit_rate: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False, description="回访率目标")

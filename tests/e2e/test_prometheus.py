@@ -98,6 +98,9 @@ NO_SERIES_HERE = {
 }
 # A KPI query reading one of these (a part of the query) may find nothing, for the reason said; it is never NaN.
 KPI_MAY_FIND_NOTHING = {
+    "revisit": "no re-visit task falls due in this seed (the one rating is 满意, every need was met, and the"
+    " stations sample none of the others), so there is neither a task nor a rate to show",
+    "qs:complaints_": "no complaint is made in this seed",
     "[1w": "a 7-day rate or quantile has a point only once Prometheus saw something counted happen (increase()"
     " counts what it saw, and it started moments before the seeding: the demands may have been resolved or rated"
     " before its first look)",
