@@ -6,14 +6,14 @@ Kept apart from shared.auth so that token rules and roles import nothing of HTTP
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.auth import Principal, Role
 from shared.contracts import StationId
 from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, Unauthenticated
-from shared.validation import Key, Limit, Offset
+from shared.validation import Key, Limit, Offset, QueryDate
 
 # Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
 _bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
@@ -60,8 +60,26 @@ class StationPage(Page):
     station_id: StationId | None = None
 
 
+@dataclass(frozen=True)
+class KpiScope:
+    """A KPI view's query (GET /kpis on tracking and evaluation): one station of the caller's scope or all of them,
+    and the period in China dates (shared.kpis.period gives the defaults and the limits)."""
+
+    station_id: Annotated[
+        StationId | None, Query(description="只看一个服务站（须在调用者范围内）/ one station of the caller's scope")
+    ] = None
+    start: Annotated[
+        QueryDate | None,
+        Query(alias="from", description="统计期间起（含，北京日期），默认截止日所在月的 1 日 / first day"),
+    ] = None
+    end: Annotated[
+        QueryDate | None, Query(alias="to", description="统计期间止（含，北京日期），默认今天 / last day")
+    ] = None
+
+
 Paged = Annotated[Page, Depends()]
 StationPaged = Annotated[StationPage, Depends()]
+KpiScoped = Annotated[KpiScope, Depends()]
 
 # A client retrying a state-changing request after a lost reply sends the same key (shared.idempotency).
 IdempotencyKey = Annotated[

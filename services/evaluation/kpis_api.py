@@ -10,14 +10,13 @@ it ended, the increase over the period of qs_ratings_total minus qs_ratings_void
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from shared.api import UoW, allow
+from shared.api import KpiScoped, UoW, allow
 from shared.auth import READERS, Principal
-from shared.contracts import Overall, StationId
+from shared.contracts import Overall
 from shared.kpis import below
-from shared.validation import QueryDate
 
 from . import kpis, usecases
 from .api import Config
@@ -165,18 +164,9 @@ async def kpi_figures(
     uow: UoW,
     principal: Reader,
     settings: Config,
-    station_id: Annotated[
-        StationId | None, Query(description="只看一个服务站（须在调用者范围内）/ one station of the caller's scope")
-    ] = None,
-    start: Annotated[
-        QueryDate | None,
-        Query(alias="from", description="统计期间起（含，北京日期），默认截止日所在月的 1 日 / first day"),
-    ] = None,
-    end: Annotated[
-        QueryDate | None, Query(alias="to", description="统计期间止（含，北京日期），默认今天 / last day")
-    ] = None,
+    query: KpiScoped,
 ) -> KpisOut:
-    report = await usecases.kpi_figures(uow, principal, station_id, start, end)
+    report = await usecases.kpi_figures(uow, principal, query.station_id, query.start, query.end)
     definition = kpis.Definition.of(settings)
     return KpisOut(
         period_from=report.period.start,

@@ -8,14 +8,12 @@ cases: the "now" figures equal the gauges, the period's figures use the counters
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api import UoW, allow
+from shared.api import KpiScoped, UoW, allow
 from shared.auth import READERS, Principal
-from shared.contracts import StationId
 from shared.kpis import below
-from shared.validation import QueryDate
 
 from . import kpis, usecases
 from .deps import Config
@@ -301,21 +299,12 @@ async def kpi_figures(
     uow: UoW,
     principal: Reader,
     settings: Config,
-    station_id: Annotated[
-        StationId | None, Query(description="只看一个服务站（须在调用者范围内）/ one station of the caller's scope")
-    ] = None,
-    start: Annotated[
-        QueryDate | None,
-        Query(alias="from", description="统计期间起（含，北京日期），默认截止日所在月的 1 日 / first day"),
-    ] = None,
-    end: Annotated[
-        QueryDate | None, Query(alias="to", description="统计期间止（含，北京日期），默认今天 / last day")
-    ] = None,
+    query: KpiScoped,
 ) -> KpisOut:
-    report = await usecases.kpi_figures(uow, principal, station_id, start, end)
+    report = await usecases.kpi_figures(uow, principal, query.station_id, query.start, query.end)
     # Read just after, for the same period: the stations are those of the report (a re-visit task is a
     # case's), and the total is the sum of theirs.
-    visits = await revisits.kpi_figures(uow, principal, station_id, report.period)
+    visits = await revisits.kpi_figures(uow, principal, query.station_id, report.period)
     targets = kpis.Targets.of(settings)
     return KpisOut(
         period_from=report.period.start,
