@@ -156,6 +156,8 @@ async def test_a_complaint_goes_through_every_stage_published_at_each_and_counte
     assert await _record_of(system, ORG_USER) == await _record_of(system, auth.HEAD)
     seen = (await intake.get(f"/complaints/{cid}", headers=ORG_USER)).json()
     assert (seen["complainant_name"], seen["complainant_contact"], seen["stage"]) == (None, None, "closed")
+    # Nor the demand: its tracking number would name the enterprise to the organization that handled it.
+    assert (seen["demand_id"], seen["tracking_no"], seen["enterprise_name"]) == (None, None, None)
     assert [c["complaint_id"] for c in (await intake.get("/complaints", headers=ORG_USER)).json()] == [cid]
     assert (await _move(system, cid, "closed", headers=ORG_USER)).status_code == 403
     assert (await intake.get(f"/complaints/{cid}", headers=auth.OTHER_ORG)).status_code == 404

@@ -146,9 +146,10 @@ class ComplaintOut(BaseModel):
             subject_label=c.subject.kind.label,
             subject_id=c.subject.id,
             subject_name=c.subject.name,
-            demand_id=c.demand_id,
-            tracking_no=c.tracking_no,
-            # GB/T 19012: the complainant's identity is kept from the one complained about.
+            # GB/T 19012: the complainant's identity is kept from the one complained about, and so is the demand, which
+            # would name the enterprise to the organization that handled it.
+            demand_id=None if for_organization else c.demand_id,
+            tracking_no=None if for_organization else c.tracking_no,
             complainant_name=None if for_organization else c.complainant_name,
             complainant_contact=None if for_organization else c.complainant_contact,
             enterprise_name=None if for_organization else c.enterprise_name,
