@@ -1,6 +1,6 @@
 """Dispatch subscribers: submitted demands fill the queue; corrections, withdrawals, resolutions and reopenings
-(重办) change it; ratings and complaints about organizations (投诉) feed the registry's running record; calendar
-corrections keep dispatch's due dates with intake's.
+(重办) change it; ratings, voided ratings (申诉复核) and complaints about organizations (投诉) feed the registry's
+running record; calendar corrections keep dispatch's due dates with intake's.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -16,6 +16,7 @@ from shared.contracts import (
     DemandSubmitted,
     DemandWithdrawn,
     Rated,
+    RatingVoided,
     Resolved,
 )
 from shared.db.uow import UnitOfWork
@@ -54,6 +55,10 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
     @router.consumes(Rated, queue="dispatch.demand.rated")
     async def on_rated(event: Rated) -> None:
         await uow.handle(event, organizations.record_rating)
+
+    @router.consumes(RatingVoided, queue="dispatch.demand.rating_voided")
+    async def on_rating_voided(event: RatingVoided) -> None:
+        await uow.handle(event, organizations.record_voided_rating)
 
     @router.consumes(ComplaintUpdated, queue="dispatch.complaint.updated")
     async def on_complaint(event: ComplaintUpdated) -> None:

@@ -1,4 +1,5 @@
-"""Registry SQL: organizations, their qualifications and audit, resolution outcomes, the running record.
+"""Registry SQL: organizations, their qualifications and audit, resolution outcomes and voided ratings, the running
+record.
 
 A mixin on the dispatch store (`self.conn` is the transaction's connection). Organizations span stations,
 so their tables have no row-level security; every question of scope is asked in SQL of `qs_covers`:
@@ -131,20 +132,35 @@ WHERE resolution_outcomes.resolved_at IS NULL
 """
 # A later rating of the same round (e.g. after verification) replaces an earlier one; a late older one does not.
 _RECORD_RATING = """
-INSERT INTO resolution_outcomes (demand_id, round, station_id, overall, rated_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (demand_id, round) DO UPDATE SET overall = EXCLUDED.overall, rated_at = EXCLUDED.rated_at
+INSERT INTO resolution_outcomes (demand_id, round, station_id, overall, rated_at, rated_event_id)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (demand_id, round) DO UPDATE SET overall = EXCLUDED.overall, rated_at = EXCLUDED.rated_at,
+    rated_event_id = EXCLUDED.rated_event_id
 WHERE resolution_outcomes.rated_at IS NULL OR resolution_outcomes.rated_at < EXCLUDED.rated_at
 """
+# 申诉复核: kept by the voided rating's event id, whether or not its Rated has arrived; a duplicate changes nothing.
+_RECORD_VOID = """
+INSERT INTO voided_ratings (rated_event_id, demand_id, round, station_id, voided_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (rated_event_id) DO NOTHING
+"""
+# The rating a row holds is void if its void names it (or, for a rating recorded before event ids were kept, names
+# any rating of its round): it then counts in neither `rated` nor `satisfied` (domain.md §9, valid ratings only).
+_VALID_RATING = """o.overall IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM voided_ratings v
+    WHERE v.rated_event_id = o.rated_event_id
+       OR (o.rated_event_id IS NULL AND v.demand_id = o.demand_id AND v.round = o.round)
+)"""
 
 # Each resolution is credited to the assignment it names (or, from an older event that names none, the
 # round's latest assignment); on time = its China date on or before that assignment's due date.
-_RESOLVED_RECORD = """
+_RESOLVED_RECORD = f"""
 SELECT a.assignee_id AS org_id,
        count(*) AS completed,
        count(*) FILTER (WHERE o.resolved_on <= a.due_on) AS on_time,
-       count(o.overall) AS rated,
-       count(*) FILTER (WHERE o.overall IN ('very_satisfied', 'satisfied')) AS satisfied
+       count(*) FILTER (WHERE valid.rating) AS rated,
+       count(*) FILTER (WHERE valid.rating AND o.overall IN ('very_satisfied', 'satisfied')) AS satisfied
 FROM resolution_outcomes o
+CROSS JOIN LATERAL (SELECT {_VALID_RATING} AS rating) AS valid
 JOIN LATERAL (
     SELECT x.assignee_kind, x.assignee_id, x.due_on FROM assignments x
     WHERE x.demand_id = o.demand_id
@@ -333,9 +349,14 @@ class OrganizationStore:
         )
 
     async def record_rating_outcome(
-        self, demand_id: UUID, round_: int, station_id: str, overall: str, rated_at: datetime
+        self, demand_id: UUID, round_: int, station_id: str, overall: str, rated_at: datetime, rated_event_id: UUID
     ) -> None:
-        await self.conn.execute(_RECORD_RATING, demand_id, round_, station_id, overall, rated_at)
+        await self.conn.execute(_RECORD_RATING, demand_id, round_, station_id, overall, rated_at, rated_event_id)
+
+    async def record_voided_rating(
+        self, rated_event_id: UUID, demand_id: UUID, round_: int, station_id: str, voided_at: datetime
+    ) -> None:
+        await self.conn.execute(_RECORD_VOID, rated_event_id, demand_id, round_, station_id, voided_at)
 
     async def record_complaint(
         self,

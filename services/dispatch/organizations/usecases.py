@@ -13,7 +13,7 @@ from uuid import UUID
 
 from shared.auth import Principal, Role
 from shared.calendar import china_today
-from shared.contracts import ComplaintStage, ComplaintSubject, ComplaintUpdated, Rated, Resolved, utcnow
+from shared.contracts import ComplaintStage, ComplaintSubject, ComplaintUpdated, Rated, RatingVoided, Resolved, utcnow
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
 
@@ -102,7 +102,15 @@ async def record_resolution(tx: Tx[OrganizationStore], event: Resolved) -> None:
 async def record_rating(tx: Tx[OrganizationStore], event: Rated) -> None:
     """A rating rates its round's resolution (which may not have arrived yet); idempotent."""
     await tx.store.record_rating_outcome(
-        event.demand_id, event.round, event.station_id, event.answers.overall.value, event.rated_at
+        event.demand_id, event.round, event.station_id, event.answers.overall.value, event.rated_at, event.event_id
+    )
+
+
+async def record_voided_rating(tx: Tx[OrganizationStore], event: RatingVoided) -> None:
+    """申诉复核: the rating it names counts in no satisfaction figure from now on; in any order with that rating
+    (kept by its event id, so a later rating of the round stays valid); idempotent."""
+    await tx.store.record_voided_rating(
+        event.rated_event_id, event.demand_id, event.round, event.station_id, event.voided_at
     )
 
 
