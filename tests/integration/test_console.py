@@ -15,6 +15,8 @@ import pytest
 from services.console.app import create_app
 from services.console.settings import Settings
 from tests.support import auth, events
+from tests.support import console as console_support
+from tests.support.console import browser, csrf_of, sign_in
 from tests.support.system import System, fresh_system
 
 pytestmark = pytest.mark.integration
@@ -22,7 +24,6 @@ pytestmark = pytest.mark.integration
 CLERK = f"clerk:{events.STATION}"
 HEAD = f"head:{events.STATION}"
 OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -33,31 +34,8 @@ async def system():
 
 @pytest.fixture(scope="module")
 async def console(system: System):
-    """The console app, its lifespan running, its calls routed to the system's apps."""
-    transports = {name: httpx.ASGITransport(app=app) for name, app in system.apps.items()}
-    app = create_app(Settings(), transports=transports)
-    async with app.router.lifespan_context(app):
+    async with console_support.running(system) as app:
         yield app
-
-
-def browser(console) -> httpx.AsyncClient:
-    """A person's browser: its own cookie jar, redirects not followed (the tests look at them)."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=console), base_url="http://console.test")
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = CSRF.search(page.text)
-    assert found, page.text[:2000]
-    return found.group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, person: str) -> None:
-    page = await client.get("/signin")
-    assert page.status_code == 200, page.text
-    assert f'value="{person}"' in page.text, f"{person} is not offered"
-    reply = await client.post("/signin", data={"csrf_token": csrf_of(page), "person": person, "next": "/ledger"})
-    assert reply.status_code == 303, reply.text
-    assert reply.headers["location"] == "/ledger"
 
 
 async def in_ledger(system: System, demand_id: UUID, headers: dict) -> None:

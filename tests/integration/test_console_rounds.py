@@ -11,9 +11,9 @@ from uuid import UUID
 import httpx
 import pytest
 
-from services.console.app import create_app
-from services.console.settings import Settings
 from tests.support import auth, events
+from tests.support import console as console_support
+from tests.support.console import browser, csrf_of, sign_in
 from tests.support.system import System, fresh_system
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,6 @@ SUPERVISOR = "supervisor:210100"
 CLERK_NAME = "沈阳市浑南区一站式质量服务站服务专员"
 AS_CONSOLE_CLERK = auth.bearer("clerk", events.STATION, name=CLERK_NAME, subject=f"clerk-{events.STATION}")
 ANOTHER_CLERK = auth.bearer("clerk", events.STATION, name="张晓燕", subject="clerk-zhang")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -38,29 +37,13 @@ async def system():
 
 @pytest.fixture(scope="module")
 async def console(system: System):
-    transports = {name: httpx.ASGITransport(app=app) for name, app in system.apps.items()}
-    app = create_app(Settings(), transports=transports)
-    async with app.router.lifespan_context(app):
+    async with console_support.running(system) as app:
         yield app
-
-
-def browser(console) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=console), base_url="http://console.test")
-
-
-def csrf_of(page: httpx.Response) -> str:
-    return CSRF.search(page.text).group(1)
 
 
 def key_of(page: httpx.Response, testid: str) -> str:
     form = page.text.split(f'data-testid="{testid}"', 1)[1]
     return re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)
-
-
-async def sign_in(client: httpx.AsyncClient, person: str) -> None:
-    page = await client.get("/signin")
-    reply = await client.post("/signin", data={"csrf_token": csrf_of(page), "person": person, "next": "/ledger"})
-    assert reply.status_code == 303, reply.text
 
 
 async def post_form(client: httpx.AsyncClient, demand_id: UUID, action: str, testid: str, **fields) -> httpx.Response:
