@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aio_pika
+import aiormq
 import asyncpg
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -122,7 +123,7 @@ class ServiceRuntime:
         log.info("start-up jobs done", jobs=len(self.scheduled))
         self._ops = await aio_pika.connect_robust(s.amqp_url, client_properties={"connection_name": f"{self.name}-ops"})
         await declare_dead_letters(self._ops, self.queues)
-        await self.broker.start()
+        await self._start_consumers()
         relay = OutboxRelay(
             pool=self._pool,
             dsn=s.resolved_app_database_url,
@@ -157,6 +158,20 @@ class ServiceRuntime:
             self._pool = None
             self.uow.bind(None)
             log.info("service stopped")
+
+    async def _start_consumers(self, attempts: int = 6) -> None:
+        """Replicas starting together race a new quorum queue's first start: until its Raft member runs, RabbitMQ
+        answers basic.consume with INTERNAL_ERROR and closes the connection. That one error is tried again."""
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.broker.start()
+                return
+            except aiormq.exceptions.ConnectionInternalError as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("queue not ready to consume, starting consumers again", attempt=attempt, error=str(exc))
+                await self.broker.stop()
+                await asyncio.sleep(0.5 * attempt)
 
     async def readiness(self) -> dict[str, object]:
         problems: dict[str, object] = {}
