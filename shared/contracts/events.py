@@ -134,6 +134,18 @@ class Enterprise(BaseModel):
     credit_code: str  # 统一社会信用代码, validated by intake
 
 
+class EnterpriseProfile(BaseModel):
+    """Where the enterprise stood in the station's dossier when the demand was submitted: what the archive's books
+    (一链一册, 一镇一册, parks) group by, so a later change of the dossier does not move sealed demands."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    chain: str | None = None  # 产业链
+    chain_leader: bool = False  # 链主企业
+    town: str | None = None  # 专业镇
+    in_park: bool | None = None
+    park_name: str | None = None  # 园区
+
+
 class Contact(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
     name: Name
@@ -223,6 +235,7 @@ class DemandSubmitted(Event):
     # dossier at submission, and the detail tables (products, instruments, special_equipment, operator_exams).
     address: str | None = None
     details: dict = Field(default_factory=dict)
+    enterprise_profile: EnterpriseProfile | None = None  # additive: absent on demands submitted before it
 
     def summary(self) -> dict:
         """What a read model of demands (dispatch's queue, tracking's ledger) keeps of the submission."""
@@ -392,6 +405,25 @@ class DemandWithdrawn(Closing):
     by_enterprise: bool = False
 
 
+class Fee(BaseModel):
+    """What the service cost the enterprise, recorded with the result (000 档案管理: 收费情况)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    free_service: bool  # 公益/免费服务
+    amount_yuan: float = Field(default=0, ge=0, le=100_000_000)  # 0 when free
+    payer: Name | None = None  # who paid: the enterprise, a subsidy, the station
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Deliverable(BaseModel):
+    """A report, certificate or data set delivered to the enterprise, by reference (the archive keeps the reference,
+    not the file): e.g. a test report's number, a certificate's number, where the file lies."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    title: Name
+    reference: Name  # report/certificate number or document locator
+
+
 class Resolved(Event):
     routing_key = "demand.resolved"
 
@@ -402,6 +434,10 @@ class Resolved(Event):
     summary: Text
     resolved_by: Name
     resolved_at: datetime
+    # Added for the sealed record (issue 11, additive): fees, deliverables and the people who served.
+    fee: Fee | None = None
+    deliverables: list[Deliverable] = Field(default_factory=list, max_length=50)
+    staff_involved: list[Name] = Field(default_factory=list, max_length=50)
 
 
 class Rated(Event):
