@@ -9,6 +9,7 @@ from shared.runtime import Service
 
 from . import api, handlers, kpis_api, store
 from .kpis import Definition
+from .scorecards import api as scorecards_api
 from .settings import Settings
 
 
@@ -26,13 +27,14 @@ SERVICE = Service(
     settings=Settings,
     title="评价服务 Evaluation",
     description="满意度评价（含重办后的第二轮评价与申诉复核作废），发布 Rated、RatingVoided；满意率、解决率与好差评分布"
-    "（GET /kpis）。Satisfaction surveys and ratings (the second round after re-handling, voiding on appeal); publishes"
-    " Rated and RatingVoided; satisfaction and solution rates and the national 好差评 distribution (GET /kpis).",
+    "（GET /kpis）；考核评分表的评价部分（GET /scorecards）。Satisfaction surveys and ratings (the second round after"
+    " re-handling, voiding on appeal); publishes Rated and RatingVoided; satisfaction and solution rates and the"
+    " national 好差评 distribution (GET /kpis); the rating side of the scorecards (GET /scorecards).",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
     publishes=(Rated, RatingVoided),
-    routers=(api.router, api.public, kpis_api.router),
+    routers=(api.router, api.public, kpis_api.router, scorecards_api.router),
     store_counters=_store_counters,
     metrics=_kpi_targets,
 )

@@ -29,7 +29,9 @@ from shared.contracts import (
     Assigned,
     AssigneeKind,
     Closing,
+    DemandCorrected,
     DemandReopened,
+    DemandSubmitted,
     Event,
     NationalLevel,
     Overall,
@@ -121,6 +123,52 @@ class Rating:
     def final(self) -> bool:
         """The rating of the final round (FINAL_ROUND): no verification and re-handling follows it."""
         return self.round >= FINAL_ROUND
+
+
+@dataclass(frozen=True)
+class DemandForm:
+    """What evaluation keeps of a demand's form for its breakdowns (issue 12, scorecards): the categories it names
+    and who received it (首问负责人). A fold of DemandSubmitted and DemandCorrected in any order: the latest
+    correction's categories stand (by corrected_at, then event id), whether the submission came before or after it."""
+
+    demand_id: UUID
+    station_id: str
+    categories: list[dict] = field(default_factory=list)  # [{"code": …, "label": …}]
+    first_responder: str | None = None
+    first_responder_id: str | None = None
+    submitted_at: datetime | None = None
+    corrected_at: datetime | None = None
+    correction_id: UUID | None = None
+
+
+FORM_FIELDS = tuple(f.name for f in fields(DemandForm))
+
+
+def _categories(event: DemandSubmitted | DemandCorrected) -> list[dict]:
+    return [{"code": c.code, "label": c.label} for c in event.categories]
+
+
+def on_submitted(form: DemandForm | None, event: DemandSubmitted) -> DemandForm:
+    form = form or DemandForm(demand_id=event.demand_id, station_id=event.station_id)
+    form = replace(
+        form,
+        first_responder=event.first_responder,
+        first_responder_id=event.first_responder_id,
+        submitted_at=event.submitted_at,
+    )
+    if form.corrected_at is not None:  # a correction came first: its categories stand
+        return form
+    return replace(form, categories=_categories(event))
+
+
+def on_corrected(form: DemandForm | None, event: DemandCorrected) -> DemandForm:
+    form = form or DemandForm(demand_id=event.demand_id, station_id=event.station_id)
+    if form.corrected_at is not None and (event.corrected_at, str(event.event_id)) <= (
+        form.corrected_at,
+        str(form.correction_id),
+    ):
+        return form  # an older correction than the one kept
+    return replace(form, categories=_categories(event), corrected_at=event.corrected_at, correction_id=event.event_id)
 
 
 def _new(event: Event) -> Survey:

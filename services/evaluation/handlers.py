@@ -1,4 +1,5 @@
-"""Evaluation subscribers: Assigned says who served; Resolved opens the survey; a closing closes it; a reopening
+"""Evaluation subscribers: DemandSubmitted and DemandCorrected say the form's categories and first responder (for the
+breakdowns and scorecards); Assigned says who served; Resolved opens the survey; a closing closes it; a reopening
 (重办, DemandReopened) moves it to the next round, to be opened by that round's Resolved.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
@@ -7,7 +8,16 @@ Rated and RatingVoided are evaluation's own events, written to the outbox with t
 A refusal, merge or withdrawal ends the demand unresolved: its survey is closed, never rated.
 """
 
-from shared.contracts import Assigned, DemandMerged, DemandRefused, DemandReopened, DemandWithdrawn, Resolved
+from shared.contracts import (
+    Assigned,
+    DemandCorrected,
+    DemandMerged,
+    DemandRefused,
+    DemandReopened,
+    DemandSubmitted,
+    DemandWithdrawn,
+    Resolved,
+)
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
@@ -18,6 +28,14 @@ from .store import Store
 
 def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
     router = EventRouter("evaluation", delivery_limit=settings.delivery_limit)
+
+    @router.consumes(DemandSubmitted, queue="evaluation.demand.submitted")
+    async def on_submitted(event: DemandSubmitted) -> None:
+        await uow.handle(event, usecases.record_submitted)
+
+    @router.consumes(DemandCorrected, queue="evaluation.demand.corrected")
+    async def on_corrected(event: DemandCorrected) -> None:
+        await uow.handle(event, usecases.record_correction)
 
     @router.consumes(Assigned, queue="evaluation.demand.assigned")
     async def on_assigned(event: Assigned) -> None:

@@ -6,12 +6,12 @@ from uuid import UUID
 import asyncpg
 
 from shared.calendar import china_today
-from shared.contracts import Overall, Rated, utcnow
+from shared.contracts import Assigned, Overall, Rated, utcnow
 from shared.kpis import Period
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
 from . import kpis
-from .domain import SURVEY_FIELDS, Rating, RatingLink, Survey
+from .domain import FORM_FIELDS, SURVEY_FIELDS, DemandForm, Rating, RatingLink, Survey
 
 _COLUMNS = ", ".join(SURVEY_FIELDS)
 _PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(SURVEY_FIELDS) + 1))
@@ -53,6 +53,61 @@ _VOID_RATING = """
 UPDATE ratings SET voided_at = $3, voided_by = $4, void_reason = $5
 WHERE demand_id = $1 AND round = $2 AND voided_at IS NULL
 """
+
+# What evaluation keeps of the demand for its breakdowns (migrations/0006_breakdowns.sql): the form (a fold of
+# DemandSubmitted and DemandCorrected, domain.DemandForm), every assignment with its assignee, and each round's
+# resolution with the assignment it answers.
+_FORM_COLUMNS = ", ".join(FORM_FIELDS)
+_GET_FORM = f"SELECT {_FORM_COLUMNS} FROM demand_forms WHERE demand_id = $1"
+_SAVE_FORM = f"""
+INSERT INTO demand_forms ({_FORM_COLUMNS}) VALUES ({", ".join(f"${n}" for n in range(1, len(FORM_FIELDS) + 1))})
+ON CONFLICT (demand_id) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in FORM_FIELDS if c != "demand_id")}
+"""
+# An assignment never changes (a rematch is the next number): the first copy seen stays.
+_ADD_ASSIGNMENT = """
+INSERT INTO assignments (demand_id, assignment_no, station_id, round, assignee_kind, assignee_id, assignee_name,
+    assigned_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (demand_id, assignment_no) DO NOTHING
+"""
+# The resolution that opened the round's survey (the survey's resolved_event_id): the latest one applied.
+_SET_RESOLUTION = """
+INSERT INTO resolutions (demand_id, round, station_id, assignment_no, event_id, resolved_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (demand_id, round) DO UPDATE
+SET assignment_no = EXCLUDED.assignment_no, event_id = EXCLUDED.event_id, resolved_at = EXCLUDED.resolved_at
+"""
+
+# Whom a rating is of, beyond its station (domain.md §7: per category, per organization; issue 10: per staff), as
+# derived tables of the ratings, each rating with the `key` (and `label`) it counts under. One definition for the
+# metrics below and the scorecards (services/evaluation/scorecards): the same ratings, the same numbers.
+# - station: its station, named as the registry names it;
+# - category: each category its demand's form names (one of two categories counts in both); a demand whose
+#   submission evaluation has not seen is in no category;
+# - organization: the organization holding the assignment that the rated round's resolution answered
+#   (Resolved.assignment_no; a resolution that did not say: the round's latest assignment); a round served by station
+#   staff or referred to a department is in no organization's figures;
+# - staff: the demand's first responder (首问负责人) by account id, by name where the account is not known.
+RATED_BY = {
+    "station": """SELECT r.*, r.station_id AS key, COALESCE(t.name, r.station_id) AS label
+    FROM ratings r LEFT JOIN station_tree t USING (station_id)""",
+    "category": """SELECT r.*, named.code AS key, named.label AS label
+    FROM ratings r JOIN demand_forms f USING (demand_id)
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT ON (c ->> 'code') c ->> 'code' AS code, c ->> 'label' AS label
+        FROM jsonb_array_elements(f.categories) AS c
+        ORDER BY c ->> 'code', c ->> 'label'
+    ) AS named""",
+    "organization": """SELECT r.*, a.assignee_id AS key, a.assignee_name AS label
+    FROM ratings r
+    LEFT JOIN resolutions res ON res.demand_id = r.demand_id AND res.round = r.round
+    JOIN assignments a ON a.demand_id = r.demand_id AND a.assignment_no = COALESCE(res.assignment_no, (
+        SELECT max(l.assignment_no) FROM assignments l WHERE l.demand_id = r.demand_id AND l.round <= r.round))
+    WHERE a.assignee_kind = 'organization'""",
+    "staff": """SELECT r.*, COALESCE(f.first_responder_id, f.first_responder) AS key, f.first_responder AS label
+    FROM ratings r JOIN demand_forms f USING (demand_id)
+    WHERE COALESCE(f.first_responder_id, f.first_responder) IS NOT NULL""",
+}
 
 # The satisfaction KPIs (domain.md §9 满意率 and 解决率; README, "Satisfaction"), counted from the ratings at a scrape
 # (so every replica reports the same whole and a restart changes nothing) and for GET /kpis, by the same columns:
@@ -155,9 +210,73 @@ def rating_kpis(definition: kpis.Definition) -> StoreQuery:
     )
 
 
+CATEGORY_LABELS = (*TREE_LABELS, "category")
+ORGANIZATION_LABELS = ("organization_id", *TREE_LABELS)
+_OF_CATEGORY = "per station and category of the demand's form (a demand of two categories counts in both)"
+_OF_ORGANIZATION = (
+    "per service organization and station: the organization holding the assignment the rated round's resolution"
+    " answered"
+)
+CATEGORY_RATINGS = StoreCounter(
+    "qs_category_ratings_total",
+    f"qs_ratings_total {_OF_CATEGORY}: voided ones included, subtract qs_category_ratings_voided_total",
+    (*CATEGORY_LABELS, "overall", "satisfied"),
+)
+CATEGORY_VOIDED = StoreCounter(
+    "qs_category_ratings_voided_total",
+    f"qs_ratings_voided_total {_OF_CATEGORY}: valid = total - voided",
+    (*CATEGORY_LABELS, "overall", "satisfied"),
+)
+ORGANIZATION_RATINGS = StoreCounter(
+    "qs_organization_ratings_total",
+    f"qs_ratings_total {_OF_ORGANIZATION}: voided ones included, subtract qs_organization_ratings_voided_total",
+    (*ORGANIZATION_LABELS, "overall", "satisfied"),
+)
+ORGANIZATION_VOIDED = StoreCounter(
+    "qs_organization_ratings_voided_total",
+    f"qs_ratings_voided_total {_OF_ORGANIZATION}: valid = total - voided",
+    (*ORGANIZATION_LABELS, "overall", "satisfied"),
+)
+# One reading each, a row per station and category (organization and station) with a rating, voided or not: so each
+# has every level's series, 0 included, as the station's families.
+_CATEGORY_KPIS = f"""SELECT {STATION_TREE_SQL}, key AS category,
+    {", ".join(_per_level())},
+    {", ".join(_per_level(_VOIDED))}
+FROM ({RATED_BY["category"]}) AS rated
+GROUP BY 1, 2, 3, 4"""
+_ORGANIZATION_KPIS = f"""SELECT key AS organization_id, {STATION_TREE_SQL},
+    {", ".join(_per_level())},
+    {", ".join(_per_level(_VOIDED))}
+FROM ({RATED_BY["organization"]}) AS rated
+GROUP BY 1, 2, 3, 4"""
+
+
+def breakdown_kpis(definition: kpis.Definition) -> tuple[StoreQuery, StoreQuery]:
+    """The rating counters per category and per organization, labelled `satisfied` as rating_kpis does."""
+    levels = tuple((level.value, _flag(definition.satisfied(level))) for level in Overall)
+    return (
+        StoreQuery(
+            _CATEGORY_KPIS,
+            labels=len(CATEGORY_LABELS),
+            columns=(
+                *((CATEGORY_RATINGS, labels) for labels in levels),
+                *((CATEGORY_VOIDED, labels) for labels in levels),
+            ),
+        ),
+        StoreQuery(
+            _ORGANIZATION_KPIS,
+            labels=len(ORGANIZATION_LABELS),
+            columns=(
+                *((ORGANIZATION_RATINGS, labels) for labels in levels),
+                *((ORGANIZATION_VOIDED, labels) for labels in levels),
+            ),
+        ),
+    )
+
+
 def counters(definition: kpis.Definition) -> tuple[StoreQuery, ...]:
     """Every store figure of the service, for the settings' definition of 满意."""
-    return (rating_kpis(definition),)
+    return (rating_kpis(definition), *breakdown_kpis(definition))
 
 
 # The supervisor's view (GET /kpis, services/evaluation/kpis.py): per station in scope ($1) with a valid rating, the
@@ -195,6 +314,38 @@ class Store:
 
     async def list_in_scope(self, scope: str, status: str | None, limit: int, offset: int) -> list[Survey]:
         return [_survey(r) for r in await self.conn.fetch(_LIST, status, scope, limit, offset)]
+
+    async def form(self, demand_id: UUID, *, for_update: bool = False) -> DemandForm | None:
+        row = await self.conn.fetchrow(_GET_FORM + (" FOR UPDATE" if for_update else ""), demand_id)
+        return DemandForm(**row) if row else None
+
+    async def save_form(self, form: DemandForm) -> None:
+        await self.conn.execute(_SAVE_FORM, *(getattr(form, c) for c in FORM_FIELDS))
+
+    async def add_assignment(self, e: Assigned) -> None:
+        await self.conn.execute(
+            _ADD_ASSIGNMENT,
+            e.demand_id,
+            e.assignment_no,
+            e.station_id,
+            e.round,
+            e.assignee_kind.value,
+            e.assignee_id,
+            e.assignee_name,
+            e.occurred_at,
+        )
+
+    async def set_resolution(self, survey: Survey) -> None:
+        """The resolution that opened the survey's round, and the assignment it answers."""
+        await self.conn.execute(
+            _SET_RESOLUTION,
+            survey.demand_id,
+            survey.round,
+            survey.station_id,
+            survey.resolved_assignment_no,
+            survey.resolved_event_id,
+            survey.opened_at,
+        )
 
     async def add_link(self, link: RatingLink) -> None:
         """Earlier links of the demand stay valid (domain: rating links)."""

@@ -14,7 +14,17 @@ from uuid import UUID
 from shared import kpis as shared_kpis
 from shared.auth import Principal
 from shared.calendar import china_today
-from shared.contracts import Answers, Assigned, Closing, DemandReopened, RatingSource, Resolved, utcnow
+from shared.contracts import (
+    Answers,
+    Assigned,
+    Closing,
+    DemandCorrected,
+    DemandReopened,
+    DemandSubmitted,
+    RatingSource,
+    Resolved,
+    utcnow,
+)
 from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 from shared.idempotency import Idempotent
@@ -30,17 +40,34 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def record_submitted(tx: Tx[Store], event: DemandSubmitted) -> None:
+    """The form's categories and its first responder, for the breakdowns and the staff scorecard (kept apart from the
+    survey, which the demand's resolution opens: whichever comes first)."""
+    form = await tx.store.form(event.demand_id, for_update=True)
+    await tx.store.save_form(domain.on_submitted(form, event))
+
+
+async def record_correction(tx: Tx[Store], event: DemandCorrected) -> None:
+    """更正登记: the corrected categories replace the submitted ones (the latest correction wins, in any order)."""
+    form = await tx.store.form(event.demand_id, for_update=True)
+    await tx.store.save_form(domain.on_corrected(form, event))
+
+
 async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
-    """Who served the demand decides whether items 6–9 of the form apply."""
+    """Who served the demand decides whether items 6–9 of the form apply, and whose figures its rating counts in."""
     survey = await tx.store.get(event.demand_id, for_update=True)
     await tx.store.save(domain.on_assigned(survey, event))
+    await tx.store.add_assignment(event)
 
 
 async def open_survey(tx: Tx[Store], event: Resolved) -> None:
     """A resolution opens the survey for its round, whether or not the assignment was seen yet (or the reopening that
-    started the round: a round's Resolved may overtake its DemandReopened)."""
+    started the round: a round's Resolved may overtake its DemandReopened). The round's resolution is kept with the
+    assignment it answers: the organization the round's rating counts for."""
     survey = domain.on_resolved(await tx.store.get(event.demand_id, for_update=True), event)
     await tx.store.save(survey)
+    if survey.resolved_event_id == event.event_id:  # this resolution opened the round (not an old or late one)
+        await tx.store.set_resolution(survey)
     await tx.store.retire_links(event.demand_id, utcnow(), before_round=survey.round)
 
 

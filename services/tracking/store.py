@@ -307,6 +307,11 @@ CATEGORY_RESPONDED = StoreCounter(
 CATEGORY_RESOLVED = StoreCounter(
     "qs_category_demands_resolved_total", f"qs_demands_resolved_total {_OF_CATEGORY}", (*CATEGORY_LABELS, "outcome")
 )
+CATEGORY_REOPENED = StoreCounter(
+    "qs_category_demands_reopened_total",
+    f"qs_demands_reopened_total {_OF_CATEGORY}; with qs_category_demands_resolved_total, 重办率",
+    CATEGORY_LABELS,
+)
 CATEGORY_RESOLUTION_DAYS = StoreCounter(
     "qs_category_resolution_working_days",
     f"qs_demand_resolution_working_days {_OF_CATEGORY}",
@@ -328,6 +333,7 @@ CATEGORY_KPIS = _kpi_query(
         (_count(_RESPONDED), CATEGORY_RESPONDED, ()),
         *_outcomes(CATEGORY_RESOLVED),
         _took(CATEGORY_RESOLUTION_DAYS),
+        (_count(_REOPENED), CATEGORY_REOPENED, ()),
     ),
 )
 
@@ -358,6 +364,11 @@ ORGANIZATION_RESOLVED = StoreCounter(
     f"qs_demands_resolved_total {_OF_ORGANIZATION}",
     (*ORGANIZATION_LABELS, "outcome"),
 )
+ORGANIZATION_REOPENED = StoreCounter(
+    "qs_organization_demands_reopened_total",
+    f"qs_demands_reopened_total {_OF_ORGANIZATION}; with qs_organization_demands_resolved_total, 重办率",
+    ORGANIZATION_LABELS,
+)
 ORGANIZATION_RESOLUTION_DAYS = StoreCounter(
     "qs_organization_resolution_working_days",
     f"qs_demand_resolution_working_days {_OF_ORGANIZATION}",
@@ -378,6 +389,7 @@ ORGANIZATION_KPIS = _kpi_query(
         (_count(_RESOLVED_ON_TIME), ORGANIZATION_RESOLVED_ON_TIME, ()),
         *_outcomes(ORGANIZATION_RESOLVED),
         _took(ORGANIZATION_RESOLUTION_DAYS),
+        (_count(_REOPENED), ORGANIZATION_REOPENED, ()),
     ),
 )
 

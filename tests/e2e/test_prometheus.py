@@ -3,10 +3,13 @@ the repository's recording and alert rules (deploy/prometheus/rules), and answer
 
 Seeded through the services' HTTP APIs, at two stations in two districts of Shenyang (210100):
 
-    浑南 hunnan-01 (district 210112): two resolved (one of them rated and archived since), one waiting for dispatch,
-                                      one assigned and paused (挂起)
-    铁西 tiexi-01  (district 210106): one resolved, one assigned and being handled
+    浑南 hunnan-01 (district 210112): two resolved (one of them rated 满意 and archived since), one awaiting dispatch,
+                                      one assigned and paused (挂起), one of metrology and testing rated 不满意 and
+                                      reopened for re-handling (重办) after a founded verification
+    铁西 tiexi-01  (district 210106): one resolved, one assigned and being handled, one of testing served by org-03
+                                      and rated 一般, one rated 非常满意 and voided on appeal (申诉复核)
 
+Every demand names metrology unless said otherwise; org-01 serves every assigned one but the one org-03 served.
 Every deadline lies days ahead of the submissions, and the metrics take "today" from the services' clock (the one that
 set the deadlines, QS_TEST_CLOCK's included), so at any hour nothing is overdue and every resolution is on time.
 """
@@ -21,6 +24,7 @@ import pytest_asyncio
 from devtools import prometheus as prom
 from tests.support import auth, events, infra
 from tests.support.dashboards import metric_names, panel_queries
+from tests.support.system import organization
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -30,14 +34,26 @@ STAFF = {
     HUNNAN: (auth.CLERK, auth.HEAD),
     TIEXI: (auth.bearer("clerk", TIEXI, name="李晓梅"), auth.bearer("head", TIEXI, name="赵站长")),
 }
-SEED = {HUNNAN: ["rated", "resolved", "submitted", "paused"], TIEXI: ["resolved", "assigned"]}
+SEED = {
+    HUNNAN: ["rated", "resolved", "submitted", "paused", "reopened"],
+    TIEXI: ["resolved", "assigned", "rated_average", "voided"],
+}
+ORG_03 = "org-03"  # a second organization of Shenyang, admitted by the seeding
+ORG_03_TOKEN = auth.bearer("org", org=ORG_03, name="沈阳市产品质量监督检验院")
+METROLOGY_ITEM = {"code": "metrology.calibration"}
+TESTING_ITEM = {"code": "testing.product_testing"}
+# What each state's demand names (its categories follow: metrology, testing) and who serves it.
+ITEMS = {"reopened": [METROLOGY_ITEM, TESTING_ITEM], "rated_average": [TESTING_ITEM]}
+SERVED_BY = {"rated_average": (ORG_03, ORG_03_TOKEN)}
+# The rating each rated state's enterprise gives, transcribed by the clerk.
+RATING = {"rated": "satisfied", "reopened": "dissatisfied", "rated_average": "average", "voided": "very_satisfied"}
 
 # Hand-computed from SEED. Only stations with a demand have a figure.
-OPEN = {HUNNAN: 2.0, TIEXI: 1.0}  # submitted, assigned and paused ones are still being handled
+OPEN = {HUNNAN: 3.0, TIEXI: 1.0}  # submitted, paused and reopened (重办, waiting for dispatch again); assigned
 EXPECTED = {
     "qs:demands_open:station": (("station_id",), OPEN),
-    "qs:demands_open:district": (("city", "district"), {("210100", "210112"): 2.0, ("210100", "210106"): 1.0}),
-    "qs:demands_open:city": (("city",), {"210100": 3.0}),
+    "qs:demands_open:district": (("city", "district"), {("210100", "210112"): 3.0, ("210100", "210106"): 1.0}),
+    "qs:demands_open:city": (("city",), {"210100": 4.0}),
     "qs:demands_overdue:station": (
         ("station_id", "deadline"),
         {(s, d): 0.0 for s in (HUNNAN, TIEXI) for d in ("response", "handling")},
@@ -50,32 +66,73 @@ EXPECTED = {
     "qs:demands_paused:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 0.0}),
     "qs:demands_paused:district": (("district",), {"210112": 1.0, "210106": 0.0}),
     "qs:demands_paused:city": (("city",), {"210100": 1.0}),
-    "qs:demands_resolved:station": (("station_id",), {HUNNAN: 2.0, TIEXI: 1.0}),
+    # Resolved: a re-handled demand by its first resolution.
+    "qs:demands_resolved:station": (("station_id",), {HUNNAN: 3.0, TIEXI: 3.0}),
     # Nothing late: on time / (resolved + late now) = 1.
     "qs:on_time_rate:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 1.0}),
     "qs:on_time_rate:district": (("district",), {"210112": 1.0, "210106": 1.0}),
     "qs:on_time_rate:city": (("city",), {"210100": 1.0}),
+    # 重办率: reopened / resolved.
+    "qs:reopen_rate:station": (("station_id",), {HUNNAN: 1 / 3, TIEXI: 0.0}),
+    "qs:reopen_rate:city": (("city",), {"210100": 1 / 6}),
     # Assigned on the day of submission: every assigned demand was responded to in time; none is late.
-    "qs:demands_responded:station": (("station_id",), {HUNNAN: 3.0, TIEXI: 2.0}),
-    "qs:demands_responded_in_time:station": (("station_id",), {HUNNAN: 3.0, TIEXI: 2.0}),
+    "qs:demands_responded:station": (("station_id",), {HUNNAN: 4.0, TIEXI: 4.0}),
+    "qs:demands_responded_in_time:station": (("station_id",), {HUNNAN: 4.0, TIEXI: 4.0}),
     "qs:response_rate:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 1.0}),
     "qs:response_rate:district": (("district",), {"210112": 1.0, "210106": 1.0}),
     "qs:response_rate:city": (("city",), {"210100": 1.0}),
     "qs_outbox_oldest_pending_seconds": (("job",), dict.fromkeys(prom.SERVICE_ORDER, 0.0)),
     # Intake: every demand registered counts; one enterprise (the form's) is served at each station.
-    "qs:demands_submitted:station": (("station_id",), {HUNNAN: 4.0, TIEXI: 2.0}),
-    "qs:demands_submitted:city": (("city",), {"210100": 6.0}),
-    # Every category of the catalogue has its series, 0 included; all six demands are metrology.
-    "qs:demands_submitted_by_category:city > 0": (("city", "category"), {("210100", "metrology"): 6.0}),
+    "qs:demands_submitted:station": (("station_id",), {HUNNAN: 5.0, TIEXI: 4.0}),
+    "qs:demands_submitted:city": (("city",), {"210100": 9.0}),
+    # Every category of the catalogue has its series, 0 included; the reopened one names metrology and testing.
+    "qs:demands_submitted_by_category:city > 0": (
+        ("city", "category"),
+        {("210100", "metrology"): 8.0, ("210100", "testing"): 2.0},
+    ),
     "qs:enterprises_served:station": (("station_id",), {HUNNAN: 1.0, TIEXI: 1.0}),
     "qs:enterprises_served:city": (("city",), {"210100": 2.0}),
-    # Evaluation: the one rating (满意) is the last 30 days' only one; a station without a rating has no rate.
-    "qs:ratings_30d:station": (("station_id",), {HUNNAN: 1.0}),
-    "qs:satisfaction_rate_30d:station": (("station_id",), {HUNNAN: 1.0}),
-    "qs:satisfaction_rate_30d:city": (("city",), {"210100": 1.0}),
-    # Per category (every demand is metrology) and per organization (org-01 handled them all): nothing late.
-    "qs:on_time_rate:category": (("city", "category"), {("210100", "metrology"): 1.0}),
-    "qs:on_time_rate:organization": (("city", "organization_id"), {("210100", "org-01"): 1.0}),
+    # Evaluation: valid ratings of the last 30 days (the voided 非常满意 left out): Hunnan 满意 and 不满意, Tiexi 一般.
+    "qs:ratings_30d:station": (("station_id",), {HUNNAN: 2.0, TIEXI: 1.0}),
+    "qs:satisfaction_rate_30d:station": (("station_id",), {HUNNAN: 0.5, TIEXI: 0.0}),
+    "qs:satisfaction_rate_30d:city": (("city",), {"210100": 1 / 3}),
+    # Per category and per organization: nothing late.
+    "qs:on_time_rate:category": (("city", "category"), {("210100", "metrology"): 1.0, ("210100", "testing"): 1.0}),
+    "qs:on_time_rate:organization": (
+        ("city", "organization_id"),
+        {("210100", "org-01"): 1.0, ("210100", ORG_03): 1.0},
+    ),
+    # 满意率 per category: metrology 满意 (rated) and 不满意 (reopened), the voided one left out: 1 of 2; testing
+    # 不满意 (reopened) and 一般: 0 of 2. Per organization: org-01 满意 and 不满意 (the voided one left out), org-03
+    # 一般.
+    "qs:ratings:category": (("city", "category"), {("210100", "metrology"): 2.0, ("210100", "testing"): 2.0}),
+    "qs:satisfaction_rate:category": (
+        ("city", "category"),
+        {("210100", "metrology"): 0.5, ("210100", "testing"): 0.0},
+    ),
+    "qs:ratings_by_level:category": (
+        ("category", "overall"),
+        {
+            **{("metrology", level): 0.0 for level in ("very_satisfied", "satisfied", "average", "dissatisfied")},
+            **{("testing", level): 0.0 for level in ("very_satisfied", "satisfied", "average", "dissatisfied")},
+            ("metrology", "satisfied"): 1.0,
+            ("metrology", "dissatisfied"): 1.0,
+            ("testing", "average"): 1.0,
+            ("testing", "dissatisfied"): 1.0,
+        },
+    ),
+    "qs:ratings:organization": (("city", "organization_id"), {("210100", "org-01"): 2.0, ("210100", ORG_03): 1.0}),
+    "qs:satisfaction_rate:organization": (
+        ("city", "organization_id"),
+        {("210100", "org-01"): 0.5, ("210100", ORG_03): 0.0},
+    ),
+    # 重办率 per category: metrology 1 reopened of 5 resolved, testing 1 of 2; per organization: org-01 1 of 5, org-03
+    # 0 of 1.
+    "qs:reopen_rate:category": (("city", "category"), {("210100", "metrology"): 0.2, ("210100", "testing"): 0.5}),
+    "qs:reopen_rate:organization": (
+        ("city", "organization_id"),
+        {("210100", "org-01"): 0.2, ("210100", ORG_03): 0.0},
+    ),
 }
 # Working days to resolve: every demand is resolved moments after its submission, so 0 working days, or 1 when the
 # seeding straddles a China midnight before a working day; the test reads them as bounds, not exact figures.
@@ -126,40 +183,57 @@ async def _get_when(client: httpx.AsyncClient, url: str, ok, what: str, headers:
 
 
 async def _demand(client: httpx.AsyncClient, procs, station: str, state: str) -> str:
-    """One demand at `station`, driven to `state` as the station and the organization would do it."""
+    """One demand at `station`, driven to `state` as the station, the organization and the supervisor would do it."""
     clerk, head = STAFF[station]
-    reply = await client.post(procs.url("intake") + "/demands", json=events.demand_form(station=station), headers=clerk)
+    form = events.demand_form(station=station, items=ITEMS.get(state, [METROLOGY_ITEM]))
+    reply = await client.post(procs.url("intake") + "/demands", json=form, headers=clerk)
     assert reply.status_code == 201, reply.text
     demand_id = reply.json()["demand_id"]
     case = procs.url("tracking") + f"/demands/{demand_id}"
     if state == "submitted":
         await _get_when(client, case, lambda c: c["status"] == "submitted", "tracking to see it", head)
         return demand_id
+    org, org_token = SERVED_BY.get(state, ("org-01", auth.ORG))
     await _get_when(client, procs.url("dispatch") + f"/demands/{demand_id}", lambda d: True, "dispatch", head)
     reply = await client.post(
         procs.url("dispatch") + f"/demands/{demand_id}/assignments",
-        json={"assignee_kind": "organization", "assignee_id": "org-01"},
+        json={"assignee_kind": "organization", "assignee_id": org},
         headers=head,
     )
     assert reply.status_code == 201, reply.text
     await _get_when(client, case, lambda c: c["status"] == "assigned", "tracking to see the assignment", head)
     if state == "paused":
         reply = await client.post(
-            case + "/pauses", json={"reason_kind": "materials", "reason": "等待企业补充材料"}, headers=auth.ORG
+            case + "/pauses", json={"reason_kind": "materials", "reason": "等待企业补充材料"}, headers=org_token
         )
         assert reply.status_code == 201, reply.text
     if state in ("assigned", "paused"):
         return demand_id
     reply = await client.post(
-        case + "/resolution", json={"outcome": "met", "summary": "已出具校准证书"}, headers=auth.ORG
+        case + "/resolution", json={"outcome": "met", "summary": "已出具校准证书"}, headers=org_token
     )
     assert reply.status_code == 200, reply.text
-    if state == "rated":  # the clerk transcribes the enterprise's paper form; the demand goes on to the archive
-        survey = procs.url("evaluation") + f"/surveys/{demand_id}"
-        await _get_when(client, survey, lambda s: s["status"] == "open", "the survey to open", head)
-        reply = await client.post(survey + "/rating", json={"answers": {"overall": "satisfied"}}, headers=clerk)
+    if state not in RATING:
+        return demand_id
+    # The clerk transcribes the enterprise's paper form.
+    survey = procs.url("evaluation") + f"/surveys/{demand_id}"
+    await _get_when(client, survey, lambda s: s["status"] == "open", "the survey to open", head)
+    reply = await client.post(survey + "/rating", json={"answers": {"overall": RATING[state]}}, headers=clerk)
+    assert reply.status_code == 201, reply.text
+    if state == "reopened":  # 不满意: the head verifies it as founded, and the demand is re-handled (重办)
+        await _get_when(client, case, lambda c: c["awaiting_verification"], "tracking to await verification", head)
+        reply = await client.post(
+            case + "/verification", json={"finding": "founded", "reason": "企业反映校准证书有误，属实"}, headers=head
+        )
         assert reply.status_code == 201, reply.text
-        await _get_when(client, case, lambda c: c["status"] == "archived", "the archive", head)
+        await _get_when(client, survey, lambda s: s["round"] == 2, "evaluation to see the reopening", head)
+        return demand_id
+    await _get_when(client, case, lambda c: c["status"] == "archived", "the archive", head)
+    if state == "voided":  # 申诉复核: the city voids the rating as mistaken
+        reply = await client.post(
+            survey + "/ratings/1/void", json={"reason": "企业误评，经申诉复核作废"}, headers=auth.SUPERVISOR
+        )
+        assert reply.status_code == 200, reply.text
     return demand_id
 
 
@@ -169,6 +243,9 @@ async def seeded(system, prometheus):
     async with httpx.AsyncClient(timeout=10) as client:
         stations = await client.get(procs.url("intake") + "/stations", headers=auth.ADMIN)
         assert {HUNNAN, TIEXI} <= {s["station_id"] for s in stations.json()}, stations.text
+        admitted = organization("沈阳市产品质量监督检验院", "12210100MB0000003", ["210100"])
+        reply = await client.put(procs.url("dispatch") + f"/organizations/{ORG_03}", json=admitted, headers=auth.ADMIN)
+        assert reply.status_code in (200, 201), reply.text
         await asyncio.gather(
             *(_demand(client, procs, station, state) for station, states in SEED.items() for state in states)
         )

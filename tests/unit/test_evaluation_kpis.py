@@ -207,7 +207,7 @@ async def test_every_station_with_a_rating_has_every_series_0_included():
         return type(query)(query.sql, query.labels, query.columns, lambda: (date(2026, 10, 20), date(2026, 11, 18)))
 
     m = ServiceMetrics("test", reuse_seconds=0)
-    m.from_store(tuple(at(q) for q in evaluation_store.counters(STRICT)), read)
+    m.from_store((at(evaluation_store.rating_kpis(STRICT)),), read)
     await m.refresh()
     text = generate_latest(m.registry).decode()
     served = set()
@@ -248,8 +248,11 @@ def test_the_service_counts_with_its_settings_and_serves_the_target_as_a_gauge()
     text = generate_latest(runtime.metrics.registry).decode()  # connects to nothing
     assert "# TYPE qs_kpi_target gauge" in text
     assert 'qs_kpi_target{kpi="satisfaction_rate"} 0.85' in text
-    [ratings, _outbox] = runtime.metrics._store.queries  # the store figures this runtime reads at a scrape
-    assert ("qs_ratings_total", ("satisfied", "false")) in {(f.name, further) for f, further in ratings.columns}
+    # The store figures this runtime reads at a scrape: per station, per category, per organization; the outbox's age.
+    [ratings, by_category, by_organization, _outbox] = runtime.metrics._store.queries
+    for query, name in ((ratings, "qs_ratings_total"), (by_category, "qs_category_ratings_total"),
+                        (by_organization, "qs_organization_ratings_total")):  # fmt: skip
+        assert (name, ("satisfied", "false")) in {(f.name, further) for f, further in query.columns}
     default = SERVICE.runtime(Settings())
     assert ("qs_ratings_total", ("satisfied", "true")) in {
         (f.name, further) for f, further in default.metrics._store.queries[0].columns

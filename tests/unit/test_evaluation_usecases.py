@@ -35,6 +35,21 @@ class FakeStore:
         self.surveys: dict = {}
         self.links: dict[str, RatingLink] = {}
         self.kept: list[tuple] = []  # (demand_id, Rating)
+        self.forms: dict = {}
+        self.assignments: dict = {}  # (demand_id, assignment_no) -> Assigned, the first seen
+        self.resolutions: dict = {}  # (demand_id, round) -> assignment_no
+
+    async def form(self, demand_id, *, for_update=False):
+        return self.forms.get(demand_id)
+
+    async def save_form(self, form) -> None:
+        self.forms[form.demand_id] = form
+
+    async def add_assignment(self, e) -> None:
+        self.assignments.setdefault((e.demand_id, e.assignment_no), e)
+
+    async def set_resolution(self, survey: Survey) -> None:
+        self.resolutions[(survey.demand_id, survey.round)] = survey.resolved_assignment_no
 
     async def get(self, demand_id, *, for_update=False) -> Survey | None:
         return self.surveys.get(demand_id)
