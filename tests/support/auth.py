@@ -1,12 +1,19 @@
 """Development tokens for tests, minted exactly as `python -m shared.auth token` does."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from shared.auth import DEV_KEY, Role, mint
 from tests.support.events import OTHER_STATION, STATION
 
+# Tests freeze the clock at instants before and after today (QS_TEST_CLOCK, time-machine), while these tokens are
+# minted once at import: issued long ago and valid for long, they hold at every instant a test can pick.
+ISSUED = datetime(2000, 1, 1, tzinfo=UTC)
+LIFETIME = timedelta(days=365 * 150)
+
 
 def bearer(role: Role | str, station: str | None = None, org: str | None = None, name: str | None = None, **kw) -> dict:
+    kw.setdefault("now", ISSUED)
+    kw.setdefault("ttl", LIFETIME)
     token = mint(role=Role(role), station=station, org=org, name=name, **kw)
     return {"Authorization": f"Bearer {token}"}
 
