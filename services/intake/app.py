@@ -29,6 +29,7 @@ from .complaints import api as complaints
 from .demands import api as demands
 from .enterprises import api as enterprises
 from .public import api as public
+from .scorecards import api as scorecards
 from .settings import Settings
 from .stations import api as stations
 from .stations import usecases as registry
@@ -64,6 +65,7 @@ SERVICE = Service(
         complaints.router,
         stations.router,
         public.router,
+        scorecards.router,
     ),
     store_counters=store.COUNTERS,
     # Reference data is announced again on start and periodically, so a consumer deployed later catches up.

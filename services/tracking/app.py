@@ -18,6 +18,7 @@ from .followups import api as followups_api
 from .kpis import Targets
 from .revisits import api as revisits_api
 from .rounds import api as rounds_api
+from .scorecards import api as scorecards_api
 from .settings import Settings
 from .supervision import api as supervision_api
 from .supervision import usecases as supervision
@@ -66,6 +67,7 @@ SERVICE = Service(
         kpis_api.router,
         rounds_api.router,
         revisits_api.router,
+        scorecards_api.router,
     ),
     store_counters=store.COUNTERS,
     metrics=_kpi_targets,

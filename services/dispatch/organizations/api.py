@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from shared.api import Paged, StationPaged, UoW, allow
 from shared.auth import READERS, Principal, Role
@@ -14,7 +14,7 @@ from shared.errors import Invalid
 from shared.validation import DueDate
 
 from . import usecases
-from .domain import Status
+from .domain import ReviewThresholds, Status
 from .schemas import (
     CATEGORY_PATTERN,
     ORG_ID_PATTERN,
@@ -37,6 +37,13 @@ Registrar = Annotated[Principal, allow(Role.admin, Role.supervisor, Role.head)]
 RegistryReader = Annotated[Principal, allow(*READERS, Role.admin, Role.org)]
 Reader = Annotated[Principal, allow(*READERS)]
 OrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="机构编号，如 org-01")]
+
+
+def _thresholds(request: Request) -> ReviewThresholds:
+    return ReviewThresholds.of(request.app.state.runtime.settings)
+
+
+Thresholds = Annotated[ReviewThresholds, Depends(_thresholds)]
 # Paths under /organizations/ that are routes, never an organization's id.
 _RESERVED = {"expiring"}
 
@@ -65,8 +72,13 @@ async def list_organizations(
     uow: UoW,
     principal: RegistryReader,
     page: StationPaged,
+    thresholds: Thresholds,
     category: Annotated[str | None, Query(pattern=CATEGORY_PATTERN, description="服务类别")] = None,
     status: Annotated[Status | None, Query(description="状态")] = None,
+    flagged: Annotated[
+        bool | None,
+        Query(description="true：只列提示复核的机构；false：只列未提示的（服务机构本身不可用）/ by the review flag"),
+    ] = None,
 ) -> list[OrganizationOut]:
     orgs = await usecases.list_organizations(
         uow,
@@ -76,9 +88,11 @@ async def list_organizations(
         station_id=page.station_id,
         limit=page.limit,
         offset=page.offset,
+        flagged=flagged,
+        thresholds=thresholds,
     )
     today = _today()
-    return [OrganizationOut.of(o, today) for o in orgs]
+    return [OrganizationOut.of(o, today, review) for o, review in orgs]
 
 
 @router.put(
@@ -112,9 +126,11 @@ async def change_status(org_id: OrgId, body: StatusIn, uow: UoW, principal: Regi
     response_model=OrganizationProfileOut,
     summary="服务机构档案与动态评价 / profile and running record",
 )
-async def get_organization(org_id: OrgId, uow: UoW, principal: RegistryReader) -> OrganizationProfileOut:
-    org, record = await usecases.get_organization(uow, principal, org_id)
-    return OrganizationProfileOut(**OrganizationOut.of(org, _today()).model_dump(), record=RecordOut.of(record))
+async def get_organization(
+    org_id: OrgId, uow: UoW, principal: RegistryReader, thresholds: Thresholds
+) -> OrganizationProfileOut:
+    org, record, review = await usecases.get_organization(uow, principal, org_id, thresholds)
+    return OrganizationProfileOut(**OrganizationOut.of(org, _today(), review).model_dump(), record=RecordOut.of(record))
 
 
 @router.get(

@@ -1,7 +1,7 @@
 """Service-organization rules (001 §7.2.2, domain.md §6): admission, status, who may be assigned, ranking. Pure."""
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from shared.errors import DomainError, Invalid
@@ -338,3 +338,84 @@ def suggested_route(handled_by: list[str]) -> str | None:
         if route in handled_by:
             return route
     return None
+
+
+# --- the review flag (issue 10: organization scorecards feed the registry's suspension decisions) ------------------
+
+
+@dataclass(frozen=True)
+class ReviewThresholds:
+    """When an organization is flagged for review (复核), from dispatch's settings (README, "Scorecards"): over
+    the last `window_months`, a 满意率 below `min_satisfaction_rate` over at least `min_ratings` valid ratings,
+    an 按时办结率 below `min_on_time_rate` over at least `min_completed` resolutions, or at least
+    `founded_complaints` complaints found founded (0: no complaint rule)."""
+
+    window_months: int = 12
+    min_ratings: int = 5
+    min_satisfaction_rate: float = 0.8
+    min_completed: int = 5
+    min_on_time_rate: float = 0.8
+    founded_complaints: int = 2
+
+    @classmethod
+    def of(cls, settings) -> "ReviewThresholds":
+        return cls(
+            window_months=settings.review_window_months,
+            min_ratings=settings.review_min_ratings,
+            min_satisfaction_rate=settings.review_min_satisfaction_rate,
+            min_completed=settings.review_min_completed,
+            min_on_time_rate=settings.review_min_on_time_rate,
+            founded_complaints=settings.review_founded_complaints,
+        )
+
+
+def window_start(today: date, months: int) -> date:
+    """The first day of the review window: the day after the same day `months` months before `today` (that month's
+    last day when it is shorter), so the window, both ends included, is the last `months` months up to today."""
+    month = today.year * 12 + today.month - 1 - months
+    year, month = divmod(month, 12)
+    first_of_next = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    last_day = (first_of_next - date(year, month + 1, 1)).days
+    return date(year, month + 1, min(today.day, last_day)) + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Review:
+    """Whether the registry flags the organization for review, and why (in Chinese, for the head); `since`: the
+    first day of the window the figures were counted over."""
+
+    flagged: bool
+    reasons: tuple[str, ...]
+    since: date
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f}%".replace(".0%", "%")
+
+
+def review(windowed: Record, thresholds: ReviewThresholds, since: date) -> Review:
+    """The review flag of an organization from its record over the window (`windowed`: resolutions, ratings and
+    complaints of the window only). Never a decision: the head still suspends or not."""
+    months = thresholds.window_months
+    reasons = []
+    satisfaction = windowed.satisfaction_rate
+    if (
+        satisfaction is not None
+        and windowed.rated >= thresholds.min_ratings
+        and satisfaction < thresholds.min_satisfaction_rate
+    ):
+        reasons.append(
+            f"近{months}个月满意率 {_percent(satisfaction)}（{windowed.satisfied}/{windowed.rated}），"
+            f"低于 {_percent(thresholds.min_satisfaction_rate)}"
+        )
+    on_time = windowed.on_time_rate
+    if on_time is not None and windowed.completed >= thresholds.min_completed and on_time < thresholds.min_on_time_rate:
+        reasons.append(
+            f"近{months}个月按时办结率 {_percent(on_time)}（{windowed.on_time}/{windowed.completed}），"
+            f"低于 {_percent(thresholds.min_on_time_rate)}"
+        )
+    if thresholds.founded_complaints and windowed.complaints_founded >= thresholds.founded_complaints:
+        reasons.append(
+            f"近{months}个月属实投诉 {windowed.complaints_founded} 件，达到 {thresholds.founded_complaints} 件"
+        )
+    return Review(flagged=bool(reasons), reasons=tuple(reasons), since=since)

@@ -122,6 +122,20 @@ class QualificationOut(BaseModel):
     valid_today: bool
 
 
+class ReviewOut(BaseModel):
+    """复核提示 (issue 10): whether the registry flags the organization for review, and why; the head still decides."""
+
+    flagged: bool = Field(description="是否提示复核（是否暂停仍由站长或上级单位决定）/ flagged for review")
+    reasons: list[str] = Field(description="提示原因（中文），未提示时为空 / why, in Chinese; empty when not flagged")
+    since: date = Field(
+        description="统计窗口起日（北京日期，含；至今天止，DISPATCH_REVIEW_WINDOW_MONTHS 个月）/ the window's first day"
+    )
+
+    @classmethod
+    def of(cls, r) -> "ReviewOut":
+        return cls(flagged=r.flagged, reasons=list(r.reasons), since=r.since)
+
+
 class OrganizationOut(BaseModel):
     org_id: str
     name: str
@@ -138,9 +152,15 @@ class OrganizationOut(BaseModel):
     status_today: Status = Field(description="今天的状态：暂停期满（截止日之后）即恢复")
     status_reason: str | None
     suspended_until: date | None
+    review: ReviewOut | None = Field(
+        default=None,
+        description="复核提示：近期满意率、按时办结率或属实投诉达到阈值（见 README「Scorecards」）；在机构库列表与"
+        "机构档案中给出，机构本身查看时及保存、变更状态的答复中为 null / the review flag, on the registry's list and"
+        " an organization's profile; null for the organization itself and in the replies of a change",
+    )
 
     @classmethod
-    def of(cls, o: Organization, today: date) -> "OrganizationOut":
+    def of(cls, o: Organization, today: date, review=None) -> "OrganizationOut":
         return cls(
             org_id=o.org_id,
             name=o.name,
@@ -174,6 +194,7 @@ class OrganizationOut(BaseModel):
             status_today=o.status_on(today),
             status_reason=o.status_reason,
             suspended_until=o.suspended_until,
+            review=ReviewOut.of(review) if review is not None else None,
         )
 
 

@@ -195,6 +195,41 @@ WHERE org_id = ANY ($1::text[]) AND (NOT $2 OR stage IN ('answered', 'closed'))
 GROUP BY 1
 """
 
+# A complaint's `resolved` stage, whenever it arrives (a later stage may have come first): when founded was decided.
+_COMPLAINT_RESOLVED = "UPDATE organization_complaints SET resolved_at = $2 WHERE complaint_id = $1"
+
+# --- the review window (domain.review): the running record's rules, counting only what happened since $2 (a China
+# date): resolutions by their China date, valid ratings by their China date, complaints found founded by the instant
+# of their `resolved` stage (the latest stage's for a row from before it was kept).
+_WINDOW_RESOLVED_RECORD = f"""
+SELECT a.assignee_id AS org_id,
+       count(*) FILTER (WHERE o.resolved_on >= $2) AS completed,
+       count(*) FILTER (WHERE o.resolved_on >= $2 AND o.resolved_on <= a.due_on) AS on_time,
+       count(*) FILTER (WHERE valid.rating AND rated_on >= $2) AS rated,
+       count(*) FILTER (
+           WHERE valid.rating AND rated_on >= $2 AND o.overall IN ('very_satisfied', 'satisfied')
+       ) AS satisfied
+FROM resolution_outcomes o
+CROSS JOIN LATERAL (
+    SELECT {_VALID_RATING} AS rating, (o.rated_at AT TIME ZONE 'Asia/Shanghai')::date AS rated_on
+) AS valid
+JOIN LATERAL (
+    SELECT x.assignee_kind, x.assignee_id, x.due_on FROM assignments x
+    WHERE x.demand_id = o.demand_id
+      AND (x.assignment_no = o.assignment_no OR (o.assignment_no IS NULL AND x.round = o.round))
+    ORDER BY x.assignment_no DESC LIMIT 1
+) AS a ON true
+WHERE o.resolved_at IS NOT NULL AND a.assignee_kind = 'organization' AND a.assignee_id = ANY ($1::text[])
+GROUP BY 1
+"""
+_WINDOW_COMPLAINTS = """
+SELECT org_id, count(*) AS complaints_founded
+FROM organization_complaints
+WHERE org_id = ANY ($1::text[]) AND founded
+  AND (COALESCE(resolved_at, stage_at) AT TIME ZONE 'Asia/Shanghai')::date >= $2
+GROUP BY 1
+"""
+
 
 def _organization(row: asyncpg.Record, qualifications: list[Qualification]) -> Organization:
     return Organization(
@@ -247,7 +282,7 @@ class OrganizationStore:
         category: str | None,
         status: str | None,
         station_id: str | None,
-        limit: int,
+        limit: int | None,
         offset: int,
     ) -> list[Organization]:
         rows = await self.conn.fetch(_LIST, scope, org, category, status, station_id, limit, offset)
@@ -372,6 +407,8 @@ class OrganizationStore:
         await self.conn.execute(
             _RECORD_COMPLAINT, complaint_id, station_id, org_id, stage, position, founded, stage_at, event_id
         )
+        if stage == "resolved":
+            await self.conn.execute(_COMPLAINT_RESOLVED, complaint_id, stage_at)
 
     async def organization_records(self, org_ids: list[str], *, answered_only: bool = False) -> dict[str, Record]:
         """Each organization's running record; one with no history has an empty one. `answered_only`: complaints
@@ -383,4 +420,14 @@ class OrganizationStore:
             counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
         for r in await self.conn.fetch(_OPEN_LOAD, org_ids):
             counts[r["org_id"]]["open_load"] = r["open_load"]
+        return {o: Record(**c) for o, c in counts.items()}
+
+    async def windowed_records(self, org_ids: list[str], since: date) -> dict[str, Record]:
+        """Each organization's running record counting only what happened from `since` (a China date) on: its
+        resolutions, valid ratings and complaints found founded (domain.review's figures)."""
+        counts: dict[str, dict] = {o: {} for o in org_ids}
+        for r in await self.conn.fetch(_WINDOW_RESOLVED_RECORD, org_ids, since):
+            counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
+        for r in await self.conn.fetch(_WINDOW_COMPLAINTS, org_ids, since):
+            counts[r["org_id"]]["complaints_founded"] = r["complaints_founded"]
         return {o: Record(**c) for o, c in counts.items()}

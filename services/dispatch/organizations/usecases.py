@@ -30,6 +30,10 @@ _OUTSIDE = Forbidden(
     "只能管理服务区域都在本站（本辖区）内的服务机构",
     "you may manage only organizations whose every service area lies within your scope",
 )
+_REVIEW_NOT_YOURS = Forbidden(
+    "复核提示供服务站与上级单位决定是否暂停，服务机构不能按其筛选",
+    "the review flag is for those deciding on a suspension; an organization may not filter on it",
+)
 _DUPLICATE_CREDIT_CODE = DomainError(
     "该统一社会信用代码已登记为另一家机构",
     "this credit code is already registered to another organization",
@@ -226,20 +230,43 @@ async def list_organizations(
     station_id: str | None,
     limit: int,
     offset: int,
-) -> list[Organization]:
-    """Staff and supervisors: organizations serving a station of their scope; operations all; an org itself."""
+    flagged: bool | None = None,
+    thresholds: domain.ReviewThresholds = domain.ReviewThresholds(),
+) -> list[tuple[Organization, domain.Review | None]]:
+    """Staff and supervisors: organizations serving a station of their scope; operations all; an org itself. Each
+    with its review flag (none for an organization itself: the flag is the head's aid to a decision about it);
+    `flagged` keeps those flagged (true) or not (false), paged after the flag is known."""
+    if flagged is not None and principal.role is Role.org:
+        raise _REVIEW_NOT_YOURS
     async with uow.begin(principal) as tx:
         if station_id is not None and principal.role is not Role.admin:
             await tx.scope(station_id)  # 404 for a station outside the caller's scope
-        return await tx.store.list_organizations(
+        orgs = await tx.store.list_organizations(
             _scope(principal),
             principal.org or "",
             category=category,
             status=status.value if status else None,
             station_id=station_id,
-            limit=limit,
-            offset=offset,
+            limit=None if flagged is not None else limit,  # the flag is not SQL's: page after filtering
+            offset=0 if flagged is not None else offset,
         )
+    if principal.role is Role.org:
+        return [(o, None) for o in orgs]
+    reviews = await _reviews(uow, [o.org_id for o in orgs], thresholds)
+    listed = [(o, reviews[o.org_id]) for o in orgs]
+    if flagged is not None:
+        listed = [(o, r) for o, r in listed if r.flagged is flagged][offset : offset + limit]
+    return listed
+
+
+async def _reviews(
+    uow: UnitOfWork[OrganizationStore], org_ids: list[str], thresholds: domain.ReviewThresholds
+) -> dict[str, domain.Review]:
+    """The review flag of each organization, from its record over the window up to today (China date)."""
+    since = domain.window_start(china_today(utcnow()), thresholds.window_months)
+    async with uow.begin() as tx:  # counts only, across every station it serves (see the module's note)
+        records = await tx.store.windowed_records(org_ids, since)
+    return {o: domain.review(records[o], thresholds, since) for o in org_ids}
 
 
 async def _visible(tx: Tx[OrganizationStore], principal: Principal, org_id: str) -> Organization:
@@ -250,16 +277,22 @@ async def _visible(tx: Tx[OrganizationStore], principal: Principal, org_id: str)
 
 
 async def get_organization(
-    uow: UnitOfWork[OrganizationStore], principal: Principal, org_id: str
-) -> tuple[Organization, Record]:
-    """The profile (qualifications, agreement, areas, status) and the running record."""
+    uow: UnitOfWork[OrganizationStore],
+    principal: Principal,
+    org_id: str,
+    thresholds: domain.ReviewThresholds = domain.ReviewThresholds(),
+) -> tuple[Organization, Record, domain.Review | None]:
+    """The profile (qualifications, agreement, areas, status), the running record and, for staff, supervisors and
+    operations, the review flag."""
     async with uow.begin(principal) as tx:
         org = await _visible(tx, principal, org_id)
     # An organization reads its own complaints' figures only once the complainants have been answered (issue 10).
     answered_only = principal.role is Role.org
     async with uow.begin() as tx:  # counts only, across every station it serves (see the module's note)
         record = (await tx.store.organization_records([org_id], answered_only=answered_only))[org_id]
-    return org, record
+    if principal.role is Role.org:
+        return org, record, None
+    return org, record, (await _reviews(uow, [org_id], thresholds))[org_id]
 
 
 async def organization_history(

@@ -1,0 +1,2 @@
+"""Scorecards (考核表, issue 10; 001 §7.2.2.2, 002 §8.1.4): the complaint figures of a period per station, staff member,
+service organization or category, in the JSON shape the console joins with tracking's and evaluation's."""
