@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend archive-verify
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -74,6 +74,9 @@ test-clock: venv infra
 	    || failed="$$failed $$instant"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "!! failed under:$$failed"; exit 1; fi
+
+archive-verify: venv  ## prove the archive unaltered: every dossier's hash and each station's hash chain (STATION=id for one)
+	$(PY) -m services.archive verify-chain $(if $(STATION),--station $(STATION))
 
 docs: venv  ## regenerate the AsyncAPI documents of the five services
 	for s in intake dispatch tracking evaluation archive; do \

@@ -6,6 +6,11 @@ from shared.contracts import Archived
 from shared.runtime import Service
 
 from . import api, handlers, store
+from .exports import api as exports_api
+from .exports import scheduled as export_jobs
+from .exports import store as export_store
+from .reports import api as reports_api
+from .reports import scheduled as weekly_reports
 from .settings import Settings
 
 SERVICE = Service(
@@ -17,8 +22,9 @@ SERVICE = Service(
     store=store.Store,
     subscribers=handlers.subscribers,
     publishes=(Archived,),
-    routers=(api.router,),
-    store_counters=store.COUNTERS,
+    routers=(api.router, exports_api.router, reports_api.router),
+    scheduled=(export_jobs.JOBS, weekly_reports.WEEKLY),
+    store_counters=store.COUNTERS + export_store.COUNTERS,
 )
 create_app = SERVICE.create_app
 asyncapi = SERVICE.asyncapi

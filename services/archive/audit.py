@@ -14,6 +14,12 @@ logged: find it in the archive queues' DLQs (replay them) or at its producer, th
 
 Applies the archive's pending migrations first (as the service does at start), then works as the
 service's own database role. Exit status 1 while anything is listed, 0 otherwise.
+
+    python -m services.archive verify-chain [--station ID] [--database-url URL]
+
+Proves a station's archive unaltered: recomputes every dossier's content hash and each station's hash chain (each
+dossier's chain hash covers the previous one's of its station), with the supplements, and reports each station's
+first broken link and its head hash. Exit status 1 when any chain is broken, 0 otherwise.
 """
 
 import argparse
@@ -26,18 +32,62 @@ from shared.db.uow import UnitOfWork
 from shared.observability import configure_logging
 
 from . import usecases
-from .domain import Finding, Supplement
+from .domain import ChainReport, Finding, Supplement
 from .settings import Settings
 from .store import Store
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def run(settings: Settings, *, supplement: bool) -> tuple[list[Finding], list[Supplement]]:
+async def _bound(settings: Settings) -> tuple:
     await migrate(settings.database_url, settings.service_name, MIGRATIONS, app_role=settings.app_role)
     pool = await create_pool(settings.resolved_app_database_url, min_size=1, max_size=2)
     uow = UnitOfWork(settings.service_name, Store)
     uow.bind(pool)
+    return pool, uow
+
+
+async def verify(settings: Settings, station_id: str | None) -> list[ChainReport]:
+    pool, uow = await _bound(settings)
+    try:
+        return await usecases.verify_chain(uow, station_id=station_id)
+    finally:
+        await pool.close()
+
+
+def chain_report(reports: list[ChainReport]) -> str:
+    lines = []
+    for r in reports:
+        counts = f"{r.dossiers} 份档案 dossiers, {r.disposed} 已销毁 disposed, {r.supplements} 补充 supplements"
+        if r.broken is None:
+            lines.append(f"完好 / intact  {r.station_id}  {counts}  head {r.head_sha256 or '-'}")
+        else:
+            b = r.broken
+            lines.append(f"断裂 / BROKEN  {r.station_id}  第 {b.chain_no} 号 #{b.chain_no}  {b.archive_no or '-'}")
+            lines.append(f"    {b.problem} / {b.problem_en}")
+            lines.append(f"    此前完好 / intact before it: {counts}, last good head {r.head_sha256 or '-'}")
+    if not reports:
+        lines.append("没有已封存的档案 / no sealed dossiers")
+    return "\n".join(lines)
+
+
+def verify_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m services.archive verify-chain",
+        description="Recompute every dossier's content hash and each station's hash chain; report the first break.",
+    )
+    parser.add_argument("--station", help="one station id (default: every station)")
+    parser.add_argument("--database-url", help="the archive's database, as its owner (default: ARCHIVE_DATABASE_URL)")
+    args = parser.parse_args(argv)
+    settings = Settings(**({"database_url": args.database_url} if args.database_url else {}))
+    configure_logging(settings.service_name, "WARNING", "console")
+    reports = asyncio.run(verify(settings, args.station))
+    print(chain_report(reports))
+    return 0 if all(r.intact for r in reports) else 1
+
+
+async def run(settings: Settings, *, supplement: bool) -> tuple[list[Finding], list[Supplement]]:
+    pool, uow = await _bound(settings)
     try:
         return await usecases.audit(uow, supplement=supplement)
     finally:

@@ -94,6 +94,7 @@ from shared.contracts import (
     SupervisionAnswered,
 )
 from shared.contracts import Finding as Verdict
+from shared.errors import Invalid, InvalidTransition
 
 RETENTION_YEARS = 3  # a minimum (000 档案管理, 002 §9.3)
 
@@ -172,9 +173,15 @@ class Dossier:
     archive_no: str
     sealed_at: datetime
     retain_until: date
-    content: dict
+    content: dict | None  # None once disposed of (销毁) after retention; the hashes stay
     content_sha256: str
     outcome: str | None = None  # resolved / refused / merged / withdrawn
+    # Set by the database when the dossier is inserted (the chain per station, migration 0005).
+    chain_no: int | None = None
+    previous_sha256: str | None = None
+    chain_sha256: str | None = None
+    disposed_at: datetime | None = None
+    disposal_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -373,6 +380,18 @@ def ending(events: Iterable[LoggedEvent]) -> Event:
     return _parsed(concluded[1])
 
 
+# What the outcome repeats of the resolution a rating names: the result, the completion summary (服务小结), and
+# (issue 11) the fee charged, the reports or data delivered by reference and the people who served.
+_RESOLUTION_FIELDS = (
+    "outcome",
+    "summary",
+    "resolved_by",
+    "resolved_at",
+    "assignment_no",
+    "fee",
+    "deliverables",
+    "staff_involved",
+)
 _VERIFICATION_FIELDS = ("finding", "reason", "evidence", "verified_by", "verified_at")
 _VOID_FIELDS = ("reason", "voided_by", "voided_at")
 
@@ -408,7 +427,7 @@ def outcome(events: Iterable[LoggedEvent]) -> dict | None:
     }
     if answered:
         resolution = answered[0].payload
-        result |= {k: resolution[k] for k in ("outcome", "summary", "resolved_by", "resolved_at")}
+        result |= {k: resolution.get(k) for k in _RESOLUTION_FIELDS}
     if by.routing_key == VERIFIED:
         finding = Verdict(by.payload["finding"])
         result["verification"] = {k: by.payload.get(k) for k in _VERIFICATION_FIELDS} | {"label": finding.label}
@@ -439,14 +458,22 @@ def _sha256(content: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def seal(events: list[LoggedEvent], *, serial: int, sealed_at: datetime) -> Dossier:
+def seal(
+    events: list[LoggedEvent], *, serial: int, sealed_at: datetime, retention_years: int = RETENTION_YEARS
+) -> Dossier:
+    """The sealed record: every event in its section, then what people read off them (the notice as issued, the
+    outcome, the fees, deliverables and people, round by round), kept at least `retention_years` (never under 3)."""
     ordered = _ordered(events)
     submitted = next(e.payload for e in ordered if e.routing_key == SUBMITTED)
     content = {"demand": submitted}
     for kind, section in SECTIONS.items():
         if kind != SUBMITTED:
             content[section] = [e.payload for e in ordered if e.routing_key == kind]
+    content["notice"] = notice(ordered)
     content["outcome"] = outcome(ordered)
+    content["fees"] = fees(ordered)
+    content["deliverables"] = deliverables(ordered)
+    content["staff"] = staff(ordered)
     content["rounds"] = rounds(ordered)
     content["events"] = [{"event_id": str(e.event_id), "type": e.routing_key} for e in ordered]
     return Dossier(
@@ -455,7 +482,7 @@ def seal(events: list[LoggedEvent], *, serial: int, sealed_at: datetime) -> Doss
         tracking_no=submitted["tracking_no"],
         archive_no=archive_no(sealed_at.astimezone(CHINA).year, serial),  # China's year and date, as the serial's
         sealed_at=sealed_at,
-        retain_until=_add_years(sealed_at.astimezone(CHINA).date(), RETENTION_YEARS),
+        retain_until=retained_until(sealed_at, retention_years),
         content=content,
         content_sha256=_sha256(content),
         outcome=content["outcome"]["kind"] if content["outcome"] else None,
@@ -536,3 +563,345 @@ def _add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February
         return day.replace(year=day.year + years, day=28)
+
+
+# --------------------------------------------------------------------------- what people read off the events
+# The sealed record keeps every event as it came (its sections); these are read off them for people (and the
+# exports), computed once at sealing so the record says the same thing forever.
+
+NOTICE_NOT_IN_EVENTS = (
+    "受理通知书中的固定文字（查询进度方式、投诉渠道）由受理服务的通知书模板给出，不随事件传递；"
+    "档案保存通知书中的各项数据（跟踪单号、服务项目、尚需材料、承诺时限、预计办结日期、首问负责人）。"
+    " / The notice's fixed wording (how to follow progress, how to complain) is intake's template and travels in no "
+    "event; the record keeps every datum the notice printed."
+)
+
+
+def _materials(item: dict) -> dict:
+    received = item.get("materials_received") or []
+    return {
+        "code": item.get("code"),
+        "label": item.get("label"),
+        "time_limit_days": item.get("time_limit_days"),
+        "remarks": item.get("remarks"),
+        "materials_received": received,
+        "materials_needed": [m for m in item.get("materials") or [] if m not in received],
+    }
+
+
+def notice(events: Iterable[LoggedEvent]) -> dict | None:
+    """The acceptance notice (受理通知书, 002 §7.3.2) as issued at submission, from what DemandSubmitted carries, and
+    as re-issued after each correction before dispatch (更正登记 changes the items, limit or expected date)."""
+    events = _ordered(events)
+    submitted = next((e.payload for e in events if e.routing_key == SUBMITTED), None)
+    if submitted is None:
+        return None
+
+    def issued(form: dict, **when) -> dict:
+        return {
+            **when,
+            "items": [_materials(i) for i in form.get("items") or []],
+            "categories": form.get("categories") or [],
+            "time_limit_days": form.get("time_limit_days"),
+            "expected_on": form.get("expected_on"),
+        }
+
+    return {
+        "station_id": submitted["station_id"],
+        "tracking_no": submitted["tracking_no"],
+        "printed_tracking_no": f"{submitted['station_id'].rsplit('/', 1)[-1]}-{submitted['tracking_no']}",
+        "enterprise": submitted.get("enterprise"),
+        "contact": submitted.get("contact"),
+        "first_responder": submitted.get("first_responder"),
+        "channel": submitted.get("channel"),
+        "green_channel": submitted.get("green_channel"),
+        **issued(submitted, issued_at=submitted.get("submitted_at")),
+        "reissued": [
+            issued(e.payload, issued_at=e.payload.get("corrected_at"), reason=e.payload.get("reason"))
+            for e in events
+            if e.routing_key == CORRECTED
+        ],
+        "not_in_events": NOTICE_NOT_IN_EVENTS,
+    }
+
+
+def fees(events: Iterable[LoggedEvent]) -> list[dict]:
+    """收费情况: the fee recorded with each resolution (one per round, as its result was submitted)."""
+    return [
+        {"round": e.round, "assignment_no": e.payload.get("assignment_no"), "resolution_event_id": str(e.event_id)}
+        | e.payload["fee"]
+        for e in _ordered(events)
+        if e.routing_key == RESOLVED and e.payload.get("fee")
+    ]
+
+
+def deliverables(events: Iterable[LoggedEvent]) -> list[dict]:
+    """Reports, certificates or data delivered, by reference (the archive keeps the reference, not the file)."""
+    return [
+        {"round": e.round, "resolution_event_id": str(e.event_id)} | item
+        for e in _ordered(events)
+        if e.routing_key == RESOLVED
+        for item in e.payload.get("deliverables") or []
+    ]
+
+
+# Who served, and as what, read off the events: (event kind, field, role as people say it).
+_STAFF_FIELDS = (
+    (SUBMITTED, "first_responder", "首问负责人"),
+    (CORRECTED, "corrected_by", "更正登记"),
+    (ASSIGNED, "assigned_by", "派单"),
+    (ASSIGNED, "assignee_name", "承办"),
+    (RETURNED, "returned_by", "退单"),
+    (RESOLVED, "resolved_by", "办结"),
+    (FollowUpRecorded.routing_key, "recorded_by", "跟进记录"),
+    (CasePaused.routing_key, "paused_by", "挂起"),
+    (CaseResumed.routing_key, "resumed_by", "恢复计时"),
+    (ExtensionRequested.routing_key, "requested_by", "延期申请"),
+    (ExtensionDecided.routing_key, "decided_by", "延期审批"),
+    (SupervisionAnswered.routing_key, "answered_by", "督办回复"),
+    (VERIFIED, "verified_by", "核实"),
+    (RevisitRecorded.routing_key, "recorded_by", "回访"),
+    (REFUSED, "closed_by", "否定备案"),
+    (MERGED, "closed_by", "并单"),
+    (WITHDRAWN, "closed_by", "撤回"),
+)
+
+
+def staff(events: Iterable[LoggedEvent]) -> list[dict]:
+    """The people and organizations involved (参与人员), each with what they did, in order of first appearance:
+    from the events' own fields, the co-handlers (协办) of each assignment and the staff each resolution names."""
+    found: dict[str, list[str]] = {}
+
+    def add(name: object, role: str) -> None:
+        if isinstance(name, str) and name and name != "system":
+            roles = found.setdefault(name, [])
+            if role not in roles:
+                roles.append(role)
+
+    for e in _ordered(events):
+        for kind, field, role in _STAFF_FIELDS:
+            if e.routing_key == kind:
+                add(e.payload.get(field), role)
+        if e.routing_key == ASSIGNED:
+            for handler in e.payload.get("co_handlers") or []:
+                add(handler.get("name"), "协办")
+        if e.routing_key == RESOLVED:
+            for name in e.payload.get("staff_involved") or []:
+                add(name, "参与服务")
+    return [{"name": name, "roles": roles} for name, roles in found.items()]
+
+
+# --------------------------------------------------------------------------- retention (保管期限)
+
+MAX_RETENTION_YEARS = 100
+
+
+def retained_until(sealed_at: datetime, years: int = RETENTION_YEARS) -> date:
+    """Kept through this China date: `years` (never under the three-year minimum) after the China day of sealing."""
+    return _add_years(sealed_at.astimezone(CHINA).date(), max(years, RETENTION_YEARS))
+
+
+def effective_retain_until(d: Dossier, station_years: int | None) -> date:
+    """What a dossier is kept until now: the date it was sealed with, lengthened (never shortened) by the station's
+    setting (the database's archive_retained_until says the same)."""
+    if station_years is None:
+        return d.retain_until
+    return max(d.retain_until, retained_until(d.sealed_at, station_years))
+
+
+def check_retention_years(years: int) -> int:
+    if not RETENTION_YEARS <= years <= MAX_RETENTION_YEARS:
+        raise Invalid(
+            f"保管期限应为 {RETENTION_YEARS}–{MAX_RETENTION_YEARS} 年（不少于 {RETENTION_YEARS} 年）",
+            f"the retention must be {RETENTION_YEARS} to {MAX_RETENTION_YEARS} years (never under {RETENTION_YEARS})",
+            field="years",
+        )
+    return years
+
+
+# --------------------------------------------------------------------------- the hash chain per station
+
+
+def content_sha256(content: dict) -> str:
+    """The content hash of a sealed record (canonical JSON: sorted keys, no spaces, UTF-8)."""
+    return _sha256(content)
+
+
+def chain_link(
+    previous_sha256: str | None, station_id: str, chain_no: int, archive_no: str, demand_id: UUID, content_hash: str
+) -> str:
+    """The chain hash of one dossier: the previous dossier's of its station, its place, number, demand and content
+    hash. The database computes the same text when it links a new dossier (archive_chain_link, migration 0005)."""
+    text = f"{previous_sha256 or ''}|{station_id}|{chain_no}|{archive_no}|{demand_id}|{content_hash}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first place where a station's archive is not what was sealed."""
+
+    station_id: str
+    chain_no: int | None
+    archive_no: str | None
+    demand_id: UUID | None
+    problem: str  # Chinese
+    problem_en: str
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    station_id: str
+    dossiers: int  # links checked
+    disposed: int  # of which disposed of (content gone, hashes kept)
+    supplements: int
+    head_sha256: str | None  # the last link's chain hash: note it down, and a later check proves nothing before changed
+    broken: BrokenLink | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def verify_chain(
+    station_id: str, dossiers: Iterable[Dossier], supplements: dict[UUID, list[Supplement]] | None = None
+) -> ChainReport:
+    """Recompute every content hash and every link of one station's chain, in chain order; stop at the first break.
+
+    A dossier altered in place (content or hash), removed, inserted or moved breaks its own link or the next one's; a
+    disposed dossier has no content to hash, and its kept hashes still hold the chain together. Supplements (补充归档)
+    are checked too: each one's own hash and its link to the dossier's hash and the previous supplement's.
+    """
+    supplements = supplements or {}
+    previous: str | None = None
+    count = disposed = attached = 0
+
+    def broken(d: Dossier | None, zh: str, en: str, n: int | None = None) -> ChainReport:
+        b = BrokenLink(
+            station_id=station_id,
+            chain_no=d.chain_no if d is not None else n,
+            archive_no=d.archive_no if d is not None else None,
+            demand_id=d.demand_id if d is not None else None,
+            problem=zh,
+            problem_en=en,
+        )
+        return ChainReport(station_id, count, disposed, attached, previous, b)
+
+    for expected, d in enumerate(sorted(dossiers, key=lambda x: x.chain_no or 0), start=1):
+        if d.chain_no != expected:
+            return broken(
+                d,
+                f"链序号不连续：应为第 {expected} 号，实为第 {d.chain_no} 号（档案被删除或插入）",
+                f"chain number {d.chain_no} where {expected} was due (a dossier removed or inserted)",
+                expected,
+            )
+        if d.previous_sha256 != previous:
+            return broken(
+                d,
+                "前一档案的链哈希与本档案记录的不一致（前序档案被改动、删除或替换）",
+                "the previous link's hash differs from the one this dossier records",
+            )
+        if d.content is None:
+            if d.disposed_at is None:
+                return broken(d, "档案内容缺失且无销毁记录", "content missing, yet the dossier was never disposed of")
+            disposed += 1
+        elif content_sha256(d.content) != d.content_sha256:
+            return broken(
+                d,
+                "档案内容与封存时的内容哈希不一致（内容被改动）",
+                "the content does not hash to its sealed content hash (altered)",
+            )
+        if chain_link(previous, d.station_id, expected, d.archive_no, d.demand_id, d.content_sha256) != d.chain_sha256:
+            return broken(
+                d,
+                "链哈希与重新计算的结果不一致（档案号、内容哈希或链哈希被改动）",
+                "the chain hash does not recompute (archive number, content hash or chain hash altered)",
+            )
+        previous_supplement: str | None = None
+        for s in sorted(supplements.get(d.demand_id, []), key=lambda x: x.supplement_no):
+            if s.content is not None and (
+                content_sha256(s.content) != s.content_sha256
+                or s.content.get("dossier_sha256") != d.content_sha256
+                or s.content.get("previous_sha256") != previous_supplement
+            ):
+                return broken(
+                    d,
+                    f"第 {s.supplement_no} 号补充归档与其哈希或所属档案不一致（被改动）",
+                    f"supplement #{s.supplement_no} does not match its hash or its dossier (altered)",
+                )
+            previous_supplement = s.content_sha256
+            attached += 1
+        previous = d.chain_sha256
+        count += 1
+    return ChainReport(station_id, count, disposed, attached, previous, None)
+
+
+# --------------------------------------------------------------------------- holds and disposal (销毁)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A sealed dossier as the archive keeps it: until when, and whether a legal hold is on."""
+
+    dossier: Dossier
+    retained_until: date
+    on_hold: bool
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold (法律保全): while on, the dossier is not disposed of, whatever its retention says."""
+
+    hold_id: UUID
+    demand_id: UUID
+    station_id: str
+    reason: str
+    set_by: str
+    set_at: datetime
+    lift_reason: str | None = None
+    lifted_by: str | None = None
+    lifted_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
+
+
+def check_hold_can_be_set(holds: list[Hold], d: Dossier) -> None:
+    if d.disposed_at is not None:
+        raise InvalidTransition("该档案已销毁，不能再设置保全", "the dossier was disposed of; nothing left to hold")
+    if any(h.active for h in holds):
+        raise InvalidTransition("该档案已处于保全状态", "the dossier is already under a legal hold")
+
+
+def active_hold(holds: list[Hold]) -> Hold:
+    for h in holds:
+        if h.active:
+            return h
+    raise InvalidTransition("该档案没有生效中的保全", "the dossier is under no legal hold")
+
+
+def disposal_items(due: list[tuple[Dossier, date]]) -> list[dict]:
+    """What a disposal request lists: the dossiers due, with what identifies them forever (number, hashes)."""
+    if not due:
+        raise InvalidTransition(
+            "没有已过保管期限且未被保全的档案，无需销毁", "no dossier is past its retention and free of holds"
+        )
+    return [
+        {
+            "demand_id": str(d.demand_id),
+            "station_id": d.station_id,
+            "archive_no": d.archive_no,
+            "tracking_no": d.tracking_no,
+            "sealed_at": d.sealed_at.isoformat(),
+            "retained_until": until.isoformat(),
+            "content_sha256": d.content_sha256,
+            "chain_no": d.chain_no,
+            "chain_sha256": d.chain_sha256,
+        }
+        for d, until in due
+    ]
+
+
+def check_confirmable(disposal: dict) -> None:
+    if disposal["confirmed_at"] is not None:
+        raise InvalidTransition("该销毁申请已确认执行", "the disposal request was already confirmed")

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.api import StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
-from shared.contracts import Outcome, printed_tracking_no
-from shared.validation import QueryDate, RequestModel, SearchText
+from shared.contracts import Deliverable, Fee, Outcome, printed_tracking_no
+from shared.validation import Line, QueryDate, RequestModel, SearchText, Text, amount
 
 from . import usecases
 from .deps import Config, Defaults
@@ -186,9 +186,38 @@ class TrackingSheet(CaseOut):
     timeline: list[TimelineEntry]
 
 
+class FeeIn(RequestModel):
+    """收费情况 (000 档案管理), kept in the sealed record."""
+
+    free_service: bool = Field(description="是否免费（公益）服务 / a free service")
+    amount_yuan: amount(le=100_000_000) = Field(
+        default=0, description="收费金额（元，最多两位小数；免费服务为 0）/ yuan, 0 when free"
+    )
+    payer: Line | None = Field(
+        default=None, min_length=1, max_length=200, description="付费方（企业、财政补贴、服务站等）/ who paid"
+    )
+    note: Text | None = Field(default=None, max_length=500, description="收费说明 / note")
+
+
+class DeliverableIn(RequestModel):
+    """A report, certificate or data set delivered, by reference (the file itself stays where it lies)."""
+
+    title: Line = Field(min_length=1, max_length=200, description="名称，如 检定证书 / title")
+    reference: Line = Field(
+        min_length=1, max_length=200, description="编号或存放位置，如 证书编号 JD-2026-0012 / number or locator"
+    )
+
+
 class ResolutionIn(RequestModel):
     outcome: Outcome = Field(description="met 需求已满足 / not_met 无法满足并已向企业说明")
     summary: str = Field(min_length=1, max_length=4000, description="处理过程及结果 / 服务小结")
+    fee: FeeIn | None = Field(default=None, description="收费情况 / the fee charged")
+    deliverables: list[DeliverableIn] = Field(
+        default_factory=list, max_length=50, description="交付的报告、证书或数据（引用）/ deliverables, by reference"
+    )
+    staff_involved: list[Annotated[Line, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50, description="参与服务的人员 / the people who served"
+    )
     round: int | None = Field(
         default=None,
         ge=1,
@@ -267,6 +296,15 @@ async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> T
 @router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
 async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, defaults: Defaults) -> CaseOut:
     case, today = await usecases.resolve(
-        uow, principal, demand_id, outcome=body.outcome, summary=body.summary, round_=body.round, defaults=defaults
+        uow,
+        principal,
+        demand_id,
+        outcome=body.outcome,
+        summary=body.summary,
+        round_=body.round,
+        defaults=defaults,
+        fee=Fee(**body.fee.model_dump()) if body.fee else None,
+        deliverables=tuple(Deliverable(**d.model_dump()) for d in body.deliverables),
+        staff_involved=tuple(body.staff_involved),
     )
     return CaseOut.of(case, today)

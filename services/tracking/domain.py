@@ -37,6 +37,7 @@ from shared.contracts import (
     CaseSupervised,
     Closing,
     DeadlineWarned,
+    Deliverable,
     DemandCorrected,
     DemandMerged,
     DemandRefused,
@@ -46,6 +47,7 @@ from shared.contracts import (
     Event,
     ExtensionDecided,
     ExtensionRequested,
+    Fee,
     FollowUpKind,
     FollowUpRecorded,
     HandlingMode,
@@ -58,7 +60,7 @@ from shared.contracts import (
     SupervisionAnswered,
 )
 from shared.contracts.envelope import Cause
-from shared.errors import InvalidTransition, NotFound
+from shared.errors import Invalid, InvalidTransition, NotFound
 
 DEMAND_NOT_FOUND = NotFound("未找到该需求", "demand not found")
 
@@ -402,8 +404,39 @@ def check_round(case: Case, round_: int) -> None:
         )
 
 
-def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now: datetime) -> Resolved:
-    """办结: only a case being handled can be resolved (004 §6.4); a referral once the department has answered."""
+def check_fee(fee: Fee | None) -> Fee | None:
+    """收费情况 with the result (000 档案管理): a free service (公益/免费) charges nothing; amounts in yuan and fen."""
+    if fee is None:
+        return None
+    if fee.free_service and fee.amount_yuan != 0:
+        raise Invalid(
+            "免费服务的收费金额应为 0", "a free service charges nothing: amount_yuan must be 0", field="fee.amount_yuan"
+        )
+    if round(fee.amount_yuan, 2) != fee.amount_yuan:
+        raise Invalid(
+            "收费金额最多保留两位小数（元、角、分）",
+            "amount_yuan has at most two decimals (yuan and fen)",
+            field="fee.amount_yuan",
+        )
+    return fee
+
+
+def resolve(
+    case: Case,
+    *,
+    outcome: Outcome,
+    summary: str,
+    resolved_by: str,
+    now: datetime,
+    fee: Fee | None = None,
+    deliverables: tuple[Deliverable, ...] = (),
+    staff_involved: tuple[str, ...] = (),
+) -> Resolved:
+    """办结: only a case being handled can be resolved (004 §6.4); a referral once the department has answered.
+
+    With the result go what the sealed record keeps of it (issue 11): the fee charged, the reports or data delivered
+    (by reference) and the people who served (each named once)."""
+    fee = check_fee(fee)
     status = case.status
     if status == "returned":
         raise InvalidTransition(
@@ -428,7 +461,26 @@ def resolve(case: Case, *, outcome: Outcome, summary: str, resolved_by: str, now
         summary=summary,
         resolved_by=resolved_by,
         resolved_at=now,
+        fee=fee,
+        deliverables=list(deliverables),
+        staff_involved=list(dict.fromkeys(staff_involved)),
     )
+
+
+def _resolution_extras(event: Resolved) -> str:
+    """The fee, deliverables and staff of a resolution, as the tracking sheet lists them."""
+    parts = []
+    if event.fee is not None:
+        if event.fee.free_service:
+            parts.append("免费服务")
+        else:
+            payer = f"，付费方：{event.fee.payer}" if event.fee.payer else ""
+            parts.append(f"收费 {event.fee.amount_yuan:.2f} 元{payer}")
+    if event.deliverables:
+        parts.append("交付：" + "、".join(f"{d.title}（{d.reference}）" for d in event.deliverables))
+    if event.staff_involved:
+        parts.append("参与人员：" + "、".join(event.staff_involved))
+    return "；" + "；".join(parts) if parts else ""
 
 
 STATUS_LABELS = {
@@ -526,7 +578,7 @@ def timeline_text(event: Event) -> str:
         case Resolved():
             result = "需求已满足" if event.outcome is Outcome.met else "无法满足，已向企业说明"
             done = "办结" if event.round == 1 else f"重办办结（第 {event.round} 轮）"
-            return f"{event.resolved_by} {done}：{result}"
+            return f"{event.resolved_by} {done}：{result}{_resolution_extras(event)}"
         case Rated():
             which = "" if event.round == 1 else f"（第 {event.round} 轮）"
             return f"企业评价{which}：{_OVERALL_LABELS[event.answers.overall.value]}"

@@ -10,7 +10,7 @@ from uuid import UUID
 from shared import kpis as shared_kpis
 from shared.auth import Principal, Role
 from shared.calendar import china_today
-from shared.contracts import Event, Outcome, utcnow
+from shared.contracts import Deliverable, Event, Fee, Outcome, utcnow
 from shared.db.uow import Tx, UnitOfWork
 
 from . import domain, kpis
@@ -39,8 +39,12 @@ async def resolve(
     summary: str,
     round_: int | None = None,
     defaults: ClockSettings = ClockSettings(),
+    fee: Fee | None = None,
+    deliverables: tuple[Deliverable, ...] = (),
+    staff_involved: tuple[str, ...] = (),
 ) -> tuple[Case, date]:
-    """办结 of the case's current round (`round_`, when the caller names it, must be that round)."""
+    """办结 of the case's current round (`round_`, when the caller names it, must be that round), with the fee
+    charged, the deliverables and the staff involved for the sealed record."""
     now = utcnow()
     async with uow.begin(principal) as tx:
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
@@ -48,7 +52,16 @@ async def resolve(
             raise domain.DEMAND_NOT_FOUND
         if round_ is not None:
             domain.check_round(case, round_)
-        event = domain.resolve(case, outcome=outcome, summary=summary, resolved_by=principal.name, now=now)
+        event = domain.resolve(
+            case,
+            outcome=outcome,
+            summary=summary,
+            resolved_by=principal.name,
+            now=now,
+            fee=fee,
+            deliverables=deliverables,
+            staff_involved=staff_involved,
+        )
         case = await with_clock(tx, domain.apply(case, event), defaults)
         await tx.store.save(case)
         await tx.store.add_entry(event, domain.timeline_text(event))

@@ -393,12 +393,16 @@ def areas():
     `async prepare(system)` (the rows its routes need, ids kept in `system.demands`) and `cases(system)`
     (rows shaped like `cases()` above). Imported late, since they use this module's tables."""
     from tests.integration import (
+        authz_archive,
+        authz_archive_exports,
         authz_decisions,
         authz_evaluation_appeal,
         authz_evaluation_kpis,
+        authz_evaluation_scorecards,
         authz_intake_changes,
         authz_intake_complaints,
         authz_registry,
+        authz_scorecards,
         authz_staff,
         authz_tracking_clock,
         authz_tracking_followups,
@@ -412,6 +416,7 @@ def areas():
     return (
         authz_tracking_revisits,
         authz_registry,
+        authz_scorecards,
         authz_staff,
         authz_decisions,
         authz_intake_changes,
@@ -424,6 +429,9 @@ def areas():
         authz_tracking_kpis,
         authz_evaluation_kpis,
         authz_evaluation_appeal,
+        authz_evaluation_scorecards,
+        authz_archive_exports,
+        authz_archive,
     )
 
 

@@ -250,6 +250,11 @@ def test_a_re_handled_dossier_holds_both_rounds_and_ends_with_the_second_rating(
         "summary": "第 2 轮：已完成检定并出具证书",
         "resolved_by": h["r2"].resolved_by,
         "resolved_at": h["r2"].resolved_at.isoformat().replace("+00:00", "Z"),
+        # issue 11: the resolution's assignment, fee, deliverables and staff (none recorded in this history)
+        "assignment_no": 2,
+        "fee": None,
+        "deliverables": [],
+        "staff_involved": [],
     }
     ids = {k: str(e.event_id) for k, e in h.items()}
     assert c["rounds"] == [

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.archive import domain, usecases
-from services.archive.domain import Dossier, LoggedEvent, Supplement
+from services.archive.domain import Dossier, Kept, LoggedEvent, Supplement
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import Answers, Archived, Finding, Outcome, Overall, Rated, RatingSource, Resolved
 from shared.errors import NotFound
@@ -42,26 +42,34 @@ class FakeStore:
         self.serials[station_id, year] = self.serials.get((station_id, year), 0) + 1
         return self.serials[station_id, year]
 
-    async def insert_dossier(self, d: Dossier) -> None:
+    async def insert_dossier(self, d: Dossier) -> Dossier:
         assert d.demand_id not in self.dossiers, "a sealed dossier is never written twice"
         self.dossiers[d.demand_id] = d
+        return d
+
+    async def retention(self, station_id):
+        return None  # the three-year minimum
 
     async def get_dossier(self, demand_id):
         return self.dossiers.get(demand_id)
 
     async def get_in_scope(self, demand_id, scope):
         d = self.dossiers.get(demand_id)
-        return d if d is not None and scope and in_scope(d.station_id, scope) else None
+        return Kept(d, d.retain_until, False) if d is not None and scope and in_scope(d.station_id, scope) else None
 
     async def list_in_scope(self, scope, limit, offset):
-        return [d for d in self.dossiers.values() if in_scope(d.station_id, scope)][offset : offset + limit]
+        found = [d for d in self.dossiers.values() if in_scope(d.station_id, scope)][offset : offset + limit]
+        return [Kept(d, d.retain_until, False) for d in found]
 
     async def dossiers_after(self, demand_id, limit):
         ordered = sorted(self.dossiers.values(), key=lambda d: d.demand_id)
         return [d for d in ordered if demand_id is None or d.demand_id > demand_id][:limit]
 
-    async def log_access(self, d, subject, role) -> None:
-        self.access.append((d.demand_id, subject, role))
+    async def log_access(self, *, action, station_id, subject, role, demand_id=None, **_) -> None:
+        self.access.append((demand_id, subject, role) if action == "dossier.read" else (action, station_id, subject))
+
+    async def holds(self, demand_id):
+        return []
 
     async def supplements(self, demand_id):
         return [s for s in self.added if s.demand_id == demand_id]
@@ -203,8 +211,8 @@ async def test_reading_a_dossier_is_logged_and_another_station_is_refused(uow):
     history = rematched_history()
     await _collect(uow, *history)
     demand_id = history[0].demand_id
-    dossier, supplements = await usecases.get_dossier(uow, HEAD, demand_id)
-    assert dossier.demand_id == demand_id and supplements == []
+    kept, supplements, holds = await usecases.get_dossier(uow, HEAD, demand_id)
+    assert kept.dossier.demand_id == demand_id and supplements == [] and holds == []
     assert uow.store.access == [(demand_id, "head-1", "head")]
     with pytest.raises(NotFound):
         await usecases.get_dossier(uow, OTHER_HEAD, demand_id)
@@ -217,9 +225,19 @@ async def test_lists_stay_in_scope(uow):
     a = f.assigned(other)
     r = resolved_answering(a)
     await _collect(uow, other, a, r, rating_of(r))
-    assert [d.station_id for d in await usecases.list_dossiers(uow, HEAD, None, 100, 0)] == [f.STATION]
-    assert [d.station_id for d in await usecases.list_dossiers(uow, SUPERVISOR, f.STATION, 100, 0)] == [f.STATION]
-    assert [d.station_id for d in await usecases.list_dossiers(uow, OTHER_HEAD, None, 100, 0)] == [OTHER_HEAD.station]
+
+    def stations(kept):
+        return [k.dossier.station_id for k in kept]
+
+    assert stations(await usecases.list_dossiers(uow, HEAD, None, 100, 0)) == [f.STATION]
+    assert stations(await usecases.list_dossiers(uow, SUPERVISOR, f.STATION, 100, 0)) == [f.STATION]
+    assert stations(await usecases.list_dossiers(uow, OTHER_HEAD, None, 100, 0)) == [OTHER_HEAD.station]
+    # every list read is logged, with its scope (issue 11)
+    assert [a for a in uow.store.access if a[0] == "dossier.list"] == [
+        ("dossier.list", f.STATION, "head-1"),
+        ("dossier.list", f.STATION, "sup-1"),
+        ("dossier.list", OTHER_HEAD.station, "head-2"),
+    ]
     with pytest.raises(NotFound):
         await usecases.list_dossiers(uow, HEAD, OTHER_HEAD.station, 100, 0)
 
@@ -253,8 +271,8 @@ async def test_the_audit_finds_a_dossier_sealed_short_and_a_supplement_completes
     assert supplement.supplement_no == 1 and supplement.content["lacked"] == ["demand.assigned #2"]
     assert supplement.content["dossier_sha256"] == finding.dossier.content_sha256
     assert [e["event_id"] for e in supplement.content["events"]] == [str(a2.event_id)]
-    dossier, supplements = await usecases.get_dossier(uow, HEAD, s.demand_id)
-    assert supplements == [supplement] and dossier == finding.dossier  # the sealed dossier itself is untouched
+    kept, supplements, _ = await usecases.get_dossier(uow, HEAD, s.demand_id)
+    assert supplements == [supplement] and kept.dossier == finding.dossier  # the sealed dossier itself is untouched
     assert await usecases.audit(uow, supplement=True) == ([], [])  # nothing attached twice
 
 

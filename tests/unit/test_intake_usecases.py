@@ -32,6 +32,7 @@ from shared.contracts import (
     DemandRefused,
     DemandSubmitted,
     DemandWithdrawn,
+    EnterpriseProfile,
     GreenChannel,
     HandlingMode,
     PauseReason,
@@ -175,6 +176,9 @@ class FakeStore:
 
     async def enterprise_address(self, station_id, credit_code):
         return self.addresses.get((station_id, credit_code))
+
+    async def enterprise_profile(self, station_id, credit_code):
+        return EnterpriseProfile()
 
     async def get(self, demand_id, *, for_update=False):
         return self.demands.get(demand_id)

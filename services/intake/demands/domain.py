@@ -33,6 +33,7 @@ from shared.contracts import (
     DemandReopened,
     DemandSubmitted,
     Enterprise,
+    EnterpriseProfile,
     Finding,
     GreenChannel,
     ItemRef,
@@ -440,8 +441,11 @@ def item_ref(i: DemandItem) -> ItemRef:
     )
 
 
-def submitted_event(demand: Demand) -> DemandSubmitted:
-    """The whole form: the others keep what they need of it (the assignee sees contact, address, items, details)."""
+def submitted_event(demand: Demand, profile: EnterpriseProfile | None = None) -> DemandSubmitted:
+    """The whole form: the others keep what they need of it (the assignee sees contact, address, items, details).
+
+    `profile`: where the station's enterprise dossier placed the enterprise at submission (chain, town, park), which
+    the archive's books group by."""
     return DemandSubmitted(
         event_id=demand.submitted_event_id or uuid4(),
         correlation_id=demand.correlation_id,
@@ -464,6 +468,7 @@ def submitted_event(demand: Demand) -> DemandSubmitted:
         expected_on=demand.expected_on,
         address=demand.address,
         details=demand.details,
+        enterprise_profile=profile,
     )
 
 

@@ -142,6 +142,7 @@ async def submit_demand(
         labels = {c.code: c.label for c in (await store.categories()).values()}
         duplicate = await store.open_duplicate(form.station_id, form.credit_code, [i.item_code for i in items])
         address = await store.enterprise_address(form.station_id, form.credit_code)
+        profile = await store.enterprise_profile(form.station_id, form.credit_code)  # read before a new dossier starts
         serial = await store.next_serial(form.station_id, domain.numbering_year(submitted_at))
         demand = domain.new_demand(
             demand_id=uuid4(),
@@ -174,7 +175,7 @@ async def submit_demand(
         token = links.token(demand.demand_id)
         await store.add_status_link(_digest(token), demand, submitted_at + timedelta(days=links.days))
         await tx.remember(request, {"demand_id": str(demand.demand_id)})
-        await tx.publish(domain.submitted_event(demand))
+        await tx.publish(domain.submitted_event(demand, profile))
     return demand, token
 
 

@@ -5,6 +5,7 @@ The store is bound to one transaction's connection; the unit of work owns the tr
 
 import asyncpg
 
+from shared.contracts import EnterpriseProfile
 from shared.validation import like_pattern
 
 from ..demands.domain import Demand
@@ -58,6 +59,9 @@ ON CONFLICT (station_id, credit_code) DO NOTHING
 """
 
 _ADDRESS = "SELECT address FROM enterprises WHERE station_id = $1 AND credit_code = $2"
+_PROFILE = """
+SELECT chain, chain_leader, town, in_park, park_name FROM enterprises WHERE station_id = $1 AND credit_code = $2
+"""
 
 
 def _dossier(row: asyncpg.Record) -> EnterpriseDossier:
@@ -89,6 +93,11 @@ class EnterpriseStore:
     async def enterprise_address(self, station_id: str, credit_code: str) -> str | None:
         """The address in this station's own dossier of the enterprise, if it has one."""
         return await self.conn.fetchval(_ADDRESS, station_id, credit_code)
+
+    async def enterprise_profile(self, station_id: str, credit_code: str) -> EnterpriseProfile:
+        """Where this station's dossier places the enterprise now (chain, town, park); all blank without a dossier."""
+        row = await self.conn.fetchrow(_PROFILE, station_id, credit_code)
+        return EnterpriseProfile(**dict(row)) if row else EnterpriseProfile()
 
     async def enterprise(self, scope: str, credit_code: str) -> EnterpriseDossier | None:
         row = await self.conn.fetchrow(_GET_ENTERPRISE, scope, credit_code)

@@ -1,0 +1,175 @@
+"""HTTP routes of the weekly report (周报, 004 §5.5.1): JSON, printable HTML, PDF; the head's plan for next week.
+
+Station staff read their station's report; a supervisor reads one station of its subtree (`?station_id=`) or, naming
+none, the whole subtree's. The head writes the plan (PUT). Organizations and operations are refused (403); a station
+outside the caller's scope answers 404.
+"""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+
+from shared.api import StationPaged, UoW, allow
+from shared.auth import READERS, Principal, Role
+from shared.contracts import StationId
+from shared.validation import RequestModel, Text
+
+from . import render, usecases
+from .domain import Week
+
+router = APIRouter(tags=["周报 / weekly reports"])
+Reader = Annotated[Principal, allow(*READERS)]
+Head = Annotated[Principal, allow(Role.head)]
+WeekText = Annotated[str, Path(description="ISO 周（北京日期），如 2026-W47 / the ISO week, China dates")]
+StationQuery = Annotated[
+    StationId | None,
+    Query(
+        description="服务站（须在调用者范围内）；上级单位不填时为整个辖区 / a station; a supervisor's subtree if none"
+    ),
+]
+
+
+class Count(BaseModel):
+    label: str
+    count: int
+
+
+class Figure(BaseModel):
+    total: int = Field(description="需求数（同一需求只计一次）")
+    by_category: list[Count]
+    by_channel: list[Count]
+
+
+class Counted(BaseModel):
+    received: Figure = Field(description="受理")
+    dispatched: Figure = Field(description="派单（含改派、转办）")
+    resolved: Figure = Field(description="办结")
+    overdue: Figure = Field(description="超期：本周被催办（办结时限已过）的需求")
+    rated: Figure = Field(description="评价")
+
+
+class Ratings(BaseModel):
+    by_overall: list[Count]
+    valid: int
+    voided: int
+    satisfied: int
+    satisfaction_rate: float | None
+
+
+class Unavailable(BaseModel):
+    figure: str
+    label: str
+    text: str = Field(description="not available: 归档服务收不到的数据")
+    needs: str = Field(description="the events that would carry it")
+
+
+class Figures(BaseModel):
+    counted: Counted
+    ratings: Ratings
+    closed: list[Count] = Field(description="否定备案、并单、撤回")
+    visits_collected: int = Field(description="受理渠道为主动进企业的需求数")
+    unavailable: list[Unavailable]
+
+
+class PlanOut(BaseModel):
+    station: str
+    text: str
+    by: str
+    at: str
+
+
+class WeeklyOut(BaseModel):
+    scope: str = Field(description="服务站，或上级单位的辖区前缀")
+    scope_name: str
+    week: str
+    week_label: str
+    subtree: bool
+    stored: bool = Field(description="是否为已保存的周报（周结束后生成，数据不再变化）")
+    complete: bool = Field(description="该周是否已结束")
+    generated_at: datetime
+    generated_by: str
+    figures: Figures
+    plans: list[PlanOut] = Field(description="下周工作计划：本站的，或辖区内各站的")
+
+
+def _out(report) -> WeeklyOut:
+    view = report.view()
+    return WeeklyOut(
+        scope=report.scope,
+        scope_name=report.scope_name,
+        week=str(report.week),
+        week_label=report.week.label,
+        subtree=report.subtree,
+        stored=report.stored,
+        complete=report.complete,
+        generated_at=report.generated_at,
+        generated_by=report.generated_by,
+        figures=Figures(**report.figures),
+        plans=[PlanOut(**p) for p in view["plans"]],
+    )
+
+
+class ReportRow(BaseModel):
+    station_id: str
+    week: str
+    generated_at: datetime
+    generated_by: str
+    has_plan: bool
+
+
+@router.get("/weekly-reports", response_model=list[ReportRow], summary="已生成的周报 / weekly reports kept")
+async def list_reports(uow: UoW, principal: Reader, page: StationPaged) -> list[ReportRow]:
+    rows = await usecases.list_reports(uow, principal, page.station_id, page.limit, page.offset)
+    return [
+        ReportRow(
+            station_id=r["station_id"],
+            week=str(Week(r["iso_year"], r["iso_week"])),
+            generated_at=r["generated_at"],
+            generated_by=r["generated_by"],
+            has_plan=r["has_plan"],
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/weekly-reports/{week}",
+    response_model=WeeklyOut,
+    summary="周报 / the weekly report of a station or a subtree",
+    description="每周一（北京时间）自动生成上一周的周报；任何一周均可随时查看（已结束的周首次查看时生成并保存）。",
+)
+async def weekly(week: WeekText, uow: UoW, principal: Reader, station_id: StationQuery = None) -> WeeklyOut:
+    return _out(await usecases.weekly(uow, principal, Week.parse(week), station_id))
+
+
+@router.get("/weekly-reports/{week}/report.html", response_class=HTMLResponse, summary="周报（打印）/ to print")
+async def weekly_html(week: WeekText, uow: UoW, principal: Reader, station_id: StationQuery = None) -> HTMLResponse:
+    report = await usecases.weekly(uow, principal, Week.parse(week), station_id)
+    return HTMLResponse(render.weekly_html(report.view()))
+
+
+@router.get("/weekly-reports/{week}/report.pdf", response_class=Response, summary="周报 PDF / as PDF")
+async def weekly_pdf(week: WeekText, uow: UoW, principal: Reader, station_id: StationQuery = None) -> Response:
+    report = await usecases.weekly(uow, principal, Week.parse(week), station_id)
+    pdf = await run_in_threadpool(render.weekly_pdf, report.view())
+    name = f"weekly-report-{report.week}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{name}"'})
+
+
+class PlanIn(RequestModel):
+    plan: Annotated[Text, Field(min_length=1, max_length=4000)] = Field(description="下周工作计划 / next week's plan")
+    station_id: StationId | None = Field(default=None, description="服务站（默认本站）/ the station, default own")
+
+
+@router.put(
+    "/weekly-reports/{week}/plan",
+    response_model=WeeklyOut,
+    summary="填写下周工作计划（站长）/ the head's plan for the next week",
+    description="写在第 {week} 周的周报中，是下一周的计划；可在本周内随时填写或修改。",
+)
+async def set_plan(week: WeekText, body: PlanIn, uow: UoW, principal: Head) -> WeeklyOut:
+    return _out(await usecases.set_plan(uow, principal, Week.parse(week), body.station_id, body.plan))
