@@ -365,6 +365,11 @@ async def run(
         env |= {
             f"CONSOLE_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items() if name != CONSOLE
         }
+        # The links the services hand out (status on the notice, rating by SMS) open the console's enterprise pages,
+        # which pass the enterprise's address on: the services count their rate limits per enterprise, not console.
+        console_url = f"http://127.0.0.1:{ports[CONSOLE]}"
+        env |= {"INTAKE_PUBLIC_URL": console_url, "EVALUATION_PUBLIC_URL": console_url}
+        env |= {"INTAKE_TRUSTED_PROXIES": '["127.0.0.1"]', "EVALUATION_TRUSTED_PROXIES": '["127.0.0.1"]'}
     procs = ServiceProcesses(env=env, ports=ports)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,7 +26,25 @@ from shared.observability.metrics import ServiceMetrics
 from . import web
 from .client import ServiceError, Services
 from .oidc import OidcClient
-from .pages import demands, home, ledger, queue, register, rounds, signin
+from .pages import clock as clock_pages
+from .pages import (
+    complaints,
+    decisions,
+    demands,
+    followups,
+    home,
+    ledger,
+    queue,
+    register,
+    revisits,
+    rounds,
+    scorecards,
+    signin,
+    supervision,
+    supervisor,
+    tasks,
+)
+from .pages import public as public_pages
 from .settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -103,6 +121,8 @@ def create_app(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # /demands/new before /demands/{demand_id}
-    for module in (signin, home, ledger, register, demands, rounds, queue):
+    care = (followups, revisits, complaints, supervisor, scorecards)  # follow-ups, re-visits, complaints, KPIs
+    casework = (decisions, clock_pages, supervision, tasks)  # decisions, the clock, 督办, special tasks
+    for module in (signin, home, ledger, register, demands, rounds, queue, *care, *casework, public_pages):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ form can put each field's message next to the field. A service that cannot be re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import httpx
@@ -123,12 +124,15 @@ class Services:
         params: dict | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        forwarded_for: str | None = None,
     ) -> httpx.Response:
         headers = {}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
+        if forwarded_for:  # the enterprise's address, for the services' per-address limits on public endpoints
+            headers["X-Forwarded-For"] = forwarded_for
         clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         try:
             reply = await self._clients[service].request(method, path, params=clean, json=json, headers=headers)
@@ -228,6 +232,152 @@ class Services:
     async def void_rating(self, token: str, demand_id: UUID, round_: int, body: dict, idempotency_key: str) -> dict:
         path = f"/surveys/{demand_id}/ratings/{round_}/void"
         return await self._json("evaluation", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    # --- follow-ups, appointments, re-visits (tracking); complaints (intake); KPIs and scorecards ---
+
+    async def follow_ups(self, token: str, demand_id: UUID) -> list[dict]:
+        return await self._json("tracking", "GET", f"/demands/{demand_id}/follow-ups", token)
+
+    async def record_follow_up(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/follow-ups"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def appointments(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/appointments", token, params=filters)
+
+    async def revisit_tasks(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/revisits", token, params=filters)
+
+    async def demand_revisits(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("tracking", "GET", f"/demands/{demand_id}/revisits", token)
+
+    async def record_revisit(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/revisits"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def complaints(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("intake", "GET", "/complaints", token, params=filters)
+
+    async def complaint(self, token: str, complaint_id: UUID) -> dict:
+        return await self._json("intake", "GET", f"/complaints/{complaint_id}", token)
+
+    async def record_complaint(self, token: str, body: dict, idempotency_key: str) -> dict:
+        return await self._json("intake", "POST", "/complaints", token, json=body, idempotency_key=idempotency_key)
+
+    async def move_complaint(self, token: str, complaint_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/complaints/{complaint_id}/stages"
+        return await self._json("intake", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def kpis(self, service: str, token: str, **query: Any) -> dict:
+        """GET /kpis of tracking or evaluation: `from`, `to`, `station_id`."""
+        return await self._json(service, "GET", "/kpis", token, params=query)
+
+    async def scorecard(self, service: str, token: str, **query: Any) -> dict:
+        """GET /scorecards of tracking, evaluation or intake (/work/notes/scorecard-contract.md)."""
+        return await self._json(service, "GET", "/scorecards", token, params=query)
+
+    # --- dispatch's decisions on a demand: 退单, 转办, 否定备案, 并单 ---
+
+    async def give_back(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/return"
+        return await self._json("dispatch", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def refer(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/referrals"
+        return await self._json("dispatch", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def refuse(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/refusal"
+        return await self._json("dispatch", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def merge(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/merge"
+        return await self._json("dispatch", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    # --- tracking's clock: 挂起, 恢复计时, 延期, the station's clock settings ---
+
+    async def pause(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/pauses"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def resume(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/resumption"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def request_extension(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/extensions"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def decide_extension(
+        self, token: str, demand_id: UUID, extension_id: UUID, body: dict, idempotency_key: str
+    ) -> dict:
+        path = f"/demands/{demand_id}/extensions/{extension_id}/decision"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def extensions(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/extensions", token, params=filters)
+
+    async def station_clock(self, token: str, station_id: str) -> dict:
+        return await self._json("tracking", "GET", f"/stations/{station_id}/clock", token)
+
+    async def set_station_clock(self, token: str, station_id: str, body: dict) -> dict:
+        return await self._json("tracking", "PUT", f"/stations/{station_id}/clock", token, json=body)
+
+    # --- tracking's 督办 and special tasks (专项工作) ---
+
+    async def supervise(self, token: str, demand_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/demands/{demand_id}/supervisions"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    async def answer_supervision(self, token: str, supervision_id: UUID, body: dict) -> dict:
+        # Answered once (409 after): no key needed.
+        return await self._json("tracking", "POST", f"/supervisions/{supervision_id}/answer", token, json=body)
+
+    async def supervisions(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/supervisions", token, params=filters)
+
+    async def special_tasks(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("tracking", "GET", "/special-tasks", token, params=filters)
+
+    async def special_task(self, token: str, task_id: UUID) -> dict:
+        return await self._json("tracking", "GET", f"/special-tasks/{task_id}", token)
+
+    async def assign_special_task(self, token: str, body: dict, idempotency_key: str) -> dict:
+        return await self._json("tracking", "POST", "/special-tasks", token, json=body, idempotency_key=idempotency_key)
+
+    async def report_special_task(self, token: str, task_id: UUID, body: dict, idempotency_key: str) -> dict:
+        path = f"/special-tasks/{task_id}/reports"
+        return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    # --- the enterprise's public endpoints (no token: the status or rating link is the only authority) ---
+
+    async def public_submit(self, station_id: str, body: dict, idempotency_key: str, client: str | None) -> dict:
+        path = f"/public/stations/{quote(station_id, safe='/')}/demands"
+        return await self._json(
+            "intake", "POST", path, None, json=body, idempotency_key=idempotency_key, forwarded_for=client
+        )
+
+    async def public_status(self, token: str, client: str | None) -> dict:
+        return await self._json("intake", "GET", f"/public/status/{token}", None, forwarded_for=client)
+
+    async def public_notice(self, token: str, client: str | None) -> Document:
+        reply = await self._send("intake", "GET", f"/public/status/{token}/notice.pdf", None, forwarded_for=client)
+        return Document(reply.content, reply.headers.get("content-type", "application/pdf"), None)
+
+    async def public_complaints(self, token: str, client: str | None) -> list[dict]:
+        return await self._json("intake", "GET", f"/public/status/{token}/complaints", None, forwarded_for=client)
+
+    async def public_complain(self, token: str, body: dict, idempotency_key: str, client: str | None) -> dict:
+        path = f"/public/status/{token}/complaints"
+        return await self._json(
+            "intake", "POST", path, None, json=body, idempotency_key=idempotency_key, forwarded_for=client
+        )
+
+    async def public_rating_link(self, token: str, client: str | None) -> dict:
+        return await self._json("evaluation", "GET", f"/public/ratings/{token}", None, forwarded_for=client)
+
+    async def public_rate(self, token: str, body: dict, client: str | None) -> dict:
+        return await self._json("evaluation", "POST", f"/public/ratings/{token}", None, json=body, forwarded_for=client)
 
     # --- health of the services, for the console's own readiness page ---
 

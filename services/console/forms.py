@@ -5,6 +5,7 @@ API names (`{"field": "contact.phone", "message": "电话号码无效…"}`) lan
 on a field the form does not show (or with no field) is shown above the form.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -79,18 +80,52 @@ def assignment_body(form: FormData) -> dict:
     return body
 
 
-RESOLVE_FIELDS = ("outcome", "summary", "round")
+RESOLVE_FIELDS = (
+    "outcome",
+    "summary",
+    "round",
+    "fee.free_service",
+    "fee.amount_yuan",
+    "fee.payer",
+    "fee.note",
+    "deliverables",
+    "staff_involved",
+)
+_SEPARATORS = re.compile(r"[、，,;；\n]+")
 
 
 def resolution_body(form: FormData) -> dict:
-    """办结 as tracking's POST /demands/{id}/resolution takes it, with the round the page showed: a page left open
-    since the round before cannot resolve the round after it."""
+    """办结 as tracking's POST /demands/{id}/resolution takes it, with the round the page showed (a page left open
+    since the round before cannot resolve the round after it), and the fee, deliverables and staff for the record."""
     body: dict = {}
     for name in ("outcome", "summary"):
         _put(body, name, _text(form, name))
     round_ = _text(form, "round")
     if round_ is not None and round_.isdigit():
         body["round"] = int(round_)
+    free = _text(form, "fee.free_service")
+    if free in ("true", "false"):
+        fee: dict = {"free_service": free == "true"}
+        amount = _text(form, "fee.amount_yuan")
+        if amount is not None:
+            try:
+                fee["amount_yuan"] = float(amount)
+            except ValueError:
+                fee["amount_yuan"] = amount  # sent as typed: the API answers 422 on fee.amount_yuan
+        for name in ("payer", "note"):
+            _put(fee, name, _text(form, f"fee.{name}"))
+        body["fee"] = fee
+    lines = (_text(form, "deliverables") or "").splitlines()
+    deliverables = []
+    for line in (x.strip() for x in lines):
+        if line:
+            title, _, reference = line.replace("|", "｜").partition("｜")
+            deliverables.append({"title": title.strip(), "reference": reference.strip() or title.strip()})
+    if deliverables:
+        body["deliverables"] = deliverables
+    staff = [s.strip() for s in _SEPARATORS.split(_text(form, "staff_involved") or "") if s.strip()]
+    if staff:
+        body["staff_involved"] = staff
     return body
 
 

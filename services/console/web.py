@@ -256,13 +256,25 @@ def nav(role: Role | None) -> list[NavItem]:
         items = [NavItem("/ledger", "需求台账"), NavItem("/demands/new", "登记需求")]
         if role is Role.head:
             items.insert(1, NavItem("/queue", "派单队列"))
+        items += [NavItem("/revisits", "回访"), NavItem("/appointments", "预约"), NavItem("/complaints", "投诉")]
+        if role is Role.head:
+            items += [NavItem("/supervision", "本站指标"), NavItem("/scorecards", "评分卡")]
+        items += [NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")]
+        if role is Role.head:
+            items += [NavItem("/extensions", "延期审批"), NavItem("/clock-settings", "时限设置")]
         return items
     if role is Role.supervisor:
-        return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列")]
+        return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列"), NavItem("/supervision", "服务站指标"),
+                NavItem("/scorecards", "评分卡"), NavItem("/complaints", "投诉"), NavItem("/revisits", "回访"),
+                NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")]  # fmt: skip
     if role is Role.org:
-        return [NavItem("/ledger", "本机构承办的需求")]
+        return [
+            NavItem("/ledger", "本机构承办的需求"),
+            NavItem("/appointments", "预约"),
+            NavItem("/complaints", "投诉"),
+        ]
     if role is Role.admin:
-        return [NavItem("/stations", "服务站名录")]
+        return [NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置")]
     return []
 
 

@@ -21,6 +21,7 @@ from .. import rounds
 from ..client import ServiceError, Services
 from ..forms import STAR_ITEMS, TECHNICIAN_ITEMS, Errors
 from ..web import Api, Caller, allowed, render
+from . import demand_care
 
 router = APIRouter()
 # Printed documents: static pages with their own inline styles, no scripts, shown as the service rendered them.
@@ -95,6 +96,8 @@ async def demand_view(
         "link": rounds.may_rate(survey, caller.role),
         **{f"void-{r['round']}": rounds.may_void(r, caller.role) for r in ratings},
     }
+    care = await demand_care.sections(api, caller, sheet, demand_id, forms or {})  # follow-ups, re-visits
+    shown |= care.shown
     # A refusal for a form the page no longer shows (the state moved on, e.g. voided meanwhile) goes on top.
     refusals = [
         message
@@ -128,6 +131,7 @@ async def demand_view(
         stars=rounds.STARS,
         star_items=STAR_ITEMS,
         technician_items=TECHNICIAN_ITEMS,
+        **care.context,
     )
 
 
