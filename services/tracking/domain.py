@@ -168,6 +168,10 @@ class Case:
     first_outcome: str | None = None
     first_handling_due_on: date | None = None
     first_resolution_working_days: int | None = None
+    # Who resolved it first (the assignee then): the organization its resolution figures count for, for good.
+    first_assignee_kind: str | None = None
+    first_assignee_id: str | None = None
+    first_assignee_name: str | None = None
 
     @property
     def status(self) -> str:
@@ -367,6 +371,9 @@ def reopen(case: Case, event: DemandReopened) -> Case:
             first_outcome=case.outcome,
             first_handling_due_on=case.handling_deadline,
             first_resolution_working_days=case.resolution_working_days,
+            first_assignee_kind=case.assignee_kind,
+            first_assignee_id=case.assignee_id,
+            first_assignee_name=case.assignee_name,
         )
     return replace(
         case,

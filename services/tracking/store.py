@@ -191,11 +191,12 @@ _Column = tuple[str, StoreCounter, tuple[str, ...]]
 def _kpi_query(labels: str, width: int, source: str, columns: tuple[_Column, ...]) -> StoreQuery:
     """One reading of the cases feeding `columns`, a row per group of the first `width` selected `labels`."""
     values = ",\n    ".join(sql for sql, _, _ in columns)
+    sql = f"SELECT {labels},\n    {values}\nFROM {source}\nGROUP BY {', '.join(map(str, range(1, width + 1)))}"
     return StoreQuery(
-        f"SELECT {labels},\n    {values}\nFROM {source}\nGROUP BY {', '.join(map(str, range(1, width + 1)))}",
+        sql,
         labels=width,
         columns=tuple((family, further) for _, family, further in columns),
-        params=_today,
+        params=_today if "$1" in sql else lambda: (),  # today only where a figure is about now (overdue)
     )
 
 
@@ -377,8 +378,10 @@ ORGANIZATION_RESOLUTION_DAYS = StoreCounter(
     buckets=RESOLUTION_BUCKETS,
 )
 # Response is the station's (its head dispatches), so an organization has no response figures; nor is a case it
-# holds ever late to respond (it was assigned).
-ORGANIZATION_KPIS = _kpi_query(
+# holds ever late to respond (it was assigned). What is open, overdue or paused counts for the organization holding
+# the case now; a resolution counts, for good, for the organization that resolved the case first (first_assignee_*,
+# kept when the case is reopened): a round 2 given to another organization must not take a counter down.
+ORGANIZATION_HELD_KPIS = _kpi_query(
     f"{_ORGANIZATION_ID}, {STATION_TREE_SQL}",
     len(ORGANIZATION_LABELS),
     f"cases WHERE {_HELD_BY_ORGANIZATION}",
@@ -386,6 +389,13 @@ ORGANIZATION_KPIS = _kpi_query(
         (_count(_OPEN), ORGANIZATION_OPEN, ()),
         (_count(_LATE_HANDLING), ORGANIZATION_OVERDUE, ()),
         (_count(_PAUSED), ORGANIZATION_PAUSED, ()),
+    ),
+)
+ORGANIZATION_RESOLVED_KPIS = _kpi_query(
+    f"COALESCE(first_assignee_id, assignee_id) AS organization_id, {STATION_TREE_SQL}",
+    len(ORGANIZATION_LABELS),
+    f"cases WHERE {_RESOLVED} AND COALESCE(first_assignee_kind, assignee_kind) = 'organization'",
+    (
         (_count(_RESOLVED_ON_TIME), ORGANIZATION_RESOLVED_ON_TIME, ()),
         *_outcomes(ORGANIZATION_RESOLVED),
         _took(ORGANIZATION_RESOLUTION_DAYS),
@@ -396,7 +406,8 @@ ORGANIZATION_KPIS = _kpi_query(
 COUNTERS = (
     CASE_KPIS,
     CATEGORY_KPIS,
-    ORGANIZATION_KPIS,
+    ORGANIZATION_HELD_KPIS,
+    ORGANIZATION_RESOLVED_KPIS,
     StoreCounter(
         "qs_demands_closed_total",
         "Demands ended without resolution (否定备案/并单/撤回), by station and how",

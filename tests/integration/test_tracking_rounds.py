@@ -21,7 +21,7 @@ from shared.contracts import DemandReopened, Finding, Rated, RatingVerified
 from tests.support import auth, events, infra
 from tests.support import rehandling_events as rh
 from tests.support.apps import body_of, capture_queue, drain, publish_event
-from tests.support.system import System, fresh_system
+from tests.support.system import System, fresh_system, organization
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +90,18 @@ async def gauges(system: System) -> dict[str, float]:
         for s in family.samples
         if s.name in wanted and s.labels.get("station_id") == events.STATION
     }
+
+
+def resolved_by_organization(text: str) -> dict[tuple[str, str], float]:
+    """{(organization, family): value} of the per-organization resolution counters on tracking's /metrics."""
+    wanted = {"qs_organization_demands_resolved_total", "qs_organization_demands_reopened_total"}
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name in wanted and s.labels.get("station_id") == events.STATION:
+                key = (s.labels["organization_id"], s.name)
+                found[key] = found.get(key, 0) + s.value
+    return found
 
 
 async def verify(system: System, demand: UUID, finding: str, headers=auth.HEAD, key: str | None = None):
@@ -187,9 +199,16 @@ async def test_founded_reopens_the_demand_for_round_2_through_dispatch_to_a_seco
         "dispatch", f"/demands/{demand}", lambda q: q["round"] == 2, "dispatch to reopen the demand"
     )
     assert (queued["status"], queued["rehandling"], queued["due_on"]) == ("waiting", True, due.isoformat())
+    # Round 2 goes to another organization; round 1's resolution stays counted for the one that resolved it.
+    before = resolved_by_organization((await tracking.get("/metrics")).text)
+    assert before[("org-01", "qs_organization_demands_resolved_total")] == 1
+    assert before[("org-01", "qs_organization_demands_reopened_total")] == 1
+    second_org = organization("沈阳市产品质量检验研究院", "12210100MB0000003", ["210100"])
+    admitted = await system.clients["dispatch"].put("/organizations/org-03", json=second_org, headers=auth.ADMIN)
+    assert admitted.status_code in (200, 201), admitted.text
     reply = await system.clients["dispatch"].post(
         f"/demands/{demand}/assignments",
-        json={"assignee_kind": "organization", "assignee_id": "org-01", "assignee_name": "市计量测试院"},
+        json={"assignee_kind": "organization", "assignee_id": "org-03", "assignee_name": second_org["name"]},
         headers=auth.HEAD,
     )
     assert reply.status_code == 201, reply.text
@@ -197,18 +216,20 @@ async def test_founded_reopens_the_demand_for_round_2_through_dispatch_to_a_seco
         "tracking", f"/demands/{demand}", lambda c: c["status"] == "assigned", "tracking to see round 2's assignment"
     )
     assert (assigned["round"], assigned["status_label"], assigned["handling_due_on"]) == (2, "重办中", due.isoformat())
+    assert resolved_by_organization((await tracking.get("/metrics")).text) == before
+    org_03 = auth.bearer("org", org="org-03", name=second_org["name"])
 
     # Round 2 resolved (the page names its round) and rated again by the enterprise, on paper.
     stale = await tracking.post(
         f"/demands/{demand}/resolution",
         json={"outcome": "met", "summary": "重新出具报告", "round": 1},
-        headers=auth.ORG,
+        headers=org_03,
     )
     assert stale.status_code == 409, stale.text
     resolved = await tracking.post(
         f"/demands/{demand}/resolution",
         json={"outcome": "met", "summary": "重新出具报告", "round": 2},
-        headers=auth.ORG,
+        headers=org_03,
     )
     assert resolved.status_code == 200, resolved.text
     assert (resolved.json()["round"], resolved.json()["status_label"]) == (2, "重办已办结")

@@ -205,18 +205,23 @@ def test_tracking_serves_its_targets_as_a_gauge():
 
 def test_each_kpi_reading_gives_a_value_for_each_column_and_the_breakdowns_reuse_the_station_rules():
     s = tracking_store
-    for query in (s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_KPIS):
+    queries = (s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_HELD_KPIS, s.ORGANIZATION_RESOLVED_KPIS)
+    for query in queries:
         values = query.sql.count("count(*)") + query.sql.count("COALESCE(sum(")
         assert values == sum(family.width for family, _ in query.columns), query.sql
     station_rules = (s._OPEN, s._LATE_HANDLING, s._PAUSED, s._RESOLVED_ON_TIME, s._TOOK)
-    for query in (s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_KPIS):
+    for query in (s.CASE_KPIS, s.CATEGORY_KPIS):
         assert all(rule in query.sql for rule in station_rules)
+    assert all(rule in s.ORGANIZATION_HELD_KPIS.sql for rule in (s._OPEN, s._LATE_HANDLING, s._PAUSED))
+    assert all(rule in s.ORGANIZATION_RESOLVED_KPIS.sql for rule in (s._RESOLVED_ON_TIME, s._TOOK, s._REOPENED))
     for query in (s.CASE_KPIS, s.CATEGORY_KPIS):
         assert s._LATE_RESPONSE in query.sql and s._RESPONDED_IN_TIME in query.sql
-    assert s._HELD_BY_ORGANIZATION in s.ORGANIZATION_KPIS.sql and s._HELD_BY_ORGANIZATION in s._KPIS_BY_ORGANIZATION
-    names = {
-        family.name: family for q in (s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_KPIS) for family, _ in q.columns
-    }
+    assert (
+        s._HELD_BY_ORGANIZATION in s.ORGANIZATION_HELD_KPIS.sql and s._HELD_BY_ORGANIZATION in s._KPIS_BY_ORGANIZATION
+    )
+    # Resolutions count for the organization that resolved first, whoever holds the case in a later round.
+    assert "COALESCE(first_assignee_id, assignee_id) AS organization_id" in s.ORGANIZATION_RESOLVED_KPIS.sql
+    names = {family.name: family for q in queries for family, _ in q.columns}
     for name in (
         "qs_demand_resolution_working_days",
         "qs_category_resolution_working_days",
@@ -225,4 +230,4 @@ def test_each_kpi_reading_gives_a_value_for_each_column_and_the_breakdowns_reuse
         assert names[name].kind == "histogram" and names[name].buckets == (0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 60)
     assert names["qs_category_demands_open"].labels == ("station_id", "district", "city", "category")
     assert names["qs_organization_demands_open"].labels == ("organization_id", "station_id", "district", "city")
-    assert {s.CASE_KPIS, s.CATEGORY_KPIS, s.ORGANIZATION_KPIS} <= set(s.COUNTERS)
+    assert set(queries) <= set(s.COUNTERS)
