@@ -53,9 +53,11 @@ def may_rate(survey: Mapping | None, role: Role) -> bool:
     return survey is not None and role in STAFF and survey.get("status") == "open"
 
 
-def may_void(rating: Mapping, role: Role) -> bool:
-    """申诉复核: a supervisor (evaluation checks that their area covers the station), a rating not voided yet."""
-    return role is Role.supervisor and not rating.get("voided")
+def may_void(rating: Mapping, role: Role, survey: Mapping | None = None) -> bool:
+    """申诉复核: a supervisor (evaluation checks that their area covers the station), a rating not voided yet, of the
+    survey's current round (a founded 核实 that reopened the demand settles the older round's rating for good)."""
+    current = survey is None or survey.get("round", rating["round"]) <= rating["round"]
+    return role is Role.supervisor and not rating.get("voided") and current
 
 
 def awaiting_sync(case: Mapping, survey: Mapping | None) -> bool:

@@ -163,10 +163,12 @@ async def issue_link(demand_id: UUID, uow: UoW, settings: Config, principal: Sta
     response_model=RatingOut,
     summary="申诉复核：作废一轮评价 / void a rating on appeal",
     description="上级单位（其辖区包含该服务站）经申诉复核，认定该轮评价为恶意或误评时作废：评价保留并标记作废（作废人、"
-    "时间、理由），不再计入满意率等任何满意度数字，并发布 RatingVoided。已作废的评价再次作废回答 409；带相同"
-    " Idempotency-Key 的重试回答同一结果。/ A supervisor whose scope covers the station voids a rating judged"
-    " malicious or mistaken: kept, marked void, left out of every satisfaction figure; RatingVoided is published."
-    " Voiding it again is a 409; a retry with the same Idempotency-Key gets the same answer.",
+    "时间、理由），不再计入满意率等任何满意度数字，并发布 RatingVoided。已作废的评价再次作废回答 409；评价经核实属实、"
+    "需求已重办后不能再作废（409）；带相同 Idempotency-Key 的重试回答同一结果。"
+    "/ A supervisor whose scope covers the station voids a rating judged malicious or mistaken: kept, marked void,"
+    " left out of every satisfaction figure; RatingVoided is published. Voiding it again is a 409, as is voiding a"
+    " rating whose founded verification reopened the demand; a retry with the same Idempotency-Key gets the same"
+    " answer.",
 )
 async def void_rating(
     demand_id: UUID,

@@ -11,7 +11,8 @@ A survey is a fold of its demand's events in whatever order they come (issue 8):
   survey moves to that round and waits for its resolution, round r's rating kept; the round's Resolved opens it and
   its rating is Rated(round r+1). Events of an older round arriving late change nothing. The rating of FINAL_ROUND is
   final: nothing moves the survey past it;
-- 申诉复核: a supervisor may void a rating (kept, marked void, left out of every satisfaction figure), once.
+- 申诉复核: a supervisor may void a rating (kept, marked void, left out of every satisfaction figure), once, and not
+  after a founded verification of it reopened the demand (the survey moved past its round).
 
 Rating links (一次性评价链接): a link rates one round of one demand, once. Issuing another does not retire the earlier
 ones (an SMS already sent keeps working); all of a demand's unused links stop when the round is rated (through any
@@ -307,6 +308,16 @@ def void(
             f"the round {rating.round} rating predates the appeal and its Rated event is no longer known;"
             " it cannot be voided, ask operations",
             code="rating_event_unknown",
+        )
+    if survey.round > rating.round:
+        # Only a founded verification of this round's 不满意 rating moves the survey past it (DemandReopened): the
+        # station itself found the complaint justified, so the appeal can no longer take it back. The same-instant
+        # race is settled by tracking, which keeps the reopening when a late RatingVoided reaches it.
+        raise InvalidTransition(
+            f"第 {rating.round} 轮评价经核实属实，需求已重办，不能再申诉作废",
+            f"the round {rating.round} rating was verified founded and the demand reopened;"
+            " it can no longer be voided on appeal",
+            code="reopened",
         )
     cause = Cause(rating.event_id, survey.correlation_id, survey.station_id, survey.demand_id, survey.tracking_no)
     event = cause.caused(

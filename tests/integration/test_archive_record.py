@@ -1,16 +1,16 @@
 """The whole record of one demand in its sealed dossier, through the running system (issue 11).
 
 A demand registered at the window is dispatched, given back (退单) and rematched, followed up with an appointment,
-paused and resumed, complained about, resolved with its fee, deliverables and staff, rated 不满意, verified founded,
-re-handled as round 2 (with its own fee), rated again, and sealed: the dossier holds all of it, the notice as issued,
-and its chain verifies; reading it is in the access log.
+paused and resumed, given a later deadline (延期申请, approved by the head), complained about, resolved with its fee,
+deliverables and staff, rated 不满意, verified founded, re-handled as round 2 (with its own fee), rated again, and
+sealed: the dossier holds all of it, the notice as issued, and its chain verifies; reading it is in the access log.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from shared.calendar import china_today
+from shared.calendar import add_working_days, china_today
 from tests.support import auth
 from tests.support.system import fresh_system
 
@@ -50,6 +50,25 @@ async def test_a_demand_through_both_rounds_is_sealed_with_its_whole_story():
             status=201,
         )
         await post(system, "tracking", f"/demands/{d}/resumption", {"note": "企业已补齐材料"})
+        # 延期申请 by the organization, approved by the head: the handling deadline moves to the asked date.
+        clock = (await system.clients["tracking"].get(f"/demands/{d}/clock", headers=auth.HEAD)).json()
+        later = add_working_days(date.fromisoformat(clock["handling_due_on"]), 10).isoformat()
+        asked = await post(
+            system,
+            "tracking",
+            f"/demands/{d}/extensions",
+            {"new_due_on": later, "reason": "检定周期较长"},
+            headers=auth.ORG,
+            status=201,
+        )
+        extension_id = asked["extension_id"]
+        decided = await post(
+            system,
+            "tracking",
+            f"/demands/{d}/extensions/{extension_id}/decision",
+            {"approved": True, "comment": "同意"},
+        )
+        assert decided["handling_due_on"] == later
         complaint = {
             "channel": "phone",
             "subject": "station",
@@ -125,6 +144,20 @@ async def test_a_demand_through_both_rounds_is_sealed_with_its_whole_story():
         [follow_up] = c["follow_ups"]
         assert follow_up["appointment"]["place"] == "企业一号车间"
         assert len(c["pauses"]) == 1 and len(c["resumptions"]) == 1
+        [requested] = c["extension_requests"]
+        assert (requested["extension_id"], requested["new_due_on"], requested["reason"]) == (
+            extension_id,
+            later,
+            "检定周期较长",
+        )
+        assert requested["requested_by"] == "市计量测试院"
+        [approval] = c["extension_decisions"]
+        assert (approval["extension_id"], approval["approved"], approval["decided_by"]) == (
+            extension_id,
+            True,
+            "周站长",
+        )
+        assert approval["comment"] == "同意"
         assert [r["answers"]["overall"] for r in c["ratings"]] == ["dissatisfied", "satisfied"]
         assert [v["finding"] for v in c["verifications"]] == ["founded"] and len(c["reopenings"]) == 1
         assert c["complaints"] and c["complaints"][0]["demand_id"] == d
@@ -136,6 +169,7 @@ async def test_a_demand_through_both_rounds_is_sealed_with_its_whole_story():
         assert c["resolutions"][0]["staff_involved"] == ["李工", "王工"]  # each named once
         staff = {s["name"]: s["roles"] for s in c["staff"]}
         assert "参与服务" in staff["李工"] and "首问负责人" in staff["张晓燕"] and "派单" in staff["周站长"]
+        assert "延期申请" in staff["市计量测试院"] and "延期审批" in staff["周站长"]
         assert c["outcome"]["round"] == 2 and c["outcome"]["fee"]["free_service"] is True
         assert c["notice"]["tracking_no"] == c["demand"]["tracking_no"]
         assert c["notice"]["items"][0]["code"] == "metrology.calibration" and c["notice"]["not_in_events"]

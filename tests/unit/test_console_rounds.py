@@ -312,6 +312,7 @@ def test_who_may_verify_resolve_rate_and_void():
     assert not rounds.may_rate(SURVEY, Role.clerk) and not rounds.may_rate(SURVEY | {"status": "open"}, Role.org)
     assert rounds.may_void(RATING, Role.supervisor) and not rounds.may_void(RATING | {"voided": True}, Role.supervisor)
     assert not rounds.may_void(RATING, Role.head)
+    assert not rounds.may_void(RATING, Role.supervisor, SURVEY | {"round": RATING["round"] + 1})
 
 
 def test_the_page_refreshes_itself_only_while_the_services_catch_up():

@@ -4,6 +4,7 @@ rule; the pure rules of services/evaluation/domain.py and the use cases on a fak
 import itertools
 from dataclasses import replace
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -310,9 +311,43 @@ async def test_each_round_is_voided_on_its_own(uow):
     assert second.round == 2 and second.final
     _, ratings = await usecases.get_survey(uow, CLERK, submitted.demand_id)
     assert [r.voided for r in ratings] == [False, True]
-    await usecases.void_rating(uow, CITY_SUPERVISOR, submitted.demand_id, 1, "恶意评价")
-    assert uow.store.surveys[submitted.demand_id].voided_rounds == (1, 2)
-    assert [e.round for e in uow.events(RatingVoided)] == [2, 1]
+    assert uow.store.surveys[submitted.demand_id].voided_rounds == (2,)
+    assert [e.round for e in uow.events(RatingVoided)] == [2]
+
+
+async def test_a_rating_verified_founded_and_reopened_is_no_longer_voided_on_appeal(uow):
+    """The station itself found the 不满意 justified and re-handles the demand: the appeal cannot take it back."""
+    submitted, _ = await _first_round_dissatisfied(uow)
+    await _apply(uow, _reopened(submitted))  # the survey waits for round 2's resolution
+    with pytest.raises(InvalidTransition) as refused:
+        await usecases.void_rating(uow, CITY_SUPERVISOR, submitted.demand_id, 1, "恶意评价")
+    assert refused.value.status == 409 and refused.value.code == "reopened"
+    assert refused.value.zh == "第 1 轮评价经核实属实，需求已重办，不能再申诉作废"
+    assert refused.value.en == (
+        "the round 1 rating was verified founded and the demand reopened; it can no longer be voided on appeal"
+    )
+    assert uow.events(RatingVoided) == [] and not uow.store.kept[0][1].voided
+    assert uow.store.surveys[submitted.demand_id].voided_rounds == ()
+
+    # Nor once round 2 is resolved and rated; round 2's own rating stays voidable.
+    await _apply(uow, f.resolved(submitted, round=2))
+    await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, SATISFIED)
+    with pytest.raises(InvalidTransition) as again:
+        await usecases.void_rating(uow, CITY_SUPERVISOR, submitted.demand_id, 1, "恶意评价")
+    assert again.value.code == "reopened"
+    assert (await usecases.void_rating(uow, CITY_SUPERVISOR, submitted.demand_id, 2, "误评")).voided
+    assert [e.round for e in uow.events(RatingVoided)] == [2]
+
+
+def test_only_the_current_rounds_rating_is_voidable_in_the_pure_rule():
+    rating = Rating(1, {"overall": "dissatisfied"}, "paper", "张晓燕", f.at(16), event_id=uuid4())
+    survey, voided, event = domain.void(
+        _survey(status="rated"), rating, reason="误评", voided_by="沈阳市市场监管局", now=f.at(18)
+    )
+    assert voided.voided and event.round == 1 and survey.voided_rounds == (1,)
+    with pytest.raises(InvalidTransition) as refused:
+        domain.void(_survey(round=2), rating, reason="误评", voided_by="沈阳市市场监管局", now=f.at(18))
+    assert refused.value.code == "reopened" and "第 1 轮" in refused.value.zh
 
 
 def test_a_rating_whose_event_is_unknown_cannot_be_voided():

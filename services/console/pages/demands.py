@@ -94,7 +94,7 @@ async def demand_view(
         "verify": rounds.may_verify(sheet, caller.person),
         "rating": rounds.may_rate(survey, caller.role),
         "link": rounds.may_rate(survey, caller.role),
-        **{f"void-{r['round']}": rounds.may_void(r, caller.role) for r in ratings},
+        **{f"void-{r['round']}": rounds.may_void(r, caller.role, survey) for r in ratings},
     }
     care = await demand_care.sections(api, caller, sheet, demand_id, forms or {})  # follow-ups, re-visits
     shown |= care.shown
