@@ -21,6 +21,7 @@ from shared.contracts import (
 from shared.runtime import Scheduled, Service
 
 from . import handlers, store
+from .access_log import api as access_log
 from .calendar import api as calendar
 from .calendar import usecases as working_days
 from .catalogue import api as catalogue
@@ -66,6 +67,7 @@ SERVICE = Service(
         stations.router,
         public.router,
         scorecards.router,
+        access_log.router,
     ),
     store_counters=store.COUNTERS,
     # Reference data is announced again on start and periodically, so a consumer deployed later catches up.

@@ -9,6 +9,7 @@ reads a demand and `tx.store.station(...)` a station, as before the split.
 
 import asyncpg
 
+from .access_log.store import AccessLogStore
 from .calendar.store import CalendarStore
 from .catalogue.store import CatalogueStore
 from .changes.store import ChangeStore
@@ -26,7 +27,15 @@ COUNTERS = DEMAND_COUNTERS + COMPLAINT_COUNTERS
 
 
 class Store(
-    DemandStore, ChangeStore, CatalogueStore, CalendarStore, EnterpriseStore, VisitStore, StationStore, ComplaintStore
+    DemandStore,
+    ChangeStore,
+    CatalogueStore,
+    CalendarStore,
+    EnterpriseStore,
+    VisitStore,
+    StationStore,
+    ComplaintStore,
+    AccessLogStore,
 ):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

@@ -85,6 +85,7 @@ class FakeStore:
         self.extension_rows: dict = {}
         self.calendar: dict[date, WorkdayCorrection] = {}
         self.calendar_announced: dict[date, datetime] = {}
+        self.access_log: list = []
         self.item = CatalogueItem(
             item_code="metrology.calibration",
             version=1,
@@ -113,6 +114,9 @@ class FakeStore:
         return bool(scope) and any(in_scope(s, scope) for s in (station_id, *(known.ancestors if known else ())))
 
     # catalogue and calendar
+    async def log_access(self, lines) -> None:
+        self.access_log.extend(lines)
+
     async def categories(self):
         return {
             "metrology": Category("metrology", "计量", 10),

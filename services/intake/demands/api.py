@@ -93,6 +93,7 @@ async def list_demands(
 
 @router.get("/demands/{demand_id}", response_model=DemandOut, summary="需求详情 / one demand")
 async def get_demand(demand_id: UUID, uow: UoW, principal: Reader) -> DemandOut:
+    # It names the enterprise's contact: read through the access log (need-to-know).
     return DemandOut.of(await usecases.get_demand(uow, principal, demand_id))
 
 

@@ -37,6 +37,7 @@ from shared.errors import Forbidden, Invalid, NotFound
 from shared.idempotency import Idempotent
 from shared.validation import credit_code_flag
 
+from ..access_log.usecases import log_read
 from ..catalogue import domain as catalogue
 from ..catalogue.domain import CatalogueEntry
 from ..notice import Notice, NoticeItem
@@ -180,11 +181,13 @@ async def submit_demand(
 
 
 async def get_demand(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID) -> Demand:
-    """One demand in the caller's scope, with the audit of its corrections."""
+    """One demand in the caller's scope, with the audit of its corrections: it names the enterprise's contact, so
+    the read is logged (in its transaction)."""
     async with uow.begin(principal) as tx:
         demand = await tx.store.get_in_scope(demand_id, principal.db_scope)
         if demand is None:
             raise NotFound("未找到该需求", "demand not found")
+        await log_read(tx, "demand.read", "demand", principal.db_scope, [(demand.station_id, str(demand_id))])
         return replace(demand, corrections=tuple(await tx.store.corrections(demand_id)))
 
 
