@@ -26,8 +26,10 @@ from shared.observability.metrics import ServiceMetrics
 from . import web
 from .client import ServiceError, Services
 from .oidc import OidcClient
-from .pages import clock as clock_pages
+from .pages import archive as archive_pages
+from .pages import calendar as calendar_pages
 from .pages import (
+    catalogue_admin,
     complaints,
     decisions,
     demands,
@@ -36,6 +38,7 @@ from .pages import (
     ledger,
     queue,
     register,
+    registry,
     revisits,
     rounds,
     scorecards,
@@ -44,6 +47,7 @@ from .pages import (
     supervisor,
     tasks,
 )
+from .pages import clock as clock_pages
 from .pages import public as public_pages
 from .settings import Settings
 
@@ -123,6 +127,21 @@ def create_app(
     # /demands/new before /demands/{demand_id}
     care = (followups, revisits, complaints, supervisor, scorecards)  # follow-ups, re-visits, complaints, KPIs
     casework = (decisions, clock_pages, supervision, tasks)  # decisions, the clock, 督办, special tasks
-    for module in (signin, home, ledger, register, demands, rounds, queue, *care, *casework, public_pages):
+    admin = (registry, calendar_pages, catalogue_admin)  # the registry (/organizations/new before its {id}), calendar
+    archive = (archive_pages,)  # 档案, 周报, 档案册
+    for module in (
+        signin,
+        home,
+        ledger,
+        register,
+        demands,
+        rounds,
+        queue,
+        *care,
+        *casework,
+        *admin,
+        *archive,
+        public_pages,
+    ):
         app.include_router(module.router)
     return app

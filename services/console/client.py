@@ -165,6 +165,18 @@ class Services:
     async def catalogue(self, station_id: str | None) -> list[dict]:
         return await self._json("intake", "GET", "/catalogue", None, params={"station_id": station_id})
 
+    async def categories(self) -> list[dict]:
+        return await self._json("intake", "GET", "/categories", None)
+
+    async def save_override(self, token: str, item_code: str, body: dict) -> dict:
+        return await self._json("intake", "PUT", f"/catalogue/overrides/{quote(item_code, safe='')}", token, json=body)
+
+    async def save_workday(self, token: str, day: str, body: dict) -> None:
+        await self._send("intake", "PUT", f"/calendar/{quote(day, safe='')}", token, json=body)
+
+    async def remove_workday(self, token: str, day: str) -> None:
+        await self._send("intake", "DELETE", f"/calendar/{quote(day, safe='')}", token)
+
     async def enterprise(self, token: str, credit_code: str) -> dict:
         return await self._json("intake", "GET", f"/enterprises/{credit_code}", token)
 
@@ -199,6 +211,25 @@ class Services:
 
     async def organizations(self, token: str) -> list[dict]:
         return await self._json("dispatch", "GET", "/organizations", token, params={"limit": 500})
+
+    # The registry (服务机构库): PUTs are idempotent by themselves (the same profile twice changes nothing), so
+    # they take no Idempotency-Key.
+    async def registry(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("dispatch", "GET", "/organizations", token, params=filters)
+
+    async def organization(self, token: str, org_id: str) -> dict:
+        return await self._json("dispatch", "GET", f"/organizations/{quote(org_id, safe='')}", token)
+
+    async def organization_history(self, token: str, org_id: str) -> list[dict]:
+        path = f"/organizations/{quote(org_id, safe='')}/history"
+        return await self._json("dispatch", "GET", path, token, params={"limit": 50})
+
+    async def save_organization(self, token: str, org_id: str, body: dict) -> dict:
+        return await self._json("dispatch", "PUT", f"/organizations/{quote(org_id, safe='')}", token, json=body)
+
+    async def set_organization_status(self, token: str, org_id: str, body: dict) -> dict:
+        path = f"/organizations/{quote(org_id, safe='')}/status"
+        return await self._json("dispatch", "PUT", path, token, json=body)
 
     async def queue(self, token: str, **filters: Any) -> list[dict]:
         return await self._json("dispatch", "GET", "/queue", token, params=filters)
@@ -348,6 +379,40 @@ class Services:
     async def report_special_task(self, token: str, task_id: UUID, body: dict, idempotency_key: str) -> dict:
         path = f"/special-tasks/{task_id}/reports"
         return await self._json("tracking", "POST", path, token, json=body, idempotency_key=idempotency_key)
+
+    # --- archive: sealed dossiers, weekly reports (周报), books (档案册) and their jobs ---
+
+    async def dossiers(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("archive", "GET", "/dossiers", token, params=filters)
+
+    async def dossier(self, token: str, demand_id: UUID) -> dict:
+        return await self._json("archive", "GET", f"/dossiers/{demand_id}", token)
+
+    async def book(self, token: str, kind: str, **query: Any) -> dict:
+        """GET /books/{kind} (JSON: summary and catalogue); `from`, `to`, `key`, `station_id`."""
+        return await self._json("archive", "GET", f"/books/{kind}", token, params=query)
+
+    async def archive_file(self, token: str, path: str, **query: Any) -> Document:
+        """A PDF or XLSX of the archive (service record, dossier, weekly report, book, a job's file)."""
+        reply = await self._send("archive", "GET", path, token, params=query)
+        return Document(
+            reply.content,
+            reply.headers.get("content-type", "application/octet-stream"),
+            reply.headers.get("content-disposition"),
+        )
+
+    async def weekly_report(self, token: str, week: str, **query: Any) -> dict:
+        return await self._json("archive", "GET", f"/weekly-reports/{week}", token, params=query)
+
+    async def weekly_plan(self, token: str, week: str, body: dict) -> dict:
+        # A PUT: writing the same plan twice is the same plan, no key needed.
+        return await self._json("archive", "PUT", f"/weekly-reports/{week}/plan", token, json=body)
+
+    async def archive_job(self, token: str, body: dict) -> dict:
+        return await self._json("archive", "POST", "/jobs", token, json=body)
+
+    async def archive_job_state(self, token: str, job_id: UUID) -> dict:
+        return await self._json("archive", "GET", f"/jobs/{job_id}", token)
 
     # --- the enterprise's public endpoints (no token: the status or rating link is the only authority) ---
 

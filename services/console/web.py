@@ -260,13 +260,17 @@ def nav(role: Role | None) -> list[NavItem]:
         if role is Role.head:
             items += [NavItem("/supervision", "本站指标"), NavItem("/scorecards", "评分卡")]
         items += [NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")]
+        items += [NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报")]
         if role is Role.head:
             items += [NavItem("/extensions", "延期审批"), NavItem("/clock-settings", "时限设置")]
+            items += [NavItem("/organizations", "服务机构库")]
         return items
     if role is Role.supervisor:
         return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列"), NavItem("/supervision", "服务站指标"),
                 NavItem("/scorecards", "评分卡"), NavItem("/complaints", "投诉"), NavItem("/revisits", "回访"),
-                NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")]  # fmt: skip
+                NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作"),
+                NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"),
+                NavItem("/organizations", "服务机构库")]  # fmt: skip
     if role is Role.org:
         return [
             NavItem("/ledger", "本机构承办的需求"),
@@ -274,7 +278,9 @@ def nav(role: Role | None) -> list[NavItem]:
             NavItem("/complaints", "投诉"),
         ]
     if role is Role.admin:
-        return [NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置")]
+        return [NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置"),
+                NavItem("/organizations", "服务机构库"), NavItem("/calendar", "工作日历"),
+                NavItem("/service-catalogue", "服务目录")]  # fmt: skip
     return []
 
 

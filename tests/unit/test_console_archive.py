@@ -1,0 +1,83 @@
+"""The archive pages' pure parts: what a search names, the week picker (China dates), the dossier's sections."""
+
+from datetime import UTC, datetime
+
+from services.console.pages.archive import (
+    book_query,
+    last_week,
+    matches_number,
+    search_kind,
+    sections,
+    shift_week,
+    value_text,
+    week_input,
+)
+
+# Monday 2026-11-23 00:30 in China is still Sunday 22 November in UTC: the week is China's.
+MONDAY_EARLY = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)
+
+
+def test_a_search_names_a_credit_code_or_a_number():
+    assert search_kind(None) == "" and search_kind("  ") == ""
+    assert search_kind("91210112MA0U00001J") == "credit_code"
+    assert search_kind("91210112ma0u00001j ") == "credit_code"
+    assert search_kind("2026-000123") == "number"
+    assert search_kind("沈阳精密") == "number"
+
+
+def test_a_number_matches_ignoring_separators_and_case():
+    row = {"tracking_no": "2026-000123", "archive_no": "DA-HUNNAN-01-2026-0007"}
+    assert matches_number(row, "000123")
+    assert matches_number(row, "2026000123")
+    assert matches_number(row, "da-hunnan")
+    assert not matches_number(row, "000124")
+
+
+def test_last_week_is_the_week_before_todays_in_china():
+    assert last_week(MONDAY_EARLY) == "2026-W47"  # China's Monday of W48, though UTC is still in W47
+    assert last_week(datetime(2026, 1, 5, 4, tzinfo=UTC)) == "2026-W01"
+    assert last_week(datetime(2026, 1, 1, 4, tzinfo=UTC)) == "2025-W52"
+
+
+def test_the_week_picker_takes_iso_weeks_and_falls_back_to_last_week():
+    assert week_input("2026-W05", MONDAY_EARLY) == "2026-W05"
+    assert week_input("2026-w5", MONDAY_EARLY) == "2026-W05"
+    assert week_input("2026-W54", MONDAY_EARLY) == "2026-W47"  # no such week
+    assert week_input("next", MONDAY_EARLY) == "2026-W47"
+    assert week_input(None, MONDAY_EARLY) == "2026-W47"
+    assert shift_week("2026-W01", -1) == "2025-W52"
+    assert shift_week("2020-W53", 1) == "2021-W01"
+
+
+def test_sections_follow_the_case_in_chinese_and_skip_the_empty():
+    content = {
+        "demand": {"description": "x"},
+        "events": [{"a": 1}],
+        "ratings": [
+            {"answers": {"overall": "satisfied"}, "event_id": "e1", "occurred_at": "2026-11-20T02:00:00+00:00"}
+        ],
+        "assignments": [{"assignee_name": "市计量测试院", "assignee_kind": "organization"}],
+        "returns": [],
+        "new_section": [{"x": "y"}],
+    }
+    out = sections(content)
+    assert [s["key"] for s in out] == ["assignments", "ratings", "new_section"]
+    assert out[0]["title"] == "派单、改派与转办"
+    assert ("承办方类型", "服务机构") in out[0]["entries"][0]
+    rating = dict(out[1]["entries"][0])
+    assert "event_id" not in rating and rating["时间"] == "2026-11-20 10:00"
+    assert sections(None) == []
+
+
+def test_values_read_as_people_read_them():
+    assert value_text("approved", True) == "是"
+    assert value_text("outcome", "met") == "需求已满足"
+    assert value_text("staff", []) == "—"
+    assert value_text("fee", {"amount_yuan": 120, "payer": "企业"}) == "金额（元）：120；付费方：企业"
+
+
+def test_a_books_query_sends_only_what_was_filled_in():
+    assert book_query({"key": " 机器人 ", "from": "", "to": "2026-11-01", "kind": "chain"}) == {
+        "key": "机器人",
+        "to": "2026-11-01",
+    }
