@@ -5,7 +5,7 @@ exist); organizations and operations are refused (403). Every read is written to
 when given). PDFs are printed off the event loop.
 """
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import quote
 from uuid import UUID
@@ -250,8 +250,8 @@ class JobIn(RequestModel):
     book: BookKind = Field(description=_KIND)
     key: SearchText = Field(description="统一社会信用代码 / 产业链 / 专业镇 / 园区名称")
     format: ExportFormat = Field(description="pdf 或 xlsx")
-    start: date | None = Field(default=None, alias="from", description="受理日期起（含，北京日期）")
-    end: date | None = Field(default=None, alias="to", description="受理日期止（含，北京日期）")
+    start: QueryDate | None = Field(default=None, alias="from", description="受理日期起（含，北京日期）")
+    end: QueryDate | None = Field(default=None, alias="to", description="受理日期止（含，北京日期）")
     station_id: StationId | None = Field(default=None, description="只看一个服务站（须在调用者范围内）")
 
 
