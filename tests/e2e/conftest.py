@@ -56,3 +56,19 @@ async def system(system_env):
         await procs.stop()
         for url in databases.values():
             await infra.drop_database(url)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chromium():
+    """Debian's Chromium driven by Playwright, one browser per module (its own download cannot work here)."""
+    from playwright.async_api import async_playwright
+
+    from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
+
+    _require_chromium()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()

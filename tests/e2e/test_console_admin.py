@@ -23,7 +23,7 @@ from tests.support import auth, events
 from tests.support import console as console_support
 from tests.support.system import fresh_system
 
-from .test_console_browser import CHROMIUM, CHROMIUM_ARGS, _page, _require_chromium, _shot
+from .test_console_browser import _page, _shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -57,19 +57,6 @@ async def admin():
             finally:
                 server.should_exit = True
                 await serving
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @contextlib.asynccontextmanager

@@ -24,7 +24,7 @@ from tests.support import auth, events
 from tests.support import console as console_support
 from tests.support.system import fresh_system
 
-from .test_console_browser import CHROMIUM, CHROMIUM_ARGS, _page, _require_chromium, _sign_in
+from .test_console_browser import _page, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -78,19 +78,6 @@ async def _running():
             finally:
                 server.should_exit = True
                 await serving
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def test_the_archive_list_the_dossier_and_its_service_record_pdf(sealed, chromium):

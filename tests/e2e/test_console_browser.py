@@ -67,19 +67,6 @@ async def console(system):
         await console.stop()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
 async def _page(chromium, base: str, *, width: int = 1366, height: int = 768):
     from playwright.async_api import expect
 

@@ -25,7 +25,7 @@ from tests.support import auth, events
 from tests.support import console as console_support
 from tests.support.system import fresh_system
 
-from .test_console_browser import CHROMIUM, CHROMIUM_ARGS, _page, _require_chromium, _sign_in
+from .test_console_browser import _page, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -89,19 +89,6 @@ async def _demands(system) -> dict:
         "tracking", "/revisits", lambda rows: any(r["demand_id"] == str(resolved) for r in rows), "the task list"
     )
     return {"resolved": resolved, "handled": handled}
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chromium():
-    _require_chromium()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @contextlib.asynccontextmanager

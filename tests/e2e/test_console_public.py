@@ -15,7 +15,7 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.test_console_browser import _page, _reload_until, _shot, chromium, console  # noqa: F401 (fixtures)
+from tests.e2e.test_console_browser import _page, _reload_until, _shot, console  # noqa: F401 (fixtures)
 from tests.support import auth, events, infra
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
