@@ -62,6 +62,7 @@ from .following import (
     printed_tracking_no,
 )
 from .rehandling import FINAL_ROUND, REHANDLING, DemandReopened, Finding, RatingVerified, RatingVoided
+from .stationwork import STATION_WORK, SpecialTaskAssigned, SpecialTaskReported, TaskReportKind, VisitRecorded
 from .topology import (
     CLOSINGS,
     DEAD_LETTER_EXCHANGE,
@@ -100,6 +101,11 @@ __all__ = [
     "RevisitMethod",
     "RevisitRecorded",
     "REHANDLING",
+    "STATION_WORK",
+    "SpecialTaskAssigned",
+    "SpecialTaskReported",
+    "TaskReportKind",
+    "VisitRecorded",
     "DemandReopened",
     "Finding",
     "RatingVerified",

@@ -18,6 +18,7 @@ from .events import (
 )
 from .following import FOLLOWING
 from .rehandling import REHANDLING
+from .stationwork import STATION_WORK
 
 # The five services; each name is also the consumer part of its queues' names.
 SERVICES: tuple[str, ...] = ("intake", "dispatch", "tracking", "evaluation", "archive")
@@ -39,9 +40,11 @@ CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdraw
 REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
 # FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed; REHANDLING
 # (shared.contracts.rehandling): verification, re-handling and appeal after a 不满意 rating; AFTERCARE
-# (shared.contracts.aftercare): the re-visit and complaints.
+# (shared.contracts.aftercare): the re-visit and complaints; STATION_WORK (shared.contracts.stationwork): visits and
+# special tasks, a station's work that is not one demand's.
 EVENT_TYPES: dict[str, type[Envelope]] = {
-    e.routing_key: e for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *AFTERCARE, *REFERENCE)
+    e.routing_key: e
+    for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *AFTERCARE, *STATION_WORK, *REFERENCE)
 }
 
 

@@ -225,6 +225,9 @@ def test_event_types_routing_keys():
         "demand.rating_voided",
         "demand.revisited",
         "complaint.updated",
+        "visit.recorded",
+        "special_task.assigned",
+        "special_task.reported",
         "station.registered",
         "calendar.corrected",
     }
