@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend archive-verify
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend archive-verify bench bench-quick
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -26,6 +26,15 @@ infra:
 # The five services, demo data and a Prometheus at 127.0.0.1:9099 (ARGS: e.g. --no-prometheus, --services intake).
 run: venv infra
 	$(PY) -m devtools.run $(ARGS)
+
+# Throughput and latency of complete lifecycles, CPU per lifecycle per service, against the raw ceilings of PostgreSQL
+# and RabbitMQ measured in the same run (devtools/bench.py; ports 8101-8105, bench_* databases, a vhost of its own).
+# Not part of `make test`: it loads the whole machine (about 13 minutes; bench-quick 1.5). ARGS: e.g. --clients 8
+bench: venv infra
+	$(PY) -m devtools.bench $(ARGS)
+
+bench-quick: venv infra
+	$(PY) -m devtools.bench --quick $(ARGS)
 
 # Prometheus alone, for services started otherwise (`make run ARGS=--no-prometheus`, or by hand); `make run` already
 # starts one on the same port.
