@@ -13,7 +13,7 @@ from shared.auth import READERS, Principal, Role
 from shared.contracts import StationId
 from shared.validation import Line, QueryDate, RequestModel, SearchText, Text
 
-from . import usecases
+from . import domain, usecases
 from .domain import ChainReport, Hold, Kept
 
 router = APIRouter(tags=["archive 归档"])
@@ -99,11 +99,35 @@ class DossierOut(DossierSummary):
     holds: list[HoldOut]
 
 
-@router.get("/dossiers", response_model=list[DossierSummary], summary="档案目录 / sealed dossiers of a station")
+@router.get(
+    "/dossiers",
+    response_model=list[DossierSummary],
+    summary="档案目录与检索 / sealed dossiers of a station, searched",
+    description="按封存时间倒序；每次查阅（含检索条件）记入查阅日志。"
+    " / Newest first; every list, with what was searched for, is kept in the access log.",
+)
 async def list_dossiers(
-    uow: UoW, principal: Reader, page: StationPaged, purpose: Purpose = None
+    uow: UoW,
+    principal: Reader,
+    page: StationPaged,
+    purpose: Purpose = None,
+    q: Annotated[
+        SearchText | None,
+        Query(
+            description="跟踪单号（开头部分，如 2026-0001 或带站代码的 hunnan-01-2026-0001）、档案号、企业名称或"
+            "统一社会信用代码（任意部分）/ a tracking number by its start (stored or printed), or any part of the "
+            "archive number, the enterprise's name or credit code"
+        ),
+    ] = None,
+    sealed_from: Annotated[
+        QueryDate | None, Query(description="封存日期起（含，北京日期）/ sealed on or after (China date)")
+    ] = None,
+    sealed_to: Annotated[
+        QueryDate | None, Query(description="封存日期止（含，北京日期）/ sealed on or before (China date)")
+    ] = None,
 ) -> list[DossierSummary]:
-    kept = await usecases.list_dossiers(uow, principal, page.station_id, page.limit, page.offset, purpose)
+    search = domain.dossier_search(q, sealed_from, sealed_to)
+    kept = await usecases.list_dossiers(uow, principal, page.station_id, page.limit, page.offset, purpose, search)
     return [DossierSummary.of(k) for k in kept]
 
 
@@ -321,7 +345,8 @@ class AccessOut(BaseModel):
     id: int
     accessed_at: datetime
     action: str = Field(
-        description="dossier.read 查阅档案、dossier.list 查阅目录、export.* 导出、retention.set 设置保管期限、hold.set/"
+        description="dossier.read 查阅档案、dossier.list 查阅目录或检索（detail 含检索条件）、"
+        "weekly_report.read 查阅列有走访记录的周报、export.* 导出、retention.set 设置保管期限、hold.set/"
         "hold.lift 保全与解除、disposal.request/disposal.confirm 销毁申请与确认"
     )
     station_id: str

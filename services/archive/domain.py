@@ -57,7 +57,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import cast
 from uuid import UUID
 
@@ -717,6 +717,44 @@ def check_retention_years(years: int) -> int:
             field="years",
         )
     return years
+
+
+# --------------------------------------------------------------------------- searching the catalogue
+
+
+@dataclass(frozen=True)
+class DossierSearch:
+    """GET /dossiers' search: `q` finds a tracking number by its start (as stored, 2026-000137, or as printed with
+    the station's code, hunnan-01-2026-000137), and the archive number, the enterprise's name or its credit code by
+    any part (case ignored); the sealing time lies in [since, until). Empty: every dossier of the scope."""
+
+    q: str | None = None
+    sealed_from: date | None = None
+    sealed_to: date | None = None
+
+    @property
+    def since(self) -> datetime | None:
+        return datetime.combine(self.sealed_from, time(), CHINA) if self.sealed_from else None
+
+    @property
+    def until(self) -> datetime | None:
+        return datetime.combine(self.sealed_to + timedelta(days=1), time(), CHINA) if self.sealed_to else None
+
+    def detail(self) -> dict:
+        """What the access log keeps of the search (only what was asked)."""
+        asked = {"q": self.q, "sealed_from": self.sealed_from, "sealed_to": self.sealed_to}
+        return {k: v if isinstance(v, str) else v.isoformat() for k, v in asked.items() if v is not None}
+
+
+def dossier_search(q: str | None, sealed_from: date | None, sealed_to: date | None) -> DossierSearch:
+    """Sealing dates are China dates, both included; refused (422 naming `sealed_to`) when the period runs backwards."""
+    if sealed_from and sealed_to and sealed_to < sealed_from:
+        raise Invalid(
+            f"封存日期止 {sealed_to} 早于起 {sealed_from}，请检查期间",
+            f"sealed_to ({sealed_to}) is before sealed_from ({sealed_from})",
+            field="sealed_to",
+        )
+    return DossierSearch(q or None, sealed_from, sealed_to)
 
 
 # --------------------------------------------------------------------------- the hash chain per station

@@ -10,11 +10,18 @@ record too, in its own sections; sealing never waits for it (see domain.py). Aft
 its verification (核实), the re-handling it founds (重办) and an appeal's void (申诉复核) decide when
 the record is complete, each round kept (domain.py). Re-visits (回访) and the stages of a complaint tied to
 a demand (投诉) go into its record as well; a complaint about no demand is acknowledged and not kept.
+
+A station's own work is no demand's and goes into no dossier: visits (走访, VisitRecorded) and special tasks
+(专项工作, SpecialTaskAssigned / SpecialTaskReported) are kept as the station's records (stationwork/), under each
+fact's own lock, for the weekly report; so are intake's working-day corrections (CalendarCorrected), by which the
+report judges a special task overdue.
 """
 
+from shared.calendar_corrections import record_correction
 from shared.contracts import (
     Assigned,
     AssignmentReturned,
+    CalendarCorrected,
     CaseChased,
     CasePaused,
     CaseResumed,
@@ -35,13 +42,17 @@ from shared.contracts import (
     RatingVoided,
     Resolved,
     RevisitRecorded,
+    SpecialTaskAssigned,
+    SpecialTaskReported,
     SupervisionAnswered,
+    VisitRecorded,
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
 
 from . import usecases
+from .stationwork import usecases as station_work
 from .store import Store
 
 
@@ -150,5 +161,25 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
         # the message is retried, then logged after sealing like any late event (domain.py).
         if event.demand_id is not None:
             await uow.handle(event, usecases.collect)
+
+    # A station's own work (shared.contracts.STATION_WORK): the station's records, not a demand's (stationwork/).
+
+    @router.consumes(VisitRecorded, queue="archive.visit.recorded")
+    async def on_visit_recorded(event: VisitRecorded) -> None:
+        await uow.handle(event, station_work.record_visit)
+
+    @router.consumes(SpecialTaskAssigned, queue="archive.special_task.assigned")
+    async def on_special_task_assigned(event: SpecialTaskAssigned) -> None:
+        await uow.handle(event, station_work.record_task_assigned)
+
+    @router.consumes(SpecialTaskReported, queue="archive.special_task.reported")
+    async def on_special_task_reported(event: SpecialTaskReported) -> None:
+        await uow.handle(event, station_work.record_task_report)
+
+    # Reference data: the working-day corrections intake owns (a special task's deadline moves past a day off).
+
+    @router.consumes(CalendarCorrected, queue="archive.calendar.corrected")
+    async def on_calendar_corrected(event: CalendarCorrected) -> None:
+        await uow.handle(event, record_correction)
 
     return router

@@ -5,10 +5,13 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.calendar_corrections import CalendarCorrectionsStore
 from shared.contracts import Event
 from shared.observability.metrics import StoreCounter
+from shared.validation import like_pattern
 
-from .domain import Dossier, Hold, Kept, LoggedEvent, Supplement
+from .domain import Dossier, DossierSearch, Hold, Kept, LoggedEvent, Supplement
+from .stationwork.store import StationWorkStore
 
 _LOG = """
 INSERT INTO event_log (event_id, demand_id, station_id, routing_key, occurred_at, payload)
@@ -34,8 +37,19 @@ _GET_DOSSIER = f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE demand_id = $1"
 _KEEPING = """, archive_retained_until(station_id, sealed_at, retain_until) AS retained_until,
     EXISTS (SELECT 1 FROM legal_holds h WHERE h.demand_id = dossiers.demand_id AND h.lifted_at IS NULL) AS on_hold"""
 _GET_IN_SCOPE = f"SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE demand_id = $1 AND qs_covers($2, station_id)"
+# The catalogue, searched (domain.DossierSearch): $4 is the search word as a LIKE literal (like_pattern), or NULL; a
+# tracking number by its start, stored or printed with the station's code; the archive number, the enterprise's name
+# and credit code (as sealed with the demand; a disposed dossier has only its numbers) by any part, case ignored.
 _LIST = f"""
 SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE qs_covers($1, station_id)
+  AND ($4::text IS NULL
+       OR tracking_no LIKE $4 || '%'
+       OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE $4 || '%'
+       OR archive_no ILIKE '%' || $4 || '%'
+       OR content #>> '{{demand,enterprise,name}}' ILIKE '%' || $4 || '%'
+       OR content #>> '{{demand,enterprise,credit_code}}' ILIKE '%' || $4 || '%')
+  AND ($5::timestamptz IS NULL OR sealed_at >= $5)
+  AND ($6::timestamptz IS NULL OR sealed_at < $6)
 ORDER BY sealed_at DESC LIMIT $2 OFFSET $3
 """
 # The audit walks every sealed dossier in demand_id order, a page at a time.
@@ -154,7 +168,10 @@ def _kept(row: asyncpg.Record) -> Kept:
     return Kept(dossier=Dossier(**values), retained_until=retained, on_hold=held)
 
 
-class Store:
+class Store(StationWorkStore, CalendarCorrectionsStore):
+    """The archive's store: demands' events and sealed dossiers here; a station's own work (visits, special tasks) and
+    the copy of the working-day corrections in their mixins."""
+
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
@@ -199,8 +216,12 @@ class Store:
         row = await self.conn.fetchrow(_GET_IN_SCOPE, demand_id, scope)
         return _kept(row) if row else None
 
-    async def list_in_scope(self, scope: str, limit: int, offset: int) -> list[Kept]:
-        return [_kept(r) for r in await self.conn.fetch(_LIST, scope, limit, offset)]
+    async def list_in_scope(
+        self, scope: str, limit: int, offset: int, search: DossierSearch = DossierSearch()
+    ) -> list[Kept]:
+        q = like_pattern(search.q) if search.q else None
+        rows = await self.conn.fetch(_LIST, scope, limit, offset, q, search.since, search.until)
+        return [_kept(r) for r in rows]
 
     async def dossiers_after(self, demand_id: UUID | None, limit: int) -> list[Dossier]:
         return [Dossier(**r) for r in await self.conn.fetch(_PAGE, demand_id, limit)]

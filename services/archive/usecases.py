@@ -17,7 +17,7 @@ from shared.db.uow import Tx, UnitOfWork
 from shared.errors import NotFound
 
 from . import domain
-from .domain import ChainReport, Finding, Hold, Kept, Supplement
+from .domain import ChainReport, DossierSearch, Finding, Hold, Kept, Supplement
 from .store import Store
 
 log = structlog.get_logger(__name__)
@@ -80,13 +80,23 @@ async def list_dossiers(
     limit: int,
     offset: int,
     purpose: str | None = None,
+    search: DossierSearch = DossierSearch(),
 ) -> list[Kept]:
-    """A list names demands, tracking numbers and how they ended: logged too, with every demand it showed."""
+    """A list names demands, tracking numbers and how they ended: logged too, with every demand it showed and what was
+    searched for."""
     async with uow.begin(principal) as tx:
         scope = await tx.scope(station_id)
-        rows = await tx.store.list_in_scope(scope, limit, offset)
+        rows = await tx.store.list_in_scope(scope, limit, offset, search)
         shown = [(k.dossier.station_id, k.dossier.demand_id) for k in rows]
-        await log_read(tx, action="dossier.list", scope=scope, what="档案目录", shown=shown, purpose=purpose)
+        await log_read(
+            tx,
+            action="dossier.list",
+            scope=scope,
+            what="档案目录" if search == DossierSearch() else "档案检索",
+            shown=shown,
+            purpose=purpose,
+            detail=search.detail() or None,
+        )
         return rows
 
 
@@ -98,16 +108,19 @@ async def log_read(
     what: str,
     shown: list[tuple[str, UUID]],
     purpose: str | None = None,
+    detail: dict | None = None,
 ) -> None:
     """Log a read of personal or enterprise data in the reading transaction (the read and its lines commit together):
     `action` like "dossier.list" or "export.book", `what` for people, `shown` the (station, demand) of every sealed
-    record it showed. One line per station shown, so each station's head finds who read its records (a supervisor's
-    list over the city included); a read that showed nothing is one line for the scope asked."""
+    record it showed, `detail` anything else worth keeping (e.g. what was searched for). One line per station shown, so
+    each station's head finds who read its records (a supervisor's list over the city included); a read that showed
+    nothing is one line for the scope asked."""
+    detail = {"scope": scope, **(detail or {})}
     by_station: dict[str, list[UUID]] = {}
     for station, demand_id in shown:
         by_station.setdefault(station, []).append(demand_id)
     if not by_station:
-        await _log(tx, action, scope, what=f"{what}（0 份）", demand_ids=[], purpose=purpose, detail={"scope": scope})
+        await _log(tx, action, scope, what=f"{what}（0 份）", demand_ids=[], purpose=purpose, detail=detail)
     for station, ids in by_station.items():
         await _log(
             tx,
@@ -117,7 +130,7 @@ async def log_read(
             what=f"{what}（{len(ids)} 份）",
             demand_ids=ids,
             purpose=purpose,
-            detail={"scope": scope},
+            detail=detail,
         )
 
 

@@ -140,9 +140,17 @@ async def get_survey(demand_id: UUID, uow: UoW, principal: Reader) -> SurveyWith
     status_code=201,
     response_model=SurveyOut,
     summary="录入纸质评价表 / transcribe a paper rating",
+    description="录入本轮评价并发布 Rated；本轮已评价时回答 409；带相同 Idempotency-Key 的重试回答同一评价表，不会重复"
+    "录入。/ Records the round's rating and publishes Rated; a rated round is a 409; a retry with the same"
+    " Idempotency-Key answers the survey again and records nothing twice.",
 )
-async def record_paper_rating(demand_id: UUID, body: RatingIn, uow: UoW, principal: Staff) -> SurveyOut:
-    return SurveyOut.model_validate(await usecases.record_paper_rating(uow, principal, demand_id, body.answers))
+async def record_paper_rating(
+    demand_id: UUID, body: RatingIn, uow: UoW, principal: Staff, idempotency_key: IdempotencyKey = None
+) -> SurveyOut:
+    survey = await usecases.record_paper_rating(
+        uow, principal, demand_id, body.answers, idempotency_key=idempotency_key
+    )
+    return SurveyOut.model_validate(survey)
 
 
 @router.post(
@@ -150,9 +158,16 @@ async def record_paper_rating(demand_id: UUID, body: RatingIn, uow: UoW, princip
     status_code=201,
     response_model=LinkOut,
     summary="生成一次性评价链接 / issue a one-time rating link",
+    description="每次生成一个新链接，此前的链接在本轮评价前仍然有效；带相同 Idempotency-Key 的重试回答同一链接，"
+    "不会再生成。/ Each call issues a new link (the earlier ones stay valid until the round is rated); a retry with"
+    " the same Idempotency-Key answers the same link and issues none.",
 )
-async def issue_link(demand_id: UUID, uow: UoW, settings: Config, principal: Staff) -> LinkOut:
-    link = await usecases.issue_link(uow, principal, demand_id, days=settings.rating_link_days)
+async def issue_link(
+    demand_id: UUID, uow: UoW, settings: Config, principal: Staff, idempotency_key: IdempotencyKey = None
+) -> LinkOut:
+    link = await usecases.issue_link(
+        uow, principal, demand_id, days=settings.rating_link_days, idempotency_key=idempotency_key
+    )
     return LinkOut(
         url=f"{settings.public_url}/public/ratings/{link.token}", expires_at=link.expires_at, also_valid=link.also_valid
     )

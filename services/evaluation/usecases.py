@@ -100,14 +100,28 @@ async def _rate(tx: Tx[Store], survey: Survey, answers: Answers, source: RatingS
 
 
 async def record_paper_rating(
-    uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, answers: Answers
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    demand_id: UUID,
+    answers: Answers,
+    *,
+    idempotency_key: str | None = None,
 ) -> Survey:
-    """Staff transcribe the enterprise's paper form (纸质评价表录入)."""
+    """Staff transcribe the enterprise's paper form (纸质评价表录入). A retry with the same Idempotency-Key answers the
+    survey again (as it is now) and records and publishes nothing; without a key, rating a rated round is a 409."""
+    retry = Idempotent.of(idempotency_key, principal.subject, "paper-rating", str(demand_id), answers)
     async with uow.begin(principal) as tx:
+        if (earlier := await tx.recall(retry)) is not None:
+            survey = await tx.store.get_in_scope(UUID(earlier["demand_id"]), principal.db_scope)
+            if survey is None:
+                raise _NOT_FOUND
+            return survey
         survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
         if survey is None:
             raise _NOT_FOUND
-        return await _rate(tx, survey, answers, RatingSource.paper, principal.name)
+        survey = await _rate(tx, survey, answers, RatingSource.paper, principal.name)
+        await tx.remember(retry, {"demand_id": str(demand_id), "round": survey.round})
+        return survey
 
 
 @dataclass(frozen=True)
@@ -117,17 +131,34 @@ class IssuedLink:
     also_valid: int  # the round's earlier links still valid beside it (the clerk is told)
 
 
-async def issue_link(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, *, days: int) -> IssuedLink:
-    """A new one-time rating link for the enterprise; the earlier ones stay valid until the round is rated."""
+async def issue_link(
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    demand_id: UUID,
+    *,
+    days: int,
+    idempotency_key: str | None = None,
+) -> IssuedLink:
+    """A new one-time rating link for the enterprise; the earlier ones stay valid until the round is rated.
+
+    A retry with the same Idempotency-Key answers the same link and issues none: to answer it, the remembered result
+    keeps the token (the link table keeps only its digest), and only while remembered results are kept (pruned
+    with the outbox); a caller that sends no key leaves the token nowhere."""
+    retry = Idempotent.of(idempotency_key, principal.subject, "rating-link", str(demand_id))
     token = secrets.token_urlsafe(32)
     now = utcnow()
     async with uow.begin(principal) as tx:
+        if (earlier := await tx.recall(retry)) is not None:
+            if await tx.store.get_in_scope(demand_id, principal.db_scope) is None:
+                raise _NOT_FOUND
+            return IssuedLink(earlier["token"], datetime.fromisoformat(earlier["expires_at"]), earlier["also_valid"])
         survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
         if survey is None:
             raise _NOT_FOUND
         link = domain.issue_link(survey, token_sha256=_digest(token), created_by=principal.name, now=now, days=days)
         also_valid = await tx.store.valid_links(demand_id, survey.round, now)
         await tx.store.add_link(link)
+        await tx.remember(retry, {"token": token, "expires_at": link.expires_at.isoformat(), "also_valid": also_valid})
     return IssuedLink(token, link.expires_at, also_valid)
 
 

@@ -1,11 +1,11 @@
 """The intake service: enterprises, demands as submitted, the catalogue, the calendar and the station registry.
 
-Publishes DemandSubmitted, DemandCorrected and DemandWithdrawn, ComplaintUpdated at every stage of a complaint
-and, as the owner of the reference data, StationRegistered and CalendarCorrected. Each sub-domain has its own
-folder with the same files (api.py, usecases.py, domain.py, store.py, as it needs them): demands/, changes/
-(correction before dispatch, withdrawal), catalogue/, calendar/, enterprises/, visits/, stations/, complaints/
-(投诉); public/ holds the routes an enterprise opens without login, on the demands', changes' and complaints'
-use cases.
+Publishes DemandSubmitted, DemandCorrected and DemandWithdrawn, ComplaintUpdated at every stage of a complaint,
+VisitRecorded once per visit to an enterprise (主动进企业走访) and, as the owner of the reference data,
+StationRegistered and CalendarCorrected. Each sub-domain has its own folder with the same files (api.py, usecases.py,
+domain.py, store.py, as it needs them): demands/, changes/ (correction before dispatch, withdrawal), catalogue/,
+calendar/, enterprises/, visits/, stations/, complaints/ (投诉), access_log/ (who read an enterprise's data); public/
+holds the routes an enterprise opens without login, on the demands', changes' and complaints' use cases.
 """
 
 from pathlib import Path
@@ -17,6 +17,7 @@ from shared.contracts import (
     DemandSubmitted,
     DemandWithdrawn,
     StationRegistered,
+    VisitRecorded,
 )
 from shared.runtime import Scheduled, Service
 
@@ -44,7 +45,8 @@ SERVICE = Service(
     "Registers demands and publishes DemandSubmitted, DemandCorrected, DemandWithdrawn; keeps the station "
     "registry and the working-day corrections and publishes StationRegistered and CalendarCorrected. "
     "投诉（受理、确认、调查、处理、答复、结案）每一环节发布 ComplaintUpdated / publishes ComplaintUpdated "
-    "at every stage of a complaint.",
+    "at every stage of a complaint. 每次主动进企业走访发布 VisitRecorded / publishes VisitRecorded for every visit "
+    "to an enterprise.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
@@ -53,6 +55,7 @@ SERVICE = Service(
         DemandCorrected,
         DemandWithdrawn,
         ComplaintUpdated,
+        VisitRecorded,
         StationRegistered,
         CalendarCorrected,
     ),

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.api import StationPaged, UoW, allow
+from shared.api import IdempotencyKey, StationPaged, UoW, allow
 from shared.auth import READERS, STAFF, Principal, Role
 from shared.contracts import Deliverable, Fee, Outcome, printed_tracking_no
 from shared.validation import Line, QueryDate, RequestModel, SearchText, Text, amount
@@ -293,8 +293,22 @@ async def tracking_sheet(demand_id: UUID, uow: UoW, principal: ReaderOrOrg) -> T
     return TrackingSheet(**CaseOut.of(case, today).model_dump(), timeline=entries)
 
 
-@router.post("/demands/{demand_id}/resolution", response_model=CaseOut, summary="办结 / resolve")
-async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Handler, defaults: Defaults) -> CaseOut:
+@router.post(
+    "/demands/{demand_id}/resolution",
+    response_model=CaseOut,
+    summary="办结 / resolve",
+    description="办结当前轮次并发布 Resolved；已办结的轮次再次办结回答 409；带相同 Idempotency-Key 的重试回答同一需求，"
+    "不会重复办结。/ Resolves the current round and publishes Resolved; resolving a resolved round is a 409; a retry"
+    " with the same Idempotency-Key answers the demand again and resolves nothing twice.",
+)
+async def resolve(
+    demand_id: UUID,
+    body: ResolutionIn,
+    uow: UoW,
+    principal: Handler,
+    defaults: Defaults,
+    idempotency_key: IdempotencyKey = None,
+) -> CaseOut:
     case, today = await usecases.resolve(
         uow,
         principal,
@@ -306,5 +320,6 @@ async def resolve(demand_id: UUID, body: ResolutionIn, uow: UoW, principal: Hand
         fee=Fee(**body.fee.model_dump()) if body.fee else None,
         deliverables=tuple(Deliverable(**d.model_dump()) for d in body.deliverables),
         staff_involved=tuple(body.staff_involved),
+        idempotency_key=idempotency_key,
     )
     return CaseOut.of(case, today)

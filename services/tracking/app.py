@@ -1,12 +1,21 @@
 """The tracking service: ledger, tracking sheet, the clock, follow-ups, supervision, special tasks, resolution.
 
 Publishes Resolved, the events of following a case (shared.contracts.following), after a 不满意 rating the
-verification and the reopening for re-handling (RatingVerified, DemandReopened), and the re-visits (RevisitRecorded).
+verification and the reopening for re-handling (RatingVerified, DemandReopened), the re-visits (RevisitRecorded), and
+the special tasks given to stations and their reports (SpecialTaskAssigned, SpecialTaskReported).
 """
 
 from pathlib import Path
 
-from shared.contracts import FOLLOWING, DemandReopened, RatingVerified, Resolved, RevisitRecorded
+from shared.contracts import (
+    FOLLOWING,
+    DemandReopened,
+    RatingVerified,
+    Resolved,
+    RevisitRecorded,
+    SpecialTaskAssigned,
+    SpecialTaskReported,
+)
 from shared.observability import ServiceMetrics
 from shared.observability.metrics import kpi_targets
 from shared.runtime import Scheduled, Service
@@ -51,13 +60,22 @@ SERVICE = Service(
     settings=Settings,
     title="跟踪服务 Tracking",
     description="台账、跟踪单、时限（挂起、延期）、跟进记录、预警催办督办、专项工作、办结与不满意评价的核实重办、回访，"
-    "发布 Resolved、跟进事件及 RatingVerified、DemandReopened、RevisitRecorded。"
+    "发布 Resolved、跟进事件及 RatingVerified、DemandReopened、RevisitRecorded、"
+    "SpecialTaskAssigned、SpecialTaskReported。"
     "Ledger, tracking sheet, the clock, follow-ups, warnings and supervision, special tasks, resolution, and the"
     " verification and re-handling of 不满意 ratings, re-visits.",
     migrations=Path(__file__).parent / "migrations",
     store=store.Store,
     subscribers=handlers.subscribers,
-    publishes=(Resolved, *FOLLOWING, RatingVerified, DemandReopened, RevisitRecorded),
+    publishes=(
+        Resolved,
+        *FOLLOWING,
+        RatingVerified,
+        DemandReopened,
+        RevisitRecorded,
+        SpecialTaskAssigned,
+        SpecialTaskReported,
+    ),
     routers=(
         api.router,
         clock_api.router,

@@ -12,6 +12,7 @@ from shared.auth import Principal, Role
 from shared.calendar import china_today
 from shared.contracts import Deliverable, Event, Fee, Outcome, utcnow
 from shared.db.uow import Tx, UnitOfWork
+from shared.idempotency import Idempotent
 
 from . import domain, kpis
 from .clock.domain import ClockSettings
@@ -42,11 +43,32 @@ async def resolve(
     fee: Fee | None = None,
     deliverables: tuple[Deliverable, ...] = (),
     staff_involved: tuple[str, ...] = (),
+    idempotency_key: str | None = None,
 ) -> tuple[Case, date]:
     """办结 of the case's current round (`round_`, when the caller names it, must be that round), with the fee
-    charged, the deliverables and the staff involved for the sealed record."""
+    charged, the deliverables and the staff involved for the sealed record.
+
+    A retry with the same Idempotency-Key answers the case again (as it is now) and records and publishes nothing;
+    without a key, resolving a resolved round is a 409."""
+    retry = Idempotent.of(
+        idempotency_key,
+        principal.subject,
+        "resolution",
+        str(demand_id),
+        outcome.value,
+        summary,
+        round_,
+        fee,
+        [d.model_dump(mode="json") for d in deliverables],
+        list(staff_involved),
+    )
     now = utcnow()
     async with uow.begin(principal) as tx:
+        if await tx.recall(retry) is not None:
+            case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "")
+            if case is None:
+                raise domain.DEMAND_NOT_FOUND
+            return case, china_today(now)
         case = await tx.store.get_visible(demand_id, principal.db_scope, principal.org or "", for_update=True)
         if case is None:
             raise domain.DEMAND_NOT_FOUND
@@ -66,6 +88,7 @@ async def resolve(
         await tx.store.save(case)
         await tx.store.add_entry(event, domain.timeline_text(event))
         await tx.publish(event)
+        await tx.remember(retry, {"demand_id": str(demand_id), "round": event.round})
     return case, china_today(now)
 
 

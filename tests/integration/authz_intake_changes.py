@@ -60,6 +60,13 @@ def cases(system) -> dict:
             dict.fromkeys(CALLERS, ALLOWED),
             None,
         ),
+        # Reference data: anyone signed in reads a year's corrections (the one `prepare` made among them).
+        ("intake", "GET", "/calendar"): (
+            f"/calendar?year={DAY[:4]}",
+            None,
+            expect(**{k: 200 for k in CALLERS if k not in UNAUTHENTICATED}),
+            None,
+        ),
         ("intake", "DELETE", "/calendar/{day}"): (
             f"/calendar/{DAY}",
             None,

@@ -1,6 +1,7 @@
-"""Intake's access log: every read of an enterprise's dossier (一企一册) or a demand's contact is a line written with
-the read (who, when, what, why); a head reviews the station's lines, a supervisor the subtree's; the table refuses
-UPDATE and DELETE."""
+"""Intake's access log: every read of an enterprise's data (its dossier 一企一册, a search, a visit) or of a demand's
+contact (the demand, a list of demands, the acceptance notice as a page or a PDF, a ledger export) is a line written
+with the read (who, when, what, why); a head reviews the station's lines, a supervisor the subtree's; the table
+refuses UPDATE and DELETE."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -119,3 +120,111 @@ async def test_the_log_refuses_update_and_delete(intake):
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
             await infra.fetch(intake.db, sql)
     assert [r["subject_name"] for r in await log(intake, auth.HEAD)] == ["周站长"]
+
+
+async def _demand(intake, headers=auth.CLERK, station: str = events.STATION) -> str:
+    reply = await intake.post("/demands", json=events.demand_form(station), headers=headers)
+    assert reply.status_code == 201, reply.text
+    return reply.json()["demand_id"]
+
+
+def _of(lines: list[dict], purpose: str) -> list[dict]:
+    return [r for r in lines if r["purpose"] == purpose]
+
+
+async def test_a_list_of_demands_names_every_demand_it_showed(intake):
+    first, second = await _demand(intake), await _demand(intake)
+    panyu = await _demand(intake, auth.OTHER_CLERK, events.OTHER_STATION)
+    shown = (await intake.get("/demands", headers=auth.SUPERVISOR)).json()
+    assert {d["demand_id"] for d in shown} == {first, second} and shown[0]["contact_phone"]
+    [line] = _of(await log(intake, auth.HEAD), "demand.list")
+    assert (line["kind"], line["role"], line["station_id"], line["ref"], set(line["refs"])) == (
+        "demand",
+        "supervisor",
+        events.STATION,
+        None,
+        {first, second},
+    )
+    # One station of the scope: its demands; nothing shown is one line for the station asked.
+    assert (await intake.get("/demands", params={"station_id": TIEXI}, headers=auth.SUPERVISOR)).json() == []
+    [tiexi] = _of(await log(intake, TIEXI_HEAD), "demand.list")
+    assert (tiexi["station_id"], tiexi["refs"], tiexi["subject_name"]) == (TIEXI, [], "沈阳市市场监管局")
+    # A station outside the scope is not found and was not read; Guangzhou's demands were never shown in Shenyang.
+    outside = await intake.get("/demands", params={"station_id": events.OTHER_STATION}, headers=auth.HEAD)
+    assert outside.status_code == 404
+    assert _of(await log(intake, auth.OTHER_HEAD), "demand.list") == []
+    assert len(_of(await log(intake, auth.SUPERVISOR), "demand.list")) == 2
+    # Its own station's head lists it: a line in Guangzhou only.
+    assert [d["demand_id"] for d in (await intake.get("/demands", headers=auth.OTHER_HEAD)).json()] == [panyu]
+    [own] = _of(await log(intake, auth.OTHER_HEAD), "demand.list")
+    assert (own["ref"], own["refs"], own["subject_name"]) == (panyu, [panyu], "梁站长")
+
+
+async def test_the_notice_as_a_page_and_as_a_pdf_is_a_read_of_the_demand(intake):
+    demand_id = await _demand(intake)
+    page = await intake.get(f"/demands/{demand_id}/notice", headers=auth.CLERK)
+    assert page.status_code == 200 and "王建国" in page.text
+    pdf = await intake.get(f"/demands/{demand_id}/notice.pdf", headers=auth.HEAD)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert (await intake.get(f"/demands/{demand_id}/notice.pdf", headers=auth.OTHER_HEAD)).status_code == 404
+    lines = _of(await log(intake, auth.SUPERVISOR), "notice.read")
+    assert [(r["subject_name"], r["kind"], r["ref"], r["refs"], r["station_id"]) for r in lines] == [
+        ("周站长", "demand", demand_id, [demand_id], events.STATION),  # newest first
+        ("张晓燕", "demand", demand_id, [demand_id], events.STATION),
+    ]
+    assert _of(await log(intake, auth.OTHER_HEAD), "notice.read") == []
+
+
+async def test_a_ledger_export_is_one_line_per_station_naming_every_demand_in_it(intake):
+    mine = {await _demand(intake), await _demand(intake)}
+    await _demand(intake, auth.OTHER_CLERK, events.OTHER_STATION)
+    csv = await intake.get("/ledger.csv", headers=auth.HEAD)
+    assert csv.status_code == 200 and csv.text.count("王建国") == 2
+    xlsx = await intake.get("/ledger.xlsx", params={"station_id": events.STATION}, headers=auth.SUPERVISOR)
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+    lines = _of(await log(intake, auth.HEAD), "ledger.export")
+    assert [(r["subject_name"], r["kind"], r["ref"], set(r["refs"])) for r in lines] == [
+        ("沈阳市市场监管局", "demand", None, mine),
+        ("周站长", "demand", None, mine),
+    ]
+    # An export is not also a list, and Guangzhou's head finds no export of its demands.
+    assert _of(await log(intake, auth.HEAD), "demand.list") == []
+    assert _of(await log(intake, auth.OTHER_HEAD), "ledger.export") == []
+
+
+async def test_a_visit_read_or_listed_is_a_read_of_the_enterprise_it_names(intake):
+    today = china_today(datetime.now(UTC)).isoformat()
+    visited = {}
+    for code, name, caller in (
+        (HUNNAN, "沈阳新松精密机械有限公司", auth.CLERK),
+        (TIEXI_CODE, "铁西重工有限公司", TIEXI_CLERK),
+    ):
+        body = {
+            "credit_code": code,
+            "enterprise_name": name,
+            "staff": ["走访人"],
+            "visited_on": today,
+            "findings": "需计量",
+        }
+        reply = await intake.post("/visits", json=body, headers=caller)
+        assert reply.status_code == 201, reply.text
+        visited[code] = reply.json()["visit_id"]
+    assert _of(await log(intake, auth.SUPERVISOR), "visit.list") == []  # recording is no read
+
+    assert len((await intake.get("/visits", headers=auth.SUPERVISOR)).json()) == 2
+    lines = _of(await log(intake, auth.SUPERVISOR), "visit.list")
+    assert sorted((r["station_id"], r["kind"], r["ref"], r["refs"]) for r in lines) == [
+        (TIEXI, "enterprise", TIEXI_CODE, [TIEXI_CODE]),
+        (events.STATION, "enterprise", HUNNAN, [HUNNAN]),
+    ]
+    assert (await intake.get(f"/visits/{visited[HUNNAN]}", headers=auth.HEAD)).status_code == 200
+    assert (await intake.get(f"/visits/{visited[HUNNAN]}", headers=TIEXI_HEAD)).status_code == 404
+    [read] = _of(await log(intake, auth.HEAD), "visit.read")
+    assert (read["subject_name"], read["kind"], read["ref"], read["station_id"]) == (
+        "周站长",
+        "enterprise",
+        HUNNAN,
+        events.STATION,
+    )
+    # Tiexi's head sees the supervisor's list of its visit, not Hunnan's read nor the refused one.
+    assert [(r["purpose"], r["ref"]) for r in await log(intake, TIEXI_HEAD)] == [("visit.list", TIEXI_CODE)]

@@ -1,7 +1,8 @@
 """Special tasks (专项工作, 002 §9.6) through the running system: a supervisor assigns to its subtree, stations
-report, the supervisor sees completion across its stations and nobody else sees anything; the scan under a frozen
-clock warns, chases and supervises (督办) each part exactly once, by each station's own clock settings, with two
-replicas scanning at once and after downtime."""
+report, the supervisor sees completion across its stations and nobody else sees anything; every task and every report
+is announced exactly once on the real broker (SpecialTaskAssigned, SpecialTaskReported), retries with an
+Idempotency-Key included; the scan under a frozen clock warns, chases and supervises (督办) each part exactly once, by
+each station's own clock settings, with two replicas scanning at once and after downtime."""
 
 import asyncio
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,9 +15,11 @@ import time_machine
 from services.tracking.store import Store
 from services.tracking.tasks import usecases as tasks
 from shared.calendar import CHINA, add_working_days, china_today
+from shared.contracts import SpecialTaskAssigned, SpecialTaskReported
 from shared.db.pool import create_pool
 from shared.db.uow import UnitOfWork
 from tests.support import auth, events, infra
+from tests.support.apps import body_of, capture_queue, drain
 from tests.support.system import running_system
 
 pytestmark = pytest.mark.integration
@@ -29,6 +32,7 @@ PANYU = events.OTHER_STATION
 CITY = auth.SUPERVISOR  # 210100
 DISTRICT = auth.bearer("supervisor", "210100/210112", name="浑南区市场监管局")
 TIEXI_CLERK = auth.bearer("clerk", TIEXI, name="铁西窗口")
+CAPTURE = "test.tracking.special-tasks"  # bound like a consumer's queue to special_task.*
 
 
 def _today() -> date:
@@ -52,8 +56,28 @@ def _field(reply) -> str:
     return reply.json()["errors"][0]["field"]
 
 
+async def _announced(system) -> tuple[list[SpecialTaskAssigned], list[SpecialTaskReported]]:
+    """Every special-task event tracking published, once the relay has published all it wrote (outbox)."""
+
+    async def relayed() -> int | None:
+        rows = await infra.fetch(
+            system.databases["tracking"],
+            "SELECT published_at FROM outbox WHERE routing_key LIKE 'special_task.%'",
+        )
+        return len(rows) if all(r["published_at"] for r in rows) else None
+
+    written = await infra.eventually(relayed, timeout=30, what="the special-task events relayed")
+    bodies = [(m.routing_key, body_of(m)) for m in await drain(system.amqp, CAPTURE)]
+    assert len(bodies) == written, bodies
+    assigned = [SpecialTaskAssigned.model_validate(b) for k, b in bodies if k == SpecialTaskAssigned.routing_key]
+    reported = [SpecialTaskReported.model_validate(b) for k, b in bodies if k == SpecialTaskReported.routing_key]
+    assert len(assigned) + len(reported) == len(bodies)
+    return assigned, reported
+
+
 async def test_a_supervisor_assigns_stations_report_and_only_the_scope_sees_it(amqp, databases):
     async with running_system(amqp, databases) as system:
+        await capture_queue(system.amqp, CAPTURE, "special_task.*")
         await system.knows_stations("tracking", HUNNAN, XINSONG, TIEXI, PANYU)
         t = system.clients["tracking"]
         shenyang = {
@@ -108,9 +132,12 @@ async def test_a_supervisor_assigns_stations_report_and_only_the_scope_sees_it(a
             "text": "已完成 12 家企业台账核查",
             "attachments": [{"name": "台账", "ref": "JL-2026-001"}],
         }
-        first = await t.post(f"/special-tasks/{city_id}/reports", json=progress, headers=auth.CLERK)
+        report_key = {"Idempotency-Key": "report-jl-2026-1"}
+        first = await t.post(f"/special-tasks/{city_id}/reports", json=progress, headers=auth.CLERK | report_key)
         assert first.status_code == 201, first.text
         assert first.json()["state"] == "open" and first.json()["reports"][0]["reported_by_name"] == "张晓燕"
+        retried = await t.post(f"/special-tasks/{city_id}/reports", json=progress, headers=auth.CLERK | report_key)
+        assert (retried.status_code, retried.json()) == (201, first.json())  # one report, announced once
         done = await t.post(
             f"/special-tasks/{city_id}/reports", json={"kind": "completion", "text": "全部完成"}, headers=auth.HEAD
         )
@@ -167,6 +194,30 @@ async def test_a_supervisor_assigns_stations_report_and_only_the_scope_sees_it(a
         for headers in (auth.ORG, auth.ADMIN):
             assert (await t.get("/special-tasks", headers=headers)).status_code == 403
             assert (await t.get(f"/special-tasks/{city_id}", headers=headers)).status_code == 403
+
+        # Each task was announced once with every station it went to, each report once (the retries add nothing).
+        assigned, reported = await _announced(system)
+        by_task = {str(e.task_id): e for e in assigned}
+        assert len(assigned) == 2 and set(by_task) == {city_id, district_id}
+        city = by_task[city_id]
+        assert set(city.stations) == shenyang and len(city.stations) == len(shenyang)
+        assert (city.issuer_scope, city.issued_by, city.title) == (
+            "210100",
+            "沈阳市市场监管局",
+            task_form()["title"],
+        )
+        assert city.due_on.isoformat() == city_task["due_on"] and city.description == task_form()["description"]
+        assert city.correlation_id == city.task_id and city.causation_id is None
+        assert sorted(by_task[district_id].stations) == sorted([HUNNAN, XINSONG])
+        assert by_task[district_id].issuer_scope == "210100/210112"
+        assert [(str(e.task_id), e.station_id, e.kind.value, e.reported_by, e.text) for e in reported] == [
+            (city_id, HUNNAN, "progress", "张晓燕", progress["text"]),
+            (city_id, HUNNAN, "completion", "周站长", "全部完成"),
+            (city_id, TIEXI, "progress", "铁西窗口", progress["text"]),
+        ]
+        report_ids = {r["report_id"] for s in detail["stations"] for r in s["reports"]}
+        assert {str(e.report_id) for e in reported} == report_ids
+        assert all(e.title == task_form()["title"] and e.correlation_id == e.task_id for e in reported)
 
         # Reports are append-only in the database itself.
         owner = await asyncpg.connect(system.databases["tracking"])

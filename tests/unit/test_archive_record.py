@@ -5,7 +5,16 @@ from datetime import UTC, date, datetime
 
 from services.archive import domain
 from services.archive.domain import LoggedEvent
-from shared.contracts import EVENT_TYPES, Archived, CalendarCorrected, Deliverable, Fee, ItemRef, StationRegistered
+from shared.contracts import (
+    EVENT_TYPES,
+    STATION_WORK,
+    Archived,
+    CalendarCorrected,
+    Deliverable,
+    Fee,
+    ItemRef,
+    StationRegistered,
+)
 from tests.support import following_events as fe
 from tests.unit import factories as f
 
@@ -15,9 +24,12 @@ def logged(*events) -> list[LoggedEvent]:
 
 
 def test_every_event_about_a_demand_has_its_section_in_the_record():
-    """A new event type about a demand must be given a section (and an archive queue) before it can be sealed."""
+    """A new event type about a demand must be given a section (and an archive queue) before it can be sealed. A
+    station's own work (visits, special tasks) is about no demand: kept as the station's records, in no dossier."""
     not_kept = {Archived.routing_key, CalendarCorrected.routing_key, StationRegistered.routing_key}
-    assert set(domain.SECTIONS) == set(EVENT_TYPES) - not_kept
+    station_work = {e.routing_key for e in STATION_WORK}
+    assert set(domain.SECTIONS) == set(EVENT_TYPES) - not_kept - station_work
+    assert not set(domain.SECTIONS) & station_work
 
 
 def sealed_history():

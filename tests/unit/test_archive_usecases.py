@@ -57,7 +57,8 @@ class FakeStore:
         d = self.dossiers.get(demand_id)
         return Kept(d, d.retain_until, False) if d is not None and scope and in_scope(d.station_id, scope) else None
 
-    async def list_in_scope(self, scope, limit, offset):
+    async def list_in_scope(self, scope, limit, offset, search=None):
+        self.searched = search  # the search itself is SQL (tests/integration/test_archive_search.py)
         found = [d for d in self.dossiers.values() if in_scope(d.station_id, scope)][offset : offset + limit]
         return [Kept(d, d.retain_until, False) for d in found]
 

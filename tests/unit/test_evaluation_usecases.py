@@ -21,6 +21,7 @@ from shared.contracts import (
     utcnow,
 )
 from shared.errors import Invalid, InvalidTransition, NotFound
+from shared.idempotency import IdempotencyConflict
 from tests.support import events as ev
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
@@ -223,6 +224,36 @@ async def test_another_station_sees_and_changes_nothing(uow):
     assert await usecases.list_surveys(uow, OTHER_HEAD, None, None, 100, 0) == []
     assert uow.published == [] and uow.store.links == {}
     assert uow.store.surveys[submitted.demand_id].status == "open"
+
+
+async def test_a_transcription_retried_with_its_key_answers_again_and_records_once(uow):
+    submitted, _ = await _resolved(uow)
+    first = await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, SATISFIED, idempotency_key="paper-1")
+    again = await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, SATISFIED, idempotency_key="paper-1")
+    assert again == first and first.status == "rated"
+    assert len(uow.events(Rated)) == 1 and len(uow.store.kept) == 1
+    other = Answers(overall=Overall.dissatisfied)
+    with pytest.raises(IdempotencyConflict):  # the key was used for another request
+        await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, other, idempotency_key="paper-1")
+    with pytest.raises(InvalidTransition):  # a new key is a new rating: the round is rated
+        await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, SATISFIED, idempotency_key="paper-2")
+    with pytest.raises(NotFound):  # another caller's key is not this one
+        await usecases.record_paper_rating(uow, OTHER_HEAD, submitted.demand_id, SATISFIED, idempotency_key="paper-1")
+    assert len(uow.events(Rated)) == 1 and len(uow.store.kept) == 1
+
+
+async def test_a_link_retried_with_its_key_is_the_same_link_issued_once(uow):
+    submitted, _ = await _resolved(uow)
+    first = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    again = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    assert again == first and len(_links_of(uow, submitted.demand_id)) == 1
+    second = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-2")
+    assert second.token != first.token and second.also_valid == 1
+    assert len(_links_of(uow, submitted.demand_id)) == 2
+    with pytest.raises(NotFound):
+        await usecases.issue_link(uow, OTHER_HEAD, submitted.demand_id, days=30, idempotency_key="link-1")
+    assert (await usecases.survey_by_link(uow, again.token)).status == "open"  # the answered link works
+    assert uow.published == []
 
 
 async def test_the_list_filters_by_status(uow):

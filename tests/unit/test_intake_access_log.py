@@ -1,4 +1,5 @@
-"""Intake's access-log rules: one line per station a read showed, and the period of China dates."""
+"""Intake's access-log rules: one line per station a read showed (each ref once), the documented purposes, and the
+period of China dates."""
 
 from datetime import UTC, date, datetime
 
@@ -37,3 +38,33 @@ def test_the_period_covers_whole_china_days_and_refuses_to_before_from():
     with pytest.raises(Invalid) as refused:
         domain.period(date(2026, 3, 2), date(2026, 3, 1))
     assert refused.value.field == "to"
+
+
+def test_a_ref_shown_twice_is_named_once_in_the_order_first_shown():
+    shown = [(HUNNAN, "A"), (HUNNAN, "B"), (HUNNAN, "A")]
+    [line] = domain.lines(SUPERVISOR, AT, "visit.list", "enterprise", "210100", shown)
+    assert (line.ref, line.refs) == (None, ("A", "B"))
+    [one] = domain.lines(SUPERVISOR, AT, "visit.list", "enterprise", "210100", [(HUNNAN, "A"), (HUNNAN, "A")])
+    assert (one.ref, one.refs) == ("A", ("A",))
+
+
+def test_an_export_is_one_line_per_station_naming_every_demand_in_it():
+    shown = [(HUNNAN if n % 3 else TIEXI, f"demand-{n}") for n in range(10_000)]
+    lines = domain.lines(SUPERVISOR, AT, "ledger.export", "demand", "210100", shown)
+    assert [(a.station_id, len(a.refs)) for a in lines] == [(TIEXI, 3334), (HUNNAN, 6666)]
+    assert sum(len(a.refs) for a in lines) == 10_000 and {a.ref for a in lines} == {None}
+
+
+def test_every_purpose_is_documented_and_an_undocumented_one_is_refused():
+    assert set(domain.PURPOSES) == {
+        "enterprise.read",
+        "enterprise.list",
+        "visit.read",
+        "visit.list",
+        "demand.read",
+        "demand.list",
+        "notice.read",
+        "ledger.export",
+    }
+    with pytest.raises(ValueError, match="demand.lsit"):
+        domain.lines(SUPERVISOR, AT, "demand.lsit", "demand", "210100", [])

@@ -4,6 +4,7 @@ New Year, which the calendar package does not know yet (an override says so); an
 unit of work (batches, a failing part alone undone, each station's own clock settings)."""
 
 import contextlib
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -15,10 +16,12 @@ from services.tracking.domain import Case
 from services.tracking.settings import Settings
 from services.tracking.supervision.domain import Alert, due_today
 from services.tracking.tasks import domain, usecases
-from services.tracking.tasks.domain import AlertKind, Clock, Part, PartState, TaskAlert
+from services.tracking.tasks.domain import AlertKind, Attachment, Clock, Part, PartState, Report, Task, TaskAlert
+from shared.auth import Principal, Role, in_scope
 from shared.calendar import CHINA, china_today, is_workday
-from shared.contracts import utcnow
-from shared.errors import Invalid, InvalidTransition
+from shared.contracts import SpecialTaskAssigned, SpecialTaskReported, TaskReportKind, utcnow
+from shared.errors import Invalid, InvalidTransition, NotFound
+from shared.idempotency import IdempotencyConflict
 from tests.support.clock import CHINA_DATES
 from tests.support.fake_uow import FakeUnitOfWork
 
@@ -383,3 +386,184 @@ async def test_a_part_another_replica_holds_is_left_to_it():
     with _at(date(2026, 3, 5)):
         await usecases.scan(FakeUnitOfWork(store), Settings())
     assert store.alerts == {}
+
+
+# --------------------------------------------------------------------------- what others hear (outbox)
+
+CITY = Principal(subject="sup-city", name="沈阳市市场监督管理局", role=Role.supervisor, station="210100")
+HUNNAN_CLERK = Principal(subject="clerk-1", name="张晓燕", role=Role.clerk, station=STATION)
+HUNNAN_HEAD = Principal(subject="head-1", name="周站长", role=Role.head, station=STATION)
+TIEXI = "210100/210106/tiexi-01"
+SUBTREE = [TIEXI, STATION]
+
+
+class TaskStore:
+    """The store assign, report and the task's page use: tasks, parts and reports in memory, scoped as the SQL."""
+
+    def __init__(self, stations: list[str] = SUBTREE) -> None:
+        self.stations = stations
+        self.kept: dict[UUID, Task] = {}
+        self.shares: dict[tuple[UUID, str], Part] = {}
+
+    async def calendar_overrides(self) -> dict[date, bool]:
+        return {}
+
+    async def subtree_stations(self, scope: str) -> list[str]:
+        return [s for s in self.stations if in_scope(s, scope)]
+
+    async def add_task(self, task: Task, stations: list[str]) -> None:
+        self.kept[task.task_id] = task
+        for s in stations:
+            self.shares[(task.task_id, s)] = Part(task_id=task.task_id, station_id=s)
+
+    async def task(self, task_id: UUID, scope: str) -> Task | None:
+        seen = any(t == task_id and in_scope(s, scope) for (t, s) in self.shares)
+        return self.kept.get(task_id) if seen else None
+
+    async def parts(self, task_id: UUID, scope: str) -> list[Part]:
+        return [p for (t, s), p in sorted(self.shares.items()) if t == task_id and in_scope(s, scope)]
+
+    async def own_part(self, task_id: UUID, station_id: str) -> Part | None:
+        return self.shares.get((task_id, station_id))
+
+    async def add_report(self, report: Report, role: str) -> None:
+        part = self.shares[(report.task_id, report.station_id)]
+        self.shares[(report.task_id, report.station_id)] = replace(part, reports=(*part.reports, report))
+
+    async def complete_part(self, task_id: UUID, station_id: str, at: datetime, by: str) -> None:
+        self.shares[(task_id, station_id)] = replace(
+            self.shares[(task_id, station_id)], completed_at=at, completed_by=by
+        )
+
+
+def _assign(uow, principal=CITY, **fields):
+    form = {
+        "title": "2026年计量器具专项检查",
+        "description": "请各站于截止日前完成重点企业计量器具台账核查。",
+        "due_on": china_today(utcnow()) + timedelta(days=7),
+        "attachments": [Attachment(name="通知", ref="沈市监发〔2026〕12号")],
+        "station_ids": None,
+    }
+    return usecases.assign(uow, principal, **(form | fields))
+
+
+def test_the_report_kinds_are_the_contracts_with_their_labels():
+    assert domain.ReportKind is TaskReportKind
+    assert {k.value for k in domain.ReportKind} == {"progress", "completion"}
+    assert {TaskReportKind.progress: "进度填报", TaskReportKind.completion: "完成报告"} == domain.REPORT_LABELS
+
+
+def test_the_events_say_what_a_consumer_that_saw_nothing_else_needs():
+    issued = datetime(2026, 2, 13, 16, 30, tzinfo=UTC)  # Saturday 14 February 00:30 in China
+    task = Task(
+        task_id=uuid4(),
+        issuer_scope="210100/210112",
+        issued_by="sup-1",
+        issued_by_name="浑南区市场监管局",
+        title="质量提升专项",
+        description="核查辖区企业质量管理制度",
+        due_on=date(2026, 2, 17),  # in 春节: the deadline moves, the due date as set travels
+        attachments=(Attachment(name="通知", ref="沈市监发〔2026〕12号"),),
+        issued_at=issued,
+    )
+    assigned = domain.assigned(task, [STATION, "210100/210112/hunnan-xinsong"])
+    assert isinstance(assigned, SpecialTaskAssigned) and assigned.causation_id is None
+    assert (assigned.task_id, assigned.correlation_id, assigned.occurred_at) == (task.task_id, task.task_id, issued)
+    assert (assigned.issuer_scope, assigned.issued_by, assigned.title) == (
+        "210100/210112",
+        "浑南区市场监管局",
+        "质量提升专项",
+    )
+    assert (assigned.due_on, assigned.issued_at) == (date(2026, 2, 17), issued)
+    assert assigned.stations == [STATION, "210100/210112/hunnan-xinsong"]
+    assert assigned.routing_key == "special_task.assigned" and assigned.lock_key == f"special_task:{task.task_id}"
+    assert SpecialTaskAssigned.from_json(assigned.model_dump_json()) == assigned
+
+    report = Report(
+        report_id=uuid4(),
+        task_id=task.task_id,
+        station_id=STATION,
+        kind=domain.ReportKind.completion,
+        text="全部完成",
+        attachments=(),
+        reported_by="head-1",
+        reported_by_name="周站长",
+        reported_at=issued + timedelta(days=3),
+    )
+    reported = domain.reported(task, report)
+    assert isinstance(reported, SpecialTaskReported) and reported.causation_id is None
+    assert (reported.correlation_id, reported.task_id, reported.report_id) == (
+        task.task_id,
+        task.task_id,
+        report.report_id,
+    )
+    assert (reported.station_id, reported.title, reported.due_on) == (STATION, "质量提升专项", date(2026, 2, 17))
+    assert (reported.kind, reported.text, reported.reported_by) == (TaskReportKind.completion, "全部完成", "周站长")
+    assert reported.reported_at == reported.occurred_at == report.reported_at
+    assert SpecialTaskReported.from_json(reported.model_dump_json()) == reported
+
+
+async def test_assigning_announces_the_task_once_with_every_station_even_on_a_retry(frozen_clock):
+    """Due today in China, at each awkward instant: the event carries that China date."""
+    uow = FakeUnitOfWork(TaskStore())
+    today = CHINA_DATES[frozen_clock]
+    task, parts, _clock = await _assign(uow, due_on=today, idempotency_key="jl-2026")
+    [event] = uow.events(SpecialTaskAssigned)
+    assert event.task_id == task.task_id and event.due_on == today and event.issued_at == frozen_clock
+    assert event.stations == SUBTREE == [p.station_id for p in parts]
+    assert (event.issued_by, event.issuer_scope) == ("沈阳市市场监督管理局", "210100")
+
+    again, _, _ = await _assign(uow, due_on=today, idempotency_key="jl-2026")
+    assert again == task and uow.published == [event]
+    with pytest.raises(IdempotencyConflict):
+        await _assign(uow, due_on=today, title="另一项任务", idempotency_key="jl-2026")
+    assert uow.published == [event]
+
+
+async def test_a_task_named_to_some_stations_announces_those_only():
+    uow = FakeUnitOfWork(TaskStore())
+    await _assign(uow, station_ids=[STATION])
+    [event] = uow.events(SpecialTaskAssigned)
+    assert event.stations == [STATION]
+
+
+async def test_a_refused_assignment_announces_nothing():
+    uow = FakeUnitOfWork(TaskStore())
+    with pytest.raises(Invalid):
+        await _assign(uow, station_ids=["440100/440113/panyu-01"])
+    with pytest.raises(Invalid):
+        await _assign(uow, due_on=china_today(utcnow()) - timedelta(days=1))
+    assert uow.published == [] and uow.store.kept == {}
+
+
+async def test_each_report_is_announced_once_and_none_after_completion():
+    uow = FakeUnitOfWork(TaskStore())
+    task, _, _ = await _assign(uow)
+    progress = {"kind": domain.ReportKind.progress, "text": "已核查 12 家企业", "attachments": []}
+    _, part, _ = await usecases.report(uow, HUNNAN_CLERK, task.task_id, **progress, idempotency_key="r-1")
+    await usecases.report(uow, HUNNAN_CLERK, task.task_id, **progress, idempotency_key="r-1")  # a retry
+    [first] = uow.events(SpecialTaskReported)
+    assert (first.task_id, first.station_id, first.kind) == (task.task_id, STATION, TaskReportKind.progress)
+    assert (first.report_id, first.reported_by) == (part.reports[0].report_id, "张晓燕")
+    assert (first.title, first.due_on, first.correlation_id) == (task.title, task.due_on, task.task_id)
+    assert len(part.reports) == 1
+
+    _, done, _ = await usecases.report(
+        uow, HUNNAN_HEAD, task.task_id, kind=domain.ReportKind.completion, text="全部完成", attachments=[]
+    )
+    assert done.done and [r.kind for r in done.reports] == ["progress", "completion"]
+    with pytest.raises(InvalidTransition):
+        await usecases.report(uow, HUNNAN_CLERK, task.task_id, **progress)
+    reports = uow.events(SpecialTaskReported)
+    assert [(e.kind, e.reported_by) for e in reports] == [("progress", "张晓燕"), ("completion", "周站长")]
+    assert reports[1].report_id == done.reports[1].report_id
+
+
+async def test_a_station_the_task_did_not_go_to_reports_nothing():
+    uow = FakeUnitOfWork(TaskStore())
+    task, _, _ = await _assign(uow, station_ids=[TIEXI])
+    with pytest.raises(NotFound):
+        await usecases.report(
+            uow, HUNNAN_CLERK, task.task_id, kind=domain.ReportKind.progress, text="越权", attachments=[]
+        )
+    assert uow.events(SpecialTaskReported) == []

@@ -8,8 +8,9 @@ import pytest
 from services.tracking import usecases
 from services.tracking.domain import Case, TimelineEntry
 from shared.auth import Principal, Role, in_scope
-from shared.contracts import Outcome, Resolved
+from shared.contracts import Fee, Outcome, Resolved
 from shared.errors import InvalidTransition, NotFound
+from shared.idempotency import IdempotencyConflict
 from tests.support import events as ev
 from tests.support.fake_clock_store import FakeClockStore
 from tests.support.fake_uow import FakeUnitOfWork
@@ -104,6 +105,25 @@ async def test_resolving_twice_is_refused_and_publishes_nothing_more(uow):
     with pytest.raises(InvalidTransition):
         await usecases.resolve(uow, HEAD, submitted.demand_id, outcome=Outcome.met, summary="再次办结")
     assert len(uow.events(Resolved)) == 1
+
+
+async def test_a_resolution_retried_with_its_key_answers_again_and_publishes_once(uow):
+    submitted = await _assigned_case(uow)
+    form = {"outcome": Outcome.met, "summary": "已出具证书", "fee": Fee(free_service=True)}
+    first, _ = await usecases.resolve(uow, ORG, submitted.demand_id, **form, idempotency_key="resolve-1")
+    entries = len(uow.store.entries)
+    again, _ = await usecases.resolve(uow, ORG, submitted.demand_id, **form, idempotency_key="resolve-1")
+    assert again == first and first.status == "resolved"
+    assert len(uow.events(Resolved)) == 1 and len(uow.store.entries) == entries
+    with pytest.raises(IdempotencyConflict):  # the key was used for another request
+        await usecases.resolve(
+            uow, ORG, submitted.demand_id, **(form | {"summary": "另一份小结"}), idempotency_key="resolve-1"
+        )
+    with pytest.raises(InvalidTransition):  # a new key is a new resolution: the round is resolved
+        await usecases.resolve(uow, ORG, submitted.demand_id, **form, idempotency_key="resolve-2")
+    with pytest.raises(NotFound):  # another caller's key is not this one
+        await usecases.resolve(uow, OTHER_HEAD, submitted.demand_id, **form, idempotency_key="resolve-1")
+    assert len(uow.events(Resolved)) == 1 and len(uow.store.entries) == entries
 
 
 async def test_another_station_cannot_see_or_resolve(uow):

@@ -5,8 +5,9 @@ none, the whole subtree's. The head writes the plan (PUT). Organizations and ope
 outside the caller's scope answers 404.
 """
 
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
@@ -18,7 +19,7 @@ from shared.auth import READERS, Principal, Role
 from shared.contracts import StationId
 from shared.validation import RequestModel, Text
 
-from . import render, usecases
+from . import domain, render, usecases
 from .domain import Week
 
 router = APIRouter(tags=["周报 / weekly reports"])
@@ -60,11 +61,71 @@ class Ratings(BaseModel):
     satisfaction_rate: float | None
 
 
-class Unavailable(BaseModel):
-    figure: str
-    label: str
-    text: str = Field(description="not available: 归档服务收不到的数据")
-    needs: str = Field(description="the events that would carry it")
+class StationCount(BaseModel):
+    station_id: str
+    label: str = Field(description="服务站名称")
+    count: int
+
+
+class VisitRow(BaseModel):
+    visit_id: UUID
+    visited_on: date = Field(description="走访日期（北京日期）")
+    station_id: str
+    station: str = Field(description="服务站名称")
+    enterprise_name: str
+    credit_code: str
+    staff: list[str] = Field(description="走访人员")
+    findings: str = Field(description=f"走访发现（摘要，至多 {domain.SHORT} 字）")
+
+
+class Visits(BaseModel):
+    """走访企业（主动进企业）: visits whose date falls in the week."""
+
+    total: int = Field(description="走访次数")
+    enterprises: int = Field(description="走访企业数（按统一社会信用代码）")
+    by_station: list[StationCount]
+    listed: list[VisitRow] = Field(description=f"走访清单，按日期（至多 {domain.LISTED} 条）")
+    not_listed: int = Field(description="超出清单上限未列出的走访次数")
+
+
+class TaskPartRow(BaseModel):
+    task_id: UUID
+    station_id: str
+    station: str
+    title: str
+    issued_by: str | None = Field(description="下达人（未收到下达事件时为空）")
+    due_on: date = Field(description="截止日期（下达时所定）")
+    deadline: date = Field(description="期限：截止日期遇节假日顺延至下一工作日")
+    state: Literal["done", "overdue", "open"] = Field(description="截至本周末（本周未结束时为当前）的状态")
+    state_label: str = Field(description="已完成（本周完成报告）/ 已逾期 / 办理中")
+    completed_on: date | None = Field(description="完成报告日期（北京日期）")
+    reports: int = Field(description="本周填报次数（进度与完成）")
+
+
+class TaskReportRow(BaseModel):
+    report_id: UUID
+    task_id: UUID
+    station_id: str
+    station: str
+    title: str
+    kind: Literal["progress", "completion"]
+    kind_label: str = Field(description="进度填报 / 完成报告")
+    reported_at: datetime
+    reported_by: str
+    text: str = Field(description=f"填报内容（摘要，至多 {domain.SHORT} 字）")
+
+
+class SpecialTasks(BaseModel):
+    """专项工作: each station's part open at some time in the week, and the week's reports."""
+
+    as_of: date = Field(description="状态判定日：已结束的周为下周一，本周为今天（北京日期）")
+    tasks: int = Field(description="本周在办的专项工作项数")
+    parts: int = Field(description="本周在办的站点任务数（一项工作下达多个站点时各站分别计）")
+    progress_reports: int = Field(description="本周进度填报次数")
+    completed: int = Field(description="本周完成（完成报告）的站点任务数")
+    overdue: int = Field(description="逾期未完成的站点任务数")
+    open: list[TaskPartRow] = Field(description=f"本周在办的站点任务，逾期的在前（至多 {domain.LISTED} 条）")
+    reports: list[TaskReportRow] = Field(description=f"本周的进度填报与完成报告（至多 {domain.LISTED} 条）")
 
 
 class Figures(BaseModel):
@@ -72,7 +133,16 @@ class Figures(BaseModel):
     ratings: Ratings
     closed: list[Count] = Field(description="否定备案、并单、撤回")
     visits_collected: int = Field(description="受理渠道为主动进企业的需求数")
-    unavailable: list[Unavailable]
+    visits: Visits | None = Field(
+        default=None,
+        description="走访企业；在归档服务接收走访事件之前保存的周报中为空 / null in a report kept before visits were "
+        "received",
+    )
+    special_tasks: SpecialTasks | None = Field(
+        default=None,
+        description="专项工作；在归档服务接收专项工作事件之前保存的周报中为空 / null in a report kept before special "
+        "tasks were received",
+    )
 
 
 class PlanOut(BaseModel):

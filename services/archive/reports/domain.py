@@ -14,8 +14,19 @@ week, one at Monday 00:30 (Sunday 16:30 UTC) in the next. The figures come only 
 - closed without resolution (否定备案, 并单, 撤回): their closed_at.
 
 Each is broken down by category (a demand naming two counts in both) and by channel, from the demand's submission
-(or its last correction). Visits (走访) and special tasks (专项工作) travel in no event the archive consumes: the report
-says "not available" and names the events that would carry them.
+(or its last correction).
+
+A station's own work comes from the records the archive keeps of it (stationwork/, fed by VisitRecorded,
+SpecialTaskAssigned and SpecialTaskReported; `station_work`):
+
+- visits made (走访): the visits whose date (visited_on, a China date) falls in the week, counted and listed (date,
+  enterprise, staff, findings shortened);
+- special tasks (专项工作): each station's part that was open at some time in the week (assigned before the week
+  ended, not completed before it began), with its due date and where it stood when the week ended (for the current
+  week: now): completed (完成报告 this week), overdue (its deadline, the due date moved past a day off as tracking
+  moves it, passed before that day) or in progress; and the week's progress reports (进度填报) and completions.
+
+A report kept before the archive received these events has no such figures (null): they are not guessed afterwards.
 """
 
 import re
@@ -23,9 +34,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.calendar import CHINA
-from shared.contracts import Channel, Overall
+from shared.calendar import CHINA, is_workday
+from shared.contracts import Channel, Overall, TaskReportKind
 from shared.errors import Invalid
+
+from ..stationwork.domain import TaskPart, TaskReport, Visit
 
 _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
 
@@ -51,24 +64,9 @@ FIGURES = (
 )
 OVERALL_LABELS = {o.value: o.label for o in Overall}
 SATISFIED = (Overall.very_satisfied.value, Overall.satisfied.value)
-NOT_AVAILABLE = "not available"
-# What the archive cannot know from its events, and which events would tell it.
-UNAVAILABLE = (
-    {
-        "figure": "visits",
-        "label": "走访企业次数",
-        "text": "暂无数据（not available）：走访记录只保存在受理服务中，归档服务收不到相应事件。",
-        "needs": "VisitRecorded (intake: visit_id, station_id, credit_code, visited_on, staff) on routing key "
-        "visit.recorded; today the archive sees only demands collected during a visit (channel 主动进企业, visit_id)",
-    },
-    {
-        "figure": "special_tasks",
-        "label": "专项工作",
-        "text": "暂无数据（not available）：专项工作只保存在跟踪服务中，归档服务收不到相应事件。",
-        "needs": "SpecialTaskAssigned and SpecialTaskReported (tracking: task_id, station_id, title, due_on, report "
-        "kind progress/completed, reported_at) on routing keys special_task.assigned / special_task.reported",
-    },
-)
+# A station's own work: how much of it the report lists (the counts are always whole), and how short a text gets.
+LISTED = 200
+SHORT = 60
 
 
 @dataclass(frozen=True, order=True)
@@ -275,12 +273,228 @@ def figures(week: Week, events: list[Logged], submissions: list[Logged]) -> dict
         "visits_collected": sum(
             1 for d in sets["received"] if by_demand.get(d, UNKNOWN).channel == Channel.visit.value
         ),
-        "unavailable": [dict(u) for u in UNAVAILABLE],
     }
 
 
-def empty_figures(week: Week) -> dict:
-    return figures(week, [], [])
+# --------------------------------------------------------------------------- a station's own work
+
+
+@dataclass(frozen=True)
+class StationWork:
+    """What the archive keeps of the stations' own work around one week (reports/store.py reads it)."""
+
+    visits: list[Visit]  # visited in the week
+    parts: list[TaskPart]  # assigned before the week ended, not completed before it began
+    reports: list[TaskReport]  # made in the week
+    overrides: dict[date, bool]  # the working-day corrections (CalendarCorrected)
+
+
+PART_STATES = {"done": "已完成", "overdue": "已逾期", "open": "办理中"}
+
+
+def short(text: str, limit: int = SHORT) -> str:
+    """One line, at most `limit` characters (an ellipsis marks the cut)."""
+    line = " ".join((text or "").split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def task_deadline(due_on: date, overrides: dict[date, bool] | None = None) -> date:
+    """The due date, or the next working day when it falls on a day off (民法典 §203), as tracking judges a part."""
+    day = due_on
+    while not is_workday(day, overrides):
+        day += timedelta(days=1)
+    return day
+
+
+def judged_on(week: Week, now: datetime) -> tuple[date, datetime]:
+    """The China day a part's state is judged on and the instant reports count up to: the Monday after a week that
+    is over (as tracking sees it the moment the week ends), else today and now."""
+    low, high = week.bounds()
+    if complete(week, now):
+        return week.end + timedelta(days=1), high
+    return china_day(now), min(max(now, low), high)
+
+
+def _station(names: dict[str, str], station_id: str) -> str:
+    return names.get(station_id) or station_id
+
+
+def _visits(visits: list[Visit], names: dict[str, str]) -> dict:
+    ordered = sorted(visits, key=lambda v: (v.visited_on, v.station_id, v.enterprise_name, str(v.visit_id)))
+    by_station = Counter(v.station_id for v in visits)
+    return {
+        "total": len(visits),
+        "enterprises": len({v.credit_code for v in visits}),
+        "by_station": [
+            {"station_id": s, "label": _station(names, s), "count": by_station[s]} for s in sorted(by_station)
+        ],
+        "listed": [
+            {
+                "visit_id": str(v.visit_id),
+                "visited_on": v.visited_on.isoformat(),
+                "station_id": v.station_id,
+                "station": _station(names, v.station_id),
+                "enterprise_name": v.enterprise_name,
+                "credit_code": v.credit_code,
+                "staff": list(v.staff),
+                "findings": short(v.findings),
+            }
+            for v in ordered[:LISTED]
+        ],
+        "not_listed": max(0, len(ordered) - LISTED),
+    }
+
+
+def _special_tasks(week: Week, work: StationWork, names: dict[str, str], now: datetime) -> dict:
+    day, until = judged_on(week, now)
+    low, _ = week.bounds()
+    reports = sorted(
+        (r for r in work.reports if low <= r.reported_at < until),
+        key=lambda r: (r.reported_at, r.station_id, str(r.report_id)),
+    )
+    completed = {(r.task_id, r.station_id): r for r in reports if r.kind is TaskReportKind.completion}
+    in_week = Counter((r.task_id, r.station_id) for r in reports)
+    parts = []
+    for p in work.parts:
+        key = (p.task_id, p.station_id)
+        deadline = task_deadline(p.due_on, work.overrides)
+        done = completed.get(key)
+        state = "done" if done else "overdue" if deadline < day else "open"
+        parts.append(
+            {
+                "task_id": str(p.task_id),
+                "station_id": p.station_id,
+                "station": _station(names, p.station_id),
+                "title": p.title,
+                "issued_by": p.issued_by,
+                "due_on": p.due_on.isoformat(),
+                "deadline": deadline.isoformat(),
+                "state": state,
+                "state_label": PART_STATES[state],
+                "completed_on": done.reported_at.astimezone(CHINA).date().isoformat() if done else None,
+                "reports": in_week[key],
+            }
+        )
+    parts.sort(key=lambda x: (x["state"] != "overdue", x["deadline"], x["title"], x["station_id"], x["task_id"]))
+    return {
+        "as_of": day.isoformat(),
+        "tasks": len({p["task_id"] for p in parts}),
+        "parts": len(parts),
+        "progress_reports": sum(1 for r in reports if r.kind is TaskReportKind.progress),
+        "completed": sum(1 for p in parts if p["state"] == "done"),
+        "overdue": sum(1 for p in parts if p["state"] == "overdue"),
+        "open": parts[:LISTED],
+        "reports": [
+            {
+                "report_id": str(r.report_id),
+                "task_id": str(r.task_id),
+                "station_id": r.station_id,
+                "station": _station(names, r.station_id),
+                "title": r.title,
+                "kind": r.kind.value,
+                "kind_label": r.kind.label,
+                "reported_at": r.reported_at.isoformat(),
+                "reported_by": r.reported_by,
+                "text": short(r.text),
+            }
+            for r in reports[:LISTED]
+        ],
+    }
+
+
+def station_work(week: Week, work: StationWork, names: dict[str, str], now: datetime) -> dict:
+    """The week's visits and special tasks (see the module's docstring): JSON-ready, kept with the figures.
+
+    `names` are the stations' names (a station missing from it is shown by its id); `now` decides where the parts
+    stood (the end of a finished week, else now)."""
+    return {"visits": _visits(work.visits, names), "special_tasks": _special_tasks(week, work, names, now)}
+
+
+def station_ids(work: StationWork) -> list[str]:
+    """The stations the work names, for their names."""
+    return sorted({x.station_id for x in (*work.visits, *work.parts, *work.reports)})
+
+
+def _day(iso: str | None) -> str:
+    if not iso:
+        return "—"
+    d = date.fromisoformat(iso)
+    return f"{d.month}月{d.day}日"
+
+
+def _moment(at: datetime) -> str:
+    local = at.astimezone(CHINA)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def _stations_named(f: dict) -> int:
+    """How many stations a report's own work names (a station's report covers its service points too)."""
+    found = {s["station_id"] for s in (f.get("visits") or {}).get("by_station", [])}
+    tasks = f.get("special_tasks") or {}
+    found |= {x["station_id"] for x in [*tasks.get("open", []), *tasks.get("reports", [])]}
+    return len(found)
+
+
+def _visits_view(v: dict | None) -> dict | None:
+    """None for a report kept before the archive received visits."""
+    if v is None:
+        return None
+    return {
+        "total": v["total"],
+        "enterprises": v["enterprises"],
+        "by_station": "、".join(f"{s['label']} {s['count']}" for s in v["by_station"]) or "—",
+        "rows": [
+            {
+                "day": _day(x["visited_on"]),
+                "station": x["station"],
+                "enterprise": x["enterprise_name"],
+                "credit_code": x["credit_code"],
+                "staff": "、".join(x["staff"]),
+                "findings": x["findings"],
+            }
+            for x in v["listed"]
+        ],
+        "not_listed": v["not_listed"],
+    }
+
+
+def _tasks_view(t: dict | None, complete: bool) -> dict | None:
+    """None for a report kept before the archive received special tasks."""
+    if t is None:
+        return None
+    return {
+        "as_of": "截至本周末" if complete else f"截至今天 {_day(t['as_of'])}",
+        "tasks": t["tasks"],
+        "parts": t["parts"],
+        "progress_reports": t["progress_reports"],
+        "completed": t["completed"],
+        "overdue": t["overdue"],
+        "open": [
+            {
+                "title": x["title"],
+                "station": x["station"],
+                "issued_by": x["issued_by"] or "—",
+                "due_on": _day(x["due_on"]),
+                "deadline": _day(x["deadline"]) if x["deadline"] != x["due_on"] else "",
+                "state": x["state"],
+                "state_label": x["state_label"]
+                + (f"（{_day(x['completed_on'])}）" if x["state"] == "done" and x["completed_on"] else ""),
+                "reports": x["reports"],
+            }
+            for x in t["open"]
+        ],
+        "reports": [
+            {
+                "at": _moment(datetime.fromisoformat(x["reported_at"])),
+                "station": x["station"],
+                "title": x["title"],
+                "kind": x["kind_label"],
+                "text": x["text"],
+                "by": x["reported_by"],
+            }
+            for x in t["reports"]
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -338,7 +552,9 @@ class Report:
             "rate": "—" if rate is None else f"{rate * 100:.1f}%",
             "closed": f["closed"],
             "visits_collected": f["visits_collected"],
-            "unavailable": f["unavailable"],
+            "visits": _visits_view(f.get("visits")),
+            "tasks": _tasks_view(f.get("special_tasks"), self.complete),
+            "by_station": self.subtree or _stations_named(f) > 1,
             "plans": [
                 {"station": name, "text": p.text, "by": p.by, "at": p.at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")}
                 for p, name in self.plans

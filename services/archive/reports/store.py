@@ -1,14 +1,19 @@
-"""SQL of the weekly report: the logged events of a scope around a week, the stations, the stored reports and plans.
+"""SQL of the weekly report: the logged events of a scope around a week, the stations' own work in it (visits, special
+tasks, migration 0007) and the working-day corrections, the stations, the stored reports and plans.
 
 Bound to one transaction's connection, built from `tx.conn` by the use cases. The scope filter is `qs_covers` (a
 station covers the service points registered below it; a prefix, a district's or city's subtree), with row-level
 security behind it.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 import asyncpg
 
+from shared.calendar_corrections import CalendarCorrectionsStore
+from shared.contracts import TaskReportKind
+
+from ..stationwork.domain import TaskPart, TaskReport, Visit
 from .domain import CORRECTED, COUNTED, SUBMITTED, Logged, Plan, Week
 
 _EVENT = "demand_id, station_id, routing_key, occurred_at, payload"
@@ -18,6 +23,34 @@ WHERE qs_covers($1, station_id) AND routing_key = ANY($2::text[]) AND occurred_a
 """
 _FORMS = f"""
 SELECT {_EVENT} FROM event_log WHERE demand_id = ANY($1::uuid[]) AND routing_key = ANY($2::text[])
+"""
+# A station's own work: the visits made in the week (China dates, both included) ...
+_VISITS = """
+SELECT visit_id, station_id, credit_code, enterprise_name, staff, visited_on, findings, recorded_by
+FROM station_visits WHERE qs_covers($1, station_id) AND visited_on BETWEEN $2 AND $3
+"""
+# ... every special-task part open at some time in the week [$2, $3): assigned before the week ended and not completed
+# before it began. A part whose assignment was not received is known from its reports, from the first of them.
+_PARTS = """
+WITH parts AS (
+    SELECT task_id, station_id, title, due_on, issued_by, issued_at FROM special_task_parts
+    WHERE qs_covers($1, station_id) AND issued_at < $3
+    UNION ALL
+    SELECT r.task_id, r.station_id, min(r.title), min(r.due_on), NULL, min(r.reported_at) FROM special_task_reports r
+    WHERE qs_covers($1, r.station_id) AND NOT EXISTS (
+        SELECT 1 FROM special_task_parts p WHERE p.task_id = r.task_id AND p.station_id = r.station_id)
+    GROUP BY r.task_id, r.station_id HAVING min(r.reported_at) < $3
+)
+SELECT task_id, station_id, title, due_on, issued_by, issued_at FROM parts
+WHERE NOT EXISTS (
+    SELECT 1 FROM special_task_reports c
+    WHERE c.task_id = parts.task_id AND c.station_id = parts.station_id
+      AND c.kind = 'completion' AND c.reported_at < $2)
+"""
+# ... and the reports made in it.
+_TASK_REPORTS = """
+SELECT report_id, task_id, station_id, title, due_on, kind, text, reported_by, reported_at FROM special_task_reports
+WHERE qs_covers($1, station_id) AND reported_at >= $2 AND reported_at < $3
 """
 _STATION_NAMES = "SELECT station_id, name FROM station_tree WHERE station_id = ANY($1::text[])"
 _IS_STATION = "SELECT true FROM station_tree WHERE station_id = $1"
@@ -62,9 +95,8 @@ def _logged(row: asyncpg.Record) -> Logged:
     return Logged(row["demand_id"], row["station_id"], row["routing_key"], row["occurred_at"], row["payload"])
 
 
-class ReportStore:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+class ReportStore(CalendarCorrectionsStore):
+    """The weekly report's reads and writes; the working-day corrections through the shared mixin."""
 
     async def events_around(self, scope: str, low: datetime, high: datetime) -> list[Logged]:
         return [_logged(r) for r in await self.conn.fetch(_AROUND, scope, list(COUNTED), low, high)]
@@ -72,6 +104,17 @@ class ReportStore:
     async def forms(self, demand_ids: list) -> list[Logged]:
         rows = await self.conn.fetch(_FORMS, demand_ids, [SUBMITTED, CORRECTED])
         return [_logged(r) for r in rows]
+
+    async def visits(self, scope: str, first: date, last: date) -> list[Visit]:
+        rows = await self.conn.fetch(_VISITS, scope, first, last)
+        return [Visit(**{**dict(r), "staff": tuple(r["staff"])}) for r in rows]
+
+    async def task_parts(self, scope: str, low: datetime, high: datetime) -> list[TaskPart]:
+        return [TaskPart(**r) for r in await self.conn.fetch(_PARTS, scope, low, high)]
+
+    async def task_reports(self, scope: str, low: datetime, high: datetime) -> list[TaskReport]:
+        rows = await self.conn.fetch(_TASK_REPORTS, scope, low, high)
+        return [TaskReport(**{**dict(r), "kind": TaskReportKind(r["kind"])}) for r in rows]
 
     async def station_names(self, station_ids: list[str]) -> dict[str, str]:
         return {r["station_id"]: r["name"] for r in await self.conn.fetch(_STATION_NAMES, station_ids)}

@@ -3,20 +3,24 @@
 A station's report of a finished week is a snapshot: taken by the scheduler after the week (every replica runs it;
 the table's key makes one report per station and week, and figures once taken are never replaced), or by the first
 request for that week. The current week is computed live and not kept. A supervisor's report over its subtree is
-computed live from the same events, with the plans of every station in it.
+computed live from the same events, with the plans of every station in it. The stations' own work (visits, special
+tasks) is read from the archive's records of it with the same scope and kept in the same snapshot; a person's read
+of a report that lists visits is in the access log.
 """
 
+from datetime import datetime
 from uuid import UUID
 
 import structlog
 
 from shared.auth import STAFF, Principal
 from shared.contracts import utcnow
-from shared.db.uow import UnitOfWork
+from shared.db.uow import Tx, UnitOfWork
 
 from ..exports.settings import ExportSettings
+from ..store import Store
 from . import domain
-from .domain import Plan, Report, Week
+from .domain import Plan, Report, StationWork, Week
 from .store import ReportStore
 
 log = structlog.get_logger(__name__)
@@ -24,12 +28,20 @@ log = structlog.get_logger(__name__)
 SCHEDULER = "scheduler"
 
 
-async def _compute(store: ReportStore, scope: str, week: Week) -> dict:
+async def _compute(store: ReportStore, scope: str, week: Week, now: datetime) -> dict:
+    """The week's figures: the demands' from the logged events, the stations' own work from its records."""
     low, high = week.bounds()
     events = await store.events_around(scope, low - domain.MARGIN, high + domain.MARGIN)
     ids = sorted({e.demand_id for e in events if isinstance(e.demand_id, UUID)})
     forms = await store.forms(ids) if ids else []
-    return domain.figures(week, events, forms)
+    work = StationWork(
+        visits=await store.visits(scope, week.start, week.end),
+        parts=await store.task_parts(scope, low, high),
+        reports=await store.task_reports(scope, low, high),
+        overrides=await store.calendar_overrides(),
+    )
+    names = await store.station_names(domain.station_ids(work))
+    return domain.figures(week, events, forms) | domain.station_work(week, work, names, now)
 
 
 async def weekly(uow: UnitOfWork, principal: Principal, week: Week, station_id: str | None) -> Report:
@@ -46,11 +58,11 @@ async def weekly(uow: UnitOfWork, principal: Principal, week: Week, station_id: 
             names = await store.station_names([scope])
             plans = await store.plans(scope, week)
             plan_names = await store.station_names([p.station_id for p in plans])
-            return Report(
+            report = Report(
                 scope=scope,
                 scope_name=names.get(scope) or f"{scope}（辖区）",
                 week=week,
-                figures=await _compute(store, scope, week),
+                figures=await _compute(store, scope, week, now),
                 generated_at=now,
                 generated_by=principal.name,
                 stored=False,
@@ -58,10 +70,12 @@ async def weekly(uow: UnitOfWork, principal: Principal, week: Week, station_id: 
                 plans=[(p, plan_names.get(p.station_id, p.station_id)) for p in plans],
                 subtree=True,
             )
+            await _log_visits(tx, report)
+            return report
         scope = await tx.scope(station_id)
         row = await store.report(scope, week)
         if (row is None or row["figures"] is None) and domain.complete(week, now):
-            await store.keep_figures(scope, week, await _compute(store, scope, week), now, principal.name)
+            await store.keep_figures(scope, week, await _compute(store, scope, week, now), now, principal.name)
             row = await store.report(scope, week)
         names = await store.station_names([scope])
         stored = row is not None and row["figures"] is not None
@@ -70,17 +84,39 @@ async def weekly(uow: UnitOfWork, principal: Principal, week: Week, station_id: 
             if row is not None and row["plan"] is not None
             else []
         )
-        return Report(
+        report = Report(
             scope=scope,
             scope_name=names.get(scope, scope),
             week=week,
-            figures=row["figures"] if stored else await _compute(store, scope, week),
+            figures=row["figures"] if stored else await _compute(store, scope, week, now),
             generated_at=row["generated_at"] if stored else now,
             generated_by=row["generated_by"] if stored else principal.name,
             stored=stored,
             complete=domain.complete(week, now),
             plans=plan,
             subtree=False,
+        )
+        await _log_visits(tx, report)
+        return report
+
+
+async def _log_visits(tx: Tx[Store], report: Report) -> None:
+    """A report listing visits names enterprises and what was found there (走访记录, whose every read intake logs too):
+    its read goes into the archive's access log, in the reading transaction, one line per station whose visits it
+    listed. A report listing none is not logged."""
+    by_station: dict[str, list[str]] = {}
+    for v in (report.figures.get("visits") or {}).get("listed") or []:
+        by_station.setdefault(v["station_id"], []).append(v["visit_id"])
+    p = tx.principal
+    for station, ids in by_station.items():
+        await tx.store.log_access(
+            action="weekly_report.read",
+            station_id=station,
+            subject=p.subject,
+            role=p.role.value,
+            name=p.name,
+            what=f"周报 {report.week}（走访记录 {len(ids)} 条）",
+            detail={"scope": report.scope, "week": str(report.week), "visit_ids": ids},
         )
 
 
@@ -114,7 +150,8 @@ async def generate_due(uow: UnitOfWork, settings) -> None:
     for station_id in due:
         async with uow.begin() as tx:
             store = ReportStore(tx.conn)
-            await store.keep_figures(station_id, week, await _compute(store, station_id, week), utcnow(), SCHEDULER)
+            now = utcnow()
+            await store.keep_figures(station_id, week, await _compute(store, station_id, week, now), now, SCHEDULER)
     if due:
         log.info("weekly reports generated", week=str(week), stations=len(due))
 

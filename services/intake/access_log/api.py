@@ -1,4 +1,5 @@
-"""Access-log HTTP route: who read which enterprise dossier or demand contact, for a head and a supervisor."""
+"""Access-log HTTP route: who read which enterprise's data (dossier, search, visit) or demand contact (a demand, a
+list, the notice, the ledger export), for a head and a supervisor."""
 
 from datetime import datetime
 from typing import Annotated
@@ -11,6 +12,7 @@ from shared.auth import Principal, Role
 from shared.validation import QueryDate
 
 from . import usecases
+from .domain import PURPOSES
 
 router = APIRouter(tags=["intake 需求受理"])
 # As the archive's access log: a head reviews the station's reads, a supervisor its subtree's; a clerk, an
@@ -26,11 +28,17 @@ class AccessOut(BaseModel):
     subject_name: str | None = Field(description="查阅人 / who, by name")
     role: str
     purpose: str = Field(
-        description="enterprise.read 查阅企业档案、enterprise.list 查找企业、demand.read 查阅需求（含联系人）"
+        description="查阅事由 / what the read was for: " + "；".join(f"{p} {t}" for p, t in PURPOSES.items())
     )
-    kind: str = Field(description="enterprise 企业档案 / demand 需求")
+    kind: str = Field(
+        description="enterprise 企业数据（企业档案、走访记录；ref 为统一社会信用代码）/ demand 需求（含联系人；ref 为"
+        "需求编号）"
+    )
     ref: str | None = Field(description="统一社会信用代码或需求编号（查阅一条时）/ the credit code or demand id read")
-    refs: list[str] = Field(description="本次显示的全部 / every one the read showed")
+    refs: list[str] = Field(
+        description="本次显示的全部（导出台账时为其中每一条需求，条数即其长度）/ every one the read showed (an export: "
+        "every demand in it, so its length is the count)"
+    )
 
 
 @router.get(

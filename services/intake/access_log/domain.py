@@ -9,6 +9,19 @@ from shared.calendar import CHINA
 from shared.errors import Invalid
 
 Kind = Literal["enterprise", "demand"]
+# What a read was for: the route that read, as the log names it. `kind` says whose data it showed: "enterprise" lines
+# name credit codes (a dossier, a search, a visit: 主动进企业走访 records the enterprise's name, code and findings),
+# "demand" lines name demand ids (the demand, a list of demands, its notice and the ledger show its contact).
+PURPOSES: dict[str, str] = {
+    "enterprise.read": "查阅企业档案 / a dossier",
+    "enterprise.list": "查找企业 / a search of dossiers",
+    "visit.read": "查阅走访记录 / a visit",
+    "visit.list": "走访记录列表 / the list of visits",
+    "demand.read": "查阅需求（含联系人）/ a demand, with its contact",
+    "demand.list": "需求列表 / the list of demands",
+    "notice.read": "受理通知书（网页或 PDF）/ the acceptance notice, as a page or a PDF",
+    "ledger.export": "导出需求台账（CSV 或 Excel）/ the ledger exported, every demand in it",
+}
 
 
 @dataclass(frozen=True)
@@ -31,12 +44,16 @@ def lines(
 ) -> list[AccessLine]:
     """The lines of one read that showed `shown` ((station, credit code or demand id) each): one per station shown,
     so each station's head finds who read its data, a supervisor's read across the city included; a read that showed
-    nothing is one line for the scope asked (the question was asked, as the archive logs it)."""
-    by_station: dict[str, list[str]] = {}
+    nothing is one line for the scope asked (the question was asked, as the archive logs it). A ref shown twice (an
+    enterprise visited twice) is named once, in the order first shown; an export is one line per station however
+    many demands it holds, every one of them named (`refs`; their number is its length)."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"undocumented access-log purpose {purpose!r}")  # a typo must not reach the log
+    by_station: dict[str, dict[str, None]] = {}  # an ordered set per station
     for station, ref in shown:
-        by_station.setdefault(station, []).append(ref)
+        by_station.setdefault(station, {})[ref] = None
     if not by_station:
-        by_station[scope] = []
+        by_station[scope] = {}
 
     def line(station: str, refs: list[str]) -> AccessLine:
         return AccessLine(
@@ -51,7 +68,7 @@ def lines(
             refs=tuple(refs),
         )
 
-    return [line(station, refs) for station, refs in by_station.items()]
+    return [line(station, list(refs)) for station, refs in by_station.items()]
 
 
 def period(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:

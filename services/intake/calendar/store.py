@@ -20,6 +20,10 @@ UPDATE calendar_overrides SET is_workday = NULL, note = '', updated_at = $2
 WHERE day = $1 AND is_workday IS NOT NULL
 """
 _DAYS = "SELECT day, is_workday, note FROM calendar_overrides WHERE day = ANY($1::date[]) ORDER BY day"
+_IN_SPAN = """
+SELECT day, is_workday, note FROM calendar_overrides
+WHERE is_workday IS NOT NULL AND day >= $1 AND day < $2 ORDER BY day
+"""
 _DUE = "SELECT day FROM calendar_overrides WHERE announced_at IS NULL OR announced_at < $1 ORDER BY day"
 _MARK_ANNOUNCED = "UPDATE calendar_overrides SET announced_at = $2 WHERE day = ANY($1::date[])"
 
@@ -40,6 +44,10 @@ class CalendarStore:
 
     async def workday_corrections(self, days: list[date]) -> list[WorkdayCorrection]:
         return [WorkdayCorrection(**r) for r in await self.conn.fetch(_DAYS, days)]
+
+    async def workday_corrections_between(self, start: date, end: date) -> list[WorkdayCorrection]:
+        """The corrections in force on the days in [start, end), in date order (removed ones left out)."""
+        return [WorkdayCorrection(**r) for r in await self.conn.fetch(_IN_SPAN, start, end)]
 
     async def corrections_due_for_announcement(self, announced_before: datetime) -> list[date]:
         return [r["day"] for r in await self.conn.fetch(_DUE, announced_before)]

@@ -16,6 +16,8 @@ from shared.errors import NotFound
 
 from ..settings import Settings
 from ..store import Store
+from . import domain
+from .domain import WorkdayCorrection
 
 # Calendar writes and announcements take turns, so the outbox carries each day's values in the order they were
 # committed (a consumer keeps the latest), and of two replicas announcing, the second finds nothing due.
@@ -34,6 +36,13 @@ async def remove_workday(uow: UnitOfWork[Store], day: date) -> None:
         if not await tx.store.remove_workday(day, utcnow()):
             raise NotFound("该日没有工作日调整", "no working-day correction for that day")
         await _announce(tx, [day], uuid4())
+
+
+async def list_workdays(uow: UnitOfWork[Store], year: int) -> list[WorkdayCorrection]:
+    """The corrections in force in one year, in date order: reference data, the same for every caller."""
+    start, end = domain.year_span(year)
+    async with uow.begin() as tx:
+        return await tx.store.workday_corrections_between(start, end)
 
 
 async def announce_calendar(uow: UnitOfWork[Store], settings: Settings) -> None:

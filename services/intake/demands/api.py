@@ -120,10 +120,7 @@ Period = Annotated[LedgerPeriod, Depends()]
 
 
 async def _ledger(uow, principal, period: LedgerPeriod) -> list[list]:
-    demands = await usecases.list_demands(
-        uow, principal, period.station_id, None, period.since, period.until, 10_000, 0
-    )
-    return ledger.rows(demands)
+    return ledger.rows(await usecases.ledger(uow, principal, period.station_id, period.since, period.until))
 
 
 @router.get("/ledger.csv", response_class=Response, summary="需求台账 CSV / intake ledger")

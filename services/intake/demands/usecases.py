@@ -201,9 +201,39 @@ async def list_demands(
     limit: int,
     offset: int,
 ) -> list[Demand]:
+    """A page of the demands in the caller's scope (or one station of it): each names its contact, so the list is
+    logged with every demand it showed (one line per station)."""
+    return await _listed(uow, principal, "demand.list", station_id, status, since, until, limit, offset)
+
+
+# The most demands one ledger export holds (a year of a busy district); the export's access-log lines name each.
+LEDGER_MAX = 10_000
+
+
+async def ledger(
+    uow: UnitOfWork[Store], principal: Principal, station_id: str | None, since: date | None, until: date | None
+) -> list[Demand]:
+    """The demands a ledger export (台账, CSV or Excel) holds: every contact in it, so logged as one export per
+    station with every demand in it."""
+    return await _listed(uow, principal, "ledger.export", station_id, None, since, until, LEDGER_MAX, 0)
+
+
+async def _listed(
+    uow: UnitOfWork[Store],
+    principal: Principal,
+    purpose: str,
+    station_id: str | None,
+    status: str | None,
+    since: date | None,
+    until: date | None,
+    limit: int,
+    offset: int,
+) -> list[Demand]:
     async with uow.begin(principal) as tx:
         scope = await tx.scope(station_id)
-        return await tx.store.list_in_scope(scope, status, since, until, limit, offset)
+        demands = await tx.store.list_in_scope(scope, status, since, until, limit, offset)
+        await log_read(tx, purpose, "demand", scope, [(d.station_id, str(d.demand_id)) for d in demands])
+        return demands
 
 
 async def _notice(store: Store, demand: Demand, status_url: str | None) -> Notice:
@@ -241,10 +271,12 @@ async def _notice(store: Store, demand: Demand, status_url: str | None) -> Notic
 
 
 async def notice(uow: UnitOfWork[Store], principal: Principal, demand_id: UUID, links: StatusLinks) -> Notice:
+    """The acceptance notice staff print (as a page or a PDF): it names the contact, so the read is logged."""
     async with uow.begin(principal) as tx:
         demand = await tx.store.get_in_scope(demand_id, principal.db_scope)
         if demand is None:
             raise NotFound("未找到该需求", "demand not found")
+        await log_read(tx, "notice.read", "demand", principal.db_scope, [(demand.station_id, str(demand_id))])
         return await _notice(tx.store, demand, links.url(links.token(demand.demand_id)))
 
 

@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from shared.api import Paged, UoW
+from shared.api import IdempotencyKey, Paged, UoW
 from shared.validation import Line, RequestModel, VisitDate
 
 from ..dependencies import Reader, Staff
@@ -37,11 +37,20 @@ class VisitOut(BaseModel):
     demands: list[dict] = Field(default_factory=list, description="此次走访收集的需求")
 
 
-@router.post("/visits", status_code=201, response_model=VisitOut, summary="记录主动进企业走访 / record a visit")
-async def record_visit(body: VisitIn, uow: UoW, principal: Staff) -> VisitOut:
-    return VisitOut(**await usecases.record_visit(uow, principal, **body.model_dump()))
+@router.post(
+    "/visits",
+    status_code=201,
+    response_model=VisitOut,
+    summary="记录主动进企业走访 / record a visit",
+    description="记录并发布 VisitRecorded；重试时带同一 Idempotency-Key 不会重复记录。/ Kept and published "
+    "(VisitRecorded); a retry with the same Idempotency-Key records nothing twice.",
+)
+async def record_visit(body: VisitIn, uow: UoW, principal: Staff, idempotency_key: IdempotencyKey = None) -> VisitOut:
+    form = usecases.VisitForm(**body.model_dump())
+    return VisitOut(**await usecases.record_visit(uow, principal, form, idempotency_key=idempotency_key))
 
 
+# A visit names the enterprise and what was found there: every read is in the access log (visit.list, visit.read).
 @router.get("/visits", response_model=list[VisitOut], summary="走访记录 / visits")
 async def list_visits(uow: UoW, principal: Reader, page: Paged) -> list[VisitOut]:
     return [VisitOut(**v) for v in await usecases.list_visits(uow, principal, page.limit, page.offset)]

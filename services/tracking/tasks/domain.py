@@ -13,6 +13,11 @@ The deadline is the task's due date, moved to the next working day when it falls
 - 督办 (supervision) to the issuer's scope: once the part is `escalate_after_days` working days overdue.
 Each is raised once per part; a scan after downtime raises what is due now (a part already past its deadline
 gets no warning any more, only the chase and, if due, the 督办).
+
+What others hear (shared.contracts.stationwork, through the outbox): SpecialTaskAssigned once per task, naming every
+station it went to, and SpecialTaskReported once per station report (progress, any number; completion, once and
+last). A person prompts both, so no event is their cause; the task's id is their correlation id, so that every event
+of one task shares it. The alerts are not published: they are the task's rows (tasks/usecases.py).
 """
 
 import re
@@ -24,6 +29,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from shared.calendar import add_working_days, is_workday, working_days_between
+from shared.contracts import SpecialTaskAssigned, SpecialTaskReported, TaskReportKind
 from shared.errors import Invalid, InvalidTransition
 
 from ..worklists import WARN_DAYS_MAX
@@ -31,9 +37,8 @@ from ..worklists import WARN_DAYS_MAX
 Overrides = Mapping[date, bool] | None
 
 
-class ReportKind(StrEnum):
-    progress = "progress"  # 进度
-    completion = "completion"  # 完成
+# progress 进度 / completion 完成: the contract's own words (task_reports.kind holds the same values).
+ReportKind = TaskReportKind
 
 
 class AlertKind(StrEnum):
@@ -50,7 +55,7 @@ class PartState(StrEnum):
     done = "done"  # 已完成
 
 
-REPORT_LABELS = {ReportKind.progress: "进度填报", ReportKind.completion: "完成报告"}
+REPORT_LABELS = {kind: kind.label for kind in ReportKind}
 ALERT_LABELS = {AlertKind.warning: "预警", AlertKind.chase: "催办", AlertKind.supervision: "督办"}
 STATE_LABELS = {PartState.open: "办理中", PartState.overdue: "已逾期", PartState.done: "已完成"}
 
@@ -192,6 +197,43 @@ def check_report(part: Part) -> None:
             "本站已报告完成该专项工作，不能再填报",
             "this station already reported the task complete; no further reports",
         )
+
+
+# --- what others hear ---------------------------------------------------------------------------------------
+
+
+def assigned(task: Task, stations: list[str]) -> SpecialTaskAssigned:
+    """SpecialTaskAssigned: the task as issued and every station it went to."""
+    return SpecialTaskAssigned(
+        correlation_id=task.task_id,
+        occurred_at=task.issued_at,
+        task_id=task.task_id,
+        issuer_scope=task.issuer_scope,
+        issued_by=task.issued_by_name,
+        title=task.title,
+        description=task.description,
+        due_on=task.due_on,
+        issued_at=task.issued_at,
+        stations=list(stations),
+    )
+
+
+def reported(task: Task, report: Report) -> SpecialTaskReported:
+    """SpecialTaskReported: one station's report on its part, with the task's title and due date for a consumer
+    that saw nothing else."""
+    return SpecialTaskReported(
+        correlation_id=task.task_id,
+        occurred_at=report.reported_at,
+        task_id=task.task_id,
+        report_id=report.report_id,
+        station_id=report.station_id,
+        title=task.title,
+        due_on=task.due_on,
+        kind=report.kind,
+        text=report.text,
+        reported_by=report.reported_by_name,
+        reported_at=report.reported_at,
+    )
 
 
 # --- the clock ---------------------------------------------------------------------------------------------

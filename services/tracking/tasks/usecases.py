@@ -5,9 +5,12 @@ direct stations); a station's clerk or head reports on its own station's part; s
 read the parts their scope covers (a district supervisor sees the city's tasks for its district's stations
 only; a station only its own part). A task none of whose parts the caller sees is 404, like any object.
 
-The scan raises warnings (预警), chases (催办) and supervisions (督办) as rows of task_alerts, not as events:
-contracts' events are events of a demand (each carries the demand it concerns, and the archive and the ledger
-fold them into a case), and a task is no demand. What a task raised is shown on the task and counted in metrics.
+Others hear of a task through the outbox, in the transaction that writes its rows: SpecialTaskAssigned once per
+task (with every station it went to) and SpecialTaskReported once per report (the weekly report counts both, so the
+archive keeps them). A retry with the same Idempotency-Key answers the first result and publishes nothing again.
+
+The scan raises warnings (预警), chases (催办) and supervisions (督办) as rows of task_alerts, not as events: they
+are the tracking service's own follow-up of the parts, shown on the task and counted in metrics.
 """
 
 from collections.abc import Mapping
@@ -48,7 +51,8 @@ async def assign(
     station_ids: list[str] | None,
     idempotency_key: str | None = None,
 ) -> tuple[Task, list[Part], Clock]:
-    """The supervisor's new task, with one part per station (all of its subtree unless named)."""
+    """The supervisor's new task, with one part per station (all of its subtree unless named), announced once
+    (SpecialTaskAssigned)."""
     retry = Idempotent.of(
         idempotency_key,
         principal.subject,
@@ -79,6 +83,7 @@ async def assign(
             issued_at=now,
         )
         await tx.store.add_task(task, chosen)
+        await tx.publish(domain.assigned(task, chosen))
         await tx.remember(retry, {"task_id": str(task.task_id)})
         log.info("special task assigned", task_id=str(task.task_id), stations=len(chosen), due_on=str(due_on))
         return await _detail(tx, task.task_id, scope, today)
@@ -114,7 +119,8 @@ async def report(
     attachments: list[Attachment],
     idempotency_key: str | None = None,
 ) -> tuple[Task, Part, Clock]:
-    """A station's progress or completion report on its own part; after completion, 409."""
+    """A station's progress or completion report on its own part, announced (SpecialTaskReported); after
+    completion, 409."""
     retry = Idempotent.of(
         idempotency_key, principal.subject, "task-report", str(task_id), kind.value, text,
         [[a.name, a.ref] for a in attachments],
@@ -128,20 +134,22 @@ async def report(
             if part is None:
                 raise _NOT_FOUND
             domain.check_report(part)
-            await tx.store.add_report(
-                Report(
-                    report_id=uuid4(),
-                    task_id=task_id,
-                    station_id=station,
-                    kind=kind,
-                    text=text,
-                    attachments=tuple(attachments),
-                    reported_by=principal.subject,
-                    reported_by_name=principal.name,
-                    reported_at=now,
-                ),
-                principal.role.value,
+            given = await tx.store.task(task_id, station)
+            if given is None:  # pragma: no cover - the station's part was just read
+                raise _NOT_FOUND
+            made = Report(
+                report_id=uuid4(),
+                task_id=task_id,
+                station_id=station,
+                kind=kind,
+                text=text,
+                attachments=tuple(attachments),
+                reported_by=principal.subject,
+                reported_by_name=principal.name,
+                reported_at=now,
             )
+            await tx.store.add_report(made, principal.role.value)
+            await tx.publish(domain.reported(given, made))
             if kind is ReportKind.completion:
                 await tx.store.complete_part(task_id, station, now, principal.name)
             await tx.remember(retry, {"task_id": str(task_id)})
