@@ -27,12 +27,13 @@ from . import web
 from .client import ServiceError, Services
 from .oidc import OidcClient
 from .pages import archive as archive_pages
-from .pages import calendar as calendar_pages
 from .pages import (
+    archive_admin,
     catalogue_admin,
     complaints,
     decisions,
     demands,
+    enterprises,
     followups,
     home,
     ledger,
@@ -43,10 +44,13 @@ from .pages import (
     rounds,
     scorecards,
     signin,
+    staff,
     supervision,
     supervisor,
     tasks,
+    visits,
 )
+from .pages import calendar as calendar_pages
 from .pages import clock as clock_pages
 from .pages import public as public_pages
 from .settings import Settings
@@ -128,7 +132,8 @@ def create_app(
     care = (followups, revisits, complaints, supervisor, scorecards)  # follow-ups, re-visits, complaints, KPIs
     casework = (decisions, clock_pages, supervision, tasks)  # decisions, the clock, 督办, special tasks
     admin = (registry, calendar_pages, catalogue_admin)  # the registry (/organizations/new before its {id}), calendar
-    archive = (archive_pages,)  # 档案, 周报, 档案册
+    archive = (archive_pages, archive_admin)  # 档案, 周报, 档案册; 保管期限, 法律保全, 销毁, 校验, 查阅日志
+    station = (visits, enterprises, staff)  # 走访, 企业档案, 人员与科室 (each /…/new before its {id})
     for module in (
         signin,
         home,
@@ -141,6 +146,7 @@ def create_app(
         *casework,
         *admin,
         *archive,
+        *station,
         public_pages,
     ):
         app.include_router(module.router)

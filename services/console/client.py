@@ -454,3 +454,90 @@ class Services:
             except httpx.HTTPError:
                 out[name] = False
         return out
+
+    # --- archive: retention, legal holds, disposal, the chain; the archive's and intake's access logs ---
+
+    async def retention(self, token: str, station_id: str) -> dict:
+        return await self._json("archive", "GET", f"/retention/{quote(station_id, safe='/')}", token)
+
+    async def set_retention(self, token: str, station_id: str, body: dict) -> dict:
+        # A PUT: the same setting twice is the same setting, no key needed.
+        return await self._json("archive", "PUT", f"/retention/{quote(station_id, safe='/')}", token, json=body)
+
+    async def set_hold(self, token: str, demand_id: UUID, body: dict) -> dict:
+        # A second hold is refused (409 已处于保全状态): no key needed.
+        return await self._json("archive", "POST", f"/dossiers/{demand_id}/hold", token, json=body)
+
+    async def lift_hold(self, token: str, demand_id: UUID, body: dict) -> dict:
+        return await self._json("archive", "POST", f"/dossiers/{demand_id}/hold/release", token, json=body)
+
+    async def disposals(self, token: str, **filters: Any) -> list[dict]:
+        return await self._json("archive", "GET", "/disposals", token, params=filters)
+
+    async def disposal(self, token: str, disposal_id: UUID) -> dict:
+        return await self._json("archive", "GET", f"/disposals/{disposal_id}", token)
+
+    async def request_disposal(self, token: str, body: dict) -> dict:
+        return await self._json("archive", "POST", "/disposals", token, json=body)
+
+    async def confirm_disposal(self, token: str, disposal_id: UUID, body: dict) -> dict:
+        # Confirmed once (409 after): no key needed.
+        return await self._json("archive", "POST", f"/disposals/{disposal_id}/confirmation", token, json=body)
+
+    async def verify_chain(self, token: str, station_id: str | None = None) -> list[dict]:
+        return await self._json("archive", "GET", "/chain/verify", token, params={"station_id": station_id})
+
+    async def access_log(self, service: str, token: str, **filters: Any) -> list[dict]:
+        """GET /access-log of the archive or intake: `station_id`, `from`, `to`, `limit`, `offset` (the archive's
+        also `demand_id`, `action`)."""
+        return await self._json(service, "GET", "/access-log", token, params=filters)
+
+    # --- the station: 走访, 一企一册 (intake), 人员与科室 (dispatch), the intake ledger, the calendar ---
+
+    async def workdays(self, token: str, year: int) -> list[dict]:
+        """GET /calendar?year=: the working-day corrections in force in one year, in date order."""
+        return await self._json("intake", "GET", "/calendar", token, params={"year": year})
+
+    async def visits(self, token: str, **paging: Any) -> list[dict]:
+        return await self._json("intake", "GET", "/visits", token, params=paging)
+
+    async def visit(self, token: str, visit_id: UUID) -> dict:
+        return await self._json("intake", "GET", f"/visits/{visit_id}", token)
+
+    async def record_visit(self, token: str, body: dict, idempotency_key: str) -> dict:
+        return await self._json("intake", "POST", "/visits", token, json=body, idempotency_key=idempotency_key)
+
+    async def enterprises(self, token: str, **filters: Any) -> list[dict]:
+        """GET /enterprises: `q` (name or credit code), `park`, `chain`, `town`, `limit`, `offset`."""
+        return await self._json("intake", "GET", "/enterprises", token, params=filters)
+
+    async def save_enterprise(self, token: str, credit_code: str, body: dict) -> dict:
+        # A PUT of the whole dossier: the same dossier twice is the same dossier, no key needed.
+        path = f"/enterprises/{quote(credit_code, safe='')}"
+        return await self._json("intake", "PUT", path, token, json=body)
+
+    async def departments(self, token: str, station_id: str, **filters: Any) -> list[dict]:
+        path = f"/stations/{quote(station_id, safe='/')}/departments"
+        return await self._json("dispatch", "GET", path, token, params=filters)
+
+    async def save_department(self, token: str, station_id: str, department_id: str, body: dict) -> dict:
+        path = f"/stations/{quote(station_id, safe='/')}/departments/{quote(department_id, safe='')}"
+        return await self._json("dispatch", "PUT", path, token, json=body)
+
+    async def staff(self, token: str, station_id: str, **filters: Any) -> list[dict]:
+        path = f"/stations/{quote(station_id, safe='/')}/staff"
+        return await self._json("dispatch", "GET", path, token, params=filters)
+
+    async def save_staff_member(self, token: str, station_id: str, staff_id: str, body: dict) -> dict:
+        path = f"/stations/{quote(station_id, safe='/')}/staff/{quote(staff_id, safe='')}"
+        return await self._json("dispatch", "PUT", path, token, json=body)
+
+    async def intake_ledger(self, token: str, fmt: str, **period: Any) -> Document:
+        """GET /ledger.csv or /ledger.xlsx of intake (需求台账 as 004 附录B lays it out): `station_id`, `since`,
+        `until`."""
+        reply = await self._send("intake", "GET", f"/ledger.{fmt}", token, params=period)
+        return Document(
+            reply.content,
+            reply.headers.get("content-type", "application/octet-stream"),
+            reply.headers.get("content-disposition"),
+        )

@@ -55,7 +55,7 @@ def demand_body(form: FormData, station_id: str) -> dict:
     body["items"] = [
         {"code": code, "materials_received": [m for m in form.getlist(f"materials.{code}") if m]} for code in codes
     ]
-    for name in ("description", "channel", "green_channel", "green_channel_reason"):
+    for name in ("description", "channel", "green_channel", "green_channel_reason", "visit_id"):
         _put(body, name, _text(form, name))
     if "green_channel" not in body:
         body.pop("green_channel_reason", None)  # a reason without a green channel asks for nothing

@@ -250,12 +250,18 @@ class NavItem:
     label: str
 
 
+# 档案管理 (pages/archive_admin.py) of the head and the supervisor: retention, disposal, the chain, the access logs.
+ARCHIVE_ADMIN_NAV = (NavItem("/archive-retention", "保管期限"), NavItem("/archive-disposals", "档案销毁"),
+                     NavItem("/archive-chain", "档案校验"), NavItem("/access-log", "查阅日志"))  # fmt: skip
+
+
 def nav(role: Role | None) -> list[NavItem]:
     """The pages each role works with; a page is listed only once it exists."""
     if role in (Role.clerk, Role.head):
         items = [NavItem("/ledger", "需求台账"), NavItem("/demands/new", "登记需求")]
         if role is Role.head:
             items.insert(1, NavItem("/queue", "派单队列"))
+        items += [NavItem("/visits", "走访"), NavItem("/enterprises", "企业档案")]
         items += [NavItem("/revisits", "回访"), NavItem("/appointments", "预约"), NavItem("/complaints", "投诉")]
         if role is Role.head:
             items += [NavItem("/supervision", "本站指标"), NavItem("/scorecards", "评分卡")]
@@ -263,14 +269,15 @@ def nav(role: Role | None) -> list[NavItem]:
         items += [NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报")]
         if role is Role.head:
             items += [NavItem("/extensions", "延期审批"), NavItem("/clock-settings", "时限设置")]
-            items += [NavItem("/organizations", "服务机构库")]
+            items += [NavItem("/organizations", "服务机构库"), NavItem("/staff", "人员与部门")]
+            items += ARCHIVE_ADMIN_NAV
         return items
     if role is Role.supervisor:
         return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列"), NavItem("/supervision", "服务站指标"),
                 NavItem("/scorecards", "评分卡"), NavItem("/complaints", "投诉"), NavItem("/revisits", "回访"),
                 NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作"),
                 NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"),
-                NavItem("/organizations", "服务机构库")]  # fmt: skip
+                NavItem("/organizations", "服务机构库"), *ARCHIVE_ADMIN_NAV]  # fmt: skip
     if role is Role.org:
         return [
             NavItem("/ledger", "本机构承办的需求"),
@@ -280,7 +287,8 @@ def nav(role: Role | None) -> list[NavItem]:
     if role is Role.admin:
         return [NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置"),
                 NavItem("/organizations", "服务机构库"), NavItem("/calendar", "工作日历"),
-                NavItem("/service-catalogue", "服务目录")]  # fmt: skip
+                NavItem("/service-catalogue", "服务目录"),
+                NavItem("/archive-retention", "档案保管期限"), NavItem("/archive-chain", "档案校验")]  # fmt: skip
     return []
 
 

@@ -1,21 +1,21 @@
 """工作日历 (operations): corrections to the working-day calendar — a 法定节假日 that the calendar package does not
 know yet, or a 调休上班日 — made in intake, which announces them to every service that counts working days.
 
-Intake offers PUT and DELETE /calendar/{day} but no list of the corrections (see the note of this page's author):
-the page says so rather than pretend, and shows for a chosen day what the shared calendar counts it as here.
+The page lists the corrections in force in one year (intake's GET /calendar?year=, the current China year unless
+another is chosen), each with a button to remove it, beside the forms to add or remove one.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shared.auth import Role
-from shared.calendar import is_workday
+from shared.calendar import china_today, is_workday
 
-from ..client import ServiceError
+from ..client import ServiceError, Services
 from ..forms import Errors, FormData, place_errors
-from ..web import Api, allowed, flash, is_htmx, redirect, render
+from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
 
 router = APIRouter()
 CALENDAR_FIELDS = ("day", "is_workday", "note")
@@ -37,8 +37,27 @@ def _day(raw: str) -> date:
         raise ServiceError(422, message, "bad date", errors=[{"field": "day", "message": message}]) from None
 
 
-def _page(request: Request, values: dict, errors: Errors | None = None, removing: Errors | None = None,
-          status_code: int = 200) -> Response:  # fmt: skip
+def _year(raw: str | None) -> int:
+    """The year the list shows: the one asked for, when it is a year; else this year in China."""
+    this_year = china_today(datetime.now(UTC)).year
+    if raw and raw.isdigit() and len(raw) == 4 and 2000 <= int(raw) <= 2100:
+        return int(raw)
+    return this_year
+
+
+async def _page(
+    request: Request,
+    api: Services,
+    caller: Caller,
+    values: dict,
+    errors: Errors | None = None,
+    removing: Errors | None = None,
+    status_code: int = 200,
+    year: int | None = None,
+) -> Response:
+    this_year = _year(None)
+    shown = year or this_year
+    corrections = await api.workdays(caller.token, shown)
     return render(
         request,
         "calendar.html",
@@ -47,12 +66,15 @@ def _page(request: Request, values: dict, errors: Errors | None = None, removing
         errors=errors or Errors(),
         removing=removing or Errors(),
         kinds=KINDS,
+        year=shown,
+        years=range(this_year - 1, this_year + 6),
+        corrections=corrections,
     )
 
 
 @router.get("/calendar")
-async def calendar(request: Request, _caller=allowed(Role.admin)) -> Response:
-    return _page(request, {"is_workday": "false"})
+async def calendar(request: Request, api: Api, caller=allowed(Role.admin), year: str | None = None) -> Response:
+    return await _page(request, api, caller, {"is_workday": "false"}, year=_year(year))
 
 
 @router.post("/calendar")
@@ -70,9 +92,9 @@ async def save(request: Request, api: Api, caller=allowed(Role.admin)) -> Respon
         if exc.status not in (403, 409, 422):
             raise
         errors = place_errors(exc.field_errors(), CALENDAR_FIELDS, exc.message)
-        return _page(request, values, errors, status_code=200 if is_htmx(request) else exc.status)
+        return await _page(request, api, caller, values, errors, status_code=200 if is_htmx(request) else exc.status)
     flash(request, "ok", f"已将 {day.isoformat()} 调整为{KINDS[values['is_workday']]}，各服务按此重新计算工作日。")
-    return redirect(request, "/calendar")
+    return redirect(request, f"/calendar?year={day.year}")
 
 
 @router.post("/calendar/remove")
@@ -87,8 +109,9 @@ async def remove(request: Request, api: Api, caller=allowed(Role.admin)) -> Resp
             raise
         fields = exc.field_errors() or {"day": exc.message}  # 404: that day has no correction
         removing = place_errors(fields, ("day",), exc.message)
-        return _page(request, {"is_workday": "false"} | {"remove_day": raw}, removing=removing,
-                     status_code=200 if is_htmx(request) else exc.status)  # fmt: skip
+        values = {"is_workday": "false", "remove_day": raw}
+        status = 200 if is_htmx(request) else exc.status
+        return await _page(request, api, caller, values, removing=removing, status_code=status)
     counted = "工作日" if is_workday(day) else "休息日"
     flash(request, "ok", f"已撤销 {day.isoformat()} 的调整，该日按国家日历计为{counted}。")
-    return redirect(request, "/calendar")
+    return redirect(request, f"/calendar?year={day.year}")

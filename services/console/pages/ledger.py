@@ -2,6 +2,10 @@
 
 Only what the caller may see is listed (tracking answers in the caller's scope: a clerk's and a head's station,
 a supervisor's area, an organization's assignments).
+
+The page also offers intake's ledger export (需求台账 as 004 附录B lays it out, CSV or Excel, optionally for a period
+of receipt): /ledger.csv and /ledger.xlsx here stream intake's file through the console with the person's token
+(the browser never calls a service); station staff and supervisors may, organizations not (intake answers 403).
 """
 
 from dataclasses import dataclass
@@ -11,9 +15,9 @@ from fastapi.responses import Response
 
 from shared.auth import READERS, Role
 
-from ..client import ServiceError
+from ..client import ServiceError, Services
 from ..forms import Pager
-from ..web import Api, allowed, is_htmx, render
+from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
 
 router = APIRouter()
 
@@ -81,4 +85,49 @@ async def ledger(
         more=more,
         problem=problem,
         title=_TABS[current] if current else "需求台账",
+        may_export=caller.role in READERS,
     )
+
+
+_EXPORT_FIELDS = {"since": "受理日期起", "until": "受理日期止", "station_id": "服务站"}
+
+
+async def _export(request: Request, api: Services, caller: Caller, fmt: str, **query: str | None) -> Response:
+    period = {k: (v or "").strip() or None for k, v in query.items()}
+    try:
+        doc = await api.intake_ledger(caller.token, fmt, **period)
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
+        # A period intake refuses (a date it cannot read, or out of range): said on the ledger, field by field.
+        said = [f"{_EXPORT_FIELDS.get(k, k)}：{v}" if k else v for k, v in exc.field_errors().items()]
+        flash(request, "error", "导出失败：" + ("；".join(said) or exc.message))
+        return redirect(request, "/ledger")
+    headers = {"Content-Disposition": doc.disposition or f'attachment; filename="ledger.{fmt}"'}
+    return Response(doc.content, media_type=doc.media_type, headers=headers)
+
+
+@router.get("/ledger.csv")
+async def ledger_csv(
+    request: Request,
+    api: Api,
+    caller=allowed(*READERS),
+    since: str | None = None,
+    until: str | None = None,
+    station_id: str | None = None,
+) -> Response:
+    """需求台账 as CSV (UTF-8), from intake."""
+    return await _export(request, api, caller, "csv", since=since, until=until, station_id=station_id)
+
+
+@router.get("/ledger.xlsx")
+async def ledger_xlsx(
+    request: Request,
+    api: Api,
+    caller=allowed(*READERS),
+    since: str | None = None,
+    until: str | None = None,
+    station_id: str | None = None,
+) -> Response:
+    """需求台账 as an Excel workbook, from intake."""
+    return await _export(request, api, caller, "xlsx", since=since, until=until, station_id=station_id)

@@ -8,6 +8,7 @@ come back next to the fields; on success the demand's page opens with the enterp
 
 import uuid
 from collections.abc import Mapping
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -29,6 +30,7 @@ TEXT_FIELDS = (
     "channel",
     "green_channel",
     "green_channel_reason",
+    "visit_id",
 )
 
 
@@ -106,8 +108,18 @@ async def _form_page(
 
 
 @router.get("/demands/new")
-async def register_form(request: Request, api: Api, caller=allowed(*STAFF)) -> Response:
-    return await _form_page(request, api, caller, _values(None))
+async def register_form(request: Request, api: Api, caller=allowed(*STAFF), visit_id: UUID | None = None) -> Response:
+    """From a visit's page (?visit_id=): the demand collected on that visit, its enterprise filled in."""
+    values = _values(None)
+    if visit_id is not None:
+        visit = await api.visit(caller.token, visit_id)
+        values |= {
+            "visit_id": str(visit_id),
+            "channel": Channel.visit.value,
+            "enterprise.credit_code": visit["credit_code"],
+            "enterprise.name": visit["enterprise_name"],
+        }
+    return await _form_page(request, api, caller, values)
 
 
 @router.post("/demands/new/enterprise")
