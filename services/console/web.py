@@ -255,40 +255,57 @@ ARCHIVE_ADMIN_NAV = (NavItem("/archive-retention", "保管期限"), NavItem("/ar
                      NavItem("/archive-chain", "档案校验"), NavItem("/access-log", "查阅日志"))  # fmt: skip
 
 
-def nav(role: Role | None) -> list[NavItem]:
-    """The pages each role works with; a page is listed only once it exists."""
+@dataclass(frozen=True)
+class NavGroup:
+    """A heading in the navigation and the pages under it: a station's head works with some twenty pages."""
+
+    label: str
+    items: tuple[NavItem, ...]
+
+
+def _group(label: str, *items: NavItem | None) -> NavGroup:
+    return NavGroup(label, tuple(i for i in items if i is not None))
+
+
+def nav(role: Role | None) -> list[NavGroup]:
+    """The pages each role works with, grouped as the station's work is (受理, 跟踪, 服务质量, 档案, 管理)."""
+    head = role is Role.head
     if role in (Role.clerk, Role.head):
-        items = [NavItem("/ledger", "需求台账"), NavItem("/demands/new", "登记需求")]
-        if role is Role.head:
-            items.insert(1, NavItem("/queue", "派单队列"))
-        items += [NavItem("/visits", "走访"), NavItem("/enterprises", "企业档案")]
-        items += [NavItem("/revisits", "回访"), NavItem("/appointments", "预约"), NavItem("/complaints", "投诉")]
-        if role is Role.head:
-            items += [NavItem("/supervision", "本站指标"), NavItem("/scorecards", "评分卡")]
-        items += [NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")]
-        items += [NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报")]
-        if role is Role.head:
-            items += [NavItem("/extensions", "延期审批"), NavItem("/clock-settings", "时限设置")]
-            items += [NavItem("/organizations", "服务机构库"), NavItem("/staff", "人员与部门")]
-            items += ARCHIVE_ADMIN_NAV
-        return items
+        groups = [
+            _group("受理", NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列") if head else None,
+                   NavItem("/demands/new", "登记需求"), NavItem("/visits", "走访"),
+                   NavItem("/enterprises", "企业档案")),
+            _group("跟踪", NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作"),
+                   NavItem("/extensions", "延期审批") if head else None,
+                   NavItem("/clock-settings", "时限设置") if head else None),
+            _group("服务质量", NavItem("/revisits", "回访"), NavItem("/appointments", "预约"),
+                   NavItem("/complaints", "投诉"), NavItem("/supervision", "本站指标") if head else None,
+                   NavItem("/scorecards", "评分卡") if head else None),
+            _group("档案", NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"),
+                   *(ARCHIVE_ADMIN_NAV if head else ())),
+        ]  # fmt: skip
+        if head:
+            groups.append(_group("管理", NavItem("/organizations", "服务机构库"), NavItem("/staff", "人员与部门")))
+        return groups
     if role is Role.supervisor:
-        return [NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列"), NavItem("/supervision", "服务站指标"),
-                NavItem("/scorecards", "评分卡"), NavItem("/complaints", "投诉"), NavItem("/revisits", "回访"),
-                NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作"),
-                NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"),
-                NavItem("/organizations", "服务机构库"), *ARCHIVE_ADMIN_NAV]  # fmt: skip
-    if role is Role.org:
         return [
-            NavItem("/ledger", "本机构承办的需求"),
-            NavItem("/appointments", "预约"),
-            NavItem("/complaints", "投诉"),
-        ]
+            _group("监管", NavItem("/supervision", "服务站指标"), NavItem("/scorecards", "评分卡"),
+                   NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列")),
+            _group("跟踪", NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")),
+            _group("服务质量", NavItem("/complaints", "投诉"), NavItem("/revisits", "回访")),
+            _group("档案", NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"), *ARCHIVE_ADMIN_NAV),
+            _group("管理", NavItem("/organizations", "服务机构库")),
+        ]  # fmt: skip
+    if role is Role.org:
+        return [_group("承办", NavItem("/ledger", "本机构承办的需求"), NavItem("/appointments", "预约"),
+                       NavItem("/complaints", "投诉"))]  # fmt: skip
     if role is Role.admin:
-        return [NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置"),
-                NavItem("/organizations", "服务机构库"), NavItem("/calendar", "工作日历"),
-                NavItem("/service-catalogue", "服务目录"),
-                NavItem("/archive-retention", "档案保管期限"), NavItem("/archive-chain", "档案校验")]  # fmt: skip
+        return [
+            _group("运维", NavItem("/stations", "服务站名录"), NavItem("/clock-settings", "服务站时限设置"),
+                   NavItem("/organizations", "服务机构库"), NavItem("/calendar", "工作日历"),
+                   NavItem("/service-catalogue", "服务目录")),
+            _group("档案", NavItem("/archive-retention", "档案保管期限"), NavItem("/archive-chain", "档案校验")),
+        ]  # fmt: skip
     return []
 
 
