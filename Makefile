@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend archive-verify bench bench-quick
+.PHONY: run test unit integration e2e fuzz infra venv docs test-clock lint format prometheus frontend archive-verify bench bench-quick screenshots
 
 $(VENV)/.installed: pyproject.toml scripts/bootstrap-python.sh
 	scripts/bootstrap-python.sh
@@ -36,6 +36,11 @@ bench: venv infra
 bench-quick: venv infra
 	$(PY) -m devtools.bench --quick $(ARGS)
 
+# The README's screenshots of the console (docs/screenshots/*.png): the services, the console and the demo data on
+# free ports, databases and a vhost of their own (removed afterwards), each page in Debian's Chromium (Playwright).
+screenshots: venv infra
+	$(PY) -m devtools.screenshots $(ARGS)
+
 # Prometheus alone, for services started otherwise (`make run ARGS=--no-prometheus`, or by hand); `make run` already
 # starts one on the same port.
 prometheus: venv infra
@@ -46,7 +51,7 @@ prometheus: venv infra
 # The fuzz tier runs in a session of its own: its in-process apps live until its session ends, and an e2e service
 # process started while they ran once hung at start (after its migrations), not reproduced without them.
 test: venv infra
-	$(PY) -m pytest tests/unit tests/integration tests/e2e
+	$(PY) -m pytest tests/unit tests/integration tests/e2e --durations=25
 	$(PY) -m pytest tests/fuzz
 	@for instant in $$($(PY) -c 'from tests.support.clock import INSTANTS; print(*INSTANTS)'); do \
 	  echo "== unit tier, QS_TEST_CLOCK=$$instant"; \
