@@ -13,7 +13,7 @@ from shared.contracts import FINAL_ROUND, Answers, NationalLevel, Overall
 from shared.ratelimit import RateLimiter
 from shared.validation import RequestModel, Text
 
-from . import usecases
+from . import kpis, usecases
 from .settings import Settings
 
 router = APIRouter(tags=["evaluation 服务评价"])
@@ -145,10 +145,20 @@ async def get_survey(demand_id: UUID, uow: UoW, principal: Reader) -> SurveyWith
     " Idempotency-Key answers the survey again and records nothing twice.",
 )
 async def record_paper_rating(
-    demand_id: UUID, body: RatingIn, uow: UoW, principal: Staff, idempotency_key: IdempotencyKey = None
+    demand_id: UUID,
+    body: RatingIn,
+    uow: UoW,
+    settings: Config,
+    principal: Staff,
+    idempotency_key: IdempotencyKey = None,
 ) -> SurveyOut:
     survey = await usecases.record_paper_rating(
-        uow, principal, demand_id, body.answers, idempotency_key=idempotency_key
+        uow,
+        principal,
+        demand_id,
+        body.answers,
+        idempotency_key=idempotency_key,
+        definition=kpis.Definition.of(settings),
     )
     return SurveyOut.model_validate(survey)
 
@@ -211,6 +221,7 @@ async def open_link(token: Token, request: Request, uow: UoW) -> PublicSurveyOut
 
 
 @public.post("/ratings/{token}", status_code=201, response_model=PublicSurveyOut, summary="企业评价 / rate")
-async def rate_by_link(token: Token, body: RatingIn, request: Request, uow: UoW) -> PublicSurveyOut:
+async def rate_by_link(token: Token, body: RatingIn, request: Request, uow: UoW, settings: Config) -> PublicSurveyOut:
     _limit(request, token)
-    return PublicSurveyOut.model_validate(await usecases.rate_by_link(uow, token, body.answers))
+    survey = await usecases.rate_by_link(uow, token, body.answers, definition=kpis.Definition.of(settings))
+    return PublicSurveyOut.model_validate(survey)

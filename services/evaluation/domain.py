@@ -44,6 +44,8 @@ from shared.contracts import (
 from shared.contracts.envelope import Cause
 from shared.errors import Invalid, InvalidTransition, NotFound
 
+from .kpis import Definition
+
 # Items 6–9 of the form concern the organization's technicians and facilities.
 TECHNICIAN_ITEMS = ("technician_professionalism", "technician_timeliness", "technician_civility", "facilities")
 
@@ -259,8 +261,17 @@ def _refuse_closed(survey: Survey) -> None:
 
 
 def rate(
-    survey: Survey, answers: Answers, *, source: RatingSource, recorded_by: str | None, now: datetime
+    survey: Survey,
+    answers: Answers,
+    *,
+    source: RatingSource,
+    recorded_by: str | None,
+    now: datetime,
+    definition: Definition = Definition(),
 ) -> tuple[Survey, Rated]:
+    """The round's rating. Rated says whether it counts as 满意 under `definition` (the settings' satisfied levels,
+    which the use cases pass; the default definition otherwise) now, so dispatch's running record and the archive's
+    books count it as evaluation does."""
     _refuse_closed(survey)
     if survey.status == "rated":
         raise InvalidTransition(
@@ -286,6 +297,7 @@ def rate(
         source=source,
         recorded_by=recorded_by,
         rated_at=now,
+        counts_as_satisfied=definition.satisfied(answers.overall),
     )
     return replace(survey, status="rated", rated_at=now), event
 

@@ -89,9 +89,12 @@ async def close_survey(tx: Tx[Store], event: Closing) -> None:
     await tx.store.retire_links(event.demand_id, utcnow())
 
 
-async def _rate(tx: Tx[Store], survey: Survey, answers: Answers, source: RatingSource, by: str | None) -> Survey:
-    """The round's rating, kept and announced; the round's other unused links stop working (it is rated)."""
-    survey, event = domain.rate(survey, answers, source=source, recorded_by=by, now=utcnow())
+async def _rate(
+    tx: Tx[Store], survey: Survey, answers: Answers, source: RatingSource, by: str | None, definition: kpis.Definition
+) -> Survey:
+    """The round's rating, kept and announced (saying whether it counts as 满意 under `definition`, the settings'); the
+    round's other unused links stop working (it is rated)."""
+    survey, event = domain.rate(survey, answers, source=source, recorded_by=by, now=utcnow(), definition=definition)
     await tx.store.save(survey)
     await tx.store.add_rating(event)
     await tx.publish(event)
@@ -106,6 +109,7 @@ async def record_paper_rating(
     answers: Answers,
     *,
     idempotency_key: str | None = None,
+    definition: kpis.Definition = kpis.Definition(),
 ) -> Survey:
     """Staff transcribe the enterprise's paper form (纸质评价表录入). A retry with the same Idempotency-Key answers the
     survey again (as it is now) and records and publishes nothing; without a key, rating a rated round is a 409."""
@@ -119,7 +123,7 @@ async def record_paper_rating(
         survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
         if survey is None:
             raise _NOT_FOUND
-        survey = await _rate(tx, survey, answers, RatingSource.paper, principal.name)
+        survey = await _rate(tx, survey, answers, RatingSource.paper, principal.name, definition)
         await tx.remember(retry, {"demand_id": str(demand_id), "round": survey.round})
         return survey
 
@@ -169,14 +173,16 @@ async def survey_by_link(uow: UnitOfWork[Store], token: str) -> Survey:
         return domain.usable(link, survey, utcnow())
 
 
-async def rate_by_link(uow: UnitOfWork[Store], token: str, answers: Answers) -> Survey:
+async def rate_by_link(
+    uow: UnitOfWork[Store], token: str, answers: Answers, *, definition: kpis.Definition = kpis.Definition()
+) -> Survey:
     """Used once; the demand's other links stop working with the rating (both or neither, one transaction)."""
     async with uow.begin() as tx:
         link = await tx.store.get_link(_digest(token))
         survey = await tx.store.get(link.demand_id, for_update=True) if link else None
         survey = domain.usable(link, survey, utcnow())
         await tx.store.use_link(link.token_sha256, utcnow())
-        survey = await _rate(tx, survey, answers, RatingSource.online, None)
+        survey = await _rate(tx, survey, answers, RatingSource.online, None, definition)
     return survey
 
 

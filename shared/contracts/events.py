@@ -448,6 +448,10 @@ class Rated(Event):
     source: RatingSource
     recorded_by: str | None = None
     rated_at: datetime
+    # Whether this rating counts as 满意 under evaluation's definition (EVALUATION_SATISFIED_LEVELS) at the time it
+    # was recorded: evaluation owns the definition, and dispatch's running record and the archive's books follow it.
+    # None on events from before the field: consumers then count 非常满意 + 满意 (the default definition).
+    counts_as_satisfied: bool | None = None
 
 
 class Archived(Event):

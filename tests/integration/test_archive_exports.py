@@ -87,6 +87,8 @@ async def test_books_of_an_enterprise_a_chain_a_town_and_a_park_match_the_sealed
     c = h.rated_history(GEARS, base - timedelta(days=1), Overall.satisfied, outcome=Outcome.not_met, serial=3)
     d = h.rated_history(AUTO, base, Overall.satisfied, serial=4)
     e = h.rated_history(OLD, base, Overall.satisfied, serial=5)
+    # Rated under a definition counting only 非常满意 (EVALUATION_SATISFIED_LEVELS=very_satisfied): 满意 not counted.
+    e[-1] = e[-1].model_copy(update={"counts_as_satisfied": False})
     tiexi = h.rated_history(ROBOT, base, Overall.very_satisfied, station=TIEXI, serial=1)
     await seal_all(archive, [a, b, c, d, e, tiexi])
     robot = ROBOT.credit_code
@@ -102,6 +104,7 @@ async def test_books_of_an_enterprise_a_chain_a_town_and_a_park_match_the_sealed
     assert supervised.json()["summary"]["demands"] == 3  # the city sees Tiexi's too
     old = (await archive.get("/books/enterprise", params={"key": OLD.credit_code}, headers=auth.HEAD)).json()
     assert old["summary"]["demands"] == 1 and old["dossiers"][0]["chain"] == ""
+    assert (old["summary"]["rated"], old["summary"]["satisfied"]) == (1, 0)  # as evaluation said, not by the level
 
     # 一链一册: three dossiers for the head, more than the sync limit (2): refused in the request, made by a job.
     too_large = await archive.get("/books/chain/book.xlsx", params={"key": "机器人"}, headers=auth.HEAD)
@@ -116,7 +119,7 @@ async def test_books_of_an_enterprise_a_chain_a_town_and_a_park_match_the_sealed
     assert download.status_code == 200
     summary = summary_sheet(download.content)
     assert summary["需求数"] == 3 and summary["企业数"] == 2 and summary["有效评价数"] == 3
-    assert summary["满意数（非常满意+满意）"] == 2 and summary["满意率"] == "66.7%"
+    assert summary["满意数（按评价服务的满意等级设置）"] == 2 and summary["满意率"] == "66.7%"
     assert summary["重办需求数"] == 1 and summary["收费合计（元）"] == 360
     assert summary["计量"] == 3 and summary["检验检测"] == 1
     assert summary["办结（需求已满足）"] == 2 and summary["办结（需求未能满足）"] == 1

@@ -1,5 +1,6 @@
 """申诉复核 and the registry's running record, on the real database and broker: a voided rating counts in neither
-`rated` nor `satisfied` (domain.md §9), in any order with its rating, once however often it is delivered.
+`rated` nor `satisfied` (domain.md §9), in any order with its rating, once however often it is delivered; and a
+rating counts in `satisfied` as evaluation's Rated says (its satisfied levels), not by a definition of dispatch's own.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -75,3 +76,41 @@ async def test_a_void_counts_before_its_rating_once_and_only_for_the_rating_it_n
     assert await uow.handle(rating(Overall.very_satisfied, at + timedelta(hours=1)), record_rating)
     record = await record_of(system, "org-void2")
     assert tuple(record[k] for k in COUNTS) == (1, 1, 1)
+
+
+async def test_the_record_counts_as_satisfied_what_evaluation_said_of_each_rating(system):
+    """满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): the running record and the review window count a
+    rating as satisfied as its Rated says (counts_as_satisfied), whatever its level; a Rated from before that flag
+    counts by the default definition, 非常满意 + 满意."""
+    await admit(system, "org-levels", organization("满意等级检测所", code(122), [HUNNAN], categories=["metrology"]))
+    uow = system.apps["dispatch"].state.runtime.uow
+    at = datetime.now(UTC)
+    ratings = (
+        (Overall.very_satisfied, True),  # while the city counted only 非常满意
+        (Overall.satisfied, False),  # then 满意 did not count
+        (Overall.satisfied, False),
+        (Overall.average, True),  # after the city counted 一般 too
+        (Overall.satisfied, None),  # an older Rated: 满意 counts
+        (Overall.average, None),  # an older Rated: 一般 does not
+    )  # by the levels alone (非常满意 + 满意) four would count
+    for overall, flag in ratings:
+        demand_id = await system.submit()
+        await system.assign(demand_id, org="org-levels")
+        seen = (await system.clients["dispatch"].get(f"/demands/{demand_id}", headers=auth.HEAD)).json()
+        cause = Cause(uuid4(), uuid4(), HUNNAN, demand_id, seen["tracking_no"])
+        resolved = cause.caused(
+            Resolved, round=1, assignment_no=1, outcome=Outcome.met, summary="已出具证书", resolved_by="满意等级检测所",
+            resolved_at=at - timedelta(hours=1),
+        )  # fmt: skip
+        rated = cause.caused(
+            Rated, round=1, answers=Answers(overall=overall), source=RatingSource.paper, rated_at=at,
+            counts_as_satisfied=flag,
+        )  # fmt: skip
+        assert await uow.handle(resolved, record_resolution)
+        assert await uow.handle(rated, record_rating)
+    record = await record_of(system, "org-levels")
+    assert tuple(record[k] for k in COUNTS) == (6, 6, 3)
+    assert record["satisfaction_rate"] == 0.5
+    async with uow.begin() as tx:  # the review window's figures (domain.review), by the same rule
+        windowed = (await tx.store.windowed_records(["org-levels"], (at - timedelta(days=30)).date()))["org-levels"]
+    assert (windowed.completed, windowed.rated, windowed.satisfied) == (6, 6, 3)

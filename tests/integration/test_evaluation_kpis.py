@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.contracts import DemandSubmitted
 from tests.support import auth, events, infra
-from tests.support.apps import capture_queue, make_app, publish_event
+from tests.support.apps import body_of, capture_queue, drain, make_app, publish_event
 from tests.support.clock import WEEKDAY_EARLY, WEEKDAY_LATE
 
 pytestmark = pytest.mark.integration
@@ -60,6 +60,7 @@ EARLY_WINDOW = {"from": "2026-10-21", "to": "2026-11-19"}
 A_YEAR = {"from": "2025-11-20", "to": "2026-11-19"}  # every rating: the counters' whole
 DECEMBER_2025 = {"from": "2025-12-01", "to": "2025-12-31"}
 TARGET = 0.9
+CAPTURED = "test.evaluation.kpis.demands"
 
 
 def by_level(vs=0, s=0, avg=0, dis=0) -> dict[str, int]:
@@ -95,6 +96,20 @@ async def rate(client: httpx.AsyncClient, s: DemandSubmitted, overall: str, solv
         reply = await client.post(f"/surveys/{s.demand_id}/rating", json={"answers": answers}, headers=headers)
     assert reply.status_code == 201, reply.text
     assert datetime.fromisoformat(reply.json()["rated_at"]) - at < timedelta(minutes=1), reply.text
+
+
+async def rated_events(amqp: str, count: int) -> dict[str, dict]:
+    """The Rated events evaluation published (on the seeded test queue), by demand, once `count` have come."""
+    seen: dict[str, dict] = {}
+
+    async def all_came():
+        for message in await drain(amqp, CAPTURED):
+            if message.routing_key == "demand.rated":
+                body = body_of(message)
+                seen[body["demand_id"]] = body
+        return len(seen) >= count and seen
+
+    return await infra.eventually(all_came, timeout=30, what=f"{count} Rated events")
 
 
 async def scrape(client: httpx.AsyncClient, at: datetime) -> dict:
@@ -186,7 +201,7 @@ T_EARLY = row(T, by_level(1, 1, 0, 0), {"yes": 1, "no": 1})
 async def seeded(amqp: str, db: str):
     """The app with every rating of RATINGS but t3 made, scraped at LATE first, then t3 made: yields the client and
     the scrape at LATE."""
-    await capture_queue(amqp, "test.evaluation.kpis.demands", "demand.#")  # so the relay can publish Rated
+    await capture_queue(amqp, CAPTURED, "demand.#")  # so the relay can publish Rated
     async with infra.running(evaluation_app(amqp, db, target_satisfaction_rate=TARGET)) as client:
         demands = {
             name: events.submitted(station=station, tracking_no=f"2026-{n:06d}")
@@ -334,6 +349,35 @@ async def test_which_levels_are_satisfied_is_a_setting_the_metrics_and_the_view_
             for station, levels in late["qs_ratings_last_30_days"].items()
         }
         assert satisfied_30d == {s["station_id"]: s["satisfaction"]["satisfied"] for s in seen["stations"]}
+
+        # Rated says whether each rating counts as satisfied under the definition it was recorded with, for dispatch's
+        # record and the archive's books: the seeded ones under the default, then a 满意 on paper and one by link
+        # under this strict one (at the real clock, after every figure above was read).
+        paper, online = (events.submitted(tracking_no=f"2026-{n:06d}") for n in (90, 91))
+        for s in (paper, online):
+            await publish_event(amqp, events.resolved(s))
+            await infra.eventually(survey_open(client, s), timeout=30, what=f"the survey of {s.tracking_no} to open")
+        answers = {"answers": {"overall": "satisfied"}}
+        reply = await client.post(f"/surveys/{paper.demand_id}/rating", json=answers, headers=auth.CLERK)
+        assert reply.status_code == 201, reply.text
+        link = await client.post(f"/surveys/{online.demand_id}/link", headers=auth.CLERK)
+        assert link.status_code == 201, link.text
+        reply = await client.post(f"/public/ratings/{link.json()['url'].rsplit('/', 1)[1]}", json=answers)
+        assert reply.status_code == 201, reply.text
+        rated = await rated_events(amqp, len(RATINGS) + 2)
+        strict_ones = {str(paper.demand_id), str(online.demand_id)}
+        assert {d: r["counts_as_satisfied"] for d, r in rated.items() if d in strict_ones} == dict.fromkeys(
+            strict_ones, False
+        )
+        seeded_flags = {
+            (r["answers"]["overall"], r["counts_as_satisfied"]) for d, r in rated.items() if d not in strict_ones
+        }
+        assert seeded_flags == {
+            ("very_satisfied", True),
+            ("satisfied", True),
+            ("average", False),
+            ("dissatisfied", False),
+        }
 
 
 def test_the_instants_are_on_either_side_of_midnight_in_china():

@@ -111,6 +111,33 @@ def test_a_books_summary_counts_demands_categories_outcomes_and_satisfaction():
     assert len(rows) == 4 and rows[1][13] == "2026-11-22 23:30"  # 受理时间 in China time
 
 
+def _rated_as(history: list, counts_as_satisfied: bool) -> list:
+    """The history with its last event, the Rated, saying whether evaluation counted it as 满意."""
+    return [*history[:-1], history[-1].model_copy(update={"counts_as_satisfied": counts_as_satisfied})]
+
+
+def test_a_books_satisfied_count_is_what_each_sealed_rated_said():
+    """满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): a book counts a rating as satisfied as its sealed
+    Rated says, e.g. 满意 not counted in a city counting only 非常满意; a Rated sealed before that flag counts by the
+    default definition, 非常满意 + 满意."""
+    dossiers = [
+        seal(_rated_as(h.rated_history(ROBOT, SUNDAY_LATE, Overall.very_satisfied), True)),
+        seal(_rated_as(h.rated_history(ROBOT, MONDAY_EARLY, Overall.satisfied), False)),
+        seal(_rated_as(h.rehandled_history(ROBOT, MONDAY_EARLY, Overall.satisfied), False)),  # the final round's
+        seal(h.rated_history(ROBOT, SUNDAY_LATE, Overall.satisfied)),  # from before the flag: 满意 counts
+        seal(h.rated_history(ROBOT, SUNDAY_LATE, Overall.average)),  # and 一般 does not
+    ]
+    s = domain.summarize(dossiers)
+    assert dict(s.by_overall) == {"非常满意": 1, "满意": 3, "一般": 1, "不满意": 0}  # by the levels alone: 4 satisfied
+    assert (s.rated, s.satisfied, s.rate_text()) == (5, 2, "40.0%")
+    assert s.as_dict()["satisfied"] == 2 and s.as_dict()["satisfaction_rate"] == 0.4
+    query = domain.book_query(BookKind.enterprise, ROBOT.credit_code, None, None)
+    view = domain.book_view(query, dossiers, {}, "浑南站", SUNDAY_LATE)
+    summary = {row[0]: row[1] for row in load_workbook(io.BytesIO(render.book_xlsx(view)))["汇总"].iter_rows(
+        values_only=True) if row and row[0]}  # fmt: skip
+    assert summary["满意数（按评价服务的满意等级设置）"] == 2 and summary["满意率"] == "40.0%"
+
+
 def test_a_book_query_names_the_field_it_refuses():
     with pytest.raises(Invalid) as blank:
         domain.book_query(BookKind.town, "  ", None, None)

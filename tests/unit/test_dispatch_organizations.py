@@ -16,6 +16,7 @@ from services.dispatch.organizations.domain import (
 )
 from services.dispatch.organizations.store import snapshot
 from shared.auth import Principal, Role, in_scope
+from shared.contracts import Overall
 from shared.errors import DomainError, Forbidden, Invalid, NotFound
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
@@ -404,3 +405,19 @@ async def test_a_resolution_late_in_the_evening_in_china_counts_on_its_china_dat
         DUE,
     )
     assert uow.store.ratings[0][:4] == (cause.demand_id, 1, STATION, "satisfied")
+
+
+async def test_whether_a_rating_counts_as_satisfied_is_evaluations_to_say():
+    """满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): the record keeps what the Rated says of it, e.g. a
+    满意 that a city counting only 非常满意 does not count; a Rated from before the flag leaves it to the default."""
+    uow = FakeUnitOfWork(OutcomeStore(), consumer="dispatch")
+    strict, lenient, older = f.submitted(), f.submitted(), f.submitted()
+    await uow.handle(f.rated(strict).model_copy(update={"counts_as_satisfied": False}), usecases.record_rating)
+    average = f.rated(lenient, overall=Overall.average).model_copy(update={"counts_as_satisfied": True})
+    await uow.handle(average, usecases.record_rating)
+    await uow.handle(f.rated(older), usecases.record_rating)
+    assert [(r[0], r[3], r[6]) for r in uow.store.ratings] == [
+        (strict.demand_id, "satisfied", False),
+        (lenient.demand_id, "average", True),
+        (older.demand_id, "satisfied", None),  # counted as 非常满意 + 满意 by the record's query
+    ]

@@ -35,4 +35,4 @@ async def test_a_rating_is_kept_with_its_event_id_so_its_void_can_find_it():
     uow = FakeUnitOfWork(VoidStore(), consumer="dispatch")
     rating = f.rated(f.submitted(), round=2, overall=Overall.dissatisfied)
     await uow.handle(rating, usecases.record_rating)
-    assert uow.store.ratings[0][1:] == (2, rating.station_id, "dissatisfied", rating.rated_at, rating.event_id)
+    assert uow.store.ratings[0][1:6] == (2, rating.station_id, "dissatisfied", rating.rated_at, rating.event_id)

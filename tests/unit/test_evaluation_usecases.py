@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.evaluation import usecases
+from services.evaluation import kpis, usecases
 from services.evaluation.domain import Rating, RatingLink, Survey
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import (
@@ -177,6 +177,34 @@ async def test_staff_transcription_publishes_rated_caused_by_the_resolution(uow)
     assert event.round == 1 and event.answers == SATISFIED
     _, ratings = await usecases.get_survey(uow, CLERK, submitted.demand_id)
     assert [(r.round, r.source, r.answers["overall"]) for r in ratings] == [(1, "paper", "satisfied")]
+
+
+async def test_rated_says_whether_the_rating_counts_as_satisfied_under_the_settings_definition(uow):
+    """Evaluation owns what 满意 is (EVALUATION_SATISFIED_LEVELS); Rated carries it for dispatch and the archive."""
+    only_very = kpis.Definition(satisfied_levels=(Overall.very_satisfied,))
+    with_average = kpis.Definition(satisfied_levels=(Overall.very_satisfied, Overall.satisfied, Overall.average))
+    for definition, overall in (
+        (only_very, Overall.satisfied),
+        (only_very, Overall.very_satisfied),
+        (with_average, Overall.average),
+        (kpis.Definition(), Overall.satisfied),
+        (kpis.Definition(), Overall.average),
+    ):
+        submitted, _ = await _resolved(uow)
+        answers = Answers(overall=overall)
+        await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, answers, definition=definition)
+    assert [(e.answers.overall, e.counts_as_satisfied) for e in uow.events(Rated)] == [
+        (Overall.satisfied, False),
+        (Overall.very_satisfied, True),
+        (Overall.average, True),
+        (Overall.satisfied, True),
+        (Overall.average, False),
+    ]
+    # By link too: the same definition decides.
+    submitted, _ = await _resolved(uow)
+    token = (await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30)).token
+    await usecases.rate_by_link(uow, token, SATISFIED, definition=only_very)
+    assert uow.events(Rated)[-1].counts_as_satisfied is False
 
 
 async def test_a_new_round_is_rated_as_caused_by_its_own_resolution(uow):

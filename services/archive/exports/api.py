@@ -134,7 +134,11 @@ class SummaryOut(BaseModel):
     by_overall: list[Count] = Field(description="最终评价（作废的不计）")
     rated: int = Field(description="有效评价数")
     voided: int = Field(description="经申诉复核作废的评价数")
-    satisfied: int = Field(description="非常满意 + 满意")
+    satisfied: int = Field(
+        description="满意（按评价服务的满意等级设置）：有效评价中评价时计为满意的（Rated.counts_as_satisfied；此前的评价按"
+        "非常满意 + 满意）/ valid ratings counted as satisfied under evaluation's EVALUATION_SATISFIED_LEVELS when"
+        " recorded (非常满意 + 满意 for ratings from before that flag)"
+    )
     satisfaction_rate: float | None = Field(description="满意率；没有有效评价时为 null")
     rehandled: int = Field(description="经重办（第 2 轮）的需求数")
     fees_yuan: float

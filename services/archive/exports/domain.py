@@ -856,7 +856,18 @@ def book_query(kind: BookKind, key: str, start: date | None, end: date | None) -
     return BookQuery(kind, key, start, end)
 
 
-SATISFIED = (Overall.very_satisfied.value, Overall.satisfied.value)
+# 满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): each Rated says whether its rating counted as satisfied
+# when it was recorded (counts_as_satisfied), and the books count by that. A Rated sealed before the flag counts by
+# the default definition, 非常满意 + 满意.
+DEFAULT_SATISFIED = (Overall.very_satisfied.value, Overall.satisfied.value)
+
+
+def counts_as_satisfied(rating: dict) -> bool:
+    """Whether a sealed Rated payload counts as 满意: as evaluation said, else by the default definition."""
+    flag = rating.get("counts_as_satisfied")
+    if isinstance(flag, bool):
+        return flag
+    return (rating.get("answers") or {}).get("overall") in DEFAULT_SATISFIED
 
 
 @dataclass(frozen=True)
@@ -870,7 +881,7 @@ class Summary:
     by_overall: list[tuple[str, int]]  # the valid final ratings
     rated: int  # valid final ratings (voided ones excluded)
     voided: int
-    satisfied: int  # 非常满意 + 满意
+    satisfied: int  # valid final ratings counted as 满意 (counts_as_satisfied: evaluation's satisfied levels)
     rehandled: int  # demands handled in a second round (重办)
     fees_yuan: float
     by_enterprise: list[dict] = field(default_factory=list)
@@ -916,7 +927,7 @@ def summarize(dossiers: list[Sealed]) -> Summary:
     categories: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     overall: Counter[str] = Counter()
-    rated = voided_count = rehandled = 0
+    rated = voided_count = rehandled = satisfied = 0
     fees = 0.0
     enterprises: dict[str, dict] = {}
     for d in dossiers:
@@ -933,6 +944,7 @@ def summarize(dossiers: list[Sealed]) -> Summary:
             else:
                 rated += 1
                 overall[(rating.get("answers") or {}).get("overall", "")] += 1
+                satisfied += counts_as_satisfied(rating)
         for r in d.section("resolutions"):
             fee = r.get("fee")
             if isinstance(fee, dict) and not fee.get("free_service"):
@@ -957,7 +969,7 @@ def summarize(dossiers: list[Sealed]) -> Summary:
         by_overall=[(label, overall[code]) for code, label in OVERALL_LABELS.items()],
         rated=rated,
         voided=voided_count,
-        satisfied=sum(overall[c] for c in SATISFIED),
+        satisfied=satisfied,
         rehandled=rehandled,
         fees_yuan=fees,
         by_enterprise=sorted(enterprises.values(), key=lambda e: (not e["chain_leader"], -e["demands"], e["name"])),

@@ -109,7 +109,7 @@ def book_xlsx(view: dict) -> bytes:
         ("需求数", s["demands"]),
         ("企业数", s["enterprises"]),
         ("有效评价数", s["rated"]),
-        ("满意数（非常满意+满意）", s["satisfied"]),
+        ("满意数（按评价服务的满意等级设置）", s["satisfied"]),
         ("满意率", s["rate_text"]),
         ("作废评价数", s["voided"]),
         ("重办需求数", s["rehandled"]),

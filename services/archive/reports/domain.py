@@ -38,6 +38,7 @@ from shared.calendar import CHINA, is_workday
 from shared.contracts import Channel, Overall, TaskReportKind
 from shared.errors import Invalid
 
+from ..exports.domain import counts_as_satisfied
 from ..stationwork.domain import TaskPart, TaskReport, Visit
 
 _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
@@ -63,7 +64,8 @@ FIGURES = (
     ("rated", "评价"),
 )
 OVERALL_LABELS = {o.value: o.label for o in Overall}
-SATISFIED = (Overall.very_satisfied.value, Overall.satisfied.value)
+# 满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): each Rated says whether it counted (counts_as_satisfied);
+# a Rated from before that flag counts by the default definition, 非常满意 + 满意 (exports.domain.counts_as_satisfied).
 # A station's own work: how much of it the report lists (the counts are always whole), and how short a text gets.
 LISTED = 200
 SHORT = 60
@@ -240,7 +242,7 @@ def figures(week: Week, events: list[Logged], submissions: list[Logged]) -> dict
     closed: Counter[str] = Counter()
     ratings: Counter[str] = Counter()
     voided_ids = {e.payload.get("rated_event_id") for e in events if e.routing_key == VOIDED}
-    voided = 0
+    voided = satisfied = 0
     for e in this_week:
         if e.routing_key == SUBMITTED:
             sets["received"].add(e.demand_id)
@@ -256,10 +258,10 @@ def figures(week: Week, events: list[Logged], submissions: list[Logged]) -> dict
                 voided += 1
             else:
                 ratings[(e.payload.get("answers") or {}).get("overall", "")] += 1
+                satisfied += counts_as_satisfied(e.payload)
         elif e.routing_key in CLOSINGS:
             closed[CLOSINGS[e.routing_key]] += 1
     valid = sum(ratings.values())
-    satisfied = sum(ratings[c] for c in SATISFIED)
     return {
         "counted": {name: _breakdown(sets[name], by_demand) for name, _ in FIGURES},
         "ratings": {

@@ -285,7 +285,8 @@ class Record:
     completed  resolutions of assignments made to it (办结, met or not met)
     on_time    of those, resolved on or before that assignment's due date (China date)
     rated      ratings of those resolutions (overall, item 10)
-    satisfied  of those, 非常满意 or 满意
+    satisfied  of those, 满意 as evaluation's satisfied levels had it when each was recorded
+               (Rated.counts_as_satisfied; 非常满意 or 满意 for a rating from before that flag)
     open_load  assignments currently its own and not resolved
     complaints           complaints about it received (投诉, from intake's ComplaintUpdated)
     complaints_founded   of those, resolved as founded (投诉属实)

@@ -205,8 +205,11 @@ class RecordOut(BaseModel):
     on_time: int = Field(description="按时办结数")
     on_time_rate: float | None = Field(description="按时办结率")
     rated: int = Field(description="评价数")
-    satisfied: int = Field(description="非常满意+满意")
-    satisfaction_rate: float | None = Field(description="满意率")
+    satisfied: int = Field(
+        description="满意（按评价服务的满意等级设置）：评价时计为满意的评价数 / ratings counted as satisfied under"
+        " evaluation's EVALUATION_SATISFIED_LEVELS when recorded"
+    )
+    satisfaction_rate: float | None = Field(description="满意率 = satisfied / rated")
     open_load: int = Field(description="在办数")
     complaints: int = Field(default=0, description="收到的投诉数（机构本人查看时只计已答复投诉人的）")
     complaints_founded: int = Field(default=0, description="其中经处理认定属实的投诉数")

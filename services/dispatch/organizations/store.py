@@ -132,10 +132,10 @@ WHERE resolution_outcomes.resolved_at IS NULL
 """
 # A later rating of the same round (e.g. after verification) replaces an earlier one; a late older one does not.
 _RECORD_RATING = """
-INSERT INTO resolution_outcomes (demand_id, round, station_id, overall, rated_at, rated_event_id)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO resolution_outcomes (demand_id, round, station_id, overall, rated_at, rated_event_id, satisfied)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (demand_id, round) DO UPDATE SET overall = EXCLUDED.overall, rated_at = EXCLUDED.rated_at,
-    rated_event_id = EXCLUDED.rated_event_id
+    rated_event_id = EXCLUDED.rated_event_id, satisfied = EXCLUDED.satisfied
 WHERE resolution_outcomes.rated_at IS NULL OR resolution_outcomes.rated_at < EXCLUDED.rated_at
 """
 # 申诉复核: kept by the voided rating's event id, whether or not its Rated has arrived; a duplicate changes nothing.
@@ -151,6 +151,10 @@ _VALID_RATING = """o.overall IS NOT NULL AND NOT EXISTS (
        OR (o.rated_event_id IS NULL AND v.demand_id = o.demand_id AND v.round = o.round)
 )"""
 
+# 满意 as evaluation defines it (EVALUATION_SATISFIED_LEVELS), said by each Rated when it was recorded; a rating whose
+# Rated predates the flag (NULL) counts as 满意 at 非常满意 or 满意, the default definition.
+_SATISFIED = "coalesce(o.satisfied, o.overall IN ('very_satisfied', 'satisfied'))"
+
 # Each resolution is credited to the assignment it names (or, from an older event that names none, the
 # round's latest assignment); on time = its China date on or before that assignment's due date.
 _RESOLVED_RECORD = f"""
@@ -158,7 +162,7 @@ SELECT a.assignee_id AS org_id,
        count(*) AS completed,
        count(*) FILTER (WHERE o.resolved_on <= a.due_on) AS on_time,
        count(*) FILTER (WHERE valid.rating) AS rated,
-       count(*) FILTER (WHERE valid.rating AND o.overall IN ('very_satisfied', 'satisfied')) AS satisfied
+       count(*) FILTER (WHERE valid.rating AND {_SATISFIED}) AS satisfied
 FROM resolution_outcomes o
 CROSS JOIN LATERAL (SELECT {_VALID_RATING} AS rating) AS valid
 JOIN LATERAL (
@@ -207,7 +211,7 @@ SELECT a.assignee_id AS org_id,
        count(*) FILTER (WHERE o.resolved_on >= $2 AND o.resolved_on <= a.due_on) AS on_time,
        count(*) FILTER (WHERE valid.rating AND rated_on >= $2) AS rated,
        count(*) FILTER (
-           WHERE valid.rating AND rated_on >= $2 AND o.overall IN ('very_satisfied', 'satisfied')
+           WHERE valid.rating AND rated_on >= $2 AND {_SATISFIED}
        ) AS satisfied
 FROM resolution_outcomes o
 CROSS JOIN LATERAL (
@@ -384,9 +388,19 @@ class OrganizationStore:
         )
 
     async def record_rating_outcome(
-        self, demand_id: UUID, round_: int, station_id: str, overall: str, rated_at: datetime, rated_event_id: UUID
+        self,
+        demand_id: UUID,
+        round_: int,
+        station_id: str,
+        overall: str,
+        rated_at: datetime,
+        rated_event_id: UUID,
+        satisfied: bool | None,
     ) -> None:
-        await self.conn.execute(_RECORD_RATING, demand_id, round_, station_id, overall, rated_at, rated_event_id)
+        """`satisfied`: whether the rating counts as 满意, as evaluation said (None from a Rated without the flag)."""
+        await self.conn.execute(
+            _RECORD_RATING, demand_id, round_, station_id, overall, rated_at, rated_event_id, satisfied
+        )
 
     async def record_voided_rating(
         self, rated_event_id: UUID, demand_id: UUID, round_: int, station_id: str, voided_at: datetime

@@ -104,9 +104,17 @@ async def record_resolution(tx: Tx[OrganizationStore], event: Resolved) -> None:
 
 
 async def record_rating(tx: Tx[OrganizationStore], event: Rated) -> None:
-    """A rating rates its round's resolution (which may not have arrived yet); idempotent."""
+    """A rating rates its round's resolution (which may not have arrived yet); idempotent. Whether it counts as 满意 is
+    evaluation's to say (Rated.counts_as_satisfied, its satisfied levels when it was recorded); None from an older
+    Rated, which the record then counts by the default definition (非常满意 + 满意)."""
     await tx.store.record_rating_outcome(
-        event.demand_id, event.round, event.station_id, event.answers.overall.value, event.rated_at, event.event_id
+        event.demand_id,
+        event.round,
+        event.station_id,
+        event.answers.overall.value,
+        event.rated_at,
+        event.event_id,
+        event.counts_as_satisfied,
     )
 
 
