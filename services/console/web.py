@@ -7,7 +7,7 @@ renders one template with `render`. An error from a service becomes the same pag
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from http import HTTPStatus
@@ -337,8 +337,69 @@ def error_page(request: Request, status: int, message: str, detail: str | None =
         422: "请求有误",
         503: "服务暂不可用",
     }.get(status, "出错了")
+    if is_public(request):  # the enterprise's pages: their own layout and words, whatever went wrong
+        public_title, public_message = PUBLIC_ERRORS.get(status, ("请求无法处理", message))
+        return public_error(request, status, public_title, public_message)
     template = "_error.html" if is_htmx(request) else "error.html"
     return render(request, template, status_code=status, title=title, message=message, detail=detail, status=status)
+
+
+# --- the enterprise's pages (/public/…): no account, so no staff layout, nav or sign-in on any of their errors ---
+
+PUBLIC = "/public/"
+PUBLIC_ERRORS = {
+    403: ("页面已过期", "页面已过期或来源无法确认，请重新打开页面后再提交。"),
+    404: ("未找到", "您打开的页面不存在，请检查链接是否完整。"),
+    405: ("未找到", "您打开的页面不存在，请检查链接是否完整。"),
+    503: ("服务暂不可用", "系统暂时无法处理，请稍后再试。"),
+}
+STALE_FORM = "csrf_refused_shows"
+
+
+def is_public(request: Request) -> bool:
+    return request.url.path.startswith(PUBLIC)
+
+
+def public_error(
+    request: Request,
+    status: int,
+    title: str,
+    message: str,
+    back: str | None = None,
+    back_label: str | None = None,
+) -> HTMLResponse:
+    """The enterprise's error page, always with a way on: `back` if given; else, after a 404, the online submission;
+    else the same page again (a form posted: the page that showed it)."""
+    if back is None:
+        if status in (404, 405):
+            back, back_label = "/public/submit", "网上申报"
+        elif request.method == "GET":
+            query = f"?{request.url.query}" if request.url.query else ""
+            back, back_label = request.url.path + query, "重新加载本页"
+        else:
+            back, back_label = request.url.path, "重新打开本页"
+    return render(
+        request,
+        "public/error.html",
+        status_code=status,
+        title=title,
+        message=message,
+        back=back,
+        back_label=back_label or "返回",
+    )
+
+
+def csrf_refused_shows(recover: Callable[[Request], Awaitable[Response]]):
+    """Marks a POST route whose form, when its CSRF token is refused (the session ended while the page stayed open,
+    or the browser lost its cookie), is shown again by `recover(request)`: with what was typed and the session's
+    fresh token, rather than a page that loses it. `recover` reads the posted form (already parsed) and sends
+    nothing on behalf of the refused request; a service error it meets is shown as any other."""
+
+    def mark(endpoint):
+        setattr(endpoint, STALE_FORM, recover)
+        return endpoint
+
+    return mark
 
 
 # --- exception handlers ---
@@ -346,6 +407,8 @@ def error_page(request: Request, status: int, message: str, detail: str | None =
 
 async def on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
+    if exc.status == 401 and is_public(request):  # the enterprise has no account to sign in to
+        return public_error(request, 403, "无法打开", exc.message or "链接无效或已过期。")
     if exc.status == 401:  # the token is no longer good: sign in again
         fresh = sessions.new_session(time.time(), (sessions.Flash("info", exc.message or "登录已过期，请重新登录。"),))
         save_session(request, fresh)
@@ -365,6 +428,12 @@ async def on_sign_in_required(request: Request, exc: Exception) -> Response:
 
 async def on_csrf_refused(request: Request, exc: Exception) -> Response:
     log.info("csrf refused", path=request.url.path)
+    recover = getattr(request.scope.get("endpoint"), STALE_FORM, None)
+    if recover is not None:
+        try:
+            return await recover(request)
+        except ServiceError as error:
+            return await on_service_error(request, error)
     return error_page(request, 403, "页面已过期或来源无法确认，请返回刷新页面后重试。")
 
 

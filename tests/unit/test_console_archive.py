@@ -1,12 +1,15 @@
-"""The archive pages' pure parts: what a search names, the week picker (China dates), the dossier's sections."""
+"""The archive pages' pure parts: the search as the archive takes it, the week picker (China dates), the dossier's
+sections, whether the weekly report names each row's station."""
 
 from datetime import UTC, datetime
 
 from services.console.pages.archive import (
     book_query,
+    by_station,
+    dossier_search,
     last_week,
-    matches_number,
-    search_kind,
+    named_enterprise,
+    search_link,
     sections,
     shift_week,
     value_text,
@@ -17,20 +20,28 @@ from services.console.pages.archive import (
 MONDAY_EARLY = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)
 
 
-def test_a_search_names_a_credit_code_or_a_number():
-    assert search_kind(None) == "" and search_kind("  ") == ""
-    assert search_kind("91210112MA0U00001J") == "credit_code"
-    assert search_kind("91210112ma0u00001j ") == "credit_code"
-    assert search_kind("2026-000123") == "number"
-    assert search_kind("沈阳精密") == "number"
+def test_the_search_is_sent_as_typed_and_empty_fields_are_not():
+    typed = {"q": "  2026-000123 ", "sealed_from": "", "sealed_to": "2026-11-30", "page": "2", "other": "x"}
+    assert dossier_search(typed) == {"q": "2026-000123", "sealed_to": "2026-11-30"}
+    assert dossier_search({}) == {}
+    assert search_link({"q": "沈阳 精密"}, 2) == "/archive?q=%E6%B2%88%E9%98%B3+%E7%B2%BE%E5%AF%86&page=2"
 
 
-def test_a_number_matches_ignoring_separators_and_case():
-    row = {"tracking_no": "2026-000123", "archive_no": "DA-HUNNAN-01-2026-0007"}
-    assert matches_number(row, "000123")
-    assert matches_number(row, "2026000123")
-    assert matches_number(row, "da-hunnan")
-    assert not matches_number(row, "000124")
+def test_the_enterprise_is_named_only_for_its_whole_credit_code():
+    rows = [{"enterprise_name": "沈阳新松精密机械有限公司", "credit_code": "91210112MA0U00001J"}]
+    assert named_enterprise("91210112ma0u00001j ", rows) == "沈阳新松精密机械有限公司"
+    assert named_enterprise("MA0U00001J", rows) is None  # a part of a code names no one enterprise
+    assert named_enterprise("91210112MA0U00002J", rows) is None
+    assert named_enterprise("91210112MA0U00001J", [{"archive_no": "DA-1"}]) is None  # rows without the name
+
+
+def test_the_weekly_report_names_stations_for_a_subtree_or_more_than_one_station():
+    one = {"visits": {"by_station": [{"station_id": "a"}]}, "special_tasks": {"open": [{"station_id": "a"}]}}
+    assert not by_station({"subtree": False, "figures": one})
+    assert by_station({"subtree": True, "figures": one})
+    two = {**one, "special_tasks": {"open": [{"station_id": "a"}], "reports": [{"station_id": "a/p1"}]}}
+    assert by_station({"subtree": False, "figures": two})
+    assert not by_station({"subtree": False, "figures": {"visits": None, "special_tasks": None}})
 
 
 def test_last_week_is_the_week_before_todays_in_china():

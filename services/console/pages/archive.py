@@ -1,14 +1,17 @@
-"""档案 and 周报: the sealed dossiers of the caller's scope (list, one dossier in Chinese sections, its service record
-and whole-dossier PDFs passed through from the archive), the weekly report with the head's plan for next week, and
-the books (一企一册 / 一链一册 / 一镇一册): small ones download at once, large ones become a job the page follows.
+"""档案 and 周报: the sealed dossiers of the caller's scope (list and search — the archive searches and pages —, one
+dossier in Chinese sections, its service record and whole-dossier PDFs passed through from the archive), the weekly
+report (figures, visits made, special tasks) with the head's plan for next week, and the books (一企一册 / 一链一册 /
+一镇一册): small ones download at once, large ones become a job the page follows.
 
 The archive decides who may read what (its every read is in its access log): out of scope is 404, a role it refuses
 403, as on every page. Files come through the console with the signed-in person's token, never a link to a service.
 """
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -18,7 +21,7 @@ from shared.auth import READERS, Role
 from shared.calendar import CHINA, china_today
 
 from ..client import Document, ServiceError, Services
-from ..forms import FormData, Pager, place_errors
+from ..forms import Errors, FormData, Pager, place_errors
 from ..web import Api, Caller, allowed, flash, redirect, render
 from . import casework as cw
 from .demands import DOCUMENT_CSP, FormState, blank
@@ -27,25 +30,29 @@ router = APIRouter()
 
 # --- pure: search, sections, weeks, books ---
 
+# The archive's GET /dossiers searches itself (q: a tracking number by its start, or any part of an archive number,
+# an enterprise's name or credit code; sealed_from/sealed_to: China dates, both included), within the caller's scope.
+SEARCH_FIELDS = ("q", "sealed_from", "sealed_to")
 _CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{9,10}$")
-SCAN = 500  # the archive's largest page: a search looks through the newest this many dossiers
 
 
-def search_kind(q: str | None) -> str:
-    """What a search names: "" nothing, "credit_code" an enterprise (its 统一社会信用代码), "number" a tracking or
-    archive number (or part of one). The dossier list carries no enterprise, so an enterprise is found through its
-    book (一企一册), which the archive answers for a credit code."""
-    text = (q or "").strip().upper()
-    if not text:
-        return ""
-    return "credit_code" if _CREDIT_CODE.match(text) else "number"
+def dossier_search(query: Mapping[str, Any]) -> dict[str, str]:
+    """The search as the archive takes it: what was typed, trimmed; left empty is not sent (the archive checks the
+    rest and names the field it refuses)."""
+    return {n: v.strip() for n in SEARCH_FIELDS if isinstance(v := query.get(n), str) and v.strip()}
 
 
-def matches_number(row: dict, q: str) -> bool:
-    """A tracking number as printed or stored, or the archive number, contains `q` (case and separators ignored)."""
-    needle = re.sub(r"[\s\-/]", "", q).upper()
-    hay = " ".join(str(row.get(k) or "") for k in ("tracking_no", "printed_tracking_no", "archive_no"))
-    return needle in re.sub(r"[\s\-/]", "", hay).upper()
+def search_link(search: Mapping[str, str], page: int) -> str:
+    """Page `page` of the same search."""
+    return "/archive?" + urlencode({**search, "page": page})
+
+
+def named_enterprise(q: str | None, rows: list[dict]) -> str | None:
+    """The enterprise a search by its whole credit code found, when the rows carry its name as sealed."""
+    code = (q or "").strip().upper()
+    if not _CREDIT_CODE.match(code):
+        return None
+    return next((r["enterprise_name"] for r in rows if r.get("enterprise_name") and r.get("credit_code") == code), None)
 
 
 SECTION_TITLES: tuple[tuple[str, str], ...] = (
@@ -188,6 +195,18 @@ def sections(content: dict | None) -> list[dict]:
     return out
 
 
+def by_station(report: dict) -> bool:
+    """Whether the weekly report's lists name each row's station: a supervisor's subtree, or a station's report
+    that holds rows of more than one station (its service points)."""
+    if report.get("subtree"):
+        return True
+    figures = report.get("figures") or {}
+    named = {s.get("station_id") for s in (figures.get("visits") or {}).get("by_station") or []}
+    tasks = figures.get("special_tasks") or {}
+    named |= {r.get("station_id") for r in [*(tasks.get("open") or []), *(tasks.get("reports") or [])]}
+    return len(named) > 1
+
+
 def week_text(day: date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -233,38 +252,36 @@ def _now() -> datetime:
 
 
 @router.get("/archive")
-async def archive_list(
-    request: Request, api: Api, caller=allowed(*READERS), q: str | None = None, page: str | None = None
-) -> Response:
+async def archive_list(request: Request, api: Api, caller=allowed(*READERS), page: str | None = None) -> Response:
+    """The newest dossiers of the caller's scope, or those a search finds; the archive searches and pages (its every
+    list, with what was searched for, is in its access log)."""
+    search = dossier_search(request.query_params)
     pager = Pager.of(page)
-    kind = search_kind(q)
-    enterprise = None
-    if kind == "credit_code":
-        book = await api.book(caller.token, "enterprise", key=q.strip().upper())
-        rows = [
-            {**r, "sealed_at": r.get("archived"), "enterprise_name": r.get("enterprise_name")}
-            for r in book.get("dossiers") or []
-        ]
-        enterprise = rows[0]["enterprise_name"] if rows else None
-        rows, more = rows[(pager.page - 1) * pager.size : pager.page * pager.size], len(rows) > pager.page * pager.size
-    elif kind == "number":
-        found = [r for r in await api.dossiers(caller.token, limit=SCAN) if matches_number(r, q or "")]
-        rows, more = (
-            found[(pager.page - 1) * pager.size : pager.page * pager.size],
-            len(found) > pager.page * pager.size,
-        )
-    else:
-        rows, more = pager.cut(await api.dossiers(caller.token, **pager.params))
+    rows: list[dict] = []
+    more = False
+    errors = Errors()
+    status = 200
+    try:
+        rows, more = pager.cut(await api.dossiers(caller.token, **search, **pager.params))
+    except ServiceError as exc:
+        if exc.status != 422:
+            raise
+        errors = place_errors(exc.field_errors(), SEARCH_FIELDS, exc.message)
+        status = 422
     return render(
         request,
         "archive_list.html",
+        status_code=status,
         rows=rows,
-        q=q or "",
-        kind=kind,
-        enterprise=enterprise,
-        scan=SCAN,
+        values=search,
+        errors=errors,
+        searched=bool(search),
+        enterprise=named_enterprise(search.get("q"), rows),
+        with_enterprise=any("enterprise_name" in r for r in rows),
         pager=pager,
         more=more,
+        previous=search_link(search, pager.page - 1),
+        following=search_link(search, pager.page + 1),
         endings=ENDINGS,
     )
 
@@ -330,6 +347,7 @@ async def weekly_view(
         "archive_weekly.html",
         status_code=status_code,
         report=report,
+        by_station=by_station(report),
         week=week,
         previous=shift_week(week, -1),
         following=shift_week(week, 1),

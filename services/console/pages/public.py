@@ -14,7 +14,10 @@ enterprise's address on (X-Forwarded-For), so their per-address rate limits coun
 - /public/ratings/<token>            服务评价 through the one-time link
 
 Nothing here links to a staff page, and no page needs a session; the forms still carry the anonymous session's
-CSRF token (web.check_csrf runs on every route, as on the sign-in page).
+CSRF token (web.check_csrf runs on every route, as on the sign-in page). Every failure is a page of this layout with
+a way on (web.public_error): a form whose token has expired (the page stayed open past the session's idle time) or
+that a service could not take comes back with what was typed, to send again; a link that is no more says what that
+means; any other address under /public/ is the enterprise's not-found page, never the staff's sign-in.
 """
 
 import uuid
@@ -45,12 +48,18 @@ from ..enterprise import (
     valid_token,
 )
 from ..forms import RATING_FIELDS, STAR_ITEMS, TECHNICIAN_ITEMS, Errors, place_errors, rating_body
-from ..web import Api, flash, render, settings_of
+from ..web import Api, csrf_refused_shows, flash, public_error, render, services, settings_of
 
 router = APIRouter()
 OVERALL_LABELS = {"very_satisfied": "非常满意", "satisfied": "满意", "average": "一般", "dissatisfied": "不满意"}
 DOCUMENT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; frame-ancestors 'none'"
 BUSY = "您的操作过于频繁，系统暂时无法受理。请稍候几分钟再试；如有急事，请直接致电服务站。"
+# The session ended while the form was open (or the browser lost its cookie): nothing was sent, the form comes back.
+EXPIRED = (
+    "页面停留时间较长，已经过期，本次提交未被受理。您填写的内容已保留，请核对后再次提交。"
+    "（如果反复出现此提示，请确认浏览器没有禁用 Cookie。）"
+)
+UNAVAILABLE = "系统暂时无法受理，本次提交未能完成。您填写的内容已保留，请稍后再次提交；如有急事，请直接致电服务站。"
 
 
 def _client(request: Request) -> str | None:
@@ -75,16 +84,19 @@ def _gone(request: Request, kind: str) -> Response:
 
 
 def _problem(request: Request, exc: ServiceError, kind: str) -> Response:
-    """A service's refusal as the enterprise's page: 404 is the link's end, 429 a kind word, the rest a pause."""
+    """A service's refusal as the enterprise's page: 404 is the link's end, 429 a kind word, the rest a pause; each
+    with a way on (the same page again)."""
     if exc.status == 404:
         return _gone(request, kind)
     if exc.status == 429:
-        return _page(request, "error.html", status_code=429, title="请稍后再试", message=BUSY)
+        return public_error(request, 429, "请稍后再试", BUSY)
     if exc.status >= 500:
-        return _page(
-            request, "error.html", status_code=503, title="服务暂不可用", message="系统暂时无法处理，请稍后再试。"
-        )
-    return _page(request, "error.html", status_code=exc.status, title="请求无法处理", message=exc.message)
+        return public_error(request, 503, "服务暂不可用", "系统暂时无法处理，请稍后再试。")
+    return public_error(request, exc.status, "请求无法处理", exc.message)
+
+
+def _no_station(request: Request, message: str) -> Response:
+    return public_error(request, 404, "未找到该服务站", message, back="/public/submit", back_label="选择服务站")
 
 
 # --- 网上申报 ---
@@ -142,24 +154,22 @@ async def _form(
     registry = await _stations(api, request)
     station = next((s for s in registry or [] if s["station_id"] == station_id), None)
     if registry is not None and station is None:
-        return _page(
-            request,
-            "error.html",
-            status_code=404,
-            title="未找到该服务站",
-            message="申报链接中的服务站不存在。请使用服务站提供的申报链接或二维码，或致电服务站咨询。",
-        )
+        return _no_station(request, "申报链接中的服务站不存在。请使用服务站提供的申报链接或二维码，或致电服务站咨询。")
     try:
-        catalogue = await api.catalogue(station_id)
+        catalogue: list[dict] | None = await api.catalogue(station_id)
     except ServiceError as exc:
-        return _problem(request, exc, "status")
+        if exc.status == 404:
+            return _no_station(request, "申报链接中的服务站不存在。请使用服务站提供的申报链接或二维码。")
+        if errors is None:  # shown for the first time: nothing typed to keep
+            return _problem(request, exc, "status")
+        catalogue = None  # the form comes back without the catalogue, the chosen items kept (submit.html)
     return _page(
         request,
         "submit.html",
         status_code=status_code,
         station_id=station_id,
         station=station,
-        categories=_categories(catalogue),
+        categories=None if catalogue is None else _categories(catalogue),
         values=values,
         errors=errors or Errors(),
     )
@@ -173,29 +183,40 @@ async def submit_form(request: Request, api: Api, station: str | None = None) ->
     return _page(request, "stations.html", stations=sorted(registry or [], key=lambda s: s["station_id"]))
 
 
+async def _submit_again(request: Request) -> Response:
+    """The submission form refused for its expired token: shown again as it was filled in, nothing sent."""
+    form = await request.form()
+    station_id = str(form.get("station") or "")
+    if not STATION.fullmatch(station_id):
+        return _no_station(request, "请使用服务站提供的申报链接。")
+    return await _form(request, services(request), station_id, _values(form), Errors(general=[EXPIRED]), 403)
+
+
 @router.post("/public/submit")
+@csrf_refused_shows(_submit_again)
 async def submit(request: Request, api: Api) -> Response:
     form = await request.form()
     station_id = str(form.get("station") or "")
     if not STATION.fullmatch(station_id):
-        return _page(
-            request, "error.html", status_code=404, title="未找到该服务站", message="请使用服务站提供的申报链接。"
-        )
+        return _no_station(request, "请使用服务站提供的申报链接。")
     values = _values(form)
     try:
         done = await api.public_submit(
             station_id, public_demand_body(form), values["idempotency_key"], _client(request)
         )
     except ServiceError as exc:
+        if exc.status == 404:
+            return _no_station(request, "申报链接中的服务站不存在。请使用服务站提供的申报链接或二维码。")
         if exc.status == 429:
             errors = Errors(general=[BUSY])
         elif exc.status in (409, 422):
             if exc.status == 409:
                 values["idempotency_key"] = str(uuid.uuid4())  # that key belongs to another submission now
             errors = place_errors(exc.field_errors(), PUBLIC_DEMAND_FIELDS, exc.message)
-        else:
-            return _problem(request, exc, "status")
-        return await _form(request, api, station_id, values, errors, status_code=exc.status)
+        else:  # the same key again: if intake did take it and only its answer was lost, it answers that demand
+            errors = Errors(general=[UNAVAILABLE if exc.status >= 500 else exc.message])
+        status = exc.status if exc.status < 500 else 503
+        return await _form(request, api, station_id, values, errors, status_code=status)
     token = token_of(done["status_url"])
     if token is None:  # intake builds its links from a token it validates the same way: not expected
         raise ServiceError(502, "系统返回的查询链接无法识别，请稍后再试", "status url not understood", service="intake")
@@ -264,13 +285,14 @@ async def _complaints_page(
     status_code: int = 200,
 ) -> Response:
     """The form and the complaints filed through this link, with one call: intake counts every call of an address
-    against one limit, and a page that just said "too many" must not fail for the same reason."""
+    against one limit, and a page that just said "too many" (or that the form expired) must not fail for the same
+    reason."""
     try:
         filed: list[dict] | None = await api.public_complaints(token, _client(request))
     except ServiceError as exc:
-        if exc.status != 429 or not errors:
+        if not errors or exc.status == 404:
             return _problem(request, exc, "status")
-        filed = None  # the form and what was typed still show
+        filed = None  # a form sent back (too many, expired, a service away): it and what was typed still show
     return _page(
         request,
         "complaints.html",
@@ -290,13 +312,28 @@ async def complaints_page(request: Request, token: str, api: Api) -> Response:
     return await _complaints_page(request, api, token, {"subject": "station", "idempotency_key": str(uuid.uuid4())})
 
 
+def _complaint_values(form: Mapping) -> dict:
+    values = {name: str(form.get(name) or "") for name in COMPLAINT_FIELDS}
+    values["idempotency_key"] = str(form.get("idempotency_key") or "") or str(uuid.uuid4())
+    return values
+
+
+async def _complain_again(request: Request) -> Response:
+    """The complaint form refused for its expired token: shown again with what was typed, nothing filed."""
+    token = request.path_params.get("token", "")
+    if not valid_token(token):
+        return _gone(request, "status")
+    values = _complaint_values(await request.form())
+    return await _complaints_page(request, services(request), token, values, Errors(general=[EXPIRED]), 403)
+
+
 @router.post("/public/status/{token}/complaints")
+@csrf_refused_shows(_complain_again)
 async def complain(request: Request, token: str, api: Api) -> Response:
     if not valid_token(token):
         return _gone(request, "status")
     form = await request.form()
-    values = {name: str(form.get(name) or "") for name in COMPLAINT_FIELDS}
-    values["idempotency_key"] = str(form.get("idempotency_key") or "") or str(uuid.uuid4())
+    values = _complaint_values(form)
     try:
         done = await api.public_complain(token, complaint_body(form), values["idempotency_key"], _client(request))
     except ServiceError as exc:
@@ -309,9 +346,12 @@ async def complain(request: Request, token: str, api: Api) -> Response:
             if exc.status == 409:
                 values["idempotency_key"] = str(uuid.uuid4())
             errors = place_errors(exc.field_errors(), COMPLAINT_FIELDS, exc.message)
+        elif exc.status >= 500:
+            errors = Errors(general=[UNAVAILABLE])
         else:
             return _problem(request, exc, "status")
-        return await _complaints_page(request, api, token, values, errors, status_code=exc.status)
+        status = exc.status if exc.status < 500 else 503
+        return await _complaints_page(request, api, token, values, errors, status_code=status)
     flash(request, "ok", f"投诉已提交，投诉编号 {done['complaint_no']}。服务站会尽快调查处理，答复将显示在本页。")
     return RedirectResponse(f"/public/status/{token}/complaints", status_code=303)
 
@@ -348,17 +388,34 @@ async def rating_form(request: Request, token: str, api: Api) -> Response:
     return _rating_page(request, token, survey, {})
 
 
-@router.post("/public/ratings/{token}")
-async def rate(request: Request, token: str, api: Api) -> Response:
-    if not valid_token(token):
-        return _gone(request, "rating")
-    form = await request.form()
-    # What the page showed, carried in the form: asking evaluation again would spend the link's own rate limit.
-    survey = {
+def _shown_survey(form: Mapping) -> dict:
+    """What the rating page showed, carried in its form: asking evaluation again would spend the link's own rate
+    limit."""
+    return {
         "tracking_no": str(form.get("tracking_no") or ""),
         "round": str(form.get("round") or "1"),
         "technician_items_apply": form.get("technician_items") == "yes",
     }
+
+
+async def _rate_again(request: Request) -> Response:
+    """The rating form refused for its expired token: shown again as it was filled in, nothing sent (the link is
+    still unused)."""
+    token = request.path_params.get("token", "")
+    if not valid_token(token):
+        return _gone(request, "rating")
+    form = await request.form()
+    values = {name: str(form.get(name) or "") for name in RATING_FIELDS}
+    return _rating_page(request, token, _shown_survey(form), values, Errors(general=[EXPIRED]), status_code=403)
+
+
+@router.post("/public/ratings/{token}")
+@csrf_refused_shows(_rate_again)
+async def rate(request: Request, token: str, api: Api) -> Response:
+    if not valid_token(token):
+        return _gone(request, "rating")
+    form = await request.form()
+    survey = _shown_survey(form)
     try:
         await api.public_rate(token, rating_body(form, survey["technician_items_apply"]), _client(request))
     except ServiceError as exc:
@@ -366,6 +423,10 @@ async def rate(request: Request, token: str, api: Api) -> Response:
             values = {name: str(form.get(name) or "") for name in RATING_FIELDS}
             errors = place_errors(exc.field_errors(), RATING_FIELDS, exc.message)
             return _rating_page(request, token, survey, values, errors, status_code=422)
+        if exc.status == 429 or exc.status >= 500:  # the link is still unused: the form comes back as filled in
+            values = {name: str(form.get(name) or "") for name in RATING_FIELDS}
+            busy = Errors(general=[BUSY if exc.status == 429 else UNAVAILABLE])
+            return _rating_page(request, token, survey, values, busy, status_code=429 if exc.status == 429 else 503)
         return _problem(request, exc, "rating")
     flash(request, "ok", f"感谢您的评价！跟踪单号 {survey['tracking_no']} 的评价已提交。")
     return RedirectResponse("/public/rated", status_code=303)
@@ -379,6 +440,4 @@ async def rated(request: Request) -> Response:
 @router.get("/public/{rest:path}")
 async def nothing_else(request: Request, rest: str) -> Response:
     """Any other /public/ address: the enterprise's not-found page, not the console's (which leads to sign-in)."""
-    return _page(
-        request, "error.html", status_code=404, title="未找到", message="您打开的页面不存在，请检查链接是否完整。"
-    )
+    return public_error(request, 404, "未找到", "您打开的页面不存在，请检查链接是否完整。")
