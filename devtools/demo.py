@@ -350,9 +350,12 @@ async def _seed(client: httpx.AsyncClient, urls: dict[str, str]) -> None:
             await _poll(client, f"{urls['evaluation']}/surveys/{demand_id}", lambda s: s["status"] == "open", head)
             link = await client.post(f"{urls['evaluation']}/surveys/{demand_id}/link", headers=clerk)
             link.raise_for_status()
+            # The link opens the console's form when make run points EVALUATION_PUBLIC_URL there; the demo rates
+            # through evaluation's own JSON API with the link's token, as the console's form does.
+            token = link.json()["url"].rstrip("/").rsplit("/", 1)[1]
             (
                 await client.post(
-                    link.json()["url"],
+                    f"{urls['evaluation']}/public/ratings/{token}",
                     json={
                         "answers": {
                             "station_service": 5,

@@ -9,6 +9,7 @@ import pytest_asyncio
 from devtools.run import PORTS, ServiceProcesses
 from shared.contracts.topology import SERVICES
 from tests.support import infra
+from tests.support.console import CHROMIUM, CHROMIUM_ARGS, free_port, require_chromium
 from tests.support.system import register_organizations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,13 +60,25 @@ async def system(system_env):
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def console(system):
+    """`python -m services.console` on a free port, pointed at the e2e services (the `system` fixture); its address."""
+    procs, _ = system
+    env = {f"CONSOLE_{name.upper()}_URL": procs.url(name) for name in procs.ports}
+    console = ServiceProcesses(env=env, ports={"console": free_port()}, echo=False, command=clocked_command)
+    await console.start("console")
+    try:
+        await console.wait_ready(["console"], timeout=60)
+        yield console.url("console")
+    finally:
+        await console.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chromium():
     """Debian's Chromium driven by Playwright, one browser per module (its own download cannot work here)."""
     from playwright.async_api import async_playwright
 
-    from tests.e2e.test_console_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
-
-    _require_chromium()
+    require_chromium()
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:

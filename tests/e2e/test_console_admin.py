@@ -9,21 +9,15 @@ One running system for the module (tests/support/system.py `fresh_system`) behin
 free port, as tests/e2e/test_console_head.py does.
 """
 
-import asyncio
-import contextlib
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from shared.calendar import china_today
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, shot, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -34,43 +28,11 @@ ORG_ID = "org-e2e-21"
 ORG_NAME = "浑南区质量检测e2e中心"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def admin():
     async with fresh_system() as system:
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield system, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await serving
-
-
-@contextlib.asynccontextmanager
-async def _signed_in(chromium, base: str, person: str):
-    from playwright.async_api import expect
-
-    context, page = await _page(chromium, base)
-    try:
-        await page.goto("/signin")
-        await page.locator(f'button[data-person="{person}"]').click()
-        await expect(page.get_by_test_id("who")).to_be_visible()
-        yield page
-    finally:
-        await context.close()
+        async with serving(system) as base:
+            yield system, base
 
 
 async def test_the_admin_admits_the_head_sees_and_the_supervisor_suspends(admin, chromium):
@@ -78,7 +40,7 @@ async def test_the_admin_admits_the_head_sees_and_the_supervisor_suspends(admin,
 
     system, base = admin
     years = (china_today(datetime.now(UTC)) + timedelta(days=3650)).isoformat()
-    async with _signed_in(chromium, base, ADMIN) as page:
+    async with signed_in(chromium, base, ADMIN) as page:
         await page.get_by_role("link", name="服务机构库").click()
         await page.get_by_role("link", name="准入服务机构").click()
         form = page.get_by_test_id("organization-form")
@@ -107,20 +69,20 @@ async def test_the_admin_admits_the_head_sees_and_the_supervisor_suspends(admin,
         await form.get_by_role("button", name="准入").click()
         await expect(page.locator(".flash-ok")).to_contain_text(f"已准入服务机构「{ORG_NAME}」")
         await expect(page.get_by_test_id("org-status")).to_contain_text("准入")
-        await _shot(page, "organization")
+        await shot(page, "organization")
 
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="服务机构库").click()
         row = page.locator(f'[data-testid="organization-row"][data-org="{ORG_ID}"]')
         await expect(row).to_contain_text(ORG_NAME)
-        await _shot(page, "organizations")
+        await shot(page, "organizations")
         # A fresh registry flags nobody: the 待复核 filter says so, and the organization's review is clear.
         await page.get_by_role("link", name="待复核").click()
         await expect(page.get_by_test_id("no-organizations")).to_contain_text("暂无待复核")
         await page.goto(f"/organizations/{ORG_ID}")
         await expect(page.get_by_test_id("review-clear")).to_contain_text("未提示复核")
 
-    async with _signed_in(chromium, base, SUPERVISOR) as page:
+    async with signed_in(chromium, base, SUPERVISOR) as page:
         await page.get_by_role("link", name="服务机构库").click()
         await page.get_by_role("link", name=ORG_NAME).click()
         form = page.get_by_test_id("status-form")
@@ -142,7 +104,7 @@ async def test_the_admin_adds_and_removes_a_working_day_correction(admin, chromi
 
     _, base = admin
     day = "2030-10-12"  # a Saturday, made a 调休上班日
-    async with _signed_in(chromium, base, ADMIN) as page:
+    async with signed_in(chromium, base, ADMIN) as page:
         await page.get_by_role("link", name="工作日历").click()
         form = page.get_by_test_id("calendar-form")
         await form.get_by_role("button", name="保存调整").click()  # no day: refused at its field
@@ -152,7 +114,7 @@ async def test_the_admin_adds_and_removes_a_working_day_correction(admin, chromi
         await form.get_by_label("说明（可选，如 国务院办公厅通知）").fill("调休上班")
         await form.get_by_role("button", name="保存调整").click()
         await expect(page.locator(".flash-ok")).to_contain_text(f"已将 {day} 调整为工作日（调休上班）")
-        await _shot(page, "calendar")
+        await shot(page, "calendar")
         removing = page.get_by_test_id("calendar-remove-form")
         await removing.get_by_label("撤销调整的日期").fill(day)
         await removing.get_by_role("button", name="撤销调整").click()
@@ -166,7 +128,7 @@ async def test_the_admin_overrides_a_catalogue_item_for_a_station(admin, chromiu
     from playwright.async_api import expect
 
     _, base = admin
-    async with _signed_in(chromium, base, ADMIN) as page:
+    async with signed_in(chromium, base, ADMIN) as page:
         await page.get_by_role("link", name="服务目录").click()
         await page.get_by_label("服务站").select_option(events.STATION)
         await page.get_by_role("button", name="查看").click()

@@ -6,25 +6,20 @@ One running system for the module (tests/support/system.py `fresh_system`) behin
 on a free port. One demand is sealed through the APIs first: registered, assigned, resolved, rated, archived.
 """
 
-import asyncio
 import contextlib
 import io
 import re
-import socket
 from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from pypdf import PdfReader
 
 from services.console.pages.archive import last_week
 from shared.contracts import printed_tracking_no
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -32,12 +27,6 @@ CLERK = f"clerk:{events.STATION}"
 HEAD = f"head:{events.STATION}"
 OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
 FIRM = "沈阳档案测试仪器有限公司"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pdf_text(data: bytes) -> str:
@@ -64,20 +53,8 @@ async def _running():
         await system.resolve(demand)
         await system.rate(demand)
         dossier = await system.get_when("archive", f"/dossiers/{demand}", lambda d: True, "the dossier", auth.CLERK)
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield dossier | {"credit_code": code}, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await serving
+        async with serving(system) as base:
+            yield dossier | {"credit_code": code}, base
 
 
 async def test_the_archive_list_the_dossier_and_its_service_record_pdf(sealed, chromium):
@@ -85,20 +62,18 @@ async def test_the_archive_list_the_dossier_and_its_service_record_pdf(sealed, c
 
     dossier, base = sealed
     printed = printed_tracking_no(dossier["station_id"], dossier["tracking_no"])
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, CLERK)
+    async with signed_in(chromium, base, CLERK) as page:
         await page.get_by_role("link", name="档案", exact=True).click()
         await expect(page).to_have_url(re.compile(r"/archive$"))
         row = page.get_by_test_id("dossier-row").filter(has_text=dossier["archive_no"])
         await expect(row).to_contain_text(printed)
-        # Found by part of its number, and by its enterprise's credit code (through its 一企一册).
-        await page.get_by_label("跟踪单号、档案号或企业统一社会信用代码").fill(dossier["tracking_no"][-6:])
-        await page.get_by_role("button", name="查找").click()
-        await expect(page.get_by_test_id("dossier-row")).to_have_count(1)
-        await page.get_by_label("跟踪单号、档案号或企业统一社会信用代码").fill(dossier["credit_code"])
-        await page.get_by_role("button", name="查找").click()
-        await expect(page.get_by_test_id("archive-enterprise")).to_contain_text(FIRM)
+        # The archive searches: by the tracking number as printed, by part of its enterprise's name, by its code.
+        search = page.get_by_label("跟踪单号、档案号、企业名称或统一社会信用代码")
+        for q in (printed, FIRM[2:8], dossier["credit_code"]):
+            await search.fill(q)
+            await page.get_by_role("button", name="查找").click()
+            await expect(page.get_by_test_id("dossier-row")).to_have_count(1)
+            await expect(page.get_by_test_id("dossier-row")).to_contain_text(dossier["archive_no"])
         await page.get_by_role("link", name=printed).click()
 
         await expect(page.get_by_role("heading", name=f"档案 {dossier['archive_no']}")).to_be_visible()
@@ -113,21 +88,15 @@ async def test_the_archive_list_the_dossier_and_its_service_record_pdf(sealed, c
         assert "服务记录表" in text and FIRM in text, text[:500]
         whole = await page.request.get(f"/archive/{dossier['demand_id']}/dossier.pdf")
         assert whole.status == 200 and whole.headers["content-type"] == "application/pdf"
-    finally:
-        await context.close()
 
 
 async def test_a_dossier_of_another_station_is_not_found(sealed, chromium):
     dossier, base = sealed
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, OTHER_CLERK)
+    async with signed_in(chromium, base, OTHER_CLERK) as page:
         reply = await page.goto(f"/archive/{dossier['demand_id']}")
         assert reply is not None and reply.status == 404
         pdf = await page.request.get(f"/archive/{dossier['demand_id']}/service-record.pdf")
         assert pdf.status == 404
-    finally:
-        await context.close()
 
 
 async def test_the_head_writes_next_weeks_plan_into_last_weeks_report(sealed, chromium):
@@ -135,9 +104,7 @@ async def test_the_head_writes_next_weeks_plan_into_last_weeks_report(sealed, ch
 
     _, base = sealed
     week = last_week(datetime.now(UTC))
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, HEAD)
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="周报", exact=True).click()
         await expect(page.get_by_label("周次")).to_have_value(week)  # last week by default
         await expect(page.get_by_test_id("figure-received")).to_be_visible()
@@ -151,31 +118,25 @@ async def test_the_head_writes_next_weeks_plan_into_last_weeks_report(sealed, ch
         pdf = await page.request.get(f"/weekly-reports/{week}/report.pdf")
         assert pdf.status == 200, await pdf.text()
         assert "走访浑南装备小镇十家企业" in pdf_text(await pdf.body())
-    finally:
-        await context.close()
 
 
 async def test_a_clerk_reads_the_report_without_the_plan_form(sealed, chromium):
     from playwright.async_api import expect
 
     _, base = sealed
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, CLERK)
+    async with signed_in(chromium, base, CLERK) as page:
         await page.goto("/weekly-reports")
         await expect(page.get_by_test_id("weekly-figures")).to_be_visible()
+        await expect(page.get_by_test_id("weekly-visits")).to_contain_text("走访企业")
+        await expect(page.get_by_test_id("weekly-tasks")).to_contain_text("专项工作")
         await expect(page.get_by_test_id("plan-form")).to_have_count(0)
-    finally:
-        await context.close()
 
 
 async def test_a_large_book_becomes_a_job_the_page_follows_to_its_download(sealed, chromium):
     from playwright.async_api import expect
 
     dossier, base = sealed
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, CLERK)
+    async with signed_in(chromium, base, CLERK) as page:
         await page.goto("/archive-books")
         await page.get_by_role("button", name="生成档案册").click()  # no key: the archive names the field
         await expect(page.locator('[data-field="key"]')).to_be_visible()
@@ -190,5 +151,3 @@ async def test_a_large_book_becomes_a_job_the_page_follows_to_its_download(seale
             await link.click()
         download = await info.value
         assert FIRM in pdf_text((await download.path()).read_bytes())
-    finally:
-        await context.close()

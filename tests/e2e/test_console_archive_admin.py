@@ -7,32 +7,20 @@ on a free port, as in test_console_archive.py. One demand is sealed through the 
 resolved, rated, archived.
 """
 
-import asyncio
-import contextlib
 import re
-import socket
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from shared.contracts import printed_tracking_no
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 HEAD = f"head:{events.STATION}"
 FIRM = "沈阳档案保全测试有限公司"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -44,21 +32,8 @@ async def sealed():
         await system.resolve(demand)
         await system.rate(demand)
         dossier = await system.get_when("archive", f"/dossiers/{demand}", lambda d: True, "the dossier", auth.HEAD)
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield dossier, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                with contextlib.suppress(asyncio.CancelledError):
-                    await serving
+        async with serving(system) as base:
+            yield dossier, base
 
 
 async def test_the_head_verifies_the_chain_and_holds_and_releases_a_dossier(sealed, chromium):
@@ -66,9 +41,7 @@ async def test_the_head_verifies_the_chain_and_holds_and_releases_a_dossier(seal
 
     dossier, base = sealed
     printed = printed_tracking_no(dossier["station_id"], dossier["tracking_no"])
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, HEAD)
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="档案校验", exact=True).click()
         await expect(page).to_have_url(re.compile(r"/archive-chain$"))
         await page.get_by_role("button", name="开始校验").click()
@@ -107,5 +80,3 @@ async def test_the_head_verifies_the_chain_and_holds_and_releases_a_dossier(seal
         await expect(log.locator('[data-action="hold.lift"]')).to_contain_text("诉讼已审结")
         await page.goto("/archive-chain?run=1")
         await expect(page.get_by_test_id("chain-result")).to_have_text("完好")
-    finally:
-        await context.close()

@@ -1,5 +1,5 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the five services as processes
-(tests/e2e/conftest.py, ports 18001–18005) and a console process started here.
+(tests/e2e/conftest.py, ports 18001–18005) and a console process (its `console` fixture).
 
 A clerk signs in on the development page, registers a demand through the form (a wrong phone number first: the
 error shows at its field), finds it in the ledger and opens its page; a clerk of another city gets 404 for it; the
@@ -12,123 +12,28 @@ work here and is never used.
 CONSOLE_SCREENSHOTS=<dir> keeps a screenshot of each main page there (for the README).
 """
 
-import os
 import re
-import socket
-import time
-from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 
-from devtools.run import ServiceProcesses
-from tests.e2e.conftest import clocked_command
 from tests.support import auth, events
+from tests.support.console import reload_until, shot, signed_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 CLERK = f"clerk:{events.STATION}"
 HEAD = f"head:{events.STATION}"
 OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
 ORG = "org:org-01"
 ENTERPRISE = "沈阳浏览器测试仪表有限公司"
-SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def console(system):
-    """`python -m services.console` on a free port, pointed at the e2e services."""
-    procs, _ = system
-    port = _free_port()
-    env = {f"CONSOLE_{name.upper()}_URL": procs.url(name) for name in procs.ports}
-    console = ServiceProcesses(env=env, ports={"console": port}, echo=False, command=clocked_command)
-    await console.start("console")
-    try:
-        await console.wait_ready(["console"], timeout=60)
-        yield console.url("console")
-    finally:
-        await console.stop()
-
-
-async def _page(chromium, base: str, *, width: int = 1366, height: int = 768):
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=20_000)
-    context = await chromium.new_context(
-        base_url=base, viewport={"width": width, "height": height}, locale="zh-CN", timezone_id="Asia/Shanghai"
-    )
-    return context, await context.new_page()
-
-
-async def _sign_in(page, person: str) -> None:
-    from playwright.async_api import expect
-
-    await page.goto("/signin")
-    await page.locator(f'button[data-person="{person}"]').click()
-    await expect(page).to_have_url(re.compile(r"/ledger$"))
-    await expect(page.get_by_test_id("who")).to_be_visible()
-
-
-async def _reload_until(page, locator, what: str, timeout: float = 30) -> None:
-    """The services hear of each other through events: reload the page until `locator` shows, within `timeout`."""
-    from playwright.async_api import expect
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            await expect(locator).to_be_visible(timeout=1_500)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not shown within {timeout:.0f} s") from None
-            await page.reload()
-
-
-def _require_chromium() -> None:
-    """Never a silent skip: without the browser the tier fails, saying how to get it."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests drive Debian's chromium package. Install it with "
-            "`apt-get install -y --no-install-recommends chromium` (scripts/ensure-infra.sh does, via `make test`)."
-        )
-
-
-def _shots_dir() -> Path | None:
-    if not SHOTS:
-        return None
-    Path(SHOTS).mkdir(parents=True, exist_ok=True)
-    return Path(SHOTS)
-
-
-async def _shot(page, name: str) -> None:
-    if (where := _shots_dir()) is not None:
-        await page.screenshot(path=str(where / f"{name}.png"), full_page=True)
 
 
 async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_rehandling(console, chromium, system):
     from playwright.async_api import expect
 
     procs, _ = system
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, CLERK)
+    async with signed_in(chromium, console, CLERK) as page:
         await expect(page.get_by_test_id("who")).to_contain_text("服务专员")
 
         # 登记需求, with a phone number intake refuses first: the error appears next to the phone field.
@@ -143,7 +48,7 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await page.locator("summary", has_text="计量").click()
         await page.locator('input[name="items"][value="metrology.calibration"]').check()
         await page.get_by_role("textbox", name="需求描述", exact=True).fill("三台压力表需要检定，请安排上门")
-        await _shot(page, "register")
+        await shot(page, "register")
         await page.get_by_role("button", name="提交登记").click()
         phone_error = page.locator('[data-field="contact.phone"]')
         await expect(phone_error).to_contain_text("电话号码无效")
@@ -162,12 +67,12 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await expect(page.get_by_test_id("deadlines")).to_be_visible()
         await expect(page.get_by_test_id("tracking-no")).to_contain_text("hunnan-01-")
         await expect(page.get_by_test_id("status")).to_contain_text("已受理")
-        await _shot(page, "demand")
+        await shot(page, "demand")
 
         # The ledger lists it; the search box (htmx) narrows the list as one types; the row opens the page.
         await page.get_by_role("link", name="需求台账").click()
         await expect(page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE)).to_be_visible()
-        await _shot(page, "ledger")
+        await shot(page, "ledger")
         await page.get_by_label("查询").fill("浏览器测试")
         await expect(page.get_by_test_id("ledger-row")).to_have_count(1)
         await page.get_by_test_id("ledger-row").get_by_role("link").click()
@@ -178,24 +83,16 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await expect(page).to_have_url(re.compile(r"/signin$"))
         await page.goto(f"/demands/{demand_id}")
         await expect(page).to_have_url(re.compile(r"/signin\?next="))
-    finally:
-        await context.close()
 
     # A clerk of another city: the page of this demand does not exist for them.
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, OTHER_CLERK)
+    async with signed_in(chromium, console, OTHER_CLERK) as page:
         reply = await page.goto(f"/demands/{demand_id}")
         assert reply is not None and reply.status == 404
         await expect(page.get_by_test_id("error")).to_contain_text("未找到")
         await expect(page.locator("main")).not_to_contain_text(ENTERPRISE)
-    finally:
-        await context.close()
 
     # The head: 派单队列, the form opens in place (htmx), assign to the first-ranked organization.
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, HEAD)
+    async with signed_in(chromium, console, HEAD) as page:
         await page.get_by_role("link", name="派单队列").click()
         item = page.locator(f'[data-demand="{demand_id}"]')
         await expect(item).to_contain_text(ENTERPRISE)
@@ -204,24 +101,20 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await expect(form).to_be_visible()
         await expect(page).to_have_url(re.compile(r"/queue$"))  # opened inside the queue, not a new page
         await form.get_by_label("服务机构（按动态评价排序）").select_option("org-01")
-        await _shot(page, "queue")
+        await shot(page, "queue")
         await form.get_by_role("button", name="确认派单").click()
         await expect(page.locator(".flash-ok")).to_contain_text("已派单：市计量测试院")
         await expect(page.locator(f'[data-demand="{demand_id}"]')).to_have_count(0)
 
         await page.goto(f"/demands/{demand_id}")
         await expect(page.get_by_test_id("assignee")).to_contain_text("市计量测试院")
-    finally:
-        await context.close()
 
     async with httpx.AsyncClient() as client:  # and the services agree
         reply = await client.get(procs.url("dispatch") + f"/demands/{demand_id}", headers=auth.HEAD)
         assert reply.json()["status"] == "assigned"
 
     # The organization resolves it from the demand's page.
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, ORG)
+    async with signed_in(chromium, console, ORG) as page:
         await page.goto(f"/demands/{demand_id}")
         resolve = page.get_by_test_id("resolve-form")
         await resolve.get_by_label("需求已满足").check()
@@ -231,15 +124,11 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await resolve.get_by_role("button", name="确认办结").click()
         await expect(page.locator(".flash-ok")).to_contain_text("第 1 轮已办结")
         await expect(page.get_by_test_id("survey")).to_have_count(0)  # evaluation is for the station to read
-    finally:
-        await context.close()
 
     # The clerk transcribes the enterprise's paper form (不满意), then verifies it from the 待核实 list: founded.
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, CLERK)
+    async with signed_in(chromium, console, CLERK) as page:
         await page.goto(f"/demands/{demand_id}")
-        await _reload_until(page, page.get_by_test_id("link-form"), "the survey open for rating")
+        await reload_until(page, page.get_by_test_id("link-form"), "the survey open for rating")
         await page.locator("summary", has_text="录入纸质评价表").click()
         rating = page.get_by_test_id("rating-form")
         await rating.get_by_label("1. 您对本次工作站的服务的满意程度").select_option("2")
@@ -256,7 +145,7 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await expect(row).to_contain_text("纸质评价表录入")
 
         await page.goto("/ledger?list=to_verify")
-        await _reload_until(
+        await reload_until(
             page, page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE), "the demand in the 待核实 list"
         )
         await page.get_by_test_id("ledger-row").filter(has_text=ENTERPRISE).get_by_role("link").click()
@@ -265,24 +154,20 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await verify.get_by_label("情况属实，重新办理").check()
         await verify.get_by_role("textbox", name="核实情况与理由").fill("电话回访企业负责人，证书器具编号确有错误")
         await verify.get_by_role("textbox", name="核实依据（可选）").fill("回访录音")
-        await _shot(page, "verify")
+        await shot(page, "verify")
         await verify.get_by_role("button", name="提交核实").click()
         await expect(page.locator(".flash-ok")).to_contain_text("需求进入第 2 轮")
         await expect(page.get_by_test_id("round")).to_contain_text("第 2 轮")
         await expect(page.get_by_test_id("status")).to_contain_text("重办待派")
         due = (await page.get_by_test_id("rehandling-due").inner_text()).strip()
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", due), due
-        await _shot(page, "demand-rehandling")
-    finally:
-        await context.close()
+        await shot(page, "demand-rehandling")
 
     # The head: back in the queue as 重办, with the fixed deadline and the previous assignee offered first.
-    context, page = await _page(chromium, console)
-    try:
-        await _sign_in(page, HEAD)
+    async with signed_in(chromium, console, HEAD) as page:
         await page.get_by_role("link", name="派单队列").click()
         item = page.locator(f'[data-demand="{demand_id}"]')
-        await _reload_until(page, item, "the 重办 in the queue")
+        await reload_until(page, item, "the 重办 in the queue")
         await expect(item.get_by_test_id("rehandling")).to_contain_text("重办待派 · 第 2 轮")
         await expect(item.get_by_test_id("rehandling-facts")).to_contain_text(f"重办期限 {due}")
         await expect(item.get_by_test_id("rehandling-facts")).to_contain_text("上一轮承办：市计量测试院")
@@ -291,23 +176,17 @@ async def test_a_demand_from_the_clerks_form_through_a_dissatisfied_rating_to_re
         await expect(form.get_by_test_id("rehandling-due")).to_have_text(due)
         await expect(form.get_by_test_id("previous-assignee")).to_have_text("市计量测试院")
         await expect(form.get_by_label("服务机构（按动态评价排序）")).to_have_value("org-01")
-        await _shot(page, "queue-rehandling")
-    finally:
-        await context.close()
+        await shot(page, "queue-rehandling")
 
 
 async def test_the_ledger_on_a_phone(console, chromium):
     from playwright.async_api import expect
 
-    context, page = await _page(chromium, console, width=375, height=740)
-    try:
-        await _sign_in(page, CLERK)
-        await expect(page.get_by_role("heading", name="需求台账")).to_be_visible()
+    async with signed_in(chromium, console, CLERK, width=375, height=740) as page:
+        await expect(page.get_by_role("heading", name="需求台账", exact=True)).to_be_visible()
         nothing_wider = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert nothing_wider, "the ledger scrolls sideways at 375 px"
         await page.get_by_role("link", name="登记需求").click()
         await expect(page.get_by_role("button", name="提交登记")).to_be_visible()
         assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        await _shot(page, "register-phone")
-    finally:
-        await context.close()
+        await shot(page, "register-phone")

@@ -8,24 +8,18 @@ the browser. Two demands are made through the APIs first: one resolved 14 days a
 回访 task has appeared, whatever the holidays), made under a clock set back that far; one being handled now.
 """
 
-import asyncio
-import contextlib
 import io
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 import time_machine
-import uvicorn
 
 from shared.calendar import china_today
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -37,12 +31,6 @@ RESOLVED_FIRM = "沈阳回访测试机械有限公司"
 HANDLED_FIRM = "沈阳跟进测试仪表有限公司"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _china_today():
     return china_today(datetime.now(UTC))
 
@@ -52,20 +40,8 @@ async def care():
     """The running system with its two demands, and the console's address."""
     async with fresh_system() as system:
         demands = await _demands(system)
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield system, demands, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await serving
+        async with serving(system) as base:
+            yield system, demands, base
 
 
 async def _demands(system) -> dict:
@@ -91,22 +67,12 @@ async def _demands(system) -> dict:
     return {"resolved": resolved, "handled": handled}
 
 
-@contextlib.asynccontextmanager
-async def _signed_in(chromium, base: str, person: str):
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, person)
-        yield page
-    finally:
-        await context.close()
-
-
 async def test_a_follow_up_with_an_appointment_is_recorded_on_the_demands_page(care, chromium):
     from playwright.async_api import expect
 
     _, demands, base = care
     tomorrow = (_china_today() + timedelta(days=1)).isoformat()
-    async with _signed_in(chromium, base, CLERK) as page:
+    async with signed_in(chromium, base, CLERK) as page:
         await page.goto(f"/demands/{demands['handled']}")
         await page.locator("summary", has_text="记录跟进").click()
         form = page.get_by_test_id("followup-form")
@@ -137,7 +103,7 @@ async def test_a_revisit_is_recorded_from_the_task_list(care, chromium):
     from playwright.async_api import expect
 
     _, demands, base = care
-    async with _signed_in(chromium, base, CLERK) as page:
+    async with signed_in(chromium, base, CLERK) as page:
         await page.get_by_role("link", name="回访", exact=True).click()
         task = page.locator(f'[data-testid="revisit-task"][data-demand="{demands["resolved"]}"]')
         await expect(task).to_contain_text("未满足需求回访")
@@ -163,7 +129,7 @@ async def test_a_complaint_is_recorded_and_moved_through_its_stages(care, chromi
     from playwright.async_api import expect
 
     _, _, base = care
-    async with _signed_in(chromium, base, CLERK) as page:
+    async with signed_in(chromium, base, CLERK) as page:
         await page.get_by_role("link", name="投诉", exact=True).click()
         await page.get_by_role("link", name="登记投诉").click()
         form = page.get_by_test_id("complaint-form")
@@ -177,7 +143,7 @@ async def test_a_complaint_is_recorded_and_moved_through_its_stages(care, chromi
         number = (await page.get_by_test_id("complaint-no").inner_text()).strip()
         complaint_url = page.url
 
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="投诉", exact=True).click()
         await page.get_by_test_id("complaint-row").filter(has_text=number).get_by_role("link").click()
         for stage, note, label in (
@@ -204,7 +170,7 @@ async def test_a_complaint_is_recorded_and_moved_through_its_stages(care, chromi
         await expect(page.get_by_test_id("complaint-stage")).to_have_text("已结案")
         await expect(page.get_by_test_id("stage-form")).to_have_count(0)
 
-    async with _signed_in(chromium, base, OTHER_HEAD) as page:  # another station's complaint does not exist here
+    async with signed_in(chromium, base, OTHER_HEAD) as page:  # another station's complaint does not exist here
         reply = await page.goto(complaint_url)
         assert reply is not None and reply.status == 404
 
@@ -219,7 +185,7 @@ async def test_the_supervisors_station_table_and_a_stations_page(care, chromium)
         "/kpis", params={"from": start, "to": today.isoformat()}, headers=auth.SUPERVISOR
     )
     figures = next(s for s in reply.json()["stations"] if s["station_id"] == events.STATION)
-    async with _signed_in(chromium, base, SUPERVISOR) as page:
+    async with signed_in(chromium, base, SUPERVISOR) as page:
         await page.get_by_role("link", name="服务站指标").click()
         await page.get_by_label("统计期间起").fill(start)
         await page.get_by_label("统计期间止").fill(today.isoformat())
@@ -261,7 +227,7 @@ async def test_the_scorecard_page_and_its_xlsx(care, chromium):
         assert reply.status_code in (200, 404), reply.text
         if reply.status_code == 200:
             offered[service] = {r["key"]: r for r in reply.json()["rows"]}
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="评分卡").click()
         await page.get_by_label("统计期间起").fill(start)
         await page.get_by_label("统计期间止").fill(today.isoformat())

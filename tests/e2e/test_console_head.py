@@ -9,22 +9,16 @@ real PostgreSQL and RabbitMQ) behind the console (tests/support/console.py), whi
 browser. The demands are made through the APIs first. CONSOLE_SCREENSHOTS=<dir> keeps a screenshot of each page there.
 """
 
-import asyncio
-import contextlib
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from shared.calendar import add_working_days, china_today, is_workday
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, shot, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _shot, _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -36,12 +30,6 @@ ORG = "org:org-01"
 REPEATED_FIRM = "沈阳并单测试仪器有限公司"
 REFUSED_FIRM = "沈阳否定备案测试贸易有限公司"
 HANDLED_FIRM = "沈阳延期测试机械有限公司"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _demands(system) -> dict:
@@ -71,41 +59,19 @@ async def head():
     """The running system with its demands, and the console's address."""
     async with fresh_system() as system:
         demands = await _demands(system)
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield system, demands, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await serving
-
-
-@contextlib.asynccontextmanager
-async def _signed_in(chromium, base: str, person: str):
-    context, page = await _page(chromium, base)
-    try:
-        await _sign_in(page, person)
-        yield page
-    finally:
-        await context.close()
+        async with serving(system) as base:
+            yield system, demands, base
 
 
 async def test_the_head_merges_a_repeated_demand_and_refuses_another(head, chromium):
     from playwright.async_api import expect
 
     system, demands, base = head
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.goto(f"/demands/{demands['duplicate']}")
         await page.get_by_test_id("decisions-link").click()
         form = page.get_by_test_id("merge-form")
-        await _shot(page, "decisions")
+        await shot(page, "decisions")
         await form.get_by_label("并入的原需求（同一企业、未办结）").select_option(str(demands["original"]))
         await form.get_by_role("textbox", name="并单原因").fill("同一企业重复提交的同一需求")
         await form.get_by_role("button", name="确认并单").click()
@@ -134,7 +100,7 @@ async def test_an_extension_asked_by_the_organization_and_approved_by_the_head_m
 
     _, demands, base = head
     demand_id = demands["handled"]
-    async with _signed_in(chromium, base, ORG) as page:
+    async with signed_in(chromium, base, ORG) as page:
         await page.goto(f"/demands/{demand_id}")
         await page.get_by_test_id("deadlines-link").click()
         due = (await page.get_by_test_id("due-handling").inner_text()).strip()
@@ -153,13 +119,13 @@ async def test_an_extension_asked_by_the_organization_and_approved_by_the_head_m
         await form.get_by_role("button", name="提交延期申请").click()
         await expect(page.locator(".flash-ok")).to_contain_text(f"已提交延期申请（延至 {new_due}）")
 
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="延期审批").click()
         item = page.locator(f'[data-testid="extension-item"][data-demand="{demand_id}"]')
         await expect(item).to_contain_text(new_due)
         await item.get_by_role("link", name="审批").click()
         form = page.get_by_test_id("decision-form")
-        await _shot(page, "deadlines")
+        await shot(page, "deadlines")
         await form.get_by_label("同意延期").check()
         await form.get_by_role("textbox", name="审批意见（可选）").fill("同意，请告知企业")
         await form.get_by_role("button", name="提交审批").click()
@@ -175,7 +141,7 @@ async def test_a_supervision_is_issued_by_the_supervisor_and_answered_by_the_sta
 
     _, demands, base = head
     demand_id = demands["handled"]
-    async with _signed_in(chromium, base, SUPERVISOR) as page:
+    async with signed_in(chromium, base, SUPERVISOR) as page:
         await page.goto(f"/demands/{demand_id}")
         await page.get_by_test_id("casework").get_by_role("link", name="督办").click()
         form = page.get_by_test_id("supervise-form")
@@ -183,7 +149,7 @@ async def test_a_supervision_is_issued_by_the_supervisor_and_answered_by_the_sta
         await form.get_by_role("button", name="发出督办").click()
         await expect(page.locator(".flash-ok")).to_contain_text("市级督办")
 
-    async with _signed_in(chromium, base, CLERK) as page:
+    async with signed_in(chromium, base, CLERK) as page:
         await page.get_by_role("link", name="督办", exact=True).click()
         item = page.locator(f'[data-testid="supervision"][data-demand="{demand_id}"]')
         await expect(item.get_by_test_id("supervision-comment")).to_have_text("请说明办理进展，确保按期办结")
@@ -194,7 +160,7 @@ async def test_a_supervision_is_issued_by_the_supervisor_and_answered_by_the_sta
         answered = page.locator(f'[data-testid="supervision"][data-demand="{demand_id}"]')
         await expect(answered.get_by_test_id("supervision-status")).to_have_text("已回复")
         await expect(answered.get_by_test_id("supervision-answer")).to_contain_text("将按新期限办结")
-        await _shot(page, "supervisions")
+        await shot(page, "supervisions")
 
 
 async def test_a_special_task_is_assigned_and_reported_on(head, chromium):
@@ -202,7 +168,7 @@ async def test_a_special_task_is_assigned_and_reported_on(head, chromium):
 
     _, _, base = head
     due = (china_today(datetime.now(UTC)) + timedelta(days=30)).isoformat()
-    async with _signed_in(chromium, base, SUPERVISOR) as page:
+    async with signed_in(chromium, base, SUPERVISOR) as page:
         await page.get_by_role("link", name="专项工作").click()
         await page.get_by_role("link", name="下达专项工作").click()
         form = page.get_by_test_id("task-form")
@@ -219,7 +185,7 @@ async def test_a_special_task_is_assigned_and_reported_on(head, chromium):
         await expect(page).to_have_url(re.compile(r"/special-tasks/[0-9a-f-]{36}$"))
         task_url = page.url.removeprefix(base)
 
-    async with _signed_in(chromium, base, HEAD) as page:
+    async with signed_in(chromium, base, HEAD) as page:
         await page.get_by_role("link", name="专项工作").click()
         await page.get_by_role("link", name="世界计量日进园区宣传").click()
         form = page.get_by_test_id("report-form")
@@ -231,13 +197,13 @@ async def test_a_special_task_is_assigned_and_reported_on(head, chromium):
         await expect(part.get_by_test_id("part-state")).to_have_text("已完成")
         await expect(page.get_by_test_id("report-form")).to_have_count(0)  # reported complete: no more reports
 
-    async with _signed_in(chromium, base, SUPERVISOR) as page:
+    async with signed_in(chromium, base, SUPERVISOR) as page:
         await page.goto(task_url)
         await expect(page.get_by_test_id("task-reports")).to_contain_text("发放资料200份")
-        await _shot(page, "special-task")
+        await shot(page, "special-task")
 
     # Another station's head: not theirs (the task was assigned to one station only).
-    async with _signed_in(chromium, base, OTHER_HEAD) as page:
+    async with signed_in(chromium, base, OTHER_HEAD) as page:
         reply = await page.goto(task_url)
         assert reply is not None and reply.status == 404
 
@@ -247,7 +213,7 @@ async def test_another_stations_head_meets_404_on_these_pages(head, chromium):
 
     _, demands, base = head
     demand_id = demands["handled"]
-    async with _signed_in(chromium, base, OTHER_HEAD) as page:
+    async with signed_in(chromium, base, OTHER_HEAD) as page:
         for path in (f"/demands/{demand_id}/decisions", f"/demands/{demand_id}/deadlines"):
             reply = await page.goto(path)
             assert reply is not None and reply.status == 404, path

@@ -1,5 +1,5 @@
 """The enterprise's pages in a real browser on a phone (375×812): Debian's Chromium driven by Playwright, against
-the five services as processes and a console process (the fixtures of test_console_browser.py).
+the five services as processes and a console process (the fixtures of tests/e2e/conftest.py).
 
 The enterprise submits a demand on the phone form (a wrong phone number first: the error shows at its field), keeps
 the receipt's private link (and QR code), opens its status page; the station assigns and resolves it through the
@@ -15,8 +15,8 @@ import re
 import httpx
 import pytest
 
-from tests.e2e.test_console_browser import _page, _reload_until, _shot, console  # noqa: F401 (fixtures)
 from tests.support import auth, events, infra
+from tests.support.console import new_page, reload_until, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -81,11 +81,11 @@ async def _resolve_as_the_station(procs, printed_no: str) -> str:
         return link.json()["url"].rsplit("/", 1)[1]
 
 
-async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(console, chromium, system):  # noqa: F811
+async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(console, chromium, system):
     from playwright.async_api import expect
 
     procs, _ = system
-    context, page = await _page(chromium, console, **PHONE)
+    context, page = await new_page(chromium, console, **PHONE)
     try:
         # 网上申报, from the station's link; a phone number intake refuses first: the error at its field.
         await page.goto(f"/public/submit?station={events.STATION}")
@@ -100,13 +100,13 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         await page.get_by_role("checkbox", name=re.compile("校准")).first.check()
         await page.get_by_role("textbox", name="需求描述", exact=True).fill("两台压力表需要校准，请上门")
         await _fits(page)
-        await _shot(page, "public-submit")
+        await shot(page, "public-submit")
         await page.get_by_role("button", name="提交申报").click()
         phone = page.get_by_role("textbox", name="联系电话", exact=True)
         await expect(page.locator('[data-field="contact.phone"]')).to_contain_text("电话号码无效")
         await expect(phone).to_have_attribute("aria-invalid", "true")
         await expect(page.get_by_role("textbox", name="企业名称", exact=True)).to_have_value(ENTERPRISE)
-        await _shot(page, "public-submit-error")
+        await shot(page, "public-submit-error")
 
         await phone.fill("13804006161")
         await page.get_by_role("button", name="提交申报").click()
@@ -115,7 +115,7 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         assert re.fullmatch(r"hunnan-01-\d{4}-\d{6}", printed_no), printed_no
         await expect(page.get_by_test_id("qr")).to_be_visible()
         await _fits(page)
-        await _shot(page, "public-receipt")
+        await shot(page, "public-receipt")
 
         # The private status link: 受理 done, 办理中 where it stands.
         await page.get_by_test_id("status-link").click()
@@ -125,11 +125,11 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         await expect(page.get_by_test_id("progress")).to_contain_text("已受理")
         await expect(page.locator('[data-state="current"]')).to_contain_text("办理中")
         await _fits(page)
-        await _shot(page, "public-status")
+        await shot(page, "public-status")
 
         # The station does its part; the status page then asks for the rating.
         token = await _resolve_as_the_station(procs, printed_no)
-        await _reload_until(page, page.get_by_test_id("needed"), "the status page asking for the rating")
+        await reload_until(page, page.get_by_test_id("needed"), "the status page asking for the rating")
         await expect(page.locator('[data-state="current"]')).to_contain_text("评价")
 
         # The one-time rating link, on the phone: stars (6–9 too: an organization served), solved, overall.
@@ -145,7 +145,7 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         await page.get_by_label("满意", exact=True).check()
         await page.get_by_role("textbox", name="11. 您的意见或建议").fill("上门及时，讲解清楚")
         await _fits(page)
-        await _shot(page, "public-rating")
+        await shot(page, "public-rating")
         await page.get_by_role("button", name="提交评价").click()
         await expect(page.get_by_test_id("rated")).to_contain_text("感谢您的评价")
         # Evaluation's link knows the station's own number (年份-流水号), the printed one without the station code.
@@ -155,7 +155,7 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         assert reply is not None and reply.status == 404
         await expect(page.get_by_test_id("gone")).to_contain_text("已经评价过了")
         await _fits(page)
-        await _shot(page, "public-rating-used")
+        await shot(page, "public-rating-used")
 
         # 在线投诉 through the status link.
         await page.goto(status_url)
@@ -169,6 +169,6 @@ async def test_an_enterprise_submits_follows_rates_and_complains_on_its_phone(co
         complaint = page.get_by_test_id("complaint")
         await expect(complaint).to_contain_text("上门人员迟到一小时")
         await expect(complaint).to_contain_text("投诉服务机构")
-        await _shot(page, "public-complaints")
+        await shot(page, "public-complaints")
     finally:
         await context.close()

@@ -6,19 +6,12 @@ One running system for the module (tests/support/system.py `fresh_system`) behin
 free port, as tests/e2e/test_console_admin.py does: no fixed port is used.
 """
 
-import asyncio
-import contextlib
-import socket
-
 import pytest
 import pytest_asyncio
-import uvicorn
 
 from tests.support import auth, events
-from tests.support import console as console_support
+from tests.support.console import serving, shot, signed_in
 from tests.support.system import fresh_system
-
-from .test_console_browser import _page, _shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -27,43 +20,11 @@ OTHER_CLERK = f"clerk:{events.OTHER_STATION}"
 ENTERPRISE = "沈阳走访浏览器测试电子有限公司"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def station():
     async with fresh_system() as system:
-        async with console_support.running(system) as app:
-            port = _free_port()
-            server = uvicorn.Server(
-                uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-            )
-            serving = asyncio.create_task(server.serve())
-            try:
-                while not server.started:
-                    assert not serving.done(), "the console did not start"
-                    await asyncio.sleep(0.05)
-                yield system, f"http://127.0.0.1:{port}"
-            finally:
-                server.should_exit = True
-                await serving
-
-
-@contextlib.asynccontextmanager
-async def _signed_in(chromium, base: str, person: str):
-    from playwright.async_api import expect
-
-    context, page = await _page(chromium, base)
-    try:
-        await page.goto("/signin")
-        await page.locator(f'button[data-person="{person}"]').click()
-        await expect(page.get_by_test_id("who")).to_be_visible()
-        yield page
-    finally:
-        await context.close()
+        async with serving(system) as base:
+            yield system, base
 
 
 async def test_a_clerk_records_a_visit_and_finds_it_in_the_list(station, chromium):
@@ -71,7 +32,7 @@ async def test_a_clerk_records_a_visit_and_finds_it_in_the_list(station, chromiu
 
     system, base = station
     code = events.credit_code("91210112MA0U00031")
-    async with _signed_in(chromium, base, CLERK) as page:
+    async with signed_in(chromium, base, CLERK) as page:
         await page.get_by_role("link", name="走访", exact=True).click()
         await expect(page.get_by_test_id("no-visits")).to_be_visible()
         await page.get_by_role("link", name="记录走访").click()
@@ -88,16 +49,16 @@ async def test_a_clerk_records_a_visit_and_finds_it_in_the_list(station, chromiu
         await expect(page.locator(".flash-ok")).to_contain_text(f"对「{ENTERPRISE}」的走访")
         await expect(page.get_by_test_id("visit-findings")).to_contain_text("8 台电子天平需要校准")
         await expect(page.get_by_test_id("visit")).to_contain_text("张晓燕、李明")
-        await _shot(page, "visit")
+        await shot(page, "visit")
         await page.get_by_role("link", name="返回走访记录").click()
         row = page.get_by_test_id("visit-row").filter(has_text=ENTERPRISE)
         await expect(row).to_contain_text("张晓燕、李明")
-        await _shot(page, "visits")
+        await shot(page, "visits")
 
     visits = (await system.clients["intake"].get("/visits", headers=auth.CLERK)).json()
     assert [v["findings"] for v in visits if v["credit_code"] == code] == ["企业 8 台电子天平需要校准，咨询 CMA 资质"]
 
-    async with _signed_in(chromium, base, OTHER_CLERK) as page:
+    async with signed_in(chromium, base, OTHER_CLERK) as page:
         await page.get_by_role("link", name="走访", exact=True).click()
         await expect(page.get_by_test_id("no-visits")).to_be_visible()
         await expect(page.get_by_text(ENTERPRISE)).to_have_count(0)
