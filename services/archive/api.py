@@ -53,11 +53,34 @@ class DossierSummary(BaseModel):
         description="办结 resolved / 否定备案 refused / 并单 merged / 撤回 withdrawn "
         "(content.outcome has the reason, basis or merged-into)"
     )
+    enterprise_name: str | None = Field(
+        description="企业名称（需求登记时封存的；销毁后为空）/ the enterprise's name as sealed with the demand "
+        "(content.demand.enterprise; null once disposed of)",
+    )
+    credit_code: str | None = Field(
+        description="统一社会信用代码（封存时的；销毁后为空）/ its credit code as sealed (null once disposed of)",
+    )
 
     @classmethod
     def of(cls, k: Kept) -> "DossierSummary":
         d = k.dossier
-        return cls.model_validate({**d.__dict__, "retained_until": k.retained_until, "on_hold": k.on_hold})
+        return cls.model_validate(
+            {**d.__dict__, **_sealed_enterprise(d.content), "retained_until": k.retained_until, "on_hold": k.on_hold}
+        )
+
+
+def _sealed_enterprise(content: dict | None) -> dict[str, str | None]:
+    """The enterprise as the demand's submission sealed it (the fields the search reads, store._LIST); nothing once
+    the dossier's content was disposed of."""
+    demand = (content or {}).get("demand")
+    enterprise = demand.get("enterprise") if isinstance(demand, dict) else None
+    name, code = (
+        (enterprise.get("name"), enterprise.get("credit_code")) if isinstance(enterprise, dict) else (None, None)
+    )
+    return {
+        "enterprise_name": name if isinstance(name, str) else None,
+        "credit_code": code if isinstance(code, str) else None,
+    }
 
 
 class SupplementOut(BaseModel):
@@ -114,9 +137,10 @@ async def list_dossiers(
     q: Annotated[
         SearchText | None,
         Query(
-            description="跟踪单号（开头部分，如 2026-0001 或带站代码的 hunnan-01-2026-0001）、档案号、企业名称或"
-            "统一社会信用代码（任意部分）/ a tracking number by its start (stored or printed), or any part of the "
-            "archive number, the enterprise's name or credit code"
+            description="跟踪单号（开头部分，如 2026-0001 或带站代码的 hunnan-01-2026-0001；只输入数字时也按流水号"
+            "末尾查找，如 000123 或 123）、档案号、企业名称或统一社会信用代码（任意部分）/ a tracking number by its "
+            "start (stored or printed) or, for digits only, by the end of its serial; or any part of the archive "
+            "number, the enterprise's name or credit code"
         ),
     ] = None,
     sealed_from: Annotated[

@@ -38,13 +38,16 @@ _KEEPING = """, archive_retained_until(station_id, sealed_at, retain_until) AS r
     EXISTS (SELECT 1 FROM legal_holds h WHERE h.demand_id = dossiers.demand_id AND h.lifted_at IS NULL) AS on_hold"""
 _GET_IN_SCOPE = f"SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE demand_id = $1 AND qs_covers($2, station_id)"
 # The catalogue, searched (domain.DossierSearch): $4 is the search word as a LIKE literal (like_pattern), or NULL; a
-# tracking number by its start, stored or printed with the station's code; the archive number, the enterprise's name
-# and credit code (as sealed with the demand; a disposed dossier has only its numbers) by any part, case ignored.
+# tracking number by its start, stored or printed with the station's code, and, when the word is only digits (ASCII),
+# by the end of its serial too (staff type the serial's tail: 000123 or 123 finds 2026-000123); the archive number,
+# the enterprise's name and credit code (as sealed with the demand; a disposed dossier has only its numbers) by any
+# part, case ignored.
 _LIST = f"""
 SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE qs_covers($1, station_id)
   AND ($4::text IS NULL
        OR tracking_no LIKE $4 || '%'
        OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE $4 || '%'
+       OR ($4 ~ '^[0-9]+$' AND substring(tracking_no FROM '[^-]*$') LIKE '%' || $4)
        OR archive_no ILIKE '%' || $4 || '%'
        OR content #>> '{{demand,enterprise,name}}' ILIKE '%' || $4 || '%'
        OR content #>> '{{demand,enterprise,credit_code}}' ILIKE '%' || $4 || '%')

@@ -99,6 +99,7 @@ def create_app(
     app.state.oidc = oidc
     app.state.metrics = metrics
     app.state.templates = web.templates()
+    app.add_middleware(web.UnexpectedErrors)  # innermost: any other error is a 500 page with a reference id
     app.add_middleware(web.SessionMiddleware, settings=settings, clock=clock)
     app.add_middleware(web.SecurityHeaders)
     app.add_middleware(ObserveRequests, metrics=metrics)  # outermost: times every page, whatever answers it

@@ -14,6 +14,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from uuid import uuid4
 
 import structlog
 from fastapi import Depends, Request
@@ -335,6 +336,7 @@ def error_page(request: Request, status: int, message: str, detail: str | None =
         404: "未找到",
         405: "不支持的操作",
         422: "请求有误",
+        500: "系统出错了",
         503: "服务暂不可用",
     }.get(status, "出错了")
     if is_public(request):  # the enterprise's pages: their own layout and words, whatever went wrong
@@ -451,3 +453,56 @@ async def on_http_error(request: Request, exc: Exception) -> Response:
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     # A path or query the page cannot take (e.g. a demand id that is not a UUID) names no record.
     return error_page(request, 404, "未找到该页面或记录，或它不在您的查看范围内。")
+
+
+# --- an error nothing else answers (a bug, a reply the page did not expect): 500, a reference, never a traceback ---
+
+UNEXPECTED = "系统出错了，请稍后再试"
+
+
+async def on_unexpected_error(request: Request, exc: Exception) -> Response:
+    """The error page (the enterprise's own under /public/) with status 500 and a reference id; the traceback is logged
+    under the same id, so ops find it from what the person reads out."""
+    reference = uuid4().hex[:12]
+    log.error("unexpected error", reference=reference, method=request.method, path=request.url.path, exc_info=exc)
+    message = f"{UNEXPECTED}。"
+    try:
+        if is_public(request):
+            return public_error(request, 500, "系统出错了", f"{message}错误编号：{reference}")
+        return error_page(request, 500, message, f"错误编号：{reference}（联系运维人员时请告知）")
+    except Exception:  # the page itself failed: still no traceback, and still the reference
+        log.exception("error page failed", reference=reference)
+        return HTMLResponse(
+            f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>系统出错了</title>'
+            f"<p>{message}错误编号：{reference}</p></html>",
+            status_code=500,
+        )
+
+
+class UnexpectedErrors:
+    """Answers an exception that escaped every exception handler with `on_unexpected_error`. Added first, so it sits
+    inside the session, security-header and request-metrics middlewares (the page keeps the session and headers; the
+    500 is counted): Starlette's own 500 handler (`add_exception_handler(Exception, …)`) runs outside them all, and
+    ObserveRequests, outermost, would answer the services' JSON 500. A reply already under way is left to them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_noting(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting)
+        except Exception as exc:
+            if started:
+                raise
+            response = await on_unexpected_error(Request(scope, receive), exc)
+            await response(scope, receive, send)

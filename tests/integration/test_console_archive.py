@@ -1,8 +1,8 @@
 """The console's 档案 search and 周报 against the running system (the five services in-process, real PostgreSQL and
 RabbitMQ): the archive searches (a tracking number by its start, an enterprise by part of its name or its credit
-code, the sealing dates) within the person's scope, and the page pages it; the weekly report shows the visits made
-and the special tasks the archive received (overdue first, per station for a supervisor), and a report kept before
-they were recorded says so instead of failing."""
+code, the sealing dates) within the person's scope, and the page pages it and names each dossier's enterprise; the
+weekly report shows the visits made and the special tasks the archive received (overdue first, per station for a
+supervisor), and a report kept before they were recorded says so instead of failing."""
 
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -67,6 +67,13 @@ def rows_of(page) -> list[str]:
     return re.findall(r'data-testid="dossier-row" data-demand="([^"]+)"', page.text)
 
 
+def enterprise_of(page, demand_id: str) -> str | None:
+    """The 企业 cell of the dossier's row."""
+    row = re.search(rf'data-demand="{demand_id}">(.*?)</tr>', page.text, re.S)
+    cell = re.search(r'<td data-label="企业">([^<]*)</td>', row.group(1)) if row else None
+    return cell.group(1) if cell else None
+
+
 async def test_the_archive_searches_and_the_page_shows_what_it_found(system, console, sealed):
     first, second = sealed
     today = china_today(datetime.now(UTC))
@@ -76,6 +83,10 @@ async def test_the_archive_searches_and_the_page_shows_what_it_found(system, con
         assert everything.status_code == 200, everything.text
         assert set(rows_of(everything)) >= {first["demand_id"], second["demand_id"]}
         assert "最近封存" not in everything.text  # the console no longer scans the newest dossiers itself
+        # The archive names each dossier's enterprise as sealed: the list has its 企业 column.
+        assert "<th>企业</th>" in everything.text
+        for d in (first, second):
+            assert enterprise_of(everything, d["demand_id"]) == d["name"]
 
         searches = {
             first["tracking_no"]: [first],  # the tracking number as stored, by its start
@@ -116,6 +127,9 @@ async def test_the_archive_searches_and_the_page_shows_what_it_found(system, con
         await sign_in(supervisor, "supervisor:210100")
         page = await supervisor.get("/archive", params={"q": first["credit_code"]})
         assert rows_of(page) == [first["demand_id"]]
+        # A whole credit code: the page names the enterprise it found, as sealed.
+        named = re.search(r'data-testid="archive-enterprise">企业：<strong>([^<]+)</strong>', page.text)
+        assert named and named.group(1) == first["name"], main_of(page)
 
     # Each search is in the archive's access log with what was searched for.
     log = await system.clients["archive"].get("/access-log", params={"limit": 500}, headers=auth.HEAD)

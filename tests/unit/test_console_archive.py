@@ -92,3 +92,28 @@ def test_a_books_query_sends_only_what_was_filled_in():
         "key": "机器人",
         "to": "2026-11-01",
     }
+
+
+def test_a_sealed_record_reads_in_chinese_without_machine_fields():
+    """What the screenshots showed once: raw keys (counts_as_satisfied, rating_event_id) and codes (window)."""
+    content = {
+        "ratings": [
+            {
+                "round": 1,
+                "answers": {"overall": "very_satisfied", "station_service": 5, "problem_solved": True},
+                "source": "online",
+                "rated_at": "2026-11-20T02:00:00+00:00",
+                "counts_as_satisfied": True,
+                "rating_event_id": "bcffbc1b-efcc-4075-8a45-5690a2317253",
+            }
+        ],
+        "assignments": [{"assignee_id": "org-metrology-01", "handling_mode": "independent", "assignment_no": 1}],
+    }
+    rows = {s["key"]: dict(s["entries"][0]) for s in sections(content)}
+    rating, assignment = rows["ratings"], rows["assignments"]
+    assert rating["计为满意"] == "是" and rating["评价时间"] == "2026-11-20 10:00"
+    assert "总体评价：非常满意" in rating["评价内容"] and "1. 工作站的服务的满意程度：5" in rating["评价内容"]
+    assert assignment == {"办理方式": "独立办理", "派单序号": "1"}
+    every_label = [label for s in sections(content) for entry in s["entries"] for label, _ in entry]
+    assert all(not label.isascii() for label in every_label), every_label
+    assert value_text("channel", "window") == "窗口" and value_text("kind", "resolved") == "办结"

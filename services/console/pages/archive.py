@@ -19,9 +19,10 @@ from fastapi.responses import Response
 
 from shared.auth import READERS, Role
 from shared.calendar import CHINA, china_today
+from shared.contracts import Channel, FollowUpKind, GreenChannel
 
 from ..client import Document, ServiceError, Services
-from ..forms import Errors, FormData, Pager, place_errors
+from ..forms import STAR_ITEMS, Errors, FormData, Pager, place_errors
 from ..web import Api, Caller, allowed, flash, redirect, render
 from . import casework as cw
 from .demands import DOCUMENT_CSP, FormState, blank
@@ -30,8 +31,9 @@ router = APIRouter()
 
 # --- pure: search, sections, weeks, books ---
 
-# The archive's GET /dossiers searches itself (q: a tracking number by its start, or any part of an archive number,
-# an enterprise's name or credit code; sealed_from/sealed_to: China dates, both included), within the caller's scope.
+# The archive's GET /dossiers searches itself (q: a tracking number by its start, or digits only by its serial's end,
+# or any part of an archive number, an enterprise's name or credit code; sealed_from/sealed_to: China dates, both
+# included), within the caller's scope; each row names the enterprise as sealed (none once disposed of).
 SEARCH_FIELDS = ("q", "sealed_from", "sealed_to")
 _CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{9,10}$")
 
@@ -134,7 +136,37 @@ FIELD_LABELS = {
     "received_at": "受理时间",
     "label": "名称",
     "code": "编码",
+    "category": "服务类别",
+    "materials": "所需材料",
+    "submitted_at": "提交时间",
+    "resolved_at": "办结时间",
+    "rated_at": "评价时间",
+    "assignment_no": "派单序号",
+    "enterprise_profile": "企业所属（登记时）",
+    "chain": "产业链",
+    "chain_leader": "链主企业",
+    "town": "专业镇",
+    "in_park": "园区内",
+    "park_name": "园区",
+    "counts_as_satisfied": "计为满意",
+    "green_channel": "绿色通道",
+    "green_channel_reason": "绿色通道理由",
+    "overall": "总体评价",
+    "comments": "意见建议",
+    "problem_solved": "问题是否解决",
+    **{name: f"{number}. {question.removeprefix('您对本次')}" for name, number, question in STAR_ITEMS},
 }
+# Only for machines (ids that a name beside them says for people, versions, event references): not shown.
+_MACHINE_FIELDS = {
+    "version",
+    "handled_by",
+    "category",
+    "first_responder_id",
+    "assignee_id",
+    "rating_event_id",
+    "responsible_id",
+}
+ENDINGS = {"resolved": "办结", "refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}
 VALUE_LABELS = {
     "outcome": {"met": "需求已满足", "not_met": "需求未能满足"},
     "assignee_kind": {"organization": "服务机构", "department": "站内科室", "staff": "工作人员"},
@@ -142,8 +174,11 @@ VALUE_LABELS = {
     "finding": {"founded": "情况属实，重新办理", "unfounded": "情况不属实", "unreachable": "无法联系企业"},
     "overall": {"very_satisfied": "非常满意", "satisfied": "满意", "basically_satisfied": "基本满意",
                 "dissatisfied": "不满意"},
+    "channel": {c.value: c.label for c in Channel},
+    "green_channel": {g.value: g.label for g in GreenChannel},
+    "handling_mode": {"independent": "独立办理", "joint": "共同办理", "coordinated": "协调办理"},
+    "kind": {**{k.value: k.label for k in FollowUpKind}, **ENDINGS},
 }  # fmt: skip
-ENDINGS = {"resolved": "办结", "refused": "否定备案", "merged": "已并单", "withdrawn": "已撤回"}
 
 
 def value_text(key: str, value: Any) -> str:
@@ -161,7 +196,9 @@ def value_text(key: str, value: Any) -> str:
         return VALUE_LABELS.get(key, {}).get(value, value)
     if isinstance(value, dict):
         return "；".join(
-            f"{FIELD_LABELS.get(k, k)}：{value_text(k, v)}" for k, v in value.items() if v not in (None, "", [], {})
+            f"{FIELD_LABELS.get(k, k)}：{value_text(k, v)}"
+            for k, v in value.items()
+            if v not in (None, "", [], {}) and k not in _MACHINE_FIELDS
         )
     if isinstance(value, list):
         return "；".join(value_text(key, v) for v in value)
@@ -174,7 +211,7 @@ def entry_rows(entry: Any) -> list[tuple[str, str]]:
     return [
         (FIELD_LABELS.get(k, k), value_text(k, v))
         for k, v in entry.items()
-        if k not in _ENVELOPE and v not in (None, "", [], {})
+        if k not in _ENVELOPE and k not in _MACHINE_FIELDS and v not in (None, "", [], {})
     ]
 
 
