@@ -725,8 +725,9 @@ def check_retention_years(years: int) -> int:
 @dataclass(frozen=True)
 class DossierSearch:
     """GET /dossiers' search: `q` finds a tracking number by its start (as stored, 2026-000137, or as printed with
-    the station's code, hunnan-01-2026-000137), and the archive number, the enterprise's name or its credit code by
-    any part (case ignored); the sealing time lies in [since, until). Empty: every dossier of the scope."""
+    the station's code, hunnan-01-2026-000137; digits only also by its serial's end, 000137 or 137), and the archive
+    number, the enterprise's name or its credit code by any part (case ignored); the sealing time lies in
+    [since, until). Empty: every dossier of the scope."""
 
     q: str | None = None
     sealed_from: date | None = None
