@@ -38,13 +38,16 @@ log = structlog.get_logger(__name__)
 
 # Every service's outbox age, read from its table like the business counters: the same on every replica, whichever
 # relay is stuck. Run in the system scope (qs.scope '*'), though the outbox has no row-level security anyway.
-# GREATEST: 0 when nothing is pending (min is NULL), and never below 0 for a row committed after this scrape's now().
+# GREATEST: 0 when nothing is pending (NULL), and never below 0 for a row committed after this scrape's now().
+# The oldest is the head of the relay's queue (lowest id), read with one probe of the pending index: min(created_at)
+# over the pending rows was planned as a scan of the whole outbox whenever the statistics still counted rows pending
+# that the relay had published since (50 ms at 300,000 rows, growing with the table).
 OUTBOX_AGE = StoreCounter(
     "qs_outbox_oldest_pending_seconds",
     "Age in seconds of the oldest event written but not yet published, 0 when none",
     (),
-    """SELECT GREATEST(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
-        FROM outbox WHERE published_at IS NULL""",
+    """SELECT GREATEST(EXTRACT(EPOCH FROM now() - (
+            SELECT created_at FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 1))::float8, 0)""",
     kind="gauge",
 )
 

@@ -32,10 +32,13 @@ log = structlog.get_logger(__name__)
 S = TypeVar("S")
 E = TypeVar("E", bound=Envelope)
 
+# Transaction-local (`true`): gone at COMMIT or ROLLBACK, so a pooled connection carries no scope to its next user
+# (the pool sends no reset: shared.db.pool).
 _SET_SCOPE = "SELECT set_config('qs.scope', $1, true), set_config('qs.org', $2, true)"
 # Two handlers of one demand's events must not race while its rows may not exist yet
-# (SELECT … FOR UPDATE locks no absent row), so handling takes a per-demand lock first.
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext($1::text))"
+# (SELECT … FOR UPDATE locks no absent row), so handling takes a per-demand lock first:
+# in the same statement (one round trip) as the scope, before anything else the transaction does.
+_SET_SCOPE_AND_LOCK = _SET_SCOPE + ", pg_advisory_xact_lock(hashtext($3::text))"
 
 
 class HandlingError(RuntimeError):
@@ -94,23 +97,33 @@ class UnitOfWork(Generic[S]):
         self._pool = pool
 
     @contextlib.asynccontextmanager
-    async def begin(self, principal: Principal = SYSTEM, *, lock: object = None) -> AsyncIterator[Tx[S]]:
-        """One transaction in the caller's scope: row-level security sees what the caller may see."""
+    async def _transaction(self) -> AsyncIterator[asyncpg.Connection]:
         if self._pool is None:
             raise RuntimeError("the service has not started")
-        scope = "*" if principal is SYSTEM else principal.db_scope
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_SET_SCOPE, scope, principal.org or "")
-            if lock is not None:
-                await conn.execute(_LOCK, str(lock))
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def begin(self, principal: Principal = SYSTEM, *, lock: object = None) -> AsyncIterator[Tx[S]]:
+        """One transaction in the caller's scope: row-level security sees what the caller may see."""
+        scope = "*" if principal is SYSTEM else principal.db_scope
+        async with self._transaction() as conn:
+            if lock is None:
+                await conn.execute(_SET_SCOPE, scope, principal.org or "")
+            else:
+                await conn.execute(_SET_SCOPE_AND_LOCK, scope, principal.org or "", str(lock))
             yield Tx(conn=conn, store=self._store(conn), principal=principal)
 
     async def handle(self, event: E, usecase: Callable[[Tx[S], E], Awaitable[None]]) -> bool:
-        """Apply an event once: the inbox claim is the first write; False for a duplicate."""
-        async with self.begin(SYSTEM, lock=event.lock_key) as tx:
-            if not await inbox.claim(tx.conn, self.consumer, event.event_id):
+        """Apply an event once: the inbox claim is the first write; False for a duplicate.
+
+        Its first statement sets the system scope, takes the demand's turn (the lock of `begin`) and claims the
+        event, in one round trip (shared.messaging.inbox)."""
+        async with self._transaction() as conn:
+            if not await inbox.claim(conn, self.consumer, event.event_id, scope="*", turn=str(event.lock_key)):
                 log.info("duplicate event ignored", consumer=self.consumer)
                 return False
+            tx = Tx(conn=conn, store=self._store(conn), principal=SYSTEM)
             try:
                 await usecase(tx, event)
             except ValidationError as exc:

@@ -4,7 +4,9 @@
 that publishes domain events. It publishes with publisher confirms, persistent,
 mandatory (an unroutable message is a failure, except reference data, which its
 owner announces again), message_id = event_id, and marks
-rows published only after the broker confirmed them. Several replicas share the
+rows published only after the broker confirmed them. A batch is published at once
+and its confirms awaited together; one demand's events still go out one after the
+other (`in_turns`). Several replicas share the
 work through FOR UPDATE SKIP LOCKED; a crash between confirm and commit publishes
 the event again, which the consumers' inbox absorbs.
 
@@ -43,13 +45,19 @@ CHANNEL = "outbox"  # LISTEN/NOTIFY channel; NOTIFY is delivered on commit only
 _REFERENCE_KEYS = frozenset(e.routing_key for e in REFERENCE)
 
 
+# The row and the relay's wake-up call in one round trip. NOTIFY is sent at COMMIT only (never for a rollback), and
+# PostgreSQL folds a transaction's identical notifications into one.
+_ADD = f"""
+INSERT INTO outbox (event_id, routing_key, station_id, demand_id, correlation_id, payload)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING pg_notify('{CHANNEL}', '')
+"""
+
+
 async def add(conn: asyncpg.Connection, event: Envelope) -> None:
     """Within the caller's transaction; reference events (e.g. StationRegistered) have no demand."""
     await conn.execute(
-        """
-        INSERT INTO outbox (event_id, routing_key, station_id, demand_id, correlation_id, payload)
-        VALUES ($1, $2, $3, $4, $5, $6)
-        """,
+        _ADD,
         event.event_id,
         event.routing_key,
         getattr(event, "station_id", None),
@@ -57,7 +65,6 @@ async def add(conn: asyncpg.Connection, event: Envelope) -> None:
         event.correlation_id,
         event.model_dump(mode="json"),
     )
-    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
 
 
 _CLAIM = """
@@ -67,12 +74,14 @@ ORDER BY id LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
-# Housekeeping: one batch per statement (its own short transaction), oldest first.
+# Housekeeping: one batch per statement (its own short transaction), oldest first. Each batch is a range scan on an
+# age index (0004_prune_indexes.sql: outbox_published, inbox_by_age, idempotent_requests_by_age), not a sort of every
+# old row, so a batch costs the same however large the tables have grown.
 _PRUNE_OUTBOX = """
 DELETE FROM outbox WHERE id IN (
     SELECT id FROM outbox
     WHERE published_at < now() - $1::interval
-    ORDER BY id LIMIT $2
+    ORDER BY published_at LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 """
@@ -80,21 +89,33 @@ _PRUNE_INBOX = """
 DELETE FROM inbox WHERE (consumer, event_id) IN (
     SELECT consumer, event_id FROM inbox
     WHERE received_at < now() - $1::interval
-    LIMIT $2
+    ORDER BY received_at LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 """
 PRUNE_LOCK = 0x5153_5052_554E  # session advisory lock: one pruner per database at a time
+_COUNT_EVERY = 5.0  # seconds between counts of the pending rows while the relay works through a backlog
+_PASS_SECONDS = 0.01  # the shortest time from one relay pass to the next (OutboxRelay._space_out)
 
 
 _PRUNE_REQUESTS = """
 DELETE FROM idempotent_requests WHERE (caller, key) IN (
     SELECT caller, key FROM idempotent_requests
     WHERE created_at < now() - $1::interval
-    LIMIT $2
+    ORDER BY created_at LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 """
+
+
+def in_turns(rows: list[asyncpg.Record]) -> list[list[asyncpg.Record]]:
+    """A batch split into the sequences that must go out in order, each in id order, in order of their first row:
+    one per demand, and for events without a demand (reference data) one per routing key."""
+    turns: dict[object, list[asyncpg.Record]] = {}
+    for row in rows:
+        key = row["demand_id"] if row["demand_id"] is not None else row["routing_key"]
+        turns.setdefault(key, []).append(row)
+    return list(turns.values())
 
 
 @dataclass(frozen=True)
@@ -121,9 +142,9 @@ async def prune(
     Unpublished outbox rows are never touched, however old.
     """
     async with pool.acquire() as conn:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PRUNE_LOCK):
-            return None
         try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", PRUNE_LOCK):
+                return None
             counts = []
             for sql, age in ((_PRUNE_OUTBOX, outbox_age), (_PRUNE_INBOX, inbox_age), (_PRUNE_REQUESTS, outbox_age)):
                 total = 0
@@ -133,9 +154,13 @@ async def prune(
                     if deleted < batch:
                         break
                 counts.append(total)
-        finally:
-            if not conn.is_closed():  # a lost session has released the lock already
-                await conn.execute("SELECT pg_advisory_unlock($1)", PRUNE_LOCK)
+            await conn.execute("SELECT pg_advisory_unlock($1)", PRUNE_LOCK)
+        except BaseException:
+            # The pool does not reset released connections (shared.db.pool): one that may still hold the session
+            # lock (an error or a cancellation anywhere here, even while the lock was being taken) is dropped, and
+            # with its session the lock goes.
+            conn.terminate()
+            raise
     return Pruned(outbox=counts[0], inbox=counts[1], requests=counts[2])
 
 
@@ -178,15 +203,20 @@ class OutboxRelay:
         self._stopping = False
         self._task: asyncio.Task | None = None
         self._pruner: asyncio.Task | None = None
+        self._counted_at = float("-inf")
+        self._last_pass = float("-inf")
 
     async def run(self) -> None:
         """Publish until stopped; never dies on a broker or database outage."""
         failures = 0
         while not self._stopping:
             await self._ensure_listener()
+            await self._space_out()
             self._wake.clear()
+            # After a failure one event probes the broker: an outage costs one attempt per back-off, not a batch's.
+            limit = 1 if failures else self._batch
             try:
-                published, failed = await self.publish_pending()
+                published, failed = await self.publish_pending(limit)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("outbox relay database error", error=repr(exc))
                 published, failed = 0, True
@@ -197,8 +227,18 @@ class OutboxRelay:
                 await self._back_off(delay)
                 continue
             failures = 0
-            if published < self._batch:  # a full batch means more may be waiting
+            if published < limit:  # a full batch means more may be waiting
                 await self._pause(self._poll_seconds)
+
+    async def _space_out(self) -> None:
+        """Passes start at most every `_PASS_SECONDS`. An idle relay starts at once; a busy one sends what the
+        handlers committed meanwhile in one batch (one transaction, one round of confirms) instead of one pass per
+        event, for at most that much more latency."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_pass + _PASS_SECONDS - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_pass = loop.time()
 
     def backoff_delay(self, failures: int) -> float:
         """Seconds to wait after the n-th failure in a row: doubling from `backoff_initial` up to
@@ -272,40 +312,69 @@ class OutboxRelay:
             self._listener = None
             log.warning("outbox listener unavailable, polling", error=repr(exc))
 
-    async def publish_pending(self) -> tuple[int, bool]:
-        """One batch in one transaction; returns (published, whether a publish failed)."""
+    async def publish_pending(self, limit: int | None = None) -> tuple[int, bool]:
+        """One batch (`limit` rows, the configured batch by default) in one transaction; returns (published, whether
+        a publish failed).
+
+        The batch goes out at once and its confirms are awaited together, so a batch costs about one broker round
+        trip, not one per event. Order is kept where a consumer could see it: the events of one demand (without a
+        demand: of one routing key) are published one after the other, each once the one before it is confirmed, so
+        a failed one still holds back those behind it. After any failure no further publish starts (the relay backs
+        off as before); each row is marked published only after its own confirm.
+        """
+        limit = limit or self._batch
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_CLAIM, self._batch)
-            published: list[int] = []
-            failed = False
-            for row in rows:
-                try:
-                    await self._publish(row)
-                except Exception as exc:  # any broker failure leaves the row pending
-                    failed = True
-                    self._metrics.outbox_publish_failures.inc()
-                    log.warning(
-                        "outbox publish failed",
-                        event_id=str(row["event_id"]),
-                        routing_key=row["routing_key"],
-                        error=repr(exc),
-                    )
-                    await conn.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                        row["id"],
-                        repr(exc)[:1000],
-                    )
-                    break  # keep order: later events wait for this one
-                published.append(row["id"])
-                self._metrics.outbox_published.labels(event=row["routing_key"]).inc()
-            if published:
+            rows = await conn.fetch(_CLAIM, limit)
+            confirmed: list[int] = []
+            failures: list[tuple[asyncpg.Record, Exception]] = []
+
+            async def publish_in_turn(queue: list[asyncpg.Record]) -> None:
+                for row in queue:
+                    if failures:
+                        return
+                    try:
+                        await self._publish(row)
+                    except Exception as exc:  # any broker failure leaves the row pending
+                        failures.append((row, exc))
+                        return
+                    confirmed.append(row["id"])
+                    self._metrics.outbox_published.labels(event=row["routing_key"]).inc()
+
+            await asyncio.gather(*(publish_in_turn(queue) for queue in in_turns(rows)))
+            if confirmed:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])",
-                    published,
+                    confirmed,
                 )
-            pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            self._metrics.outbox_pending.set(pending - len(published))
-        return len(published), failed
+            for row, exc in failures:
+                self._metrics.outbox_publish_failures.inc()
+                log.warning(
+                    "outbox publish failed",
+                    event_id=str(row["event_id"]),
+                    routing_key=row["routing_key"],
+                    error=repr(exc),
+                )
+                await conn.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+                    row["id"],
+                    repr(exc)[:1000],
+                )
+            await self._count_pending(conn, claimed=len(rows), published=len(confirmed), limit=limit)
+        return len(confirmed), bool(failures)
+
+    async def _count_pending(self, conn: asyncpg.Connection, *, claimed: int, published: int, limit: int) -> None:
+        """The pending gauge without a count per pass: a batch that was not full took everything this replica could
+        see, so what it left is what is pending. After a full batch (a backlog) the rows are counted, at most every
+        `_COUNT_EVERY` seconds."""
+        if claimed < limit:
+            self._metrics.outbox_pending.set(claimed - published)
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._counted_at < _COUNT_EVERY:
+            return
+        self._counted_at = now
+        pending = await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        self._metrics.outbox_pending.set(pending - published)
 
     async def _publish(self, row: asyncpg.Record) -> None:
         try:

@@ -170,6 +170,70 @@ async def test_an_unroutable_reference_event_does_not_hold_the_events_behind_it(
         assert rows and all(r["published_at"] is not None for r in rows)
 
 
+async def test_a_batch_goes_out_at_once_with_each_demands_events_in_the_order_written(vhost, databases):
+    direct = infra.amqp_url(vhost)
+    await capture_queue(direct, "test.capture", "demand.*")
+    db = databases("intake")
+    app = make_app("intake", amqp_url=direct, database_url=db)
+    demands = [events.submitted(tracking_no=f"2026-{n:06d}") for n in range(1, 31)]
+    async with infra.running(app):
+        async with app.state.runtime.uow.begin() as tx:  # one transaction: the relay finds them in one batch
+            for stage in (lambda d: d, events.assigned, events.resolved):
+                for demand in demands:
+                    await tx.publish(stage(demand))
+        messages = []
+
+        async def all_published() -> bool:
+            messages.extend(await drain(direct, "test.capture"))
+            return len(messages) >= 3 * len(demands)
+
+        await infra.eventually(all_published, what="every event published")
+    received: dict[str, list[str]] = {}
+    for message in messages:
+        received.setdefault(body_of(message)["demand_id"], []).append(message.routing_key)
+    assert received == {
+        str(d.demand_id): ["demand.submitted", "demand.assigned", "demand.resolved"] for d in demands
+    }  # each exactly once, in the order written
+    assert all(m.delivery_mode == 2 for m in messages)
+    assert await infra.fetch(db, "SELECT id FROM outbox WHERE published_at IS NULL") == []
+
+
+async def test_a_failed_event_holds_back_its_demands_next_event_not_the_one_published_with_it(vhost, databases):
+    """Nothing is bound for demand.submitted here: the first event fails (NO_ROUTE) and its demand's next waits behind
+    it, while another demand's event, published at the same moment, is confirmed and marked."""
+    direct = infra.amqp_url(vhost)
+    await capture_queue(direct, "test.capture", "demand.assigned")
+    db = databases("intake")
+    app = make_app("intake", amqp_url=direct, database_url=db)
+    held, other = events.submitted(), events.submitted(tracking_no="2026-000002")
+    async with infra.running(app):
+        async with app.state.runtime.uow.begin() as tx:
+            for event in (held, events.assigned(held), events.assigned(other)):
+                await tx.publish(event)
+        state = """
+            SELECT routing_key, demand_id, published_at IS NOT NULL AS published, attempts, last_error
+            FROM outbox WHERE demand_id IS NOT NULL ORDER BY id
+        """
+        # the failed one tried again (a probe after the back-off) while its demand's next event still waits
+        rows = await infra.eventually(
+            lambda: _when(infra.fetch(db, state), lambda rows: rows[0]["attempts"] >= 2),
+            timeout=30,
+            what="the failed event to be tried again",
+        )
+        first, held_next, others = rows
+        assert (first["demand_id"], first["published"]) == (held.demand_id, False)
+        assert "NO_ROUTE" in first["last_error"]
+        assert (held_next["demand_id"], held_next["published"], held_next["attempts"]) == (held.demand_id, False, 0)
+        assert (others["demand_id"], others["published"]) == (other.demand_id, True)
+        [message] = await drain(direct, "test.capture")
+        assert body_of(message)["demand_id"] == str(other.demand_id)
+
+
+async def _when(rows, ok):
+    rows = await rows
+    return rows if rows and ok(rows) else None
+
+
 async def test_tracking_numbers_gapless_under_50_concurrent_submissions(amqp, databases):
     db = databases("intake")
     async with infra.running(make_app("intake", amqp_url=amqp, database_url=db, db_pool_max=20)) as client:
