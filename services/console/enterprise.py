@@ -15,7 +15,7 @@ import structlog
 
 from shared.calendar import CHINA
 
-from .forms import FormData, _put, _text
+from .forms import FormData, put, text
 
 log = structlog.get_logger(__name__)
 
@@ -51,10 +51,10 @@ def public_demand_body(form: FormData) -> dict:
     responder come from the system, not from the form; no material is marked received (nothing was handed over)."""
     body: dict = {}
     for name in ("enterprise.name", "enterprise.credit_code", "contact.name", "contact.phone"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     codes = list(dict.fromkeys(c for c in form.getlist("items") if c))
     body["items"] = [{"code": code} for code in codes]
-    _put(body, "description", _text(form, "description"))
+    put(body, "description", text(form, "description"))
     return body
 
 
@@ -66,7 +66,7 @@ def complaint_body(form: FormData) -> dict:
     """网上投诉 as intake's POST /public/status/{token}/complaints takes it; the contact left empty is the demand's."""
     body: dict = {}
     for name in COMPLAINT_FIELDS:
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     return body
 
 
@@ -123,9 +123,9 @@ def steps(status: dict) -> list[Step]:
     ]
 
 
-def needed(status: dict) -> list[str]:
+def needed(status: dict, rate_here: bool = False) -> list[str]:
     """What is still needed from the enterprise, as the status link tells it (一次告知: the notice lists the
-    materials; a pause says what the station waits for)."""
+    materials; a pause says what the station waits for). `rate_here`: the page offers its own 去评价 button."""
     progress = str(status.get("progress") or "")
     out = []
     paused = status.get("paused")
@@ -134,7 +134,11 @@ def needed(status: dict) -> list[str]:
         reason = str(paused.get("reason") or "")
         out.append(f"{what}：{reason}（自 {cn_day(paused.get('paused_at'))} 起暂停计时）" if reason else what)
     if progress == "resolved":
-        out.append("服务已办结，请使用服务站发送给您的一次性评价链接评价本次服务。")
+        out.append(
+            "服务已办结，请点击下方“去评价”评价本次服务；服务站发送给您的一次性评价链接同样可用，评价一次即可。"
+            if rate_here
+            else "服务已办结，请使用服务站发送给您的一次性评价链接评价本次服务。"
+        )
     return out
 
 

@@ -16,7 +16,9 @@ A survey is a fold of its demand's events in whatever order they come (issue 8):
 
 Rating links (一次性评价链接): a link rates one round of one demand, once. Issuing another does not retire the earlier
 ones (an SMS already sent keeps working); all of a demand's unused links stop when the round is rated (through any
-link or on paper), when they expire, when the round changes, or when the survey closes.
+link or on paper), when they expire, when the round changes, or when the survey closes. When a round's survey opens,
+evaluation makes one such link itself for the enterprise's status page (`status_page_link`, announced to intake by
+RatingLinkIssued): the same rules, beside the links the station sends, and not counted among them.
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -37,6 +39,7 @@ from shared.contracts import (
     NationalLevel,
     Overall,
     Rated,
+    RatingLinkIssued,
     RatingSource,
     RatingVoided,
     Resolved,
@@ -357,6 +360,11 @@ class RatingLink:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    status_page: bool = False  # made by evaluation for the enterprise's status page, not sent by the station
+
+
+# Who made a status page's link (RatingLink.created_by): no person did.
+STATUS_PAGE = "企业查询页（系统生成）"
 
 
 def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datetime, days: int) -> RatingLink:
@@ -372,6 +380,25 @@ def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datet
         created_at=now,
         expires_at=now + timedelta(days=days),
     )
+
+
+def status_page_link(
+    before: Survey | None, survey: Survey, *, token_sha256: str, url: str, now: datetime, days: int
+) -> tuple[RatingLink, RatingLinkIssued] | None:
+    """The link for the enterprise's status page, when a resolution opened a round: `survey` is open and `before`
+    (the survey as it was before that Resolved) was not open in that round. None otherwise (an old or late
+    resolution, a round already open or rated, a closed survey): a round gets one such link. It is a one-time link
+    like those the station sends (issue_link's rules and expiry) and retires none of them; RatingLinkIssued carries
+    its `url` (the token in it is a secret) to intake, which shows it behind the enterprise's status link only."""
+    if survey.status != "open" or (before is not None and before.status == "open" and before.round == survey.round):
+        return None
+    link = replace(
+        issue_link(survey, token_sha256=token_sha256, created_by=STATUS_PAGE, now=now, days=days), status_page=True
+    )
+    event = survey.resolution.caused(
+        RatingLinkIssued, occurred_at=now, round=link.round, url=url, expires_at=link.expires_at
+    )
+    return link, event
 
 
 def valid(link: RatingLink, survey: Survey, now: datetime) -> bool:

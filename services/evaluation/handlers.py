@@ -1,12 +1,16 @@
 """Evaluation subscribers: DemandSubmitted and DemandCorrected say the form's categories and first responder (for the
-breakdowns and scorecards); Assigned says who served; Resolved opens the survey; a closing closes it; a reopening
+breakdowns and scorecards); Assigned says who served; Resolved opens the survey (and makes the round's one-time link
+for the enterprise's status page, announced to intake by RatingLinkIssued); a closing closes it; a reopening
 (重办, DemandReopened) moves it to the next round, to be opened by that round's Resolved.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
-Rated and RatingVoided are evaluation's own events, written to the outbox with the change that produced them.
+Rated, RatingVoided and RatingLinkIssued are evaluation's own events, written to the outbox with the change that
+produced them.
 A refusal, merge or withdrawal ends the demand unresolved: its survey is closed, never rated.
 """
+
+from functools import partial
 
 from shared.contracts import (
     Assigned,
@@ -20,14 +24,16 @@ from shared.contracts import (
 )
 from shared.db.uow import UnitOfWork
 from shared.messaging import EventRouter
-from shared.settings import ServiceSettings
 
 from . import usecases
+from .settings import Settings
 from .store import Store
 
 
-def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRouter:
+def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
     router = EventRouter("evaluation", delivery_limit=settings.delivery_limit)
+    # The status page's link, made as the station's are (EVALUATION_PUBLIC_URL, EVALUATION_RATING_LINK_DAYS).
+    open_survey = partial(usecases.open_survey, status_page=usecases.StatusPageLinks.of(settings))
 
     @router.consumes(DemandSubmitted, queue="evaluation.demand.submitted")
     async def on_submitted(event: DemandSubmitted) -> None:
@@ -43,7 +49,7 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
-        await uow.handle(event, usecases.open_survey)
+        await uow.handle(event, open_survey)
 
     @router.consumes(DemandReopened, queue="evaluation.demand.reopened")
     async def on_reopened(event: DemandReopened) -> None:

@@ -13,14 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from shared.contracts import NationalLevel, Overall
+from shared.contracts import DEFAULT_SATISFIED_LEVELS, NationalLevel, Overall
 from shared.kpis import Period, rate
 
 # The gauge qs_ratings_last_30_days and the alert QsSatisfactionBelowTarget look at this many China days, today
 # included (issue 12: "a station's 满意率 below a threshold over 30 days").
 WINDOW_DAYS = 30
-# The seeds' 满意 (domain.md §9): 非常满意 + 满意; a setting (EVALUATION_SATISFIED_LEVELS).
-DEFAULT_SATISFIED = (Overall.very_satisfied, Overall.satisfied)
+# The seeds' 满意 (domain.md §9): 非常满意 + 满意, the contracts' one default; a setting (EVALUATION_SATISFIED_LEVELS).
+DEFAULT_SATISFIED = DEFAULT_SATISFIED_LEVELS
 _SCALE = tuple(Overall)  # best first: 非常满意, 满意, 一般, 不满意
 
 

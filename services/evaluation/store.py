@@ -28,16 +28,19 @@ _LIST = f"""
 SELECT {_COLUMNS} FROM surveys WHERE ($1::text IS NULL OR status = $1) AND qs_covers($2, station_id)
 ORDER BY opened_at DESC NULLS LAST LIMIT $3 OFFSET $4
 """
-_LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at"
-_ADD_LINK = f"INSERT INTO rating_links ({_LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+_LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at, status_page"
+_ADD_LINK = f"INSERT INTO rating_links ({_LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+# A round's one link for the status page (migrations/0007_status_page_links.sql): a second is not made, whatever asks.
+_ADD_STATUS_PAGE_LINK = _ADD_LINK + " ON CONFLICT (demand_id, round) WHERE status_page DO NOTHING RETURNING true"
 # A retired link expires at the moment it was retired: the demand's unused links (of the rounds before $3, when given).
 _RETIRE_LINKS = """
 UPDATE rating_links SET expires_at = $2
 WHERE demand_id = $1 AND used_at IS NULL AND expires_at > $2 AND ($3::integer IS NULL OR round < $3)
 """
-# The round's links still valid at $3 (unused, unexpired).
+# The round's links the station sent still valid at $3 (unused, unexpired); the status page's own is not one of them.
 _VALID_LINKS = """
-SELECT count(*) FROM rating_links WHERE demand_id = $1 AND round = $2 AND used_at IS NULL AND expires_at > $3
+SELECT count(*) FROM rating_links
+WHERE demand_id = $1 AND round = $2 AND used_at IS NULL AND expires_at > $3 AND NOT status_page
 """
 _GET_LINK = f"SELECT {_LINK_COLUMNS} FROM rating_links WHERE token_sha256 = $1 FOR UPDATE"
 _USE_LINK = "UPDATE rating_links SET used_at = $2 WHERE token_sha256 = $1"
@@ -294,6 +297,20 @@ ORDER BY 1
 _LEVELS = len(Overall)
 
 
+def _link_values(link: RatingLink) -> tuple:
+    return (
+        link.token_sha256,
+        link.demand_id,
+        link.station_id,
+        link.round,
+        link.created_by,
+        link.created_at,
+        link.expires_at,
+        link.used_at,
+        link.status_page,
+    )
+
+
 def _survey(row) -> Survey | None:
     return Survey(**{**row, "voided_rounds": tuple(row["voided_rounds"])}) if row else None
 
@@ -349,24 +366,18 @@ class Store:
 
     async def add_link(self, link: RatingLink) -> None:
         """Earlier links of the demand stay valid (domain: rating links)."""
-        await self.conn.execute(
-            _ADD_LINK,
-            link.token_sha256,
-            link.demand_id,
-            link.station_id,
-            link.round,
-            link.created_by,
-            link.created_at,
-            link.expires_at,
-            link.used_at,
-        )
+        await self.conn.execute(_ADD_LINK, *_link_values(link))
+
+    async def add_status_page_link(self, link: RatingLink) -> bool:
+        """The round's link for the status page; False (nothing added) when the round has one already."""
+        return bool(await self.conn.fetchval(_ADD_STATUS_PAGE_LINK, *_link_values(link)))
 
     async def retire_links(self, demand_id: UUID, when: datetime, *, before_round: int | None = None) -> None:
         """The demand's unused links (of the rounds before `before_round`, when given) stop working at `when`."""
         await self.conn.execute(_RETIRE_LINKS, demand_id, when, before_round)
 
     async def valid_links(self, demand_id: UUID, round: int, when: datetime) -> int:
-        """How many of the round's links are unused and unexpired at `when`."""
+        """How many of the round's links the station sent are unused and unexpired at `when`."""
         return await self.conn.fetchval(_VALID_LINKS, demand_id, round, when)
 
     async def get_link(self, token_sha256: str) -> RatingLink | None:

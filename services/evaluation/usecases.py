@@ -31,6 +31,7 @@ from shared.idempotency import Idempotent
 
 from . import domain, kpis
 from .domain import Rating, Survey
+from .settings import Settings
 from .store import Store
 
 _NOT_FOUND = NotFound("未找到该需求的评价表", "no survey for this demand")
@@ -60,15 +61,49 @@ async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
     await tx.store.add_assignment(event)
 
 
-async def open_survey(tx: Tx[Store], event: Resolved) -> None:
+@dataclass(frozen=True)
+class StatusPageLinks:
+    """How the link for the enterprise's status page is made: as POST /surveys/{id}/link makes the station's, for
+    EVALUATION_RATING_LINK_DAYS, at EVALUATION_PUBLIC_URL's /public/ratings/<token>."""
+
+    public_url: str
+    days: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> "StatusPageLinks":
+        return cls(public_url=settings.public_url, days=settings.rating_link_days)
+
+    def url(self, token: str) -> str:
+        return f"{self.public_url}/public/ratings/{token}"
+
+
+async def open_survey(tx: Tx[Store], event: Resolved, *, status_page: StatusPageLinks | None = None) -> None:
     """A resolution opens the survey for its round, whether or not the assignment was seen yet (or the reopening that
     started the round: a round's Resolved may overtake its DemandReopened). The round's resolution is kept with the
-    assignment it answers: the organization the round's rating counts for."""
-    survey = domain.on_resolved(await tx.store.get(event.demand_id, for_update=True), event)
+    assignment it answers: the organization the round's rating counts for.
+
+    With `status_page` (the subscriber always passes it), the round that opens gets its one-time link for the
+    enterprise's status page, kept (the token's digest only) and announced to intake (RatingLinkIssued, in this
+    transaction); the links the station sent stay valid. A redelivered Resolved is absorbed by the inbox, and a round
+    gets one such link whatever arrives (domain.status_page_link, and the table's unique index)."""
+    before = await tx.store.get(event.demand_id, for_update=True)
+    survey = domain.on_resolved(before, event)
     await tx.store.save(survey)
     if survey.resolved_event_id == event.event_id:  # this resolution opened the round (not an old or late one)
         await tx.store.set_resolution(survey)
     await tx.store.retire_links(event.demand_id, utcnow(), before_round=survey.round)
+    if status_page is not None:
+        token = secrets.token_urlsafe(32)
+        made = domain.status_page_link(
+            before,
+            survey,
+            token_sha256=_digest(token),
+            url=status_page.url(token),
+            now=utcnow(),
+            days=status_page.days,
+        )
+        if made is not None and await tx.store.add_status_page_link(made[0]):
+            await tx.publish(made[1])
 
 
 async def reopen_survey(tx: Tx[Store], event: DemandReopened) -> None:

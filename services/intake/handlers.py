@@ -3,7 +3,10 @@
 The link tells the enterprise every outcome: assigned, returned (退单), rematched (改派: a higher
 assignment_no), referred (转办), resolved, rated, refused (否定备案), merged (并单), archived; and of
 the clock, what concerns the enterprise: a pause (挂起) and its end, an approved extension (延期); after a
-不满意 rating, its verification (核实) and a re-handling (重办: the round and its deadline).
+不满意 rating, its verification (核实) and a re-handling (重办: the round and its deadline). The link also shows when
+each step happened (the first assignment, the round's resolution and rating: public/usecases.py records them with
+the progress) and, while the round waits for its rating, the one-time rating link evaluation made for the round
+(RatingLinkIssued, evaluation's).
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
 calls; `UnitOfWork.handle` takes the demand's lock and claims the inbox before the use case.
@@ -22,6 +25,7 @@ from shared.contracts import (
     DemandReopened,
     ExtensionDecided,
     Rated,
+    RatingLinkIssued,
     RatingVerified,
     Resolved,
 )
@@ -30,6 +34,7 @@ from shared.messaging import EventRouter
 from shared.settings import ServiceSettings
 
 from .demands import usecases as demands
+from .public import usecases as status_page
 from .store import Store
 
 
@@ -38,7 +43,7 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(Assigned, queue="intake.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await uow.handle(event, demands.record_assigned)
+        await uow.handle(event, status_page.record_assigned)
 
     @router.consumes(AssignmentReturned, queue="intake.demand.returned")
     async def on_returned(event: AssignmentReturned) -> None:
@@ -54,11 +59,15 @@ def subscribers(uow: UnitOfWork[Store], settings: ServiceSettings) -> EventRoute
 
     @router.consumes(Resolved, queue="intake.demand.resolved")
     async def on_resolved(event: Resolved) -> None:
-        await uow.handle(event, demands.record_progress)
+        await uow.handle(event, status_page.record_progress)
 
     @router.consumes(Rated, queue="intake.demand.rated")
     async def on_rated(event: Rated) -> None:
-        await uow.handle(event, demands.record_progress)
+        await uow.handle(event, status_page.record_progress)
+
+    @router.consumes(RatingLinkIssued, queue="intake.demand.rating_link_issued")
+    async def on_rating_link_issued(event: RatingLinkIssued) -> None:
+        await uow.handle(event, status_page.record_rating_link)
 
     @router.consumes(RatingVerified, queue="intake.demand.rating_verified")
     async def on_rating_verified(event: RatingVerified) -> None:

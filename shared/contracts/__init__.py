@@ -11,6 +11,7 @@ from .aftercare import (
 )
 from .envelope import STATION_ID_PATTERN, Envelope, Event, StationId, TrackingNo, utcnow
 from .events import (
+    DEFAULT_SATISFIED_LEVELS,
     Answers,
     Archived,
     Assigned,
@@ -38,6 +39,7 @@ from .events import (
     Outcome,
     Overall,
     Rated,
+    RatingLinkIssued,
     RatingSource,
     Referral,
     Resolved,
@@ -70,12 +72,14 @@ from .topology import (
     EVENT_TYPES,
     EXCHANGE,
     LIFECYCLE,
+    RATING_LINKS,
     REFERENCE,
     dead_letter_queue_name,
     queue_name,
 )
 
 __all__ = [
+    "DEFAULT_SATISFIED_LEVELS",
     "FOLLOWING",
     "Appointment",
     "CaseChased",
@@ -117,6 +121,7 @@ __all__ = [
     "EVENT_TYPES",
     "EXCHANGE",
     "LIFECYCLE",
+    "RATING_LINKS",
     "REFERENCE",
     "STATION_ID_PATTERN",
     "Answers",
@@ -148,6 +153,7 @@ __all__ = [
     "Outcome",
     "Overall",
     "Rated",
+    "RatingLinkIssued",
     "RatingSource",
     "Resolved",
     "StationId",

@@ -85,6 +85,12 @@ class Overall(StrEnum):
         return _NATIONAL[self]
 
 
+# 满意 by default (domain.md §9): 非常满意 + 满意. Evaluation's setting (EVALUATION_SATISFIED_LEVELS) may name other
+# levels, and each Rated says how its rating counted (Rated.counts_as_satisfied); a Rated from before that flag counts
+# by this default, wherever it is counted (dispatch's records, the archive's books and reports, evaluation's KPIs).
+DEFAULT_SATISFIED_LEVELS: tuple[Overall, ...] = (Overall.very_satisfied, Overall.satisfied)
+
+
 class NationalLevel(StrEnum):
     """The national 好差评 scale (GB/T 39735 practice): the last two are 差评."""
 
@@ -450,8 +456,20 @@ class Rated(Event):
     rated_at: datetime
     # Whether this rating counts as 满意 under evaluation's definition (EVALUATION_SATISFIED_LEVELS) at the time it
     # was recorded: evaluation owns the definition, and dispatch's running record and the archive's books follow it.
-    # None on events from before the field: consumers then count 非常满意 + 满意 (the default definition).
+    # None on events from before the field: consumers then count DEFAULT_SATISFIED_LEVELS (非常满意 + 满意).
     counts_as_satisfied: bool | None = None
+
+
+class RatingLinkIssued(Event):
+    """Evaluation opened `round`'s survey and made a one-time rating link for the enterprise's own status page, so
+    the enterprise can rate from there as well as from the link the station sends (evaluation's link rules apply:
+    once, until `expires_at`, dead once the round is rated or changes). Intake shows it behind the status link only."""
+
+    routing_key = "demand.rating_link_issued"
+
+    round: int = Field(default=1, ge=1)
+    url: str = Field(min_length=1, max_length=500)  # the rating page with its token: a secret, like the token itself
+    expires_at: datetime
 
 
 class Archived(Event):

@@ -13,6 +13,7 @@ from .events import (
     DemandSubmitted,
     DemandWithdrawn,
     Rated,
+    RatingLinkIssued,
     Resolved,
     StationRegistered,
 )
@@ -36,6 +37,8 @@ DISPOSITIONS: tuple[type[Event], ...] = (
     DemandMerged,
     DemandWithdrawn,
 )
+# Beside the lifecycle: the rating link evaluation makes for the enterprise's status page.
+RATING_LINKS: tuple[type[Event], ...] = (RatingLinkIssued,)
 CLOSINGS: tuple[type[Event], ...] = (DemandRefused, DemandMerged, DemandWithdrawn)
 REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
 # FOLLOWING (shared.contracts.following): what tracking publishes while a case is followed; REHANDLING
@@ -44,7 +47,7 @@ REFERENCE: tuple[type[Envelope], ...] = (StationRegistered, CalendarCorrected)
 # special tasks, a station's work that is not one demand's.
 EVENT_TYPES: dict[str, type[Envelope]] = {
     e.routing_key: e
-    for e in (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, *AFTERCARE, *STATION_WORK, *REFERENCE)
+    for e in (*LIFECYCLE, *DISPOSITIONS, *RATING_LINKS, *FOLLOWING, *REHANDLING, *AFTERCARE, *STATION_WORK, *REFERENCE)
 }
 
 

@@ -7,9 +7,9 @@ and the evaluation database.
 
 import pytest
 
-from shared.contracts import AssigneeKind
+from shared.contracts import AssigneeKind, RatingLinkIssued
 from tests.support import auth, events, infra
-from tests.support.apps import make_app, publish_event
+from tests.support.apps import capture_queue, make_app, publish_event
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +82,8 @@ async def test_a_withdrawn_demand_closes_its_survey_and_nothing_reopens_or_rates
 
 
 async def test_a_rematched_demand_is_rated_on_its_second_assignee(amqp, databases):
+    # Intake alone consumes the status page's RatingLinkIssued: a plain queue keeps it routable for evaluation's relay.
+    await capture_queue(amqp, "test.evaluation.closings.rating_links", RatingLinkIssued.routing_key)
     dbs = {name: databases(name) for name in ("tracking", "evaluation")}
     async with (
         infra.running(make_app("tracking", amqp_url=amqp, database_url=dbs["tracking"])) as tracking,

@@ -21,6 +21,7 @@ from shared.contracts import (
     HandlingMode,
     Outcome,
     Rated,
+    RatingLinkIssued,
     RatingSource,
     RatingVoided,
     Resolved,
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 RATED_QUEUE = "test.evaluation.rounds.rated"
 VOIDED_QUEUE = "test.evaluation.rounds.voided"
+LINKS_QUEUE = "test.evaluation.rounds.rating_links"
 DISTRICT_SUPERVISOR = auth.bearer("supervisor", "210100/210112", name="浑南区市场监管局")
 OTHER_DISTRICT_SUPERVISOR = auth.bearer("supervisor", "210100/210106", name="铁西区市场监管局")
 H = (events.STATION, "210112", "210100")
@@ -41,9 +43,11 @@ H = (events.STATION, "210112", "210100")
 
 @pytest.fixture
 async def evaluation(amqp, databases):
-    """Evaluation with its database URL, and queues catching every Rated and RatingVoided it publishes."""
+    """Evaluation with its database URL, and queues catching every Rated and RatingVoided it publishes (and the
+    status page's RatingLinkIssued, intake's alone: unroutable, it would hold back the relay)."""
     await capture_queue(amqp, RATED_QUEUE, Rated.routing_key)
     await capture_queue(amqp, VOIDED_QUEUE, RatingVoided.routing_key)
+    await capture_queue(amqp, LINKS_QUEUE, RatingLinkIssued.routing_key)
     db = databases("evaluation")
     async with infra.running(make_app("evaluation", amqp_url=amqp, database_url=db)) as client:
         yield client, db

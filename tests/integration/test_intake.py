@@ -248,7 +248,18 @@ async def test_the_online_channel_ignores_station_and_status_fields_and_links_re
         "round",
         "rehandling",
         "verification",
+        "steps",
+        "rating_url",
+        "rating_expires_at",
     }  # nothing about anyone else
+    assert [(s["key"], bool(s["at"])) for s in one["steps"]] == [
+        ("submitted", True),
+        ("assigned", False),
+        ("resolved", False),
+        ("rated", False),
+        ("archived", False),
+    ]
+    assert (one["rating_url"], one["rating_expires_at"]) == (None, None)  # nothing to rate yet
     assert (one["progress"], one["progress_label"], one["handled_by"], one["can_withdraw"]) == (
         "submitted",
         "已受理",

@@ -128,7 +128,10 @@ async def test_a_retried_rating_link_is_the_same_link_issued_once(system):
 
     async def links() -> int:
         rows = await infra.fetch(
-            system.databases["evaluation"], "SELECT 1 FROM rating_links WHERE demand_id = $1", demand
+            # the links sent: not the one evaluation made for the status page when the survey opened
+            system.databases["evaluation"],
+            "SELECT 1 FROM rating_links WHERE demand_id = $1 AND NOT status_page",
+            demand,
         )
         return len(rows)
 

@@ -26,6 +26,7 @@ from shared.contracts import (
     Outcome,
     Overall,
     Rated,
+    RatingLinkIssued,
     RatingSource,
     Resolved,
 )
@@ -109,6 +110,17 @@ def rated(
         answers=Answers(station_service=5, problem_solved=True, overall=overall),
         source=RatingSource.online,
         rated_at=occurred_at or at(15 + round),
+    )
+
+
+def rating_link_issued(cause: DemandSubmitted, *, round: int = 1, token: str = "t" * 43) -> RatingLinkIssued:
+    """Evaluation's link for the status page, made when the round's survey opened (with its Resolved)."""
+    return cause.caused(
+        RatingLinkIssued,
+        occurred_at=at(10 + round, 1),
+        round=round,
+        url=f"http://127.0.0.1:8000/public/ratings/{token}",
+        expires_at=datetime(2026, 10, 30, 10 + round, 1, tzinfo=UTC),
     )
 
 

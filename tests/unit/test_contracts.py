@@ -13,6 +13,7 @@ from shared.contracts import (
     EVENT_TYPES,
     FOLLOWING,
     LIFECYCLE,
+    RATING_LINKS,
     REHANDLING,
     Appointment,
     Archived,
@@ -56,11 +57,12 @@ def _one_of_each() -> dict[type, object]:
     events += fe.one_of_each(events[1], at=f.at(6))  # fixed instants: the examples are compared whole
     events += re_.one_of_each(f.rated(events[0]), at=f.at(8))
     events.append(ae.revisited(events[2], at=f.at(9)))
+    events.append(f.rating_link_issued(events[0]))
     return {type(e): e for e in events}
 
 
 EXAMPLES = _one_of_each()
-DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *FOLLOWING, *REHANDLING, RevisitRecorded)
+DEMAND_EVENTS = (*LIFECYCLE, *DISPOSITIONS, *RATING_LINKS, *FOLLOWING, *REHANDLING, RevisitRecorded)
 
 
 def test_examples_cover_every_demand_event():
@@ -206,6 +208,7 @@ def test_event_types_routing_keys():
         "demand.resolved",
         "demand.rated",
         "demand.archived",
+        "demand.rating_link_issued",
         "demand.corrected",
         "demand.returned",
         "demand.refused",

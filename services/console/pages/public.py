@@ -7,7 +7,8 @@ stay as they are: the console calls them with no token (the link is the only aut
 enterprise's address on (X-Forwarded-For), so their per-address rate limits count enterprises, not the console.
 
 - /public/submit?station=<id>        网上申报: the catalogue, the enterprise, the need; field errors at their fields
-- /public/status/<token>             查询办理进度: 受理 → 办理中 → 办结 → 评价 → 归档, rounds, what is still needed
+- /public/status/<token>             查询办理进度: 受理 → 办理中 → 办结 → 评价 → 归档 with their moments, rounds, what
+                                     is still needed; after 办结, until rated, 去评价 (the round's own one-time link)
 - /public/status/<token>/receipt     申报成功: the tracking number, the private link and its QR code
 - /public/status/<token>/notice.pdf  受理通知书 (the materials still needed, 一次告知)
 - /public/status/<token>/complaints  网上投诉 and the answers
@@ -22,7 +23,9 @@ means; any other address under /public/ is the enterprise's not-found page, neve
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -37,6 +40,7 @@ from ..enterprise import (
     PUBLIC_DEMAND_FIELDS,
     PUBLIC_TEXT_FIELDS,
     STATION,
+    Step,
     cn_day,
     cn_moment,
     complaint_body,
@@ -225,6 +229,42 @@ async def submit(request: Request, api: Api) -> Response:
 
 # --- the private status link ---
 
+# The page's five steps (enterprise.STEP_LABELS) and the steps intake dates, in the same order: 办理中 starts at 派单.
+STEP_KEYS = ("submitted", "assigned", "resolved", "rated", "archived")
+
+
+@dataclass(frozen=True)
+class DatedStep:
+    step: Step
+    at: str  # the China date and time intake gives for it (cn_moment), or ""
+    at_iso: str  # the same instant for <time datetime>
+
+
+def dated_steps(status: dict) -> list[DatedStep]:
+    """The five steps, each with the moment intake knows of it (its `steps`: 受理, 派单, 办结 and 评价 of the current
+    round, 归档). 受理's note, which repeats the 受理 time, goes where the moment is shown."""
+    moments = {s.get("key"): s.get("at") for s in status.get("steps") or [] if isinstance(s, dict)}
+    dated = []
+    for key, step in zip(STEP_KEYS, steps(status), strict=True):
+        at = moments.get(key)
+        if at and key == "submitted":
+            step = Step(step.label, step.state, "")
+        dated.append(DatedStep(step, cn_moment(at), str(at or "")))
+    return dated
+
+
+def rating_path(status: dict) -> str | None:
+    """The console's own rating page for the link intake offers (`rating_url`, made by evaluation at its public
+    address): /public/ratings/<token>, whichever host the URL names; None without a link, or with one not understood."""
+    url = status.get("rating_url")
+    if not isinstance(url, str):
+        return None
+    path = urlsplit(url).path
+    token = token_of(path)
+    if token is None or not path.endswith(f"/public/ratings/{token}"):
+        return None
+    return f"/public/ratings/{token}"
+
 
 @router.get("/public/status/{token}")
 async def status_page(request: Request, token: str, api: Api) -> Response:
@@ -234,13 +274,15 @@ async def status_page(request: Request, token: str, api: Api) -> Response:
         status = await api.public_status(token, _client(request))
     except ServiceError as exc:
         return _problem(request, exc, "status")
+    rating = rating_path(status)
     return _page(
         request,
         "status.html",
         token=token,
         status=status,
-        steps=steps(status),
-        needed=needed(status),
+        steps=dated_steps(status),
+        needed=needed(status, rate_here=rating is not None),
+        rating=rating,
         ending_labels=ENDING_LABELS,
     )
 

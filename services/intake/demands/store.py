@@ -1,4 +1,5 @@
-"""Demand SQL: demands and their items, tracking-number counters, status links.
+"""Demand SQL: demands and their items, tracking-number counters, status links, and what the status page adds (the
+steps' moments and the rating link evaluation made for it, services/intake/public/domain.py).
 
 The store is bound to one transaction's connection; the unit of work owns the transaction.
 
@@ -15,6 +16,7 @@ from shared.contracts import Channel, GreenChannel
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
 from ..catalogue.domain import Category
+from ..public.domain import RATING_LINK_FIELDS, STEP_TIME_FIELDS, RatingLink, StepTimes
 from .domain import Closure, Demand, DemandItem, Extension, Handling, Pause, Reopening, Verification
 
 # What the city watches of receipt (domain.md §7 "demands received (by channel)", "enterprises served"), counted
@@ -237,6 +239,23 @@ WHERE demand_id = $1"""
 _ADD_STATUS_LINK = "INSERT INTO status_links (token_sha256, demand_id, station_id, expires_at) VALUES ($1, $2, $3, $4)"
 _STATUS_LINK = "SELECT demand_id, expires_at FROM status_links WHERE token_sha256 = $1"
 
+# --- the status page (migrations/0014_status_page.sql): the steps' moments, the rating link ---------------------
+
+_STEP_TIMES = f"SELECT {', '.join(STEP_TIME_FIELDS)} FROM status_steps WHERE demand_id = $1"
+_SAVE_STEP_TIMES = f"""
+INSERT INTO status_steps ({", ".join(STEP_TIME_FIELDS)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(STEP_TIME_FIELDS) + 1))})
+ON CONFLICT (demand_id) DO UPDATE SET
+    {", ".join(f"{c} = EXCLUDED.{c}" for c in STEP_TIME_FIELDS if c not in ("demand_id", "station_id"))}
+"""
+_RATING_LINK = f"SELECT {', '.join(RATING_LINK_FIELDS)} FROM status_rating_links WHERE demand_id = $1 AND round = $2"
+_SAVE_RATING_LINK = f"""
+INSERT INTO status_rating_links ({", ".join(RATING_LINK_FIELDS)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(RATING_LINK_FIELDS) + 1))})
+ON CONFLICT (demand_id, round) DO UPDATE SET
+    url = EXCLUDED.url, expires_at = EXCLUDED.expires_at, issued_at = EXCLUDED.issued_at, event_id = EXCLUDED.event_id
+"""
+
 
 def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
     data = dict(row)
@@ -383,3 +402,20 @@ class DemandStore:
 
     async def status_link(self, digest: str) -> asyncpg.Record | None:
         return await self.conn.fetchrow(_STATUS_LINK, digest)
+
+    # --- the status page ----------------------------------------------------------
+
+    async def step_times(self, demand_id: UUID, *, for_update: bool = False) -> StepTimes | None:
+        row = await self.conn.fetchrow(_STEP_TIMES + (" FOR UPDATE" if for_update else ""), demand_id)
+        return StepTimes(**row) if row else None
+
+    async def save_step_times(self, times: StepTimes) -> None:
+        await self.conn.execute(_SAVE_STEP_TIMES, *(getattr(times, c) for c in STEP_TIME_FIELDS))
+
+    async def status_rating_link(self, demand_id: UUID, round_: int, *, for_update: bool = False) -> RatingLink | None:
+        """The rating link kept for the demand's round (the latest evaluation issued for it), if any."""
+        row = await self.conn.fetchrow(_RATING_LINK + (" FOR UPDATE" if for_update else ""), demand_id, round_)
+        return RatingLink(**row) if row else None
+
+    async def save_status_rating_link(self, link: RatingLink) -> None:
+        await self.conn.execute(_SAVE_RATING_LINK, *(getattr(link, c) for c in RATING_LINK_FIELDS))

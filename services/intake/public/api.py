@@ -1,8 +1,10 @@
 """Public HTTP routes, no login: the enterprise submits online and follows its demand behind a private link.
 
-Every route is rate-limited per client address and calls the demands', changes' or complaints' use cases;
-the status token is the enterprise's only authority and reaches exactly one demand. A complaint filed
-through the link (网上投诉) is about that demand, and the link shows its stages and, once given, the answer.
+Every route is rate-limited per client address and calls the demands', the status page's, changes' or complaints'
+use cases; the status token is the enterprise's only authority and reaches exactly one demand. The status shows each
+step's moment and, while the round waits for its rating, the one-time rating link evaluation made for it (only
+here: the staff's demand API never carries it). A complaint filed through the link (网上投诉) is about that demand,
+and the link shows its stages and, once given, the answer.
 """
 
 from typing import Annotated
@@ -15,14 +17,15 @@ from shared.contracts import Channel, StationId
 from shared.ratelimit import RateLimiter
 from shared.validation import Key
 
-from ..changes import usecases as changes
 from ..changes.schemas import WithdrawalIn
 from ..complaints import usecases as complaints
 from ..complaints.schemas import PublicComplaintIn, PublicComplaintOut
 from ..demands import usecases
 from ..demands.api import form_of, pdf_response
-from ..demands.schemas import PublicDemandIn, PublicSubmittedOut, StatusOut
+from ..demands.schemas import PublicDemandIn, PublicSubmittedOut
 from ..dependencies import Config, Links
+from . import usecases as status_page
+from .schemas import PublicStatusOut
 
 router = APIRouter(prefix="/public", tags=["public 企业在线申报与查询（无需登录）"])
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -61,13 +64,13 @@ async def submit_online(
     )
 
 
-@router.get("/status/{token}", response_model=StatusOut, summary="查询办理进度 / my demand's progress")
-async def status(token: Token, request: Request, uow: UoW, settings: Config) -> StatusOut:
+@router.get("/status/{token}", response_model=PublicStatusOut, summary="查询办理进度 / my demand's progress")
+async def status(token: Token, request: Request, uow: UoW, settings: Config) -> PublicStatusOut:
     _limit(request, settings.public_rate_limit)
-    return StatusOut.of(*await usecases.status_by_token(uow, token))
+    return PublicStatusOut.of_page(await status_page.status(uow, token))
 
 
-@router.post("/status/{token}/withdrawal", response_model=StatusOut, summary="撤回我的需求 / withdraw my demand")
+@router.post("/status/{token}/withdrawal", response_model=PublicStatusOut, summary="撤回我的需求 / withdraw my demand")
 async def withdraw(
     token: Token,
     body: WithdrawalIn,
@@ -75,9 +78,10 @@ async def withdraw(
     uow: UoW,
     settings: Config,
     idempotency_key: IdempotencyKey = None,
-) -> StatusOut:
+) -> PublicStatusOut:
     _limit(request, settings.public_rate_limit)
-    return StatusOut.of(*await changes.withdraw_by_token(uow, token, body.reason, idempotency_key=idempotency_key))
+    page = await status_page.withdraw(uow, token, body.reason, idempotency_key=idempotency_key)
+    return PublicStatusOut.of_page(page)
 
 
 @router.get("/status/{token}/notice.pdf", response_class=Response, summary="下载受理通知书 / my notice")
