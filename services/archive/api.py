@@ -65,22 +65,8 @@ class DossierSummary(BaseModel):
     def of(cls, k: Kept) -> "DossierSummary":
         d = k.dossier
         return cls.model_validate(
-            {**d.__dict__, **_sealed_enterprise(d.content), "retained_until": k.retained_until, "on_hold": k.on_hold}
+            {**d.__dict__, **d.sealed_enterprise(), "retained_until": k.retained_until, "on_hold": k.on_hold}
         )
-
-
-def _sealed_enterprise(content: dict | None) -> dict[str, str | None]:
-    """The enterprise as the demand's submission sealed it (the fields the search reads, store._LIST); nothing once
-    the dossier's content was disposed of."""
-    demand = (content or {}).get("demand")
-    enterprise = demand.get("enterprise") if isinstance(demand, dict) else None
-    name, code = (
-        (enterprise.get("name"), enterprise.get("credit_code")) if isinstance(enterprise, dict) else (None, None)
-    )
-    return {
-        "enterprise_name": name if isinstance(name, str) else None,
-        "credit_code": code if isinstance(code, str) else None,
-    }
 
 
 class SupplementOut(BaseModel):

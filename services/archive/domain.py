@@ -183,6 +183,19 @@ class Dossier:
     disposed_at: datetime | None = None
     disposal_id: UUID | None = None
 
+    def sealed_enterprise(self) -> dict[str, str | None]:
+        """The enterprise as the demand's submission sealed it (content.demand.enterprise: name and credit code); none
+        once the content was disposed of. The catalogue's search matches the same two paths, kept by the database in
+        the columns enterprise_name and credit_code (migration 0008)."""
+        demand = (self.content or {}).get("demand")
+        enterprise = demand.get("enterprise") if isinstance(demand, dict) else None
+        found = enterprise if isinstance(enterprise, dict) else {}
+        name, code = found.get("name"), found.get("credit_code")
+        return {
+            "enterprise_name": name if isinstance(name, str) else None,
+            "credit_code": code if isinstance(code, str) else None,
+        }
+
 
 @dataclass(frozen=True)
 class Supplement:

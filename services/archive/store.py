@@ -40,8 +40,8 @@ _GET_IN_SCOPE = f"SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE demand
 # The catalogue, searched (domain.DossierSearch): $4 is the search word as a LIKE literal (like_pattern), or NULL; a
 # tracking number by its start, stored or printed with the station's code, and, when the word is only digits (ASCII),
 # by the end of its serial too (staff type the serial's tail: 000123 or 123 finds 2026-000123); the archive number,
-# the enterprise's name and credit code (as sealed with the demand; a disposed dossier has only its numbers) by any
-# part, case ignored.
+# the enterprise's name and credit code (as sealed with the demand, kept in generated columns by migration 0008; a
+# disposed dossier has only its numbers) by any part, case ignored.
 _LIST = f"""
 SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE qs_covers($1, station_id)
   AND ($4::text IS NULL
@@ -49,8 +49,8 @@ SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE qs_covers($1, station_id
        OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE $4 || '%'
        OR ($4 ~ '^[0-9]+$' AND substring(tracking_no FROM '[^-]*$') LIKE '%' || $4)
        OR archive_no ILIKE '%' || $4 || '%'
-       OR content #>> '{{demand,enterprise,name}}' ILIKE '%' || $4 || '%'
-       OR content #>> '{{demand,enterprise,credit_code}}' ILIKE '%' || $4 || '%')
+       OR enterprise_name ILIKE '%' || $4 || '%'
+       OR credit_code ILIKE '%' || $4 || '%')
   AND ($5::timestamptz IS NULL OR sealed_at >= $5)
   AND ($6::timestamptz IS NULL OR sealed_at < $6)
 ORDER BY sealed_at DESC LIMIT $2 OFFSET $3

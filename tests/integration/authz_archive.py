@@ -9,15 +9,13 @@ due for disposal, even after the table lengthens the station's retention to five
 released by the table, the other listed by a request made here and disposed of by the table's confirmation.
 """
 
-import json
 from datetime import timedelta
 from uuid import UUID
-
-import asyncpg
 
 from services.archive import domain
 from shared.contracts import Answers, Outcome, Rated, RatingSource, Resolved, utcnow
 from tests.support import auth, events
+from tests.support.archive import insert_sealed
 
 
 async def _sealed_long_ago(db: str, serial: int) -> UUID:
@@ -37,24 +35,7 @@ async def _sealed_long_ago(db: str, serial: int) -> UUID:
         for e in (s, a, r, rating)
     ]
     d = domain.seal(logged, serial=serial, sealed_at=utcnow() - timedelta(days=8 * 366))
-    conn = await asyncpg.connect(db)  # the owner: as the archive inserted it then (the database links the chain)
-    try:
-        await conn.execute(
-            "INSERT INTO dossiers (demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, "
-            "content_sha256, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)",
-            d.demand_id,
-            d.station_id,
-            d.tracking_no,
-            d.archive_no,
-            d.sealed_at,
-            d.retain_until,
-            json.dumps(d.content, ensure_ascii=False),
-            d.content_sha256,
-            d.outcome,
-        )
-    finally:
-        await conn.close()
-    return d.demand_id
+    return await insert_sealed(db, d)  # as the archive sealed it then
 
 
 async def prepare(system) -> None:

@@ -13,6 +13,7 @@ from services.archive import domain
 from shared.contracts import Answers, Outcome, Rated, RatingSource, Resolved, utcnow
 from tests.support import auth, events, following_events, infra
 from tests.support.apps import body_of, capture_queue, drain, make_app, publish_event
+from tests.support.archive import insert_sealed
 
 pytestmark = pytest.mark.integration
 
@@ -135,22 +136,7 @@ async def test_the_audit_lists_a_dossier_sealed_short_and_supplements_it(amqp, d
         await infra.eventually(logged(db, s.demand_id, 4), what="four events logged")
         # Sealed short on purpose, as the old rule did: submitted, resolved and rated present, the rematch not yet.
         short = domain.seal([_logged(e) for e in (s, a1, r, rating)], serial=99, sealed_at=datetime.now(UTC))
-        conn = await asyncpg.connect(db)
-        try:
-            await conn.execute(
-                "INSERT INTO dossiers (demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, "
-                "content, content_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)",
-                short.demand_id,
-                short.station_id,
-                short.tracking_no,
-                short.archive_no,
-                short.sealed_at,
-                short.retain_until,
-                json.dumps(short.content, default=str),
-                short.content_sha256,
-            )
-        finally:
-            await conn.close()
+        await insert_sealed(db, short)
         await publish_event(amqp, a2)  # arrives after sealing: logged, the dossier unchanged
         await infra.eventually(logged(db, s.demand_id, 5), what="the late rematch logged")
 

@@ -6,7 +6,6 @@ whole record of a demand through the running system in test_archive_record.py.
 """
 
 import asyncio
-import json
 import shutil
 import sys
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from shared.db import create_pool, ensure_database, migrate
 from shared.db.uow import UnitOfWork
 from shared.errors import Invalid, InvalidTransition, NotFound
 from tests.support import events
+from tests.support.archive import insert_sealed
 
 pytestmark = pytest.mark.integration
 
@@ -268,23 +268,7 @@ async def test_dossiers_sealed_before_the_chain_are_chained_in_archive_number_or
         logged = [domain.LoggedEvent(e.event_id, e.routing_key, e.occurred_at, e.model_dump(mode="json")) for e in evs]
         d = domain.seal(logged, serial=serial, sealed_at=datetime(2026, 3, serial, tzinfo=UTC))
         old.append(d)
-        conn = await asyncpg.connect(db)
-        try:
-            await conn.execute(
-                "INSERT INTO dossiers (demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, "
-                "content, content_sha256, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)",
-                d.demand_id,
-                d.station_id,
-                d.tracking_no,
-                d.archive_no,
-                d.sealed_at,
-                d.retain_until,
-                json.dumps(d.content, ensure_ascii=False),
-                d.content_sha256,
-                d.outcome,
-            )
-        finally:
-            await conn.close()
+        await insert_sealed(db, d)
     await asyncpg_execute(db, "INSERT INTO archive_counters VALUES ($1, 2026, 3)", events.STATION)
 
     await migrate(db, "archive", MIGRATIONS, app_role=settings.app_role)

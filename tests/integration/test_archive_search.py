@@ -3,7 +3,6 @@ only, by the end of its serial; the archive number, the enterprise's name or cre
 taken literally, sealing dates as China dates, always within the caller's scope, and every search kept in the access
 log with what was asked. Each row names the enterprise as sealed, and nothing once the dossier is disposed of."""
 
-import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from shared.calendar import CHINA
 from tests.support import auth, events, infra
 from tests.support import export_histories as h
 from tests.support.apps import make_app, publish_event
+from tests.support.archive import insert_sealed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -166,18 +166,5 @@ async def seal_long_ago(db: str, firm: h.Firm, *, serial: int) -> domain.Dossier
         for e in h.rated_history(firm, at.astimezone(CHINA), serial=serial)
     ]
     d = domain.seal(logged, serial=1, sealed_at=at + timedelta(days=2))  # A20xx-000001: that year's first
-    await infra.fetch(
-        db,
-        "INSERT INTO dossiers (demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, "
-        "content_sha256, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) RETURNING demand_id",
-        d.demand_id,
-        d.station_id,
-        d.tracking_no,
-        d.archive_no,
-        d.sealed_at,
-        d.retain_until,
-        json.dumps(d.content, ensure_ascii=False),
-        d.content_sha256,
-        d.outcome,
-    )
+    await insert_sealed(db, d)
     return d

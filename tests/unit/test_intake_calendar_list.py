@@ -1,5 +1,6 @@
-"""Intake's list of working-day corrections (GET /calendar?year=): one year's corrections in force, in date order,
-with the fake unit of work (the SQL is covered by tests/integration/test_console_station_pages.py)."""
+"""Intake's list of working-day corrections (GET /calendar?year=) with the fake unit of work: which span of days the
+use case asks for. What the SQL leaves out (other years, removed corrections) and its order are tested on PostgreSQL
+(tests/integration/test_intake_calendar.py)."""
 
 from datetime import date
 
@@ -12,13 +13,17 @@ from tests.support.fake_uow import FakeUnitOfWork
 
 
 class CalendarOnly:
-    """The calendar part of intake's store, in memory; a removed correction stays as a tombstone, as in SQL."""
+    """The calendar part of intake's store: hands back every correction it holds, whatever span it is asked for
+    (the span and the tombstones are the SQL's to leave out, tests/integration/test_intake_calendar.py), and records
+    the spans asked for."""
 
     def __init__(self, *corrections: WorkdayCorrection) -> None:
-        self.calendar = {c.day: c for c in corrections}
+        self.corrections = list(corrections)
+        self.asked: list[tuple[date, date]] = []
 
     async def workday_corrections_between(self, start: date, end: date) -> list[WorkdayCorrection]:
-        return [c for d, c in sorted(self.calendar.items()) if start <= d < end and c.is_workday is not None]
+        self.asked.append((start, end))
+        return list(self.corrections)
 
 
 def test_a_year_spans_its_own_days_only_and_a_wild_year_is_refused_at_its_field():
@@ -29,19 +34,18 @@ def test_a_year_spans_its_own_days_only_and_a_wild_year_is_refused_at_its_field(
         assert refused.value.field == "year" and "年份" in refused.value.zh
 
 
-async def test_the_list_holds_one_years_corrections_in_force_in_date_order():
-    uow = FakeUnitOfWork(
-        CalendarOnly(
-            WorkdayCorrection(date(2027, 10, 9), True, "调休上班"),
-            WorkdayCorrection(date(2027, 2, 8), False, "春节"),
-            WorkdayCorrection(date(2027, 5, 6), None, ""),  # removed
-            WorkdayCorrection(date(2026, 12, 31), False, "跨年"),
-            WorkdayCorrection(date(2028, 1, 1), False, "元旦"),
-        )
-    )
-    listed = await working_days.list_workdays(uow, 2027)
-    assert [(c.day, c.is_workday, c.note) for c in listed] == [
-        (date(2027, 2, 8), False, "春节"),
-        (date(2027, 10, 9), True, "调休上班"),
-    ]
+async def test_the_list_asks_the_store_for_one_china_years_days_and_hands_back_what_it_found():
+    spring = WorkdayCorrection(date(2027, 2, 8), False, "春节")
+    makeup = WorkdayCorrection(date(2027, 10, 9), True, "调休上班")
+    store = CalendarOnly(spring, makeup)
+    uow = FakeUnitOfWork(store)
+    assert await working_days.list_workdays(uow, 2027) == [spring, makeup]
+    assert store.asked == [(date(2027, 1, 1), date(2028, 1, 1))]  # 1 January up to, not including, the next
     assert uow.published == []  # reading announces nothing
+
+
+async def test_a_wild_year_is_refused_before_the_store_is_asked():
+    store = CalendarOnly()
+    with pytest.raises(Invalid) as refused:
+        await working_days.list_workdays(FakeUnitOfWork(store), 2101)
+    assert refused.value.field == "year" and store.asked == []

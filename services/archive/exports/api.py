@@ -92,7 +92,9 @@ async def dossier_pdf(demand_id: UUID, uow: UoW, principal: Reader, purpose: Pur
 
 # --------------------------------------------------------------------------- books
 
-_KIND = "enterprise 一企一册（统一社会信用代码）、chain 一链一册（产业链）、town 一镇一册（专业镇）、park 园区"
+_KIND = (
+    "enterprise 一企一册（统一社会信用代码）、chain 一链一册（产业链）、town 一镇一册（专业镇）、park 一园一册（园区）"
+)
 
 
 class BookParams:

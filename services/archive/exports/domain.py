@@ -10,9 +10,10 @@ sections an older dossier lacks.
   solved, the satisfaction form (items 1–11) — with the five timestamps 受理, 派单, 办结, 评价, 归档 in China time.
 - The dossier as one document: the form as submitted, then every section, round by round where the section keeps
   rounds, and what was attached later (supplements).
-- Books (004 §6.6.2): 一企一册 by credit code, 一链一册 by industrial chain, 一镇一册 by specialised town or park,
-  as the enterprise's dossier at the station placed it when the demand was submitted (`enterprise_profile`); a
-  summary (demands, categories, outcomes, satisfaction) and the dossiers, for a period of submission dates.
+- Books (004 §6.6.2): 一企一册 by credit code, 一链一册 by industrial chain, 一镇一册 by specialised town, and
+  一园一册 by park (园区; the seeds name the first three, a park's book is made as a town's is), as the
+  enterprise's dossier at the station placed it when the demand was submitted (`enterprise_profile`); a summary
+  (demands, categories, outcomes, satisfaction) and the dossiers, for a period of submission dates.
 """
 
 from collections import Counter
@@ -23,7 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from shared.calendar import CHINA
-from shared.contracts import Channel, Overall, printed_tracking_no
+from shared.contracts import DEFAULT_SATISFIED_LEVELS, Channel, Overall, printed_tracking_no
 from shared.errors import DomainError, Invalid, NotFound
 
 NONE = "—"
@@ -764,14 +765,14 @@ def dossier_view(d: Sealed, supplements: list[Attached], station_name: str | Non
     }
 
 
-# --------------------------------------------------------------------------- books (一企一册, 一链一册, 一镇一册)
+# ----------------------------------------------------------------- books (一企一册, 一链一册, 一镇一册, 一园一册)
 
 
 class BookKind(StrEnum):
     enterprise = "enterprise"  # 一企一册: by 统一社会信用代码
     chain = "chain"  # 一链一册: by 产业链
     town = "town"  # 一镇一册: by 专业镇
-    park = "park"  # 一镇一册, for a park (园区)
+    park = "park"  # 一园一册: by 园区 (made as 一镇一册 is; the seeds' 004 §6.6.2 names no park book)
 
     @property
     def label(self) -> str:
@@ -779,7 +780,7 @@ class BookKind(StrEnum):
             BookKind.enterprise: "一企一册",
             BookKind.chain: "一链一册",
             BookKind.town: "一镇一册",
-            BookKind.park: "一镇一册（园区）",
+            BookKind.park: "一园一册",
         }[self]
 
     @property
@@ -858,8 +859,7 @@ def book_query(kind: BookKind, key: str, start: date | None, end: date | None) -
 
 # 满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): each Rated says whether its rating counted as satisfied
 # when it was recorded (counts_as_satisfied), and the books count by that. A Rated sealed before the flag counts by
-# the default definition, 非常满意 + 满意.
-DEFAULT_SATISFIED = (Overall.very_satisfied.value, Overall.satisfied.value)
+# the default definition (shared.contracts' DEFAULT_SATISFIED_LEVELS: 非常满意 + 满意).
 
 
 def counts_as_satisfied(rating: dict) -> bool:
@@ -867,7 +867,7 @@ def counts_as_satisfied(rating: dict) -> bool:
     flag = rating.get("counts_as_satisfied")
     if isinstance(flag, bool):
         return flag
-    return (rating.get("answers") or {}).get("overall") in DEFAULT_SATISFIED
+    return (rating.get("answers") or {}).get("overall") in DEFAULT_SATISFIED_LEVELS
 
 
 @dataclass(frozen=True)

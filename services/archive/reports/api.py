@@ -76,12 +76,21 @@ class VisitRow(BaseModel):
     credit_code: str
     staff: list[str] = Field(description="走访人员")
     findings: str = Field(description=f"走访发现（摘要，至多 {domain.SHORT} 字）")
+    received_at: datetime | None = Field(
+        default=None,
+        description="归档服务收到走访记录的时间，走访按此计入周报 / when the archive received it: its week",
+    )
+    late: bool = Field(
+        default=False, description="补录：走访日期在本周之前、本周才收到 / dated before the week it counts in"
+    )
 
 
 class Visits(BaseModel):
-    """走访企业（主动进企业）: visits whose date falls in the week."""
+    """走访企业（主动进企业）: the visits the archive received in the week, listed with their dates; a visit dated
+    before the week (entered late, or delayed on its way: 补录) is in the report of the week it arrived."""
 
-    total: int = Field(description="走访次数")
+    total: int = Field(description="本周收到的走访记录次数（含补录）")
+    late: int = Field(default=0, description="其中补录（走访日期在本周之前）的次数")
     enterprises: int = Field(description="走访企业数（按统一社会信用代码）")
     by_station: list[StationCount]
     listed: list[VisitRow] = Field(description=f"走访清单，按日期（至多 {domain.LISTED} 条）")
@@ -111,21 +120,31 @@ class TaskReportRow(BaseModel):
     kind: Literal["progress", "completion"]
     kind_label: str = Field(description="进度填报 / 完成报告")
     reported_at: datetime
+    received_at: datetime | None = Field(
+        default=None,
+        description="归档服务收到填报的时间，填报按此计入周报 / when the archive received it: its week",
+    )
+    late: bool = Field(
+        default=False, description="补录：填报时间在本周之前、本周才收到 / made before the week it counts in"
+    )
     reported_by: str
     text: str = Field(description=f"填报内容（摘要，至多 {domain.SHORT} 字）")
 
 
 class SpecialTasks(BaseModel):
-    """专项工作: each station's part open at some time in the week, and the week's reports."""
+    """专项工作: each station's part open at some time in the week, and the reports the archive received in it."""
 
     as_of: date = Field(description="状态判定日：已结束的周为下周一，本周为今天（北京日期）")
     tasks: int = Field(description="本周在办的专项工作项数")
     parts: int = Field(description="本周在办的站点任务数（一项工作下达多个站点时各站分别计）")
-    progress_reports: int = Field(description="本周进度填报次数")
-    completed: int = Field(description="本周完成（完成报告）的站点任务数")
+    progress_reports: int = Field(description="本周收到的进度填报次数")
+    late_reports: int = Field(default=0, description="本周收到的填报中补录（填报时间在本周之前）的次数")
+    completed: int = Field(description="本周完成（收到完成报告）的站点任务数")
     overdue: int = Field(description="逾期未完成的站点任务数")
     open: list[TaskPartRow] = Field(description=f"本周在办的站点任务，逾期的在前（至多 {domain.LISTED} 条）")
-    reports: list[TaskReportRow] = Field(description=f"本周的进度填报与完成报告（至多 {domain.LISTED} 条）")
+    reports: list[TaskReportRow] = Field(
+        description=f"本周收到的进度填报与完成报告，按填报时间（至多 {domain.LISTED} 条）"
+    )
 
 
 class Figures(BaseModel):

@@ -17,14 +17,20 @@ Each is broken down by category (a demand naming two counts in both) and by chan
 (or its last correction).
 
 A station's own work comes from the records the archive keeps of it (stationwork/, fed by VisitRecorded,
-SpecialTaskAssigned and SpecialTaskReported; `station_work`):
+SpecialTaskAssigned and SpecialTaskReported; `station_work`). Its visits and reports count in the week the archive
+RECEIVED them (`received_at`, the archive's clock when it stored them, China week), whatever their own dates. A
+finished week's report is kept as made, and only once the week is over by that same clock with a margin (`SETTLE`,
+`keepable`), so every visit and report is in exactly one report, the week it arrived: one entered late, or held up on
+the way (recorded Sunday 23:59, received after Monday's scheduler), is in the next report, not in none. One whose own
+date is before that week is marked 补录 (`late`):
 
-- visits made (走访): the visits whose date (visited_on, a China date) falls in the week, counted and listed (date,
-  enterprise, staff, findings shortened);
+- visits (走访): the visits received in the week, counted and listed with their date (visited_on, a China date),
+  enterprise, staff and findings shortened; 补录 when visited_on is before the week;
 - special tasks (专项工作): each station's part that was open at some time in the week (assigned before the week
-  ended, not completed before it began), with its due date and where it stood when the week ended (for the current
-  week: now): completed (完成报告 this week), overdue (its deadline, the due date moved past a day off as tracking
-  moves it, passed before that day) or in progress; and the week's progress reports (进度填报) and completions.
+  ended, its completion not received before the week began), with its due date and where it stood when the week ended
+  (for the current week: now): completed (its 完成报告 received this week), overdue (its deadline, the due date moved
+  past a day off as tracking moves it, passed before that day) or in progress; and the progress reports (进度填报) and
+  completions received in the week, 补录 when reported_at is before the week.
 
 A report kept before the archive received these events has no such figures (null): they are not guessed afterwards.
 """
@@ -65,7 +71,7 @@ FIGURES = (
 )
 OVERALL_LABELS = {o.value: o.label for o in Overall}
 # 满意 is evaluation's setting (EVALUATION_SATISFIED_LEVELS): each Rated says whether it counted (counts_as_satisfied);
-# a Rated from before that flag counts by the default definition, 非常满意 + 满意 (exports.domain.counts_as_satisfied).
+# a Rated from before that flag counts by DEFAULT_SATISFIED_LEVELS (exports.domain.counts_as_satisfied).
 # A station's own work: how much of it the report lists (the counts are always whole), and how short a text gets.
 LISTED = 200
 SHORT = 60
@@ -136,6 +142,18 @@ def last_complete_week(now: datetime) -> Week:
 
 def complete(week: Week, now: datetime) -> bool:
     return week.end < china_day(now)
+
+
+# How long after a week's end its report waits before it is kept: a visit or task report stamped with the archive's
+# clock just before Monday 00:00 may commit a moment later, on a replica whose clock is a little behind. Until then
+# the finished week is computed when asked, and the scheduler (every ARCHIVE_WEEKLY_REPORT_CHECK_SECONDS) keeps it
+# on its next round after the margin.
+SETTLE = timedelta(minutes=5)
+
+
+def keepable(week: Week, now: datetime) -> bool:
+    """Whether the week's figures may be kept (never to change): the week ended at least `SETTLE` ago."""
+    return now >= week.bounds()[1] + SETTLE
 
 
 def check_not_future(week: Week, now: datetime, field: str = "week") -> None:
@@ -285,9 +303,9 @@ def figures(week: Week, events: list[Logged], submissions: list[Logged]) -> dict
 class StationWork:
     """What the archive keeps of the stations' own work around one week (reports/store.py reads it)."""
 
-    visits: list[Visit]  # visited in the week
-    parts: list[TaskPart]  # assigned before the week ended, not completed before it began
-    reports: list[TaskReport]  # made in the week
+    visits: list[Visit]  # received in the week
+    parts: list[TaskPart]  # assigned before the week ended, its completion not received before the week began
+    reports: list[TaskReport]  # received in the week
     overrides: dict[date, bool]  # the working-day corrections (CalendarCorrected)
 
 
@@ -308,25 +326,36 @@ def task_deadline(due_on: date, overrides: dict[date, bool] | None = None) -> da
     return day
 
 
-def judged_on(week: Week, now: datetime) -> tuple[date, datetime]:
-    """The China day a part's state is judged on and the instant reports count up to: the Monday after a week that
-    is over (as tracking sees it the moment the week ends), else today and now."""
-    low, high = week.bounds()
-    if complete(week, now):
-        return week.end + timedelta(days=1), high
-    return china_day(now), min(max(now, low), high)
+def judged_on(week: Week, now: datetime) -> date:
+    """The China day a part's state is judged on: the Monday after a week that is over (as tracking sees it the moment
+    the week ends), else today."""
+    return week.end + timedelta(days=1) if complete(week, now) else china_day(now)
 
 
 def _station(names: dict[str, str], station_id: str) -> str:
     return names.get(station_id) or station_id
 
 
-def _visits(visits: list[Visit], names: dict[str, str]) -> dict:
-    ordered = sorted(visits, key=lambda v: (v.visited_on, v.station_id, v.enterprise_name, str(v.visit_id)))
-    by_station = Counter(v.station_id for v in visits)
+def received_in(week: Week, at: datetime) -> bool:
+    """Whether a visit or task report the archive received at `at` counts in `week` (China time). For the current
+    week: whatever has arrived so far."""
+    low, high = week.bounds()
+    return low <= at < high
+
+
+def late(week: Week, day: date | datetime) -> bool:
+    """补录: a fact counted in `week` whose own date (a visit's day, a report's time, China date) is before it."""
+    return (day.astimezone(CHINA).date() if isinstance(day, datetime) else day) < week.start
+
+
+def _visits(week: Week, visits: list[Visit], names: dict[str, str]) -> dict:
+    counted = [v for v in visits if received_in(week, v.received_at)]
+    ordered = sorted(counted, key=lambda v: (v.visited_on, v.station_id, v.enterprise_name, str(v.visit_id)))
+    by_station = Counter(v.station_id for v in counted)
     return {
-        "total": len(visits),
-        "enterprises": len({v.credit_code for v in visits}),
+        "total": len(counted),
+        "late": sum(1 for v in counted if late(week, v.visited_on)),
+        "enterprises": len({v.credit_code for v in counted}),
         "by_station": [
             {"station_id": s, "label": _station(names, s), "count": by_station[s]} for s in sorted(by_station)
         ],
@@ -340,6 +369,8 @@ def _visits(visits: list[Visit], names: dict[str, str]) -> dict:
                 "credit_code": v.credit_code,
                 "staff": list(v.staff),
                 "findings": short(v.findings),
+                "received_at": v.received_at.isoformat(),
+                "late": late(week, v.visited_on),
             }
             for v in ordered[:LISTED]
         ],
@@ -348,10 +379,9 @@ def _visits(visits: list[Visit], names: dict[str, str]) -> dict:
 
 
 def _special_tasks(week: Week, work: StationWork, names: dict[str, str], now: datetime) -> dict:
-    day, until = judged_on(week, now)
-    low, _ = week.bounds()
+    day = judged_on(week, now)
     reports = sorted(
-        (r for r in work.reports if low <= r.reported_at < until),
+        (r for r in work.reports if received_in(week, r.received_at)),
         key=lambda r: (r.reported_at, r.station_id, str(r.report_id)),
     )
     completed = {(r.task_id, r.station_id): r for r in reports if r.kind is TaskReportKind.completion}
@@ -383,6 +413,7 @@ def _special_tasks(week: Week, work: StationWork, names: dict[str, str], now: da
         "tasks": len({p["task_id"] for p in parts}),
         "parts": len(parts),
         "progress_reports": sum(1 for r in reports if r.kind is TaskReportKind.progress),
+        "late_reports": sum(1 for r in reports if late(week, r.reported_at)),
         "completed": sum(1 for p in parts if p["state"] == "done"),
         "overdue": sum(1 for p in parts if p["state"] == "overdue"),
         "open": parts[:LISTED],
@@ -396,6 +427,8 @@ def _special_tasks(week: Week, work: StationWork, names: dict[str, str], now: da
                 "kind": r.kind.value,
                 "kind_label": r.kind.label,
                 "reported_at": r.reported_at.isoformat(),
+                "received_at": r.received_at.isoformat(),
+                "late": late(week, r.reported_at),
                 "reported_by": r.reported_by,
                 "text": short(r.text),
             }
@@ -407,9 +440,10 @@ def _special_tasks(week: Week, work: StationWork, names: dict[str, str], now: da
 def station_work(week: Week, work: StationWork, names: dict[str, str], now: datetime) -> dict:
     """The week's visits and special tasks (see the module's docstring): JSON-ready, kept with the figures.
 
-    `names` are the stations' names (a station missing from it is shown by its id); `now` decides where the parts
-    stood (the end of a finished week, else now)."""
-    return {"visits": _visits(work.visits, names), "special_tasks": _special_tasks(week, work, names, now)}
+    `names` are the stations' names (a station missing from it is shown by its id); `now` decides the day the parts'
+    states are judged on (the Monday after a finished week, else today). Visits and reports count by when the archive
+    received them."""
+    return {"visits": _visits(week, work.visits, names), "special_tasks": _special_tasks(week, work, names, now)}
 
 
 def station_ids(work: StationWork) -> list[str]:
@@ -443,11 +477,13 @@ def _visits_view(v: dict | None) -> dict | None:
         return None
     return {
         "total": v["total"],
+        "late": v.get("late", 0),  # absent from a report kept before late entries were marked
         "enterprises": v["enterprises"],
         "by_station": "、".join(f"{s['label']} {s['count']}" for s in v["by_station"]) or "—",
         "rows": [
             {
                 "day": _day(x["visited_on"]),
+                "late": bool(x.get("late")),
                 "station": x["station"],
                 "enterprise": x["enterprise_name"],
                 "credit_code": x["credit_code"],
@@ -469,6 +505,7 @@ def _tasks_view(t: dict | None, complete: bool) -> dict | None:
         "tasks": t["tasks"],
         "parts": t["parts"],
         "progress_reports": t["progress_reports"],
+        "late_reports": t.get("late_reports", 0),
         "completed": t["completed"],
         "overdue": t["overdue"],
         "open": [
@@ -488,6 +525,7 @@ def _tasks_view(t: dict | None, complete: bool) -> dict | None:
         "reports": [
             {
                 "at": _moment(datetime.fromisoformat(x["reported_at"])),
+                "late": bool(x.get("late")),  # absent from a report kept before reports counted by receipt
                 "station": x["station"],
                 "title": x["title"],
                 "kind": x["kind_label"],

@@ -1,12 +1,13 @@
 """SQL of the weekly report: the logged events of a scope around a week, the stations' own work in it (visits, special
-tasks, migration 0007) and the working-day corrections, the stations, the stored reports and plans.
+tasks, migrations 0007 and 0009: by when the archive received them) and the working-day corrections, the stations,
+the stored reports and plans.
 
 Bound to one transaction's connection, built from `tx.conn` by the use cases. The scope filter is `qs_covers` (a
 station covers the service points registered below it; a prefix, a district's or city's subtree), with row-level
 security behind it.
 """
 
-from datetime import date, datetime
+from datetime import datetime
 
 import asyncpg
 
@@ -24,13 +25,15 @@ WHERE qs_covers($1, station_id) AND routing_key = ANY($2::text[]) AND occurred_a
 _FORMS = f"""
 SELECT {_EVENT} FROM event_log WHERE demand_id = ANY($1::uuid[]) AND routing_key = ANY($2::text[])
 """
-# A station's own work: the visits made in the week (China dates, both included) ...
+# A station's own work: the visits the archive received in the week [$2, $3) (whatever their date: a visit entered
+# late, or delayed on its way, is in the report of the week it arrived) ...
 _VISITS = """
-SELECT visit_id, station_id, credit_code, enterprise_name, staff, visited_on, findings, recorded_by
-FROM station_visits WHERE qs_covers($1, station_id) AND visited_on BETWEEN $2 AND $3
+SELECT visit_id, station_id, credit_code, enterprise_name, staff, visited_on, findings, recorded_by, received_at
+FROM station_visits WHERE qs_covers($1, station_id) AND received_at >= $2 AND received_at < $3
 """
-# ... every special-task part open at some time in the week [$2, $3): assigned before the week ended and not completed
-# before it began. A part whose assignment was not received is known from its reports, from the first of them.
+# ... every special-task part open at some time in the week [$2, $3): assigned before the week ended and its completion
+# not received before the week began (a completion arriving in the week makes it done in this week's report). A part
+# whose assignment was not received is known from its reports, from the first of them.
 _PARTS = """
 WITH parts AS (
     SELECT task_id, station_id, title, due_on, issued_by, issued_at FROM special_task_parts
@@ -45,12 +48,12 @@ SELECT task_id, station_id, title, due_on, issued_by, issued_at FROM parts
 WHERE NOT EXISTS (
     SELECT 1 FROM special_task_reports c
     WHERE c.task_id = parts.task_id AND c.station_id = parts.station_id
-      AND c.kind = 'completion' AND c.reported_at < $2)
+      AND c.kind = 'completion' AND c.received_at < $2)
 """
-# ... and the reports made in it.
+# ... and the reports it received in the week (one made before the week is 补录 there).
 _TASK_REPORTS = """
-SELECT report_id, task_id, station_id, title, due_on, kind, text, reported_by, reported_at FROM special_task_reports
-WHERE qs_covers($1, station_id) AND reported_at >= $2 AND reported_at < $3
+SELECT report_id, task_id, station_id, title, due_on, kind, text, reported_by, reported_at, received_at
+FROM special_task_reports WHERE qs_covers($1, station_id) AND received_at >= $2 AND received_at < $3
 """
 _STATION_NAMES = "SELECT station_id, name FROM station_tree WHERE station_id = ANY($1::text[])"
 _IS_STATION = "SELECT true FROM station_tree WHERE station_id = $1"
@@ -105,8 +108,8 @@ class ReportStore(CalendarCorrectionsStore):
         rows = await self.conn.fetch(_FORMS, demand_ids, [SUBMITTED, CORRECTED])
         return [_logged(r) for r in rows]
 
-    async def visits(self, scope: str, first: date, last: date) -> list[Visit]:
-        rows = await self.conn.fetch(_VISITS, scope, first, last)
+    async def visits(self, scope: str, low: datetime, high: datetime) -> list[Visit]:
+        rows = await self.conn.fetch(_VISITS, scope, low, high)
         return [Visit(**{**dict(r), "staff": tuple(r["staff"])}) for r in rows]
 
     async def task_parts(self, scope: str, low: datetime, high: datetime) -> list[TaskPart]:

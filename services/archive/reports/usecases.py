@@ -2,10 +2,12 @@
 
 A station's report of a finished week is a snapshot: taken by the scheduler after the week (every replica runs it;
 the table's key makes one report per station and week, and figures once taken are never replaced), or by the first
-request for that week. The current week is computed live and not kept. A supervisor's report over its subtree is
-computed live from the same events, with the plans of every station in it. The stations' own work (visits, special
-tasks) is read from the archive's records of it with the same scope and kept in the same snapshot; a person's read
-of a report that lists visits is in the access log.
+request for that week, in both cases only once the week has been over for `domain.SETTLE` (before that, and for the
+current week, it is computed live and not kept). A supervisor's report over its subtree is computed live from the
+same events, with the plans of every station in it. The stations' own work (visits, special tasks) is read from the
+archive's records of it with the same scope and kept in the same snapshot: a visit or task report counts in the week
+the archive received it, so one that arrives after its own week's report was kept is in the next report, marked
+补录; a person's read of a report that lists visits is in the access log.
 """
 
 from datetime import datetime
@@ -35,7 +37,7 @@ async def _compute(store: ReportStore, scope: str, week: Week, now: datetime) ->
     ids = sorted({e.demand_id for e in events if isinstance(e.demand_id, UUID)})
     forms = await store.forms(ids) if ids else []
     work = StationWork(
-        visits=await store.visits(scope, week.start, week.end),
+        visits=await store.visits(scope, low, high),
         parts=await store.task_parts(scope, low, high),
         reports=await store.task_reports(scope, low, high),
         overrides=await store.calendar_overrides(),
@@ -74,7 +76,7 @@ async def weekly(uow: UnitOfWork, principal: Principal, week: Week, station_id: 
             return report
         scope = await tx.scope(station_id)
         row = await store.report(scope, week)
-        if (row is None or row["figures"] is None) and domain.complete(week, now):
+        if (row is None or row["figures"] is None) and domain.keepable(week, now):
             await store.keep_figures(scope, week, await _compute(store, scope, week, now), now, principal.name)
             row = await store.report(scope, week)
         names = await store.station_names([scope])
@@ -141,10 +143,13 @@ async def generate_due(uow: UnitOfWork, settings) -> None:
 
     Safe on every replica at once: the figures are written only where none are (the key is the station and week),
     so two replicas computing the same report leave one. After downtime it reports the last finished week; older
-    weeks are made when first asked for.
+    weeks are made when first asked for. In the first minutes of a week (`domain.SETTLE`) it waits for the next round,
+    so what the archive received up to the week's end is all in.
     """
     del settings  # the interval is the scheduler's concern (ExportSettings.weekly_report_check_seconds)
     week = domain.last_complete_week(utcnow())
+    if not domain.keepable(week, utcnow()):
+        return
     async with uow.begin() as tx:
         due = await ReportStore(tx.conn).due(week)
     for station_id in due:

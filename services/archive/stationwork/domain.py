@@ -3,6 +3,10 @@ its parts of special tasks (专项工作) with their reports. Pure: no I/O.
 
 Not a demand's: nothing here goes into a demand's dossier or waits for sealing. The rows are station records, kept
 as received (append-only, no deletion path) and read by the weekly report (reports/domain.py).
+
+Each record carries when the archive received it (`received_at`, the archive's own clock when its handler stored the
+fact): the weekly report counts a visit or a task report in the week it arrived, so one that arrives after its week's
+report was kept (entered late, or delayed on the way) is in the next report, never in none and never in two.
 """
 
 from dataclasses import dataclass
@@ -22,6 +26,8 @@ class Visit:
     visited_on: date  # China date
     findings: str
     recorded_by: str
+    # When the archive received it: the weekly report counts a visit in that week (a visit dated before it is 补录).
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,11 @@ class TaskReport:
     text: str
     reported_by: str
     reported_at: datetime
+    # When the archive received it: the weekly report counts a report in that week (one made before it is 补录).
+    received_at: datetime
 
 
-def visit(event: VisitRecorded) -> Visit:
+def visit(event: VisitRecorded, received_at: datetime) -> Visit:
     return Visit(
         visit_id=event.visit_id,
         station_id=event.station_id,
@@ -62,6 +70,7 @@ def visit(event: VisitRecorded) -> Visit:
         visited_on=event.visited_on,
         findings=event.findings,
         recorded_by=event.recorded_by,
+        received_at=received_at,
     )
 
 
@@ -82,7 +91,7 @@ def parts(event: SpecialTaskAssigned) -> list[TaskPart]:
     ]
 
 
-def report(event: SpecialTaskReported) -> TaskReport:
+def report(event: SpecialTaskReported, received_at: datetime) -> TaskReport:
     return TaskReport(
         report_id=event.report_id,
         task_id=event.task_id,
@@ -93,4 +102,5 @@ def report(event: SpecialTaskReported) -> TaskReport:
         text=event.text,
         reported_by=event.reported_by,
         reported_at=event.reported_at,
+        received_at=received_at,
     )

@@ -1,8 +1,9 @@
-"""SQL of a station's own work (migration 0007): visits and special-task parts and reports, written as received.
+"""SQL of a station's own work (migrations 0007, 0009): visits and special-task parts and reports, written as received.
 
 A mixin of the archive's store (store.Store), as tracking's capabilities mix theirs into its store: `self.conn` is
 the transaction's connection. Append-only tables: a fact already kept (the same visit, part or report published
-again) is left as it is.
+again) is left as it is, with the time it was first received. `received_at` is written from the archive's clock
+(usecases.py), the one that decides when a week is over (reports/domain.py), not left to the column's default.
 """
 
 from datetime import datetime
@@ -14,18 +15,18 @@ from .domain import TaskPart, TaskReport, Visit
 
 _ADD_VISIT = """
 INSERT INTO station_visits (visit_id, station_id, credit_code, enterprise_name, staff, visited_on, findings,
-                            recorded_by, event_id, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (visit_id) DO NOTHING
+                            recorded_by, event_id, occurred_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (visit_id) DO NOTHING
 """
 _ADD_PART = """
 INSERT INTO special_task_parts (task_id, station_id, issuer_scope, issued_by, title, description, due_on, issued_at,
-                                event_id, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (task_id, station_id) DO NOTHING
+                                event_id, occurred_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (task_id, station_id) DO NOTHING
 """
 _ADD_REPORT = """
 INSERT INTO special_task_reports (report_id, task_id, station_id, title, due_on, kind, text, reported_by, reported_at,
-                                  event_id, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (report_id) DO NOTHING
+                                  event_id, occurred_at, received_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (report_id) DO NOTHING
 """
 
 
@@ -45,9 +46,12 @@ class StationWorkStore:
             v.recorded_by,
             event_id,
             occurred_at,
+            v.received_at,
         )
 
-    async def add_parts(self, parts: list[TaskPart], event_id: UUID, occurred_at: datetime) -> None:
+    async def add_parts(
+        self, parts: list[TaskPart], event_id: UUID, occurred_at: datetime, received_at: datetime
+    ) -> None:
         await self.conn.executemany(
             _ADD_PART,
             [
@@ -62,6 +66,7 @@ class StationWorkStore:
                     p.issued_at,
                     event_id,
                     occurred_at,
+                    received_at,
                 )
                 for p in parts
             ],  # fmt: skip
@@ -81,4 +86,5 @@ class StationWorkStore:
             r.reported_at,
             event_id,
             occurred_at,
+            r.received_at,
         )

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from shared.contracts import DEFAULT_SATISFIED_LEVELS
 from shared.observability.metrics import StoreCounter
 
 from .domain import Agreement, Contact, Organization, Qualification, Record, Status
@@ -152,8 +153,14 @@ _VALID_RATING = """o.overall IS NOT NULL AND NOT EXISTS (
 )"""
 
 # 满意 as evaluation defines it (EVALUATION_SATISFIED_LEVELS), said by each Rated when it was recorded; a rating whose
-# Rated predates the flag (NULL) counts as 满意 at 非常满意 or 满意, the default definition.
-_SATISFIED = "coalesce(o.satisfied, o.overall IN ('very_satisfied', 'satisfied'))"
+# Rated predates the flag (NULL) counts by the default definition (DEFAULT_SATISFIED_LEVELS, 非常满意 + 满意), which
+# the query takes as the parameter named.
+_DEFAULT_SATISFIED = [level.value for level in DEFAULT_SATISFIED_LEVELS]
+
+
+def _satisfied(levels: str) -> str:
+    return f"coalesce(o.satisfied, o.overall = ANY ({levels}::text[]))"
+
 
 # Each resolution is credited to the assignment it names (or, from an older event that names none, the
 # round's latest assignment); on time = its China date on or before that assignment's due date.
@@ -162,7 +169,7 @@ SELECT a.assignee_id AS org_id,
        count(*) AS completed,
        count(*) FILTER (WHERE o.resolved_on <= a.due_on) AS on_time,
        count(*) FILTER (WHERE valid.rating) AS rated,
-       count(*) FILTER (WHERE valid.rating AND {_SATISFIED}) AS satisfied
+       count(*) FILTER (WHERE valid.rating AND {_satisfied("$2")}) AS satisfied
 FROM resolution_outcomes o
 CROSS JOIN LATERAL (SELECT {_VALID_RATING} AS rating) AS valid
 JOIN LATERAL (
@@ -211,7 +218,7 @@ SELECT a.assignee_id AS org_id,
        count(*) FILTER (WHERE o.resolved_on >= $2 AND o.resolved_on <= a.due_on) AS on_time,
        count(*) FILTER (WHERE valid.rating AND rated_on >= $2) AS rated,
        count(*) FILTER (
-           WHERE valid.rating AND rated_on >= $2 AND {_SATISFIED}
+           WHERE valid.rating AND rated_on >= $2 AND {_satisfied("$3")}
        ) AS satisfied
 FROM resolution_outcomes o
 CROSS JOIN LATERAL (
@@ -430,7 +437,7 @@ class OrganizationStore:
         counts: dict[str, dict] = {o: {} for o in org_ids}
         for r in await self.conn.fetch(_COMPLAINTS_RECORD, org_ids, answered_only):
             counts[r["org_id"]].update({k: r[k] for k in ("complaints", "complaints_founded")})
-        for r in await self.conn.fetch(_RESOLVED_RECORD, org_ids):
+        for r in await self.conn.fetch(_RESOLVED_RECORD, org_ids, _DEFAULT_SATISFIED):
             counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
         for r in await self.conn.fetch(_OPEN_LOAD, org_ids):
             counts[r["org_id"]]["open_load"] = r["open_load"]
@@ -440,7 +447,7 @@ class OrganizationStore:
         """Each organization's running record counting only what happened from `since` (a China date) on: its
         resolutions, valid ratings and complaints found founded (domain.review's figures)."""
         counts: dict[str, dict] = {o: {} for o in org_ids}
-        for r in await self.conn.fetch(_WINDOW_RESOLVED_RECORD, org_ids, since):
+        for r in await self.conn.fetch(_WINDOW_RESOLVED_RECORD, org_ids, since, _DEFAULT_SATISFIED):
             counts[r["org_id"]].update({k: r[k] for k in ("completed", "on_time", "rated", "satisfied")})
         for r in await self.conn.fetch(_WINDOW_COMPLAINTS, org_ids, since):
             counts[r["org_id"]]["complaints_founded"] = r["complaints_founded"]
