@@ -91,6 +91,13 @@ class Document:
     disposition: str | None
 
 
+def _roster(station_id: str, kind: str, record_id: str | None = None) -> str:
+    """Dispatch's path of a station's departments or staff (`kind`), or of one of them: the station id keeps its
+    slashes (it is the station's place in the area tree, 210100/210112/hunnan-01), a record's id is one segment."""
+    path = f"/stations/{quote(station_id, safe='/')}/{kind}"
+    return path if record_id is None else f"{path}/{quote(record_id, safe='')}"
+
+
 class Services:
     """One HTTP client per service; `transports` lets tests route to in-process apps."""
 
@@ -517,20 +524,17 @@ class Services:
         return await self._json("intake", "PUT", path, token, json=body)
 
     async def departments(self, token: str, station_id: str, **filters: Any) -> list[dict]:
-        path = f"/stations/{quote(station_id, safe='/')}/departments"
-        return await self._json("dispatch", "GET", path, token, params=filters)
+        return await self._json("dispatch", "GET", _roster(station_id, "departments"), token, params=filters)
 
     async def save_department(self, token: str, station_id: str, department_id: str, body: dict) -> dict:
-        path = f"/stations/{quote(station_id, safe='/')}/departments/{quote(department_id, safe='')}"
+        path = _roster(station_id, "departments", department_id)
         return await self._json("dispatch", "PUT", path, token, json=body)
 
     async def staff(self, token: str, station_id: str, **filters: Any) -> list[dict]:
-        path = f"/stations/{quote(station_id, safe='/')}/staff"
-        return await self._json("dispatch", "GET", path, token, params=filters)
+        return await self._json("dispatch", "GET", _roster(station_id, "staff"), token, params=filters)
 
     async def save_staff_member(self, token: str, station_id: str, staff_id: str, body: dict) -> dict:
-        path = f"/stations/{quote(station_id, safe='/')}/staff/{quote(staff_id, safe='')}"
-        return await self._json("dispatch", "PUT", path, token, json=body)
+        return await self._json("dispatch", "PUT", _roster(station_id, "staff", staff_id), token, json=body)
 
     async def intake_ledger(self, token: str, fmt: str, **period: Any) -> Document:
         """GET /ledger.csv or /ledger.xlsx of intake (需求台账 as 004 附录B lays it out): `station_id`, `since`,

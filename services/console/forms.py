@@ -1,14 +1,24 @@
-"""HTML forms <-> the services' request bodies, and the services' field errors back onto the form. Pure.
+"""HTML forms <-> the services' request bodies, and the services' field errors back onto the form. Pure, but for
+`categories` (the catalogue's labels a form offers, asked of intake).
 
 Form fields are named after the API's dotted fields (`enterprise.credit_code`, `contact.phone`), so an error the
 API names (`{"field": "contact.phone", "message": "电话号码无效…"}`) lands next to the field that caused it. An error
 on a field the form does not show (or with no field) is shown above the form.
+
+Every page's form reads its fields with `text`, `pick` and `put` here, refuses a field the console checks itself
+with `invalid`, and offers service categories with `categories`: one definition each.
 """
 
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlencode
+
+from .client import ServiceError
+
+if TYPE_CHECKING:
+    from .client import Services
 
 
 class FormData(Protocol):
@@ -16,21 +26,46 @@ class FormData(Protocol):
     def getlist(self, key: str) -> list[str]: ...
 
 
-def _text(form: FormData, name: str) -> str | None:
+def text(form: FormData, name: str) -> str | None:
+    """A field as typed, trimmed; left empty is None: not sent, so the API says 必填项缺失 rather than "too short"."""
     value = form.get(name)
     if not isinstance(value, str):
         return None
-    value = value.strip()
-    return value or None  # left empty: not sent, so the API says 必填项缺失 rather than "too short"
+    return value.strip() or None
 
 
-def _put(body: dict, dotted: str, value: object) -> None:
+def pick(form: FormData, names: Iterable[str]) -> dict:
+    """The named fields that were filled in, as the API takes them (flat)."""
+    return {n: v for n in names if (v := text(form, n)) is not None}
+
+
+def put(body: dict, dotted: str, value: object) -> None:
+    """`value` at the dotted field of `body` (`contact.phone` -> body["contact"]["phone"]); None: not sent."""
     if value is None:
         return
     *parents, last = dotted.split(".")
     for p in parents:
         body = body.setdefault(p, {})
     body[last] = value
+
+
+def invalid(name: str, message: str) -> ServiceError:
+    """A field the console refuses before asking a service (an id that would be read as another address, one that
+    is taken), in the services' own 422 shape, so the form shows it at the field like theirs."""
+    return ServiceError(422, message, message, code="invalid", errors=[{"field": name, "message": message}])
+
+
+async def categories(api: "Services", keep: Iterable[str] = ()) -> dict[str, str]:
+    """The catalogue's service categories {code: label} a form offers. `keep`: the codes the record (or the form as
+    posted) holds, offered too under their code when the catalogue does not list them (or intake is away), so saving
+    the form never drops one."""
+    try:
+        found = {c["code"]: c["label"] for c in await api.categories()}
+    except ServiceError:
+        found = {}  # intake away: the codes the record holds are still shown and kept
+    for code in keep:
+        found.setdefault(code, code)
+    return found
 
 
 DEMAND_FIELDS = (
@@ -50,13 +85,13 @@ def demand_body(form: FormData, station_id: str) -> dict:
     """一表登记 as intake's POST /demands takes it; the station is the signed-in clerk's, never the form's."""
     body: dict = {"station_id": station_id}
     for name in ("enterprise.name", "enterprise.credit_code", "contact.name", "contact.phone"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     codes = list(dict.fromkeys(c for c in form.getlist("items") if c))
     body["items"] = [
         {"code": code, "materials_received": [m for m in form.getlist(f"materials.{code}") if m]} for code in codes
     ]
     for name in ("description", "channel", "green_channel", "green_channel_reason", "visit_id"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     if "green_channel" not in body:
         body.pop("green_channel_reason", None)  # a reason without a green channel asks for nothing
     return body
@@ -67,16 +102,16 @@ ASSIGN_FIELDS = ("assignee_kind", "assignee_id", "department_id", "responsible_i
 
 def assignment_body(form: FormData) -> dict:
     """派单 as dispatch's POST /demands/{id}/assignments takes it: only the fields of the chosen kind."""
-    kind = _text(form, "assignee_kind")
+    kind = text(form, "assignee_kind")
     body: dict = {}
-    _put(body, "assignee_kind", kind)
+    put(body, "assignee_kind", kind)
     if kind == "organization":
-        _put(body, "assignee_id", _text(form, "assignee_id"))
+        put(body, "assignee_id", text(form, "assignee_id"))
     elif kind == "staff":
-        _put(body, "department_id", _text(form, "department_id"))
-        _put(body, "responsible_id", _text(form, "responsible_id"))
+        put(body, "department_id", text(form, "department_id"))
+        put(body, "responsible_id", text(form, "responsible_id"))
     for name in ("handling_mode", "due_on", "note"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     return body
 
 
@@ -99,23 +134,23 @@ def resolution_body(form: FormData) -> dict:
     since the round before cannot resolve the round after it), and the fee, deliverables and staff for the record."""
     body: dict = {}
     for name in ("outcome", "summary"):
-        _put(body, name, _text(form, name))
-    round_ = _text(form, "round")
+        put(body, name, text(form, name))
+    round_ = text(form, "round")
     if round_ is not None and round_.isdigit():
         body["round"] = int(round_)
-    free = _text(form, "fee.free_service")
+    free = text(form, "fee.free_service")
     if free in ("true", "false"):
         fee: dict = {"free_service": free == "true"}
-        amount = _text(form, "fee.amount_yuan")
+        amount = text(form, "fee.amount_yuan")
         if amount is not None:
             try:
                 fee["amount_yuan"] = float(amount)
             except ValueError:
                 fee["amount_yuan"] = amount  # sent as typed: the API answers 422 on fee.amount_yuan
         for name in ("payer", "note"):
-            _put(fee, name, _text(form, f"fee.{name}"))
+            put(fee, name, text(form, f"fee.{name}"))
         body["fee"] = fee
-    lines = (_text(form, "deliverables") or "").splitlines()
+    lines = (text(form, "deliverables") or "").splitlines()
     deliverables = []
     for line in (x.strip() for x in lines):
         if line:
@@ -123,7 +158,7 @@ def resolution_body(form: FormData) -> dict:
             deliverables.append({"title": title.strip(), "reference": reference.strip() or title.strip()})
     if deliverables:
         body["deliverables"] = deliverables
-    staff = [s.strip() for s in _SEPARATORS.split(_text(form, "staff_involved") or "") if s.strip()]
+    staff = [s.strip() for s in _SEPARATORS.split(text(form, "staff_involved") or "") if s.strip()]
     if staff:
         body["staff_involved"] = staff
     return body
@@ -136,7 +171,7 @@ def verification_body(form: FormData) -> dict:
     """核实 as tracking's POST /demands/{id}/verification takes it."""
     body: dict = {}
     for name in VERIFY_FIELDS:
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     return body
 
 
@@ -168,14 +203,14 @@ def rating_body(form: FormData, technician_items: bool) -> dict:
     for name, _, _ in STAR_ITEMS:
         if name in TECHNICIAN_ITEMS and not technician_items:
             continue
-        raw = _text(form, f"answers.{name}")
+        raw = text(form, f"answers.{name}")
         if raw is not None:
             answers[name] = int(raw) if raw.isdigit() else raw
-    solved = _text(form, "answers.problem_solved")
+    solved = text(form, "answers.problem_solved")
     if solved is not None:
         answers["problem_solved"] = {"yes": True, "no": False}.get(solved, solved)
     for name in ("overall", "comments"):
-        _put(answers, name, _text(form, f"answers.{name}"))
+        put(answers, name, text(form, f"answers.{name}"))
     return {"answers": answers}
 
 
@@ -185,7 +220,7 @@ VOID_FIELDS = ("reason",)
 def void_body(form: FormData) -> dict:
     """申诉复核 as evaluation's POST /surveys/{id}/ratings/{round}/void takes it."""
     body: dict = {}
-    _put(body, "reason", _text(form, "reason"))
+    put(body, "reason", text(form, "reason"))
     return body
 
 
@@ -253,3 +288,10 @@ class Pager:
 
     def cut(self, rows: list) -> tuple[list, bool]:
         return rows[: self.size], len(rows) > self.size
+
+    def link(self, path: str, params: Mapping[str, object] | None, page: int) -> str:
+        """Page `page` of the same list: `path` with the query the list was asked with (a None value left out; an
+        empty string kept, where a page tells "all" from "not chosen") and the page last. Templates page through
+        `_pager.html`, which calls this."""
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        return f"{path}?{urlencode({**query, 'page': page})}"

@@ -286,12 +286,13 @@ def nav(role: Role | None) -> list[NavGroup]:
                    *(ARCHIVE_ADMIN_NAV if head else ())),
         ]  # fmt: skip
         if head:
-            groups.append(_group("管理", NavItem("/organizations", "服务机构库"), NavItem("/staff", "人员与部门")))
+            groups.append(_group("管理", NavItem("/organizations", "服务机构库"), NavItem("/staff", "人员与科室")))
         return groups
     if role is Role.supervisor:
         return [
             _group("监管", NavItem("/supervision", "服务站指标"), NavItem("/scorecards", "评分卡"),
-                   NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列")),
+                   NavItem("/ledger", "需求台账"), NavItem("/queue", "派单队列"), NavItem("/visits", "走访"),
+                   NavItem("/enterprises", "企业档案")),
             _group("跟踪", NavItem("/supervisions", "督办"), NavItem("/special-tasks", "专项工作")),
             _group("服务质量", NavItem("/complaints", "投诉"), NavItem("/revisits", "回访")),
             _group("档案", NavItem("/archive", "档案"), NavItem("/weekly-reports", "周报"), *ARCHIVE_ADMIN_NAV),

@@ -75,7 +75,7 @@ async def test_a_clerk_records_a_visit_and_sees_it_and_no_other_station_does(sys
         await sign_in(client, CLERK)
         ledger = await client.get("/ledger")
         assert 'href="/visits"' in ledger.text and 'href="/enterprises"' in ledger.text  # 走访, 企业档案 in the nav
-        assert 'href="/staff"' not in ledger.text  # 人员与部门: the head's
+        assert 'href="/staff"' not in ledger.text  # 人员与科室: the head's
         form = await client.get("/visits/new")
         assert form.status_code == 200, form.text
         assert f'value="{today}"' in form.text  # dated today (China) unless changed
@@ -139,10 +139,24 @@ async def test_a_clerk_records_a_visit_and_sees_it_and_no_other_station_does(sys
 
     async with browser(console) as client:  # another station: not listed, its page is 404
         await sign_in(client, OTHER_CLERK)
-        assert visit_id not in (await client.get("/visits")).text
+        listed = await client.get("/visits")
+        assert listed.status_code == 200, listed.text
+        assert 'data-testid="visits"' in listed.text or 'data-testid="no-visits"' in listed.text  # the list shown
+        assert visit_id not in listed.text
         foreign = await client.get(f"/visits/{visit_id}")
         assert foreign.status_code == 404
         assert "沈阳走访测试机械有限公司" not in _main(foreign)
+
+    async with browser(console) as client:  # a supervisor reads its area's visits (in its nav), records none
+        await sign_in(client, SUPERVISOR)
+        listed = await client.get("/visits")
+        assert listed.status_code == 200, listed.text
+        assert '<a href="/visits" aria-current="page">走访</a>' in listed.text
+        assert 'href="/enterprises"' in listed.text  # 企业档案 in the nav too
+        row = re.search(rf'<tr data-testid="visit-row" data-visit="{visit_id}">(.*?)</tr>', listed.text, re.S)
+        assert row and events.STATION in row.group(1)  # named with its station
+        assert 'href="/visits/new"' not in listed.text
+        assert (await client.get("/visits/new")).status_code == 403
 
     async with browser(console) as client:  # an organization records no visits and reads none
         await sign_in(client, ORG)
@@ -243,8 +257,11 @@ async def test_a_clerk_registers_an_enterprise_and_puts_it_in_a_chain_and_a_park
     other = await system.clients["intake"].get(f"/enterprises/{code}", headers=auth.OTHER_CLERK)
     assert other.status_code == 404  # nor was a dossier made at the other station
 
-    async with browser(console) as client:  # a supervisor reads the dossier but may not write it
+    async with browser(console) as client:  # a supervisor finds and reads the dossier but may not write it
         await sign_in(client, SUPERVISOR)
+        found = await client.get("/enterprises", params={"chain": "高端装备产业链"})
+        assert found.status_code == 200 and f'data-code="{code}"' in found.text, found.text
+        assert '<a href="/enterprises" aria-current="page">企业档案</a>' in found.text  # in the supervisor's nav
         assert (await client.get(f"/enterprises/{code}")).status_code == 200
         assert (await client.get(f"/enterprises/{code}/edit")).status_code == 403
 
@@ -259,7 +276,7 @@ async def test_the_head_adds_a_department_and_a_staff_member_and_a_clerk_may_not
         await sign_in(client, HEAD)
         page = await client.get("/staff")
         assert page.status_code == 200, page.text
-        assert 'href="/staff"' in page.text and "人员与部门" in page.text  # in the head's nav
+        assert '<a href="/staff" aria-current="page">人员与科室</a>' in page.text  # in the head's nav
         form = await client.get("/staff/departments/new")
         fields = {"csrf_token": csrf_of(form), "department_id": "Metrology!", "name": "计量科", "active": "true"}
         wrong = await client.post("/staff/departments/new", data=fields)
@@ -281,6 +298,7 @@ async def test_the_head_adds_a_department_and_a_staff_member_and_a_clerk_may_not
         }
         wrong = await client.post("/staff/members/new", data=fields)
         assert wrong.status_code == 422 and "电话号码无效" in _field_error(wrong, "phone")
+        assert 'value="metrology" checked' in wrong.text and 'value="李计量"' in wrong.text  # what was chosen stays
         made = await client.post("/staff/members/new", data=fields | {"phone": "13804006666"})
         assert made.status_code == 303, made.text
         page = await client.get("/staff")
@@ -369,7 +387,10 @@ async def test_the_ledger_downloads_as_excel_and_csv_through_the_console(system,
 
     async with browser(console) as client:  # an organization is offered no export and refused one
         await sign_in(client, ORG)
-        assert "/ledger.xlsx" not in (await client.get("/ledger")).text
+        ledger = await client.get("/ledger")
+        assert ledger.status_code == 200, ledger.text
+        assert 'id="ledger-results"' in ledger.text  # the ledger itself is shown
+        assert "/ledger.xlsx" not in ledger.text and "/ledger.csv" not in ledger.text
         assert (await client.get("/ledger.xlsx")).status_code == 403
 
 
@@ -382,7 +403,11 @@ async def test_the_admin_sees_the_years_calendar_corrections_and_removes_one(sys
         await sign_in(client, ADMIN)
         page = await client.get("/calendar")
         assert page.status_code == 200, page.text
-        fields = {"csrf_token": csrf_of(page), "day": day.isoformat(), "is_workday": "false", "note": "临时停工日"}
+        fields = {"csrf_token": csrf_of(page), "day": day.isoformat(), "is_workday": "", "note": "临时停工日"}
+        refused = await client.post("/calendar", data=fields)  # a refused form lists the typed day's year
+        assert refused.status_code == 422 and "请选择" in _field_error(refused, "is_workday")
+        assert f"<h2>{day.year} 年的调整</h2>" in refused.text and 'value="临时停工日"' in refused.text
+        fields["is_workday"] = "false"
         saved = await client.post("/calendar", data=fields)
         assert saved.status_code == 303, saved.text
         assert saved.headers["location"] == f"/calendar?year={day.year}"
@@ -393,6 +418,10 @@ async def test_the_admin_sees_the_years_calendar_corrections_and_removes_one(sys
         assert "休息日（法定节假日）" in row.group(1) and "临时停工日" in row.group(1)
         other_year = await client.get("/calendar", params={"year": str(day.year + 1)})
         assert f'data-day="{day.isoformat()}"' not in other_year.text
+        too_early = await client.get("/calendar", params={"year": "1999"})  # intake judges the year
+        assert too_early.status_code == 200, too_early.text
+        assert "年份应在" in re.search(r'data-testid="year-problem">([^<]+)<', too_early.text).group(1)
+        assert f"<h2>{china_today(datetime.now(UTC)).year} 年的调整</h2>" in too_early.text  # this year instead
 
         removed = await client.post("/calendar/remove", data={"csrf_token": csrf_of(page), "day": day.isoformat()})
         assert removed.status_code == 303, removed.text

@@ -1,7 +1,9 @@
 """The archive pages' pure parts: the search as the archive takes it, the week picker (China dates), the dossier's
-sections, whether the weekly report names each row's station."""
+sections, whether the weekly report names each row's station, and the access logs' labels."""
 
+import ast
 from datetime import UTC, datetime
+from pathlib import Path
 
 from services.console.pages.archive import (
     book_query,
@@ -9,12 +11,13 @@ from services.console.pages.archive import (
     dossier_search,
     last_week,
     named_enterprise,
-    search_link,
     sections,
     shift_week,
     value_text,
     week_input,
 )
+from services.console.pages.archive_admin import ACTIONS, READS
+from services.intake.access_log.domain import PURPOSES
 
 # Monday 2026-11-23 00:30 in China is still Sunday 22 November in UTC: the week is China's.
 MONDAY_EARLY = datetime(2026, 11, 22, 16, 30, tzinfo=UTC)
@@ -24,7 +27,6 @@ def test_the_search_is_sent_as_typed_and_empty_fields_are_not():
     typed = {"q": "  2026-000123 ", "sealed_from": "", "sealed_to": "2026-11-30", "page": "2", "other": "x"}
     assert dossier_search(typed) == {"q": "2026-000123", "sealed_to": "2026-11-30"}
     assert dossier_search({}) == {}
-    assert search_link({"q": "沈阳 精密"}, 2) == "/archive?q=%E6%B2%88%E9%98%B3+%E7%B2%BE%E5%AF%86&page=2"
 
 
 def test_the_enterprise_is_named_only_for_its_whole_credit_code():
@@ -117,3 +119,42 @@ def test_a_sealed_record_reads_in_chinese_without_machine_fields():
     every_label = [label for s in sections(content) for entry in s["entries"] for label, _ in entry]
     assert all(not label.isascii() for label in every_label), every_label
     assert value_text("channel", "window") == "窗口" and value_text("kind", "resolved") == "办结"
+
+
+def _archive_actions() -> set[str]:
+    """Every `action` the archive writes to its access log, read from its source (a keyword `action=` or `_log`'s
+    second argument): the literal codes, and an f-string's fixed start followed by "*" (`export.book_*`)."""
+
+    def codes(node: ast.expr) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, ast.IfExp):
+            return codes(node.body) | codes(node.orelse)
+        if isinstance(node, ast.JoinedStr) and isinstance(start := node.values[0], ast.Constant):
+            return {f"{start.value}*"}
+        return set()
+
+    found: set[str] = set()
+    for source in (Path(__file__).resolve().parents[2] / "services" / "archive").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            found |= {c for k in node.keywords if k.arg == "action" for c in codes(k.value)}
+            if isinstance(node.func, ast.Name) and node.func.id == "_log" and len(node.args) > 1:
+                found |= codes(node.args[1])
+    return {c for c in found if "." in c}  # argparse's action="store_true" is no log line
+
+
+def test_the_access_logs_label_every_action_and_purpose_the_services_write():
+    """The services log codes and the console labels them (and offers them in the 操作 filter): a code either service
+    starts writing without a label here would show raw and could not be chosen."""
+    actions = _archive_actions()
+    assert {"dossier.read", "weekly_report.read", "disposal.confirm"} <= actions  # the reading finds them
+    for code in actions:
+        if code.endswith("*"):
+            assert any(a.startswith(code[:-1]) for a in ACTIONS), code
+        else:
+            assert code in ACTIONS, code
+    assert set(READS) == set(PURPOSES)
+    for code, label in READS.items():  # the console's label starts as intake's description does
+        assert PURPOSES[code].startswith(label), code

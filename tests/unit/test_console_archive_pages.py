@@ -78,7 +78,7 @@ TASKS = {
             "station_id": STATION,
             "station": "浑南站",
             "title": "电梯安全专项检查",
-            "issued_by": "沈阳市市场监管局",
+            "issued_by": "王建国",  # the person who issued it (tracking's issued_by_name), not a unit
             "due_on": "2026-10-01",
             "deadline": "2026-10-09",
             "state": "overdue",
@@ -243,7 +243,8 @@ async def test_the_weekly_report_shows_visits_and_special_tasks():
     assert "2026-10-01" in tasks and "遇节假日顺延至 2026-10-09" in tasks  # deadline differs from due date
     assert "顺延至 2026-11-30" not in tasks  # same day: not repeated
     assert '<span class="badge warn">已逾期</span>' in tasks and "已完成" in tasks and "2026-11-19" in tasks
-    assert '<td data-label="下达单位">—</td>' in tasks  # assignment never received: no issuer
+    assert "<th>下达人</th>" in tasks and '<td data-label="下达人">王建国</td>' in tasks  # a person, so 下达人
+    assert '<td data-label="下达人">—</td>' in tasks  # assignment never received: no issuer
     assert 'data-kind="completion"' in tasks and "2026-11-19 11:00" in tasks  # China time
     assert "已核查重点企业 12 家" in tasks and "周站长" in tasks
 
@@ -270,3 +271,37 @@ async def test_a_report_kept_before_visits_were_recorded_says_so():
     assert "本周报生成时档案服务尚未记录走访" in body and "本周报生成时档案服务尚未记录专项工作" in body
     assert 'data-testid="visit-row"' not in body and 'data-testid="task-row"' not in body
     assert 'data-testid="figure-received"' in body  # the rest of the report as before
+
+
+async def test_the_weekly_report_marks_late_entries():
+    """A visit dated, or a task report made, before the week it was received in is marked 补录 (`late`)."""
+    [row] = VISITS["listed"]
+    late_visit = {**row, "visit_id": "10000000-0000-0000-0000-000000000002", "visited_on": "2026-11-13", "late": True}
+    visits = {**VISITS, "late": 1, "listed": [{**row, "late": False}, late_visit]}
+    [made] = TASKS["reports"]
+    tasks = {
+        **TASKS,
+        "late_reports": 1,
+        "reports": [{**made, "reported_at": "2026-11-15T15:50:00+00:00", "late": True}],
+    }
+    body = main_of(
+        await open_page(
+            FakeArchive(report=weekly(figures(visits, tasks))), f"head:{STATION}", "/weekly-reports", week="2026-W47"
+        )
+    )
+    shown = body.split('data-testid="weekly-visits"', 1)[1].split("</section>", 1)[0]
+    assert "本周走访 <strong>3</strong> 次（含补录 1 次）" in shown
+    rows = shown.split('data-testid="visit-row"')[1:]
+    assert ["late-mark" in r for r in rows] == [False, True] and "2026-11-13" in rows[1]
+    assert "走访日期在本周之前、本周才收到" in shown
+    reports = body.split('data-testid="task-reports"', 1)[1].split("</table>", 1)[0]
+    assert '2026-11-15 23:50 <span class="badge" data-testid="late-mark">补录</span>' in reports
+    assert "填报时间在本周之前、本周才收到" in body
+
+    # A report kept before entries were marked (no `late` keys): nothing marked.
+    plain = main_of(
+        await open_page(
+            FakeArchive(report=weekly(figures(VISITS, TASKS))), f"head:{STATION}", "/weekly-reports", week="2026-W47"
+        )
+    )
+    assert "补录" not in plain

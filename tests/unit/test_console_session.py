@@ -274,6 +274,14 @@ def test_pages_ask_one_row_more_to_know_of_a_next_page():
     assert Pager.of("99999999").page == 10_000
 
 
+def test_a_page_link_keeps_the_lists_query_and_puts_the_page_last():
+    pager = Pager.of("2")
+    assert pager.link("/archive", {"q": "沈阳 精密"}, 3) == "/archive?q=%E6%B2%88%E9%98%B3+%E7%B2%BE%E5%AF%86&page=3"
+    assert pager.link("/complaints", {"stage": None, "subject": "staff"}, 1) == "/complaints?subject=staff&page=1"
+    assert pager.link("/extensions", {"status": ""}, 2) == "/extensions?status=&page=2"  # "" is 全部 there: kept
+    assert pager.link("/visits", None, 2) == "/visits?page=2"
+
+
 def test_the_assignment_form_offers_first_the_catalogues_usual_handler_if_dispatch_lists_one():
     org, dept = [{"org_id": "org-01"}], [{"department_id": "metrology", "staff": []}]
     assert default_kind({"suggested_route": "organization", "candidates": org, "departments": dept}) == "organization"

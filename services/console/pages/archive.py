@@ -11,7 +11,6 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -22,9 +21,8 @@ from shared.calendar import CHINA, china_today
 from shared.contracts import Channel, FollowUpKind, GreenChannel
 
 from ..client import Document, ServiceError, Services
-from ..forms import STAR_ITEMS, Errors, FormData, Pager, place_errors
+from ..forms import STAR_ITEMS, Errors, FormData, Pager, place_errors, text
 from ..web import Api, Caller, allowed, flash, redirect, render
-from . import casework as cw
 from .demands import DOCUMENT_CSP, FormState, blank
 
 router = APIRouter()
@@ -42,11 +40,6 @@ def dossier_search(query: Mapping[str, Any]) -> dict[str, str]:
     """The search as the archive takes it: what was typed, trimmed; left empty is not sent (the archive checks the
     rest and names the field it refuses)."""
     return {n: v.strip() for n in SEARCH_FIELDS if isinstance(v := query.get(n), str) and v.strip()}
-
-
-def search_link(search: Mapping[str, str], page: int) -> str:
-    """Page `page` of the same search."""
-    return "/archive?" + urlencode({**search, "page": page})
 
 
 def named_enterprise(q: str | None, rows: list[dict]) -> str | None:
@@ -136,7 +129,6 @@ FIELD_LABELS = {
     "received_at": "受理时间",
     "label": "名称",
     "code": "编码",
-    "category": "服务类别",
     "materials": "所需材料",
     "submitted_at": "提交时间",
     "resolved_at": "办结时间",
@@ -256,8 +248,8 @@ def last_week(now: datetime) -> str:
 
 def week_input(raw: str | None, now: datetime) -> str:
     """The week picker's value (`<input type=week>` sends 2026-W47); anything else is last week."""
-    text = (raw or "").strip().upper()
-    m = re.fullmatch(r"(\d{4})-W(\d{1,2})", text)
+    typed = (raw or "").strip().upper()
+    m = re.fullmatch(r"(\d{4})-W(\d{1,2})", typed)
     if m:
         try:
             return week_text(date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
@@ -317,8 +309,6 @@ async def archive_list(request: Request, api: Api, caller=allowed(*READERS), pag
         with_enterprise=any("enterprise_name" in r for r in rows),
         pager=pager,
         more=more,
-        previous=search_link(search, pager.page - 1),
-        following=search_link(search, pager.page + 1),
         endings=ENDINGS,
     )
 
@@ -402,7 +392,7 @@ async def weekly_page(request: Request, api: Api, caller=allowed(*READERS), week
 async def weekly_plan(request: Request, week: str, api: Api, caller=allowed(Role.head)) -> Response:
     week = week_input(week, _now())
     form = await request.form()
-    plan = cw.text(form, "plan")
+    plan = text(form, "plan")
     try:
         await api.weekly_plan(caller.token, week, {"plan": plan} if plan else {})
     except ServiceError as exc:

@@ -14,17 +14,12 @@ from shared.auth import Role
 from shared.calendar import china_today, is_workday
 
 from ..client import ServiceError, Services
-from ..forms import Errors, FormData, place_errors
+from ..forms import Errors, FormData, place_errors, text
 from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
 
 router = APIRouter()
 CALENDAR_FIELDS = ("day", "is_workday", "note")
 KINDS = {"false": "休息日（法定节假日）", "true": "工作日（调休上班）"}
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
 
 
 def _day(raw: str) -> date:
@@ -37,12 +32,17 @@ def _day(raw: str) -> date:
         raise ServiceError(422, message, "bad date", errors=[{"field": "day", "message": message}]) from None
 
 
-def _year(raw: str | None) -> int:
-    """The year the list shows: the one asked for, when it is a year; else this year in China."""
-    this_year = china_today(datetime.now(UTC)).year
-    if raw and raw.isdigit() and len(raw) == 4 and 2000 <= int(raw) <= 2100:
-        return int(raw)
-    return this_year
+def _this_year() -> int:
+    return china_today(datetime.now(UTC)).year
+
+
+def _year(raw: str | None) -> int | None:
+    """The year asked for, when it is a number (intake says which years it keeps); else None: this year."""
+    return int(raw) if raw and raw.isdigit() and len(raw) <= 4 else None
+
+
+def _values(form: FormData) -> dict[str, str]:
+    return {n: text(form, n) or "" for n in CALENDAR_FIELDS}
 
 
 async def _page(
@@ -55,9 +55,17 @@ async def _page(
     status_code: int = 200,
     year: int | None = None,
 ) -> Response:
-    this_year = _year(None)
+    this_year = _this_year()
     shown = year or this_year
-    corrections = await api.workdays(caller.token, shown)
+    year_problem = None
+    try:
+        corrections = await api.workdays(caller.token, shown)
+    except ServiceError as exc:
+        if exc.status != 422 or shown == this_year:
+            raise
+        # A year intake keeps no calendar for: said above this year's list.
+        year_problem, shown = "；".join(exc.field_errors().values()) or exc.message, this_year
+        corrections = await api.workdays(caller.token, shown)
     return render(
         request,
         "calendar.html",
@@ -67,6 +75,7 @@ async def _page(
         removing=removing or Errors(),
         kinds=KINDS,
         year=shown,
+        year_problem=year_problem,
         years=range(this_year - 1, this_year + 6),
         corrections=corrections,
     )
@@ -79,8 +88,8 @@ async def calendar(request: Request, api: Api, caller=allowed(Role.admin), year:
 
 @router.post("/calendar")
 async def save(request: Request, api: Api, caller=allowed(Role.admin)) -> Response:
-    form = await request.form()
-    values = {n: _text(form, n) for n in CALENDAR_FIELDS}
+    values = _values(await request.form())
+    day: date | None = None
     try:
         day = _day(values["day"])
         if values["is_workday"] not in KINDS:
@@ -92,15 +101,16 @@ async def save(request: Request, api: Api, caller=allowed(Role.admin)) -> Respon
         if exc.status not in (403, 409, 422):
             raise
         errors = place_errors(exc.field_errors(), CALENDAR_FIELDS, exc.message)
-        return await _page(request, api, caller, values, errors, status_code=200 if is_htmx(request) else exc.status)
+        status = 200 if is_htmx(request) else exc.status
+        return await _page(request, api, caller, values, errors, status_code=status, year=day.year if day else None)
     flash(request, "ok", f"已将 {day.isoformat()} 调整为{KINDS[values['is_workday']]}，各服务按此重新计算工作日。")
     return redirect(request, f"/calendar?year={day.year}")
 
 
 @router.post("/calendar/remove")
 async def remove(request: Request, api: Api, caller=allowed(Role.admin)) -> Response:
-    form = await request.form()
-    raw = _text(form, "day")
+    raw = text(await request.form(), "day") or ""
+    day: date | None = None
     try:
         day = _day(raw)
         await api.remove_workday(caller.token, day.isoformat())
@@ -111,7 +121,9 @@ async def remove(request: Request, api: Api, caller=allowed(Role.admin)) -> Resp
         removing = place_errors(fields, ("day",), exc.message)
         values = {"is_workday": "false", "remove_day": raw}
         status = 200 if is_htmx(request) else exc.status
-        return await _page(request, api, caller, values, removing=removing, status_code=status)
+        return await _page(
+            request, api, caller, values, removing=removing, status_code=status, year=day.year if day else None
+        )
     counted = "工作日" if is_workday(day) else "休息日"
     flash(request, "ok", f"已撤销 {day.isoformat()} 的调整，该日按国家日历计为{counted}。")
     return redirect(request, f"/calendar?year={day.year}")

@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from shared.calendar import CHINA
 from shared.contracts import ComplaintStage, ComplaintSubject, FollowUpKind, RevisitMethod
 
-from ..forms import FormData
+from ..forms import FormData, put, text
 
 FOLLOW_UP_KINDS = {k.value: k.label for k in FollowUpKind}
 REVISIT_METHODS = {m.value: m.label for m in RevisitMethod}
@@ -28,22 +28,6 @@ STAGE_ACTIONS = {
 }
 STAGE_LABELS = {s.value: s.label for s in ComplaintStage}
 _PRINTED_NO = re.compile(r"^(?:.+-)?([0-9]{4}-[0-9]{6})$")
-
-
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None
-
-
-def _put(body: dict, dotted: str, value: object) -> None:
-    if value is None:
-        return
-    *parents, last = dotted.split(".")
-    for p in parents:
-        body = body.setdefault(p, {})
-    body[last] = value
 
 
 def _yes_no(raw: str | None) -> bool | str | None:
@@ -81,13 +65,13 @@ def follow_up_body(form: FormData) -> dict:
     """跟进记录 as tracking's POST /demands/{id}/follow-ups takes it: the appointment only for kind 预约 (the form
     keeps its fields visible; what was typed there for another kind is not sent)."""
     body: dict = {}
-    kind = _text(form, "kind")
-    _put(body, "kind", kind)
-    _put(body, "text", _text(form, "text"))
+    kind = text(form, "kind")
+    put(body, "kind", kind)
+    put(body, "text", text(form, "text"))
     if kind == FollowUpKind.appointment.value:
         appointment: dict = {}
         for name in ("on", "at", "place", "attendees"):
-            _put(appointment, name, _text(form, f"appointment.{name}"))
+            put(appointment, name, text(form, f"appointment.{name}"))
         body["appointment"] = appointment
     return body
 
@@ -116,14 +100,14 @@ def local_minute(moment: datetime) -> str:
 def revisit_body(form: FormData) -> dict:
     """回访 as tracking's POST /demands/{id}/revisits takes it; not reached: no need_met (the API refuses it)."""
     body: dict = {}
-    _put(body, "method", _text(form, "method"))
-    _put(body, "revisited_at", china_moment(_text(form, "revisited_at")))
-    reached = _yes_no(_text(form, "reached"))
-    _put(body, "reached", reached)
+    put(body, "method", text(form, "method"))
+    put(body, "revisited_at", china_moment(text(form, "revisited_at")))
+    reached = _yes_no(text(form, "reached"))
+    put(body, "reached", reached)
     for name in ("contact", "enterprise_said"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     if reached is not False:
-        _put(body, "need_met", _yes_no(_text(form, "need_met")))
+        put(body, "need_met", _yes_no(text(form, "need_met")))
     return body
 
 
@@ -152,7 +136,7 @@ def complaint_body(form: FormData) -> dict:
     """投诉登记 as intake's POST /complaints takes it (the station is the caller's own)."""
     body: dict = {}
     for name in COMPLAINT_FIELDS:
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     if "tracking_no" in body:
         body["tracking_no"] = plain_tracking_no(body["tracking_no"])
     if body.get("subject") == ComplaintSubject.station.value:
@@ -168,14 +152,14 @@ def stage_body(form: FormData) -> dict:
     """The next stage as intake's POST /complaints/{id}/stages takes it: `founded` at 处理, and a correction of
     what the complaint is about only where the head changed it (the form shows the current values)."""
     body: dict = {}
-    stage = _text(form, "stage")
-    _put(body, "stage", stage)
-    _put(body, "note", _text(form, "note"))
+    stage = text(form, "stage")
+    put(body, "stage", stage)
+    put(body, "note", text(form, "note"))
     if stage == ComplaintStage.resolved.value:
-        _put(body, "founded", _yes_no(_text(form, "founded")))
+        put(body, "founded", _yes_no(text(form, "founded")))
     for name in ("subject", "subject_id", "subject_name"):
-        value = _text(form, name)
-        if value is not None and value != _text(form, f"was.{name}"):
+        value = text(form, name)
+        if value is not None and value != text(form, f"was.{name}"):
             body[name] = value
     return body
 

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from shared.auth import STAFF, Role
 
 from ..client import ServiceError
-from ..forms import FormData, place_errors
+from ..forms import FormData, pick, place_errors, text
 from ..session import Person
 from ..web import flash, is_htmx, redirect
 from .demands import FormState, blank
@@ -100,18 +100,6 @@ def open_replies(clock: Mapping) -> list[dict]:
 # --- the forms' request bodies (pure) ---
 
 
-def text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    if not isinstance(value, str):
-        return None
-    return value.strip() or None  # left empty: not sent, so the API says 必填项缺失
-
-
-def pick(form: FormData, names: Iterable[str]) -> dict:
-    """The named fields that were filled in, as the API takes them (flat)."""
-    return {n: v for n in names if (v := text(form, n)) is not None}
-
-
 RETURN_FIELDS = ("reason",)
 REFER_FIELDS = ("department", "contact_name", "contact_phone", "reason", "due_on")
 REFUSE_FIELDS = ("reason", "basis")
@@ -132,6 +120,7 @@ CLOCK_FIELDS = (
     "revisit_days",
     "revisit_sample_rate",
 )
+LIST_FIELDS = frozenset(("station_ids", "categories"))  # fields of ticked boxes: a list, kept as such on a refusal
 ATTACHMENT_ROWS = 3
 ATTACHMENT_FIELDS = tuple(f"attachments.{i}.{part}" for i in range(ATTACHMENT_ROWS) for part in ("name", "ref"))
 TASK_FIELDS = ("title", "description", "due_on", "station_ids", *ATTACHMENT_FIELDS)
@@ -220,8 +209,8 @@ async def submit(
         if exc.status not in (409, 422):
             raise
         values = {n: str(form.get(n) or "") for n in shown} | {"idempotency_key": key}
-        if "station_ids" in shown:
-            values["station_ids"] = [s for s in form.getlist("station_ids") if s]
+        for listed in LIST_FIELDS.intersection(shown):  # ticked boxes: every one ticked
+            values[listed] = [s for s in form.getlist(listed) if s]
         if exc.status == 409:  # the state changed meanwhile: this key may not be reused
             values["idempotency_key"] = str(uuid.uuid4())
         state = FormState(values, place_errors(exc.field_errors(), shown, exc.message))

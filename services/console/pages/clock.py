@@ -17,7 +17,7 @@ from shared.auth import READERS, STAFF, Role, in_scope
 from shared.contracts import PauseReason
 
 from ..client import ServiceError, Services
-from ..forms import FormData, Pager
+from ..forms import FormData, Pager, pick, text
 from ..web import Api, Caller, allowed, render
 from . import casework as cw
 from .demands import FormState
@@ -97,7 +97,7 @@ def _view(request: Request, api: Services, caller: Caller, demand_id: UUID) -> c
 @router.post("/demands/{demand_id}/deadlines/pause")
 async def pause(request: Request, demand_id: UUID, api: Api, caller=allowed(*STAFF, Role.org)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        body = cw.pick(form, cw.PAUSE_FIELDS)
+        body = pick(form, cw.PAUSE_FIELDS)
         await api.pause(caller.token, demand_id, body, key)
         label = PAUSE_REASONS.get(body.get("reason_kind", ""), "")
         return f"已挂起（{label}）：办结期限暂停计算，恢复计时后按挂起的工作日顺延。", None, None
@@ -109,7 +109,7 @@ async def pause(request: Request, demand_id: UUID, api: Api, caller=allowed(*STA
 @router.post("/demands/{demand_id}/deadlines/resume")
 async def resume(request: Request, demand_id: UUID, api: Api, caller=allowed(*STAFF, Role.org)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        clock = await api.resume(caller.token, demand_id, cw.pick(form, cw.RESUME_FIELDS), key)
+        clock = await api.resume(caller.token, demand_id, pick(form, cw.RESUME_FIELDS), key)
         return f"已恢复计时，办结期限为 {clock.get('handling_due_on') or '—'}。", None, None
 
     done = f"/demands/{demand_id}/deadlines"
@@ -119,7 +119,7 @@ async def resume(request: Request, demand_id: UUID, api: Api, caller=allowed(*ST
 @router.post("/demands/{demand_id}/deadlines/extension")
 async def request_extension(request: Request, demand_id: UUID, api: Api, caller=allowed(*STAFF, Role.org)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        body = cw.pick(form, cw.EXTENSION_FIELDS)
+        body = pick(form, cw.EXTENSION_FIELDS)
         await api.request_extension(caller.token, demand_id, body, key)
         return f"已提交延期申请（延至 {body.get('new_due_on')}），待站长审批。", None, None
 
@@ -245,7 +245,7 @@ async def clock_settings(
 @router.post("/clock-settings")
 async def set_clock_settings(request: Request, api: Api, caller=allowed(Role.head, Role.admin)) -> Response:
     form = await request.form()
-    station = caller.station if caller.role is Role.head else cw.text(form, "station")
+    station = caller.station if caller.role is Role.head else text(form, "station")
 
     async def act(posted: FormData, _key: str) -> cw.Done:
         if not station:

@@ -20,7 +20,7 @@ from shared.auth import STAFF, Role
 from shared.contracts import printed_tracking_no
 
 from ..client import ServiceError, Services
-from ..forms import FormData
+from ..forms import FormData, pick
 from ..web import Api, Caller, allowed, render
 from . import casework as cw
 from .demands import FormState
@@ -100,7 +100,7 @@ def _view(request: Request, api: Services, caller: Caller, demand_id: UUID) -> c
 @router.post("/demands/{demand_id}/return")
 async def give_back(request: Request, demand_id: UUID, api: Api, caller=allowed(*STAFF, Role.org)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        returned = await api.give_back(caller.token, demand_id, cw.pick(form, cw.RETURN_FIELDS), key)
+        returned = await api.give_back(caller.token, demand_id, pick(form, cw.RETURN_FIELDS), key)
         return f"已退单：{returned['assignee_name']} 的派单已退回，需求回到站长的派单队列待改派。", None, None
 
     view = _view(request, api, caller, demand_id)
@@ -112,7 +112,7 @@ async def give_back(request: Request, demand_id: UUID, api: Api, caller=allowed(
 @router.post("/demands/{demand_id}/referral")
 async def refer(request: Request, demand_id: UUID, api: Api, caller=allowed(Role.head)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        done = await api.refer(caller.token, demand_id, cw.pick(form, cw.REFER_FIELDS), key)
+        done = await api.refer(caller.token, demand_id, pick(form, cw.REFER_FIELDS), key)
         return f"已转办：{done['assignee_name']}，跟进期限 {done['due_on']}；本站继续跟进。", None, None
 
     view = _view(request, api, caller, demand_id)
@@ -122,7 +122,7 @@ async def refer(request: Request, demand_id: UUID, api: Api, caller=allowed(Role
 @router.post("/demands/{demand_id}/refusal")
 async def refuse(request: Request, demand_id: UUID, api: Api, caller=allowed(Role.head)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        await api.refuse(caller.token, demand_id, cw.pick(form, cw.REFUSE_FIELDS), key)
+        await api.refuse(caller.token, demand_id, pick(form, cw.REFUSE_FIELDS), key)
         return "已否定备案：该需求不予服务，原因与依据已记录，将归档。", None, None
 
     view = _view(request, api, caller, demand_id)
@@ -132,7 +132,7 @@ async def refuse(request: Request, demand_id: UUID, api: Api, caller=allowed(Rol
 @router.post("/demands/{demand_id}/merge")
 async def merge(request: Request, demand_id: UUID, api: Api, caller=allowed(Role.head)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        done = await api.merge(caller.token, demand_id, cw.pick(form, cw.MERGE_FIELDS), key)
+        done = await api.merge(caller.token, demand_id, pick(form, cw.MERGE_FIELDS), key)
         into = (done.get("closing") or {}).get("merged_into")
         original = printed_tracking_no(
             done["station_id"], (done.get("closing") or {}).get("merged_into_tracking_no", "")

@@ -7,10 +7,12 @@ Intake decides who sees what: a station's staff their station's dossiers, a supe
 enterprise is 404, as intake answers it. Only station staff write a dossier (intake answers 403 to anyone else), and
 always their own station's. Intake's PUT replaces the whole dossier, so an edit sends back what the form does not
 show (the further contacts, products, measuring instruments, special equipment and operator exams) as it was read.
+The PUT also creates, with no create-only precondition (no If-None-Match), so registering first looks the code up
+and refuses one the station keeps: two clerks registering the same code at the same instant could still both pass
+the look-up, and the later PUT wins.
 """
 
 import re
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -20,8 +22,10 @@ from shared.auth import READERS, STAFF, Role
 from shared.errors import Invalid
 
 from ..client import ServiceError
-from ..forms import Errors, FormData, Pager, place_errors
-from ..web import Api, allowed, flash, is_htmx, redirect, render
+from ..forms import Errors, FormData, Pager, invalid, pick, text
+from ..web import Api, allowed, render
+from . import casework as cw
+from .demands import FormState
 
 router = APIRouter()
 SIZES = {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型"}
@@ -55,26 +59,17 @@ _FILTERS = ("q", "park", "chain", "town")
 _CODE = re.compile(r"^[0-9A-Za-z]{1,40}$")
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
 def dossier_body(form: FormData, current: dict | None = None) -> dict:
     """一企一册 as intake's PUT /enterprises/{credit_code} takes it. A field left empty is not sent (intake keeps it
     empty: the PUT is the whole dossier); numbers go as typed, for intake to refuse at their field. The form shows
     the first contact; an edit keeps the others and the detail tables as `current` holds them."""
-    body: dict = {}
-    for name in _TEXT:
-        value = _text(form, name)
-        if value is not None:
-            body[name] = value
+    body = pick(form, _TEXT)
     for name in _CHOICES:
-        choice = _text(form, name)
+        choice = text(form, name)
         if choice in YES_NO:
             body[name] = choice == "true"
-    body["chain_leader"] = _text(form, "chain_leader") == "true"
-    contact = {p: v for p in CONTACT_PARTS if (v := _text(form, f"contacts.0.{p}")) is not None}
+    body["chain_leader"] = text(form, "chain_leader") == "true"
+    contact = {p: v for p in CONTACT_PARTS if (v := text(form, f"contacts.0.{p}")) is not None}
     body["contacts"] = [contact] if contact else []
     if current:
         body["contacts"] += [_clean(c) for c in (current.get("contacts") or [])[1:]]
@@ -100,19 +95,11 @@ def dossier_values(dossier: dict) -> dict:
     return values
 
 
-def form_values(form: FormData) -> dict:
-    return {n: str(form.get(n) or "") for n in DOSSIER_FIELDS}
-
-
 def _code(credit_code: str) -> str:
     """A credit code from the page's path; anything else names no enterprise."""
     if not _CODE.match(credit_code):
         raise ServiceError(404, "未找到该企业档案", "no such enterprise", code="not_found")
     return credit_code.upper()
-
-
-def _invalid(field: str, message: str) -> ServiceError:
-    return ServiceError(422, message, message, code="invalid", errors=[{"field": field, "message": message}])
 
 
 # --- the list ---
@@ -130,6 +117,7 @@ async def enterprise_list(
     page: str | None = None,
 ) -> Response:
     filters = {k: (v or "").strip()[:100] for k, v in zip(_FILTERS, (q, park, chain, town), strict=True)}
+    searched = {k: v for k, v in filters.items() if v}
     pager = Pager.of(page)
     problem = None
     try:
@@ -146,7 +134,7 @@ async def enterprise_list(
         pager=pager,
         more=more,
         filters=filters,
-        query="".join(f"&{urlencode({k: v})}" for k, v in filters.items() if v),
+        searched=searched,
         problem=problem,
         sizes=SIZES,
         may_register=caller.role in STAFF,
@@ -182,30 +170,41 @@ async def new_form(request: Request, _caller=allowed(*STAFF)) -> Response:
     return _form_page(request, dossier=None, values={})
 
 
+def _form_view(request: Request, dossier: dict | None) -> cw.View:
+    """The form again, with the refusal at its field and what was typed kept (an edit keeps the code it is about)."""
+
+    async def view(forms: dict[str, FormState], status: int) -> Response:
+        state = forms["dossier"]
+        kept = {"credit_code": dossier["credit_code"]} if dossier else {}
+        return _form_page(request, dossier=dossier, values=state.values | kept, errors=state.errors, status_code=status)
+
+    return view
+
+
+def _saved(saved: dict) -> str:
+    return f"/enterprises/{saved['credit_code']}"
+
+
 @router.post("/enterprises/new")
 async def register(request: Request, api: Api, caller=allowed(*STAFF)) -> Response:
-    form = await request.form()
-    try:
+    saved: dict = {}
+
+    async def act(form: FormData, _key: str) -> cw.Done:
         try:
-            code = validation.credit_code(_text(form, "credit_code") or "")
+            code = validation.credit_code(text(form, "credit_code") or "")
         except Invalid as exc:
-            raise _invalid("credit_code", exc.zh) from None
+            raise invalid("credit_code", exc.zh) from None
         try:
             await api.enterprise(caller.token, code)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
         else:  # a PUT would overwrite it: registering never replaces a dossier the station keeps
-            raise _invalid("credit_code", "该企业已在本站建档，请在企业档案页修改")
-        saved = await api.save_enterprise(caller.token, code, dossier_body(form))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), DOSSIER_FIELDS, exc.message)
-        status = 200 if is_htmx(request) else exc.status
-        return _form_page(request, dossier=None, values=form_values(form), errors=errors, status_code=status)
-    flash(request, "ok", f"已为「{saved['name']}」建立企业档案。")
-    return redirect(request, f"/enterprises/{saved['credit_code']}")
+            raise invalid("credit_code", "该企业已在本站建档，请在企业档案页修改")
+        saved.update(await api.save_enterprise(caller.token, code, dossier_body(form)))
+        return f"已为「{saved['name']}」建立企业档案。", None, None
+
+    return await cw.submit(request, "dossier", DOSSIER_FIELDS, act, _form_view(request, None), lambda: _saved(saved))
 
 
 @router.get("/enterprises/{credit_code}/edit")
@@ -216,19 +215,14 @@ async def edit_form(request: Request, credit_code: str, api: Api, caller=allowed
 
 @router.post("/enterprises/{credit_code}/edit")
 async def edit(request: Request, credit_code: str, api: Api, caller=allowed(*STAFF)) -> Response:
-    form = await request.form()
     dossier = await api.enterprise(caller.token, _code(credit_code))  # 404 for another station's: nothing is written
-    try:
-        saved = await api.save_enterprise(caller.token, dossier["credit_code"], dossier_body(form, dossier))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), DOSSIER_FIELDS, exc.message)
-        values = form_values(form) | {"credit_code": dossier["credit_code"]}
-        status = 200 if is_htmx(request) else exc.status
-        return _form_page(request, dossier=dossier, values=values, errors=errors, status_code=status)
-    flash(request, "ok", f"已保存「{saved['name']}」的企业档案。")
-    return redirect(request, f"/enterprises/{saved['credit_code']}")
+    saved: dict = {}
+
+    async def act(form: FormData, _key: str) -> cw.Done:
+        saved.update(await api.save_enterprise(caller.token, dossier["credit_code"], dossier_body(form, dossier)))
+        return f"已保存「{saved['name']}」的企业档案。", None, None
+
+    return await cw.submit(request, "dossier", DOSSIER_FIELDS, act, _form_view(request, dossier), lambda: _saved(saved))
 
 
 # --- one dossier ---

@@ -9,15 +9,16 @@ of receipt): /ledger.csv and /ledger.xlsx here stream intake's file through the 
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from shared.auth import READERS, Role
 
-from ..client import ServiceError, Services
+from ..client import ServiceError
 from ..forms import Pager
-from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
+from ..web import Api, allowed, flash, is_htmx, redirect, render
 
 router = APIRouter()
 
@@ -92,8 +93,19 @@ async def ledger(
 _EXPORT_FIELDS = {"since": "受理日期起", "until": "受理日期止", "station_id": "服务站"}
 
 
-async def _export(request: Request, api: Services, caller: Caller, fmt: str, **query: str | None) -> Response:
-    period = {k: (v or "").strip() or None for k, v in query.items()}
+@router.get("/ledger.{fmt}")
+async def ledger_export(
+    request: Request,
+    fmt: Literal["csv", "xlsx"],
+    api: Api,
+    caller=allowed(*READERS),
+    since: str | None = None,
+    until: str | None = None,
+    station_id: str | None = None,
+) -> Response:
+    """需求台账 as CSV (UTF-8, /ledger.csv) or an Excel workbook (/ledger.xlsx), from intake; any other ending names
+    no page (404)."""
+    period = {k: (v or "").strip() or None for k, v in (("since", since), ("until", until), ("station_id", station_id))}
     try:
         doc = await api.intake_ledger(caller.token, fmt, **period)
     except ServiceError as exc:
@@ -105,29 +117,3 @@ async def _export(request: Request, api: Services, caller: Caller, fmt: str, **q
         return redirect(request, "/ledger")
     headers = {"Content-Disposition": doc.disposition or f'attachment; filename="ledger.{fmt}"'}
     return Response(doc.content, media_type=doc.media_type, headers=headers)
-
-
-@router.get("/ledger.csv")
-async def ledger_csv(
-    request: Request,
-    api: Api,
-    caller=allowed(*READERS),
-    since: str | None = None,
-    until: str | None = None,
-    station_id: str | None = None,
-) -> Response:
-    """需求台账 as CSV (UTF-8), from intake."""
-    return await _export(request, api, caller, "csv", since=since, until=until, station_id=station_id)
-
-
-@router.get("/ledger.xlsx")
-async def ledger_xlsx(
-    request: Request,
-    api: Api,
-    caller=allowed(*READERS),
-    since: str | None = None,
-    until: str | None = None,
-    station_id: str | None = None,
-) -> Response:
-    """需求台账 as an Excel workbook, from intake."""
-    return await _export(request, api, caller, "xlsx", since=since, until=until, station_id=station_id)

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from shared.auth import READERS, Role
 
 from ..client import ServiceError, Services
-from ..forms import Errors, FormData, Pager, place_errors
+from ..forms import Errors, FormData, Pager, categories, invalid, place_errors, put, text
 from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
 
 router = APIRouter()
@@ -56,22 +56,8 @@ _ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,39}$")
 # --- form <-> body (pure) ---
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _put(body: dict, dotted: str, value: object) -> None:
-    if value is None:
-        return
-    *parents, last = dotted.split(".")
-    for p in parents:
-        body = body.setdefault(p, {})
-    body[last] = value
-
-
 def _listed(form: FormData, name: str) -> list[str]:
-    return [x for x in _SEPARATORS.split(_text(form, name) or "") if x]
+    return [x for x in _SEPARATORS.split(text(form, name) or "") if x]
 
 
 def profile_body(form: FormData, current: dict | None = None) -> dict:
@@ -79,21 +65,21 @@ def profile_body(form: FormData, current: dict | None = None) -> dict:
     qualification; an edit keeps the others the record holds (and the first qualification's categories)."""
     body: dict = {}
     for name in ("name", "credit_code"):
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     contact: dict = {}
     for part in ("name", "phone", "role"):
-        _put(contact, part, _text(form, f"contacts.0.{part}"))
+        put(contact, part, text(form, f"contacts.0.{part}"))
     body["contacts"] = [contact] if contact else []
     body["categories"] = list(dict.fromkeys(c for c in form.getlist("categories") if c))
     body["items"] = list(dict.fromkeys(_listed(form, "items")))
     body["areas"] = list(dict.fromkeys(_listed(form, "areas")))
     qualification: dict = {}
     for part in ("kind", "certificate_no", "issuer", "scope", "valid_from", "valid_until"):
-        _put(qualification, part, _text(form, f"qualifications.0.{part}"))
+        put(qualification, part, text(form, f"qualifications.0.{part}"))
     body["qualifications"] = [qualification] if qualification else []
     agreement: dict = {}
     for part in ("party", "number", "valid_until"):
-        _put(agreement, part, _text(form, f"agreement.{part}"))
+        put(agreement, part, text(form, f"agreement.{part}"))
     if agreement:
         body["agreement"] = agreement
     if current:
@@ -136,14 +122,10 @@ def form_values(form: FormData) -> dict:
 def status_body(form: FormData) -> dict:
     body: dict = {}
     for name in STATUS_FIELDS:
-        _put(body, name, _text(form, name))
+        put(body, name, text(form, name))
     if body.get("status") != "suspended":
         body.pop("until", None)  # a date only a suspension has
     return body
-
-
-def _invalid(field: str, message: str) -> ServiceError:
-    return ServiceError(422, message, message, code="invalid", errors=[{"field": field, "message": message}])
 
 
 # --- the list ---
@@ -180,13 +162,6 @@ async def organization_list(
 # --- admit and edit ---
 
 
-async def _categories(api: Services) -> dict[str, str]:
-    try:
-        return {c["code"]: c["label"] for c in await api.categories()}
-    except ServiceError:
-        return {}  # intake away: the codes the record holds are still shown and kept
-
-
 async def _profile_form(
     request: Request,
     api: Services,
@@ -197,9 +172,7 @@ async def _profile_form(
     errors: Errors | None = None,
     status_code: int = 200,
 ) -> Response:
-    categories = await _categories(api)
-    for code in values.get("categories") or []:
-        categories.setdefault(code, code)
+    offered = await categories(api, keep=values.get("categories") or [])
     return render(
         request,
         "registry_form.html",
@@ -207,7 +180,7 @@ async def _profile_form(
         org=org,
         values=values,
         errors=errors or Errors(),
-        categories=categories,
+        categories=offered,
         own_station=caller.station if caller.role is Role.head else None,
     )
 
@@ -223,17 +196,17 @@ async def new_form(request: Request, api: Api, caller=allowed(*MANAGERS)) -> Res
 @router.post("/organizations/new")
 async def admit(request: Request, api: Api, caller=allowed(*MANAGERS)) -> Response:
     form = await request.form()
-    org_id = _text(form, "org_id") or ""
+    org_id = text(form, "org_id") or ""
     try:
         if not _ORG_ID.match(org_id) or org_id in ("new", "expiring"):  # those two are pages, never an id
-            raise _invalid("org_id", "机构编号须为 2–40 位小写字母、数字或连字符，以字母或数字开头，如 org-21")
+            raise invalid("org_id", "机构编号须为 2–40 位小写字母、数字或连字符，以字母或数字开头，如 org-21")
         try:
             await api.organization(caller.token, org_id)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
         else:  # a PUT would edit it: admission never overwrites another organization
-            raise _invalid("org_id", "该机构编号已登记，请换一个，或在该机构页面修改")
+            raise invalid("org_id", "该机构编号已登记，请换一个，或在该机构页面修改")
         saved = await api.save_organization(caller.token, org_id, profile_body(form))
     except ServiceError as exc:
         if exc.status not in (403, 409, 422):
@@ -316,7 +289,7 @@ async def change_status(request: Request, org_id: str, api: Api, caller=allowed(
     body = status_body(form)
     try:
         if body.get("status") in ("suspended", "exited") and not body.get("reason"):
-            raise _invalid("reason", "暂停或退出须填写原因")
+            raise invalid("reason", "暂停或退出须填写原因")
         saved = await api.set_organization_status(caller.token, org_id, body)
     except ServiceError as exc:
         if exc.status not in (403, 409, 422):

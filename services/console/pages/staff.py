@@ -5,8 +5,9 @@ is deleted (past assignments still name them).
 
 The station is always the head's own, from the session, never from the form or the address; dispatch decides what
 a valid roster is (its field errors land next to the fields). Dispatch's PUTs are idempotent by themselves (the same
-record twice changes nothing), so they take no Idempotency-Key; "new" refuses an id the station already uses, since
-a PUT would overwrite it.
+record twice changes nothing), so they take no Idempotency-Key. They also create or replace, with no create-only
+precondition (no If-None-Match), so "new" first looks the id up and refuses one the station already uses: two heads
+adding the same id at the same instant could still both pass the look-up, and the later PUT wins.
 """
 
 import re
@@ -17,8 +18,10 @@ from fastapi.responses import Response
 from shared.auth import Role
 
 from ..client import ServiceError, Services
-from ..forms import Errors, FormData, place_errors
-from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
+from ..forms import Errors, FormData, categories, invalid, pick, text
+from ..web import Api, Caller, allowed, render
+from . import casework as cw
+from .demands import FormState
 
 router = APIRouter()
 KEEPERS = (Role.head,)
@@ -31,30 +34,20 @@ _STAFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@|:+-]{0,99}$")
 _ROSTER_LIMIT = 500
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
 def department_body(form: FormData) -> dict:
     """科室 as dispatch's PUT /stations/{station}/departments/{id} takes it."""
-    body: dict = {"categories": list(dict.fromkeys(c for c in form.getlist("categories") if c))}
-    name = _text(form, "name")
-    if name is not None:
-        body["name"] = name
-    body["active"] = _text(form, "active") == "true"
-    return body
+    return _roster_body(form, ("name",))
 
 
 def member_body(form: FormData) -> dict:
     """人员 as dispatch's PUT /stations/{station}/staff/{id} takes it; no department or phone: none."""
-    body: dict = {"categories": list(dict.fromkeys(c for c in form.getlist("categories") if c))}
-    for name in ("name", "department_id", "phone"):
-        value = _text(form, name)
-        if value is not None:
-            body[name] = value
-    body["active"] = _text(form, "active") == "true"
-    return body
+    return _roster_body(form, ("name", "department_id", "phone"))
+
+
+def _roster_body(form: FormData, names: tuple[str, ...]) -> dict:
+    """The fields filled in, the categories ticked (each once), and active only when ticked."""
+    ticked = list(dict.fromkeys(c for c in form.getlist("categories") if c))
+    return pick(form, names) | {"categories": ticked, "active": text(form, "active") == "true"}
 
 
 def _values(record: dict, fields: tuple[str, ...]) -> dict:
@@ -64,26 +57,9 @@ def _values(record: dict, fields: tuple[str, ...]) -> dict:
     return values
 
 
-def _form_values(form: FormData, fields: tuple[str, ...]) -> dict:
-    values: dict = {n: str(form.get(n) or "") for n in fields if n != "categories"}
-    values["categories"] = [c for c in form.getlist("categories") if c]
-    return values
-
-
-def _invalid(field: str, message: str) -> ServiceError:
-    return ServiceError(422, message, message, code="invalid", errors=[{"field": field, "message": message}])
-
-
 def _station(caller: Caller) -> str:
     assert caller.station is not None  # a head always has one (shared.auth)
     return caller.station
-
-
-async def _categories(api: Services) -> dict[str, str]:
-    try:
-        return {c["code"]: c["label"] for c in await api.categories()}
-    except ServiceError:
-        return {}  # intake away: the codes the roster holds are still shown and kept
 
 
 # --- the roster ---
@@ -100,7 +76,7 @@ async def roster(request: Request, api: Api, caller=allowed(*KEEPERS)) -> Respon
         departments=departments,
         members=members,
         department_names={d["department_id"]: d["name"] for d in departments},
-        categories=await _categories(api),
+        categories=await categories(api),
     )
 
 
@@ -116,9 +92,7 @@ async def _department_form(
     errors: Errors | None = None,
     status_code: int = 200,
 ) -> Response:
-    categories = await _categories(api)
-    for code in values.get("categories") or []:
-        categories.setdefault(code, code)
+    offered = await categories(api, keep=values.get("categories") or [])
     return render(
         request,
         "staff_department.html",
@@ -126,7 +100,7 @@ async def _department_form(
         department=department,
         values=values,
         errors=errors or Errors(),
-        categories=categories,
+        categories=offered,
     )
 
 
@@ -142,32 +116,37 @@ async def new_department_form(request: Request, api: Api, _caller=allowed(*KEEPE
     return await _department_form(request, api, department=None, values={"categories": [], "active": "true"})
 
 
+def _department_view(request: Request, api: Services, department: dict | None) -> cw.View:
+    """The department's form again, with the refusal at its field and what was typed kept."""
+
+    async def view(forms: dict[str, FormState], status: int) -> Response:
+        state = forms["department"]
+        kept = {"department_id": department["department_id"]} if department else {}
+        return await _department_form(
+            request, api, department=department, values=state.values | kept, errors=state.errors, status_code=status
+        )
+
+    return view
+
+
 @router.post("/staff/departments/new")
 async def add_department(request: Request, api: Api, caller=allowed(*KEEPERS)) -> Response:
-    form = await request.form()
-    department_id = _text(form, "department_id") or ""
-    try:
+    async def act(form: FormData, _key: str) -> cw.Done:
+        department_id = text(form, "department_id") or ""
         if not _DEPARTMENT_ID.match(department_id) or department_id == "new":  # "new" is the page
-            raise _invalid(
-                "department_id", "科室编号须为 1–40 位小写字母、数字或连字符，以字母或数字开头，如 metrology"
-            )
+            raise invalid("department_id", "科室编号须为 1–40 位小写字母、数字或连字符，以字母或数字开头，如 metrology")
         try:
             await _department(api, caller, department_id)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
         else:  # a PUT would edit it: adding never overwrites another department
-            raise _invalid("department_id", "本站已有该编号的科室，请换一个，或在科室列表中修改")
+            raise invalid("department_id", "本站已有该编号的科室，请换一个，或在科室列表中修改")
         saved = await api.save_department(caller.token, _station(caller), department_id, department_body(form))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), DEPARTMENT_FIELDS, exc.message)
-        values = _form_values(form, DEPARTMENT_FIELDS)
-        status = 200 if is_htmx(request) else exc.status
-        return await _department_form(request, api, department=None, values=values, errors=errors, status_code=status)
-    flash(request, "ok", f"已新增科室「{saved['name']}」（{saved['department_id']}）。")
-    return redirect(request, "/staff")
+        return f"已新增科室「{saved['name']}」（{saved['department_id']}）。", None, None
+
+    view = _department_view(request, api, None)
+    return await cw.submit(request, "department", DEPARTMENT_FIELDS, act, view, "/staff")
 
 
 @router.get("/staff/departments/{department_id}")
@@ -178,22 +157,15 @@ async def department_form(request: Request, department_id: str, api: Api, caller
 
 @router.post("/staff/departments/{department_id}")
 async def edit_department(request: Request, department_id: str, api: Api, caller=allowed(*KEEPERS)) -> Response:
-    form = await request.form()
     department = await _department(api, caller, department_id)
-    try:
+
+    async def act(form: FormData, _key: str) -> cw.Done:
         saved = await api.save_department(caller.token, _station(caller), department_id, department_body(form))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), DEPARTMENT_FIELDS, exc.message)
-        values = _form_values(form, DEPARTMENT_FIELDS) | {"department_id": department_id}
-        status = 200 if is_htmx(request) else exc.status
-        return await _department_form(
-            request, api, department=department, values=values, errors=errors, status_code=status
-        )
-    state = "" if saved["active"] else "（已停用）"
-    flash(request, "ok", f"已保存科室「{saved['name']}」{state}。")
-    return redirect(request, "/staff")
+        state = "" if saved["active"] else "（已停用）"
+        return f"已保存科室「{saved['name']}」{state}。", None, None
+
+    view = _department_view(request, api, department)
+    return await cw.submit(request, "department", DEPARTMENT_FIELDS, act, view, "/staff")
 
 
 # --- staff ---
@@ -209,9 +181,7 @@ async def _member_form(
     errors: Errors | None = None,
     status_code: int = 200,
 ) -> Response:
-    categories = await _categories(api)
-    for code in values.get("categories") or []:
-        categories.setdefault(code, code)
+    offered = await categories(api, keep=values.get("categories") or [])
     departments = await api.departments(caller.token, _station(caller), limit=_ROSTER_LIMIT)
     return render(
         request,
@@ -220,7 +190,7 @@ async def _member_form(
         member=member,
         values=values,
         errors=errors or Errors(),
-        categories=categories,
+        categories=offered,
         departments=departments,
     )
 
@@ -237,30 +207,37 @@ async def new_member_form(request: Request, api: Api, caller=allowed(*KEEPERS)) 
     return await _member_form(request, api, caller, member=None, values={"categories": [], "active": "true"})
 
 
+def _member_view(request: Request, api: Services, caller: Caller, member: dict | None) -> cw.View:
+    """The staff member's form again, with the refusal at its field and what was typed kept."""
+
+    async def view(forms: dict[str, FormState], status: int) -> Response:
+        state = forms["member"]
+        kept = {"staff_id": member["staff_id"]} if member else {}
+        return await _member_form(
+            request, api, caller, member=member, values=state.values | kept, errors=state.errors, status_code=status
+        )
+
+    return view
+
+
 @router.post("/staff/members/new")
 async def add_member(request: Request, api: Api, caller=allowed(*KEEPERS)) -> Response:
-    form = await request.form()
-    staff_id = _text(form, "staff_id") or ""
-    try:
+    async def act(form: FormData, _key: str) -> cw.Done:
+        staff_id = text(form, "staff_id") or ""
         if not _STAFF_ID.match(staff_id) or staff_id == "new":
-            raise _invalid("staff_id", "人员账号须为 1–100 位字母、数字或 . _ @ | : + -，以字母或数字开头（登录账号）")
+            raise invalid("staff_id", "人员账号须为 1–100 位字母、数字或 . _ @ | : + -，以字母或数字开头（登录账号）")
         try:
             await _member(api, caller, staff_id)
         except ServiceError as exc:
             if exc.status != 404:
                 raise
-        else:
-            raise _invalid("staff_id", "本站已登记该账号的人员，请在人员列表中修改")
+        else:  # a PUT would edit them: adding never overwrites another staff member
+            raise invalid("staff_id", "本站已登记该账号的人员，请在人员列表中修改")
         saved = await api.save_staff_member(caller.token, _station(caller), staff_id, member_body(form))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), MEMBER_FIELDS, exc.message)
-        values = _form_values(form, MEMBER_FIELDS)
-        status = 200 if is_htmx(request) else exc.status
-        return await _member_form(request, api, caller, member=None, values=values, errors=errors, status_code=status)
-    flash(request, "ok", f"已登记人员「{saved['name']}」（{saved['staff_id']}）。")
-    return redirect(request, "/staff")
+        return f"已登记人员「{saved['name']}」（{saved['staff_id']}）。", None, None
+
+    view = _member_view(request, api, caller, None)
+    return await cw.submit(request, "member", MEMBER_FIELDS, act, view, "/staff")
 
 
 @router.get("/staff/members/{staff_id}")
@@ -271,17 +248,12 @@ async def member_form(request: Request, staff_id: str, api: Api, caller=allowed(
 
 @router.post("/staff/members/{staff_id}")
 async def edit_member(request: Request, staff_id: str, api: Api, caller=allowed(*KEEPERS)) -> Response:
-    form = await request.form()
     member = await _member(api, caller, staff_id)
-    try:
+
+    async def act(form: FormData, _key: str) -> cw.Done:
         saved = await api.save_staff_member(caller.token, _station(caller), staff_id, member_body(form))
-    except ServiceError as exc:
-        if exc.status not in (403, 409, 422):
-            raise
-        errors = place_errors(exc.field_errors(), MEMBER_FIELDS, exc.message)
-        values = _form_values(form, MEMBER_FIELDS) | {"staff_id": staff_id}
-        status = 200 if is_htmx(request) else exc.status
-        return await _member_form(request, api, caller, member=member, values=values, errors=errors, status_code=status)
-    state = "" if saved["active"] else "（已停用）"
-    flash(request, "ok", f"已保存人员「{saved['name']}」{state}。")
-    return redirect(request, "/staff")
+        state = "" if saved["active"] else "（已停用）"
+        return f"已保存人员「{saved['name']}」{state}。", None, None
+
+    view = _member_view(request, api, caller, member)
+    return await cw.submit(request, "member", MEMBER_FIELDS, act, view, "/staff")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from shared.auth import READERS, STAFF, Role
 
 from ..client import Services
-from ..forms import FormData, Pager
+from ..forms import FormData, Pager, pick
 from ..web import Api, Caller, allowed, render
 from . import casework as cw
 from .demands import FormState
@@ -60,7 +60,7 @@ async def supervise_page(request: Request, demand_id: UUID, api: Api, caller=all
 @router.post("/demands/{demand_id}/supervise")
 async def supervise(request: Request, demand_id: UUID, api: Api, caller=allowed(Role.supervisor)) -> Response:
     async def act(form: FormData, key: str) -> cw.Done:
-        made = await api.supervise(caller.token, demand_id, cw.pick(form, cw.SUPERVISE_FIELDS), key)
+        made = await api.supervise(caller.token, demand_id, pick(form, cw.SUPERVISE_FIELDS), key)
         text = f"已发出{made['level_label']}：{made['printed_tracking_no']}，服务站须于 {made['reply_due_on']} 前回复。"
         return text, "/supervisions", "查看督办清单"
 
@@ -120,7 +120,7 @@ async def supervisions(
 @router.post("/supervisions/{supervision_id}/answer")
 async def answer(request: Request, supervision_id: UUID, api: Api, caller=allowed(*STAFF)) -> Response:
     async def act(form: FormData, _key: str) -> cw.Done:
-        done = await api.answer_supervision(caller.token, supervision_id, cw.pick(form, cw.ANSWER_FIELDS))
+        done = await api.answer_supervision(caller.token, supervision_id, pick(form, cw.ANSWER_FIELDS))
         return f"已回复督办：{done['printed_tracking_no']}。", f"/demands/{done['demand_id']}", "查看跟踪单"
 
     async def view(forms: dict[str, FormState], status: int) -> Response:

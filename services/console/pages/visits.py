@@ -18,29 +18,21 @@ from fastapi.responses import Response
 from shared.auth import READERS, STAFF, Role
 from shared.calendar import china_today
 
-from ..client import ServiceError
-from ..forms import Errors, FormData, Pager, place_errors
-from ..web import Api, Caller, allowed, flash, is_htmx, redirect, render
+from ..forms import Errors, FormData, Pager, pick, text
+from ..web import Api, Caller, allowed, render
+from . import casework as cw
+from .demands import FormState
 
 router = APIRouter()
 VISIT_FIELDS = ("credit_code", "enterprise_name", "staff", "visited_on", "findings")
 _SEPARATORS = re.compile(r"[、，,;；\n]+")
 
 
-def _text(form: FormData, name: str) -> str | None:
-    value = form.get(name)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
 def visit_body(form: FormData) -> dict:
     """走访记录 as intake's POST /visits takes it: the staff who went, one name each (separated by 、，, or ;). A
     field left empty is not sent, so intake says 必填项缺失 at it; the station is the caller's, never the form's."""
-    body: dict = {}
-    for name in ("credit_code", "enterprise_name", "visited_on", "findings"):
-        value = _text(form, name)
-        if value is not None:
-            body[name] = value
-    body["staff"] = [s.strip() for s in _SEPARATORS.split(_text(form, "staff") or "") if s.strip()]
+    body = pick(form, ("credit_code", "enterprise_name", "visited_on", "findings"))
+    body["staff"] = [s.strip() for s in _SEPARATORS.split(text(form, "staff") or "") if s.strip()]
     return body
 
 
@@ -91,20 +83,16 @@ async def new_form(
 
 @router.post("/visits/new")
 async def record(request: Request, api: Api, caller=allowed(*STAFF)) -> Response:
-    form = await request.form()
-    key = str(form.get("idempotency_key") or "") or str(uuid.uuid4())  # made when the form was shown
-    try:
-        done = await api.record_visit(caller.token, visit_body(form), key)
-    except ServiceError as exc:
-        if exc.status not in (409, 422):
-            raise
-        values = {n: str(form.get(n) or "") for n in VISIT_FIELDS} | {"idempotency_key": key}
-        if exc.status == 409:  # the key belongs to another visit now: the next try is a new one
-            values["idempotency_key"] = str(uuid.uuid4())
-        errors = place_errors(exc.field_errors(), VISIT_FIELDS, exc.message)
-        return _new_page(request, caller, values, errors, 200 if is_htmx(request) else exc.status)
-    flash(request, "ok", f"已记录 {done['visited_on']} 对「{done['enterprise_name']}」的走访。")
-    return redirect(request, f"/visits/{done['visit_id']}")
+    done: dict = {}
+
+    async def act(form: FormData, key: str) -> cw.Done:
+        done.update(await api.record_visit(caller.token, visit_body(form), key))
+        return f"已记录 {done['visited_on']} 对「{done['enterprise_name']}」的走访。", None, None
+
+    async def view(forms: dict[str, FormState], status: int) -> Response:
+        return _new_page(request, caller, forms["visit"].values, forms["visit"].errors, status)
+
+    return await cw.submit(request, "visit", VISIT_FIELDS, act, view, lambda: f"/visits/{done['visit_id']}")
 
 
 @router.get("/visits/{visit_id}")
