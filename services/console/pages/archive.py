@@ -146,8 +146,19 @@ FIELD_LABELS = {
     "overall": "总体评价",
     "comments": "意见建议",
     "problem_solved": "问题是否解决",
-    **{name: f"{number}. {question.removeprefix('您对本次')}" for name, number, question in STAR_ITEMS},
 }
+# The satisfaction form's items in its order and words: 1–4 and 6–9 in stars, 5 solved, 10 overall, 11 comments.
+ANSWER_LABELS = dict(
+    sorted(
+        {
+            **{name: (number, question.removeprefix("您对本次")) for name, number, question in STAR_ITEMS},
+            "problem_solved": (5, "问题是否解决"),
+            "overall": (10, "总体评价"),
+            "comments": (11, "意见建议"),
+        }.items(),
+        key=lambda item: item[1][0],
+    )
+)
 # Only for machines (ids that a name beside them says for people, versions, event references): not shown.
 _MACHINE_FIELDS = {
     "version",
@@ -187,6 +198,12 @@ def value_text(key: str, value: Any) -> str:
                 return value
         return VALUE_LABELS.get(key, {}).get(value, value)
     if isinstance(value, dict):
+        if key == "answers":  # the form's order and numbers (items 1–11), not the stored order
+            return "；".join(
+                f"{number}. {label}：{value_text(name, value[name])}"
+                for name, (number, label) in ANSWER_LABELS.items()
+                if value.get(name) not in (None, "")
+            )
         return "；".join(
             f"{FIELD_LABELS.get(k, k)}：{value_text(k, v)}"
             for k, v in value.items()
