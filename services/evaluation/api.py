@@ -168,9 +168,11 @@ async def record_paper_rating(
     status_code=201,
     response_model=LinkOut,
     summary="生成一次性评价链接 / issue a one-time rating link",
-    description="每次生成一个新链接，此前的链接在本轮评价前仍然有效；带相同 Idempotency-Key 的重试回答同一链接，"
-    "不会再生成。/ Each call issues a new link (the earlier ones stay valid until the round is rated); a retry with"
-    " the same Idempotency-Key answers the same link and issues none.",
+    description="每次生成一个新链接，此前的链接在本轮评价前仍然有效；带相同 Idempotency-Key 的重试不另生成链接，"
+    "而是为同一链接换发新令牌并回答新网址（第一次的网址随之失效），该链接已使用或已失效时回答 409。/ Each call"
+    " issues a new link (the earlier ones stay valid until the round is rated); a retry with the same"
+    " Idempotency-Key issues none: it gives the same link a new token and answers its URL (the first URL stops"
+    " working), or 409 when that link was used or retired meanwhile.",
 )
 async def issue_link(
     demand_id: UUID, uow: UoW, settings: Config, principal: Staff, idempotency_key: IdempotencyKey = None

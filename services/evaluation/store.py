@@ -30,6 +30,8 @@ ORDER BY opened_at DESC NULLS LAST LIMIT $3 OFFSET $4
 """
 _LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at, status_page"
 _ADD_LINK = f"INSERT INTO rating_links ({_LINK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+# A link the station sends, with its id (migrations/0008_rating_link_ids.sql): what a retried request finds it by.
+_ADD_SENT_LINK = _ADD_LINK + " RETURNING id"
 # A round's one link for the status page (migrations/0007_status_page_links.sql): a second is not made, whatever asks.
 _ADD_STATUS_PAGE_LINK = _ADD_LINK + " ON CONFLICT (demand_id, round) WHERE status_page DO NOTHING RETURNING true"
 # A retired link expires at the moment it was retired: the demand's unused links (of the rounds before $3, when given).
@@ -44,6 +46,9 @@ WHERE demand_id = $1 AND round = $2 AND used_at IS NULL AND expires_at > $3 AND 
 """
 _GET_LINK = f"SELECT {_LINK_COLUMNS} FROM rating_links WHERE token_sha256 = $1 FOR UPDATE"
 _USE_LINK = "UPDATE rating_links SET used_at = $2 WHERE token_sha256 = $1"
+_LINK_BY_ID = f"SELECT {_LINK_COLUMNS} FROM rating_links WHERE id = $1 FOR UPDATE"
+# A new token for the same link: only its digest changes (the same id, round and expiry; still one link).
+_ROTATE_LINK = "UPDATE rating_links SET token_sha256 = $2 WHERE id = $1"
 _ADD_RATING = """
 INSERT INTO ratings (demand_id, round, station_id, answers, overall, source, recorded_by, rated_at, event_id)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -364,9 +369,17 @@ class Store:
             survey.opened_at,
         )
 
-    async def add_link(self, link: RatingLink) -> None:
-        """Earlier links of the demand stay valid (domain: rating links)."""
-        await self.conn.execute(_ADD_LINK, *_link_values(link))
+    async def add_link(self, link: RatingLink) -> UUID:
+        """Earlier links of the demand stay valid (domain: rating links). Returns the new link's id."""
+        return await self.conn.fetchval(_ADD_SENT_LINK, *_link_values(link))
+
+    async def link_by_id(self, link_id: UUID) -> RatingLink | None:
+        row = await self.conn.fetchrow(_LINK_BY_ID, link_id)
+        return RatingLink(**row) if row else None
+
+    async def rotate_link(self, link_id: UUID, token_sha256: str) -> None:
+        """The link answers to a new token from now on, and no longer to its earlier one."""
+        await self.conn.execute(_ROTATE_LINK, link_id, token_sha256)
 
     async def add_status_page_link(self, link: RatingLink) -> bool:
         """The round's link for the status page; False (nothing added) when the round has one already."""

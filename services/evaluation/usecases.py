@@ -26,7 +26,7 @@ from shared.contracts import (
     utcnow,
 )
 from shared.db.uow import Tx, UnitOfWork
-from shared.errors import NotFound
+from shared.errors import InvalidTransition, NotFound
 from shared.idempotency import Idempotent
 
 from . import domain, kpis
@@ -170,6 +170,13 @@ class IssuedLink:
     also_valid: int  # the round's earlier links still valid beside it (the clerk is told)
 
 
+_LINK_GONE = InvalidTransition(
+    "该请求生成的评价链接已被使用、已过期或已失效（本轮已评价、需求已重办或已关闭），不能再次显示",
+    "the link this request issued was already used, has expired or was retired (the round was rated, reopened or"
+    " closed); it cannot be shown again",
+)
+
+
 async def issue_link(
     uow: UnitOfWork[Store],
     principal: Principal,
@@ -180,24 +187,32 @@ async def issue_link(
 ) -> IssuedLink:
     """A new one-time rating link for the enterprise; the earlier ones stay valid until the round is rated.
 
-    A retry with the same Idempotency-Key answers the same link and issues none: to answer it, the remembered result
-    keeps the token (the link table keeps only its digest), and only while remembered results are kept (pruned
-    with the outbox); a caller that sends no key leaves the token nowhere."""
+    With an Idempotency-Key, the remembered result keeps the link's id (and `also_valid`), never its token: the link
+    table keeps only the token's digest, and so does everything else. A retry with the same key issues no second link:
+    it gives that same link a new token (the new digest replaces the first one's; the same id, round and expiry) and
+    answers the new URL, so the first URL stops working. That loses nothing: a retry with the same key means the first
+    reply was lost, so nobody has seen the first URL (the console makes a new key each time it shows the form). A link
+    no longer usable (used, expired, or retired as the round was rated, reopened or closed) is not shown again: 409.
+    Without a key, every request issues a new link."""
     retry = Idempotent.of(idempotency_key, principal.subject, "rating-link", str(demand_id))
     token = secrets.token_urlsafe(32)
-    now = utcnow()
     async with uow.begin(principal) as tx:
-        if (earlier := await tx.recall(retry)) is not None:
-            if await tx.store.get_in_scope(demand_id, principal.db_scope) is None:
-                raise _NOT_FOUND
-            return IssuedLink(earlier["token"], datetime.fromisoformat(earlier["expires_at"]), earlier["also_valid"])
+        earlier = await tx.recall(retry)
         survey = await tx.store.get_in_scope(demand_id, principal.db_scope, for_update=True)
         if survey is None:
             raise _NOT_FOUND
+        now = utcnow()
+        if earlier is not None:
+            # A result remembered before links had ids (it kept the token) names no link: it is not shown again.
+            link = await tx.store.link_by_id(UUID(earlier["link_id"])) if "link_id" in earlier else None
+            if link is None or not domain.valid(link, survey, now):
+                raise _LINK_GONE
+            await tx.store.rotate_link(UUID(earlier["link_id"]), _digest(token))
+            return IssuedLink(token, link.expires_at, earlier["also_valid"])
         link = domain.issue_link(survey, token_sha256=_digest(token), created_by=principal.name, now=now, days=days)
         also_valid = await tx.store.valid_links(demand_id, survey.round, now)
-        await tx.store.add_link(link)
-        await tx.remember(retry, {"token": token, "expires_at": link.expires_at.isoformat(), "also_valid": also_valid})
+        link_id = await tx.store.add_link(link)
+        await tx.remember(retry, {"link_id": str(link_id), "also_valid": also_valid})
     return IssuedLink(token, link.expires_at, also_valid)
 
 

@@ -1,8 +1,9 @@
 """Retries with an Idempotency-Key (shared.idempotency) on the real services, broker and databases: a resolution
 (tracking, POST /demands/{id}/resolution), a paper rating and a rating link (evaluation, POST /surveys/{id}/rating and
-/link). The retry answers what the first answered; the event is written and published once (outbox and broker both
-counted), the row kept once; the key used for another request is a 409, a new key a new request (409 where the
-round is done already), and another caller's key is its own (no foreign demand answered).
+/link). The retry answers what the first answered (a link: the same one, with a new token); the event is written and
+published once (outbox and broker both counted), the row kept once; the key used for another request is a 409, a new
+key a new request (409 where the round is done already), and another caller's key is its own (no foreign demand
+answered).
 """
 
 from uuid import UUID
@@ -17,6 +18,7 @@ from tests.support.system import System, fresh_system
 pytestmark = pytest.mark.integration
 
 CAPTURE = "test.retries"
+SATISFIED = {"answers": {"overall": "satisfied", "station_service": 5}}
 seen_on_broker: list[dict] = []
 
 
@@ -92,7 +94,7 @@ async def test_a_retried_paper_rating_answers_the_first_and_is_kept_once(system)
     await system.resolve(demand)
     e = system.clients["evaluation"]
     url = f"/surveys/{demand}/rating"
-    body = {"answers": {"overall": "satisfied", "station_service": 5}}
+    body = SATISFIED
     key = {"Idempotency-Key": f"rating-{demand}"}
 
     first = await e.post(url, json=body, headers=auth.CLERK | key)
@@ -112,36 +114,52 @@ async def test_a_retried_paper_rating_answers_the_first_and_is_kept_once(system)
     assert [r["round"] for r in rows] == [1]
 
 
-async def test_a_retried_rating_link_is_the_same_link_issued_once(system):
+async def test_a_retried_rating_link_is_the_same_link_with_a_new_token(system):
+    """The retry gives the one link a new token: the first URL (its reply was lost) stops working, and the database
+    keeps neither token (idempotent_requests remembers the link's id)."""
     demand = await system.submit()
     await system.assign(demand)
     await system.resolve(demand)
     e = system.clients["evaluation"]
+    db = system.databases["evaluation"]
     url = f"/surveys/{demand}/link"
     key = {"Idempotency-Key": f"link-{demand}"}
 
     first = await e.post(url, headers=auth.CLERK | key)
     assert first.status_code == 201, first.text
     again = await e.post(url, headers=auth.CLERK | key)
-    assert (again.status_code, again.json()) == (201, first.json())
-    assert first.json()["also_valid"] == 0
+    assert again.status_code == 201, again.text
+    assert again.json()["url"] != first.json()["url"]
+    assert (again.json()["expires_at"], again.json()["also_valid"]) == (first.json()["expires_at"], 0)
+    tokens = [reply.json()["url"].rsplit("/", 1)[-1] for reply in (first, again)]
 
     async def links() -> int:
         rows = await infra.fetch(
             # the links sent: not the one evaluation made for the status page when the survey opened
-            system.databases["evaluation"],
+            db,
             "SELECT 1 FROM rating_links WHERE demand_id = $1 AND NOT status_page",
             demand,
         )
         return len(rows)
 
     assert await links() == 1
-    token = first.json()["url"].rsplit("/", 1)[-1]
-    opened = await e.get(f"/public/ratings/{token}")
+    [kept] = await infra.fetch(
+        db, "SELECT result::text FROM idempotent_requests WHERE key = $1", key["Idempotency-Key"]
+    )
+    assert not any(token in kept["result"] for token in tokens), kept["result"]
+    assert (await e.get(f"/public/ratings/{tokens[0]}")).status_code == 404
+    opened = await e.get(f"/public/ratings/{tokens[1]}")
     assert opened.status_code == 200 and opened.json()["status"] == "open", opened.text
 
     foreign = await e.post(url, headers=auth.OTHER_HEAD | key)
     assert foreign.status_code == 404, foreign.text
     second = await e.post(url, headers=auth.CLERK | {"Idempotency-Key": f"link-{demand}-2"})
-    assert second.status_code == 201 and second.json()["url"] != first.json()["url"], second.text
+    assert second.status_code == 201 and second.json()["url"] not in (first.json()["url"], again.json()["url"])
     assert second.json()["also_valid"] == 1 and await links() == 2
+
+    # Once rated (through the second link), link-1's link is done: a retry shows no URL.
+    rated = await e.post(f"/public/ratings/{second.json()['url'].rsplit('/', 1)[-1]}", json=SATISFIED)
+    assert rated.status_code == 201, rated.text
+    late = await e.post(url, headers=auth.CLERK | key)
+    assert late.status_code == 409 and "url" not in late.json(), late.text
+    assert "不能再次显示" in late.json()["message"] and await links() == 2

@@ -1,8 +1,11 @@
 """Evaluation's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
+import hashlib
 import itertools
+import json
 from dataclasses import replace
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
@@ -35,6 +38,7 @@ class FakeStore:
     def __init__(self) -> None:
         self.surveys: dict = {}
         self.links: dict[str, RatingLink] = {}
+        self.link_ids: dict = {}  # link id -> its token's digest now, as the table's id column
         self.kept: list[tuple] = []  # (demand_id, Rating)
         self.forms: dict = {}
         self.assignments: dict = {}  # (demand_id, assignment_no) -> Assigned, the first seen
@@ -66,8 +70,19 @@ class FakeStore:
         found = [s for s in self.surveys.values() if scope and in_scope(s.station_id, scope)]
         return [s for s in found if status is None or s.status == status][offset : offset + limit]
 
-    async def add_link(self, link: RatingLink) -> None:
+    async def add_link(self, link: RatingLink):
         self.links[link.token_sha256] = link  # the earlier ones stay valid
+        link_id = uuid4()
+        self.link_ids[link_id] = link.token_sha256
+        return link_id
+
+    async def link_by_id(self, link_id) -> RatingLink | None:
+        return self.links.get(self.link_ids.get(link_id, ""))
+
+    async def rotate_link(self, link_id, token_sha256) -> None:
+        old = self.links.pop(self.link_ids[link_id])
+        self.links[token_sha256] = replace(old, token_sha256=token_sha256)
+        self.link_ids[link_id] = token_sha256
 
     async def retire_links(self, demand_id, when, *, before_round=None) -> None:
         for token, old in self.links.items():
@@ -270,18 +285,73 @@ async def test_a_transcription_retried_with_its_key_answers_again_and_records_on
     assert len(uow.events(Rated)) == 1 and len(uow.store.kept) == 1
 
 
-async def test_a_link_retried_with_its_key_is_the_same_link_issued_once(uow):
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _remembered(uow) -> str:
+    """Every result the unit of work remembers (idempotent_requests), as stored: JSON."""
+    return json.dumps([result for _, result in uow.remembered.values()], default=str)
+
+
+async def test_a_link_retried_with_its_key_is_the_same_link_with_a_new_token(uow):
     submitted, _ = await _resolved(uow)
     first = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
     again = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
-    assert again == first and len(_links_of(uow, submitted.demand_id)) == 1
+    assert again.token != first.token  # the first reply was lost: its token is replaced
+    assert (again.expires_at, again.also_valid) == (first.expires_at, first.also_valid)
+    [link] = _links_of(uow, submitted.demand_id)  # still one link, now answering to the new token only
+    assert link.token_sha256 == _digest(again.token) and link.expires_at == first.expires_at
+    with pytest.raises(NotFound):
+        await usecases.survey_by_link(uow, first.token)
+    assert (await usecases.survey_by_link(uow, again.token)).status == "open"
+    kept = _remembered(uow)
+    assert first.token not in kept and again.token not in kept  # idempotent_requests keeps no token
+
     second = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-2")
-    assert second.token != first.token and second.also_valid == 1
+    assert second.token != again.token and second.also_valid == 1
     assert len(_links_of(uow, submitted.demand_id)) == 2
+    third = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    assert third.also_valid == 0 and len(_links_of(uow, submitted.demand_id)) == 2  # link-1's link, rotated again
+    with pytest.raises(NotFound):
+        await usecases.survey_by_link(uow, again.token)
+    for token in (third.token, second.token):
+        assert (await usecases.survey_by_link(uow, token)).status == "open"
     with pytest.raises(NotFound):
         await usecases.issue_link(uow, OTHER_HEAD, submitted.demand_id, days=30, idempotency_key="link-1")
-    assert (await usecases.survey_by_link(uow, again.token)).status == "open"  # the answered link works
+    assert second.token not in _remembered(uow) and third.token not in _remembered(uow)
     assert uow.published == []
+
+
+@pytest.mark.parametrize("then", ["used", "rated on paper", "reopened", "expired"])
+async def test_a_retried_link_no_longer_usable_is_not_shown_again(uow, then):
+    submitted, _ = await _resolved(uow)
+    first = await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    if then == "used":
+        await usecases.rate_by_link(uow, first.token, SATISFIED)
+    elif then == "rated on paper":
+        await usecases.record_paper_rating(uow, CLERK, submitted.demand_id, SATISFIED)
+    elif then == "reopened":
+        await uow.handle(f.resolved(submitted, round=2), usecases.open_survey)
+    else:
+        [link] = _links_of(uow, submitted.demand_id)
+        uow.store.links[link.token_sha256] = replace(link, expires_at=utcnow() - timedelta(seconds=1))
+    before = list(uow.store.links.values())
+    with pytest.raises(InvalidTransition) as refused:
+        await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    assert refused.value.status == 409 and "不能再次显示" in refused.value.zh
+    assert list(uow.store.links.values()) == before  # nothing rotated, nothing issued
+    assert first.token not in _remembered(uow)
+
+
+async def test_a_result_remembered_with_a_token_before_links_had_ids_is_not_answered(uow):
+    submitted, _ = await _resolved(uow)
+    await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    [(caller_key, (digest, _))] = uow.remembered.items()
+    uow.remembered[caller_key] = (digest, {"token": "t" * 43, "expires_at": utcnow().isoformat(), "also_valid": 0})
+    with pytest.raises(InvalidTransition):
+        await usecases.issue_link(uow, CLERK, submitted.demand_id, days=30, idempotency_key="link-1")
+    assert len(_links_of(uow, submitted.demand_id)) == 1
 
 
 async def test_the_list_filters_by_status(uow):
