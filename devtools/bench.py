@@ -115,6 +115,7 @@ class Mark:
     snap: system.Snapshot
     requests: Counter
     commits: dict[str, int]
+    statements: dict[str, int] | None
     events: dict[str, dict[str, int]]
     queues: dict[str, dict[str, int]]
 
@@ -132,9 +133,17 @@ class Context:
         snap = self.watch.snapshot()
         requests = self.driver.counts()
         commits = await system.commits(list(DATABASES.values()))
+        statements = await system.statements(list(DATABASES.values()))
         events = await system.event_counts(DATABASES)
         queues = stats.depths_by_service(await self.admin.queues(self.state.vhost))
-        return Mark(snap, requests, {s: commits[db] for s, db in DATABASES.items()}, events, queues)
+        return Mark(
+            snap,
+            requests,
+            {s: commits[db] for s, db in DATABASES.items()},
+            None if statements is None else {s: statements[db] for s, db in DATABASES.items()},
+            events,
+            queues,
+        )
 
 
 def machine() -> dict:
@@ -251,12 +260,19 @@ def figures(
         sent = sum(n for (s, _), n in requests.items() if s == service)
         work[service] = {
             "transactions": stats.per_unit(after.commits[service] - before.commits[service], sealed),
+            "statements": None
+            if before.statements is None or after.statements is None
+            else stats.per_unit(after.statements[service] - before.statements[service], sealed),
             "published": stats.per_unit(
                 after.events[service]["published"] - before.events[service]["published"], sealed
             ),
             "handled": stats.per_unit(after.events[service]["handled"] - before.events[service]["handled"], sealed),
             "requests": stats.per_unit(sent, sealed),
         }
+    work["five services"] = {
+        key: None if any(w[key] is None for w in work.values()) else round(sum(w[key] for w in work.values()), 1)
+        for key in ("transactions", "statements", "published", "handled", "requests")
+    }
     polls_sent = sum(n for (_, kind), n in requests.items() if kind.startswith("poll-"))
     commits = sum(after.commits[s] - before.commits[s] for s in SERVICES)
     published = sum(after.events[s]["published"] - before.events[s]["published"] for s in SERVICES)
@@ -463,7 +479,13 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         urls = {s: procs.url(s) for s in SERVICES}
         await load.register_organizations(client, urls["dispatch"], key)
         driver = load.Driver(
-            client, urls, load.people(key), poll_interval=cfg.poll_interval, wait_timeout=cfg.wait_timeout
+            client,
+            urls,
+            load.people(key),
+            poll_interval=cfg.poll_interval,
+            poll_backoff=cfg.poll_backoff,
+            poll_max=cfg.poll_max,
+            wait_timeout=cfg.wait_timeout,
         )
         ctx = Context(cfg, state, admin, procs, system.Watch.of(procs), driver)
         await warm_up(driver)
@@ -521,7 +543,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--drain-seconds", type=float, help="open loop: then at most this long for those under way")
     parser.add_argument("--ceiling-seconds", type=float, help="each raw ceiling's run (10; quick 3)")
     parser.add_argument("--calibration-polls", type=int, help="poll calibration: GETs per service and answer")
-    parser.add_argument("--poll-interval", type=float, default=0.02, help="waits poll this often (0.02 s)")
+    parser.add_argument("--poll-interval", type=float, default=0.02, help="a wait's first poll after (0.02 s)")
+    parser.add_argument("--poll-backoff", type=float, default=1.5, help="each next poll's interval × this (1.5)")
+    parser.add_argument("--poll-max", type=float, default=0.5, help="longest interval between polls (0.5 s)")
     parser.add_argument("--wait-timeout", type=float, default=60.0, help="a wait fails after this long (60 s)")
     parser.add_argument("--keep-databases", action="store_true", help="leave bench_* databases for a look")
     parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs in bench-results/")

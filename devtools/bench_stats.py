@@ -301,10 +301,21 @@ def render_scenario(name: str, scenario: Mapping) -> str:
     )
     if scenario.get("work"):
         work_rows = [
-            [who, fmt(w.get("transactions")), fmt(w.get("published")), fmt(w.get("handled")), fmt(w.get("requests"))]
+            [
+                who,
+                fmt(w.get("transactions")),
+                fmt(w.get("statements")),
+                fmt(w.get("published")),
+                fmt(w.get("handled")),
+                fmt(w.get("requests")),
+            ]
             for who, w in scenario["work"].items()
         ]
-        parts.append(render_table(["per lifecycle", "PG commits", "events out", "events in", "HTTP reqs"], work_rows))
+        parts.append(
+            render_table(
+                ["per lifecycle", "PG commits", "SQL stmts", "events out", "events in", "HTTP reqs"], work_rows
+            )
+        )
     return "\n\n".join(parts)
 
 
@@ -427,7 +438,8 @@ def render_report(results: Mapping) -> str:
         f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB; load average at start {m['loadavg']}",
         f"closed loop: {c['clients']} clients, {c['closed_seconds']:g} s after {c['warmup_seconds']:g} s warm-up;"
         f" open loop: {c['open_rate']:g} demands/s for {c['open_seconds']:g} s;"
-        f" polls every {c['poll_interval'] * 1000:g} ms",
+        f" polls after {c['poll_interval'] * 1000:g} ms, then ×{c.get('poll_backoff', 1):g} up to"
+        f" {c.get('poll_max', c['poll_interval']) * 1000:g} ms",
     ]
     parts = ["\n".join(lines)]
     closed = results.get("closed_loop")

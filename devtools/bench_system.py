@@ -266,6 +266,26 @@ async def commits(names: list[str]) -> dict[str, int]:
         await conn.close()
 
 
+async def statements(names: list[str]) -> dict[str, int] | None:
+    """SQL statements executed so far per database (BEGIN and COMMIT included), from pg_stat_statements; None when
+    the server does not load it (`shared_preload_libraries`, README: 性能测试) — the count is optional."""
+    conn = await _admin_connection()
+    try:
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            rows = await conn.fetch(
+                """SELECT d.datname, sum(s.calls)::bigint AS calls FROM pg_stat_statements s
+                JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = ANY($1::text[]) GROUP BY 1""",
+                names,
+            )
+        except asyncpg.PostgresError:  # not in shared_preload_libraries, or not installed
+            return None
+        found = {r["datname"]: int(r["calls"]) for r in rows}
+        return {name: found.get(name, 0) for name in names}
+    finally:
+        await conn.close()
+
+
 async def event_counts(databases: dict[str, str]) -> dict[str, dict[str, int]]:
     """Per service: outbox rows written and published, and inbox rows (events handled), read as the owner."""
     out = {}
