@@ -37,6 +37,15 @@ class FakeClockStore:
     async def clock_settings(self, station_id: str, defaults: ClockSettings) -> ClockSettings:
         return defaults.over(self._clock()["settings"].get(station_id))
 
+    async def clock_facts(self, station_id: str, demand_id: UUID | None, defaults: ClockSettings) -> tuple:
+        """The four reads the real store makes in one statement."""
+        return (
+            await self.clock_settings(station_id, defaults),
+            await self.calendar_overrides(),
+            await self.pauses(demand_id) if demand_id is not None else [],
+            await self.extensions(demand_id) if demand_id is not None else [],
+        )
+
     async def clock_settings_row(self, station_id: str) -> dict | None:
         return self._clock()["settings"].get(station_id)
 

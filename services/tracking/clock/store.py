@@ -5,7 +5,7 @@ station (row-level security by station scope) and the demand (an organization se
 it now); the calendar corrections are city-wide reference data shared with dispatch (shared/calendar_corrections.py).
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -93,6 +93,24 @@ VALUES ({_SETTINGS_VALUES})
 """
 _STATION_KNOWN = "SELECT EXISTS (SELECT 1 FROM station_tree WHERE station_id = $1)"
 
+# Everything the clock of one case counts with, in one round trip (every event a case takes recomputes its clock):
+# the station's settings ($1; NULLs without its row: the defaults), the calendar corrections in force (as
+# shared/calendar_corrections.py reads them), the case's pauses and extensions ($2) in the orders of _PAUSES and
+# _EXTENSIONS. Arrays of anonymous rows: PostgreSQL sends each field's type and asyncpg decodes them as tuples of
+# exact types (uuid, date, timestamptz); the tables' own row types would not survive a migration that adds a
+# column while a replica runs (asyncpg keeps a composite type's codec for the connection's life).
+_CLOCK_FACTS = f"""
+SELECT cs.station_id IS NOT NULL AS has_settings, {", ".join(f"cs.{c}" for c in CLOCK_FIELDS)},
+    (SELECT array_agg(ROW(day, is_workday)) FROM calendar_corrections WHERE is_workday IS NOT NULL) AS overrides,
+    (SELECT array_agg(ROW({_PAUSE_COLUMNS}) ORDER BY paused_at, pause_id) FROM pauses WHERE demand_id = $2)
+        AS pauses,
+    (SELECT array_agg(ROW({_EXTENSION_COLUMNS}) ORDER BY requested_at, extension_id)
+        FROM extensions WHERE demand_id = $2) AS extensions
+FROM (VALUES (true)) AS one LEFT JOIN clock_settings cs ON cs.station_id = $1
+"""
+_PAUSE_FIELDS = tuple(c.strip() for c in _PAUSE_COLUMNS.split(","))
+_EXTENSION_FIELDS = tuple(c.strip() for c in _EXTENSION_COLUMNS.split(","))
+
 # Open cases whose clock a calendar correction or a station's settings may move, and the 不满意 ratings awaiting
 # verification (their verification deadline moves likewise); locked in one order, so two such recomputations never
 # deadlock (an event handler locks one case row, never two).
@@ -142,6 +160,19 @@ class ClockStore(CalendarCorrectionsStore):
         """The station's row over the service's defaults."""
         row = await self.conn.fetchrow(_SETTINGS, station_id)
         return defaults.over(dict(row) if row else None)
+
+    async def clock_facts(
+        self, station_id: str, demand_id: UUID | None, defaults: ClockSettings
+    ) -> tuple[ClockSettings, dict[date, bool], list[Pause], list[Extension]]:
+        """In one statement, what clock_settings, calendar_overrides, pauses and extensions answer (no case: no
+        pauses nor extensions)."""
+        row = await self.conn.fetchrow(_CLOCK_FACTS, station_id, demand_id)
+        return (
+            defaults.over({c: row[c] for c in CLOCK_FIELDS} if row["has_settings"] else None),
+            dict(row["overrides"] or ()),  # (day, is_workday) pairs
+            [Pause(**dict(zip(_PAUSE_FIELDS, p, strict=True))) for p in row["pauses"] or ()],
+            [Extension(**dict(zip(_EXTENSION_FIELDS, e, strict=True))) for e in row["extensions"] or ()],
+        )
 
     async def clock_settings_row(self, station_id: str) -> dict | None:
         row = await self.conn.fetchrow(_SETTINGS, station_id)

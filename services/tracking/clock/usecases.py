@@ -51,12 +51,8 @@ class _Facts:
 
 
 async def _facts(tx: Tx, case: Case, defaults: ClockSettings) -> _Facts:
-    return _Facts(
-        await tx.store.clock_settings(case.station_id, defaults),
-        await tx.store.calendar_overrides(),
-        await tx.store.pauses(case.demand_id),
-        await tx.store.extensions(case.demand_id),
-    )
+    # One statement, not four: every event a case takes comes here.
+    return _Facts(*await tx.store.clock_facts(case.station_id, case.demand_id, defaults))
 
 
 async def with_clock(tx: Tx, case: Case, defaults: ClockSettings) -> Case:

@@ -181,9 +181,13 @@ def resolution_task(event: Resolved, settings: ClockSettings, overrides: dict[da
     return None
 
 
+def rating_calls_for_task(event: Rated) -> bool:
+    """差评回访: a 不满意 rating, of any round, always calls for one; no other rating does."""
+    return event.answers.overall is Overall.dissatisfied
+
+
 def rating_task(event: Rated, settings: ClockSettings, overrides: dict[date, bool] | None = None) -> Task | None:
-    """差评回访: a 不满意 rating, of any round, always calls for one."""
-    if event.answers.overall is not Overall.dissatisfied:
+    if not rating_calls_for_task(event):
         return None
     return _task(event, TaskKind.dissatisfied, event.rated_at, event.round, settings, overrides)
 

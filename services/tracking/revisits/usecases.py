@@ -42,15 +42,16 @@ async def record_resolution(tx: Tx, event: Resolved, defaults: ClockSettings = C
     and the calendar as they are now. A resolution of a demand tracking does not know is not its own: nothing."""
     if await tx.store.get(event.demand_id) is None:
         return
-    settings = await tx.store.clock_settings(event.station_id, defaults)
-    await _make(tx, domain.resolution_task(event, settings, await tx.store.calendar_overrides()))
+    settings, overrides, _, _ = await tx.store.clock_facts(event.station_id, None, defaults)
+    await _make(tx, domain.resolution_task(event, settings, overrides))
 
 
 async def record_rating(tx: Tx, event: Rated, defaults: ClockSettings = ClockSettings()) -> None:
     """The rating folded into the case as any event (usecases.record_event) and, for a 不满意 one, its 差评回访 task."""
     await cases.record_event(tx, event, defaults)
-    settings = await tx.store.clock_settings(event.station_id, defaults)
-    await _make(tx, domain.rating_task(event, settings, await tx.store.calendar_overrides()))
+    if domain.rating_calls_for_task(event):  # the clock's facts only for a task that needs its due date
+        settings, overrides, _, _ = await tx.store.clock_facts(event.station_id, None, defaults)
+        await _make(tx, domain.rating_task(event, settings, overrides))
 
 
 @dataclass(frozen=True)
