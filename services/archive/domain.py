@@ -356,6 +356,21 @@ def missing(events: Iterable[LoggedEvent]) -> list[str]:
     return gaps
 
 
+# The kinds of event `missing()` reads. What any of them names (a rating its resolution, a verification or void its
+# rating, a reopening its verification) is of these kinds too.
+DECISIVE = frozenset((SUBMITTED, *ROUNDED, *CLOSINGS))
+
+
+def may_complete(routing_key: str) -> bool:
+    """Whether an event of this kind can be the one that completes a record, so that the record must be judged again.
+
+    Only the kinds the sealing rule reads can: any other (a correction, the following of a case, a re-visit, a
+    complaint) leaves `missing()` as it was before it came, and that was not empty, or the event before would have
+    sealed the dossier.
+    """
+    return routing_key in DECISIVE
+
+
 def ready_to_seal(events: list[LoggedEvent]) -> bool:
     """Asked after each event: the record is sealed by the event that completes it, whichever that is.
 

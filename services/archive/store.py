@@ -1,5 +1,6 @@
 """Archive SQL. The store is bound to one transaction's connection; the unit of work owns the transaction."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
@@ -13,15 +14,36 @@ from shared.validation import like_pattern
 from .domain import Dossier, DossierSearch, Hold, Kept, LoggedEvent, Supplement
 from .stationwork.store import StationWorkStore
 
+# Logging an event is one round trip: how its demand's dossier stands (none, sealed, disposed of), the event logged
+# unless the dossier was disposed of (its events went with it), and, when $7 asks and no dossier is sealed, the
+# demand's whole log with the event. The statement's reads see the database as it was before its insert, so the event
+# comes from the insert's RETURNING (as stored: jsonb, timestamptz), or, already logged, from the log itself.
 _LOG = """
-INSERT INTO event_log (event_id, demand_id, station_id, routing_key, occurred_at, payload)
-VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING
+WITH dossier AS (
+    SELECT disposed_at IS NOT NULL AS disposed FROM dossiers WHERE demand_id = $2
+), logged AS (
+    INSERT INTO event_log (event_id, demand_id, station_id, routing_key, occurred_at, payload)
+    SELECT $1::uuid, $2::uuid, $3::text, $4::text, $5::timestamptz, $6::jsonb
+    WHERE NOT EXISTS (SELECT FROM dossier WHERE disposed)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, routing_key, occurred_at, payload
+), story AS (
+    SELECT event_id, routing_key, occurred_at, payload FROM logged
+    UNION ALL
+    SELECT event_id, routing_key, occurred_at, payload FROM event_log WHERE demand_id = $2
+)
+SELECT (SELECT disposed FROM dossier) AS disposed, story.*
+FROM (SELECT) AS one LEFT JOIN story ON $7::boolean AND NOT EXISTS (SELECT FROM dossier)
 """
 _EVENTS = "SELECT event_id, routing_key, occurred_at, payload FROM event_log WHERE demand_id = $1"
 _NEXT_SERIAL = """
 INSERT INTO archive_counters (station_id, year, last_serial) VALUES ($1, $2, 1)
 ON CONFLICT (station_id, year) DO UPDATE SET last_serial = archive_counters.last_serial + 1
 RETURNING last_serial
+"""
+# Sealing numbers the dossier and keeps it as long as its station says (NULL: never set), in one round trip.
+_NUMBER = f"""{_NEXT_SERIAL.rstrip()},
+    (SELECT years FROM retention_settings WHERE station_id = $1) AS retention_years
 """
 _SEALED_COLUMNS = (
     "demand_id, station_id, tracking_no, archive_no, sealed_at, retain_until, content, content_sha256, outcome"
@@ -37,6 +59,13 @@ _GET_DOSSIER = f"SELECT {_DOSSIER_COLUMNS} FROM dossiers WHERE demand_id = $1"
 _KEEPING = """, archive_retained_until(station_id, sealed_at, retain_until) AS retained_until,
     EXISTS (SELECT 1 FROM legal_holds h WHERE h.demand_id = dossiers.demand_id AND h.lifted_at IS NULL) AS on_hold"""
 _GET_IN_SCOPE = f"SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE demand_id = $1 AND qs_covers($2, station_id)"
+# Opening one dossier: also whether it ever had a hold or a supplement (most never do), whose lists are read only then.
+_OPEN_IN_SCOPE = f"""
+SELECT {_DOSSIER_COLUMNS}{_KEEPING},
+    EXISTS (SELECT 1 FROM legal_holds h WHERE h.demand_id = dossiers.demand_id) AS ever_held,
+    EXISTS (SELECT 1 FROM dossier_supplements s WHERE s.demand_id = dossiers.demand_id) AS supplemented
+FROM dossiers WHERE demand_id = $1 AND qs_covers($2, station_id)
+"""
 # The catalogue, searched (domain.DossierSearch): $4 is the search word as a LIKE literal (like_pattern), or NULL; a
 # tracking number by its start, stored or printed with the station's code, and, when the word is only digits (ASCII),
 # by the end of its serial too (staff type the serial's tail: 000123 or 123 finds 2026-000123); the archive number,
@@ -165,7 +194,16 @@ COUNTERS = (
 )
 
 
-def _kept(row: asyncpg.Record) -> Kept:
+@dataclass(frozen=True)
+class Logged:
+    """What logging an event found: whether its demand's dossier is sealed (and disposed of), and the demand's log."""
+
+    sealed: bool
+    disposed: bool
+    events: list[LoggedEvent]  # the whole log, this event included, when read back with no dossier sealed; else []
+
+
+def _kept(row: asyncpg.Record | dict) -> Kept:
     values = dict(row)
     retained, held = values.pop("retained_until"), values.pop("on_hold")
     return Kept(dossier=Dossier(**values), retained_until=retained, on_hold=held)
@@ -178,8 +216,10 @@ class Store(StationWorkStore, CalendarCorrectionsStore):
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def log_event(self, event: Event) -> None:
-        await self.conn.execute(
+    async def log_event(self, event: Event, *, read_back: bool = False) -> Logged:
+        """Log the event unless its dossier was disposed of; with `read_back`, the demand's whole log too (none once
+        a dossier is sealed)."""
+        rows = await self.conn.fetch(
             _LOG,
             event.event_id,
             event.demand_id,
@@ -187,6 +227,13 @@ class Store(StationWorkStore, CalendarCorrectionsStore):
             event.routing_key,
             event.occurred_at,
             event.model_dump(mode="json"),
+            read_back,
+        )
+        disposed = rows[0]["disposed"]
+        return Logged(
+            sealed=disposed is not None,
+            disposed=bool(disposed),
+            events=[LoggedEvent(**{k: v for k, v in r.items() if k != "disposed"}) for r in rows if r["event_id"]],
         )
 
     async def events(self, demand_id: UUID) -> list[LoggedEvent]:
@@ -194,6 +241,11 @@ class Store(StationWorkStore, CalendarCorrectionsStore):
 
     async def next_serial(self, station_id: str, year: int) -> int:
         return await self.conn.fetchval(_NEXT_SERIAL, station_id, year)
+
+    async def number(self, station_id: str, year: int) -> tuple[int, int | None]:
+        """The next archive serial of the station's year, and the years its dossiers are kept (None: never set)."""
+        row = await self.conn.fetchrow(_NUMBER, station_id, year)
+        return row["last_serial"], row["retention_years"]
 
     async def insert_dossier(self, d: Dossier) -> Dossier:
         """The dossier as inserted: linked into its station's chain by the database."""
@@ -218,6 +270,17 @@ class Store(StationWorkStore, CalendarCorrectionsStore):
     async def get_in_scope(self, demand_id: UUID, scope: str) -> Kept | None:
         row = await self.conn.fetchrow(_GET_IN_SCOPE, demand_id, scope)
         return _kept(row) if row else None
+
+    async def open_in_scope(self, demand_id: UUID, scope: str) -> tuple[Kept, list[Supplement], list[Hold]] | None:
+        """A dossier in the scope with its supplements and holds (every one, lifted too), or None."""
+        row = await self.conn.fetchrow(_OPEN_IN_SCOPE, demand_id, scope)
+        if row is None:
+            return None
+        values = dict(row)
+        held, supplemented = values.pop("ever_held"), values.pop("supplemented")
+        supplements = await self.supplements(demand_id) if supplemented else []
+        holds = await self.holds(demand_id) if held else []
+        return _kept(values), supplements, holds
 
     async def list_in_scope(
         self, scope: str, limit: int, offset: int, search: DossierSearch = DossierSearch()

@@ -25,24 +25,28 @@ log = structlog.get_logger(__name__)
 
 async def collect(tx: Tx[Store], event: Event) -> None:
     """Log the event; seal the dossier when this event completes the record, whichever event that is."""
-    sealed = await tx.store.get_dossier(event.demand_id)
-    if sealed is not None and sealed.disposed_at is not None:
+    # The log is read back only when this event may complete the record (one round trip with the logging).
+    judge = domain.may_complete(event.routing_key)
+    logged = await tx.store.log_event(event, read_back=judge)
+    if logged.disposed:
         # Disposed of after its retention: its events went with it, and a straggler is not kept either.
         log.warning("event of a disposed dossier not kept", event_type=event.routing_key)
         return
-    await tx.store.log_event(event)
-    if sealed is not None:
+    if logged.sealed:
         # The dossier never changes; `python -m services.archive.audit --supplement` attaches what came late.
         log.warning("event logged after its dossier was sealed", event_type=event.routing_key)
         return
-    events = await tx.store.events(event.demand_id)
+    if not judge:
+        log.debug("dossier not sealed yet: no event of this kind completes a record")
+        return
+    events = logged.events
     if lacking := domain.missing(events):
         log.debug("dossier not sealed yet", lacking=lacking)
         return
     sealed_at = utcnow().astimezone(CHINA)
-    serial = await tx.store.next_serial(event.station_id, sealed_at.year)
-    setting = await tx.store.retention(event.station_id)
-    years = setting["years"] if setting else domain.RETENTION_YEARS
+    serial, years = await tx.store.number(event.station_id, sealed_at.year)
+    if years is None:
+        years = domain.RETENTION_YEARS
     dossier = domain.seal(events, serial=serial, sealed_at=sealed_at, retention_years=years)
     dossier = await tx.store.insert_dossier(dossier)  # linked into the station's chain by the database
     await tx.publish(domain.archived_event(dossier, domain.ending(events)))
@@ -63,14 +67,14 @@ async def get_dossier(
 ) -> tuple[Kept, list[Supplement], list[Hold]]:
     """Opening a sealed record is audited, in the same transaction as the read."""
     async with uow.begin(principal) as tx:
-        kept = await tx.store.get_in_scope(demand_id, principal.db_scope)
-        if kept is None:
+        opened = await tx.store.open_in_scope(demand_id, principal.db_scope)
+        if opened is None:
             raise DOSSIER_NOT_FOUND
-        d = kept.dossier
+        d = opened[0].dossier
         await _log(
             tx, "dossier.read", d.station_id, demand_id=d.demand_id, what=f"档案 {d.archive_no}", purpose=purpose
         )
-        return kept, await tx.store.supplements(demand_id), await tx.store.holds(demand_id)
+        return opened
 
 
 async def list_dossiers(

@@ -18,13 +18,14 @@ import pytest
 from services.archive import domain, usecases
 from services.archive.audit import MIGRATIONS
 from services.archive.settings import Settings
-from services.archive.store import Store
+from services.archive.store import Logged, Store
 from shared.auth import Principal, Role
+from shared.calendar import CHINA
 from shared.contracts import Answers, Outcome, Rated, RatingSource, Resolved, utcnow
 from shared.db import create_pool, ensure_database, migrate
 from shared.db.uow import UnitOfWork
 from shared.errors import Invalid, InvalidTransition, NotFound
-from tests.support import events
+from tests.support import events, following_events
 from tests.support.archive import insert_sealed
 
 pytestmark = pytest.mark.integration
@@ -433,3 +434,68 @@ async def test_every_read_of_a_dossier_or_a_list_is_logged_with_who_and_why(arch
         events.OTHER_STATION,
         [],
     )
+
+
+# --------------------------------------------------------------------------- fewer round trips (issue 14)
+
+
+def _by_id(logged: list[domain.LoggedEvent]) -> str:
+    """The events as the store gave them, in a fixed order, every value's type and form included."""
+    return repr(sorted(logged, key=lambda e: str(e.event_id)))
+
+
+async def test_logging_an_event_reads_the_log_back_as_stored_only_when_asked(archive):
+    _, uow = archive
+    s, a, r, rating = history()
+    async with uow.begin() as tx:
+        first = await tx.store.log_event(s, read_back=True)
+        assert (first.sealed, first.disposed) == (False, False)
+        # The event came back from the insert itself: the same as the log holds, read by a statement of its own.
+        assert [e.event_id for e in first.events] == [s.event_id]
+        assert _by_id(first.events) == _by_id(await tx.store.events(s.demand_id))
+        assert (await tx.store.log_event(a)).events == []  # not asked
+        again = await tx.store.log_event(a, read_back=True)  # already logged (a replay, say): there once
+        assert len(again.events) == 2 and _by_id(again.events) == _by_id(await tx.store.events(s.demand_id))
+        following = following_events.followed_up(a)
+        assert (await tx.store.log_event(following)).events == []
+    await uow.handle(r, usecases.collect)
+    assert await usecases.list_dossiers(uow, HEAD, None, 10, 0) == []
+    await uow.handle(rating, usecases.collect)  # reads all five back and seals
+    [kept] = await usecases.list_dossiers(uow, HEAD, None, 10, 0)
+    assert len(kept.dossier.content["events"]) == 5 and len(kept.dossier.content["follow_ups"]) == 1
+    async with uow.begin() as tx:
+        late = events.returned(a)
+        assert await tx.store.log_event(late, read_back=True) == Logged(sealed=True, disposed=False, events=[])
+        assert late.event_id in {e.event_id for e in await tx.store.events(s.demand_id)}  # logged for the audit
+
+
+async def test_a_dossier_is_sealed_with_its_stations_retention_and_numbered_per_station(archive):
+    _, uow = archive
+    await usecases.set_retention(uow, HEAD, events.STATION, 10, "市局要求保存十年")
+    longer = await seal(uow, *history())
+    minimum = await seal(uow, *history(events.OTHER_STATION))
+    assert longer.retain_until == domain.retained_until(longer.sealed_at, 10)
+    assert minimum.retain_until == domain.retained_until(minimum.sealed_at, 3)
+    year = longer.sealed_at.astimezone(CHINA).year
+    assert longer.archive_no == minimum.archive_no == domain.archive_no(year, 1)
+    assert (await seal(uow, *history())).archive_no == domain.archive_no(year, 2)
+
+
+async def test_opening_a_dossier_lists_its_supplements_and_holds_lifted_ones_too(archive):
+    _, uow = archive
+    s, a, r, rating = history()
+    d = await seal(uow, s, a, r, rating)
+    kept, supplements, holds = await usecases.get_dossier(uow, HEAD, d.demand_id)
+    assert kept.dossier == d and (supplements, holds) == ([], [])
+    await uow.handle(following_events.followed_up(a), usecases.collect)  # after sealing: logged for the audit
+    _, [added] = await usecases.audit(uow, supplement=True)
+    hold = await usecases.set_hold(uow, HEAD, d.demand_id, "涉及诉讼，暂停销毁")
+    kept, supplements, holds = await usecases.get_dossier(uow, HEAD, d.demand_id)
+    assert kept.on_hold and [(x.supplement_no, x.content_sha256) for x in supplements] == [(1, added.content_sha256)]
+    assert [(h.hold_id, h.lifted_at) for h in holds] == [(hold.hold_id, None)]
+    await usecases.lift_hold(uow, HEAD, d.demand_id, "诉讼已结束")
+    kept, supplements, holds = await usecases.get_dossier(uow, HEAD, d.demand_id)
+    assert not kept.on_hold and len(supplements) == 1
+    assert [(h.hold_id, h.lift_reason) for h in holds] == [(hold.hold_id, "诉讼已结束")]
+    with pytest.raises(NotFound):
+        await usecases.get_dossier(uow, OTHER_HEAD, d.demand_id)

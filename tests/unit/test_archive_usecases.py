@@ -1,15 +1,18 @@
 """Archive's use cases on a fake unit of work: no PostgreSQL, the same rules."""
 
 import itertools
+import random
 from datetime import UTC, datetime
 
 import pytest
 
 from services.archive import domain, usecases
 from services.archive.domain import Dossier, Kept, LoggedEvent, Supplement
+from services.archive.store import Logged
 from shared.auth import Principal, Role, in_scope
 from shared.contracts import Answers, Archived, Finding, Outcome, Overall, Rated, RatingSource, Resolved
 from shared.errors import NotFound
+from tests.support import aftercare_events as ae
 from tests.support import events as ev
 from tests.support import following_events as fe
 from tests.support import rehandling_events as re_
@@ -29,11 +32,17 @@ class FakeStore:
         self.serials: dict = {}
         self.access: list[tuple] = []
         self.added: list[Supplement] = []
+        self.read_back: list[bool] = []  # whether each logging read the demand's log back
 
-    async def log_event(self, event) -> None:
-        if all(e.event_id != event.event_id for _, e in self.log):
+    async def log_event(self, event, *, read_back=False) -> Logged:
+        self.read_back.append(read_back)
+        sealed = self.dossiers.get(event.demand_id)
+        disposed = sealed is not None and sealed.disposed_at is not None
+        if not disposed and all(e.event_id != event.event_id for _, e in self.log):
             logged = LoggedEvent(event.event_id, event.routing_key, event.occurred_at, event.model_dump(mode="json"))
             self.log.append((event.demand_id, logged))
+        events = await self.events(event.demand_id) if read_back and sealed is None else []
+        return Logged(sealed=sealed is not None, disposed=disposed, events=events)
 
     async def events(self, demand_id):
         return [e for d, e in self.log if d == demand_id]
@@ -41,6 +50,9 @@ class FakeStore:
     async def next_serial(self, station_id, year):
         self.serials[station_id, year] = self.serials.get((station_id, year), 0) + 1
         return self.serials[station_id, year]
+
+    async def number(self, station_id, year):
+        return await self.next_serial(station_id, year), None  # the three-year minimum
 
     async def insert_dossier(self, d: Dossier) -> Dossier:
         assert d.demand_id not in self.dossiers, "a sealed dossier is never written twice"
@@ -50,12 +62,13 @@ class FakeStore:
     async def retention(self, station_id):
         return None  # the three-year minimum
 
-    async def get_dossier(self, demand_id):
-        return self.dossiers.get(demand_id)
-
     async def get_in_scope(self, demand_id, scope):
         d = self.dossiers.get(demand_id)
         return Kept(d, d.retain_until, False) if d is not None and scope and in_scope(d.station_id, scope) else None
+
+    async def open_in_scope(self, demand_id, scope):
+        kept = await self.get_in_scope(demand_id, scope)
+        return (kept, await self.supplements(demand_id), await self.holds(demand_id)) if kept else None
 
     async def list_in_scope(self, scope, limit, offset, search=None):
         self.searched = search  # the search itself is SQL (tests/integration/test_archive_search.py)
@@ -427,3 +440,45 @@ def test_every_demand_event_but_archived_has_a_section_of_the_dossier():
     }
     assert set(domain.SECTIONS) == kept
     assert {k: domain.SECTIONS[k] for k in FOLLOWING_SECTIONS} == FOLLOWING_SECTIONS
+
+
+# --------------------------------------------------------------------------- reading the log back (issue 14)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_only_an_event_the_sealing_rule_reads_changes_what_a_record_lacks(seed):
+    """So an event of any other kind need not read the log back: the record lacks what it lacked before it came."""
+    s = f.submitted()
+    a1 = f.assigned(s)
+    r1 = resolved_answering(a1)
+    dissatisfied = rating_of(r1, Overall.dissatisfied)
+    verification = re_.verified(dissatisfied, Finding.founded, at=f.at(17))
+    a2 = f.assigned(s, no=2, round=2)
+    r2 = resolved_answering(a2, round=2)
+    decisive = [s, a1, ev.returned(s, 1, at=f.at(5)), r1, dissatisfied, verification]
+    decisive += [re_.reopened(verification, at=f.at(17)), re_.voided(dissatisfied, at=f.at(18)), a2, r2, rating_of(r2)]
+    closings = [
+        ev.refused(s, 2, at=f.at(21)),
+        ev.merged(s, assignment_count=2, at=f.at(22)),
+        ev.withdrawn(s, 2, at=f.at(23)),
+    ]
+    others = [ev.corrected(s, at=f.at(2)), *fe.one_of_each(a1, at=f.at(6))]
+    others += [ae.revisited(r2, at=f.at(19)), ae.complaint(s, at=f.at(20))]
+    story = [_logged(e) for e in decisive + others]
+    assert {e.routing_key for e in story + [_logged(c) for c in closings]} == set(domain.SECTIONS), "every kind"
+    assert {e.routing_key for e in decisive + closings} == domain.DECISIVE
+    random.Random(seed).shuffle(story)
+    if seed % 2:  # closed half the time, the closing somewhere in the story
+        story.insert(seed % len(story), _logged(closings[seed % 3]))
+    for n in range(len(story) + 1):
+        told = story[:n]
+        assert domain.missing(told) == domain.missing([e for e in told if domain.may_complete(e.routing_key)])
+
+
+async def test_the_log_is_read_back_only_for_an_event_that_may_complete_the_record(uow):
+    s, a1, a2, r, rating = rematched_history()
+    await _collect(uow, s, fe.followed_up(a2, at=f.at(8)), a1, ev.corrected(s, at=f.at(2)), a2, r)
+    assert uow.store.read_back == [True, False, True, False, True, True] and uow.store.dossiers == {}
+    await _collect(uow, rating)
+    dossier = uow.store.dossiers[s.demand_id]
+    assert len(dossier.content["follow_ups"]) == len(dossier.content["corrections"]) == 1
