@@ -357,6 +357,12 @@ def due_date(
     return add_working_days(today, item.time_limit_days, overrides)
 
 
+def counts_working_days(item: QueueItem, requested: date | None, today: date) -> bool:
+    """Whether due_date counts working days from today, the one case that needs the calendar corrections: no
+    re-handling deadline, no date requested, and the acceptance notice's date (if any) has passed."""
+    return item.due_on is None and requested is None and not (item.expected_on and item.expected_on >= today)
+
+
 def assign(
     item: QueueItem,
     *,

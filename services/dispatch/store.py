@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.contracts import EVENT_TYPES, AssigneeKind, Event, HandlingMode
+from shared.db.together import together
 from shared.observability.metrics import StoreCounter
 
 from .calendar.store import CalendarStore
@@ -104,13 +105,29 @@ _REMEMBER_RESOLUTION = """
 INSERT INTO early_resolutions (demand_id, round) VALUES ($1, $2)
 ON CONFLICT (demand_id) DO UPDATE SET round = GREATEST(early_resolutions.round, EXCLUDED.round)
 """
-_TAKE_RESOLUTION = "DELETE FROM early_resolutions WHERE demand_id = $1 RETURNING round"
 
 _KEEP_EARLY = """
 INSERT INTO early_events (event_id, demand_id, station_id, routing_key, payload) VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT (event_id) DO NOTHING
 """
-_TAKE_EARLY = "DELETE FROM early_events WHERE demand_id = $1 RETURNING routing_key, payload"
+# For a DemandSubmitted, in one statement: is the demand queued already (its row then locked, and nothing taken)?
+# If not, what came before it, taken: the early resolution's round (on every row) and the early events (a row each;
+# one row with NULLs when there are none).
+_ARRIVE = """
+WITH here AS (SELECT demand_id FROM queue WHERE demand_id = $1 FOR UPDATE),
+resolution AS (
+    DELETE FROM early_resolutions WHERE demand_id = $1 AND NOT EXISTS (SELECT FROM here) RETURNING round
+),
+early AS (
+    DELETE FROM early_events WHERE demand_id = $1 AND NOT EXISTS (SELECT FROM here) RETURNING routing_key, payload
+)
+SELECT EXISTS (SELECT FROM here) AS here, (SELECT round FROM resolution) AS resolution, early.routing_key, early.payload
+FROM (VALUES (1)) AS one LEFT JOIN early ON true
+"""
+
+# A decision (派单, 改派, 转办): the demand as it left it and the new assignment, one statement. The row is locked
+# and exists (read FOR UPDATE first), so the assignment's reference to it holds.
+_SAVE_ASSIGNED = together(_UPSERT_ITEM, _INSERT_ASSIGNMENT)
 
 COUNTERS = (
     StoreCounter(
@@ -159,9 +176,12 @@ class DemandStore:
     async def list_visible(self, scope: str, org: str, status: str, limit: int, offset: int) -> list[QueueItem]:
         return [QueueItem(**r) for r in await self.conn.fetch(_LIST, status, scope, org, limit, offset)]
 
-    async def add_assignment(self, a: Assignment, station_id: str, tracking_no: str) -> None:
+    async def save_assigned(self, item: QueueItem, a: Assignment) -> None:
+        """The demand as the decision left it and its new assignment (kept with the demand's station and tracking
+        number), in one statement."""
         await self.conn.execute(
-            _INSERT_ASSIGNMENT,
+            _SAVE_ASSIGNED,
+            *(getattr(item, c) for c in _ITEM_FIELDS),
             a.demand_id,
             a.assignment_no,
             a.round,
@@ -181,8 +201,8 @@ class DemandStore:
             a.returned_at,
             a.returned_by,
             a.return_reason,
-            station_id,
-            tracking_no,
+            item.station_id,
+            item.tracking_no,
         )
 
     async def assignments(self, demand_id: UUID) -> list[Assignment]:
@@ -221,8 +241,14 @@ class DemandStore:
         """A Resolved seen before its DemandSubmitted, kept until the demand arrives."""
         await self.conn.execute(_REMEMBER_RESOLUTION, demand_id, round_)
 
-    async def take_resolution(self, demand_id: UUID) -> int | None:
-        return await self.conn.fetchval(_TAKE_RESOLUTION, demand_id)
+    async def take_early(self, demand_id: UUID) -> tuple[int | None, list[Event]] | None:
+        """For a DemandSubmitted: None (taking nothing) when the demand is queued already, its row then locked; else
+        what came before it, taken: the round of its early Resolved (None if none came) and its early events."""
+        rows = await self.conn.fetch(_ARRIVE, demand_id)
+        if rows[0]["here"]:
+            return None
+        early = [EVENT_TYPES[r["routing_key"]].model_validate(r["payload"]) for r in rows if r["routing_key"]]
+        return rows[0]["resolution"], early
 
     async def keep_early_event(self, event: Event) -> None:
         """A correction, withdrawal or reopening seen before its DemandSubmitted, kept until the demand arrives."""
@@ -234,10 +260,6 @@ class DemandStore:
             event.routing_key,
             event.model_dump(mode="json"),
         )
-
-    async def take_early_events(self, demand_id: UUID) -> list[Event]:
-        rows = await self.conn.fetch(_TAKE_EARLY, demand_id)
-        return [EVENT_TYPES[r["routing_key"]].model_validate(r["payload"]) for r in rows]
 
 
 class Store(OrganizationStore, StaffStore, CalendarStore, DemandStore):

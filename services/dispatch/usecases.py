@@ -55,10 +55,11 @@ def _apply(item: QueueItem, event: Event) -> QueueItem:
 async def receive_demand(tx: Tx[Store], event: DemandSubmitted) -> None:
     """A submitted demand joins the queue, with whatever of it came first (a resolution, a correction, a
     withdrawal, a reopening) applied."""
-    if await tx.store.get_item(event.demand_id, for_update=True) is not None:
+    if (came_first := await tx.store.take_early(event.demand_id)) is None:
         return  # already here: a submission never moves a demand backwards
-    item = domain.receive(event, await tx.store.take_resolution(event.demand_id))
-    for early in await tx.store.take_early_events(event.demand_id):
+    resolved_round, early_events = came_first
+    item = domain.receive(event, resolved_round)
+    for early in early_events:
         item = _apply(item, early)
     await tx.store.save_item(item)
 
@@ -164,8 +165,7 @@ async def _remembered(tx: Tx[Store], earlier: dict) -> Assignment:
 
 
 async def _save_assignment(tx: Tx[Store], item: QueueItem, assignment: Assignment, retry: Idempotent | None) -> None:
-    await tx.store.save_item(item)
-    await tx.store.add_assignment(assignment, item.station_id, item.tracking_no)
+    await tx.store.save_assigned(item, assignment)
     await tx.publish(domain.assigned_event(item, assignment))
     await tx.remember(retry, {"demand_id": str(item.demand_id), "assignment_no": assignment.assignment_no})
 
@@ -193,7 +193,11 @@ async def assign(
         domain.check_open(item, "派单", "assigned")
         if principal.role is not Role.head:
             domain.check_clerk_may_keep(item, request.kind, principal.subject)
-        due_on = domain.due_date(item, request.due_on, today, await tx.store.calendar_overrides())
+        # The calendar corrections are read only when the due date is counted in working days from today.
+        overrides = (
+            await tx.store.calendar_overrides() if domain.counts_working_days(item, request.due_on, today) else None
+        )
+        due_on = domain.due_date(item, request.due_on, today, overrides)
         assignee_id, assignee_name, lead = request.assignee_id, None, None
         if request.kind is AssigneeKind.organization:
             org = await check_assignable(

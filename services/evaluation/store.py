@@ -7,6 +7,7 @@ import asyncpg
 
 from shared.calendar import china_today
 from shared.contracts import Assigned, Overall, Rated, utcnow
+from shared.db.together import at_once
 from shared.kpis import Period
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
@@ -302,6 +303,48 @@ ORDER BY 1
 _LEVELS = len(Overall)
 
 
+def _survey_values(survey: Survey) -> tuple:
+    return tuple(getattr(survey, c) for c in SURVEY_FIELDS)
+
+
+def _assignment_values(e: Assigned) -> tuple:
+    return (
+        e.demand_id,
+        e.assignment_no,
+        e.station_id,
+        e.round,
+        e.assignee_kind.value,
+        e.assignee_id,
+        e.assignee_name,
+        e.occurred_at,
+    )
+
+
+def _resolution_values(survey: Survey) -> tuple:
+    return (
+        survey.demand_id,
+        survey.round,
+        survey.station_id,
+        survey.resolved_assignment_no,
+        survey.resolved_event_id,
+        survey.opened_at,
+    )
+
+
+def _rating_values(e: Rated) -> tuple:
+    return (
+        e.demand_id,
+        e.round,
+        e.station_id,
+        e.answers.model_dump(mode="json"),
+        e.answers.overall.value,
+        e.source.value,
+        e.recorded_by,
+        e.rated_at,
+        e.event_id,
+    )
+
+
 def _link_values(link: RatingLink) -> tuple:
     return (
         link.token_sha256,
@@ -328,7 +371,37 @@ class Store:
         return _survey(await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id))
 
     async def save(self, survey: Survey) -> None:
-        await self.conn.execute(_UPSERT, *(getattr(survey, c) for c in SURVEY_FIELDS))
+        await self.conn.execute(_UPSERT, *_survey_values(survey))
+
+    async def save_assigned(self, survey: Survey, e: Assigned) -> None:
+        """The survey as the assignment left it, and the assignment (the first copy seen stays), in one statement."""
+        await at_once(self.conn, (_ADD_ASSIGNMENT, _assignment_values(e)), (_UPSERT, _survey_values(survey)))
+
+    async def save_resolved(
+        self, survey: Survey, *, resolution: bool, retire_at: datetime, status_page_link: RatingLink | None
+    ) -> bool:
+        """In one statement: the survey as a resolution left it; with `resolution`, the resolution that opened its round
+        (and the assignment it answers); the unused links of the rounds before the survey's stop working at
+        `retire_at`; and the round's link for the status page, if given. True when that link was added (False: the
+        round has one already, or none was given). The parts write different rows: the retired links are of earlier
+        rounds, the status page's link is of the survey's round."""
+        parts = [(_UPSERT, _survey_values(survey))]
+        if resolution:
+            parts.append((_SET_RESOLUTION, _resolution_values(survey)))
+        parts.append((_RETIRE_LINKS, (survey.demand_id, retire_at, survey.round)))
+        if status_page_link is not None:
+            parts.append((_ADD_STATUS_PAGE_LINK, _link_values(status_page_link)))
+        return bool(await at_once(self.conn, *parts))  # the status page link's RETURNING true, when it is the last part
+
+    async def save_rated(self, survey: Survey, e: Rated) -> None:
+        """In one statement: the survey as the rating left it, the rating, and the demand's unused links retired at
+        the rating's time (a link used in this transaction is used already, so not among them)."""
+        await at_once(
+            self.conn,
+            (_UPSERT, _survey_values(survey)),
+            (_ADD_RATING, _rating_values(e)),
+            (_RETIRE_LINKS, (survey.demand_id, e.rated_at, None)),
+        )
 
     async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Survey | None:
         sql = _GET_IN_SCOPE + (" FOR UPDATE" if for_update else "")
@@ -344,31 +417,6 @@ class Store:
     async def save_form(self, form: DemandForm) -> None:
         await self.conn.execute(_SAVE_FORM, *(getattr(form, c) for c in FORM_FIELDS))
 
-    async def add_assignment(self, e: Assigned) -> None:
-        await self.conn.execute(
-            _ADD_ASSIGNMENT,
-            e.demand_id,
-            e.assignment_no,
-            e.station_id,
-            e.round,
-            e.assignee_kind.value,
-            e.assignee_id,
-            e.assignee_name,
-            e.occurred_at,
-        )
-
-    async def set_resolution(self, survey: Survey) -> None:
-        """The resolution that opened the survey's round, and the assignment it answers."""
-        await self.conn.execute(
-            _SET_RESOLUTION,
-            survey.demand_id,
-            survey.round,
-            survey.station_id,
-            survey.resolved_assignment_no,
-            survey.resolved_event_id,
-            survey.opened_at,
-        )
-
     async def add_link(self, link: RatingLink) -> UUID:
         """Earlier links of the demand stay valid (domain: rating links). Returns the new link's id."""
         return await self.conn.fetchval(_ADD_SENT_LINK, *_link_values(link))
@@ -380,10 +428,6 @@ class Store:
     async def rotate_link(self, link_id: UUID, token_sha256: str) -> None:
         """The link answers to a new token from now on, and no longer to its earlier one."""
         await self.conn.execute(_ROTATE_LINK, link_id, token_sha256)
-
-    async def add_status_page_link(self, link: RatingLink) -> bool:
-        """The round's link for the status page; False (nothing added) when the round has one already."""
-        return bool(await self.conn.fetchval(_ADD_STATUS_PAGE_LINK, *_link_values(link)))
 
     async def retire_links(self, demand_id: UUID, when: datetime, *, before_round: int | None = None) -> None:
         """The demand's unused links (of the rounds before `before_round`, when given) stop working at `when`."""
@@ -399,20 +443,6 @@ class Store:
 
     async def use_link(self, token_sha256: str, when: datetime) -> None:
         await self.conn.execute(_USE_LINK, token_sha256, when)
-
-    async def add_rating(self, e: Rated) -> None:
-        await self.conn.execute(
-            _ADD_RATING,
-            e.demand_id,
-            e.round,
-            e.station_id,
-            e.answers.model_dump(mode="json"),
-            e.answers.overall.value,
-            e.source.value,
-            e.recorded_by,
-            e.rated_at,
-            e.event_id,
-        )
 
     async def ratings(self, demand_id: UUID) -> list[Rating]:
         return [Rating(**r) for r in await self.conn.fetch(_RATINGS, demand_id)]

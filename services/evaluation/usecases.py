@@ -57,8 +57,7 @@ async def record_correction(tx: Tx[Store], event: DemandCorrected) -> None:
 async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
     """Who served the demand decides whether items 6–9 of the form apply, and whose figures its rating counts in."""
     survey = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save(domain.on_assigned(survey, event))
-    await tx.store.add_assignment(event)
+    await tx.store.save_assigned(domain.on_assigned(survey, event), event)
 
 
 @dataclass(frozen=True)
@@ -88,22 +87,23 @@ async def open_survey(tx: Tx[Store], event: Resolved, *, status_page: StatusPage
     gets one such link whatever arrives (domain.status_page_link, and the table's unique index)."""
     before = await tx.store.get(event.demand_id, for_update=True)
     survey = domain.on_resolved(before, event)
-    await tx.store.save(survey)
-    if survey.resolved_event_id == event.event_id:  # this resolution opened the round (not an old or late one)
-        await tx.store.set_resolution(survey)
-    await tx.store.retire_links(event.demand_id, utcnow(), before_round=survey.round)
+    now = utcnow()
+    made = None
     if status_page is not None:
         token = secrets.token_urlsafe(32)
         made = domain.status_page_link(
-            before,
-            survey,
-            token_sha256=_digest(token),
-            url=status_page.url(token),
-            now=utcnow(),
-            days=status_page.days,
+            before, survey, token_sha256=_digest(token), url=status_page.url(token), now=now, days=status_page.days
         )
-        if made is not None and await tx.store.add_status_page_link(made[0]):
-            await tx.publish(made[1])
+    # The survey, the round's resolution (when this one opened the round, not an old or late one), the earlier rounds'
+    # unused links retired and the status page's link: one statement.
+    added = await tx.store.save_resolved(
+        survey,
+        resolution=survey.resolved_event_id == event.event_id,
+        retire_at=now,
+        status_page_link=made[0] if made is not None else None,
+    )
+    if added:
+        await tx.publish(made[1])
 
 
 async def reopen_survey(tx: Tx[Store], event: DemandReopened) -> None:
@@ -130,10 +130,8 @@ async def _rate(
     """The round's rating, kept and announced (saying whether it counts as 满意 under `definition`, the settings'); the
     round's other unused links stop working (it is rated)."""
     survey, event = domain.rate(survey, answers, source=source, recorded_by=by, now=utcnow(), definition=definition)
-    await tx.store.save(survey)
-    await tx.store.add_rating(event)
+    await tx.store.save_rated(survey, event)  # with the rating, and the links retired: one statement
     await tx.publish(event)
-    await tx.store.retire_links(survey.demand_id, event.rated_at)
     return survey
 
 

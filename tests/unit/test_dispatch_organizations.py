@@ -269,8 +269,9 @@ class FakeStore:
         seen = seen or (scope and any(in_scope(a, scope) or in_scope(scope, a) for a in o.areas))
         return o if seen else None
 
-    async def org_serves(self, areas, station_id):
-        return any(in_scope(station_id, a) for a in areas)
+    async def assignable_organization(self, org_id, station_id):
+        org = self.orgs.get(org_id)
+        return None if org is None else (org, any(in_scope(station_id, a) for a in org.areas))
 
     async def org_areas_within(self, areas, scope):
         return all(in_scope(a, scope) for a in areas)

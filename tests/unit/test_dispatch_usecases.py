@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import pytest
 
-from services.dispatch import usecases
+from services.dispatch import domain, usecases
 from services.dispatch.domain import Assignment, QueueItem
 from services.dispatch.organizations.domain import Agreement, Organization, Qualification, Status
 from services.dispatch.staff.domain import Department, StaffMember
@@ -135,8 +135,9 @@ class FakeStore:
         )
         return items[offset : offset + limit]
 
-    async def add_assignment(self, a: Assignment, station_id: str, tracking_no: str) -> None:
-        self.assigned.append((a, station_id))
+    async def save_assigned(self, item: QueueItem, a: Assignment) -> None:
+        self.items[item.demand_id] = item
+        self.assigned.append((a, item.station_id))
 
     async def assignments(self, demand_id):
         return sorted((a for a, _ in self.assigned if a.demand_id == demand_id), key=lambda a: a.assignment_no)
@@ -178,24 +179,24 @@ class FakeStore:
     async def remember_resolution(self, demand_id, round_) -> None:
         self.early[demand_id] = max(self.early.get(demand_id, 0), round_)
 
-    async def take_resolution(self, demand_id):
-        return self.early.pop(demand_id, None)
-
     async def keep_early_event(self, event) -> None:
         self.early_events.append(event)
 
-    async def take_early_events(self, demand_id):
+    async def take_early(self, demand_id):
+        if demand_id in self.items:
+            return None  # queued already: nothing taken
         taken = [e for e in self.early_events if e.demand_id == demand_id]
         self.early_events = [e for e in self.early_events if e.demand_id != demand_id]
-        return taken
+        return self.early.pop(demand_id, None), taken
 
     # --- the registry, the roster and the calendar (their own stores' methods)
 
     async def organization(self, org_id, *, for_update=False):
         return self.orgs.get(org_id)
 
-    async def org_serves(self, areas, station_id):
-        return any(in_scope(station_id, a) for a in areas)
+    async def assignable_organization(self, org_id, station_id):
+        org = self.orgs.get(org_id)
+        return None if org is None else (org, any(in_scope(station_id, a) for a in org.areas))
 
     async def record_resolution_outcome(self, *args) -> None:
         pass
@@ -459,6 +460,27 @@ async def test_the_default_due_date_is_the_one_promised_in_the_notice_while_it_l
     submitted = await _received(uow, expected_on=promised)
     uow.store.overrides = {promised: False}  # the notice's promise stands; corrections count only without it
     assert (await _assign(uow, submitted)).due_on == promised
+
+
+@pytest.mark.parametrize(
+    ("rehandling", "requested", "expected"),
+    [(False, None, None), (False, None, -1), (False, None, 0), (False, None, 20), (False, 5, 20), (True, None, None)],
+)
+def test_only_a_due_date_counted_from_today_needs_the_calendar(rehandling, requested, expected):
+    """assign reads the calendar corrections only when domain.counts_working_days says so: every other due date is
+    the same whatever they say."""
+    item = replace(
+        domain.receive(f.submitted()),
+        due_on=today() + timedelta(days=9) if rehandling else None,
+        expected_on=today() + timedelta(days=expected) if expected is not None else None,
+    )
+    requested_on = today() + timedelta(days=requested) if requested is not None else None
+    every_day_off = {today() + timedelta(days=n): False for n in range(60)}
+    counted = domain.counts_working_days(item, requested_on, today())
+    assert counted == (not rehandling and requested is None and (expected is None or expected < 0))
+    if not counted:
+        with_calendar = domain.due_date(item, requested_on, today(), every_day_off)
+        assert domain.due_date(item, requested_on, today(), None) == with_calendar
 
 
 async def test_a_rematch_is_numbered_and_answers_the_same_submission(uow):

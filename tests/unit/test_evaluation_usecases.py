@@ -62,6 +62,23 @@ class FakeStore:
     async def save(self, survey: Survey) -> None:
         self.surveys[survey.demand_id] = survey
 
+    # The store's one-statement writes, as their parts (services/evaluation/store.py).
+    async def save_assigned(self, survey: Survey, e) -> None:
+        await self.add_assignment(e)
+        await self.save(survey)
+
+    async def save_resolved(self, survey: Survey, *, resolution, retire_at, status_page_link) -> bool:
+        await self.save(survey)
+        if resolution:
+            await self.set_resolution(survey)
+        await self.retire_links(survey.demand_id, retire_at, before_round=survey.round)
+        return status_page_link is not None and await self.add_status_page_link(status_page_link)
+
+    async def save_rated(self, survey: Survey, e: Rated) -> None:
+        await self.save(survey)
+        await self.add_rating(e)
+        await self.retire_links(survey.demand_id, e.rated_at)
+
     async def get_in_scope(self, demand_id, scope, *, for_update=False) -> Survey | None:
         survey = self.surveys.get(demand_id)
         return survey if survey and scope and in_scope(survey.station_id, scope) else None

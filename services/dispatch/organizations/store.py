@@ -68,12 +68,32 @@ WHERE o.status <> 'exited' AND EXISTS (SELECT 1 FROM unnest(o.areas) AS area WHE
 ORDER BY o.name, o.org_id
 """
 
-_SERVES = "SELECT EXISTS (SELECT 1 FROM unnest($1::text[]) AS area WHERE qs_covers(area, $2))"
 _ALL_WITHIN = "SELECT NOT EXISTS (SELECT 1 FROM unnest($1::text[]) AS area WHERE NOT qs_covers($2, area))"
 
 _QUALIFICATIONS = """
 SELECT org_id, kind, certificate_no, issuer, scope, valid_from, valid_until, file_ref, categories
 FROM organization_qualifications WHERE org_id = ANY ($1::text[]) ORDER BY org_id, position
+"""
+
+# For an assignment, in one statement: the organization, whether one of its areas covers the station (the registry's
+# tree included, as _SERVING asks), and its qualifications in order, a row each (one row with NULLs when it has none).
+_QUALIFICATION_FIELDS = (
+    "kind",
+    "certificate_no",
+    "issuer",
+    "scope",
+    "valid_from",
+    "valid_until",
+    "file_ref",
+    "categories",
+)
+_ASSIGNABLE = f"""
+SELECT {_ORG_COLUMNS},
+    EXISTS (SELECT 1 FROM unnest(o.areas) AS area WHERE qs_covers(area, $2)) AS serves_station,
+    q.position AS q_position, {", ".join(f"q.{c} AS q_{c}" for c in _QUALIFICATION_FIELDS)}
+FROM organizations o LEFT JOIN organization_qualifications q USING (org_id)
+WHERE o.org_id = $1
+ORDER BY q.position
 """
 
 _CREDIT_CODE_OWNER = "SELECT org_id FROM organizations WHERE credit_code = $1 AND org_id <> $2"
@@ -281,6 +301,18 @@ class OrganizationStore:
         row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), org_id)
         return (await self._orgs_with_qualifications([row]))[0] if row else None
 
+    async def assignable_organization(self, org_id: str, station_id: str) -> tuple[Organization, bool] | None:
+        """The registered organization (None if unknown) and whether any of its areas covers the station."""
+        rows = await self.conn.fetch(_ASSIGNABLE, org_id, station_id)
+        if not rows:
+            return None
+        qualifications = [
+            Qualification(**{**{c: r[f"q_{c}"] for c in _QUALIFICATION_FIELDS}, "categories": tuple(r["q_categories"])})
+            for r in rows
+            if r["q_position"] is not None
+        ]
+        return _organization(rows[0], qualifications), rows[0]["serves_station"]
+
     async def visible_organization(self, org_id: str, scope: str, org: str) -> Organization | None:
         row = await self.conn.fetchrow(_GET_VISIBLE, scope, org, org_id)
         return (await self._orgs_with_qualifications([row]))[0] if row else None
@@ -301,10 +333,6 @@ class OrganizationStore:
 
     async def organizations_serving(self, station_id: str) -> list[Organization]:
         return await self._orgs_with_qualifications(await self.conn.fetch(_SERVING, station_id))
-
-    async def org_serves(self, areas: tuple[str, ...], station_id: str) -> bool:
-        """Does any of these areas cover the station (the registry's tree included)?"""
-        return await self.conn.fetchval(_SERVES, list(areas), station_id)
 
     async def org_areas_within(self, areas: tuple[str, ...], scope: str) -> bool:
         """Is every one of these areas inside the scope?"""

@@ -69,16 +69,17 @@ async def check_assignable(
     not admitted today, serving elsewhere, not covering a category or item, or whose qualification or
     agreement ends before `due_on`. Call it in the assignment's transaction.
     """
-    org = await tx.store.organization(org_id)
-    if org is None:
+    found = await tx.store.assignable_organization(org_id, station_id)
+    if found is None:
         raise Invalid(
             f"服务机构库中没有编号为 {org_id} 的机构，请先登记准入",
             f"no organization {org_id} in the registry; admit it first",
             field=domain.ASSIGNEE_FIELD,
         )
+    org, serves_station = found
     domain.check_assignable(
         org,
-        serves_station=await tx.store.org_serves(org.areas, station_id),
+        serves_station=serves_station,
         categories=categories,
         item_codes=item_codes,
         due_on=due_on,
