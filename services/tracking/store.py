@@ -7,6 +7,7 @@ import asyncpg
 
 from shared.calendar import china_today
 from shared.contracts import Event, Outcome, utcnow
+from shared.db.together import at_once
 from shared.kpis import Period
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 from shared.validation import like_pattern
@@ -124,6 +125,19 @@ _ADD_ENTRY = """
 INSERT INTO timeline (event_id, demand_id, station_id, kind, occurred_at, detail)
 VALUES ($1, $2, $3, $4, $5, $6)
 """
+
+
+def _entry_values(event: Event, text: str) -> tuple:
+    return (
+        event.event_id,
+        event.demand_id,
+        event.station_id,
+        event.routing_key,
+        event.occurred_at,
+        {"text": text, "event": event.model_dump(mode="json")},
+    )
+
+
 _TIMELINE = "SELECT kind, occurred_at, detail FROM timeline WHERE demand_id = $1 ORDER BY occurred_at, entry_id"
 
 
@@ -559,14 +573,13 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
         return categories, organizations
 
     async def add_entry(self, event: Event, text: str) -> None:
-        await self.conn.execute(
-            _ADD_ENTRY,
-            event.event_id,
-            event.demand_id,
-            event.station_id,
-            event.routing_key,
-            event.occurred_at,
-            {"text": text, "event": event.model_dump(mode="json")},
+        await self.conn.execute(_ADD_ENTRY, *_entry_values(event, text))
+
+    async def save_with_entry(self, case: Case, event: Event, text: str) -> None:
+        """save and add_entry in one statement, for an event handler (system scope: the timeline's organization
+        policy, which looks the case up, would not see a case this same statement creates)."""
+        await at_once(
+            self.conn, (_UPSERT, tuple(getattr(case, c) for c in CASE_FIELDS)), (_ADD_ENTRY, _entry_values(event, text))
         )
 
     async def timeline(self, demand_id: UUID) -> list[TimelineEntry]:

@@ -27,8 +27,8 @@ async def record_event(tx: Tx[Store], event: Event, defaults: ClockSettings = Cl
 
     `defaults`: the service's clock settings (handlers pass them; a station's own override them)."""
     case = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save(await with_clock(tx, domain.apply(case, event), defaults))
-    await tx.store.add_entry(event, domain.timeline_text(event))
+    case = await with_clock(tx, domain.apply(case, event), defaults)
+    await tx.store.save_with_entry(case, event, domain.timeline_text(event))
 
 
 async def resolve(

@@ -52,6 +52,10 @@ class FakeStore(FakeClockStore):
     async def add_entry(self, event, text) -> None:
         self.entries.append((event.event_id, event.demand_id, text))
 
+    async def save_with_entry(self, case, event, text) -> None:
+        await self.save(case)
+        await self.add_entry(event, text)
+
     async def case_supervisions(self, demand_id, scope):
         """The 督办 of one case within `scope`, oldest first (supervision/store.py)."""
         mine = [s for s in self.supervisions if s.demand_id == demand_id and in_scope(s.station_id, scope)]
