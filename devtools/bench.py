@@ -435,7 +435,7 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
     results: dict = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "commit": commit(),
-        "machine": machine(),
+        "machine": machine() | {"postgres": await system.server_settings()},
         "config": {k: v for k, v in vars(cfg).items() if k not in ("output",)},
     }
     taken = system.ports_taken(system.PORTS)

@@ -436,6 +436,7 @@ def render_report(results: Mapping) -> str:
     lines = [
         f"make bench — {results['started_at']}  commit {results.get('commit') or '?'}",
         f"machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB; load average at start {m['loadavg']}",
+        "postgresql: " + ", ".join(f"{k} {v}" for k, v in (m.get("postgres") or {}).items()),
         f"closed loop: {c['clients']} clients, {c['closed_seconds']:g} s after {c['warmup_seconds']:g} s warm-up;"
         f" open loop: {c['open_rate']:g} demands/s for {c['open_seconds']:g} s;"
         f" polls after {c['poll_interval'] * 1000:g} ms, then ×{c.get('poll_backoff', 1):g} up to"

@@ -266,6 +266,23 @@ async def commits(names: list[str]) -> dict[str, int]:
         await conn.close()
 
 
+# What changes the figures between machines: a test machine may run PostgreSQL without autovacuum (dead rows
+# pile up in the upserted tables) or with a small shared_buffers; the bench says so rather than hiding it.
+SERVER_SETTINGS = ("autovacuum", "shared_buffers", "synchronous_commit", "fsync", "max_connections")
+
+
+async def server_settings() -> dict[str, str]:
+    conn = await _admin_connection()
+    try:
+        rows = await conn.fetch(
+            "SELECT name, current_setting(name) AS value FROM pg_settings WHERE name = ANY($1::text[])",
+            list(SERVER_SETTINGS),
+        )
+        return {r["name"]: r["value"] for r in rows}
+    finally:
+        await conn.close()
+
+
 async def statements(names: list[str]) -> dict[str, int] | None:
     """SQL statements executed so far per database (BEGIN and COMMIT included), from pg_stat_statements; None when
     the server does not load it (`shared_preload_libraries`, README: 性能测试) — the count is optional."""
