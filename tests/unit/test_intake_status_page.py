@@ -1,6 +1,7 @@
 """The enterprise's status page on a fake unit of work: each step's moment, and the rating link evaluation made for
 the round, offered only while the round waits for its rating (services/intake/public)."""
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -32,23 +33,45 @@ CONSUMERS = {
 }
 
 
+def _merged(known: domain.StepTimes | None, moment: domain.StepTimes) -> domain.StepTimes:
+    """What the store's upsert keeps (DemandStore._MERGE_STEP_TIMES; held to it on PostgreSQL by
+    tests/integration/test_intake_status_steps.py): 派单 the earliest, 办结 and 评价 the latest (round, moment)."""
+    if known is None:
+        return moment
+    kept = {"first_assigned_at": min(filter(None, (known.first_assigned_at, moment.first_assigned_at)), default=None)}
+    for step in ("resolved", "rated"):
+        old, new = ((getattr(t, f"{step}_round"), getattr(t, f"{step}_at")) for t in (known, moment))
+        later = new[0] is not None and (None in old or new > old)
+        kept |= dict(zip((f"{step}_round", f"{step}_at"), new if later else old, strict=True))
+    return replace(known, **kept)
+
+
 class FakeStore(DemandStore):
+    """The demand store with the status page's rows, kept as the real store's upserts keep them."""
+
     def __init__(self) -> None:
         super().__init__()
         self.times: dict = {}
         self.rating_links: dict = {}
 
-    async def step_times(self, demand_id, *, for_update=False):
+    async def save_progress(self, demand, steps=None) -> None:
+        await super().save_progress(demand)
+        if steps is not None:
+            self.times[steps.demand_id] = _merged(self.times.get(steps.demand_id), steps)
+
+    async def step_times(self, demand_id):
         return self.times.get(demand_id)
 
-    async def save_step_times(self, times) -> None:
-        self.times[times.demand_id] = times
-
-    async def status_rating_link(self, demand_id, round_, *, for_update=False):
+    async def status_rating_link(self, demand_id, round_):
         return self.rating_links.get((demand_id, round_))
 
-    async def save_status_rating_link(self, link) -> None:
-        self.rating_links[(link.demand_id, link.round)] = link
+    async def keep_status_rating_link(self, link) -> bool:
+        if link.demand_id not in self.demands:
+            return False
+        known = self.rating_links.get((link.demand_id, link.round))
+        if known is None or (known.issued_at, known.event_id) < (link.issued_at, link.event_id):
+            self.rating_links[(link.demand_id, link.round)] = link
+        return True
 
 
 @pytest.fixture
@@ -167,24 +190,23 @@ async def test_steps_carry_their_moments_in_china_time(uow, frozen_clock):
     assert status.model_dump(mode="json")["steps"][0]["at"].endswith("+08:00")
 
 
-async def test_a_late_resolution_of_an_earlier_round_moves_no_moment():
+def test_an_event_tells_its_own_step_s_moment_only():
     s = f.submitted()
-    second = f.resolved(s, round=2)
-    times = domain.on_resolved(domain.on_resolved(None, second), f.resolved(s))
-    assert (times.resolved_round, times.resolved_at) == (2, second.resolved_at)
-    again = second.model_copy(update={"resolved_at": second.resolved_at + timedelta(hours=1), "event_id": uuid4()})
-    assert domain.on_resolved(times, again).resolved_at == again.resolved_at  # the same round, later: the latest
+    assigned, resolved, rated = f.assigned(s), f.resolved(s, round=2), f.rated(s)
+    told = [domain.moment(e) for e in (assigned, resolved, rated)]
+    assert [(t.demand_id, t.station_id) for t in told] == [(s.demand_id, s.station_id)] * 3
+    assert [(t.first_assigned_at, t.resolved_round, t.resolved_at, t.rated_round, t.rated_at) for t in told] == [
+        (assigned.occurred_at, None, None, None, None),
+        (None, 2, resolved.resolved_at, None, None),
+        (None, None, None, 1, rated.rated_at),
+    ]
 
 
-def test_of_two_links_of_a_round_the_later_issued_is_kept():
-    s = f.submitted()
-    first = _link(s, at=utcnow() - timedelta(minutes=1))
-    second = _link(s)
-    kept = domain.rating_link(None, first)
-    assert domain.rating_link(kept, first) is None  # the same again: nothing to write
-    newer = domain.rating_link(kept, second)
-    assert (newer.url, newer.event_id) == (second.url, second.event_id)
-    assert domain.rating_link(newer, first) is None  # an older one arriving late
+async def test_an_unknown_demand_s_link_is_retried_and_kept_nowhere(uow):
+    link = _link(f.submitted())
+    with pytest.raises(LookupError):
+        await uow.handle(link, status_page.record_rating_link)
+    assert uow.store.rating_links == {}
 
 
 async def test_staff_never_see_the_rating_link(uow):

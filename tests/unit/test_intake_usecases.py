@@ -204,8 +204,8 @@ class FakeStore:
         found = [d for d in self.demands.values() if self.covers(scope, d.station_id)]
         return [d for d in found if status is None or d.status == status][offset : offset + limit]
 
-    async def save_progress(self, demand: Demand) -> None:
-        self.demands[demand.demand_id] = demand
+    async def save_progress(self, demand: Demand, steps=None) -> None:
+        self.demands[demand.demand_id] = demand  # the status page's steps: tests/unit/test_intake_status_page.py
 
     # the clock, as the enterprise is told it (one row per pause, filled in by either event)
     async def record_pause(self, demand, pause) -> None:

@@ -7,12 +7,14 @@ Station scope is asked of one SQL function, `qs_covers(scope, station_id)` (shar
 0003): a station's scope covers the stations registered below it in the registry's tree.
 """
 
+import json
 from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
 
 from shared.contracts import Channel, GreenChannel
+from shared.db.together import at_once
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
 
 from ..catalogue.domain import Category
@@ -150,16 +152,6 @@ _ROUNDS = ("progress_round", *_REOPENING, *_VERIFICATION)
 _INSERT = f"""INSERT INTO demands ({", ".join(_DEMAND_COLUMNS)})
 VALUES ({", ".join(f"${n}" for n in range(1, len(_DEMAND_COLUMNS) + 1))})"""
 _COLUMNS = ", ".join((*_DEMAND_COLUMNS, *_HANDLING, *_CLOSURE, *_ROUNDS))
-_GET = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $1"
-_GET_IN_SCOPE = f"SELECT {_COLUMNS} FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id)"
-_LIST = f"""
-SELECT {_COLUMNS} FROM demands
-WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
-    AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
-    AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
-ORDER BY submitted_at DESC, tracking_no DESC
-LIMIT $5 OFFSET $6
-"""
 _ITEM_FIELDS = (
     "position",
     "item_code",
@@ -173,12 +165,34 @@ _ITEM_FIELDS = (
     "materials_received",
     "remarks",
 )
+_ITEM_JSON = ("materials", "materials_received")
+# A demand's items come with its row (one statement, not two), in their order: an array of anonymous rows, which
+# asyncpg decodes as tuples of exact types (the table's own row type would not survive a migration that adds a column
+# while a replica runs: asyncpg keeps a composite type's codec for the connection's life). A jsonb field inside a row
+# comes in binary, which the pool's jsonb codec (text) cannot read: sent as text and decoded as that codec would.
+_ITEM_ROW = ", ".join(f"i.{c}::text" if c in _ITEM_JSON else f"i.{c}" for c in _ITEM_FIELDS)
+_ITEMS_OF_D = f"""(SELECT array_agg(ROW({_ITEM_ROW}) ORDER BY i.position)
+        FROM demand_items i WHERE i.demand_id = d.demand_id) AS items"""
+_GET = f"""SELECT {_COLUMNS},
+    {_ITEMS_OF_D}
+FROM demands d WHERE demand_id = $1"""
+_GET_IN_SCOPE = f"""SELECT {_COLUMNS},
+    {_ITEMS_OF_D}
+FROM demands d WHERE demand_id = $2 AND qs_covers($1, station_id)"""
+_LIST = f"""
+SELECT {_COLUMNS},
+    {_ITEMS_OF_D}
+FROM demands d
+WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
+    AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+    AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+ORDER BY submitted_at DESC, tracking_no DESC
+LIMIT $5 OFFSET $6
+"""
 _INSERT_ITEM = f"""
 INSERT INTO demand_items (demand_id, station_id, {", ".join(_ITEM_FIELDS)})
 VALUES ($1, $2, {", ".join(f"${n}" for n in range(3, len(_ITEM_FIELDS) + 3))})
 """
-_ITEMS = f"""SELECT demand_id, {", ".join(_ITEM_FIELDS)} FROM demand_items
-WHERE demand_id = ANY($1::uuid[]) ORDER BY position"""
 _OPEN_DUPLICATE = """
 SELECT d.demand_id FROM demands d JOIN demand_items i USING (demand_id)
 WHERE d.station_id = $1 AND d.credit_code = $2 AND d.status = 'open'
@@ -242,23 +256,60 @@ _STATUS_LINK = "SELECT demand_id, expires_at FROM status_links WHERE token_sha25
 # --- the status page (migrations/0014_status_page.sql): the steps' moments, the rating link ---------------------
 
 _STEP_TIMES = f"SELECT {', '.join(STEP_TIME_FIELDS)} FROM status_steps WHERE demand_id = $1"
-_SAVE_STEP_TIMES = f"""
+
+
+def _latest(step: str) -> str:
+    """The event's (round, moment) of a step replaces the one kept when it is later, or none is kept."""
+    new, kept = (f"({t}.{step}_round, {t}.{step}_at)" for t in ("EXCLUDED", "status_steps"))
+    return (
+        f"EXCLUDED.{step}_round IS NOT NULL AND (status_steps.{step}_round IS NULL OR status_steps.{step}_at IS NULL"
+        f" OR {new} > {kept})"
+    )
+
+
+# An event's moment (public/domain.moment: its own step's columns, NULL in the others) merged into the demand's row in
+# the upsert itself, so events in any order leave the same row without reading it first: 派单 the earliest
+# (LEAST ignores NULL), 办结 and 评价 the latest (round, moment); a column the event does not tell stays as kept.
+_LATEST_STEPS = ",\n    ".join(
+    f"{c} = CASE WHEN {_latest(step)} THEN EXCLUDED.{c} ELSE status_steps.{c} END"
+    for step in ("resolved", "rated")
+    for c in (f"{step}_round", f"{step}_at")
+)
+_MERGE_STEP_TIMES = f"""
 INSERT INTO status_steps ({", ".join(STEP_TIME_FIELDS)})
 VALUES ({", ".join(f"${n}" for n in range(1, len(STEP_TIME_FIELDS) + 1))})
 ON CONFLICT (demand_id) DO UPDATE SET
-    {", ".join(f"{c} = EXCLUDED.{c}" for c in STEP_TIME_FIELDS if c not in ("demand_id", "station_id"))}
+    first_assigned_at = LEAST(status_steps.first_assigned_at, EXCLUDED.first_assigned_at),
+    {_LATEST_STEPS}
 """
 _RATING_LINK = f"SELECT {', '.join(RATING_LINK_FIELDS)} FROM status_rating_links WHERE demand_id = $1 AND round = $2"
-_SAVE_RATING_LINK = f"""
-INSERT INTO status_rating_links ({", ".join(RATING_LINK_FIELDS)})
-VALUES ({", ".join(f"${n}" for n in range(1, len(RATING_LINK_FIELDS) + 1))})
-ON CONFLICT (demand_id, round) DO UPDATE SET
-    url = EXCLUDED.url, expires_at = EXCLUDED.expires_at, issued_at = EXCLUDED.issued_at, event_id = EXCLUDED.event_id
+# A RatingLinkIssued's link in one statement, without reading the demand or the link first: kept only for a demand
+# intake knows (none: nothing written, and the answer false), and over the round's link only if issued later (by
+# issued_at, then the event id: a uuid orders as its text does), so links in any order, or one again, leave the latest.
+_KEEP_RATING_LINK = f"""
+WITH demand AS (SELECT demand_id FROM demands WHERE demand_id = $1::uuid),
+kept AS (
+    INSERT INTO status_rating_links ({", ".join(RATING_LINK_FIELDS)})
+    SELECT $1::uuid, $2::text, $3::integer, $4::text, $5::timestamptz, $6::timestamptz, $7::uuid FROM demand
+    ON CONFLICT (demand_id, round) DO UPDATE SET
+        url = EXCLUDED.url, expires_at = EXCLUDED.expires_at, issued_at = EXCLUDED.issued_at,
+        event_id = EXCLUDED.event_id
+    WHERE (status_rating_links.issued_at, status_rating_links.event_id) < (EXCLUDED.issued_at, EXCLUDED.event_id)
+)
+SELECT EXISTS (SELECT FROM demand)
 """
 
 
-def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
+def _item(fields: tuple) -> DemandItem:
+    data = dict(zip(_ITEM_FIELDS, fields, strict=True))
+    for c in _ITEM_JSON:
+        data[c] = tuple(json.loads(data[c]))
+    return DemandItem(**data)
+
+
+def _demand(row: asyncpg.Record) -> Demand:
     data = dict(row)
+    items = tuple(_item(i) for i in data.pop("items") or ())
     data["categories"] = tuple(Category(**c) for c in data["categories"])
     data["channel"] = Channel(data["channel"])
     data["green_channel"] = GreenChannel(data["green_channel"]) if data["green_channel"] else None
@@ -274,6 +325,10 @@ def _demand(row: asyncpg.Record, items: tuple[DemandItem, ...]) -> Demand:
         reopening=Reopening(**reopening) if reopening["round"] is not None else None,
         verification=Verification(**verification) if verification["round"] is not None else None,
     )
+
+
+def _step_values(times: StepTimes) -> tuple:
+    return tuple(getattr(times, c) for c in STEP_TIME_FIELDS)
 
 
 def _categories(d: Demand) -> list[dict]:
@@ -323,37 +378,28 @@ class DemandStore:
         await self.conn.execute(_DELETE_ITEMS, d.demand_id)
         await self._insert_items(d)
 
-    async def _with_items(self, rows: list[asyncpg.Record]) -> list[Demand]:
-        items: dict[UUID, list[DemandItem]] = {}
-        for r in await self.conn.fetch(_ITEMS, [row["demand_id"] for row in rows]):
-            data = dict(r)
-            demand_id = data.pop("demand_id")
-            data["materials"] = tuple(data["materials"])
-            data["materials_received"] = tuple(data["materials_received"])
-            items.setdefault(demand_id, []).append(DemandItem(**data))
-        return [_demand(row, tuple(items.get(row["demand_id"], ()))) for row in rows]
-
     async def get(self, demand_id: UUID, *, for_update: bool = False) -> Demand | None:
+        """The demand with its items (one statement); `for_update` locks the demand's row."""
         row = await self.conn.fetchrow(_GET + (" FOR UPDATE" if for_update else ""), demand_id)
-        return (await self._with_items([row]))[0] if row else None
+        return _demand(row) if row else None
 
     async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Demand | None:
         row = await self.conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), scope, demand_id)
-        return (await self._with_items([row]))[0] if row else None
+        return _demand(row) if row else None
 
     async def list_in_scope(
         self, scope: str, status: str | None, since: date | None, until: date | None, limit: int, offset: int
     ) -> list[Demand]:
-        return await self._with_items(await self.conn.fetch(_LIST, scope, status, since, until, limit, offset))
+        return [_demand(row) for row in await self.conn.fetch(_LIST, scope, status, since, until, limit, offset)]
 
     async def open_duplicate(self, station_id: str, credit_code: str, codes: list[str]) -> UUID | None:
         return await self.conn.fetchval(_OPEN_DUPLICATE, station_id, credit_code, codes)
 
-    async def save_progress(self, d: Demand) -> None:
-        """What intake learned after registration: progress, handling, how it ended, its archiving."""
+    async def save_progress(self, d: Demand, steps: StepTimes | None = None) -> None:
+        """What intake learned after registration: progress, handling, how it ended, its archiving; with `steps`, the
+        event's moment for the status page merged into the demand's (_MERGE_STEP_TIMES), in the same statement."""
         c = d.closure
-        await self.conn.execute(
-            _SAVE_PROGRESS,
+        progress = (
             d.demand_id,
             d.progress,
             d.status,
@@ -365,6 +411,10 @@ class DemandStore:
             *(getattr(d.reopening, f) if d.reopening else None for f in _REOPENING.values()),
             *(getattr(d.verification, f) if d.verification else None for f in _VERIFICATION.values()),
         )
+        if steps is None:
+            await self.conn.execute(_SAVE_PROGRESS, *progress)
+        else:  # different rows: the demand's, and its status_steps row
+            await at_once(self.conn, (_SAVE_PROGRESS, progress), (_MERGE_STEP_TIMES, _step_values(steps)))
 
     # --- the clock, as the enterprise is told it ---------------------------------------
 
@@ -405,17 +455,16 @@ class DemandStore:
 
     # --- the status page ----------------------------------------------------------
 
-    async def step_times(self, demand_id: UUID, *, for_update: bool = False) -> StepTimes | None:
-        row = await self.conn.fetchrow(_STEP_TIMES + (" FOR UPDATE" if for_update else ""), demand_id)
+    async def step_times(self, demand_id: UUID) -> StepTimes | None:
+        row = await self.conn.fetchrow(_STEP_TIMES, demand_id)
         return StepTimes(**row) if row else None
 
-    async def save_step_times(self, times: StepTimes) -> None:
-        await self.conn.execute(_SAVE_STEP_TIMES, *(getattr(times, c) for c in STEP_TIME_FIELDS))
-
-    async def status_rating_link(self, demand_id: UUID, round_: int, *, for_update: bool = False) -> RatingLink | None:
+    async def status_rating_link(self, demand_id: UUID, round_: int) -> RatingLink | None:
         """The rating link kept for the demand's round (the latest evaluation issued for it), if any."""
-        row = await self.conn.fetchrow(_RATING_LINK + (" FOR UPDATE" if for_update else ""), demand_id, round_)
+        row = await self.conn.fetchrow(_RATING_LINK, demand_id, round_)
         return RatingLink(**row) if row else None
 
-    async def save_status_rating_link(self, link: RatingLink) -> None:
-        await self.conn.execute(_SAVE_RATING_LINK, *(getattr(link, c) for c in RATING_LINK_FIELDS))
+    async def keep_status_rating_link(self, link: RatingLink) -> bool:
+        """The link kept for its round unless one issued later is (_KEEP_RATING_LINK); False: the demand is unknown,
+        nothing kept."""
+        return await self.conn.fetchval(_KEEP_RATING_LINK, *(getattr(link, c) for c in RATING_LINK_FIELDS))

@@ -41,6 +41,7 @@ from ..access_log.usecases import log_read
 from ..catalogue import domain as catalogue
 from ..catalogue.domain import CatalogueEntry
 from ..notice import Notice, NoticeItem
+from ..public.domain import StepTimes
 from ..stations.domain import Station
 from ..store import Store
 from . import domain
@@ -315,15 +316,17 @@ async def _known(tx: Tx[Store], event) -> Demand:
     return demand
 
 
-async def record_progress(tx: Tx[Store], event: Resolved | Rated) -> None:
-    """The progress the enterprise's status link shows; events come in any order, progress only moves forward."""
+async def record_progress(tx: Tx[Store], event: Resolved | Rated, *, steps: StepTimes | None = None) -> None:
+    """The progress the enterprise's status link shows; events come in any order, progress only moves forward. With
+    `steps`, the status page's moment of the event (public/usecases.py), saved in the same statement."""
     demand = domain.advance(await _known(tx, event), _PROGRESS_STAGES[type(event)], event.round)
-    await tx.store.save_progress(domain.record_round(demand, event.round))
+    await tx.store.save_progress(domain.record_round(demand, event.round), steps)
 
 
-async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
-    """派单, 改派 (a higher assignment_no) or 转办: the enterprise is told who handles it now."""
-    await tx.store.save_progress(domain.assign(await _known(tx, event), event))
+async def record_assigned(tx: Tx[Store], event: Assigned, *, steps: StepTimes | None = None) -> None:
+    """派单, 改派 (a higher assignment_no) or 转办: the enterprise is told who handles it now. With `steps`, as
+    record_progress."""
+    await tx.store.save_progress(domain.assign(await _known(tx, event), event), steps)
 
 
 async def record_returned(tx: Tx[Store], event: AssignmentReturned) -> None:

@@ -6,12 +6,14 @@ of any round, whichever arrives first), 办结 and 评价 the resolution and the
 latest round's Resolved.resolved_at and Rated.rated_at; in a re-handling, round 1's are not this round's and are not
 shown as such), 归档 the sealing (Archived.sealed_at, the demand's archived_at). A moment intake never saw (a demand
 from before it kept them) is None. Events come in any order: each moment only moves to what is earliest (派单) or
-latest (a later round, or a later moment of the same round).
+latest (a later round, or a later moment of the same round): the store keeps that rule in the upsert that writes the
+moment an event tells (`moment`), so handling an event does not read the row first.
 
 The rating link (RatingLinkIssued, evaluation's): evaluation makes one for each round whose survey opens; intake
-keeps the latest per demand and round and offers it (`offered`) only while the demand stands resolved in that very
-round, not yet rated, not ended, and the link has not expired. The URL holds the token: it is the enterprise's, shown
-behind its status link and nowhere else (never in a staff API, never in the archive).
+keeps the latest per demand and round (the store's upsert, `rating_link`) and offers it (`offered`) only while the
+demand stands resolved in that very round, not yet rated, not ended, and the link has not expired. The URL holds the
+token: it is the enterprise's, shown behind its status link and nowhere else (never in a staff API, never in the
+archive).
 """
 
 from dataclasses import dataclass, fields, replace
@@ -54,35 +56,16 @@ class Step:
     at: datetime | None
 
 
-def _times(times: StepTimes | None, event: Assigned | Resolved | Rated) -> StepTimes:
-    return times or StepTimes(demand_id=event.demand_id, station_id=event.station_id)
-
-
-def _later(round_: int, at: datetime, known_round: int | None, known_at: datetime | None) -> bool:
-    return known_round is None or known_at is None or (round_, at) > (known_round, known_at)
-
-
-def on_assigned(times: StepTimes | None, event: Assigned) -> StepTimes:
-    """派单: the earliest assignment seen, whichever order they arrive in."""
-    times = _times(times, event)
-    if times.first_assigned_at is not None and times.first_assigned_at <= event.occurred_at:
-        return times
-    return replace(times, first_assigned_at=event.occurred_at)
-
-
-def on_resolved(times: StepTimes | None, event: Resolved) -> StepTimes:
-    """办结: the latest round's resolution (a late one of an earlier round changes nothing)."""
-    times = _times(times, event)
-    if not _later(event.round, event.resolved_at, times.resolved_round, times.resolved_at):
-        return times
-    return replace(times, resolved_round=event.round, resolved_at=event.resolved_at)
-
-
-def on_rated(times: StepTimes | None, event: Rated) -> StepTimes:
-    """评价: the latest round's rating."""
-    times = _times(times, event)
-    if not _later(event.round, event.rated_at, times.rated_round, times.rated_at):
-        return times
+def moment(event: Assigned | Resolved | Rated) -> StepTimes:
+    """The moment the event tells, alone in a row of the demand's: 派单 an assignment's (any round's), 办结 and 评价 the
+    round's resolution and rating. The store merges it into the row kept (DemandStore.save_progress), in its upsert:
+    派单 the earliest seen; 办结 and 评价 the latest round's, of one round the later moment (a late one of an earlier
+    round changes nothing); whatever order the events arrive in, the same row."""
+    times = StepTimes(demand_id=event.demand_id, station_id=event.station_id)
+    if isinstance(event, Assigned):
+        return replace(times, first_assigned_at=event.occurred_at)
+    if isinstance(event, Resolved):
+        return replace(times, resolved_round=event.round, resolved_at=event.resolved_at)
     return replace(times, rated_round=event.round, rated_at=event.rated_at)
 
 
@@ -116,10 +99,11 @@ class RatingLink:
 RATING_LINK_FIELDS = tuple(f.name for f in fields(RatingLink))
 
 
-def rating_link(known: RatingLink | None, event: RatingLinkIssued) -> RatingLink | None:
-    """The link to keep for the event's round: the event's, unless the one kept was issued later (then None: keep it).
-    A redelivery is the inbox's; the same event again changes nothing either."""
-    link = RatingLink(
+def rating_link(event: RatingLinkIssued) -> RatingLink:
+    """The event's link for its round. The store keeps it unless the link kept for the round was issued later, by
+    (issued_at, event_id) (DemandStore.keep_status_rating_link): links in any order leave the latest, and the same
+    event again (a redelivery is the inbox's anyway) changes nothing."""
+    return RatingLink(
         demand_id=event.demand_id,
         station_id=event.station_id,
         round=event.round,
@@ -128,9 +112,6 @@ def rating_link(known: RatingLink | None, event: RatingLinkIssued) -> RatingLink
         issued_at=event.occurred_at,
         event_id=event.event_id,
     )
-    if known is not None and (known.issued_at, str(known.event_id)) >= (link.issued_at, str(link.event_id)):
-        return None
-    return link
 
 
 def offered(demand: Demand, link: RatingLink | None, now: datetime) -> RatingLink | None:

@@ -2,7 +2,7 @@
 
 The page is the demand's progress (services/intake/demands) with each step's moment and, while the round waits for
 its rating, the one-time rating link evaluation made for it (public/domain.py). The event use cases record the
-demand's progress as before (demands.usecases) and, in the same transaction, what the page adds.
+demand's progress as before (demands.usecases) and, in the same statement, what the page adds.
 """
 
 from dataclasses import dataclass
@@ -52,24 +52,19 @@ async def withdraw(
 
 
 async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
-    """派单, 改派 or 转办: the handling the enterprise is told of, and the 派单 moment (the first assignment's)."""
-    await demands.record_assigned(tx, event)
-    times = await tx.store.step_times(event.demand_id, for_update=True)
-    await tx.store.save_step_times(domain.on_assigned(times, event))
+    """派单, 改派 or 转办: the handling the enterprise is told of, and the 派单 moment (the earliest assignment's),
+    saved in one statement."""
+    await demands.record_assigned(tx, event, steps=domain.moment(event))
 
 
 async def record_progress(tx: Tx[Store], event: Resolved | Rated) -> None:
-    """办结 or 评价: the progress (which stops offering the rating link once rated) and the step's moment."""
-    await demands.record_progress(tx, event)
-    times = await tx.store.step_times(event.demand_id, for_update=True)
-    fold = domain.on_resolved if isinstance(event, Resolved) else domain.on_rated
-    await tx.store.save_step_times(fold(times, event))  # type: ignore[arg-type]
+    """办结 or 评价: the progress (which stops offering the rating link once rated) and the step's moment, saved in one
+    statement."""
+    await demands.record_progress(tx, event, steps=domain.moment(event))
 
 
 async def record_rating_link(tx: Tx[Store], event: RatingLinkIssued) -> None:
-    """The rating link evaluation made for the round: kept (the latest of the round) for the status page to offer."""
-    if await tx.store.get(event.demand_id) is None:
+    """The rating link evaluation made for the round: kept (the latest of the round) for the status page to offer; the
+    demand checked in the same statement."""
+    if not await tx.store.keep_status_rating_link(domain.rating_link(event)):
         raise LookupError(f"demand {event.demand_id} unknown to intake")  # retried until it is visible
-    link = domain.rating_link(await tx.store.status_rating_link(event.demand_id, event.round, for_update=True), event)
-    if link is not None:
-        await tx.store.save_status_rating_link(link)
