@@ -8,6 +8,7 @@ earliest 派单, the latest round's 办结 and 评价, the latest issued link), 
 kept, and each event handled in the statements counted below.
 """
 
+import asyncio
 import dataclasses
 import json
 import random
@@ -31,6 +32,7 @@ from shared.db import ensure_database, migrate
 from shared.db.pool import create_pool
 from shared.db.uow import UnitOfWork
 from tests.support import events as ev
+from tests.support.infra import eventually
 from tests.unit import factories as f
 
 pytestmark = pytest.mark.integration
@@ -129,6 +131,39 @@ async def test_a_demand_is_read_with_its_items_as_the_separate_read_gave_them(in
     assert got == locked == in_scope and [d.demand_id for d in listed] == [demand.demand_id]
     assert repr(listed[0].items) == repr(expected)
     assert not_in_scope is None and hidden is None
+
+
+async def test_a_correction_waiting_for_the_demand_reads_the_items_the_one_before_it_committed(intake):
+    """Two corrections of one demand: the second waits for the first's lock and must then read the items the first
+    saved, or saving its own would put the old items back."""
+    uow, db, _ = intake
+    demand, _, _ = await _submitted(uow)
+    first, watcher = await asyncpg.connect(db), await asyncpg.connect(db)
+    try:
+        holding = first.transaction()
+        await holding.start()
+        await first.execute("SELECT 1 FROM demands WHERE demand_id = $1 FOR UPDATE", demand.demand_id)
+        await first.execute(
+            "UPDATE demand_items SET remarks = $2 WHERE demand_id = $1 AND item_code = 'metrology.calibration'",
+            demand.demand_id,
+            "改为 40 台",
+        )
+
+        async def second_correction_reads():
+            async with uow.begin(HEAD) as tx:
+                return await tx.store.get_in_scope(demand.demand_id, HEAD.db_scope, for_update=True)
+
+        second = asyncio.create_task(second_correction_reads())
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        await eventually(lambda: watcher.fetchval(waiting), what="the second correction waits for the lock")
+        await holding.commit()
+        got = await asyncio.wait_for(second, timeout=20)
+    finally:
+        await first.close()
+        await watcher.close()
+    assert got.items[1].item_code == "metrology.calibration" and got.items[1].remarks == "改为 40 台"
 
 
 async def test_a_demand_without_item_rows_reads_none(intake):

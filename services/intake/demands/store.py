@@ -179,6 +179,7 @@ FROM demands d WHERE demand_id = $1"""
 _GET_IN_SCOPE = f"""SELECT {_COLUMNS},
     {_ITEMS_OF_D}
 FROM demands d WHERE demand_id = $2 AND qs_covers($1, station_id)"""
+_LOCK_IN_SCOPE = "SELECT true FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id) FOR UPDATE"
 _LIST = f"""
 SELECT {_COLUMNS},
     {_ITEMS_OF_D}
@@ -384,7 +385,13 @@ class DemandStore:
         return _demand(row) if row else None
 
     async def get_in_scope(self, demand_id: UUID, scope: str, *, for_update: bool = False) -> Demand | None:
-        row = await self.conn.fetchrow(_GET_IN_SCOPE + (" FOR UPDATE" if for_update else ""), scope, demand_id)
+        """`for_update` locks the row first, then reads: a statement that waits for the lock gets the committed row
+        but reads its items as they were before the wait, and a correction saved from those would put back the items
+        another correction had just changed. (An event handler's `get` holds the demand's lock before it reads and
+        writes no items: one statement there.)"""
+        if for_update and not await self.conn.fetchval(_LOCK_IN_SCOPE, scope, demand_id):
+            return None
+        row = await self.conn.fetchrow(_GET_IN_SCOPE, scope, demand_id)
         return _demand(row) if row else None
 
     async def list_in_scope(
