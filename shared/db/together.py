@@ -31,3 +31,13 @@ def together(*statements: str) -> str:
 async def at_once(conn: asyncpg.Connection, *parts: tuple[str, Sequence]):
     """The (statement, parameters) parts as one statement (`together`); the last one's first value."""
     return await conn.fetchval(together(*(sql for sql, _ in parts)), *(v for _, args in parts for v in args))
+
+
+def literal(value: str) -> str:
+    """`value` as an SQL string literal (escape-string syntax, whatever `standard_conforming_strings` says).
+
+    Only for a transaction's opening statement, which goes with its BEGIN in one simple-protocol round trip, where
+    there are no parameters."""
+    if "\x00" in value:
+        raise ValueError("an SQL string cannot hold NUL")
+    return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"

@@ -12,7 +12,8 @@ import pytest
 
 from shared.auth import Principal, Role
 from shared.db import create_pool, ensure_database, migrate
-from shared.db.uow import UnitOfWork
+from shared.db.together import literal
+from shared.db.uow import UnitOfWork, savepoint
 from shared.messaging import outbox
 from tests.support import events, infra
 
@@ -155,3 +156,66 @@ async def _inbox_left(db: str, *, below: int) -> bool:
 
 async def _not(check) -> bool:
     return not await check
+
+
+@pytest.mark.parametrize("conforming", ["on", "off"])
+async def test_the_opening_statements_literals_are_the_values_themselves(one_connection, conforming):
+    """The scope, organization and lock key travel as literals with the BEGIN (shared.db.uow.transaction): quotes
+    and backslashes must arrive as they are, whatever the server's string setting."""
+    pool, _, _ = one_connection
+    nasty = ["", "*", "o'rg", "a\\'; SELECT 1; --", "\\\\", "站'点\\n", "E'x'"]
+    async with pool.acquire() as conn:
+        await conn.execute(f"SET standard_conforming_strings = {conforming}")
+        try:
+            for value in nasty:
+                assert await conn.fetchval(f"SELECT {literal(value)}") == value
+        finally:
+            await conn.execute("RESET standard_conforming_strings")
+    with pytest.raises(ValueError):
+        literal("a\x00b")
+
+
+async def test_a_savepoint_undoes_its_own_part_and_the_transaction_commits_the_rest(one_connection):
+    pool, uow, _ = one_connection
+    async with uow.begin(HEAD) as tx:
+        await tx.conn.execute("INSERT INTO notes VALUES ('kept', $1)", STATION)
+        with pytest.raises(RuntimeError):
+            async with savepoint(tx.conn):
+                await tx.conn.execute("INSERT INTO notes VALUES ('undone', $1)", STATION)
+                raise RuntimeError("one part failed")
+        async with savepoint(tx.conn):
+            await tx.conn.execute("INSERT INTO notes VALUES ('also kept', $1)", STATION)
+    async with uow.begin(HEAD) as tx:
+        notes = {r["note"] for r in await tx.conn.fetch("SELECT note FROM notes")}
+    assert notes == {"ours", "kept", "also kept"}
+    assert (await _next_checkout(pool))["scope"] == ""
+
+
+async def test_a_request_cancelled_mid_statement_leaves_nothing_behind(one_connection):
+    """A client gone while its transaction waits on PostgreSQL: the write is undone and the session is clean."""
+    pool, uow, db = one_connection
+
+    async def slow_request():
+        async with uow.begin(HEAD, lock="demand-3") as tx:
+            await tx.conn.execute("INSERT INTO notes VALUES ('cancelled', $1)", STATION)
+            await tx.conn.execute("SELECT pg_sleep(30)")
+
+    request = asyncio.create_task(slow_request())
+    await infra.eventually(lambda: _sleeping(db), interval=0.01, what="the request to wait on PostgreSQL")
+    request.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await request
+    after = await _next_checkout(pool)
+    assert {k: after[k] for k in ("scope", "org", "advisory_locks", "visible_notes")} == {
+        "scope": "",
+        "org": "",
+        "advisory_locks": 0,
+        "visible_notes": 0,
+    }
+    async with uow.begin(HEAD) as tx:
+        assert await tx.conn.fetchval("SELECT count(*) FROM notes WHERE note = 'cancelled'") == 0
+
+
+async def _sleeping(db: str) -> bool:
+    waiting = "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'"
+    return bool(await infra.fetch(db, waiting))

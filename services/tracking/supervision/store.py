@@ -3,14 +3,15 @@
 A mixin on the tracking store (`self.conn` is the transaction's connection).
 """
 
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
-from asyncpg.transaction import Transaction
 
 from shared.contracts import DeadlineKind
 from shared.contracts import SupervisionLevel as Level
+from shared.db.uow import savepoint
 from shared.observability.metrics import StoreCounter
 
 from ..casesql import case_columns, case_of, still_handled
@@ -207,9 +208,9 @@ class SupervisionStore:
         )
         return bool(claimed)
 
-    def savepoint(self) -> Transaction:
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: what fails inside it is undone alone."""
-        return self.conn.transaction()
+        return savepoint(self.conn)
 
     async def submitted_event_id(self, demand_id: UUID) -> UUID | None:
         return await self.conn.fetchval(_SUBMITTED_EVENT, demand_id)
