@@ -3,8 +3,10 @@
 Kept apart from shared.auth so that token rules and roles import nothing of HTTP.
 """
 
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,10 +17,28 @@ from shared.db.uow import UnitOfWork
 from shared.errors import Forbidden, Unauthenticated
 from shared.validation import Key, Limit, Offset, QueryDate
 
+T = TypeVar("T")
+
 # Declared as a security scheme so the OpenAPI page offers "Authorize"; we answer the 401 ourselves.
 _bearer = HTTPBearer(auto_error=False, description="开发环境：python -m shared.auth token --role head --station …")
 
 
+def in_the_loop(call: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`call` (a class, e.g. a query's parameters) as a dependency FastAPI runs in the event loop. A plain function or
+    a class it runs in its thread pool: a hop to a worker thread and back on every request, about 100 µs of CPU each
+    on this project's 2-core VM (a route with four such dependencies: 650-730 µs per request against 265-280 µs with
+    none), for work of microseconds. Dependencies here are `async def` for the same reason, except
+    `current_principal`."""
+
+    async def direct(**values: Any) -> T:
+        return call(**values)
+
+    direct.__signature__ = inspect.signature(call)  # type: ignore[attr-defined]  # the parameters FastAPI reads
+    return direct
+
+
+# Sync on purpose: with an identity provider's JWKS, verifying may fetch its keys over the network (PyJWKClient,
+# blocking), which must not stall the event loop; the thread pool keeps that off it.
 def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
@@ -30,7 +50,7 @@ def current_principal(
 def allow(*roles: Role):
     """The caller, if their role is one of `roles`; 403 otherwise."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
             raise Forbidden("您的角色无权执行此操作", f"role {principal.role} may not do this")
         return principal
@@ -38,7 +58,7 @@ def allow(*roles: Role):
     return Depends(check)
 
 
-def _uow(request: Request) -> UnitOfWork:
+async def _uow(request: Request) -> UnitOfWork:
     return request.app.state.runtime.uow
 
 
@@ -77,9 +97,9 @@ class KpiScope:
     ] = None
 
 
-Paged = Annotated[Page, Depends()]
-StationPaged = Annotated[StationPage, Depends()]
-KpiScoped = Annotated[KpiScope, Depends()]
+Paged = Annotated[Page, Depends(in_the_loop(Page))]
+StationPaged = Annotated[StationPage, Depends(in_the_loop(StationPage))]
+KpiScoped = Annotated[KpiScope, Depends(in_the_loop(KpiScope))]
 
 # A client retrying a state-changing request after a lost reply sends the same key (shared.idempotency).
 IdempotencyKey = Annotated[

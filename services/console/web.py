@@ -154,7 +154,7 @@ class Caller:
         return self.person.station
 
 
-def _caller(request: Request) -> Caller:
+async def _caller(request: Request) -> Caller:
     s = current_session(request)
     if not s.signed_in:
         raise SignInRequired()
@@ -168,7 +168,7 @@ Signed = Annotated[Caller, Depends(_caller)]
 def allowed(*roles: Role):
     """The caller, if their role is one of `roles`; a 403 page otherwise (as the APIs answer a role they refuse)."""
 
-    def check(caller: Signed) -> Caller:
+    async def check(caller: Signed) -> Caller:
         if caller.role not in roles:
             raise ServiceError(403, "您的角色无权打开此页面", "role may not open this page", code="forbidden")
         return caller
@@ -189,7 +189,7 @@ async def check_csrf(request: Request) -> None:
         raise CsrfRefused()
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 

@@ -25,7 +25,7 @@ Round = Annotated[int, Path(ge=1, le=FINAL_ROUND, description="评价轮次：1 
 Token = Annotated[str, Path(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 

@@ -15,14 +15,14 @@ from .demands.usecases import StatusLinks
 from .settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
 Config = Annotated[Settings, Depends(_settings)]
 
 
-def _status_links(settings: Config) -> StatusLinks:
+async def _status_links(settings: Config) -> StatusLinks:
     return StatusLinks(settings.status_link_secret, settings.public_url, settings.status_link_days)
 
 

@@ -8,12 +8,12 @@ from .clock.domain import ClockSettings
 from .settings import Settings
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.runtime.settings
 
 
-def _defaults(request: Request) -> ClockSettings:
-    return ClockSettings.of(_settings(request))
+async def _defaults(request: Request) -> ClockSettings:
+    return ClockSettings.of(request.app.state.runtime.settings)
 
 
 Config = Annotated[Settings, Depends(_settings)]

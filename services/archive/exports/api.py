@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from shared.api import Paged, UoW, allow
+from shared.api import Paged, UoW, allow, in_the_loop
 from shared.auth import READERS, Principal
 from shared.contracts import StationId, utcnow
 from shared.validation import QueryDate, RequestModel, SearchText
@@ -32,7 +32,7 @@ Purpose = Annotated[
 ]
 
 
-def _settings(request: Request) -> ExportSettings:
+async def _settings(request: Request) -> ExportSettings:
     return ExportSettings.of(request.app.state.runtime.settings)
 
 
@@ -113,7 +113,7 @@ class BookParams:
         self.key, self.start, self.end, self.station_id = key, start, end, station_id
 
 
-Book = Annotated[BookParams, Depends()]
+Book = Annotated[BookParams, Depends(in_the_loop(BookParams))]
 
 
 class Count(BaseModel):

@@ -39,7 +39,7 @@ Reader = Annotated[Principal, allow(*READERS)]
 OrgId = Annotated[str, Path(pattern=ORG_ID_PATTERN, description="机构编号，如 org-01")]
 
 
-def _thresholds(request: Request) -> ReviewThresholds:
+async def _thresholds(request: Request) -> ReviewThresholds:
     return ReviewThresholds.of(request.app.state.runtime.settings)
 
 

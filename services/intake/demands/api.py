@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from shared.api import StationPaged, UoW
+from shared.api import StationPaged, UoW, in_the_loop
 from shared.contracts import Channel, StationId
 from shared.validation import Key, QueryDate
 
@@ -116,7 +116,7 @@ class LedgerPeriod:
     until: QueryDate | None = None
 
 
-Period = Annotated[LedgerPeriod, Depends()]
+Period = Annotated[LedgerPeriod, Depends(in_the_loop(LedgerPeriod))]
 
 
 async def _ledger(uow, principal, period: LedgerPeriod) -> list[list]:
