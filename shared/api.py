@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from shared.auth import Principal, Role
 from shared.contracts import StationId
@@ -27,8 +28,7 @@ def in_the_loop(call: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """`call` (a class, e.g. a query's parameters) as a dependency FastAPI runs in the event loop. A plain function or
     a class it runs in its thread pool: a hop to a worker thread and back on every request, about 100 µs of CPU each
     on this project's 2-core VM (a route with four such dependencies: 650-730 µs per request against 265-280 µs with
-    none), for work of microseconds. Dependencies here are `async def` for the same reason, except
-    `current_principal`."""
+    none), for work of microseconds. Dependencies here are `async def` for the same reason."""
 
     async def direct(**values: Any) -> T:
         return call(**values)
@@ -37,14 +37,15 @@ def in_the_loop(call: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return direct
 
 
-# Sync on purpose: with an identity provider's JWKS, verifying may fetch its keys over the network (PyJWKClient,
-# blocking), which must not stall the event loop; the thread pool keeps that off it.
-def current_principal(
+async def current_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthenticated("请先登录（缺少 Bearer 身份凭证）", "missing bearer token")
-    return request.app.state.runtime.verifier.verify(credentials.credentials)
+    verifier = request.app.state.runtime.verifier
+    if verifier.may_block(credentials.credentials):  # fetches the identity provider's keys: not in the event loop
+        return await run_in_threadpool(verifier.verify, credentials.credentials)
+    return verifier.verify(credentials.credentials)
 
 
 def allow(*roles: Role):

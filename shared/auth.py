@@ -65,6 +65,9 @@ NAME_MAX = 200
 SYSTEM = Principal(subject="system", name="system", role=Role.admin)
 
 
+_CACHED_KEYS = 16  # the identity provider's signing keys kept (PyJWKClient's LRU): a few across a rotation
+
+
 class TokenVerifier:
     def __init__(
         self, *, key: str, issuer: str, audience: str, jwks_url: str | None = None, leeway: float = 0.0
@@ -74,12 +77,28 @@ class TokenVerifier:
         self._leeway = leeway
         self._issuer = issuer
         self._audience = audience
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, max_cached_keys=_CACHED_KEYS) if jwks_url else None
+        self._resolved: set[str | None] = set()  # key ids the JWKS client holds, so verifying them fetches nothing
+
+    def may_block(self, token: str) -> bool:
+        """Whether verifying `token` may fetch the identity provider's keys over the network (blocking): a key id
+        not resolved yet. The caller then verifies it off the event loop; every other token is checked in it."""
+        if self._jwks is None:
+            return False
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError:
+            return False  # rejected before any key is looked up
+        return kid not in self._resolved
 
     def verify(self, token: str) -> Principal:
         try:
             if self._jwks is not None:
-                key, algorithms = self._jwks.get_signing_key_from_jwt(token).key, ["RS256"]
+                signing = self._jwks.get_signing_key_from_jwt(token)
+                if len(self._resolved) >= _CACHED_KEYS:  # the client's cache may have dropped one: learn them anew
+                    self._resolved.clear()
+                self._resolved.add(signing.key_id)
+                key, algorithms = signing.key, ["RS256"]
             else:
                 key, algorithms = self._key, ["HS256"]
             claims = jwt.decode(

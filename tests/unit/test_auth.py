@@ -121,3 +121,18 @@ def test_rs256_tokens_are_verified_against_the_identity_providers_jwks(jwks_serv
     # An HS256 token signed with a guessable key is no RS256 token.
     with pytest.raises(Unauthenticated):
         verifier.verify(mint(role=Role.head, station=STATION, issuer="https://idp.example"))
+
+
+def test_only_a_token_whose_key_is_not_resolved_yet_may_block_on_the_identity_provider(jwks_server):
+    """shared.api verifies in the event loop unless `may_block`: then the JWKS fetch runs in the thread pool."""
+    key, url = jwks_server
+    verifier = TokenVerifier(key="unused", issuer="https://idp.example", audience=AUDIENCE, jwks_url=url)
+    claims = {"sub": "u1", "role": "head", "station": STATION, "iss": "https://idp.example", "aud": AUDIENCE}
+    claims |= {"iat": 1_700_000_000, "exp": 4_000_000_000}
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+    assert verifier.may_block(token)
+    assert verifier.verify(token).station == STATION
+    assert not verifier.may_block(token)
+    assert verifier.may_block(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k2"}))
+    assert not verifier.may_block("not a token")
+    assert not TokenVerifier(key="k" * 32, issuer="i", audience=AUDIENCE).may_block(token)

@@ -1,4 +1,4 @@
-"""No request hops to FastAPI's thread pool but to verify its token (shared.api.in_the_loop says why)."""
+"""No request hops to FastAPI's thread pool (shared.api.in_the_loop says why)."""
 
 import importlib
 import inspect
@@ -6,11 +6,7 @@ import inspect
 import pytest
 from fastapi.routing import APIRoute
 
-from shared.api import current_principal
 from shared.contracts.topology import SERVICES
-
-# The one dependency that may block: verifying with an identity provider's JWKS can fetch its keys.
-MAY_BLOCK = {current_principal}
 
 
 def _runs_in_the_loop(call) -> bool:
@@ -45,7 +41,7 @@ def test_every_dependency_of_every_route_runs_in_the_event_loop(service):
         f"{route.path}: {getattr(call, '__qualname__', call)}"
         for route in routes
         for call in _calls(route.dependant)
-        if call not in MAY_BLOCK and not _runs_in_the_loop(call)
+        if not _runs_in_the_loop(call)
     }
     assert not offending
     assert all(inspect.iscoroutinefunction(route.endpoint) for route in routes)
