@@ -19,7 +19,14 @@ What it does, in order:
    be told apart from the lifecycle's;
 6. the open loop: a new demand every 1/`--open-rate` s for `--open-seconds`, each carried through by its own task;
    every demand sealed or not, queue depths sampled every 5 s;
-7. a table on stdout and the results as JSON in bench-results/<UTC time>.json.
+7. the correctness check (devtools/bench_verify.py): once the events under way have settled, every demand the
+   bench submitted read back from each service's database — nothing lost, nothing handled twice, every outbox row
+   published, every event in each consumer's inbox, the dead-letter queues empty; a failed check fails the run;
+8. a table on stdout and the results as JSON in bench-results/<UTC time>.json.
+
+`--replicas tracking=2` (repeatable) runs a service as that many processes on the same database and vhost (competing
+consumers, devtools/bench_replicas.py), further ones on ports from 8111; the bench's requests to it go to its
+replicas in turns, and its CPU is summed over them (RSS: the largest).
 
 At the end — also after an error or Ctrl-C — the services are stopped, the vhost deleted and the bench databases
 dropped (`--keep-databases` keeps them for a look; they are dropped at the next run's start anyway).
@@ -46,8 +53,10 @@ from pathlib import Path
 import httpx
 
 from devtools import bench_load as load
+from devtools import bench_replicas as replicas
 from devtools import bench_stats as stats
 from devtools import bench_system as system
+from devtools import bench_verify as verify
 from devtools.bench_http import Client
 from shared.contracts.topology import SERVICES
 
@@ -251,6 +260,7 @@ def figures(
         if name in ctx.watch.rss_max:
             row["rss_max_mb"] = round(ctx.watch.rss_max[name] / 2**20, 1)
         if name in SERVICES:
+            row["replicas"] = ctx.cfg.replicas[name]
             row["log_bytes_per_lifecycle"] = stats.per_unit(logs.get(name, 0), sealed)
             row["queued_before"] = before.queues[name]["queued"]
             row["queued_after"] = after.queues[name]["queued"]
@@ -355,7 +365,7 @@ async def calibrate(ctx: Context, lifecycles: list[load.Lifecycle]) -> dict[str,
     for service, path in paths.items():
         cost[service] = {}
         for kind, demand_id in (("poll-found", done.demand_id), ("poll-absent", missing)):
-            url = ctx.driver.urls[service] + path.format(demand_id)
+            url = ctx.driver.url(service) + path.format(demand_id)
             before = ctx.watch.snapshot()
             await load.hammer(ctx.driver.client, url, who.head, n)
             after = ctx.watch.snapshot()
@@ -438,7 +448,8 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         "machine": machine() | {"postgres": await system.server_settings()},
         "config": {k: v for k, v in vars(cfg).items() if k not in ("output",)},
     }
-    taken = system.ports_taken(system.PORTS)
+    ports = replicas.instance_ports(system.PORTS, cfg.replicas)
+    taken = system.ports_taken(ports)
     if taken:
         raise SystemExit(f"ports {taken} are in use (another `make bench`?); nothing started")
     admin = system.RabbitAdmin()
@@ -463,7 +474,7 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
 
         key = secrets.token_urlsafe(32)
         procs = system.BenchProcesses(
-            env=service_env(state.vhost, key), ports=dict(system.PORTS), echo=False, logs=Path(logdir.name)
+            env=service_env(state.vhost, key), ports=ports, echo=False, logs=Path(logdir.name)
         )
         state.services_stopped = False
         try:
@@ -476,8 +487,9 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         say("services ready: " + ", ".join(f"{s} (pid {p.pid}) {procs.url(s)}" for s, p in procs.procs.items()))
 
         client = Client(timeout=30)
-        urls = {s: procs.url(s) for s in SERVICES}
-        await load.register_organizations(client, urls["dispatch"], key)
+        urls = {s: procs.urls(s) for s in SERVICES}
+        since = time.time()
+        await load.register_organizations(client, urls["dispatch"][0], key)
         driver = load.Driver(
             client,
             urls,
@@ -500,6 +512,16 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
             cost = {}
         if cfg.open_seconds > 0 and cfg.open_rate > 0:
             results["open_loop"] = await run_open(ctx, cost)
+        say(f"correctness: waiting up to {cfg.drain_seconds:g} s for the events under way, then checking")
+        results["correctness"] = await verify.verify(
+            vhost=state.vhost,
+            queues=[q["name"] for q in await admin.queues(state.vhost)],
+            databases=DATABASES,
+            begun=driver.begun,
+            since=since,
+            logs={s: [procs.log_path(p) for p in procs.procs if replicas.service_of(p) == s] for s in SERVICES},
+            settle_seconds=cfg.drain_seconds,
+        )
         results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         return results
     finally:
@@ -547,10 +569,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll-backoff", type=float, default=1.5, help="each next poll's interval × this (1.5)")
     parser.add_argument("--poll-max", type=float, default=0.5, help="longest interval between polls (0.5 s)")
     parser.add_argument("--wait-timeout", type=float, default=60.0, help="a wait fails after this long (60 s)")
+    parser.add_argument(
+        "--replicas",
+        type=replicas.parse,
+        action="append",
+        metavar="SERVICE=N",
+        help="run SERVICE as N processes (repeatable; default 1 each)",
+    )
     parser.add_argument("--keep-databases", action="store_true", help="leave bench_* databases for a look")
     parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs in bench-results/")
     parser.add_argument("--output", type=Path, help="results JSON (default bench-results/<UTC time>.json)")
     args = parser.parse_args(argv)
+    try:
+        args.replicas = replicas.counts(args.replicas)
+    except ValueError as exc:
+        parser.error(str(exc))
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -584,10 +617,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     print()
     print(stats.render_report(results))
+    print(verify.render(results["correctness"]) + "\n")
     path = cfg.output or RESULTS / f"{results['started_at'].replace(':', '').replace('-', '')[:15]}Z.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n")
     say(f"results written to {path}")
+    if not results["correctness"]["ok"]:
+        say("correctness check FAILED (see above)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,11 @@ counted per service and answer (200 or 404), so the bench can say what they cost
 Tokens are minted as tests/support/auth.py does, with the bench's own signing key (the services run in production
 mode, which refuses the development key). Two stations of the seeded registry (Shenyang's Hunnan and Guangzhou's
 Panyu), one organization per city registered through dispatch's API as devtools/demo.py does it.
+
+A service run as several replicas (`--replicas`) gets its requests in turns, one replica after the other, the polls
+of one wait included: each replica serves requests as well as events. Every lifecycle begun is kept
+(`Driver.begun`): which demands the bench submitted and how far each got, for the correctness check at the end
+(devtools/bench_verify.py).
 """
 
 import asyncio
@@ -196,7 +201,7 @@ class Lifecycle:
 @dataclass
 class Driver:
     client: Client
-    urls: dict[str, str]
+    urls: dict[str, list[str]]  # per service, each replica's address
     who: list[People]
     poll_interval: float = 0.02
     poll_backoff: float = 1.5
@@ -206,10 +211,21 @@ class Driver:
     # requests[(service, kind)]: kind is "write" (the four POSTs), "poll-found" or "poll-absent" (a wait's GETs,
     # answered 200 — the object, in the state waited for or not yet — or 404)
     requests: Counter = field(default_factory=Counter)
+    # Every lifecycle begun, also those whose submit was never answered (shared with copies of the driver, e.g.
+    # the warm-up's).
+    begun: list[Lifecycle] = field(default_factory=list)
     _next: int = 0
+    _turns: Counter = field(default_factory=Counter)
 
     def counts(self) -> Counter:
         return Counter(self.requests)
+
+    def url(self, service: str) -> str:
+        """The service's replicas in turns (round robin)."""
+        urls = self.urls[service]
+        turn = self._turns[service]
+        self._turns[service] += 1
+        return urls[turn % len(urls)]
 
     def next_people(self) -> People:
         self._next += 1
@@ -219,7 +235,7 @@ class Driver:
         self.requests[(service, "write")] += 1
         headers = headers | {"Idempotency-Key": str(uuid.uuid4())}
         try:
-            reply = await self.client.post(self.urls[service] + path, json=body, headers=headers)
+            reply = await self.client.post(self.url(service) + path, json=body, headers=headers)
         except HTTPError as exc:
             raise StepFailed(f"{service} POST {path}: {exc!r}") from None
         if reply.status_code != expect:
@@ -229,13 +245,12 @@ class Driver:
     async def _wait(self, service: str, path: str, headers: dict, ok: Callable[[dict], bool]) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_timeout
-        url = self.urls[service] + path
         interval = self.poll_interval
         while True:
             await asyncio.sleep(interval)
             interval = min(interval * self.poll_backoff, self.poll_max)
             try:
-                reply = await self.client.get(url, headers=headers)
+                reply = await self.client.get(self.url(service) + path, headers=headers)
             except HTTPError as exc:
                 raise StepFailed(f"{service} GET {path}: {exc!r}") from None
             # Priced by what the service had to do: read and render the object (200), or find nothing (404).
@@ -263,6 +278,7 @@ class Driver:
     async def lifecycle(self, started: float | None = None) -> Lifecycle:
         who = self.next_people()
         lc = Lifecycle(station=who.station, started=time.monotonic() if started is None else started)
+        self.begun.append(lc)
         step = "submit"
         try:
             form = demand_form(who, self.rng)

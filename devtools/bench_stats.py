@@ -270,7 +270,7 @@ def render_scenario(name: str, scenario: Mapping) -> str:
     for who, c in scenario["cpu"].items():
         cpu_rows.append(
             [
-                who,
+                f"{who} ×{c['replicas']}" if c.get("replicas", 1) > 1 else who,
                 fmt(c.get("ms_per_lifecycle")),
                 fmt(c.get("poll_ms_per_lifecycle")),
                 fmt(c.get("net_ms_per_lifecycle")),
@@ -458,6 +458,7 @@ def render_report(results: Mapping) -> str:
     parts.append(
         "CPU ms/lc: CPU time of the process (and its children) over the window per lifecycle sealed in it; polls: of"
         " that, what the bench's waiting GETs cost (estimated from a calibration); net = the rest. CPU %: of one"
-        " core. postgres/rabbitmq: the whole server, shared with anything else running on the machine."
+        " core. postgres/rabbitmq: the whole server, shared with anything else running on the machine. ×N: a service"
+        " run as N replicas (--replicas), CPU summed over them, RSS the largest one's."
     )
     return "\n\n".join(parts) + "\n"

@@ -4,7 +4,7 @@ management API, the bench databases, and the raw ceilings of PostgreSQL and Rabb
 Everything the bench creates carries its own names, so it never meets `make run` (ports 8001–8005, databases qs_*,
 vhost /) or the tests (ports 18001–18005, databases qs_test_*, vhosts qs-test-*):
 
-- ports 8101–8105;
+- ports 8101–8105 (further replicas of a service from 8111 up, devtools/bench_replicas.py);
 - databases bench_<service> (and bench_raw for the PostgreSQL ceiling), dropped and created fresh each run and
   dropped at the end (`--keep-databases` leaves them for a look);
 - a vhost qs-bench-<random>, created through the management API and deleted at the end, on an error and on Ctrl-C.
@@ -23,6 +23,7 @@ import asyncpg
 import httpx
 
 from devtools import bench_stats as stats
+from devtools.bench_replicas import service_of
 from devtools.run import ServiceProcesses, _child_setup
 
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
@@ -44,16 +45,24 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 @dataclass
 class BenchProcesses(ServiceProcesses):
     """devtools.run's processes, each writing its log to a file instead of a pipe: JSON lines at INFO for minutes
-    would otherwise be read, kept and counted by the load generator on the same two cores."""
+    would otherwise be read, kept and counted by the load generator on the same two cores.
+
+    Keyed by process name (devtools/bench_replicas.py): `tracking#2` is a second process of tracking, with
+    tracking's environment and a port of its own."""
 
     logs: Path = Path(".")
 
-    def log_path(self, service: str) -> Path:
-        return self.logs / f"{service}.log"
+    def log_path(self, process: str) -> Path:
+        return self.logs / f"{process}.log"
 
-    async def start(self, service: str) -> None:
-        env = {**os.environ, **self.env, f"{service.upper()}_HTTP_PORT": str(self.ports[service])}
-        with self.log_path(service).open("ab") as log:
+    def urls(self, service: str) -> list[str]:
+        """Every replica's address, the first one first."""
+        return [self.url(process) for process in self.ports if service_of(process) == service]
+
+    async def start(self, process: str) -> None:
+        service = service_of(process)
+        env = {**os.environ, **self.env, f"{service.upper()}_HTTP_PORT": str(self.ports[process])}
+        with self.log_path(process).open("ab") as log:
             proc = await asyncio.create_subprocess_exec(
                 *self.command(service),
                 env=env,
@@ -61,8 +70,19 @@ class BenchProcesses(ServiceProcesses):
                 stderr=asyncio.subprocess.STDOUT,
                 preexec_fn=_child_setup(os.getpid()),
             )
-        self.procs[service] = proc
-        self.output.setdefault(service, [])
+        self.procs[process] = proc
+        self.output.setdefault(process, [])
+
+    async def start_all(self) -> None:
+        """As devtools.run's, every replica of intake where intake is: after the consumers are ready."""
+        consumers = [p for p in self.ports if service_of(p) != "intake"]
+        for process in consumers:
+            await self.start(process)
+        with contextlib.suppress(TimeoutError, RuntimeError):  # wait_ready, called next, says what is wrong
+            await self.wait_ready(consumers, timeout=60, restarts_expected=True)
+        for process in self.ports:
+            if service_of(process) == "intake":
+                await self.start(process)
 
     def tail(self, service: str, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
@@ -70,12 +90,13 @@ class BenchProcesses(ServiceProcesses):
         return ""
 
     def log_bytes(self) -> dict[str, int]:
-        out = {}
-        for service in self.ports:
-            try:
-                out[service] = self.log_path(service).stat().st_size
-            except OSError:
-                out[service] = 0
+        """Per service, summed over its replicas."""
+        out: dict[str, int] = {}
+        for process in self.ports:
+            size = 0
+            with contextlib.suppress(OSError):
+                size = self.log_path(process).stat().st_size
+            out[service_of(process)] = out.get(service_of(process), 0) + size
         return out
 
 
@@ -126,8 +147,9 @@ class Snapshot:
 
 @dataclass
 class Watch:
-    """The processes watched: the five services by pid, the bench itself, and PostgreSQL and RabbitMQ as a whole
-    (shared with anything else on the machine, e.g. tests running beside the bench)."""
+    """The processes watched: the five services by pid (a service's replicas together: CPU summed, RSS the largest
+    one's), the bench itself, and PostgreSQL and RabbitMQ as a whole (shared with anything else on the machine,
+    e.g. tests running beside the bench)."""
 
     roots: dict[str, list[int]]
     logs: BenchProcesses | None = None
@@ -140,7 +162,9 @@ class Watch:
     @classmethod
     def of(cls, procs: BenchProcesses) -> "Watch":
         table = proc_table()
-        roots = {name: [p.pid] for name, p in procs.procs.items()}
+        roots: dict[str, list[int]] = {}
+        for process, p in procs.procs.items():
+            roots.setdefault(service_of(process), []).append(p.pid)
         servers = {"postgres (whole server)": "postgres", "rabbitmq (whole node)": "beam.smp"}
         roots[BENCH] = [os.getpid()]
         roots |= {name: stats.roots_named(table, comm) for name, comm in servers.items()}
@@ -152,10 +176,10 @@ class Watch:
         for name, pids in self.roots.items():
             if name in self.alone:
                 ticks[name] = sum(table[pid].ticks for pid in pids if pid in table)
-                rss = sum(table[pid].rss_pages for pid in pids if pid in table)
+                rss = max((table[pid].rss_pages for pid in pids if pid in table), default=0)
             else:
                 ticks[name] = sum(stats.tree_ticks(table, pid) for pid in pids)
-                rss = sum(stats.tree_rss_pages(table, pid) for pid in pids)
+                rss = max((stats.tree_rss_pages(table, pid) for pid in pids), default=0)
             if name not in self.no_rss:
                 self.rss_max[name] = max(self.rss_max.get(name, 0), rss * PAGE_SIZE)
         logs = self.logs.log_bytes() if self.logs else {}
