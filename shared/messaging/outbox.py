@@ -20,7 +20,6 @@ retention are deleted in small batches, by one replica at a time (`prune`).
 
 import asyncio
 import contextlib
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +67,7 @@ async def add(conn: asyncpg.Connection, event: Envelope) -> None:
 
 
 _CLAIM = """
-SELECT id, event_id, routing_key, station_id, demand_id, correlation_id, payload
+SELECT id, event_id, routing_key, station_id, demand_id, correlation_id, payload::text AS payload
 FROM outbox WHERE published_at IS NULL
 ORDER BY id LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -391,7 +390,7 @@ class OutboxRelay:
         event_id = str(row["event_id"])
         confirmation = await asyncio.wait_for(
             self._broker.publish(
-                json.dumps(row["payload"], ensure_ascii=False).encode(),
+                row["payload"].encode(),  # the stored JSON as text: not decoded and encoded again per event
                 exchange=EXCHANGE,
                 routing_key=row["routing_key"],
                 mandatory=True,

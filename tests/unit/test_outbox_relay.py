@@ -28,7 +28,7 @@ def row(id_: int, demand: UUID | None, routing_key: str = "demand.submitted") ->
         "station_id": "210100/210112/hunnan-01",
         "demand_id": demand,
         "correlation_id": uuid4(),
-        "payload": {"id": id_},
+        "payload": f'{{"id": {id_}}}',  # the relay reads the payload as JSON text
     }
 
 
