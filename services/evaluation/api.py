@@ -85,6 +85,10 @@ class SurveyOut(BaseModel):
         description="items 6–9 follow this assignment: the one the resolution answers, else the latest"
     )
     status: str = Field(description="waiting / open / rated / closed (ended without being resolved)")
+    awaiting_assignment: bool = Field(
+        description="已办结，但其所答复的派单尚未同步到评价：评价表暂不开放（status 为 waiting），同步后自动开放"
+        " / resolved, but the assignment it answers is not known here yet: the survey (status waiting) opens once it is"
+    )
     opened_at: datetime | None
     rated_at: datetime | None
     closed_as: str | None = Field(description="refused 否定备案 / merged 已并单 / withdrawn 已撤回, when closed")

@@ -5,12 +5,16 @@ A survey is a fold of its demand's events in whatever order they come (issue 8):
 - every assignment is kept by number; items 6–9 apply when the assignment the resolution answers
   (Resolved.assignment_no) went to a service organization, or, for a resolution that does not say,
   the latest one: an organization that returned the demand or was rematched away does not count;
+- a round's survey opens only once evaluation knows who served it: a resolution naming an assignment not seen yet
+  (its Assigned is still on its way) leaves the round resolved but waiting (`awaiting_assignment`: nothing rates it,
+  no link is made for it), and that Assigned opens it, with the form it will keep; a resolution that does not say
+  opens the round at once, as before;
 - a refusal, merge or withdrawal closes the survey for good: nothing rates it, no link reaches it,
   and a resolution arriving after it does not reopen it; of two closings the earlier one counts;
 - rounds (issue 10): a founded verification of a 不满意 rating reopens the demand (DemandReopened, round r+1): the
-  survey moves to that round and waits for its resolution, round r's rating kept; the round's Resolved opens it and
-  its rating is Rated(round r+1). Events of an older round arriving late change nothing. The rating of FINAL_ROUND is
-  final: nothing moves the survey past it;
+  survey moves to that round and waits for its resolution, round r's rating kept; the round's Resolved opens it (once
+  its assignment is known, as above) and its rating is Rated(round r+1). Events of an older round arriving late change
+  nothing. The rating of FINAL_ROUND is final: nothing moves the survey past it;
 - 申诉复核: a supervisor may void a rating (kept, marked void, left out of every satisfaction figure), once, and not
   after a founded verification of it reopened the demand (the survey moved past its round).
 
@@ -76,6 +80,11 @@ class Survey:
     def technician_items_apply(self) -> bool:
         """Items 6–9 of the form apply only when a service organization served the demand."""
         return self.served_by_org
+
+    @property
+    def awaiting_assignment(self) -> bool:
+        """Resolved, but the assignment the resolution answers not seen yet: the round opens when it is."""
+        return self.status == "waiting" and self.resolved_event_id is not None
 
     @property
     def assignment_no(self) -> int | None:
@@ -194,29 +203,40 @@ def _served(survey: Survey) -> Survey:
     return replace(survey, served_by_org=kind == AssigneeKind.organization.value)
 
 
-def on_assigned(survey: Survey | None, event: Assigned) -> Survey:
-    """派单, 改派 or 转办: kept by number; which one counts depends on the resolution, whenever it comes."""
+def on_assigned(survey: Survey | None, event: Assigned, *, now: datetime) -> Survey:
+    """派单, 改派 or 转办: kept by number; which one counts depends on the resolution, whenever it comes. The one a
+    resolution named before it was seen opens that round's survey, `now`."""
     survey = survey or _new(event)
     assignments = survey.assignments | {str(event.assignment_no): event.assignee_kind.value}
-    return _served(replace(survey, assignments=assignments))
+    survey = _served(replace(survey, assignments=assignments))
+    if survey.awaiting_assignment and str(survey.resolved_assignment_no) in assignments:
+        return replace(survey, status="open", opened_at=now)
+    return survey
+
+
+def _unseen(before: Survey | None, event: Resolved) -> bool:
+    """Whether the resolution names an assignment evaluation has not seen yet (so its round waits for it)."""
+    if event.assignment_no is None:
+        return False  # it does not say: the latest assignment counts, as it ever did
+    if before is not None and not before.assignments and before.resolved_event_id is None:
+        return False  # a survey kept before assignments were recorded (0004): the one it answers was seen, not kept
+    return str(event.assignment_no) not in (before.assignments if before else {})
 
 
 def on_resolved(survey: Survey | None, event: Resolved) -> Survey:
+    before = survey
     survey = survey or _new(event)
     if survey.status == "closed":
         return survey  # the demand ended unresolved: a resolution does not reopen it
     if event.round < survey.round or (event.round == survey.round and survey.status == "rated"):
         return survey  # an old round, or already rated: nothing to reopen
-    return _served(
-        replace(
-            survey,
-            round=event.round,
-            status="open",
-            opened_at=event.occurred_at,
-            resolved_event_id=event.event_id,
-            resolved_assignment_no=event.assignment_no,
-        )
+    resolved = replace(
+        survey, round=event.round, resolved_event_id=event.event_id, resolved_assignment_no=event.assignment_no
     )
+    # Once open, a round stays open (another Resolved of it is a repeat); before that, it waits for who served it.
+    if _unseen(before, event) and not (survey.status == "open" and survey.round == event.round):
+        return _served(replace(resolved, status="waiting", opened_at=None))
+    return _served(replace(resolved, status="open", opened_at=event.occurred_at))
 
 
 def on_reopened(survey: Survey | None, event: DemandReopened) -> Survey:
@@ -263,6 +283,15 @@ def _refuse_closed(survey: Survey) -> None:
         )
 
 
+def _refuse_not_open_yet(survey: Survey) -> None:
+    if survey.awaiting_assignment:
+        raise InvalidTransition(
+            "需求已办结，承办信息尚在同步，评价表尚未开放，请稍后再试",
+            "the demand is resolved, but the survey opens only once the assignment it answers is known here;"
+            " try again shortly",
+        )
+
+
 def rate(
     survey: Survey,
     answers: Answers,
@@ -281,6 +310,7 @@ def rate(
             f"该需求第 {survey.round} 轮已评价，不能重复评价",
             f"round {survey.round} of this demand has already been rated",
         )
+    _refuse_not_open_yet(survey)
     if survey.status != "open":
         raise InvalidTransition("需求尚未办结，暂不能评价", "the demand is not resolved yet; it cannot be rated")
     if not survey.technician_items_apply:
@@ -369,6 +399,7 @@ STATUS_PAGE = "企业查询页（系统生成）"
 
 def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datetime, days: int) -> RatingLink:
     _refuse_closed(survey)
+    _refuse_not_open_yet(survey)
     if survey.status != "open":
         raise InvalidTransition("需求尚未办结或已评价，不能发送评价链接", "the survey is not open for rating")
     return RatingLink(
@@ -385,11 +416,12 @@ def issue_link(survey: Survey, *, token_sha256: str, created_by: str, now: datet
 def status_page_link(
     before: Survey | None, survey: Survey, *, token_sha256: str, url: str, now: datetime, days: int
 ) -> tuple[RatingLink, RatingLinkIssued] | None:
-    """The link for the enterprise's status page, when a resolution opened a round: `survey` is open and `before`
-    (the survey as it was before that Resolved) was not open in that round. None otherwise (an old or late
-    resolution, a round already open or rated, a closed survey): a round gets one such link. It is a one-time link
-    like those the station sends (issue_link's rules and expiry) and retires none of them; RatingLinkIssued carries
-    its `url` (the token in it is a secret) to intake, which shows it behind the enterprise's status link only."""
+    """The link for the enterprise's status page, when a resolution (or the assignment it awaited) opened a round:
+    `survey` is open and `before` (the survey as it was before that event) was not open in that round. None
+    otherwise (an old or late resolution, a round already open, waiting or rated, a closed survey): a round gets one
+    such link. It is a one-time link like those the station sends (issue_link's rules and expiry) and retires none
+    of them; RatingLinkIssued carries its `url` (the token in it is a secret) to intake, which shows it behind the
+    enterprise's status link only."""
     if survey.status != "open" or (before is not None and before.status == "open" and before.round == survey.round):
         return None
     link = replace(

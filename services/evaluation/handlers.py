@@ -1,6 +1,7 @@
 """Evaluation subscribers: DemandSubmitted and DemandCorrected say the form's categories and first responder (for the
 breakdowns and scorecards); Assigned says who served; Resolved opens the survey (and makes the round's one-time link
-for the enterprise's status page, announced to intake by RatingLinkIssued); a closing closes it; a reopening
+for the enterprise's status page, announced to intake by RatingLinkIssued), or, when it names an assignment not seen
+yet, leaves it waiting for that Assigned, which opens it then (with that link); a closing closes it; a reopening
 (重办, DemandReopened) moves it to the next round, to be opened by that round's Resolved.
 
 Each subscriber names its queue (bound to the `demand.events` exchange) and the use case it
@@ -33,7 +34,9 @@ from .store import Store
 def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
     router = EventRouter("evaluation", delivery_limit=settings.delivery_limit)
     # The status page's link, made as the station's are (EVALUATION_PUBLIC_URL, EVALUATION_RATING_LINK_DAYS).
-    open_survey = partial(usecases.open_survey, status_page=usecases.StatusPageLinks.of(settings))
+    status_page = usecases.StatusPageLinks.of(settings)
+    open_survey = partial(usecases.open_survey, status_page=status_page)
+    record_assigned = partial(usecases.record_assigned, status_page=status_page)  # it may open a waiting round
 
     @router.consumes(DemandSubmitted, queue="evaluation.demand.submitted")
     async def on_submitted(event: DemandSubmitted) -> None:
@@ -45,7 +48,7 @@ def subscribers(uow: UnitOfWork[Store], settings: Settings) -> EventRouter:
 
     @router.consumes(Assigned, queue="evaluation.demand.assigned")
     async def on_assigned(event: Assigned) -> None:
-        await uow.handle(event, usecases.record_assigned)
+        await uow.handle(event, record_assigned)
 
     @router.consumes(Resolved, queue="evaluation.demand.resolved")
     async def on_resolved(event: Resolved) -> None:

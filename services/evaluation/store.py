@@ -6,7 +6,7 @@ from uuid import UUID
 import asyncpg
 
 from shared.calendar import china_today
-from shared.contracts import Assigned, Overall, Rated, utcnow
+from shared.contracts import Assigned, Overall, Rated, Resolved, utcnow
 from shared.db.together import at_once
 from shared.kpis import Period
 from shared.observability.metrics import STATION_TREE_SQL, TREE_LABELS, StoreCounter, StoreQuery
@@ -79,7 +79,8 @@ INSERT INTO assignments (demand_id, assignment_no, station_id, round, assignee_k
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (demand_id, assignment_no) DO NOTHING
 """
-# The resolution that opened the round's survey (the survey's resolved_event_id): the latest one applied.
+# The round's resolution (the survey's resolved_event_id, whether it opened the survey or the round waits for its
+# assignment): the latest one applied.
 _SET_RESOLUTION = """
 INSERT INTO resolutions (demand_id, round, station_id, assignment_no, event_id, resolved_at)
 VALUES ($1, $2, $3, $4, $5, $6)
@@ -320,14 +321,14 @@ def _assignment_values(e: Assigned) -> tuple:
     )
 
 
-def _resolution_values(survey: Survey) -> tuple:
+def _resolution_values(survey: Survey, e: Resolved) -> tuple:
     return (
         survey.demand_id,
         survey.round,
         survey.station_id,
         survey.resolved_assignment_no,
         survey.resolved_event_id,
-        survey.opened_at,
+        e.occurred_at,
     )
 
 
@@ -373,21 +374,25 @@ class Store:
     async def save(self, survey: Survey) -> None:
         await self.conn.execute(_UPSERT, *_survey_values(survey))
 
-    async def save_assigned(self, survey: Survey, e: Assigned) -> None:
-        """The survey as the assignment left it, and the assignment (the first copy seen stays), in one statement."""
-        await at_once(self.conn, (_ADD_ASSIGNMENT, _assignment_values(e)), (_UPSERT, _survey_values(survey)))
+    async def save_assigned(self, survey: Survey, e: Assigned, *, status_page_link: RatingLink | None = None) -> bool:
+        """In one statement: the survey as the assignment left it, the assignment (the first copy seen stays), and the
+        link for the status page of the round the assignment opened, if given. True when that link was added."""
+        parts = [(_ADD_ASSIGNMENT, _assignment_values(e)), (_UPSERT, _survey_values(survey))]
+        if status_page_link is not None:
+            parts.append((_ADD_STATUS_PAGE_LINK, _link_values(status_page_link)))
+        return bool(await at_once(self.conn, *parts))  # the status page link's RETURNING true, when it is the last part
 
     async def save_resolved(
-        self, survey: Survey, *, resolution: bool, retire_at: datetime, status_page_link: RatingLink | None
+        self, survey: Survey, *, resolution: Resolved | None, retire_at: datetime, status_page_link: RatingLink | None
     ) -> bool:
-        """In one statement: the survey as a resolution left it; with `resolution`, the resolution that opened its round
-        (and the assignment it answers); the unused links of the rounds before the survey's stop working at
-        `retire_at`; and the round's link for the status page, if given. True when that link was added (False: the
-        round has one already, or none was given). The parts write different rows: the retired links are of earlier
-        rounds, the status page's link is of the survey's round."""
+        """In one statement: the survey as a resolution left it; with `resolution`, that resolution as its round's (and
+        the assignment it answers; kept even while the round waits for that assignment); the unused links of the
+        rounds before the survey's stop working at `retire_at`; and the round's link for the status page, if given.
+        True when that link was added (False: the round has one already, or none was given). The parts write
+        different rows: the retired links are of earlier rounds, the status page's link is of the survey's round."""
         parts = [(_UPSERT, _survey_values(survey))]
-        if resolution:
-            parts.append((_SET_RESOLUTION, _resolution_values(survey)))
+        if resolution is not None:
+            parts.append((_SET_RESOLUTION, _resolution_values(survey, resolution)))
         parts.append((_RETIRE_LINKS, (survey.demand_id, retire_at, survey.round)))
         if status_page_link is not None:
             parts.append((_ADD_STATUS_PAGE_LINK, _link_values(status_page_link)))

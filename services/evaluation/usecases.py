@@ -21,6 +21,7 @@ from shared.contracts import (
     DemandCorrected,
     DemandReopened,
     DemandSubmitted,
+    RatingLinkIssued,
     RatingSource,
     Resolved,
     utcnow,
@@ -54,12 +55,6 @@ async def record_correction(tx: Tx[Store], event: DemandCorrected) -> None:
     await tx.store.save_form(domain.on_corrected(form, event))
 
 
-async def record_assigned(tx: Tx[Store], event: Assigned) -> None:
-    """Who served the demand decides whether items 6–9 of the form apply, and whose figures its rating counts in."""
-    survey = await tx.store.get(event.demand_id, for_update=True)
-    await tx.store.save_assigned(domain.on_assigned(survey, event), event)
-
-
 @dataclass(frozen=True)
 class StatusPageLinks:
     """How the link for the enterprise's status page is made: as POST /surveys/{id}/link makes the station's, for
@@ -76,10 +71,38 @@ class StatusPageLinks:
         return f"{self.public_url}/public/ratings/{token}"
 
 
+def _status_page_link(
+    before: Survey | None, survey: Survey, status_page: StatusPageLinks | None, now: datetime
+) -> tuple[domain.RatingLink, RatingLinkIssued] | None:
+    """The status page's link and its RatingLinkIssued, when `survey` is a round just opened (domain.status_page_link)
+    and the subscriber passed `status_page`."""
+    if status_page is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    return domain.status_page_link(
+        before, survey, token_sha256=_digest(token), url=status_page.url(token), now=now, days=status_page.days
+    )
+
+
+async def record_assigned(tx: Tx[Store], event: Assigned, *, status_page: StatusPageLinks | None = None) -> None:
+    """Who served the demand decides whether items 6–9 of the form apply, and whose figures its rating counts in.
+
+    The assignment a resolution named before evaluation saw it opens that round's survey now (open_survey left it
+    waiting), with the status page's link and RatingLinkIssued in this transaction, as open_survey does."""
+    before = await tx.store.get(event.demand_id, for_update=True)
+    now = utcnow()
+    survey = domain.on_assigned(before, event, now=now)
+    made = _status_page_link(before, survey, status_page, now)
+    # The assignment, the survey and the status page's link: one statement.
+    if await tx.store.save_assigned(survey, event, status_page_link=made[0] if made is not None else None):
+        await tx.publish(made[1])
+
+
 async def open_survey(tx: Tx[Store], event: Resolved, *, status_page: StatusPageLinks | None = None) -> None:
-    """A resolution opens the survey for its round, whether or not the assignment was seen yet (or the reopening that
-    started the round: a round's Resolved may overtake its DemandReopened). The round's resolution is kept with the
-    assignment it answers: the organization the round's rating counts for.
+    """A resolution opens the survey for its round once evaluation knows who served it: at once when the assignment it
+    answers was seen (or it names none), else when that Assigned comes (record_assigned); a round's Resolved may also
+    overtake the reopening that started the round (DemandReopened). The round's resolution is kept with the
+    assignment it answers, either way: the organization the round's rating counts for.
 
     With `status_page` (the subscriber always passes it), the round that opens gets its one-time link for the
     enterprise's status page, kept (the token's digest only) and announced to intake (RatingLinkIssued, in this
@@ -88,17 +111,12 @@ async def open_survey(tx: Tx[Store], event: Resolved, *, status_page: StatusPage
     before = await tx.store.get(event.demand_id, for_update=True)
     survey = domain.on_resolved(before, event)
     now = utcnow()
-    made = None
-    if status_page is not None:
-        token = secrets.token_urlsafe(32)
-        made = domain.status_page_link(
-            before, survey, token_sha256=_digest(token), url=status_page.url(token), now=now, days=status_page.days
-        )
-    # The survey, the round's resolution (when this one opened the round, not an old or late one), the earlier rounds'
+    made = _status_page_link(before, survey, status_page, now)
+    # The survey, the round's resolution (when this one is the round's, not an old or late one), the earlier rounds'
     # unused links retired and the status page's link: one statement.
     added = await tx.store.save_resolved(
         survey,
-        resolution=survey.resolved_event_id == event.event_id,
+        resolution=event if survey.resolved_event_id == event.event_id else None,
         retire_at=now,
         status_page_link=made[0] if made is not None else None,
     )

@@ -374,6 +374,17 @@ async def test_each_role_sees_the_forms_it_may_use(fake):
         assert 'data-testid="rating-form"' in page.text and "技术设施" not in page.text
 
 
+async def test_a_resolved_round_waiting_for_its_assignment_is_shown_as_not_open_yet(fake):
+    """Evaluation has the resolution but not yet the assignment it answers: no form, no claim about items 6–9."""
+    fake.case |= {"status": "resolved", "resolved_at": "2026-09-30T04:00:00+00:00", "rated_at": None}
+    fake.survey |= {"status": "waiting", "awaiting_assignment": True, "served_by_org": False, "ratings": []}
+    async with Signed(fake, HEAD) as client:
+        page = await client.get(f"/demands/{DEMAND}")
+        assert "已办结，承办信息同步后开放评价" in page.text and "第 6–9 项不适用" not in page.text
+        for testid in ("link-form", "rating-form"):
+            assert f'data-testid="{testid}"' not in page.text, testid
+
+
 async def test_the_survey_shows_each_rounds_rating_with_its_labels_and_a_supervisor_may_void_it(fake):
     fake.survey |= {
         "round": 2,

@@ -661,7 +661,7 @@ BASIC = Answers(station_service=5, station_timeliness=4, problem_solved=True, ov
 
 def _open_survey(kind=AssigneeKind.staff):
     s = f.submitted()
-    survey = evaluation.on_assigned(None, f.assigned(s, kind=kind))
+    survey = evaluation.on_assigned(None, f.assigned(s, kind=kind), now=NOW)
     return evaluation.on_resolved(survey, f.resolved(s)), s
 
 
@@ -690,7 +690,7 @@ class TestEvaluation:
 
     def test_waiting_survey_cannot_be_rated(self):
         s = f.submitted()
-        survey = evaluation.on_assigned(None, f.assigned(s))
+        survey = evaluation.on_assigned(None, f.assigned(s), now=NOW)
         assert survey.status == "waiting"
         with pytest.raises(InvalidTransition):
             evaluation.rate(survey, BASIC, source=RatingSource.online, recorded_by=None, now=NOW)
@@ -728,7 +728,7 @@ class TestEvaluation:
     def test_organization_seen_after_resolution_still_counts(self):
         s = f.submitted()
         survey = evaluation.on_resolved(None, f.resolved(s))
-        survey = evaluation.on_assigned(survey, f.assigned(s, kind=AssigneeKind.organization))
+        survey = evaluation.on_assigned(survey, f.assigned(s, kind=AssigneeKind.organization), now=NOW)
         assert survey.status == "open"
         assert survey.served_by_org
         answers = Answers(overall=Overall.satisfied, technician_civility=5)

@@ -63,9 +63,10 @@ class FakeStore:
         self.surveys[survey.demand_id] = survey
 
     # The store's one-statement writes, as their parts (services/evaluation/store.py).
-    async def save_assigned(self, survey: Survey, e) -> None:
+    async def save_assigned(self, survey: Survey, e, *, status_page_link=None) -> bool:
         await self.add_assignment(e)
         await self.save(survey)
+        return status_page_link is not None and await self.add_status_page_link(status_page_link)
 
     async def save_resolved(self, survey: Survey, *, resolution, retire_at, status_page_link) -> bool:
         await self.save(survey)
@@ -592,8 +593,9 @@ async def test_a_resolution_naming_an_unseen_assignment_waits_for_it(uow):
     a2 = f.assigned(submitted, no=2, kind=ORG)
     survey = await _apply(uow, f.assigned(submitted, no=1, kind=ORG), _answering(a2))
     assert survey.assignment_no == 2 and not survey.served_by_org
+    assert survey.status == "waiting" and survey.awaiting_assignment  # not open until who served is known
     survey = await _apply(uow, a2)
-    assert survey.served_by_org
+    assert survey.status == "open" and survey.served_by_org
 
 
 async def test_a_new_round_follows_its_own_assignment(uow):
