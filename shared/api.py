@@ -33,7 +33,7 @@ def in_the_loop(call: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     async def direct(**values: Any) -> T:
         return call(**values)
 
-    direct.__signature__ = inspect.signature(call)  # type: ignore[attr-defined]  # the parameters FastAPI reads
+    direct.__signature__ = inspect.signature(call, eval_str=True)  # type: ignore[attr-defined]  # the parameters FastAPI reads
     return direct
 
 

@@ -65,7 +65,7 @@ NAME_MAX = 200
 SYSTEM = Principal(subject="system", name="system", role=Role.admin)
 
 
-_CACHED_KEYS = 16  # the identity provider's signing keys kept (PyJWKClient's LRU): a few across a rotation
+_CACHED_KEYS = 16  # the identity provider's signing keys kept (here and in PyJWKClient's LRU)
 
 
 class TokenVerifier:
@@ -78,7 +78,9 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, max_cached_keys=_CACHED_KEYS) if jwks_url else None
-        self._resolved: set[str | None] = set()  # key ids the JWKS client holds, so verifying them fetches nothing
+        # The identity provider's keys by key id, kept here once resolved, so that a token signed with one is checked
+        # in the event loop without touching the JWKS client (its lock, its cache, the network).
+        self._keys: dict[str, jwt.PyJWK] = {}
 
     def may_block(self, token: str) -> bool:
         """Whether verifying `token` may fetch the identity provider's keys over the network (blocking): a key id
@@ -89,16 +91,23 @@ class TokenVerifier:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError:
             return False  # rejected before any key is looked up
-        return kid not in self._resolved
+        return kid not in self._keys
+
+    def _signing_key(self, token: str) -> jwt.PyJWK:
+        assert self._jwks is not None
+        known = self._keys.get(jwt.get_unverified_header(token).get("kid"))
+        if known is not None:
+            return known
+        signing = self._jwks.get_signing_key_from_jwt(token)  # may fetch: only off the event loop (may_block)
+        if len(self._keys) >= _CACHED_KEYS:  # a few across a rotation; more means old ones: learn them anew
+            self._keys.clear()
+        self._keys[signing.key_id] = signing
+        return signing
 
     def verify(self, token: str) -> Principal:
         try:
             if self._jwks is not None:
-                signing = self._jwks.get_signing_key_from_jwt(token)
-                if len(self._resolved) >= _CACHED_KEYS:  # the client's cache may have dropped one: learn them anew
-                    self._resolved.clear()
-                self._resolved.add(signing.key_id)
-                key, algorithms = signing.key, ["RS256"]
+                key, algorithms = self._signing_key(token).key, ["RS256"]
             else:
                 key, algorithms = self._key, ["HS256"]
             claims = jwt.decode(

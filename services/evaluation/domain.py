@@ -68,7 +68,8 @@ class Survey:
     status: str = "waiting"
     opened_at: datetime | None = None
     rated_at: datetime | None = None
-    resolved_event_id: UUID | None = None  # the resolution that opened this round (and a rating names as its cause)
+    resolved_event_id: UUID | None = None  # this round's resolution (a rating names it as its cause); set while the
+    # round still waits for the assignment it answers, too
     assignments: dict = field(default_factory=dict)  # {"<assignment_no>": "<assignee_kind>"} of every one seen
     resolved_assignment_no: int | None = None  # the assignment this round's resolution answers, when it says
     closed_as: str | None = None  # refused / merged / withdrawn: the demand ended without being resolved

@@ -57,7 +57,10 @@ async def transaction(pool: asyncpg.Pool, first: str) -> AsyncIterator[tuple[asy
             with contextlib.suppress(Exception):
                 await conn.execute("ROLLBACK")
             raise
-        await conn.execute("COMMIT")
+        # PostgreSQL answers ROLLBACK to the COMMIT of a transaction a failed statement aborted (an error caught
+        # without a savepoint): its writes are gone, which must not pass for success.
+        if await conn.execute("COMMIT") != "COMMIT":
+            raise RuntimeError("the transaction was rolled back: a statement in it failed")
 
 
 @contextlib.asynccontextmanager
@@ -137,8 +140,11 @@ class UnitOfWork(Generic[S]):
     async def begin(self, principal: Principal = SYSTEM, *, lock: object = None) -> AsyncIterator[Tx[S]]:
         """One transaction in the caller's scope: row-level security sees what the caller may see."""
         scope = "*" if principal is SYSTEM else principal.db_scope
-        first = (_SET_SCOPE if lock is None else _SET_SCOPE_AND_LOCK).format(
-            scope=literal(scope), org=literal(principal.org or ""), lock=literal(str(lock))
+        scoped = {"scope": literal(scope), "org": literal(principal.org or "")}
+        first = (
+            _SET_SCOPE.format(**scoped)
+            if lock is None
+            else _SET_SCOPE_AND_LOCK.format(**scoped, lock=literal(str(lock)))
         )
         async with transaction(self.pool, first) as (conn, _):
             yield Tx(conn=conn, store=self._store(conn), principal=principal)

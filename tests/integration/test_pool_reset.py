@@ -5,9 +5,11 @@ pid): a scope or a lock that survived a release would be seen here.
 """
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 
 from shared.auth import Principal, Role
@@ -219,3 +221,15 @@ async def test_a_request_cancelled_mid_statement_leaves_nothing_behind(one_conne
 async def _sleeping(db: str) -> bool:
     waiting = "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)'"
     return bool(await infra.fetch(db, waiting))
+
+
+async def test_a_transaction_a_caught_error_aborted_does_not_pass_for_committed(one_connection):
+    """PostgreSQL answers ROLLBACK to the COMMIT of an aborted transaction: that is an error, not a silent loss."""
+    _, uow, _ = one_connection
+    with pytest.raises(RuntimeError, match="rolled back"):
+        async with uow.begin(HEAD) as tx:
+            await tx.conn.execute("INSERT INTO notes VALUES ('lost', $1)", STATION)
+            with contextlib.suppress(asyncpg.DataError):
+                await tx.conn.execute("SELECT 1 / $1::int", 0)
+    async with uow.begin(HEAD) as tx:
+        assert await tx.conn.fetchval("SELECT count(*) FROM notes WHERE note = 'lost'") == 0

@@ -209,7 +209,7 @@ class SupervisionStore:
         return bool(claimed)
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
-        """A nested transaction: what fails inside it is undone alone."""
+        """A savepoint in the transaction: what fails inside it is undone alone."""
         return savepoint(self.conn)
 
     async def submitted_event_id(self, demand_id: UUID) -> UUID | None:
