@@ -12,6 +12,9 @@ What it does, in order:
 3. the five services as `make run` starts them (devtools/run.py's ServiceProcesses), on ports 8101–8105, in
    production mode (JSON logs at INFO, a signing key of the run's own), without demo data; two organizations
    registered through dispatch's API;
+   with `--prefill N`, after a warm-up lifecycle per station, the stores filled with N historical, sealed demand
+   lifecycles cloned from a few driven ones, outbox/inbox rows included, then VACUUMed and ANALYZEd
+   (devtools/bench_prefill.py);
 4. the closed loop: `--clients` at once, each driving one lifecycle after another (devtools/bench_load.py, over the
    lean keep-alive client of devtools/bench_http.py, on uvloop: the load generator shares the machine it
    measures), measured over `--closed-seconds` after a warm-up;
@@ -53,6 +56,7 @@ from pathlib import Path
 import httpx
 
 from devtools import bench_load as load
+from devtools import bench_prefill as prefill
 from devtools import bench_replicas as replicas
 from devtools import bench_stats as stats
 from devtools import bench_system as system
@@ -501,6 +505,8 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         )
         ctx = Context(cfg, state, admin, procs, system.Watch.of(procs), driver)
         await warm_up(driver)
+        if cfg.prefill:
+            results["prefill"] = await prefill.fill(driver, DATABASES, cfg.prefill, say)
 
         if cfg.closed_seconds > 0:
             holder: dict = {}
@@ -512,6 +518,8 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
             cost = {}
         if cfg.open_seconds > 0 and cfg.open_rate > 0:
             results["open_loop"] = await run_open(ctx, cost)
+        if cfg.prefill:
+            results["prefill"] |= await prefill.recount(DATABASES, results["prefill"])
         say(f"correctness: waiting up to {cfg.drain_seconds:g} s for the events under way, then checking")
         results["correctness"] = await verify.verify(
             vhost=state.vhost,
@@ -576,6 +584,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="SERVICE=N",
         help="run SERVICE as N processes (repeatable; default 1 each)",
     )
+    parser.add_argument(
+        "--prefill", type=int, default=0, metavar="N", help="first fill the stores with N historical demands (0)"
+    )
     parser.add_argument("--keep-databases", action="store_true", help="leave bench_* databases for a look")
     parser.add_argument("--keep-logs", action="store_true", help="keep the services' logs in bench-results/")
     parser.add_argument("--output", type=Path, help="results JSON (default bench-results/<UTC time>.json)")
@@ -617,6 +628,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     print()
     print(stats.render_report(results))
+    if results.get("prefill"):
+        print(prefill.render(results["prefill"]))
     print(verify.render(results["correctness"]) + "\n")
     path = cfg.output or RESULTS / f"{results['started_at'].replace(':', '').replace('-', '')[:15]}Z.json"
     path.parent.mkdir(parents=True, exist_ok=True)
