@@ -389,11 +389,12 @@ async def test_the_database_refuses_a_disposal_before_retention_ends_or_under_a_
     old = await seal_long_ago(uow)
     await usecases.set_hold(uow, HEAD, old.demand_id, "涉及诉讼")
     dispose = "UPDATE dossiers SET content = NULL, disposed_at = now(), disposal_id = $2 WHERE demand_id = $1"
-    async with uow.begin() as tx:  # the service's own role, past every check of the use case
-        with pytest.raises(asyncpg.RaiseError, match="retained until"):
+    # The service's own role, past every check of the use case; each refusal rolls its transaction back.
+    with pytest.raises(asyncpg.RaiseError, match="retained until"):
+        async with uow.begin() as tx:
             await tx.conn.execute(dispose, fresh.demand_id, uuid4())
-    async with uow.begin() as tx:
-        with pytest.raises(asyncpg.RaiseError, match="legal hold"):
+    with pytest.raises(asyncpg.RaiseError, match="legal hold"):
+        async with uow.begin() as tx:
             await tx.conn.execute(dispose, old.demand_id, uuid4())
     for sql in (
         "UPDATE dossiers SET content_sha256 = 'forged' WHERE demand_id = $1",
@@ -402,11 +403,11 @@ async def test_the_database_refuses_a_disposal_before_retention_ends_or_under_a_
         "DELETE FROM event_log WHERE demand_id = $1",
         "DELETE FROM legal_holds WHERE demand_id = $1",
     ):
-        async with uow.begin() as tx:
-            with pytest.raises(asyncpg.RaiseError, match="append-only"):
-                await tx.conn.execute(sql, old.demand_id)
-    async with uow.begin() as tx:
         with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            async with uow.begin() as tx:
+                await tx.conn.execute(sql, old.demand_id)
+    with pytest.raises(asyncpg.RaiseError, match="append-only"):
+        async with uow.begin() as tx:
             await tx.conn.execute("DELETE FROM access_log")
 
 

@@ -193,7 +193,7 @@ async def _submit_again(request: Request) -> Response:
     station_id = str(form.get("station") or "")
     if not STATION.fullmatch(station_id):
         return _no_station(request, "请使用服务站提供的申报链接。")
-    return await _form(request, services(request), station_id, _values(form), Errors(general=[EXPIRED]), 403)
+    return await _form(request, await services(request), station_id, _values(form), Errors(general=[EXPIRED]), 403)
 
 
 @router.post("/public/submit")
@@ -366,7 +366,7 @@ async def _complain_again(request: Request) -> Response:
     if not valid_token(token):
         return _gone(request, "status")
     values = _complaint_values(await request.form())
-    return await _complaints_page(request, services(request), token, values, Errors(general=[EXPIRED]), 403)
+    return await _complaints_page(request, await services(request), token, values, Errors(general=[EXPIRED]), 403)
 
 
 @router.post("/public/status/{token}/complaints")
