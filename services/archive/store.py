@@ -71,18 +71,30 @@ FROM dossiers WHERE demand_id = $1 AND qs_covers($2, station_id)
 # by the end of its serial too (staff type the serial's tail: 000123 or 123 finds 2026-000123); the archive number,
 # the enterprise's name and credit code (as sealed with the demand, kept in generated columns by migration 0008; a
 # disposed dossier has only its numbers) by any part, case ignored.
+# The page walks the stations the scope covers (listed_stations, shared migration 0006), each down dossiers_by_station
+# for its first offset + limit dossiers, and merges them: about a page per station, however many dossiers there are.
+# The scope is asked again of every row, and row-level security stands behind. What _KEEPING asks, only of the page.
 _LIST = f"""
-SELECT {_DOSSIER_COLUMNS}{_KEEPING} FROM dossiers WHERE qs_covers($1, station_id)
-  AND ($4::text IS NULL
-       OR tracking_no LIKE $4 || '%'
-       OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE $4 || '%'
-       OR ($4 ~ '^[0-9]+$' AND substring(tracking_no FROM '[^-]*$') LIKE '%' || $4)
-       OR archive_no ILIKE '%' || $4 || '%'
-       OR enterprise_name ILIKE '%' || $4 || '%'
-       OR credit_code ILIKE '%' || $4 || '%')
-  AND ($5::timestamptz IS NULL OR sealed_at >= $5)
-  AND ($6::timestamptz IS NULL OR sealed_at < $6)
-ORDER BY sealed_at DESC LIMIT $2 OFFSET $3
+SELECT {_DOSSIER_COLUMNS}{_KEEPING}
+FROM (
+    SELECT {_DOSSIER_COLUMNS}
+    FROM (SELECT station_id AS listed FROM listed_stations WHERE qs_covers($1, station_id)) covered
+    CROSS JOIN LATERAL (
+        SELECT {_DOSSIER_COLUMNS} FROM dossiers
+        WHERE station_id = covered.listed AND qs_covers($1, station_id)
+          AND ($4::text IS NULL
+               OR tracking_no LIKE $4 || '%'
+               OR (regexp_replace(station_id, '^.*/', '') || '-' || tracking_no) ILIKE $4 || '%'
+               OR ($4 ~ '^[0-9]+$' AND substring(tracking_no FROM '[^-]*$') LIKE '%' || $4)
+               OR archive_no ILIKE '%' || $4 || '%'
+               OR enterprise_name ILIKE '%' || $4 || '%'
+               OR credit_code ILIKE '%' || $4 || '%')
+          AND ($5::timestamptz IS NULL OR sealed_at >= $5)
+          AND ($6::timestamptz IS NULL OR sealed_at < $6)
+        ORDER BY sealed_at DESC
+        LIMIT $2::bigint + $3::bigint) station_page
+    ORDER BY sealed_at DESC LIMIT $2 OFFSET $3) dossiers
+ORDER BY sealed_at DESC
 """
 # The audit walks every sealed dossier in demand_id order, a page at a time.
 _PAGE = f"""

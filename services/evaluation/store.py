@@ -25,8 +25,17 @@ ON CONFLICT (demand_id) DO UPDATE SET {_UPDATES}
 """
 _GET = f"SELECT {_COLUMNS} FROM surveys WHERE demand_id = $1"
 _GET_IN_SCOPE = _GET + " AND qs_covers($2, station_id)"
+# A page walks the stations the scope covers (listed_stations, shared migration 0006), each down
+# surveys_by_station_opened for its first offset + limit surveys, and merges them: about a page per station, however
+# many surveys there are. The scope is asked again of every row, and row-level security stands behind.
 _LIST = f"""
-SELECT {_COLUMNS} FROM surveys WHERE ($1::text IS NULL OR status = $1) AND qs_covers($2, station_id)
+SELECT {_COLUMNS}
+FROM (SELECT station_id AS listed FROM listed_stations WHERE qs_covers($2, station_id)) covered
+CROSS JOIN LATERAL (
+    SELECT {_COLUMNS} FROM surveys
+    WHERE station_id = covered.listed AND ($1::text IS NULL OR status = $1) AND qs_covers($2, station_id)
+    ORDER BY opened_at DESC NULLS LAST
+    LIMIT $3::bigint + $4::bigint) station_page
 ORDER BY opened_at DESC NULLS LAST LIMIT $3 OFFSET $4
 """
 _LINK_COLUMNS = "token_sha256, demand_id, station_id, round, created_by, created_at, expires_at, used_at, status_page"

@@ -120,6 +120,25 @@ LIMIT $4 OFFSET $5
 """
     for name, condition in _WORKLISTS.items()
 }
+# The same for staff and supervisors (no organization, $3 = ''): what they see lies in the stations their scope covers
+# (listed_stations, shared migration 0006), so the page walks those, each for its first offset + limit cases (down
+# cases_by_station_newest in the ledger's own order), and merges them: about a page per station, however many cases
+# there are. An organization's cases lie anywhere, and it keeps the plain form.
+_LEDGER_BY_STATION = {
+    name: f"""
+SELECT {_COLUMNS}
+FROM (SELECT station_id AS listed FROM listed_stations WHERE qs_covers($2, station_id)) covered
+CROSS JOIN LATERAL (
+    SELECT {_COLUMNS} FROM cases
+    WHERE station_id = covered.listed AND {_LEDGER_WHERE}
+        {condition}
+    ORDER BY {_ORDER.get(name, _NEWEST_FIRST)}
+    LIMIT $4::bigint + $5::bigint) station_page
+ORDER BY {_ORDER.get(name, _NEWEST_FIRST)}
+LIMIT $4 OFFSET $5
+"""
+    for name, condition in _WORKLISTS.items()
+}
 
 _ADD_ENTRY = """
 INSERT INTO timeline (event_id, demand_id, station_id, kind, occurred_at, detail)
@@ -543,7 +562,9 @@ class Store(ClockStore, FollowUpStore, SupervisionStore, TaskStore):
             params += [query.today, query.due_soon_before, query.warn_days]
         elif listed is Worklist.overdue:
             params.append(query.today)
-        rows = await self.conn.fetch(_LEDGER[listed.value if listed else None], *params)
+        rows = await self.conn.fetch(
+            (_LEDGER if org else _LEDGER_BY_STATION)[listed.value if listed else None], *params
+        )
         return [Case(**r) for r in rows]
 
     async def kpi_figures(self, scope: str, period: Period, today: date) -> list[kpis.StationFigures]:

@@ -10,10 +10,14 @@ its StationRegistered event has reached each service.
 import asyncio
 import contextlib
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import asyncpg
 import pytest
 
+from shared.db import ensure_database, migrate
 from tests.support import auth, events, infra
 from tests.support.apps import make_app
 from tests.support.system import System, running_system
@@ -149,3 +153,90 @@ async def test_moving_a_station_announces_its_subtree_with_the_new_ancestors(amq
         )
         assert cycle.status_code == 422, cycle.text
         assert len(await announcements(db)) == before + 2
+
+
+# qs_covers as shared migration 0003 defined it (one SQL function with an EXISTS), the answer the inlined one keeps.
+_COVERED_BEFORE = """
+SELECT $1::text = '*' OR ($1::text <> '' AND ($2::text = $1::text OR starts_with($2::text, $1::text || '/')
+    OR EXISTS (SELECT 1 FROM station_tree t, unnest(t.ancestors) AS a
+               WHERE t.station_id = $2::text AND (a = $1::text OR starts_with(a, $1::text || '/')))))
+"""
+YUHONG = "210100/210114/hunnan-yuhong"  # registered under hunnan-01, its id in another district
+UNREGISTERED = "210100/210112/hunnan-02"  # its StationRegistered has not arrived
+PANYU = "440100/440113/panyu-01"
+_TREE = [
+    (SHENYANG, 1, None, []),
+    (HUNNAN, 3, SHENYANG, [SHENYANG]),
+    (XINSONG, 4, HUNNAN, [SHENYANG, HUNNAN]),
+    (YUHONG, 4, HUNNAN, [SHENYANG, HUNNAN]),
+    (TIEXI, 3, SHENYANG, [SHENYANG]),
+]
+STATIONS = [SHENYANG, HUNNAN, XINSONG, YUHONG, TIEXI, UNREGISTERED, PANYU, "210100/210112", "2101"]
+SCOPES = ["*", "", "210100", "210100/210112", "210100/2101", "210100/210114", HUNNAN, XINSONG, TIEXI, UNREGISTERED]
+SCOPES += ["440100", SHENYANG, "210100/210112/hunnan", "nowhere"]
+# A listed table as the services' are (shared migration 0006_station_lists), and a page of it the way their stores
+# read one: walk the stations the scope covers, each down its own index, and merge.
+_LISTED_TABLE = """
+CREATE TABLE cases (demand_id uuid PRIMARY KEY, station_id text NOT NULL, submitted_at timestamptz NOT NULL);
+CREATE INDEX cases_by_station ON cases (station_id, submitted_at DESC);
+CREATE TRIGGER cases_listed_station AFTER INSERT ON cases FOR EACH ROW EXECUTE FUNCTION qs_list_station();
+"""
+_PAGE = """
+SELECT demand_id
+FROM (SELECT station_id AS listed FROM listed_stations WHERE qs_covers($1, station_id)) covered
+CROSS JOIN LATERAL (
+    SELECT demand_id, submitted_at FROM cases WHERE station_id = covered.listed AND qs_covers($1, station_id)
+    ORDER BY submitted_at DESC LIMIT $2::bigint + $3::bigint) station_page
+ORDER BY submitted_at DESC LIMIT $2 OFFSET $3
+"""
+_EVERY_ROW_BEFORE = f"""
+SELECT demand_id FROM cases WHERE ({_COVERED_BEFORE.replace("$2::text", "station_id")})
+ORDER BY submitted_at DESC
+"""
+
+
+async def test_scope_is_answered_as_before_and_a_page_walks_exactly_the_covered_stations(databases, tmp_path):
+    """qs_covers, now inlined with the tree asked last, answers every scope as before (the tree's stations and
+    others, prefixes, '*' and ''), and a page that walks listed_stations shows, under row-level security, exactly the
+    rows the old predicate let through, in order, whatever page: a station missing from the tree included."""
+    db = databases("tracking")
+    (tmp_path / "0001_cases.sql").write_text(_LISTED_TABLE)
+    await ensure_database(db)
+    await migrate(db, "lists-test", tmp_path, app_role="qs_lists_test_app")
+    conn = await asyncpg.connect(db)
+    try:
+        await conn.executemany(
+            "INSERT INTO station_tree (station_id, name, level, parent_id, ancestors) VALUES ($1, $1, $2, $3, $4)",
+            _TREE,
+        )
+        for scope in SCOPES:
+            for station in STATIONS:
+                before = await conn.fetchval(_COVERED_BEFORE, scope, station)
+                assert await conn.fetchval("SELECT qs_covers($1, $2)", scope, station) is before, (scope, station)
+
+        # 7 rows a station, interleaved in time; the trigger lists each station (the owner sees all: scope '*').
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        rows = [
+            (uuid.uuid4(), s, start + timedelta(minutes=10 * i + n)) for n, s in enumerate(STATIONS) for i in range(7)
+        ]
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('qs.scope', '*', true)")
+            await conn.executemany("INSERT INTO cases VALUES ($1, $2, $3)", rows)
+        listed = await conn.fetch("SELECT station_id FROM listed_stations WHERE qs_covers('*', station_id)")
+        assert sorted(r["station_id"] for r in listed) == sorted(STATIONS)
+
+        await conn.execute("SET ROLE qs_lists_test_app")
+        for scope in SCOPES:
+            await conn.execute("SELECT set_config('qs.scope', $1, false)", scope)
+            everything = [r["demand_id"] for r in await conn.fetch(_EVERY_ROW_BEFORE, scope)]
+            for limit, offset in ((5, 0), (5, 5), (10, 3), (100, 0), (4, max(0, len(everything) - 2))):
+                page = [r["demand_id"] for r in await conn.fetch(_PAGE, scope, limit, offset)]
+                assert page == everything[offset : offset + limit], (scope, limit, offset)
+        await conn.execute("SELECT set_config('qs.scope', $1, false)", HUNNAN)
+        heads = {r["demand_id"] for r in await conn.fetch(_PAGE, HUNNAN, 100, 0)}
+        assert heads == {d for d, s, _ in rows if s in (HUNNAN, XINSONG, YUHONG)}
+        await conn.execute("SELECT set_config('qs.scope', $1, false)", "210100/210112")
+        district = {r["demand_id"] for r in await conn.fetch(_PAGE, "210100/210112", 100, 0)}
+        assert district == {d for d, s, _ in rows if s in (HUNNAN, XINSONG, YUHONG, UNREGISTERED, "210100/210112")}
+    finally:
+        await conn.close()

@@ -180,15 +180,25 @@ _GET_IN_SCOPE = f"""SELECT {_COLUMNS},
     {_ITEMS_OF_D}
 FROM demands d WHERE demand_id = $2 AND qs_covers($1, station_id)"""
 _LOCK_IN_SCOPE = "SELECT true FROM demands WHERE demand_id = $2 AND qs_covers($1, station_id) FOR UPDATE"
+# A page walks the stations the scope covers (listed_stations, shared migration 0006), each down demands_by_station
+# for its first offset + limit demands, and merges them: a page reads about a page per station, however many demands
+# there are. The scope is asked again of every row, and row-level security stands behind. Items only for the page.
 _LIST = f"""
 SELECT {_COLUMNS},
     {_ITEMS_OF_D}
-FROM demands d
-WHERE qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
-    AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
-    AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+FROM (
+    SELECT {_COLUMNS}
+    FROM (SELECT station_id AS listed FROM listed_stations WHERE qs_covers($1, station_id)) covered
+    CROSS JOIN LATERAL (
+        SELECT {_COLUMNS} FROM demands
+        WHERE station_id = covered.listed AND qs_covers($1, station_id) AND ($2::text IS NULL OR status = $2)
+            AND ($3::date IS NULL OR submitted_at >= $3::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+            AND ($4::date IS NULL OR submitted_at < ($4::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')
+        ORDER BY submitted_at DESC, tracking_no DESC
+        LIMIT $5::bigint + $6::bigint) station_page
+    ORDER BY submitted_at DESC, tracking_no DESC
+    LIMIT $5 OFFSET $6) d
 ORDER BY submitted_at DESC, tracking_no DESC
-LIMIT $5 OFFSET $6
 """
 _INSERT_ITEM = f"""
 INSERT INTO demand_items (demand_id, station_id, {", ".join(_ITEM_FIELDS)})
