@@ -11,13 +11,13 @@ import pytest
 from services.evaluation import domain, usecases
 from services.evaluation.api import SurveyOut
 from services.evaluation.domain import Survey
-from shared.contracts import Answers, Assigned, AssigneeKind, Overall, Rated, RatingLinkIssued, RatingSource, Resolved
+from shared.contracts import Answers, AssigneeKind, Overall, Rated, RatingLinkIssued, RatingSource
 from shared.errors import InvalidTransition
 from tests.support import rehandling_events as rh
 from tests.support.fake_uow import FakeUnitOfWork
 from tests.unit import factories as f
 from tests.unit.test_evaluation_status_link import LINKS, FakeStore, _token
-from tests.unit.test_evaluation_usecases import CLERK, SATISFIED
+from tests.unit.test_evaluation_usecases import CLERK, SATISFIED, _answering
 
 NOW = f.at(15)
 ORG, STAFF = AssigneeKind.organization, AssigneeKind.staff
@@ -25,20 +25,6 @@ ORG, STAFF = AssigneeKind.organization, AssigneeKind.staff
 TECHNICIAN = Answers(overall=Overall.satisfied, technician_professionalism=5, facilities=4)
 DISSATISFIED = Answers(overall=Overall.dissatisfied)
 NOT_OPEN_YET = "评价表尚未开放"
-
-
-def _answering(assigned: Assigned, *, round: int = 1) -> Resolved:
-    """A resolution as tracking builds it: caused by the assignment it answers, naming its number."""
-    return assigned.caused(
-        Resolved,
-        occurred_at=f.at(12),
-        round=round,
-        assignment_no=assigned.assignment_no,
-        outcome="met",
-        summary="已完成检定并出具证书",
-        resolved_by="市计量测试院",
-        resolved_at=f.at(12),
-    )
 
 
 def _refused_not_open_yet(survey: Survey) -> None:
