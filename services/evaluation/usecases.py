@@ -92,10 +92,10 @@ async def record_assigned(tx: Tx[Store], event: Assigned, *, status_page: Status
     before = await tx.store.get(event.demand_id, for_update=True)
     now = utcnow()
     survey = domain.on_assigned(before, event, now=now)
-    made = _status_page_link(before, survey, status_page, now)
-    # The assignment, the survey and the status page's link: one statement.
-    if await tx.store.save_assigned(survey, event, status_page_link=made[0] if made is not None else None):
-        await tx.publish(made[1])
+    link, issued = _status_page_link(before, survey, status_page, now) or (None, None)
+    # The assignment, the survey and the status page's link: one statement (True only when that link was added).
+    if await tx.store.save_assigned(survey, event, status_page_link=link) and issued is not None:
+        await tx.publish(issued)
 
 
 async def open_survey(tx: Tx[Store], event: Resolved, *, status_page: StatusPageLinks | None = None) -> None:
