@@ -3,6 +3,7 @@ books as JSON, PDF (text read back with pypdf) and XLSX (openpyxl) checked again
 as jobs (202, progress, download); a job whose replica stopped is claimed again; every read is in the access log."""
 
 import asyncio
+import contextlib
 import io
 from datetime import UTC, datetime, time, timedelta
 
@@ -42,9 +43,22 @@ def pdf_text(data: bytes) -> str:
 
 @pytest.fixture
 async def archive(amqp, databases, monkeypatch):
+    async with running_archive(amqp, databases, monkeypatch, jobs_poll_seconds=0.2) as client:
+        yield client
+
+
+@pytest.fixture
+async def archive_polled_by_hand(amqp, databases, monkeypatch):
+    """The service's own job poller idle (it polls once at start, then hourly): the test turns the crank itself."""
+    async with running_archive(amqp, databases, monkeypatch, jobs_poll_seconds=3600) as client:
+        yield client
+
+
+@contextlib.asynccontextmanager
+async def running_archive(amqp, databases, monkeypatch, *, jobs_poll_seconds: float):
     # The exports' settings come from ARCHIVE_… until the archive's Settings declares them (exports/settings.py).
     monkeypatch.setenv("ARCHIVE_BOOK_SYNC_LIMIT", "2")
-    monkeypatch.setenv("ARCHIVE_JOBS_POLL_SECONDS", "0.2")
+    monkeypatch.setenv("ARCHIVE_JOBS_POLL_SECONDS", str(jobs_poll_seconds))
     db = databases("archive")
     app = make_app("archive", amqp_url=amqp, database_url=db)
     async with infra.running(app) as client:
@@ -174,8 +188,10 @@ async def test_books_of_an_enterprise_a_chain_a_town_and_a_park_match_the_sealed
     assert {"export.book_json", "export.book_pdf", "export.service_record_pdf"} <= set(by_action)
 
 
-async def test_a_job_whose_replica_stopped_is_claimed_again_and_replicas_take_different_jobs(archive, monkeypatch):
-    monkeypatch.setenv("ARCHIVE_JOBS_POLL_SECONDS", "3600")  # this test turns the poller's crank itself
+async def test_a_job_whose_replica_stopped_is_claimed_again_and_replicas_take_different_jobs(
+    archive_polled_by_hand, monkeypatch
+):
+    archive = archive_polled_by_hand
     monkeypatch.setenv("ARCHIVE_JOBS_LEASE_SECONDS", "30")
     await seal_all(archive, [h.rated_history(AUTO, base_instant(), serial=7)])
     body = {"book": "chain", "key": "汽车", "format": "xlsx"}
