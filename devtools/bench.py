@@ -55,6 +55,7 @@ from pathlib import Path
 
 import httpx
 
+from devtools import bench_floor as floor
 from devtools import bench_load as load
 from devtools import bench_prefill as prefill
 from devtools import bench_replicas as replicas
@@ -117,7 +118,7 @@ class State:
             self.vhost_deleted = True
         if not self.databases_dropped and not self.keep_databases:
             with contextlib.suppress(Exception):
-                asyncio.run(system.drop_databases(list(DATABASES.values()) + [system.RAW_DB]))
+                asyncio.run(system.drop_databases([*DATABASES.values(), system.RAW_DB, floor.FLOOR_DB]))
             self.databases_dropped = True
 
 
@@ -467,7 +468,7 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         state.vhost_deleted = False
         await admin.create_vhost(state.vhost)
         state.databases_dropped = False
-        await system.drop_databases([*DATABASES.values(), system.RAW_DB])
+        await system.drop_databases([*DATABASES.values(), system.RAW_DB, floor.FLOOR_DB])
         say(f"vhost {state.vhost}; databases {', '.join(DATABASES.values())} (fresh)")
 
         say(f"raw ceilings, {cfg.ceiling_seconds:g} s each")
@@ -475,6 +476,8 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
             "postgres": await system.postgres_ceiling(cfg.ceiling_seconds),
             "rabbitmq": await system.rabbitmq_ceiling(state.vhost, cfg.ceiling_seconds),
         }
+        say(f"the lifecycle's floor (its events and guarantees alone), {cfg.ceiling_seconds:g} s")
+        results["floor"] = await floor.lifecycle_floor(state.vhost, cfg.ceiling_seconds, clients=cfg.clients)
 
         key = secrets.token_urlsafe(32)
         procs = system.BenchProcesses(
@@ -554,7 +557,7 @@ async def bench(cfg: argparse.Namespace, state: State) -> dict:
         await admin.close()
         if not cfg.keep_databases:
             with contextlib.suppress(Exception):
-                await system.drop_databases([*DATABASES.values(), system.RAW_DB])
+                await system.drop_databases([*DATABASES.values(), system.RAW_DB, floor.FLOOR_DB])
                 state.databases_dropped = True
                 say("bench databases dropped")
         else:

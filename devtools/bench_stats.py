@@ -356,6 +356,32 @@ def render_ceilings(ceilings: Mapping, closed: Mapping | None) -> str:
     return render_table(["raw ceiling (same run)", "raw/s", "system/s", "system/raw", "lifecycles/raw"], rows)
 
 
+def render_floor(floor: Mapping, closed: Mapping | None) -> str:
+    """The lifecycle's floor (devtools/bench_floor.py) beside what the closed loop spent on the same parts: the
+    floor's one process against the five services net of the bench's polls, and the same two servers."""
+    cpu = floor.get("cpu_ms_per_lifecycle") or {}
+    system_cpu = (closed or {}).get("cpu") or {}
+    pairs = [
+        ("floor (this process)", "five services", "net_ms_per_lifecycle"),
+        ("postgres (whole server)", "postgres (whole server)", "ms_per_lifecycle"),
+        ("rabbitmq (whole node)", "rabbitmq (whole node)", "ms_per_lifecycle"),
+    ]
+    rows, system_total = [], 0.0
+    for name, system_name, column in pairs:
+        spent = (system_cpu.get(system_name) or {}).get(column)
+        system_total = None if spent is None or system_total is None else system_total + spent
+        rows.append([f"{name} / {system_name}" if name != system_name else name, fmt(cpu.get(name)), fmt(spent)])
+    rows.append(["total", fmt(floor.get("total_ms_per_lifecycle")), fmt(system_total)])
+    title = (
+        f"LIFECYCLE FLOOR: {floor.get('events')} events, {floor.get('deliveries')} deliveries, with outbox, confirms,"
+        f" quorum queues and inbox, nothing else ({fmt(floor.get('lifecycles_per_s'))} lifecycles/s in"
+        f" {fmt(floor.get('seconds'))} s, {floor.get('clients')} clients) — at most"
+        f" {fmt(floor.get('bound_lifecycles_per_s'), 0)} lifecycles/s on {floor.get('cores')} cores, at most"
+        f" {fmt(floor.get('servers_bound_lifecycles_per_s'), 0)} were the services free"
+    )
+    return render_table(["CPU ms per lifecycle", "floor", "system"], rows, title=title)
+
+
 # --------------------------------------------------------------------------- a scenario's figures
 
 
@@ -445,6 +471,8 @@ def render_report(results: Mapping) -> str:
     parts = ["\n".join(lines)]
     closed = results.get("closed_loop")
     parts.append(render_ceilings(results.get("ceilings") or {}, closed))
+    if results.get("floor"):
+        parts.append(render_floor(results["floor"], closed))
     if closed:
         parts.append(render_scenario("CLOSED LOOP", closed))
     if results.get("open_loop"):

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 from stdnum.cn import uscc
 
-from devtools import bench, bench_http, bench_load, bench_stats
+from devtools import bench, bench_floor, bench_http, bench_load, bench_stats
 from devtools.bench_stats import Proc
 
 
@@ -276,6 +276,49 @@ def test_render_report_shows_every_part():
     assert intake.split()[1] == "40.0"
     ceiling = next(line for line in text.splitlines() if line.startswith("asyncpg"))
     assert ceiling.split()[-3:] == ["300", "0.10", "1/600"]
+
+
+def test_render_floor_sets_the_floor_beside_the_system_net_of_polls():
+    floor = {
+        "clients": 16,
+        "seconds": 3.0,
+        "sealed": 60,
+        "events": 6,
+        "deliveries": 20,
+        "lifecycles_per_s": 20.0,
+        "cpu_ms_per_lifecycle": {
+            "floor (this process)": 10.0,
+            "postgres (whole server)": 8.0,
+            "rabbitmq (whole node)": 7.0,
+        },
+        "total_ms_per_lifecycle": 25.0,
+        "cores": 2,
+        "bound_lifecycles_per_s": 80.0,
+        "servers_bound_lifecycles_per_s": 133.3,
+    }
+    cpu = {
+        "five services": {"ms_per_lifecycle": 70.0, "net_ms_per_lifecycle": 60.0},
+        "postgres (whole server)": {"ms_per_lifecycle": 40.0},
+        "rabbitmq (whole node)": {"ms_per_lifecycle": 14.0},
+    }
+    lines = bench_stats.render_floor(floor, {"cpu": cpu}).splitlines()
+    assert (
+        "6 events, 20 deliveries" in lines[0]
+        and "at most 80 lifecycles/s on 2 cores, at most 133 were the services free" in lines[0]
+    )
+    rows = {line.split("  ")[0]: line.split()[-2:] for line in lines if line[:1].isalpha()}
+    assert rows["floor (this process) / five services"] == ["10.0", "60.0"]
+    assert rows["postgres (whole server)"] == ["8.0", "40.0"]
+    assert rows["total"] == ["25.0", "114.0"]
+
+
+def test_the_floor_follows_the_services_own_subscriptions():
+    """The floor's deliveries are the queues the five routers declare for the lifecycle's events: a new subscriber to
+    one of them makes the floor dearer too."""
+    by_key = bench_floor.consumers_by_key()
+    assert sorted(by_key["demand.submitted"]) == ["archive", "dispatch", "evaluation", "tracking"]
+    assert by_key["demand.rating_link_issued"] == ["intake"]
+    assert sum(len(by_key[key]) for key, _ in bench_floor.STEPS) == 20
 
 
 # --------------------------------------------------------------------------- payloads and options
