@@ -47,6 +47,10 @@ INSTANTS: dict[str, datetime] = {
     "spring-festival-early": SPRING_FESTIVAL_EARLY,
 }
 
+# Where China's date is already tomorrow in UTC terms (00:30 China is 16:30 UTC the day before): a date taken
+# from UTC, or from a naive clock, is wrong here. `make test` runs the unit tier at each.
+CHINA_DAY_AHEAD: tuple[str, ...] = ("weekday-early", "new-year-early", "spring-festival-early")
+
 # The China date of each instant, written out by hand (not computed) so a test can compare against it.
 CHINA_DATES: dict[datetime, date] = {
     WEEKDAY_LATE: date(2026, 11, 18),

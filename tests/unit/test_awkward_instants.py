@@ -38,6 +38,9 @@ def test_the_instants_are_what_their_names_say():
         assert clock.CHINA_DATES[instant] == instant.date()
         assert clock.parse(instant.isoformat()) == instant
     assert clock.parse("new-year-early") == clock.NEW_YEAR_EARLY
+    # make test's whole-tier runs: exactly the instants whose China date is not UTC's.
+    ahead = {name for name, instant in clock.INSTANTS.items() if instant.astimezone(UTC).date() != instant.date()}
+    assert set(clock.CHINA_DAY_AHEAD) == ahead
     with pytest.raises(ValueError):
         clock.parse("2026-12-31T23:30:00")  # no offset: ambiguous
 
