@@ -8,7 +8,8 @@ What it does, in order:
 
 1. a RabbitMQ vhost of its own (qs-bench-…, through the management API) and fresh databases bench_<service>;
 2. the raw ceilings: asyncpg INSERT+COMMIT transactions/s, and aio-pika publish-with-confirms + consume/s of
-   persistent messages on a quorum queue (devtools/bench_system.py);
+   persistent messages on a quorum queue (devtools/bench_system.py); and the lifecycle's floor, its events and
+   guarantees with nothing else, which bounds what any implementation could carry here (devtools/bench_floor.py);
 3. the five services as `make run` starts them (devtools/run.py's ServiceProcesses), on ports 8101–8105, in
    production mode (JSON logs at INFO, a signing key of the run's own), without demo data; two organizations
    registered through dispatch's API;
