@@ -49,7 +49,9 @@ prometheus: venv infra
 # Every tier once, dates where they bite (tests/support/clock.py): unit and e2e at the real time; the integration
 # tier across New Year's midnight in China (UTC still says 2026) on a frozen clock; the fuzz tier; then the unit
 # tier again at each instant where China's date is a day ahead of UTC's (tests taking the `frozen_clock` fixture meet
-# all six instants in every run). `make test-clock` runs every tier at every instant.
+# all six instants in every run). The integration tier's services then run days off PostgreSQL's now(), which is not
+# frozen; the e2e tier is where the services and the database share the real time. `make test-clock` runs every tier
+# at every instant.
 # The fuzz tier runs in a session of its own: its in-process apps live until its session ends, and an e2e service
 # process started while they ran once hung at start (after its migrations), not reproduced without them.
 test: venv infra

@@ -356,10 +356,10 @@ def render_ceilings(ceilings: Mapping, closed: Mapping | None) -> str:
     return render_table(["raw ceiling (same run)", "raw/s", "system/s", "system/raw", "lifecycles/raw"], rows)
 
 
-def render_floor(floor: Mapping, closed: Mapping | None) -> str:
-    """The lifecycle's floor (devtools/bench_floor.py) beside what the closed loop spent on the same parts: the
-    floor's one process against the five services net of the bench's polls, and the same two servers."""
-    cpu = floor.get("cpu_ms_per_lifecycle") or {}
+def render_floor(floors: Mapping[str, Mapping], closed: Mapping | None) -> str:
+    """The lifecycle's floor (devtools/bench_floor.py), each way it was measured, beside what the closed loop spent
+    on the same parts: the floor's one process against the five services net of the bench's polls, and the same two
+    servers (whose figures in the system still include what answering the polls cost them)."""
     system_cpu = (closed or {}).get("cpu") or {}
     pairs = [
         ("floor (this process)", "five services", "net_ms_per_lifecycle"),
@@ -370,16 +370,29 @@ def render_floor(floor: Mapping, closed: Mapping | None) -> str:
     for name, system_name, column in pairs:
         spent = (system_cpu.get(system_name) or {}).get(column)
         system_total = None if spent is None or system_total is None else system_total + spent
-        rows.append([f"{name} / {system_name}" if name != system_name else name, fmt(cpu.get(name)), fmt(spent)])
-    rows.append(["total", fmt(floor.get("total_ms_per_lifecycle")), fmt(system_total)])
-    title = (
-        f"LIFECYCLE FLOOR: {floor.get('events')} events, {floor.get('deliveries')} deliveries, with outbox, confirms,"
-        f" quorum queues and inbox, nothing else ({fmt(floor.get('lifecycles_per_s'))} lifecycles/s in"
-        f" {fmt(floor.get('seconds'))} s, {floor.get('clients')} clients) — at most"
-        f" {fmt(floor.get('bound_lifecycles_per_s'), 0)} lifecycles/s on {floor.get('cores')} cores, at most"
-        f" {fmt(floor.get('servers_bound_lifecycles_per_s'), 0)} were the services free"
+        label = name if name == system_name else f"{name} / {system_name}"
+        rows.append(
+            [label, *(fmt((f.get("cpu_ms_per_lifecycle") or {}).get(name)) for f in floors.values()), fmt(spent)]
+        )
+    rows.append(["total", *(fmt(f.get("total_ms_per_lifecycle")) for f in floors.values()), fmt(system_total)])
+    rows.append(["lifecycles/s measured", *(fmt(f.get("lifecycles_per_s")) for f in floors.values()), "-"])
+    rows.append(
+        ["at this cost: cores × 1000 / total", *(fmt(f.get("bound_lifecycles_per_s"), 0) for f in floors.values()), "-"]
     )
-    return render_table(["CPU ms per lifecycle", "floor", "system"], rows, title=title)
+    rows.append(
+        [
+            "at this cost, were the services free",
+            *(fmt(f.get("servers_bound_lifecycles_per_s"), 0) for f in floors.values()),
+            "-",
+        ]
+    )
+    first = next(iter(floors.values()), {})
+    title = (
+        f"LIFECYCLE FLOOR: {first.get('events')} events, {first.get('deliveries')} deliveries on the services' queues,"
+        f" with outbox, confirms, quorum queues and inbox, nothing else ({first.get('clients')} clients,"
+        f" {fmt(first.get('seconds'))} s each)"
+    )
+    return render_table(["CPU ms per lifecycle", *floors, "system"], rows, title=title)
 
 
 # --------------------------------------------------------------------------- a scenario's figures

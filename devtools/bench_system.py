@@ -135,6 +135,14 @@ def machine_cpu() -> list[int]:
         return [int(v) for v in f.readline().split()[1:]]
 
 
+# The two servers, each watched whole (all its processes): the bench's name for it → its processes' command name.
+SERVERS = {"postgres (whole server)": "postgres", "rabbitmq (whole node)": "beam.smp"}
+
+
+def server_roots(table: dict[int, stats.Proc]) -> dict[str, list[int]]:
+    return {name: stats.roots_named(table, comm) for name, comm in SERVERS.items()}
+
+
 @dataclass
 class Snapshot:
     """CPU ticks per watched name, the machine's /proc/stat line and the service log sizes at one instant."""
@@ -165,10 +173,14 @@ class Watch:
         roots: dict[str, list[int]] = {}
         for process, p in procs.procs.items():
             roots.setdefault(service_of(process), []).append(p.pid)
-        servers = {"postgres (whole server)": "postgres", "rabbitmq (whole node)": "beam.smp"}
         roots[BENCH] = [os.getpid()]
-        roots |= {name: stats.roots_named(table, comm) for name, comm in servers.items()}
-        return cls(roots=roots, logs=procs, alone=frozenset({BENCH}), no_rss=frozenset(servers))
+        return cls(roots=roots | server_roots(table), logs=procs, alone=frozenset({BENCH}), no_rss=frozenset(SERVERS))
+
+    @classmethod
+    def of_this_process(cls, name: str) -> "Watch":
+        """This process alone (not its children), and the two servers."""
+        roots = {name: [os.getpid()]} | server_roots(proc_table())
+        return cls(roots=roots, alone=frozenset({name}), no_rss=frozenset(SERVERS))
 
     def snapshot(self) -> Snapshot:
         table = proc_table()

@@ -278,38 +278,40 @@ def test_render_report_shows_every_part():
     assert ceiling.split()[-3:] == ["300", "0.10", "1/600"]
 
 
-def test_render_floor_sets_the_floor_beside_the_system_net_of_polls():
-    floor = {
-        "clients": 16,
-        "seconds": 3.0,
-        "sealed": 60,
-        "events": 6,
-        "deliveries": 20,
-        "lifecycles_per_s": 20.0,
-        "cpu_ms_per_lifecycle": {
-            "floor (this process)": 10.0,
-            "postgres (whole server)": 8.0,
-            "rabbitmq (whole node)": 7.0,
-        },
-        "total_ms_per_lifecycle": 25.0,
-        "cores": 2,
-        "bound_lifecycles_per_s": 80.0,
-        "servers_bound_lifecycles_per_s": 133.3,
-    }
+def test_render_floor_sets_each_floor_beside_the_system_net_of_polls():
+    def floor(process: float, pg: float, mq: float, per_s: float) -> dict:
+        total = process + pg + mq
+        return {
+            "clients": 16,
+            "seconds": 3.0,
+            "events": 6,
+            "deliveries": 20,
+            "lifecycles_per_s": per_s,
+            "cpu_ms_per_lifecycle": {
+                "floor (this process)": process,
+                "postgres (whole server)": pg,
+                "rabbitmq (whole node)": mq,
+            },
+            "total_ms_per_lifecycle": total,
+            "bound_lifecycles_per_s": 2000 / total,
+            "servers_bound_lifecycles_per_s": 2000 / (pg + mq),
+        }
+
     cpu = {
         "five services": {"ms_per_lifecycle": 70.0, "net_ms_per_lifecycle": 60.0},
         "postgres (whole server)": {"ms_per_lifecycle": 40.0},
         "rabbitmq (whole node)": {"ms_per_lifecycle": 14.0},
     }
-    lines = bench_stats.render_floor(floor, {"cpu": cpu}).splitlines()
-    assert (
-        "6 events, 20 deliveries" in lines[0]
-        and "at most 80 lifecycles/s on 2 cores, at most 133 were the services free" in lines[0]
-    )
-    rows = {line.split("  ")[0]: line.split()[-2:] for line in lines if line[:1].isalpha()}
-    assert rows["floor (this process) / five services"] == ["10.0", "60.0"]
-    assert rows["postgres (whole server)"] == ["8.0", "40.0"]
-    assert rows["total"] == ["25.0", "114.0"]
+    floors = {"per event": floor(10.0, 8.0, 7.0, 20.0), "batched": floor(6.0, 3.0, 6.0, 30.0)}
+    lines = bench_stats.render_floor(floors, {"cpu": cpu}).splitlines()
+    assert "6 events, 20 deliveries" in lines[0]
+    assert lines[1].split()[-4:] == ["per", "event", "batched", "system"]
+    rows = {line.split("  ")[0].strip(): line.split()[-3:] for line in lines[3:]}
+    assert rows["floor (this process) / five services"] == ["10.0", "6.0", "60.0"]
+    assert rows["postgres (whole server)"] == ["8.0", "3.0", "40.0"]
+    assert rows["total"] == ["25.0", "15.0", "114.0"]
+    assert rows["at this cost: cores × 1000 / total"] == ["80", "133", "-"]
+    assert rows["at this cost, were the services free"] == ["133", "222", "-"]
 
 
 def test_the_floor_follows_the_services_own_subscriptions():
@@ -319,6 +321,18 @@ def test_the_floor_follows_the_services_own_subscriptions():
     assert sorted(by_key["demand.submitted"]) == ["archive", "dispatch", "evaluation", "tracking"]
     assert by_key["demand.rating_link_issued"] == ["intake"]
     assert sum(len(by_key[key]) for key, _ in bench_floor.STEPS) == 20
+    assert [len(services) for _, _, services in bench_floor.lifecycle_steps()] == [4, 4, 5, 1, 4, 2]
+
+
+def test_the_floor_refuses_a_lifecycle_it_could_not_drive(monkeypatch):
+    """A step nobody consumes, or an answer from a service that no longer hears its cause, would wait forever."""
+    by_key = bench_floor.consumers_by_key()
+    monkeypatch.setattr(bench_floor, "consumers_by_key", lambda: by_key | {"demand.rating_link_issued": []})
+    with pytest.raises(ValueError, match="no service consumes demand.rating_link_issued"):
+        bench_floor.lifecycle_steps()
+    monkeypatch.setattr(bench_floor, "consumers_by_key", lambda: by_key | {"demand.rated": ["intake"]})
+    with pytest.raises(ValueError, match="archive no longer consumes demand.rated"):
+        bench_floor.lifecycle_steps()
 
 
 # --------------------------------------------------------------------------- payloads and options
