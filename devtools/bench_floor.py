@@ -252,15 +252,14 @@ async def lifecycle_floor(
 
             async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
                 demand_id = uuid.UUID(message.headers["x-demand-id"])
-                delivery = Delivery(uuid.UUID(message.message_id), demand_id, key)
-                if next_key is not None:
+                event_id = uuid.UUID(message.message_id)
+                if next_key is None:
+                    await handle(service, Delivery(event_id, demand_id, key))
+                else:
                     next_id = uuid.uuid4()
-                    delivery = Delivery(
-                        delivery.event_id, demand_id, key, next_id, next_key, _payload(demand_id, next_id, next_key)
-                    )
-                await handle(service, delivery)
-                if next_key is not None:
-                    pending[(demand_id, next_key)].event_id = delivery.next_id
+                    payload = _payload(demand_id, next_id, next_key)
+                    await handle(service, Delivery(event_id, demand_id, key, next_id, next_key, payload))
+                    pending[(demand_id, next_key)].event_id = next_id
                 await message.ack()
                 awaited = pending[(demand_id, key)]
                 awaited.deliveries -= 1
